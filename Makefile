@@ -1,0 +1,125 @@
+# aemp: plain GNU make. Outputs go under $(B) (build/, or build/asan with SANITIZE=1).
+PREFIX  ?= /usr/local
+DESTDIR ?=
+CC      ?= cc
+PKGS    := libevent jansson sqlite3
+DEBS    := build-essential pkg-config libevent-dev libjansson-dev libsqlite3-dev check groff-base
+
+ifeq ($(SANITIZE),1)
+B       := build/asan
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+B       := build
+SANFLAGS :=
+endif
+
+OPT     ?= -O2 -g
+CFLAGS  ?= $(OPT)
+ALLCFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC $(SANFLAGS) \
+	   -Icommon -Iprofiles $(shell pkg-config --cflags $(PKGS)) $(CFLAGS) \
+	   -DAEMP_PREFIX='"$(PREFIX)"'
+LIBS    := $(shell pkg-config --libs $(PKGS)) -lm
+CHECKLIBS = $(shell pkg-config --libs check)
+LDFLAGS += $(SANFLAGS)
+
+LIB_SRC  := $(wildcard common/*.c profiles/*.c)
+CLI_SRC  := $(wildcard cli/*.c)
+D_SRC    := $(wildcard daemon/*.c)
+EX_SRC   := $(wildcard examples/*.c)
+TEST_SRC := $(wildcard tests/check_*.c)
+TESTLIB_SRC := $(wildcard tests/util/*.c)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(B)/obj/%.o)
+D_OBJ    := $(D_SRC:%.c=$(B)/obj/%.o)
+TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(B)/obj/%.o)
+EXAMPLES := $(EX_SRC:examples/%.c=$(B)/examples/%)
+TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
+MAN      := $(wildcard man/*.[1358])
+
+all: $(B)/lib/libaemp.a $(B)/lib/libaemp.so $(B)/bin/aemp $(B)/bin/aempd $(EXAMPLES)
+
+$(B)/obj/%.o: %.c $(wildcard common/*.h profiles/*.h cli/*.h daemon/*.h tests/*.h tests/util/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -c -o $@ $<
+
+$(B)/lib/libaemp.a: $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/lib/libaemp.so: $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -shared -o $@ $^ $(LDFLAGS) $(LIBS)
+
+$(B)/bin/aemp: $(CLI_OBJ) $(B)/lib/libaemp.a
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $(CLI_OBJ) $(B)/lib/libaemp.a $(LDFLAGS) $(LIBS)
+
+$(B)/bin/aempd: $(D_OBJ) $(B)/lib/libaemp.a
+	@mkdir -p $(dir $@)
+	$(CC) -rdynamic -o $@ $(D_OBJ) $(B)/lib/libaemp.a $(LDFLAGS) $(LIBS) -ldl
+
+$(B)/examples/%: $(B)/obj/examples/%.o $(B)/lib/libaemp.a
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $< $(B)/lib/libaemp.a $(LDFLAGS) $(LIBS)
+
+$(B)/tests/%: $(B)/obj/tests/%.o $(TESTLIB_OBJ) $(B)/lib/libaemp.a
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $< $(TESTLIB_OBJ) $(B)/lib/libaemp.a $(LDFLAGS) $(CHECKLIBS) $(LIBS)
+
+# Every Check program runs even when an earlier one fails; the exit status
+# says whether all passed. Tests find binaries through AEMP_BUILD.
+check: all $(TESTS)
+	@fail=0; for t in $(TESTS); do \
+	  echo "== $$t"; \
+	  AEMP_BUILD=$(CURDIR)/$(B) CK_DEFAULT_TIMEOUT=60 ./$$t || fail=1; \
+	done; \
+	if command -v groff >/dev/null; then for m in $(MAN); do \
+	  w=$$(groff -man -ww -z $$m 2>&1); \
+	  if [ -n "$$w" ]; then echo "groff warnings in $$m:"; echo "$$w"; fail=1; fi; \
+	done; fi; \
+	exit $$fail
+
+# libFuzzer targets (clang). FUZZTIME seconds each.
+FUZZTIME ?= 60
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
+	@mkdir -p $(dir $@)
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+	  -Icommon -Iprofiles $(shell pkg-config --cflags $(PKGS)) -DAEMP_PREFIX='"$(PREFIX)"' \
+	  -o $@ $< $(LIB_SRC) $(LIBS)
+fuzz: $(FUZZ_BIN)
+	@for f in $(FUZZ_BIN); do \
+	  n=$$(basename $$f); mkdir -p build/fuzz/corpus-$$n; \
+	  echo "== $$n ($(FUZZTIME)s)"; \
+	  $$f -max_total_time=$(FUZZTIME) -max_len=8192 build/fuzz/corpus-$$n tests/corpus/$$n 2>&1 | tail -3 || exit 1; \
+	done
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	  $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/aemp \
+	  $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man3 \
+	  $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8 \
+	  $(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -m 755 $(B)/bin/aemp $(B)/bin/aempd $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(B)/lib/libaemp.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(B)/lib/libaemp.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 common/aemp.h $(DESTDIR)$(PREFIX)/include/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(shell sed -n 's/^#define AEMP_VERSION "\(.*\)"/\1/p' common/aemp.h)|' \
+	  aemp.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/aemp.pc
+	for m in $(MAN); do s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/; done
+	for u in $(wildcard systemd/*.service); do \
+	  sed 's|@PREFIX@|$(PREFIX)|g' $$u > $(DESTDIR)$(PREFIX)/lib/systemd/system/$$(basename $$u); done
+
+deps:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(DEBS) || \
+	  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(DEBS); }; \
+	else echo "install these packages: $(DEBS)"; fi
+
+clean:
+	rm -rf build
+
+.PHONY: all check fuzz install deps clean
+.SECONDARY:

@@ -1,0 +1,158 @@
+/*
+ * aemp.h: the public API of libaemp, an AnyEvent::MP 1.30 compatible
+ * message-passing node for C programs, on libevent with jansson values.
+ *
+ * Ownership rules (also in libaemp(3)):
+ * - json_t arguments named "msg", "reason", "args" or "config" are STOLEN:
+ *   the library takes the reference, even when the call fails.
+ * - json_t values handed to callbacks are BORROWED: valid during the call;
+ *   json_incref() them to keep them.
+ * - json_t values returned by functions are NEW references: json_decref().
+ * - const char * port IDs returned by aemp_port() belong to the node and stay
+ *   valid while the port lives (including during its monitor callbacks);
+ *   char * returned by aemp_spawn() and aemp_port_dup() are malloc()ed.
+ * Nothing here exits, or prints except through the node's logger.
+ */
+#ifndef AEMP_H
+#define AEMP_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#define AEMP_VERSION "0.1"
+
+typedef struct aemp_node aemp_node;
+typedef struct aemp_mon aemp_mon;       /* monitor guard */
+typedef struct aemp_timer aemp_timer;   /* aemp_after() guard */
+typedef struct aemp_grp aemp_grp;       /* group registration guard */
+typedef struct aemp_watch aemp_watch;   /* mon_nodes / grp_mon guard */
+
+/*
+ * A receiver gets the message (a JSON array; for a per-tag receiver the
+ * tag is removed). Return 0, or -1 to fail: the port SELF is then killed
+ * with ["die", MESSAGE], MESSAGE set by aemp_die() or a generic one.
+ */
+typedef int (*aemp_rcv_fn)(aemp_node *, const char *self, json_t *msg,
+    void *ud);
+/* A monitor action: reason is an array, empty for a normal kill. */
+typedef void (*aemp_mon_fn)(aemp_node *, const char *port, json_t *reason,
+    void *ud);
+/* A spawnable function: runs as SELF with the spawn arguments (array). */
+typedef int (*aemp_func_fn)(aemp_node *, const char *self, json_t *args,
+    void *ud);
+typedef void (*aemp_timer_fn)(aemp_node *, void *ud);
+/* cal() reply: reply is the message array, or NULL on timeout/failure. */
+typedef void (*aemp_cal_fn)(aemp_node *, json_t *reply, void *ud);
+/* mon_nodes(): up is 1 or 0; reason is NULL for up, an array for down. */
+typedef void (*aemp_nodes_fn)(aemp_node *, const char *nodeid, int up,
+    json_t *reason, void *ud);
+/* grp_mon(): all members, and those added and removed by this change. */
+typedef void (*aemp_grp_fn)(aemp_node *, const char *group, json_t *all,
+    json_t *added, json_t *removed, void *ud);
+/* Log sink: level 0..9 as in AEMP.md section 6, message without newline. */
+typedef void (*aemp_log_fn)(aemp_node *, int level, const char *msg,
+    void *ud);
+
+/* --- node life cycle ------------------------------------------------- */
+
+/*
+ * Become a node. config is a JSON object of configure arguments (stolen,
+ * may be NULL): "profile" names the profile (default $AEMP_PROFILE, then
+ * the host name), any other key is a configuration key (AEMP.md section 8).
+ * The effective configuration is read from the profile store ($AEMP_RC)
+ * unless config has "norc": true. Returns NULL and sets *err (malloc()ed)
+ * on failure. base may be NULL: the node then owns a base of its own.
+ */
+aemp_node	*aemp_configure(struct event_base *base, json_t *config,
+		    char **err);
+/* Close every connection and listener, free everything. */
+void		 aemp_free(aemp_node *);
+struct event_base *aemp_base(aemp_node *);
+/* Run the node's base until aemp_loopexit() (or nothing is left to do). */
+int		 aemp_loop(aemp_node *);
+void		 aemp_loopexit(aemp_node *);
+const char	*aemp_nodeid(aemp_node *);
+/* The effective configuration (borrowed). */
+json_t		*aemp_config(aemp_node *);
+/* Addresses actually bound, as "host:port" strings (borrowed). */
+json_t		*aemp_listeners(aemp_node *);
+/* The last error message of a failed call (valid until the next call). */
+const char	*aemp_error(aemp_node *);
+void		 aemp_set_logger(aemp_node *, aemp_log_fn, void *ud);
+void		 aemp_log(aemp_node *, int level, const char *fmt, ...)
+		    __attribute__((format(printf, 3, 4)));
+
+/* --- ports and messages ---------------------------------------------- */
+
+/* Create a local port, with a default receiver (cb may be NULL). */
+const char	*aemp_port(aemp_node *, aemp_rcv_fn cb, void *ud);
+/* Set (cb != NULL) or remove the receiver for tag (NULL: default). */
+int		 aemp_rcv(aemp_node *, const char *port, const char *tag,
+		    aemp_rcv_fn cb, void *ud);
+/* Send msg (a JSON array, stolen) to a port anywhere. */
+int		 aemp_snd(aemp_node *, const char *port, json_t *msg);
+/* Send a message built with json_pack items, e.g. ("si", "test", 123). */
+int		 aemp_sndf(aemp_node *, const char *port, const char *fmt, ...);
+/* Kill a port; reason NULL or [] is a normal kill. Local kills are delayed. */
+int		 aemp_kil(aemp_node *, const char *port, json_t *reason);
+/* Inside a receiver or spawned function: set the die message, return -1. */
+int		 aemp_die(aemp_node *, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3)));
+/* The port whose receiver is running, or NULL outside receivers. */
+const char	*aemp_self(aemp_node *);
+/* 1 if the local port exists. */
+int		 aemp_port_exists(aemp_node *, const char *port);
+/* The node part of a port ID, malloc()ed. */
+char		*aemp_node_of(const char *port);
+
+/* --- monitors (one-shot; the guard cancels) --------------------------- */
+
+aemp_mon	*aemp_mon_cb(aemp_node *, const char *port, aemp_mon_fn cb,
+		    void *ud);
+/* Kill other with the same reason when port dies abnormally. */
+aemp_mon	*aemp_mon_kill(aemp_node *, const char *port, const char *other);
+/* Send msg + reason to a port when port dies. msg is stolen. */
+aemp_mon	*aemp_mon_snd(aemp_node *, const char *port, const char *to,
+		    json_t *msg);
+/* Cancel a monitor that has not fired yet (NULL is fine). */
+void		 aemp_mon_cancel(aemp_node *, aemp_mon *);
+
+/* --- spawn, cal, after ------------------------------------------------ */
+
+/* Register a function for spawn and services. Names: Pkg::Sub::func. */
+int		 aemp_register_func(aemp_node *, const char *name,
+		    aemp_func_fn fn, void *ud);
+/* Create a port on node running func(args); returns its ID (malloc()ed). */
+char		*aemp_spawn(aemp_node *, const char *node, const char *func,
+		    json_t *args);
+/* Send msg + a reply port; cb gets the first reply. timeout <= 0: none. */
+int		 aemp_cal(aemp_node *, const char *port, json_t *msg,
+		    aemp_cal_fn cb, void *ud, double timeout);
+aemp_timer	*aemp_after(aemp_node *, double seconds, aemp_timer_fn cb,
+		    void *ud);
+aemp_timer	*aemp_after_snd(aemp_node *, double seconds, const char *port,
+		    json_t *msg);
+void		 aemp_timer_cancel(aemp_node *, aemp_timer *);
+
+/* --- nodes ------------------------------------------------------------ */
+
+aemp_watch	*aemp_mon_nodes(aemp_node *, aemp_nodes_fn cb, void *ud);
+void		 aemp_watch_cancel(aemp_node *, aemp_watch *);
+json_t		*aemp_up_nodes(aemp_node *);
+json_t		*aemp_known_nodes(aemp_node *);
+int		 aemp_node_is_up(aemp_node *, const char *nodeid);
+
+/* --- global groups ----------------------------------------------------- */
+
+aemp_grp	*aemp_grp_reg(aemp_node *, const char *group, const char *port);
+void		 aemp_grp_unreg(aemp_node *, aemp_grp *);
+json_t		*aemp_grp_get(aemp_node *, const char *group);
+aemp_watch	*aemp_grp_mon(aemp_node *, const char *group, aemp_grp_fn cb,
+		    void *ud);
+#define aemp_register	aemp_grp_reg
+#define aemp_find	aemp_grp_get
+
+#endif /* AEMP_H */

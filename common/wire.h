@@ -1,0 +1,101 @@
+/*
+ * wire.h: the byte-level pieces of the AEMP transport (AEMP.md section 3),
+ * as pure functions over memory so that they can be unit-tested and fuzzed
+ * without sockets: greeting lines, auth lines, host:port strings and the
+ * incremental JSON packet splitter.
+ */
+#ifndef AEMP_WIRE_H
+#define AEMP_WIRE_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#define AEMP_MAX_LINE 4096	/* bytes, including LF, before auth */
+
+/* A parsed greeting line 1: aemp;1;NODEID;AUTH_ACCEPT;FRAMINGS[;K=V...] */
+struct aemp_greeting {
+	int	  version;		/* field 2 as a number */
+	char	 *nodeid;
+	char	**auths;		/* NULL-terminated */
+	char	**framings;		/* NULL-terminated */
+	char	 *provider;		/* NULL when absent; values unescaped */
+	char	 *peeraddr;
+	char	 *tls;
+};
+
+/*
+ * Parse line 1 (without LF; a trailing CR is ignored). Returns 0, or -1
+ * with *why set to a static reason: "unparsable greeting" for anything
+ * that is not aemp;VERSION;... (the caller checks the version itself so
+ * that it can say "version mismatch").
+ */
+int	 aemp_greeting_parse(const char *line, size_t len,
+	    struct aemp_greeting *g, const char **why);
+void	 aemp_greeting_clear(struct aemp_greeting *g);
+/*
+ * Build line 1 without LF (malloc()ed). auths and framings are
+ * NULL-terminated; kv is a NULL-terminated list of "key", "value" pairs
+ * whose values are escaped (%3b, %25).
+ */
+char	*aemp_greeting_format(const char *nodeid, const char *const *auths,
+	    const char *const *framings, const char *const *kv);
+
+/* Parse "METHOD;TOKEN;FRAMING" (without LF, trailing CR ignored). */
+struct aemp_authline {
+	char	*method;
+	char	*token;
+	char	*framing;
+};
+int	 aemp_authline_parse(const char *line, size_t len,
+	    struct aemp_authline *a, const char **why);
+void	 aemp_authline_clear(struct aemp_authline *a);
+
+/*
+ * host:port parsing. "[v6]:port", "v4:port", "name:port", "*:port",
+ * "*", "port" (bare number: host is NULL), "host" (no port: port is NULL).
+ * Returns 0 with *host / *port malloc()ed (or NULL), -1 on syntax errors
+ * (empty string, bad brackets, port not 1..65535 and not "*", NUL bytes).
+ */
+int	 aemp_hostport_parse(const char *s, char **host, char **port);
+/* "host:port", with [] around IPv6 literals (malloc()ed). */
+char	*aemp_hostport_format(const char *host, int port);
+
+/*
+ * The packet splitter: finds where each top-level JSON array ends in a
+ * byte stream that arrives in pieces, without rescanning bytes it has seen
+ * (a 64 MiB packet that arrives in 4 KiB reads costs linear time).
+ *
+ * Feed it the unconsumed bytes chunk by chunk. aemp_scan_feed() returns
+ * the number of bytes of this chunk it consumed; when it stops because a
+ * packet ended (its closing ']' is the last consumed byte), s->done is 1,
+ * s->skip is the count of whitespace bytes before the packet's '[' and
+ * s->len the packet's length from '[' to ']' inclusive. Then the caller
+ * takes skip + len bytes off its buffer and calls aemp_scan_reset().
+ * Returns -1 on a stream error: a byte outside whitespace before '[', a
+ * structure that cannot be JSON (a '}' closing a '[', say), or a packet
+ * longer than s->max bytes (max 0: no cap). Validity of the JSON itself
+ * (numbers, literals, UTF-8) is left to the JSON parser.
+ */
+struct aemp_scan {
+	size_t		 max;		/* cap on len; 0 = none */
+	size_t		 skip, len;	/* see above */
+	int		 done;
+	/* private */
+	int		 state;
+	unsigned	 depth;
+	size_t		 stack_len;
+	unsigned char	*stack;		/* '[' or '{' per open level */
+	size_t		 stack_cap;
+	unsigned	 uescape;	/* \uXXXX digits left */
+};
+void	 aemp_scan_init(struct aemp_scan *s, size_t max);
+void	 aemp_scan_reset(struct aemp_scan *s);	/* after a packet */
+void	 aemp_scan_free(struct aemp_scan *s);
+ssize_t	 aemp_scan_feed(struct aemp_scan *s, const char *buf, size_t len);
+
+/* Lowercase hex of n bytes into out (2n+1 bytes with NUL). */
+void	 aemp_hex(const unsigned char *in, size_t n, char *out);
+/* Standard base64 with padding (malloc()ed). */
+char	*aemp_base64(const unsigned char *in, size_t n);
+
+#endif
