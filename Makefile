@@ -16,7 +16,7 @@ endif
 OPT     ?= -O2 -g
 CFLAGS  ?= $(OPT)
 ALLCFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC $(SANFLAGS) \
-	   -Icommon -Iprofiles $(shell pkg-config --cflags $(PKGS)) $(CFLAGS) \
+	   -Icommon -Iprofiles -Itests/util $(shell pkg-config --cflags $(PKGS)) $(CFLAGS) \
 	   -DAEMP_PREFIX='"$(PREFIX)"'
 LIBS    := $(shell pkg-config --libs $(PKGS)) -lm
 CHECKLIBS = $(shell pkg-config --libs check)

@@ -27,7 +27,10 @@ struct aemp_greeting {
  * Parse line 1 (without LF; a trailing CR is ignored). Returns 0, or -1
  * with *why set to a static reason: "unparsable greeting" for anything
  * that is not aemp;VERSION;... (the caller checks the version itself so
- * that it can say "version mismatch").
+ * that it can say "version mismatch"), or "out of memory". g need not be
+ * initialised; on failure it is left empty. Empty items of the comma lists
+ * are dropped; of the KEY=VALUE fields only provider, peeraddr and tls are
+ * kept (the last one wins), fields without '=' are ignored.
  */
 int	 aemp_greeting_parse(const char *line, size_t len,
 	    struct aemp_greeting *g, const char **why);
@@ -35,12 +38,19 @@ void	 aemp_greeting_clear(struct aemp_greeting *g);
 /*
  * Build line 1 without LF (malloc()ed). auths and framings are
  * NULL-terminated; kv is a NULL-terminated list of "key", "value" pairs
- * whose values are escaped (%3b, %25).
+ * whose values are escaped (%3b, %25). NULL when malloc() fails or a
+ * field cannot be represented: an empty node ID, method or key, a ';' in
+ * the node ID, a ';' or ',' in a method, a '=' in a key, CR or LF anywhere.
  */
 char	*aemp_greeting_format(const char *nodeid, const char *const *auths,
 	    const char *const *framings, const char *const *kv);
 
-/* Parse "METHOD;TOKEN;FRAMING" (without LF, trailing CR ignored). */
+/*
+ * Parse "METHOD;TOKEN;FRAMING" (without LF, trailing CR ignored): exactly
+ * three fields, METHOD and FRAMING non-empty, TOKEN may be empty. Returns 0,
+ * or -1 with *why "unparsable auth line" (or "out of memory") and a left
+ * empty.
+ */
 struct aemp_authline {
 	char	*method;
 	char	*token;
@@ -55,9 +65,12 @@ void	 aemp_authline_clear(struct aemp_authline *a);
  * "*", "port" (bare number: host is NULL), "host" (no port: port is NULL).
  * Returns 0 with *host / *port malloc()ed (or NULL), -1 on syntax errors
  * (empty string, bad brackets, port not 1..65535 and not "*", NUL bytes).
+ * More than one ':' without brackets is a bare IPv6 literal ("::1"): all
+ * host, port NULL. A ':' inside brackets must be IPv6; blanks and control
+ * bytes are refused. The port comes back in canonical decimal ("080": "80").
  */
 int	 aemp_hostport_parse(const char *s, char **host, char **port);
-/* "host:port", with [] around IPv6 literals (malloc()ed). */
+/* "host:port", with [] around IPv6 literals (malloc()ed); NULL host: NULL. */
 char	*aemp_hostport_format(const char *host, int port);
 
 /*
@@ -72,9 +85,14 @@ char	*aemp_hostport_format(const char *host, int port);
  * s->len the packet's length from '[' to ']' inclusive. Then the caller
  * takes skip + len bytes off its buffer and calls aemp_scan_reset().
  * Returns -1 on a stream error: a byte outside whitespace before '[', a
- * structure that cannot be JSON (a '}' closing a '[', say), or a packet
- * longer than s->max bytes (max 0: no cap). Validity of the JSON itself
- * (numbers, literals, UTF-8) is left to the JSON parser.
+ * structure that cannot be JSON (a '}' closing a '[', say, or a NUL byte
+ * outside strings, which jansson would skip silently), or a packet
+ * longer than s->max bytes (max 0: no cap). The cap also bounds skip, so
+ * that a peer cannot grow the caller's buffer with endless whitespace. A
+ * packet nested deeper than 2048 levels is an error too (jansson's limit).
+ * Validity of the JSON itself (numbers, literals, UTF-8) is left to the
+ * JSON parser. After -1 every feed returns -1 until aemp_scan_reset(); after
+ * a packet, feeds return 0 until then.
  */
 struct aemp_scan {
 	size_t		 max;		/* cap on len; 0 = none */
@@ -86,7 +104,9 @@ struct aemp_scan {
 	size_t		 stack_len;
 	unsigned char	*stack;		/* '[' or '{' per open level */
 	size_t		 stack_cap;
-	unsigned	 uescape;	/* \uXXXX digits left */
+	unsigned	 uescape;	/* unused: skipping the byte after a
+					   backslash is enough, \uXXXX digits
+					   are never '"' or '\\' */
 };
 void	 aemp_scan_init(struct aemp_scan *s, size_t max);
 void	 aemp_scan_reset(struct aemp_scan *s);	/* after a packet */

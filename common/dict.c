@@ -1,0 +1,136 @@
+/*
+ * dict.c: the string-keyed hash table behind ports, nodes and functions.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dict.h"
+
+static size_t
+dict_hash(const char *key)
+{
+	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
+
+	while (*key != '\0') {
+		h ^= (unsigned char)*key++;
+		h *= 1099511628211ULL;
+	}
+	return (size_t)(h ^ (h >> 29));
+}
+
+void
+dict_init(struct dict *d)
+{
+	d->slots = NULL;
+	d->cap = 0;
+	d->count = 0;
+}
+
+void
+dict_clear(struct dict *d)
+{
+	free(d->slots);
+	dict_init(d);
+}
+
+static struct dict_entry *
+dict_find(const struct dict *d, const char *key, size_t hash)
+{
+	size_t mask = d->cap - 1, i;
+
+	if (d->cap == 0)
+		return NULL;
+	for (i = hash & mask;; i = (i + 1) & mask) {
+		struct dict_entry *e = &d->slots[i];
+		if (e->key == NULL)
+			return e;
+		if (e->hash == hash && strcmp(e->key, key) == 0)
+			return e;
+	}
+}
+
+static void
+dict_grow(struct dict *d)
+{
+	struct dict_entry *old = d->slots;
+	size_t oldcap = d->cap, i;
+
+	d->cap = oldcap ? oldcap * 2 : 16;
+	d->slots = calloc(d->cap, sizeof *d->slots);
+	if (d->slots == NULL)
+		abort();
+	for (i = 0; i < oldcap; i++)
+		if (old[i].key != NULL)
+			*dict_find(d, old[i].key, old[i].hash) = old[i];
+	free(old);
+}
+
+void *
+dict_get(const struct dict *d, const char *key)
+{
+	struct dict_entry *e = dict_find(d, key, dict_hash(key));
+
+	return e != NULL && e->key != NULL ? e->value : NULL;
+}
+
+void *
+dict_put(struct dict *d, const char *key, void *value)
+{
+	size_t hash = dict_hash(key);
+	struct dict_entry *e;
+	void *prev;
+
+	/* Keep the load factor under 3/4 so probe runs stay short. */
+	if ((d->count + 1) * 4 > d->cap * 3)
+		dict_grow(d);
+	e = dict_find(d, key, hash);
+	if (e->key != NULL) {
+		prev = e->value;
+		e->key = key;
+		e->value = value;
+		return prev;
+	}
+	e->key = key;
+	e->value = value;
+	e->hash = hash;
+	d->count++;
+	return NULL;
+}
+
+void *
+dict_del(struct dict *d, const char *key)
+{
+	struct dict_entry *e = dict_find(d, key, dict_hash(key));
+	size_t mask = d->cap - 1, i, j;
+	void *value;
+
+	if (e == NULL || e->key == NULL)
+		return NULL;
+	value = e->value;
+	/* Backward-shift: pull later entries of the run into the hole. */
+	i = (size_t)(e - d->slots);
+	for (j = (i + 1) & mask; d->slots[j].key != NULL; j = (j + 1) & mask) {
+		size_t home = d->slots[j].hash & mask;
+		if ((j > i && (home <= i || home > j)) ||
+		    (j < i && (home <= i && home > j))) {
+			d->slots[i] = d->slots[j];
+			i = j;
+		}
+	}
+	d->slots[i].key = NULL;
+	d->slots[i].value = NULL;
+	d->count--;
+	return value;
+}
+
+struct dict_entry *
+dict_next(const struct dict *d, size_t *pos)
+{
+	while (*pos < d->cap) {
+		struct dict_entry *e = &d->slots[(*pos)++];
+		if (e->key != NULL)
+			return e;
+	}
+	return NULL;
+}

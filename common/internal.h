@@ -1,0 +1,283 @@
+/*
+ * internal.h: the node's data structures, shared by the files of libaemp
+ * (node.c, kernel.c, remote.c, transport.c, global.c). Not installed.
+ *
+ * Layers: kernel.c owns local ports, monitors and delivery; remote.c owns
+ * what we know of other nodes (queues, addresses, connecting, up/down);
+ * transport.c owns one TCP connection (handshake and framing); global.c
+ * is the global service; node.c ties them to a configuration.
+ */
+#ifndef AEMP_INTERNAL_H
+#define AEMP_INTERNAL_H
+
+#include <stdint.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
+
+#include "aemp.h"
+#include "dict.h"
+#include "wire.h"
+
+struct aemp_conn;
+struct aemp_global;
+
+/* --- monitors ------------------------------------------------------------ */
+
+enum mon_kind {
+	MON_CB,		/* call a function */
+	MON_KILL,	/* kill another port with the same reason */
+	MON_SND,	/* send msg + reason */
+	MON_REMOTE,	/* a remote node monitors a local port: send kil0 */
+	MON_CAL		/* internal: a cal reply port watching its target */
+};
+
+/*
+ * A monitor sits on the list of what it watches: a local port's list, or
+ * a remote port's list in remote->lmon. Lists are doubly linked so that
+ * cancelling is O(1).
+ */
+struct aemp_mon {
+	enum mon_kind	 kind;
+	struct mon_list	*list;
+	struct aemp_mon	*prev, *next;
+	aemp_mon_fn	 cb;
+	void		*ud;
+	char		*other;		/* MON_KILL, MON_SND: port to act on */
+	json_t		*msg;		/* MON_SND */
+	struct aemp_remote *remote;	/* MON_REMOTE */
+};
+
+struct mon_list {
+	struct aemp_mon	*head, *tail;
+	char		*portid;	/* full ID of the watched port */
+	struct aemp_remote *remote;	/* owner when the port is remote */
+	char		*name;		/* key in remote->lmon */
+};
+
+/* --- local ports ------------------------------------------------------- */
+
+struct rcv_tag {
+	struct rcv_tag	*next;
+	char		*tag;
+	aemp_rcv_fn	 cb;
+	void		*ud;
+};
+
+struct aemp_port {
+	char		*id;		/* NODEID#NAME */
+	const char	*name;		/* points into id */
+	aemp_rcv_fn	 cb;		/* default receiver */
+	void		*ud;
+	struct rcv_tag	*tags;
+	struct mon_list	 mons;
+	int		 dead;
+};
+
+/* --- remote nodes ------------------------------------------------------- */
+
+struct aemp_remote {
+	aemp_node	*node;
+	char		*id;
+	struct aemp_conn *conn;		/* established connection, or NULL */
+	struct evbuffer	*queue;		/* packets waiting for a connection */
+	json_t		*addrs;		/* known "host:port" strings */
+	struct dict	 lmon;		/* port name -> struct mon_list */
+	struct dict	 rmon;		/* local port names it monitors */
+	struct event	*connect_ev;	/* next connect attempt */
+	struct event	*timeout_ev;	/* give up after monitor_timeout */
+	size_t		 addr_next;	/* next address to try */
+	int		 connecting;
+	int		 dying;
+};
+
+/* --- connections ------------------------------------------------------- */
+
+enum conn_state {
+	CONN_CONNECTING,	/* TCP connect in progress */
+	CONN_GREETING,		/* waiting for the peer's two greeting lines */
+	CONN_AUTH,		/* waiting for the peer's auth line */
+	CONN_UP,		/* data phase */
+	CONN_CLOSED
+};
+
+struct aemp_conn {
+	aemp_node	*node;
+	struct aemp_conn *prev, *next;	/* node->conns */
+	struct bufferevent *bev;
+	enum conn_state	 state;
+	char		*peer;		/* "host:port" of the other side */
+	char		*expect;	/* node ID we connected to, or NULL */
+	struct aemp_remote *remote;	/* once up */
+	char		*lgreet1, *lgreet2, *rgreet1, *rgreet2;
+	char		*rnodeid;
+	char		 expect_token[65];
+	struct event	*timer;		/* handshake timeout, then keepalive */
+	struct aemp_scan scan;
+	size_t		 scanned;	/* bytes of input the splitter consumed */
+	int		 seed;		/* index in node->seeds + 1, or 0 */
+	int		 listener_less_keepalive;
+	unsigned	 closing;
+};
+
+/* --- deferred work ------------------------------------------------------ */
+
+enum defer_kind {
+	DEFER_DELIVER,		/* local message */
+	DEFER_KILL,		/* fire a dead port's monitors and free it */
+	DEFER_MON_FIRE,		/* fire one detached monitor */
+	DEFER_SPAWN,		/* run a local spawn */
+	DEFER_CALL		/* run a callback */
+};
+
+struct defer {
+	struct defer	*next;
+	enum defer_kind	 kind;
+	char		*port;		/* DELIVER/SPAWN: port name or ID */
+	json_t		*msg;		/* message, reason or args */
+	struct aemp_port *dead;		/* KILL */
+	struct aemp_mon	*mon;		/* MON_FIRE */
+	char		*func;		/* SPAWN */
+	void		(*fn)(aemp_node *, void *);
+	void		*ud;
+};
+
+struct func {
+	char		*name;
+	aemp_func_fn	 fn;
+	void		*ud;
+};
+
+struct aemp_timer {
+	aemp_node	*node;
+	struct aemp_timer *prev, *next;
+	struct event	*ev;
+	aemp_timer_fn	 cb;
+	void		*ud;
+	char		*port;		/* aemp_after_snd */
+	json_t		*msg;
+};
+
+struct aemp_watch {
+	struct aemp_watch *prev, *next;
+	aemp_nodes_fn	 nodes_cb;
+	aemp_grp_fn	 grp_cb;
+	char		*group;
+	void		*ud;
+	int		 cancelled;
+};
+
+struct seed {
+	char		*addr;		/* "host:port" as configured */
+	char		*nodeid;	/* learned on connect */
+	int		 self;		/* it turned out to be us */
+	struct aemp_conn *conn;		/* attempt in progress */
+};
+
+/* --- the node ----------------------------------------------------------- */
+
+struct aemp_node {
+	struct event_base *base;
+	int		 own_base;
+	json_t		*config;
+	char		*id;
+	char		*uniq;		/* prefix of local port names */
+	char		*runiq;		/* prefix of names of spawned ports */
+	uint64_t	 counter;	/* port name suffix, never reused */
+
+	/* settings from config */
+	char		*secret;
+	double		 monitor_timeout;
+	double		 connect_interval;
+	json_t		*auth_offer, *auth_accept;
+	int		 nodelay;
+	size_t		 max_packet;
+	size_t		 max_queue;
+
+	struct dict	 ports;		/* name -> struct aemp_port */
+	struct dict	 remotes;	/* node ID -> struct aemp_remote */
+	struct dict	 funcs;		/* name -> struct func */
+
+	json_t		*listen_addrs;	/* "host:port" */
+	struct evconnlistener **listeners;
+	size_t		 nlisteners;
+	struct aemp_conn *conns;	/* every connection */
+
+	struct seed	*seeds;
+	size_t		 nseeds;
+	struct event	*seed_ev;
+
+	/* deferred work, run from one event in FIFO order */
+	struct defer	*defer_head, *defer_tail;
+	struct event	*defer_ev;
+
+	struct aemp_timer *timers;
+	struct aemp_watch *node_watches;
+	struct aemp_watch *grp_watches;
+	struct aemp_global *global;
+
+	const char	*self;		/* SELF while a receiver runs */
+	char		*die_msg;
+	char		*errmsg;
+	aemp_log_fn	 log_fn;
+	void		*log_ud;
+	int		 log_level;
+	int		 trace;
+	int		 freeing;
+};
+
+/* node.c */
+int	 node_error(aemp_node *, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+char	*node_random_string(size_t bytes);
+double	 node_now(void);
+void	 node_defer(aemp_node *, struct defer *);
+struct defer *defer_new(enum defer_kind);
+void	 node_call_later(aemp_node *, void (*)(aemp_node *, void *), void *);
+void	 node_trace(aemp_node *, const char *dir, const char *nodeid,
+	    json_t *pkt, int skip_first);
+
+/* kernel.c */
+void	 kernel_free(aemp_node *);
+void	 kernel_deliver(aemp_node *, const char *name, json_t *msg,
+	    struct aemp_remote *from);
+void	 kernel_run_defer(aemp_node *, struct defer *);
+void	 kernel_node_request(aemp_node *, json_t *msg, struct aemp_remote *);
+void	 mon_list_fire(aemp_node *, struct mon_list *, json_t *reason);
+void	 mon_free(struct aemp_mon *);
+void	 mon_unlink(struct aemp_mon *);
+void	 kernel_remote_down(aemp_node *, struct aemp_remote *, json_t *reason);
+char	*kernel_port_name(aemp_node *, int remote);
+const char *kernel_split(const char *id, size_t *nodelen);
+
+/* remote.c */
+struct aemp_remote *remote_get(aemp_node *, const char *id, int create);
+void	 remote_send(struct aemp_remote *, json_t *pkt);
+void	 remote_send_name(struct aemp_remote *, const char *port, json_t *msg);
+void	 remote_connect(struct aemp_remote *);
+void	 remote_add_addrs(struct aemp_remote *, json_t *addrs);
+void	 remote_up(struct aemp_remote *, struct aemp_conn *);
+void	 remote_down(struct aemp_remote *, const char *why);
+void	 remote_free_all(aemp_node *);
+void	 remote_packet(struct aemp_remote *, json_t *pkt);
+
+/* transport.c */
+int	 transport_listen(aemp_node *, json_t *binds);
+struct aemp_conn *transport_connect(aemp_node *, const char *addr,
+	    const char *expect);
+void	 transport_close(struct aemp_conn *, const char *why);
+void	 transport_write(struct aemp_conn *, json_t *pkt);
+void	 transport_write_buffer(struct aemp_conn *, struct evbuffer *);
+void	 transport_free_all(aemp_node *);
+int	 json_dump_evbuffer(json_t *pkt, struct evbuffer *);
+
+/* seeds, in global.c */
+void	 global_start(aemp_node *);
+void	 global_free(aemp_node *);
+void	 global_node_up(aemp_node *, struct aemp_remote *);
+void	 global_node_down(aemp_node *, struct aemp_remote *);
+void	 global_seed_result(aemp_node *, struct aemp_conn *, const char *nodeid,
+	    const char *why);
+
+#endif

@@ -1,0 +1,1297 @@
+/*
+ * kernel.c: local ports, receivers and delivery, kill, monitors, spawn,
+ * cal, after and the node port's requests (AEMP.md sections 4 and 5).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static void port_kill(aemp_node *, struct aemp_port *, json_t *reason);
+
+/* --- identifiers --------------------------------------------------------- */
+
+/* The port name part of an ID ("" for a node port); *nodelen its node part. */
+const char *
+kernel_split(const char *id, size_t *nodelen)
+{
+	const char *hash = strchr(id, '#');
+
+	if (hash == NULL) {
+		*nodelen = strlen(id);
+		return id + *nodelen;
+	}
+	*nodelen = (size_t)(hash - id);
+	return hash + 1;
+}
+
+char *
+aemp_node_of(const char *port)
+{
+	size_t len;
+
+	kernel_split(port, &len);
+	return strndup(port, len);
+}
+
+static int
+is_local(aemp_node *n, const char *id, const char **name)
+{
+	size_t len;
+
+	*name = kernel_split(id, &len);
+	return len == strlen(n->id) && memcmp(id, n->id, len) == 0;
+}
+
+/*
+ * Port names are PREFIX.COUNTER with the counter spelled a, b, ... z, aa,
+ * ab, ... like Perl's string increment; the counter never goes back, so a
+ * name is never reused while the process lives, and the random prefix
+ * keeps names apart across restarts.
+ */
+char *
+kernel_port_name(aemp_node *n, int remote)
+{
+	char digits[16], *name;
+	uint64_t c = ++n->counter;
+	size_t i = 0, len;
+	const char *prefix = remote ? n->runiq : n->uniq;
+
+	do {
+		c--;
+		digits[i++] = 'a' + (char)(c % 26);
+		c /= 26;
+	} while (c > 0 && i < sizeof digits);
+	len = strlen(prefix);
+	name = malloc(len + 1 + i + 1);
+	if (name == NULL)
+		abort();
+	memcpy(name, prefix, len);
+	name[len] = '.';
+	for (size_t j = 0; j < i; j++)
+		name[len + 1 + j] = digits[i - 1 - j];
+	name[len + 1 + i] = '\0';
+	return name;
+}
+
+/* --- ports -------------------------------------------------------------- */
+
+static struct aemp_port *
+port_new(aemp_node *n, const char *name)
+{
+	struct aemp_port *p = calloc(1, sizeof *p);
+	size_t idlen = strlen(n->id);
+
+	if (p == NULL)
+		abort();
+	p->id = malloc(idlen + 1 + strlen(name) + 1);
+	if (p->id == NULL)
+		abort();
+	memcpy(p->id, n->id, idlen);
+	p->id[idlen] = '#';
+	strcpy(p->id + idlen + 1, name);
+	p->name = p->id + idlen + 1;
+	p->mons.portid = p->id;
+	dict_put(&n->ports, p->name, p);
+	return p;
+}
+
+static void
+port_free(struct aemp_port *p)
+{
+	struct rcv_tag *t, *next;
+
+	for (t = p->tags; t != NULL; t = next) {
+		next = t->next;
+		free(t->tag);
+		free(t);
+	}
+	free(p->id);
+	free(p);
+}
+
+static struct aemp_port *
+port_lookup(aemp_node *n, const char *id)
+{
+	const char *name;
+
+	if (!is_local(n, id, &name) || *name == '\0')
+		return NULL;
+	return dict_get(&n->ports, name);
+}
+
+const char *
+aemp_port(aemp_node *n, aemp_rcv_fn cb, void *ud)
+{
+	char *name = kernel_port_name(n, 0);
+	struct aemp_port *p = port_new(n, name);
+
+	free(name);
+	p->cb = cb;
+	p->ud = ud;
+	return p->id;
+}
+
+int
+aemp_port_exists(aemp_node *n, const char *id)
+{
+	return port_lookup(n, id) != NULL;
+}
+
+int
+aemp_rcv(aemp_node *n, const char *port, const char *tag, aemp_rcv_fn cb,
+    void *ud)
+{
+	struct aemp_port *p = port_lookup(n, port);
+	struct rcv_tag **tp, *t;
+
+	if (p == NULL)
+		return node_error(n, "rcv: %s is not a local port", port);
+	if (tag == NULL) {
+		p->cb = cb;
+		p->ud = ud;
+		return 0;
+	}
+	for (tp = &p->tags; *tp != NULL; tp = &(*tp)->next)
+		if (strcmp((*tp)->tag, tag) == 0)
+			break;
+	if (cb == NULL) {
+		if ((t = *tp) != NULL) {
+			*tp = t->next;
+			free(t->tag);
+			free(t);
+		}
+		return 0;
+	}
+	if (*tp == NULL) {
+		*tp = calloc(1, sizeof **tp);
+		if (*tp == NULL)
+			abort();
+		(*tp)->tag = strdup(tag);
+	}
+	(*tp)->cb = cb;
+	(*tp)->ud = ud;
+	return 0;
+}
+
+const char *
+aemp_self(aemp_node *n)
+{
+	return n->self;
+}
+
+int
+aemp_die(aemp_node *n, const char *fmt, ...)
+{
+	va_list ap;
+
+	free(n->die_msg);
+	va_start(ap, fmt);
+	if (vasprintf(&n->die_msg, fmt, ap) < 0)
+		n->die_msg = NULL;
+	va_end(ap);
+	return -1;
+}
+
+/* Runs a receiver or spawned function as SELF; a failure kills SELF. */
+static void
+run_as(aemp_node *n, struct aemp_port *p, int (*call)(aemp_node *,
+    struct aemp_port *, void *), void *arg)
+{
+	const char *prev = n->self;
+	int rc;
+
+	free(n->die_msg);
+	n->die_msg = NULL;
+	n->self = p->id;
+	rc = call(n, p, arg);
+	n->self = prev;
+	if (rc < 0)
+		port_kill(n, p, json_pack("[ss]", "die",
+		    n->die_msg != NULL ? n->die_msg : "receiver failed"));
+	free(n->die_msg);
+	n->die_msg = NULL;
+}
+
+struct delivery {
+	aemp_rcv_fn	 cb;
+	void		*ud;
+	json_t		*msg;
+};
+
+static int
+call_receiver(aemp_node *n, struct aemp_port *p, void *arg)
+{
+	struct delivery *d = arg;
+
+	return d->cb(n, p->id, d->msg, d->ud);
+}
+
+/* Delivers msg (stolen) to local port name; "" is the node port. */
+void
+kernel_deliver(aemp_node *n, const char *name, json_t *msg,
+    struct aemp_remote *from)
+{
+	struct aemp_port *p;
+	struct delivery d = { NULL, NULL, msg };
+	const char *tag;
+	struct rcv_tag *t;
+
+	if (*name == '\0') {
+		kernel_node_request(n, msg, from);
+		json_decref(msg);
+		return;
+	}
+	p = dict_get(&n->ports, name);
+	if (p == NULL || p->dead) {
+		json_decref(msg);	/* ports never queue */
+		return;
+	}
+	tag = json_string_value(json_array_get(msg, 0));
+	for (t = tag != NULL ? p->tags : NULL; t != NULL; t = t->next)
+		if (strcmp(t->tag, tag) == 0)
+			break;
+	if (t != NULL) {
+		d.cb = t->cb;
+		d.ud = t->ud;
+		/* msg is ours alone here, so dropping the tag in place is safe */
+		json_array_remove(msg, 0);
+	} else {
+		d.cb = p->cb;
+		d.ud = p->ud;
+	}
+	if (d.cb == NULL)
+		port_kill(n, p, json_pack("[ss]", "die",
+		    "received message on port without callback"));
+	else
+		run_as(n, p, call_receiver, &d);
+	json_decref(msg);
+}
+
+int
+aemp_snd(aemp_node *n, const char *port, json_t *msg)
+{
+	const char *name;
+	size_t nodelen;
+
+	if (!json_is_array(msg)) {
+		json_decref(msg);
+		return node_error(n, "snd: message must be a JSON array");
+	}
+	if (port == NULL || *port == '\0') {
+		json_decref(msg);
+		return node_error(n, "snd: empty port ID");
+	}
+	if (is_local(n, port, &name)) {
+		struct defer *d = defer_new(DEFER_DELIVER);
+		d->port = strdup(name);
+		d->msg = msg;
+		node_defer(n, d);
+		return 0;
+	}
+	name = kernel_split(port, &nodelen);
+	{
+		char *nodeid = strndup(port, nodelen);
+		struct aemp_remote *r = remote_get(n, nodeid, 1);
+		free(nodeid);
+		remote_send_name(r, name, msg);
+	}
+	return 0;
+}
+
+int
+aemp_sndf(aemp_node *n, const char *port, const char *fmt, ...)
+{
+	va_list ap;
+	char *afmt;
+	json_t *msg;
+	json_error_t jerr;
+
+	if (asprintf(&afmt, "[%s]", fmt) < 0)
+		abort();
+	va_start(ap, fmt);
+	msg = json_vpack_ex(&jerr, 0, afmt, ap);
+	va_end(ap);
+	free(afmt);
+	if (msg == NULL)
+		return node_error(n, "sndf: %s", jerr.text);
+	return aemp_snd(n, port, msg);
+}
+
+/* --- kill --------------------------------------------------------------- */
+
+static void
+port_kill(aemp_node *n, struct aemp_port *p, json_t *reason)
+{
+	struct defer *d;
+
+	if (p->dead) {
+		json_decref(reason);
+		return;
+	}
+	p->dead = 1;
+	dict_del(&n->ports, p->name);
+	d = defer_new(DEFER_KILL);
+	d->dead = p;
+	d->msg = reason != NULL ? reason : json_array();
+	node_defer(n, d);
+}
+
+int
+aemp_kil(aemp_node *n, const char *port, json_t *reason)
+{
+	const char *name;
+	size_t nodelen;
+
+	if (reason != NULL && !json_is_array(reason)) {
+		json_t *wrapped = json_array();
+		json_array_append_new(wrapped, reason);
+		reason = wrapped;
+	}
+	name = kernel_split(port, &nodelen);
+	if (*name == '\0') {
+		json_decref(reason);
+		return node_error(n, "%s: killing a node port is not allowed",
+		    port);
+	}
+	if (is_local(n, port, &name)) {
+		struct aemp_port *p = dict_get(&n->ports, name);
+		if (p != NULL)
+			port_kill(n, p, reason);
+		else
+			json_decref(reason);
+		return 0;
+	} else {
+		char *nodeid = strndup(port, nodelen);
+		struct aemp_remote *r = remote_get(n, nodeid, 1);
+		json_t *pkt = json_pack("[ss]", "kil", name);
+		free(nodeid);
+		if (reason != NULL)
+			json_array_extend(pkt, reason);
+		json_decref(reason);
+		remote_send_name(r, "", pkt);
+	}
+	return 0;
+}
+
+static char *
+reason_text(json_t *reason)
+{
+	char *text = NULL;
+	size_t i, len = 0;
+	json_t *v;
+
+	json_array_foreach(reason, i, v) {
+		char *part = json_is_string(v) ? strdup(json_string_value(v)) :
+		    json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		size_t plen = part ? strlen(part) : 0;
+		text = realloc(text, len + plen + 2);
+		if (len > 0)
+			text[len++] = ' ';
+		memcpy(text + len, part ? part : "", plen);
+		len += plen;
+		text[len] = '\0';
+		free(part);
+	}
+	return text != NULL ? text : strdup("");
+}
+
+static void
+run_kill(aemp_node *n, struct aemp_port *p, json_t *reason)
+{
+	if (json_array_size(reason) > 0 && p->mons.head == NULL) {
+		char *text = reason_text(reason);
+		aemp_log(n, 2, "unmonitored local port %s died with reason: %s",
+		    p->id, text);
+		free(text);
+	}
+	mon_list_fire(n, &p->mons, reason);
+	port_free(p);
+}
+
+/* --- monitors ----------------------------------------------------------- */
+
+static void
+mon_link(struct mon_list *l, struct aemp_mon *m)
+{
+	m->list = l;
+	m->next = NULL;
+	m->prev = l->tail;
+	if (l->tail != NULL)
+		l->tail->next = m;
+	else
+		l->head = m;
+	l->tail = m;
+}
+
+void
+mon_unlink(struct aemp_mon *m)
+{
+	struct mon_list *l = m->list;
+
+	if (l == NULL)
+		return;
+	if (m->prev != NULL)
+		m->prev->next = m->next;
+	else
+		l->head = m->next;
+	if (m->next != NULL)
+		m->next->prev = m->prev;
+	else
+		l->tail = m->prev;
+	m->list = NULL;
+	m->prev = m->next = NULL;
+}
+
+void
+mon_free(struct aemp_mon *m)
+{
+	free(m->other);
+	json_decref(m->msg);
+	free(m);
+}
+
+static void
+mon_fire(aemp_node *n, struct aemp_mon *m, const char *portid, json_t *reason)
+{
+	json_t *msg;
+
+	switch (m->kind) {
+	case MON_CB:
+	case MON_CAL:
+		m->cb(n, portid, reason, m->ud);
+		break;
+	case MON_KILL:
+		/* a normal kill does not propagate */
+		if (json_array_size(reason) > 0)
+			aemp_kil(n, m->other, json_copy(reason));
+		break;
+	case MON_SND:
+		msg = json_copy(m->msg);
+		json_array_extend(msg, reason);
+		aemp_snd(n, m->other, msg);
+		break;
+	case MON_REMOTE:
+		dict_del(&m->remote->rmon, m->other);
+		msg = json_pack("[ss]", "kil0", m->other);
+		json_array_extend(msg, reason);
+		remote_send_name(m->remote, "", msg);
+		break;
+	}
+}
+
+/*
+ * Fires and frees every monitor on l. The monitors move to a list on the
+ * stack first, so that an action may cancel a monitor that has yet to fire
+ * or add new monitors to l without disturbing this walk.
+ */
+void
+mon_list_fire(aemp_node *n, struct mon_list *l, json_t *reason)
+{
+	struct mon_list firing = *l;
+	struct aemp_mon *m;
+
+	l->head = l->tail = NULL;
+	for (m = firing.head; m != NULL; m = m->next)
+		m->list = &firing;
+	while ((m = firing.head) != NULL) {
+		mon_unlink(m);
+		mon_fire(n, m, firing.portid, reason);
+		mon_free(m);
+	}
+}
+
+static struct aemp_mon *
+mon_new(enum mon_kind kind)
+{
+	struct aemp_mon *m = calloc(1, sizeof *m);
+
+	if (m == NULL)
+		abort();
+	m->kind = kind;
+	return m;
+}
+
+static struct mon_list *
+remote_mon_list(aemp_node *n, const char *port, size_t nodelen,
+    const char *name)
+{
+	char *nodeid = strndup(port, nodelen);
+	struct aemp_remote *r = remote_get(n, nodeid, 1);
+	struct mon_list *l = dict_get(&r->lmon, name);
+
+	free(nodeid);
+	if (l != NULL)
+		return l;
+	l = calloc(1, sizeof *l);
+	if (l == NULL)
+		abort();
+	l->remote = r;
+	l->portid = strdup(port);
+	l->name = strdup(name);
+	dict_put(&r->lmon, l->name, l);
+	if (*name != '\0')
+		remote_send_name(r, "", json_pack("[ss]", "mon1", name));
+	else if (r->conn == NULL)
+		remote_connect(r);
+	return l;
+}
+
+static void
+remote_mon_list_free(struct mon_list *l)
+{
+	free(l->portid);
+	free(l->name);
+	free(l);
+}
+
+static struct aemp_mon *
+mon_attach(aemp_node *n, const char *port, struct aemp_mon *m)
+{
+	const char *name;
+	size_t nodelen;
+
+	if (is_local(n, port, &name)) {
+		struct aemp_port *p = *name ? dict_get(&n->ports, name) : NULL;
+		if (p != NULL)
+			mon_link(&p->mons, m);
+		else if (*name != '\0') {
+			/* fires later, from the deferred queue */
+			struct defer *d = defer_new(DEFER_MON_FIRE);
+			d->mon = m;
+			d->port = strdup(port);
+			d->msg = json_pack("[sss]", "no_such_port",
+			    "cannot monitor nonexistent port", port);
+			m->list = NULL;
+			m->prev = m->next = m;	/* marks "pending in defer" */
+			node_defer(n, d);
+		}
+		/* our own node port never dies while we run: never fires */
+		return m;
+	}
+	name = kernel_split(port, &nodelen);
+	mon_link(remote_mon_list(n, port, nodelen, name), m);
+	return m;
+}
+
+aemp_mon *
+aemp_mon_cb(aemp_node *n, const char *port, aemp_mon_fn cb, void *ud)
+{
+	struct aemp_mon *m = mon_new(MON_CB);
+
+	m->cb = cb;
+	m->ud = ud;
+	return mon_attach(n, port, m);
+}
+
+aemp_mon *
+aemp_mon_kill(aemp_node *n, const char *port, const char *other)
+{
+	struct aemp_mon *m = mon_new(MON_KILL);
+
+	m->other = strdup(other);
+	return mon_attach(n, port, m);
+}
+
+aemp_mon *
+aemp_mon_snd(aemp_node *n, const char *port, const char *to, json_t *msg)
+{
+	struct aemp_mon *m = mon_new(MON_SND);
+
+	m->other = strdup(to);
+	m->msg = json_is_array(msg) ? msg : json_array();
+	if (m->msg != msg)
+		json_decref(msg);
+	return mon_attach(n, port, m);
+}
+
+void
+aemp_mon_cancel(aemp_node *n, aemp_mon *m)
+{
+	struct mon_list *l;
+
+	if (m == NULL)
+		return;
+	if (m->prev == m) {
+		m->cb = NULL;	/* pending in defer: it frees it unfired */
+		m->kind = MON_CB;
+		return;
+	}
+	l = m->list;
+	mon_unlink(m);
+	mon_free(m);
+	if (l != NULL && l->remote != NULL && l->head == NULL) {
+		struct aemp_remote *r = l->remote;
+		dict_del(&r->lmon, l->name);
+		if (*l->name != '\0' && r->conn != NULL)
+			remote_send_name(r, "", json_pack("[ss]", "mon0",
+			    l->name));
+		remote_mon_list_free(l);
+	}
+	(void)n;
+}
+
+/* A remote node went away: every monitor on its ports fires with reason. */
+void
+kernel_remote_down(aemp_node *n, struct aemp_remote *r, json_t *reason)
+{
+	struct mon_list **lists;
+	struct dict_entry *e;
+	size_t pos = 0, count = r->lmon.count, i = 0;
+
+	lists = calloc(count + 1, sizeof *lists);
+	while ((e = dict_next(&r->lmon, &pos)) != NULL)
+		lists[i++] = e->value;
+	dict_clear(&r->lmon);
+	pos = 0;
+	while ((e = dict_next(&r->rmon, &pos)) != NULL) {
+		struct aemp_mon *m = e->value;
+		mon_unlink(m);
+		mon_free(m);
+	}
+	dict_clear(&r->rmon);
+	for (i = 0; i < count; i++) {
+		mon_list_fire(n, lists[i], reason);
+		remote_mon_list_free(lists[i]);
+	}
+	free(lists);
+}
+
+/* --- spawn and functions ------------------------------------------------- */
+
+static int
+valid_func_name(const char *name)
+{
+	const char *p = name;
+
+	for (;;) {
+		const char *start = p;
+		while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '_')
+			p++;
+		if (p == start)
+			return 0;
+		if (*p == '\0')
+			return 1;
+		if (p[0] != ':' || p[1] != ':')
+			return 0;
+		p += 2;
+	}
+}
+
+int
+aemp_register_func(aemp_node *n, const char *name, aemp_func_fn fn, void *ud)
+{
+	struct func *f;
+
+	if (!valid_func_name(name))
+		return node_error(n, "invalid function name '%s'", name);
+	f = dict_get(&n->funcs, name);
+	if (f == NULL) {
+		f = calloc(1, sizeof *f);
+		f->name = strdup(name);
+		dict_put(&n->funcs, f->name, f);
+	}
+	f->fn = fn;
+	f->ud = ud;
+	return 0;
+}
+
+struct spawn_call {
+	struct func	*f;
+	json_t		*args;
+};
+
+static int
+call_func(aemp_node *n, struct aemp_port *p, void *arg)
+{
+	struct spawn_call *c = arg;
+
+	return c->f->fn(n, p->id, c->args, c->f->ud);
+}
+
+/* Creates port name and runs func(args) as it; args is borrowed. */
+static void
+spawn_run(aemp_node *n, const char *name, const char *func, json_t *args)
+{
+	struct spawn_call c;
+	struct aemp_port *p;
+
+	if (*name == '\0' || strchr(name, '#') != NULL ||
+	    dict_get(&n->ports, name) != NULL) {
+		aemp_log(n, 2, "spawn: refusing port name '%s'", name);
+		return;
+	}
+	p = port_new(n, name);
+	c.f = valid_func_name(func) ? dict_get(&n->funcs, func) : NULL;
+	c.args = args;
+	if (c.f == NULL) {
+		aemp_log(n, 2, "spawn: unable to resolve function %s", func);
+		port_kill(n, p, json_pack("[ss+]", "die",
+		    "unable to resolve function ", func));
+		return;
+	}
+	run_as(n, p, call_func, &c);
+}
+
+char *
+aemp_spawn(aemp_node *n, const char *node, const char *func, json_t *args)
+{
+	char *name = kernel_port_name(n, 1), *id;
+	const char *dummy;
+
+	if (args == NULL)
+		args = json_array();
+	if (asprintf(&id, "%s#%s", node, name) < 0)
+		abort();
+	if (is_local(n, node, &dummy)) {
+		struct defer *d = defer_new(DEFER_SPAWN);
+		d->port = name;
+		d->func = strdup(func);
+		d->msg = args;
+		node_defer(n, d);
+		return id;
+	}
+	{
+		struct aemp_remote *r = remote_get(n, node, 1);
+		json_t *pkt = json_pack("[sss]", "AnyEvent::MP::_spawn", name,
+		    func);
+		json_array_extend(pkt, args);
+		json_decref(args);
+		remote_send_name(r, "", pkt);
+	}
+	free(name);
+	return id;
+}
+
+/* --- cal ----------------------------------------------------------------- */
+
+struct cal {
+	aemp_cal_fn	 cb;
+	void		*ud;
+	char		*rport;
+	aemp_timer	*timer;
+	aemp_mon	*target_mon;
+	int		 done;
+};
+
+static void
+cal_finish(aemp_node *n, struct cal *c, json_t *reply)
+{
+	if (c->done)
+		return;
+	c->done = 1;
+	c->cb(n, reply, c->ud);
+	aemp_kil(n, c->rport, NULL);
+}
+
+static int
+cal_reply(aemp_node *n, const char *self, json_t *msg, void *ud)
+{
+	(void)self;
+	cal_finish(n, ud, msg);
+	return 0;
+}
+
+static void
+cal_timeout(aemp_node *n, void *ud)
+{
+	struct cal *c = ud;
+
+	c->timer = NULL;
+	cal_finish(n, c, NULL);
+}
+
+static void
+cal_target_died(aemp_node *n, const char *port, json_t *reason, void *ud)
+{
+	struct cal *c = ud;
+
+	(void)port; (void)reason;
+	c->target_mon = NULL;
+	cal_finish(n, c, NULL);
+}
+
+static void
+cal_rport_died(aemp_node *n, const char *port, json_t *reason, void *ud)
+{
+	struct cal *c = ud;
+
+	(void)port; (void)reason;
+	aemp_timer_cancel(n, c->timer);
+	aemp_mon_cancel(n, c->target_mon);
+	free(c->rport);
+	free(c);
+}
+
+int
+aemp_cal(aemp_node *n, const char *port, json_t *msg, aemp_cal_fn cb,
+    void *ud, double timeout)
+{
+	struct cal *c;
+
+	if (!json_is_array(msg)) {
+		json_decref(msg);
+		return node_error(n, "cal: message must be a JSON array");
+	}
+	c = calloc(1, sizeof *c);
+	c->cb = cb;
+	c->ud = ud;
+	c->rport = strdup(aemp_port(n, cal_reply, c));
+	json_array_append_new(msg, json_string(c->rport));
+	aemp_mon_cb(n, c->rport, cal_rport_died, c);
+	if (timeout > 0)
+		c->timer = aemp_after(n, timeout, cal_timeout, c);
+	else
+		c->target_mon = aemp_mon_cb(n, port, cal_target_died, c);
+	return aemp_snd(n, port, msg);
+}
+
+/* --- after --------------------------------------------------------------- */
+
+static void
+timer_unlink(aemp_node *n, aemp_timer *t)
+{
+	if (t->prev != NULL)
+		t->prev->next = t->next;
+	else
+		n->timers = t->next;
+	if (t->next != NULL)
+		t->next->prev = t->prev;
+}
+
+static void
+timer_free(aemp_timer *t)
+{
+	event_free(t->ev);
+	free(t->port);
+	json_decref(t->msg);
+	free(t);
+}
+
+static void
+timer_fired(evutil_socket_t fd, short what, void *arg)
+{
+	aemp_timer *t = arg;
+	aemp_node *n = t->node;
+
+	(void)fd; (void)what;
+	timer_unlink(n, t);
+	if (t->port != NULL) {
+		aemp_snd(n, t->port, t->msg);
+		t->msg = NULL;
+	} else
+		t->cb(n, t->ud);
+	timer_free(t);
+}
+
+static aemp_timer *
+timer_new(aemp_node *n, double seconds)
+{
+	aemp_timer *t = calloc(1, sizeof *t);
+	struct timeval tv;
+
+	if (seconds < 0)
+		seconds = 0;
+	t->node = n;
+	t->ev = evtimer_new(n->base, timer_fired, t);
+	t->next = n->timers;
+	if (n->timers != NULL)
+		n->timers->prev = t;
+	n->timers = t;
+	tv.tv_sec = (time_t)seconds;
+	tv.tv_usec = (suseconds_t)((seconds - (double)tv.tv_sec) * 1e6);
+	evtimer_add(t->ev, &tv);
+	return t;
+}
+
+aemp_timer *
+aemp_after(aemp_node *n, double seconds, aemp_timer_fn cb, void *ud)
+{
+	aemp_timer *t = timer_new(n, seconds);
+
+	t->cb = cb;
+	t->ud = ud;
+	return t;
+}
+
+aemp_timer *
+aemp_after_snd(aemp_node *n, double seconds, const char *port, json_t *msg)
+{
+	aemp_timer *t = timer_new(n, seconds);
+
+	t->port = strdup(port);
+	t->msg = msg;
+	return t;
+}
+
+void
+aemp_timer_cancel(aemp_node *n, aemp_timer *t)
+{
+	if (t == NULL)
+		return;
+	timer_unlink(n, t);
+	timer_free(t);
+}
+
+/* --- deferred work ------------------------------------------------------- */
+
+void
+kernel_run_defer(aemp_node *n, struct defer *d)
+{
+	switch (d->kind) {
+	case DEFER_DELIVER:
+		if (!n->freeing)
+			kernel_deliver(n, d->port, d->msg, NULL);
+		else
+			json_decref(d->msg);
+		break;
+	case DEFER_KILL:
+		if (!n->freeing)
+			run_kill(n, d->dead, d->msg);
+		else {
+			/* monitors die with the node, unfired */
+			struct aemp_mon *m;
+			while ((m = d->dead->mons.head) != NULL) {
+				mon_unlink(m);
+				mon_free(m);
+			}
+			port_free(d->dead);
+		}
+		json_decref(d->msg);
+		break;
+	case DEFER_MON_FIRE:
+		if (!n->freeing && d->mon->cb != NULL)
+			mon_fire(n, d->mon, d->port, d->msg);
+		else if (!n->freeing && d->mon->kind != MON_CB)
+			mon_fire(n, d->mon, d->port, d->msg);
+		mon_free(d->mon);
+		json_decref(d->msg);
+		break;
+	case DEFER_SPAWN:
+		if (!n->freeing)
+			spawn_run(n, d->port, d->func, d->msg);
+		json_decref(d->msg);
+		break;
+	case DEFER_CALL:
+		if (!n->freeing && d->fn != NULL)
+			d->fn(n, d->ud);
+		break;
+	}
+	free(d->port);
+	free(d->func);
+	free(d);
+}
+
+/* --- nodes ---------------------------------------------------------------- */
+
+aemp_watch *
+aemp_mon_nodes(aemp_node *n, aemp_nodes_fn cb, void *ud)
+{
+	aemp_watch *w = calloc(1, sizeof *w);
+
+	w->nodes_cb = cb;
+	w->ud = ud;
+	w->next = n->node_watches;
+	if (w->next != NULL)
+		w->next->prev = w;
+	n->node_watches = w;
+	return w;
+}
+
+void
+aemp_watch_cancel(aemp_node *n, aemp_watch *w)
+{
+	if (w == NULL)
+		return;
+	/* unlinked lazily: a callback may cancel a watch mid-walk */
+	w->cancelled = 1;
+	(void)n;
+}
+
+static void
+watch_sweep(aemp_watch **head)
+{
+	aemp_watch *w = *head, *next;
+
+	for (; w != NULL; w = next) {
+		next = w->next;
+		if (!w->cancelled)
+			continue;
+		if (w->prev != NULL)
+			w->prev->next = w->next;
+		else
+			*head = w->next;
+		if (w->next != NULL)
+			w->next->prev = w->prev;
+		free(w->group);
+		free(w);
+	}
+}
+
+void
+kernel_nodes_event(aemp_node *n, const char *id, int up, json_t *reason)
+{
+	aemp_watch *w;
+
+	for (w = n->node_watches; w != NULL; w = w->next)
+		if (!w->cancelled)
+			w->nodes_cb(n, id, up, reason, w->ud);
+	watch_sweep(&n->node_watches);
+}
+
+json_t *
+aemp_up_nodes(aemp_node *n)
+{
+	json_t *a = json_array();
+	struct dict_entry *e;
+	size_t pos = 0;
+
+	while ((e = dict_next(&n->remotes, &pos)) != NULL) {
+		struct aemp_remote *r = e->value;
+		if (r->conn != NULL)
+			json_array_append_new(a, json_string(r->id));
+	}
+	return a;
+}
+
+json_t *
+aemp_known_nodes(aemp_node *n)
+{
+	json_t *a = json_array();
+	struct dict_entry *e;
+	size_t pos = 0;
+
+	json_array_append_new(a, json_string(n->id));
+	while ((e = dict_next(&n->remotes, &pos)) != NULL)
+		json_array_append_new(a, json_string(e->key));
+	return a;
+}
+
+int
+aemp_node_is_up(aemp_node *n, const char *id)
+{
+	struct aemp_remote *r = dict_get(&n->remotes, id);
+
+	return r != NULL && r->conn != NULL;
+}
+
+/* --- the node port -------------------------------------------------------- */
+
+/* snd(@reply, values...): reply is [PORTID, leading elements...]. */
+static void
+reply_to(aemp_node *n, json_t *reply, json_t *values)
+{
+	const char *port = json_string_value(json_array_get(reply, 0));
+	json_t *msg;
+
+	if (port == NULL) {
+		json_decref(values);
+		return;
+	}
+	msg = json_array();
+	for (size_t i = 1; i < json_array_size(reply); i++)
+		json_array_append(msg, json_array_get(reply, i));
+	json_array_extend(msg, values);
+	json_decref(values);
+	aemp_snd(n, port, msg);
+}
+
+/* Elements from index i on, as a new array. */
+static json_t *
+rest(json_t *a, size_t i)
+{
+	json_t *r = json_array();
+
+	for (; i < json_array_size(a); i++)
+		json_array_append(r, json_array_get(a, i));
+	return r;
+}
+
+static void
+req_mon1(aemp_node *n, const char *name, struct aemp_remote *from)
+{
+	struct aemp_port *p = dict_get(&n->ports, name);
+	struct aemp_mon *m;
+	char *id;
+
+	if (p == NULL) {
+		if (asprintf(&id, "%s#%s", n->id, name) < 0)
+			abort();
+		remote_send_name(from, "", json_pack("[sssss]", "kil0", name,
+		    "no_such_port", "cannot monitor nonexistent port", id));
+		free(id);
+		return;
+	}
+	if (dict_get(&from->rmon, name) != NULL)
+		return;
+	m = mon_new(MON_REMOTE);
+	m->remote = from;
+	m->other = strdup(name);
+	dict_put(&from->rmon, m->other, m);
+	mon_link(&p->mons, m);
+}
+
+static void
+req_mon0(aemp_node *n, const char *name, struct aemp_remote *from)
+{
+	struct aemp_mon *m = dict_del(&from->rmon, name);
+
+	(void)n;
+	if (m != NULL) {
+		mon_unlink(m);
+		mon_free(m);
+	}
+}
+
+static void
+req_kil0(aemp_node *n, const char *name, json_t *reason,
+    struct aemp_remote *from)
+{
+	struct mon_list *l = dict_del(&from->lmon, name);
+
+	if (l == NULL)
+		return;
+	mon_list_fire(n, l, reason);
+	remote_mon_list_free(l);
+}
+
+static void
+req_function(aemp_node *n, const char *tag, json_t *args)
+{
+	struct func *f = dict_get(&n->funcs, tag);
+
+	if (f == NULL) {
+		aemp_log(n, 2, "node port request '%s' is not a registered "
+		    "function, ignored", tag);
+		return;
+	}
+	if (f->fn(n, n->id, args, f->ud) < 0)
+		aemp_log(n, 2, "node port function %s failed: %s", tag,
+		    n->die_msg ? n->die_msg : "error");
+	free(n->die_msg);
+	n->die_msg = NULL;
+}
+
+/*
+ * A request to the node port: msg is [TAG, args...]. Malformed requests
+ * are logged and ignored: a peer's mistake must not take the node down.
+ */
+void
+kernel_node_request(aemp_node *n, json_t *msg, struct aemp_remote *from)
+{
+	const char *tag = json_string_value(json_array_get(msg, 0));
+	const char *arg1 = json_string_value(json_array_get(msg, 1));
+	json_t *args;
+
+	if (tag == NULL || *tag == '\0' || strcmp(tag, "devnull") == 0)
+		return;
+	args = rest(msg, 1);
+	if (strcmp(tag, "mon1") == 0 || strcmp(tag, "mon0") == 0 ||
+	    strcmp(tag, "kil0") == 0 || strcmp(tag, "kil") == 0) {
+		if (arg1 == NULL)
+			goto malformed;
+		if (strcmp(tag, "kil") == 0) {
+			struct aemp_port *p = *arg1 ? dict_get(&n->ports, arg1) :
+			    NULL;
+			if (p != NULL)
+				port_kill(n, p, rest(msg, 2));
+		} else if (from == NULL)
+			;	/* only meaningful between nodes */
+		else if (strcmp(tag, "mon1") == 0)
+			req_mon1(n, arg1, from);
+		else if (strcmp(tag, "mon0") == 0)
+			req_mon0(n, arg1, from);
+		else {
+			json_t *reason = rest(msg, 2);
+			req_kil0(n, arg1, reason, from);
+			json_decref(reason);
+		}
+	} else if (strcmp(tag, "snd") == 0) {
+		if (arg1 == NULL)
+			goto malformed;
+		aemp_snd(n, arg1, rest(msg, 2));
+	} else if (strcmp(tag, "snd_multiple") == 0) {
+		size_t i;
+		json_t *v;
+		json_array_foreach(args, i, v) {
+			const char *to = json_string_value(json_array_get(v, 0));
+			if (to != NULL)
+				aemp_snd(n, to, rest(v, 1));
+		}
+	} else if (strcmp(tag, "info") == 0)
+		reply_to(n, args, json_pack("[s]", n->id));
+	else if (strcmp(tag, "known_nodes") == 0)
+		reply_to(n, args, aemp_known_nodes(n));
+	else if (strcmp(tag, "up_nodes") == 0)
+		reply_to(n, args, aemp_up_nodes(n));
+	else if (strcmp(tag, "time") == 0)
+		reply_to(n, args, json_pack("[f]", node_now()));
+	else if (strcmp(tag, "eval") == 0) {
+		json_t *reply = rest(msg, 2);
+		aemp_log(n, 2, "refusing eval request%s%s",
+		    from ? " from " : "", from ? from->id : "");
+		reply_to(n, reply, json_pack("[s]",
+		    "eval is not supported by this node"));
+		json_decref(reply);
+	} else if (strcmp(tag, "AnyEvent::MP::_spawn") == 0) {
+		const char *func = json_string_value(json_array_get(msg, 2));
+		json_t *fargs;
+		if (arg1 == NULL || func == NULL)
+			goto malformed;
+		fargs = rest(msg, 3);
+		spawn_run(n, arg1, func, fargs);
+		json_decref(fargs);
+	} else
+		req_function(n, tag, args);
+	json_decref(args);
+	return;
+malformed:
+	{
+		char *text = json_dumps(msg, JSON_COMPACT);
+		aemp_log(n, 2, "malformed node port request%s%s: %.200s",
+		    from ? " from " : "", from ? from->id : "", text);
+		free(text);
+	}
+	json_decref(args);
+}
+
+/* --- teardown ------------------------------------------------------------ */
+
+void
+kernel_free(aemp_node *n)
+{
+	struct dict_entry *e;
+	size_t pos = 0;
+	aemp_watch *w;
+
+	while ((e = dict_next(&n->ports, &pos)) != NULL) {
+		struct aemp_port *p = e->value;
+		struct aemp_mon *m;
+		while ((m = p->mons.head) != NULL) {
+			mon_unlink(m);
+			mon_free(m);
+		}
+		port_free(p);
+	}
+	dict_clear(&n->ports);
+	pos = 0;
+	while ((e = dict_next(&n->funcs, &pos)) != NULL) {
+		struct func *f = e->value;
+		free(f->name);
+		free(f);
+	}
+	dict_clear(&n->funcs);
+	while (n->timers != NULL) {
+		aemp_timer *t = n->timers;
+		timer_unlink(n, t);
+		timer_free(t);
+	}
+	for (w = n->node_watches; w != NULL; w = w->next)
+		w->cancelled = 1;
+	watch_sweep(&n->node_watches);
+	for (w = n->grp_watches; w != NULL; w = w->next)
+		w->cancelled = 1;
+	watch_sweep(&n->grp_watches);
+}

@@ -1,0 +1,273 @@
+/*
+ * remote.c: what a node knows of each other node: its send queue while
+ * unconnected, its addresses, connect attempts, and going up and down.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+void kernel_nodes_event(aemp_node *, const char *id, int up, json_t *reason);
+
+struct aemp_remote *
+remote_get(aemp_node *n, const char *id, int create)
+{
+	struct aemp_remote *r = dict_get(&n->remotes, id);
+
+	if (r != NULL || !create)
+		return r;
+	r = calloc(1, sizeof *r);
+	if (r == NULL)
+		abort();
+	r->node = n;
+	r->id = strdup(id);
+	r->queue = evbuffer_new();
+	r->addrs = json_array();
+	dict_init(&r->lmon);
+	dict_init(&r->rmon);
+	dict_put(&n->remotes, r->id, r);
+	return r;
+}
+
+/* Sends pkt (stolen): on the connection, or queued while connecting. */
+void
+remote_send(struct aemp_remote *r, json_t *pkt)
+{
+	aemp_node *n = r->node;
+
+	node_trace(n, "SND", r->id, pkt, 1);
+	if (r->conn != NULL) {
+		transport_write(r->conn, pkt);
+		json_decref(pkt);
+		return;
+	}
+	if (r->dying) {
+		json_decref(pkt);
+		return;
+	}
+	json_dump_evbuffer(pkt, r->queue);
+	json_decref(pkt);
+	if (n->max_queue > 0 && evbuffer_get_length(r->queue) > n->max_queue) {
+		remote_down(r, "send queue overflow");
+		return;
+	}
+	remote_connect(r);
+}
+
+/* Sends msg (stolen) to port name on r: the packet is [name, msg...]. */
+void
+remote_send_name(struct aemp_remote *r, const char *name, json_t *msg)
+{
+	json_array_insert_new(msg, 0, json_string(name));
+	remote_send(r, msg);
+}
+
+void
+remote_add_addrs(struct aemp_remote *r, json_t *addrs)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_clear(r->addrs);
+	json_array_foreach(addrs, i, v)
+		if (json_is_string(v))
+			json_array_append(r->addrs, v);
+	r->addr_next = 0;
+}
+
+static double
+attempt_interval(struct aemp_remote *r)
+{
+	aemp_node *n = r->node;
+	size_t naddrs = json_array_size(r->addrs);
+	double iv = n->connect_interval;
+
+	/* spread the attempts over monitor_timeout, but at least 0.4 s apart */
+	if (naddrs > 0 && n->monitor_timeout / (double)naddrs < iv)
+		iv = n->monitor_timeout / (double)naddrs;
+	return iv < 0.4 ? 0.4 : iv;
+}
+
+static void
+set_timer(struct event *ev, double seconds)
+{
+	struct timeval tv;
+
+	tv.tv_sec = (time_t)seconds;
+	tv.tv_usec = (suseconds_t)((seconds - (double)tv.tv_sec) * 1e6);
+	evtimer_add(ev, &tv);
+}
+
+static void
+connect_attempt(evutil_socket_t fd, short what, void *arg)
+{
+	struct aemp_remote *r = arg;
+	aemp_node *n = r->node;
+	size_t naddrs = json_array_size(r->addrs);
+
+	(void)fd; (void)what;
+	if (r->conn != NULL)
+		return;
+	if (naddrs > 0) {
+		const char *addr = json_string_value(json_array_get(r->addrs,
+		    r->addr_next++ % naddrs));
+		aemp_log(n, 9, "connecting to %s at %s", r->id, addr);
+		transport_connect(n, addr, r->id);
+	}
+	set_timer(r->connect_ev, attempt_interval(r));
+}
+
+static void
+connect_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct aemp_remote *r = arg;
+
+	(void)fd; (void)what;
+	if (r->conn == NULL)
+		remote_down(r, "unable to connect");
+}
+
+static void
+stop_connecting(struct aemp_remote *r)
+{
+	r->connecting = 0;
+	if (r->connect_ev != NULL)
+		evtimer_del(r->connect_ev);
+	if (r->timeout_ev != NULL)
+		evtimer_del(r->timeout_ev);
+}
+
+/*
+ * Starts connecting unless up or already trying. Without known addresses
+ * nothing is tried, but the timeout still runs: the node may connect to
+ * us, or the global service may tell us where it is.
+ */
+void
+remote_connect(struct aemp_remote *r)
+{
+	aemp_node *n = r->node;
+
+	if (r->conn != NULL || r->connecting || n->freeing)
+		return;
+	r->connecting = 1;
+	if (r->connect_ev == NULL) {
+		r->connect_ev = evtimer_new(n->base, connect_attempt, r);
+		r->timeout_ev = evtimer_new(n->base, connect_timeout, r);
+	}
+	if (json_array_size(r->addrs) > 0) {
+		char *list = json_dumps(r->addrs, JSON_COMPACT);
+		aemp_log(n, 9, "connecting to %s with %s", r->id, list);
+		free(list);
+	}
+	set_timer(r->timeout_ev, n->monitor_timeout);
+	set_timer(r->connect_ev, 0);
+}
+
+void
+remote_up(struct aemp_remote *r, struct aemp_conn *c)
+{
+	aemp_node *n = r->node;
+
+	if (r->conn != NULL && r->conn != c)
+		transport_close(r->conn, "switched connections");
+	r->conn = c;
+	c->remote = r;
+	stop_connecting(r);
+	transport_write_buffer(c, r->queue);
+	aemp_log(n, 7, "%s is up ()", r->id);
+	kernel_nodes_event(n, r->id, 1, NULL);
+	global_node_up(n, r);
+}
+
+/*
+ * The connection is gone or could not be made: the queue is dropped and
+ * every monitor on the node's ports fires, which is what keeps the AEMP
+ * guarantee (no holes: after a loss, nothing more is delivered until the
+ * monitors have fired).
+ */
+void
+remote_down(struct aemp_remote *r, const char *why)
+{
+	aemp_node *n = r->node;
+	int was_up = r->conn != NULL;
+	json_t *reason = json_pack("[sss]", "transport_error", r->id, why);
+
+	if (was_up) {
+		struct aemp_conn *c = r->conn;
+		r->conn = NULL;
+		transport_close(c, why);
+	}
+	stop_connecting(r);
+	evbuffer_drain(r->queue, evbuffer_get_length(r->queue));
+	if (was_up)
+		aemp_log(n, 7, "%s is down (transport_error %s %s)", r->id,
+		    r->id, why);
+	else
+		aemp_log(n, 9, "%s: %s", r->id, why);
+	kernel_remote_down(n, r, reason);
+	if (was_up) {
+		kernel_nodes_event(n, r->id, 0, reason);
+		global_node_down(n, r);
+	}
+	json_decref(reason);
+}
+
+/* A packet (stolen) arrived from r. */
+void
+remote_packet(struct aemp_remote *r, json_t *pkt)
+{
+	json_t *name;
+
+	node_trace(r->node, "RCV", r->id, pkt, 0);
+	if (json_array_size(pkt) == 0) {	/* keepalive */
+		json_decref(pkt);
+		return;
+	}
+	name = json_incref(json_array_get(pkt, 0));
+	json_array_remove(pkt, 0);
+	kernel_deliver(r->node, json_string_value(name), pkt, r);
+	json_decref(name);
+}
+
+void
+remote_free_all(aemp_node *n)
+{
+	struct dict_entry *e;
+	size_t pos = 0;
+
+	while ((e = dict_next(&n->remotes, &pos)) != NULL) {
+		struct aemp_remote *r = e->value;
+		struct dict_entry *le;
+		size_t lpos = 0;
+
+		while ((le = dict_next(&r->lmon, &lpos)) != NULL) {
+			struct mon_list *l = le->value;
+			struct aemp_mon *m;
+			while ((m = l->head) != NULL) {
+				mon_unlink(m);
+				mon_free(m);
+			}
+			free(l->portid);
+			free(l->name);
+			free(l);
+		}
+		dict_clear(&r->lmon);
+		lpos = 0;
+		while ((le = dict_next(&r->rmon, &lpos)) != NULL) {
+			struct aemp_mon *m = le->value;
+			mon_unlink(m);
+			mon_free(m);
+		}
+		dict_clear(&r->rmon);
+		if (r->connect_ev != NULL) {
+			event_free(r->connect_ev);
+			event_free(r->timeout_ev);
+		}
+		evbuffer_free(r->queue);
+		json_decref(r->addrs);
+		free(r->id);
+		free(r);
+	}
+	dict_clear(&n->remotes);
+}

@@ -1,0 +1,784 @@
+/*
+ * transport.c: one TCP connection between two nodes: listening,
+ * connecting, the greeting and authentication handshake, and JSON framing
+ * (AEMP.md sections 2 and 3).
+ */
+#include <sys/socket.h>
+#include <sys/random.h>
+#include <sys/utsname.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <ifaddrs.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "md6.h"
+
+#define PROVIDER	"aemp-c-" AEMP_VERSION
+#define NONCE_BYTES	66
+
+static void conn_read(struct bufferevent *, void *);
+static void conn_event(struct bufferevent *, short, void *);
+
+/* --- addresses ------------------------------------------------------------ */
+
+static char *
+sockaddr_text(const struct sockaddr *sa, socklen_t len)
+{
+	char host[NI_MAXHOST], serv[NI_MAXSERV];
+
+	if (getnameinfo(sa, len, host, sizeof host, serv, sizeof serv,
+	    NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		return strdup("?");
+	return aemp_hostport_format(host, atoi(serv));
+}
+
+/*
+ * Resolves host:port for connecting or binding. Names are looked up with
+ * getaddrinfo, which blocks; node addresses are numeric in practice.
+ */
+static struct addrinfo *
+resolve(const char *host, const char *port, int passive)
+{
+	struct addrinfo hints, *res = NULL;
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
+	if (getaddrinfo(host, port, &hints, &res) != 0)
+		return NULL;
+	return res;
+}
+
+static char *
+host_name(void)
+{
+	struct utsname u;
+
+	return uname(&u) == 0 ? strdup(u.nodename) : strdup("localhost");
+}
+
+/* "*": every non-loopback IPv4 and global IPv6 address, like the reference. */
+static json_t *
+wildcard_hosts(void)
+{
+	struct ifaddrs *ifa, *i;
+	json_t *hosts = json_array();
+
+	if (getifaddrs(&ifa) != 0)
+		return hosts;
+	for (i = ifa; i != NULL; i = i->ifa_next) {
+		char host[NI_MAXHOST];
+		const struct sockaddr *sa = i->ifa_addr;
+		socklen_t len;
+
+		if (sa == NULL)
+			continue;
+		if (sa->sa_family == AF_INET) {
+			const struct sockaddr_in *s4 = (const void *)sa;
+			if ((ntohl(s4->sin_addr.s_addr) >> 24) == 127)
+				continue;
+			len = sizeof *s4;
+		} else if (sa->sa_family == AF_INET6) {
+			const struct sockaddr_in6 *s6 = (const void *)sa;
+			if (IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr) ||
+			    IN6_IS_ADDR_LINKLOCAL(&s6->sin6_addr))
+				continue;
+			len = sizeof *s6;
+		} else
+			continue;
+		if (getnameinfo(sa, len, host, sizeof host, NULL, 0,
+		    NI_NUMERICHOST) == 0)
+			json_array_append_new(hosts, json_string(host));
+	}
+	freeifaddrs(ifa);
+	return hosts;
+}
+
+/* --- listening ------------------------------------------------------------ */
+
+static struct aemp_conn *conn_new(aemp_node *, struct bufferevent *,
+    const char *peer, const char *expect);
+static void conn_start(struct aemp_conn *);
+
+static void
+accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int len, void *arg)
+{
+	aemp_node *n = arg;
+	struct bufferevent *bev;
+	struct aemp_conn *c;
+	char *peer = sockaddr_text(sa, (socklen_t)len);
+
+	(void)l;
+	evutil_make_socket_nonblocking(fd);
+	bev = bufferevent_socket_new(n->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c = conn_new(n, bev, peer, NULL);
+	free(peer);
+	conn_start(c);
+}
+
+static int
+listen_on(aemp_node *n, const struct addrinfo *ai)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof ss;
+	struct evconnlistener *l;
+	int fd, one = 1;
+
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (ai->ai_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 128) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &sslen) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	l = evconnlistener_new(n->base, accept_cb, n, LEV_OPT_CLOSE_ON_FREE,
+	    -1, fd);
+	if (l == NULL) {
+		close(fd);
+		return -1;
+	}
+	n->listeners = realloc(n->listeners, (n->nlisteners + 1) *
+	    sizeof *n->listeners);
+	n->listeners[n->nlisteners++] = l;
+	{
+		char *text = sockaddr_text((struct sockaddr *)&ss, sslen);
+		json_array_append_new(n->listen_addrs, json_string(text));
+		free(text);
+	}
+	return 0;
+}
+
+static int
+bind_one(aemp_node *n, const char *bind)
+{
+	char *host = NULL, *port = NULL;
+	json_t *hosts;
+	size_t i;
+	int rc = 0;
+
+	if (aemp_hostport_parse(bind, &host, &port) < 0)
+		return node_error(n, "unparsable bind address '%s'", bind);
+	if (port == NULL || strcmp(port, "*") == 0) {
+		free(port);
+		port = strdup("0");
+	}
+	if (host == NULL)
+		host = host_name();
+	if (strcmp(host, "*") == 0)
+		hosts = wildcard_hosts();
+	else
+		hosts = json_pack("[s]", host);
+	for (i = 0; i < json_array_size(hosts) && rc == 0; i++) {
+		const char *h = json_string_value(json_array_get(hosts, i));
+		struct addrinfo *res = resolve(h, port, 1), *ai;
+		if (res == NULL) {
+			rc = node_error(n, "unable to resolve bind address "
+			    "%s:%s", h, port);
+			break;
+		}
+		for (ai = res; ai != NULL && rc == 0; ai = ai->ai_next)
+			if (listen_on(n, ai) < 0)
+				rc = node_error(n, "unable to bind %s: %s",
+				    bind, strerror(errno));
+		freeaddrinfo(res);
+	}
+	json_decref(hosts);
+	free(host);
+	free(port);
+	return rc;
+}
+
+int
+transport_listen(aemp_node *n, json_t *binds)
+{
+	size_t i;
+	json_t *v;
+
+	if (binds == NULL) {
+		json_t *def = json_pack("[s]", "*");
+		int rc = transport_listen(n, def);
+		json_decref(def);
+		return rc;
+	}
+	json_array_foreach(binds, i, v) {
+		if (!json_is_string(v))
+			return node_error(n, "binds must be host:port strings");
+		if (bind_one(n, json_string_value(v)) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* --- connections ----------------------------------------------------------- */
+
+static struct aemp_conn *
+conn_new(aemp_node *n, struct bufferevent *bev, const char *peer,
+    const char *expect)
+{
+	struct aemp_conn *c = calloc(1, sizeof *c);
+
+	if (c == NULL)
+		abort();
+	c->node = n;
+	c->bev = bev;
+	c->peer = strdup(peer);
+	c->expect = expect ? strdup(expect) : NULL;
+	c->state = CONN_CONNECTING;
+	aemp_scan_init(&c->scan, n->max_packet);
+	c->next = n->conns;
+	if (c->next != NULL)
+		c->next->prev = c;
+	n->conns = c;
+	bufferevent_setcb(bev, conn_read, NULL, conn_event, c);
+	return c;
+}
+
+static void
+conn_free(aemp_node *n, void *arg)
+{
+	struct aemp_conn *c = arg;
+
+	(void)n;
+	aemp_scan_free(&c->scan);
+	free(c->peer);
+	free(c->expect);
+	free(c->lgreet1);
+	free(c->lgreet2);
+	free(c->rgreet1);
+	free(c->rgreet2);
+	free(c->rnodeid);
+	explicit_bzero(c->expect_token, sizeof c->expect_token);
+	free(c);
+}
+
+void
+transport_close(struct aemp_conn *c, const char *why)
+{
+	aemp_node *n = c->node;
+	enum conn_state was = c->state;
+
+	if (was == CONN_CLOSED)
+		return;
+	c->state = CONN_CLOSED;
+	if (!n->freeing)
+		aemp_log(n, 9, "%s %s", c->peer, why);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		n->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	if (c->timer != NULL)
+		event_free(c->timer);
+	c->timer = NULL;
+	/*
+	 * One non-blocking attempt to send what is queued, so that the peer
+	 * gets our auth line (and so its own verdict) or the last packets.
+	 */
+	if (was != CONN_CONNECTING) {
+		struct evbuffer *out = bufferevent_get_output(c->bev);
+		/* socket bufferevents freeze the start of their output */
+		evbuffer_unfreeze(out, 1);
+		evbuffer_write(out, bufferevent_getfd(c->bev));
+	}
+	bufferevent_free(c->bev);
+	c->bev = NULL;
+	if (!n->freeing) {
+		if (c->seed && was != CONN_UP)
+			global_seed_result(n, c, c->rnodeid, why);
+		if (c->remote != NULL && c->remote->conn == c)
+			remote_down(c->remote, why);
+		/* callers up the stack may still hold c: free it later */
+		node_call_later(n, conn_free, c);
+	} else
+		conn_free(n, c);
+}
+
+static void
+handshake_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd; (void)what;
+	transport_close(arg, "handshake timeout");
+}
+
+/*
+ * A node without listeners cannot be connected to, so a dead peer would
+ * go unnoticed: it sends [] after monitor_timeout seconds of silence.
+ */
+static void
+keepalive_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct aemp_conn *c = arg;
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	(void)fd; (void)what;
+	if (evbuffer_get_length(out) == 0 && !c->listener_less_keepalive)
+		evbuffer_add(out, "[]", 2);
+	c->listener_less_keepalive = 0;
+}
+
+static void
+arm(struct aemp_conn *c, event_callback_fn fn, short flags, double seconds)
+{
+	struct timeval tv;
+
+	if (c->timer != NULL)
+		event_free(c->timer);
+	c->timer = event_new(c->node->base, -1, flags, fn, c);
+	tv.tv_sec = (time_t)seconds;
+	tv.tv_usec = (suseconds_t)((seconds - (double)tv.tv_sec) * 1e6);
+	event_add(c->timer, &tv);
+}
+
+static char *
+join_list(json_t *list)
+{
+	size_t i, len = 0;
+	json_t *v;
+	char *s = calloc(1, 1);
+
+	json_array_foreach(list, i, v) {
+		const char *item = json_string_value(v);
+		size_t ilen;
+		if (item == NULL)
+			continue;
+		ilen = strlen(item);
+		s = realloc(s, len + ilen + 2);
+		if (len > 0)
+			s[len++] = ',';
+		memcpy(s + len, item, ilen + 1);
+		len += ilen;
+	}
+	return s;
+}
+
+/* Both sides send their greeting at once, without waiting (3.1). */
+static void
+conn_start(struct aemp_conn *c)
+{
+	aemp_node *n = c->node;
+	evutil_socket_t fd = bufferevent_getfd(c->bev);
+	unsigned char nonce[NONCE_BYTES];
+	char *accept = join_list(n->auth_accept);
+	const char *auths[32], *framings[] = { "json", NULL };
+	const char *kv[] = { "provider", PROVIDER, "peeraddr", c->peer, NULL };
+	char *p, *save = NULL;
+	size_t na = 0;
+	int one = 1;
+
+	if (n->nodelay)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+	/* TLS is not implemented: never claim tls_* methods (3.3) */
+	for (p = strtok_r(accept, ",", &save); p != NULL && na < 31;
+	    p = strtok_r(NULL, ",", &save))
+		if (strncmp(p, "tls_", 4) != 0)
+			auths[na++] = p;
+	auths[na] = NULL;
+	c->lgreet1 = aemp_greeting_format(n->id, auths, framings, kv);
+	free(accept);
+	if (getrandom(nonce, sizeof nonce, 0) != sizeof nonce)
+		abort();
+	c->lgreet2 = aemp_base64(nonce, sizeof nonce);
+	evbuffer_add_printf(bufferevent_get_output(c->bev), "%s\n%s\n",
+	    c->lgreet1, c->lgreet2);
+	c->state = CONN_GREETING;
+	arm(c, handshake_timeout, 0, n->monitor_timeout);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+struct aemp_conn *
+transport_connect(aemp_node *n, const char *addr, const char *expect)
+{
+	char *host = NULL, *port = NULL;
+	struct addrinfo *res;
+	struct bufferevent *bev;
+	struct aemp_conn *c;
+
+	if (aemp_hostport_parse(addr, &host, &port) < 0 || port == NULL ||
+	    strcmp(port, "*") == 0) {
+		aemp_log(n, 2, "%s: unparsable address", addr);
+		free(host);
+		free(port);
+		return NULL;
+	}
+	if (host == NULL)
+		host = host_name();
+	res = resolve(strcmp(host, "*") == 0 ? "127.0.0.1" : host, port, 0);
+	free(host);
+	free(port);
+	if (res == NULL) {
+		aemp_log(n, 9, "%s: unable to resolve", addr);
+		return NULL;
+	}
+	bev = bufferevent_socket_new(n->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	c = conn_new(n, bev, addr, expect);
+	if (bufferevent_socket_connect(bev, res->ai_addr,
+	    (int)res->ai_addrlen) < 0) {
+		freeaddrinfo(res);
+		transport_close(c, strerror(errno));
+		return NULL;
+	}
+	freeaddrinfo(res);
+	/* connecting counts against the handshake timeout too */
+	arm(c, handshake_timeout, 0, n->monitor_timeout);
+	return c;
+}
+
+/* --- handshake ------------------------------------------------------------ */
+
+/*
+ * Takes one line off the input (without LF or CR). Returns 1 with *line
+ * set, 0 when more bytes are needed, -1 when the line is too long.
+ */
+static int
+read_line(struct aemp_conn *c, char **line)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct evbuffer_ptr eol = evbuffer_search_eol(in, NULL, NULL,
+	    EVBUFFER_EOL_LF);
+	size_t len;
+
+	if (eol.pos < 0)
+		return evbuffer_get_length(in) >= AEMP_MAX_LINE ? -1 : 0;
+	if ((size_t)eol.pos + 1 > AEMP_MAX_LINE)
+		return -1;
+	*line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF);
+	if (len > 0 && (*line)[len - 1] == '\r')
+		(*line)[len - 1] = '\0';
+	return 1;
+}
+
+static int
+list_has(json_t *list, const char *item)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(list, i, v)
+		if (json_is_string(v) && strcmp(json_string_value(v), item) == 0)
+			return 1;
+	return 0;
+}
+
+/* Constant-time comparison of two NUL-terminated tokens. */
+static int
+token_equal(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i;
+	unsigned char diff = la != lb;
+
+	for (i = 0; i < la && i < lb; i++)
+		diff |= (unsigned char)(a[i] ^ b[i]);
+	return diff == 0;
+}
+
+/* Checks the peer's greeting (3.2), chooses methods (3.3), sends auth. */
+static const char *
+handle_greeting(struct aemp_conn *c)
+{
+	aemp_node *n = c->node;
+	struct aemp_greeting g;
+	struct aemp_remote *r;
+	const char *why = NULL, *method = NULL;
+	char token[65];
+	size_t i;
+
+	if (aemp_greeting_parse(c->rgreet1, strlen(c->rgreet1), &g, &why) < 0)
+		return "unparsable greeting";
+	c->rnodeid = strdup(g.nodeid);
+	if (g.version != 1)
+		why = "version mismatch";
+	else if (strcmp(g.nodeid, n->id) == 0)
+		why = "I refuse to talk to myself";
+	else if ((r = dict_get(&n->remotes, g.nodeid)) != NULL &&
+	    r->conn != NULL)
+		why = "already connected, not connecting again.";
+	else if (strcmp(c->lgreet1, c->rgreet1) == 0 &&
+	    strcmp(c->lgreet2, c->rgreet2) == 0)
+		why = "authentication error, echo attack?";
+	if (why == NULL) {
+		for (i = 0; g.auths[i] != NULL && method == NULL; i++)
+			if (strncmp(g.auths[i], "tls_", 4) != 0 &&
+			    list_has(n->auth_offer, g.auths[i]) &&
+			    strcmp(g.auths[i], "hmac_md6_64_256") == 0)
+				method = g.auths[i];
+		for (i = 0; g.framings[i] != NULL; i++)
+			if (strcmp(g.framings[i], "json") == 0)
+				break;
+		if (method == NULL)
+			why = "no common auth type supported";
+		else if (g.framings[i] == NULL)
+			why = "no common framing method supported";
+		else if (n->secret == NULL)
+			why = "unable to handshake TLS and no shared secret "
+			    "configured (set one with: aemp gensecret)";
+	}
+	if (why != NULL && strcmp(why, "already connected, not connecting "
+	    "again.") == 0) {
+		aemp_log(n, 9, "%s %s already connected, not connecting again.",
+		    c->peer, g.nodeid);
+		why = "already connected";
+	}
+	if (why == NULL) {
+		aemp_auth_token(n->secret, c->lgreet1, c->lgreet2, c->rgreet1,
+		    c->rgreet2, token);
+		aemp_auth_token(n->secret, c->rgreet1, c->rgreet2, c->lgreet1,
+		    c->lgreet2, c->expect_token);
+		evbuffer_add_printf(bufferevent_get_output(c->bev),
+		    "%s;%s;json\n", method, token);
+		explicit_bzero(token, sizeof token);
+		c->state = CONN_AUTH;
+	}
+	aemp_greeting_clear(&g);
+	return why;
+}
+
+static const char *
+check_auth(struct aemp_conn *c, const char *line)
+{
+	aemp_node *n = c->node;
+	struct aemp_authline a;
+	const char *why = NULL;
+
+	if (aemp_authline_parse(line, strlen(line), &a, &why) < 0)
+		return why;
+	if (!list_has(n->auth_accept, a.method))
+		why = "authentication method not accepted";
+	else if (strcmp(a.framing, "json") != 0)
+		why = "unsupported framing method";
+	else if (strcmp(a.method, "hmac_md6_64_256") == 0) {
+		if (!token_equal(a.token, c->expect_token))
+			why = "authentication failure/shared secret mismatch";
+	} else if (strcmp(a.method, "cleartext") == 0) {
+		size_t len = n->secret ? strlen(n->secret) : 0;
+		char *hex = malloc(2 * len + 1);
+		aemp_hex((const unsigned char *)(n->secret ? n->secret : ""),
+		    len, hex);
+		if (n->secret == NULL || !token_equal(a.token, hex))
+			why = "authentication failure/shared secret mismatch";
+		explicit_bzero(hex, 2 * len + 1);
+		free(hex);
+	} else
+		why = "authentication method not supported";
+	aemp_authline_clear(&a);
+	return why;
+}
+
+static void
+conn_up(struct aemp_conn *c)
+{
+	aemp_node *n = c->node;
+	struct aemp_remote *r = remote_get(n, c->rnodeid, 1);
+
+	c->state = CONN_UP;
+	if (c->timer != NULL)
+		event_free(c->timer);
+	c->timer = NULL;
+	aemp_log(n, 9, "%s connected as %s", c->peer, c->rnodeid);
+	if (n->nlisteners == 0)
+		arm(c, keepalive_tick, EV_PERSIST, n->monitor_timeout);
+	if (c->seed)
+		global_seed_result(n, c, c->rnodeid, NULL);
+	remote_up(r, c);
+}
+
+/* --- data phase ----------------------------------------------------------- */
+
+static const char *
+packet_error(json_t *pkt)
+{
+	if (!json_is_array(pkt))
+		return "protocol error: packet is not an array";
+	if (json_array_size(pkt) > 0 && !json_is_string(json_array_get(pkt, 0)))
+		return "protocol error: port name is not a string";
+	return NULL;
+}
+
+/*
+ * Parses every complete packet in the input. The splitter keeps its place
+ * across reads, so a large packet arriving in pieces is scanned once.
+ */
+static void
+read_packets(struct aemp_conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+
+	while (c->state == CONN_UP) {
+		struct evbuffer_iovec vec[16];
+		struct evbuffer_ptr ptr;
+		size_t have = evbuffer_get_length(in), total;
+		int nvec, i;
+		json_t *pkt;
+		json_error_t jerr;
+		const char *why;
+		unsigned char *data;
+
+		if (have <= c->scanned)
+			return;
+		if (evbuffer_ptr_set(in, &ptr, c->scanned, EVBUFFER_PTR_SET) < 0)
+			return;
+		nvec = evbuffer_peek(in, -1, &ptr, vec, 16);
+		if (nvec > 16)
+			nvec = 16;
+		for (i = 0; i < nvec && !c->scan.done; i++) {
+			ssize_t used = aemp_scan_feed(&c->scan, vec[i].iov_base,
+			    vec[i].iov_len);
+			if (used < 0) {
+				transport_close(c, c->scan.max && c->scanned +
+				    vec[i].iov_len > c->scan.max ?
+				    "packet too large" :
+				    "protocol error: malformed packet stream");
+				return;
+			}
+			c->scanned += (size_t)used;
+		}
+		if (!c->scan.done)
+			continue;	/* more chunks than one peek showed */
+		total = c->scan.skip + c->scan.len;
+		data = evbuffer_pullup(in, (ev_ssize_t)total);
+		pkt = json_loadb((const char *)data + c->scan.skip,
+		    c->scan.len, 0, &jerr);
+		evbuffer_drain(in, total);
+		aemp_scan_reset(&c->scan);
+		c->scanned = 0;
+		why = pkt == NULL ? "protocol error: invalid JSON" :
+		    packet_error(pkt);
+		if (why != NULL) {
+			json_decref(pkt);
+			transport_close(c, why);
+			return;
+		}
+		c->listener_less_keepalive = 1;
+		remote_packet(c->remote, pkt);
+	}
+}
+
+static void
+conn_read(struct bufferevent *bev, void *arg)
+{
+	struct aemp_conn *c = arg;
+	const char *why = NULL;
+	char *line;
+	int got;
+
+	(void)bev;
+	while (c->state == CONN_GREETING || c->state == CONN_AUTH) {
+		got = read_line(c, &line);
+		if (got < 0) {
+			why = "line too long in handshake";
+			break;
+		}
+		if (got == 0)
+			return;
+		if (c->state == CONN_AUTH) {
+			why = check_auth(c, line);
+			free(line);
+			if (why != NULL)
+				break;
+			conn_up(c);
+		} else if (c->rgreet1 == NULL)
+			c->rgreet1 = line;
+		else {
+			c->rgreet2 = line;
+			if ((why = handle_greeting(c)) != NULL)
+				break;
+		}
+	}
+	if (why != NULL) {
+		transport_close(c, why);
+		return;
+	}
+	if (c->state == CONN_UP)
+		read_packets(c);
+}
+
+static void
+conn_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct aemp_conn *c = arg;
+	char msg[128];
+
+	(void)bev;
+	if (what & BEV_EVENT_CONNECTED) {
+		conn_start(c);
+		return;
+	}
+	if (what & BEV_EVENT_EOF) {
+		transport_close(c, "Unexpected end-of-file");
+		return;
+	}
+	if (what & BEV_EVENT_ERROR) {
+		int e = EVUTIL_SOCKET_ERROR();
+		snprintf(msg, sizeof msg, "%s", e ? strerror(e) : "I/O error");
+		transport_close(c, msg);
+	}
+}
+
+/* --- writing -------------------------------------------------------------- */
+
+static int
+dump_cb(const char *buf, size_t size, void *data)
+{
+	return evbuffer_add(data, buf, size);
+}
+
+int
+json_dump_evbuffer(json_t *pkt, struct evbuffer *out)
+{
+	return json_dump_callback(pkt, dump_cb, out, JSON_COMPACT);
+}
+
+/*
+ * Appends to the output buffer only: libevent writes it when the loop
+ * next polls, so every packet produced in one loop turn goes out in as
+ * few syscalls as the kernel allows.
+ */
+void
+transport_write(struct aemp_conn *c, json_t *pkt)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	json_dump_evbuffer(pkt, out);
+	c->listener_less_keepalive = 1;
+	if (c->node->max_queue > 0 &&
+	    evbuffer_get_length(out) > c->node->max_queue)
+		transport_close(c, "send queue overflow");
+}
+
+void
+transport_write_buffer(struct aemp_conn *c, struct evbuffer *buf)
+{
+	evbuffer_add_buffer(bufferevent_get_output(c->bev), buf);
+}
+
+void
+transport_free_all(aemp_node *n)
+{
+	size_t i;
+
+	while (n->conns != NULL)
+		transport_close(n->conns, "node shutting down");
+	for (i = 0; i < n->nlisteners; i++)
+		evconnlistener_free(n->listeners[i]);
+	free(n->listeners);
+	n->listeners = NULL;
+	n->nlisteners = 0;
+}

@@ -1,0 +1,588 @@
+/*
+ * check_kernel.c: ports, messages, kill and monitor semantics, spawn, cal
+ * and after on one node, then between nodes in one process (127.0.0.1).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "nodeutil.h"
+
+static struct event_base *base;
+
+static void
+setup(void)
+{
+	tn_isolate();
+	base = event_base_new();
+}
+
+static void
+teardown(void)
+{
+	event_base_free(base);
+}
+
+/* --- one node --------------------------------------------------------------- */
+
+struct box {
+	int	 got;
+	json_t	*msg;
+	json_t	*reason;
+	char	*port;
+	int	 count;
+};
+
+static void
+box_clear(struct box *b)
+{
+	json_decref(b->msg);
+	json_decref(b->reason);
+	free(b->port);
+	memset(b, 0, sizeof *b);
+}
+
+static int
+keep_msg(aemp_node *n, const char *self, json_t *msg, void *ud)
+{
+	struct box *b = ud;
+
+	(void)n; (void)self;
+	json_decref(b->msg);
+	b->msg = json_incref(msg);
+	b->got = 1;
+	b->count++;
+	return 0;
+}
+
+static void
+keep_reason(aemp_node *n, const char *port, json_t *reason, void *ud)
+{
+	struct box *b = ud;
+
+	(void)n;
+	json_decref(b->reason);
+	b->reason = json_incref(reason);
+	free(b->port);
+	b->port = strdup(port);
+	b->got = 1;
+	b->count++;
+}
+
+START_TEST(simple_example)
+{
+	aemp_node *n = tn_node(base, "one", NULL);
+	struct box b = { 0 };
+	const char *p;
+
+	ck_assert_ptr_nonnull(n);
+	p = aemp_port(n, NULL, NULL);
+	ck_assert_int_eq(aemp_rcv(n, p, "test", keep_msg, &b), 0);
+	ck_assert_int_eq(aemp_sndf(n, p, "si", "test", 123), 0);
+	ck_assert_int_eq(b.got, 0);	/* local delivery is not re-entrant */
+	ck_assert(tn_run_until(base, &b.got, 2));
+	ck_assert_int_eq(json_array_size(b.msg), 1);
+	ck_assert_int_eq(json_integer_value(json_array_get(b.msg, 0)), 123);
+	box_clear(&b);
+	aemp_free(n);
+}
+END_TEST
+
+START_TEST(port_ids_unique)
+{
+	aemp_node *n = tn_node(base, "one", NULL);
+	char *seen[100];
+	int i, j;
+
+	for (i = 0; i < 100; i++) {
+		const char *p = aemp_port(n, NULL, NULL);
+		ck_assert(strncmp(p, "one#", 4) == 0);
+		seen[i] = strdup(p);
+		aemp_kil(n, p, NULL);
+		for (j = 0; j < i; j++)
+			ck_assert_str_ne(seen[i], seen[j]);
+	}
+	for (i = 0; i < 100; i++)
+		free(seen[i]);
+	aemp_free(n);
+}
+END_TEST
+
+START_TEST(default_and_tag_receivers)
+{
+	aemp_node *n = tn_node(base, "one", NULL);
+	struct box def = { 0 }, tag = { 0 };
+	const char *p = aemp_port(n, keep_msg, &def);
+
+	aemp_rcv(n, p, "a", keep_msg, &tag);
+	aemp_sndf(n, p, "si", "a", 1);
+	aemp_sndf(n, p, "si", "b", 2);
+	tn_run_for(base, 0.05);
+	ck_assert_int_eq(tag.count, 1);
+	ck_assert_int_eq(json_integer_value(json_array_get(tag.msg, 0)), 1);
+	ck_assert_int_eq(def.count, 1);
+	ck_assert_str_eq(json_string_value(json_array_get(def.msg, 0)), "b");
+	/* removing the tag receiver sends "a" to the default receiver */
+	aemp_rcv(n, p, "a", NULL, NULL);
+	aemp_sndf(n, p, "si", "a", 3);
+	tn_run_for(base, 0.05);
+	ck_assert_int_eq(tag.count, 1);
+	ck_assert_int_eq(def.count, 2);
+	box_clear(&def);
+	box_clear(&tag);
+	aemp_free(n);
+}
+END_TEST
+
+static int
+oops(aemp_node *n, const char *self, json_t *msg, void *ud)
+{
+	(void)self; (void)msg; (void)ud;
+	return aemp_die(n, "oops");
+}
+
+START_TEST(receiver_failure_kills_port)
+{
+	aemp_node *n = tn_node(base, "one", NULL);
+	struct box b = { 0 };
+	const char *p = aemp_port(n, oops, NULL);
+
+	aemp_mon_cb(n, p, keep_reason, &b);
+	aemp_snd(n, p, json_array());
+	ck_assert(tn_run_until(base, &b.got, 2));
+	ck_assert_str_eq(json_string_value(json_array_get(b.reason, 0)), "die");
+	ck_assert_str_eq(json_string_value(json_array_get(b.reason, 1)), "oops");
+	box_clear(&b);
+	aemp_free(n);
+}
+END_TEST
+
+START_TEST(monitor_nonexistent_port)
+{
+	aemp_node *n = tn_node(base, "one", NULL);
+	struct box b = { 0 };
+
+	aemp_mon_cb(n, "one#nope.a", keep_reason, &b);
+	ck_assert_int_eq(b.got, 0);	/* delayed, never inside the caller */
+	ck_assert(tn_run_until(base, &b.got, 2));
+	ck_assert_str_eq(json_string_value(json_array_get(b.reason, 0)),
+	    "no_such_port");
+	ck_assert_str_eq(json_string_value(json_array_get(b.reason, 1)),
+	    "cannot monitor nonexistent port");
+	box_clear(&b);
+	aemp_free(n);
+}
+END_TEST
+
+START_TEST(kill_is_delayed_and_monitors_are_one_shot)
+{
+	aemp_node *n = tn_node(base, "one", NULL);
+	struct box b = { 0 }, c = { 0 };
+	const char *p = aemp_port(n, keep_msg, &c);
+	aemp_mon *m;
+
+	aemp_mon_cb(n, p, keep_reason, &b);
+	m = aemp_mon_cb(n, p, keep_reason, &c);
+	aemp_mon_cancel(n, m);
+	aemp_kil(n, p, json_pack("[ss]", "custom_error", "steenking face"));
+	ck_assert_int_eq(b.got, 0);
+	ck_assert_int_eq(aemp_port_exists(n, p), 0);	/* no more delivery */
+	tn_run_for(base, 0.05);
+	ck_assert_int_eq(b.count, 1);
+	ck_assert_int_eq(c.count, 0);	/* cancelled */
+	ck_assert_str_eq(json_string_value(json_array_get(b.reason, 1)),
+	    "steenking face");
+	box_clear(&b);
+	box_clear(&c);
+	aemp_free(n);
+}
+END_TEST
+
+START_TEST(mon_kill_propagates_only_abnormal)
+{
+	aemp_node *n = tn_node(base, "one", NULL);
+	struct box b1 = { 0 }, b2 = { 0 };
+	const char *p1 = aemp_port(n, NULL, NULL), *p2 = aemp_port(n, NULL, NULL);
+	const char *q1 = aemp_port(n, NULL, NULL), *q2 = aemp_port(n, NULL, NULL);
+
+	/* normal kill of p1 does not kill q1 */
+	aemp_mon_kill(n, p1, q1);
+	aemp_mon_cb(n, q1, keep_reason, &b1);
+	aemp_kil(n, p1, NULL);
+	/* abnormal kill of p2 kills q2 with the same reason */
+	aemp_mon_kill(n, p2, q2);
+	aemp_mon_cb(n, q2, keep_reason, &b2);
+	aemp_kil(n, p2, json_pack("[s]", "boom"));
+	tn_run_for(base, 0.1);
+	ck_assert_int_eq(b1.count, 0);
+	ck_assert_int_eq(aemp_port_exists(n, q1), 1);
+	ck_assert_int_eq(b2.count, 1);
+	ck_assert_str_eq(json_string_value(json_array_get(b2.reason, 0)), "boom");
+	box_clear(&b1);
+	box_clear(&b2);
+	aemp_free(n);
+}
+END_TEST
+
+START_TEST(mon_snd_appends_reason)
+{
+	aemp_node *n = tn_node(base, "one", NULL);
+	struct box b = { 0 };
+	const char *p = aemp_port(n, NULL, NULL), *to = aemp_port(n, keep_msg, &b);
+
+	aemp_mon_snd(n, p, to, json_pack("[ss]", "gone", "x"));
+	aemp_kil(n, p, json_pack("[ss]", "why", "because"));
+	ck_assert(tn_run_until(base, &b.got, 2));
+	ck_assert_int_eq(json_array_size(b.msg), 4);
+	ck_assert_str_eq(json_string_value(json_array_get(b.msg, 3)), "because");
+	box_clear(&b);
+	aemp_free(n);
+}
+END_TEST
+
+START_TEST(kill_node_port_refused)
+{
+	aemp_node *n = tn_node(base, "one", NULL);
+
+	ck_assert_int_eq(aemp_kil(n, "one", NULL), -1);
+	ck_assert_int_eq(aemp_kil(n, "one#", NULL), -1);
+	ck_assert_int_eq(aemp_kil(n, "one#nonexistent", NULL), 0);
+	aemp_free(n);
+}
+END_TEST
+
+static int
+spawned(aemp_node *n, const char *self, json_t *args, void *ud)
+{
+	struct box *b = ud;
+
+	b->port = strdup(self);
+	b->msg = json_incref(args);
+	b->got = 1;
+	return aemp_rcv(n, self, NULL, keep_msg, b);
+}
+
+START_TEST(local_spawn_and_unknown_function)
+{
+	aemp_node *n = tn_node(base, "one", NULL);
+	struct box b = { 0 }, d = { 0 };
+	char *id, *bad;
+
+	ck_assert_int_eq(aemp_register_func(n, "Test::spawned", spawned, &b), 0);
+	ck_assert_int_eq(aemp_register_func(n, "../evil", spawned, &b), -1);
+	id = aemp_spawn(n, "one", "Test::spawned", json_pack("[i]", 7));
+	ck_assert_int_eq(b.got, 0);	/* delayed like a kill */
+	ck_assert(tn_run_until(base, &b.got, 2));
+	ck_assert_str_eq(b.port, id);
+	ck_assert_int_eq(json_integer_value(json_array_get(b.msg, 0)), 7);
+	bad = aemp_spawn(n, "one", "No::such", NULL);
+	tn_run_for(base, 0.05);
+	aemp_mon_cb(n, bad, keep_reason, &d);
+	ck_assert(tn_run_until(base, &d.got, 2));
+	/* it died before we could watch it */
+	ck_assert_str_eq(json_string_value(json_array_get(d.reason, 0)),
+	    "no_such_port");
+	free(id);
+	free(bad);
+	box_clear(&b);
+	box_clear(&d);
+	aemp_free(n);
+}
+END_TEST
+
+static void
+keep_reply(aemp_node *n, json_t *reply, void *ud)
+{
+	struct box *b = ud;
+
+	(void)n;
+	b->msg = reply ? json_incref(reply) : NULL;
+	b->got = 1;
+}
+
+START_TEST(cal_node_port_time_and_timeout)
+{
+	aemp_node *n = tn_node(base, "one", NULL);
+	struct box b = { 0 }, t = { 0 };
+	const char *silent = aemp_port(n, keep_msg, &t);
+
+	aemp_cal(n, "one", json_pack("[s]", "time"), keep_reply, &b, 2);
+	ck_assert(tn_run_until(base, &b.got, 3));
+	ck_assert(json_is_real(json_array_get(b.msg, 0)));
+	box_clear(&b);
+	aemp_cal(n, silent, json_pack("[s]", "hello"), keep_reply, &b, 0.1);
+	ck_assert(tn_run_until(base, &b.got, 3));
+	ck_assert_ptr_null(b.msg);
+	box_clear(&b);
+	box_clear(&t);
+	aemp_free(n);
+}
+END_TEST
+
+static void
+count_timer(aemp_node *n, void *ud)
+{
+	(void)n;
+	(*(int *)ud)++;
+}
+
+START_TEST(after_and_cancel)
+{
+	aemp_node *n = tn_node(base, "one", NULL);
+	int fired = 0, cancelled = 0;
+	aemp_timer *t;
+
+	aemp_after(n, 0.05, count_timer, &fired);
+	t = aemp_after(n, 0.05, count_timer, &cancelled);
+	aemp_timer_cancel(n, t);
+	tn_run_until(base, &fired, 2);
+	tn_run_for(base, 0.1);
+	ck_assert_int_eq(fired, 1);
+	ck_assert_int_eq(cancelled, 0);
+	aemp_free(n);
+}
+END_TEST
+
+START_TEST(eval_refused_locally)
+{
+	aemp_node *n = tn_node(base, "one", NULL);
+	struct box b = { 0 };
+	const char *p = aemp_port(n, keep_msg, &b);
+
+	aemp_snd(n, "one", json_pack("[sss]", "eval", "system('ls')", p));
+	ck_assert(tn_run_until(base, &b.got, 2));
+	ck_assert_str_eq(json_string_value(json_array_get(b.msg, 0)),
+	    "eval is not supported by this node");
+	box_clear(&b);
+	aemp_free(n);
+}
+END_TEST
+
+/* --- two nodes ------------------------------------------------------------ */
+
+static aemp_node *
+seeded(const char *id, aemp_node *seed, json_t *extra)
+{
+	json_t *cfg = json_pack("{s[s]}", "seeds", tn_addr(seed));
+
+	if (extra != NULL) {
+		json_object_update(cfg, extra);
+		json_decref(extra);
+	}
+	return tn_node(base, id, cfg);
+}
+
+static void
+note_up(aemp_node *n, const char *id, int up, json_t *reason, void *ud)
+{
+	struct box *b = ud;
+
+	(void)n; (void)reason;
+	if (up) {
+		free(b->port);
+		b->port = strdup(id);
+		b->got = 1;
+	} else
+		b->count++;
+}
+
+START_TEST(two_nodes_connect_and_message)
+{
+	aemp_node *a = tn_node(base, "alpha", NULL);
+	aemp_node *b = seeded("beta", a, NULL);
+	struct box up = { 0 }, msg = { 0 }, rep = { 0 };
+	const char *pa;
+	json_t *nodes;
+
+	ck_assert_ptr_nonnull(b);
+	aemp_mon_nodes(b, note_up, &up);
+	ck_assert(tn_run_until(base, &up.got, 5));
+	ck_assert_str_eq(up.port, "alpha");
+	tn_run_for(base, 0.2);	/* alpha verifies beta's auth line last */
+	ck_assert(aemp_node_is_up(a, "beta"));
+	nodes = aemp_up_nodes(b);
+	ck_assert_int_eq(json_array_size(nodes), 1);
+	json_decref(nodes);
+
+	pa = aemp_port(a, NULL, NULL);
+	aemp_rcv(a, pa, "test", keep_msg, &msg);
+	aemp_sndf(b, pa, "sis", "test", 42, "payload");
+	ck_assert(tn_run_until(base, &msg.got, 5));
+	ck_assert_int_eq(json_integer_value(json_array_get(msg.msg, 0)), 42);
+
+	/* node port requests across the wire */
+	aemp_cal(b, "alpha", json_pack("[s]", "info"), keep_reply, &rep, 5);
+	ck_assert(tn_run_until(base, &rep.got, 5));
+	ck_assert_str_eq(json_string_value(json_array_get(rep.msg, 0)), "alpha");
+	box_clear(&rep);
+	aemp_cal(b, "alpha", json_pack("[s]", "up_nodes"), keep_reply, &rep, 5);
+	ck_assert(tn_run_until(base, &rep.got, 5));
+	ck_assert_str_eq(json_string_value(json_array_get(rep.msg, 0)), "beta");
+	box_clear(&rep);
+	aemp_cal(b, "alpha", json_pack("[ss]", "eval", "1+1"), keep_reply,
+	    &rep, 5);
+	ck_assert(tn_run_until(base, &rep.got, 5));
+	ck_assert_str_eq(json_string_value(json_array_get(rep.msg, 0)),
+	    "eval is not supported by this node");
+	box_clear(&rep);
+	box_clear(&up);
+	box_clear(&msg);
+	aemp_free(b);
+	aemp_free(a);
+}
+END_TEST
+
+START_TEST(remote_monitor_and_kill)
+{
+	aemp_node *a = tn_node(base, "alpha", NULL);
+	aemp_node *b = seeded("beta", a, NULL);
+	struct box m1 = { 0 }, m2 = { 0 }, m3 = { 0 };
+	const char *pa = aemp_port(a, NULL, NULL);
+	const char *pa2 = aemp_port(a, NULL, NULL);
+
+	aemp_mon_cb(b, pa, keep_reason, &m1);
+	aemp_mon_cb(b, "alpha#doesnotexist", keep_reason, &m2);
+	aemp_mon_cb(b, pa2, keep_reason, &m3);
+	tn_run_for(base, 0.3);
+	ck_assert_int_eq(m1.got, 0);
+	aemp_kil(a, pa, json_pack("[ss]", "done", "enough"));
+	ck_assert(tn_run_until(base, &m1.got, 5));
+	ck_assert_str_eq(m1.port, pa == NULL ? "" : m1.port);
+	ck_assert_str_eq(json_string_value(json_array_get(m1.reason, 0)), "done");
+	ck_assert_str_eq(json_string_value(json_array_get(m1.reason, 1)),
+	    "enough");
+	ck_assert(tn_run_until(base, &m2.got, 5));
+	ck_assert_str_eq(json_string_value(json_array_get(m2.reason, 0)),
+	    "no_such_port");
+	ck_assert_str_eq(json_string_value(json_array_get(m2.reason, 2)),
+	    "alpha#doesnotexist");
+	/* remote kill */
+	aemp_kil(b, pa2, json_pack("[s]", "remote"));
+	ck_assert(tn_run_until(base, &m3.got, 5));
+	ck_assert_str_eq(json_string_value(json_array_get(m3.reason, 0)),
+	    "remote");
+	box_clear(&m1);
+	box_clear(&m2);
+	box_clear(&m3);
+	aemp_free(b);
+	aemp_free(a);
+}
+END_TEST
+
+START_TEST(connection_loss_fires_transport_error)
+{
+	aemp_node *a = tn_node(base, "alpha", NULL);
+	aemp_node *b = seeded("beta", a, NULL);
+	struct box up = { 0 }, m = { 0 };
+	const char *pa = aemp_port(a, NULL, NULL);
+
+	aemp_mon_nodes(b, note_up, &up);
+	ck_assert(tn_run_until(base, &up.got, 5));
+	aemp_mon_cb(b, pa, keep_reason, &m);
+	tn_run_for(base, 0.1);
+	aemp_free(a);
+	ck_assert(tn_run_until(base, &m.got, 5));
+	ck_assert_str_eq(json_string_value(json_array_get(m.reason, 0)),
+	    "transport_error");
+	ck_assert_str_eq(json_string_value(json_array_get(m.reason, 1)),
+	    "alpha");
+	ck_assert_int_eq(up.count, 1);
+	box_clear(&up);
+	box_clear(&m);
+	aemp_free(b);
+}
+END_TEST
+
+START_TEST(wrong_secret_is_refused)
+{
+	aemp_node *a, *b;
+	struct tn_log log = { 0 };
+	struct box up = { 0 };
+
+	setenv("AEMP_WARNLEVEL", "9", 1);
+	a = tn_node(base, "alpha", NULL);
+	tn_log_capture(a, &log);
+	b = seeded("beta", a, json_pack("{ss}", "secret", "other"));
+	aemp_mon_nodes(b, note_up, &up);
+	tn_run_for(base, 1.0);
+	ck_assert_int_eq(up.got, 0);
+	ck_assert(tn_log_has(&log,
+	    "authentication failure/shared secret mismatch"));
+	ck_assert(!aemp_node_is_up(a, "beta"));
+	free(log.text);
+	box_clear(&up);
+	aemp_free(b);
+	aemp_free(a);
+}
+END_TEST
+
+START_TEST(unable_to_connect)
+{
+	aemp_node *a = tn_node(base, "alpha", json_pack("{sf}",
+	    "monitor_timeout", 0.5));
+	struct box m = { 0 };
+
+	aemp_mon_cb(a, "nowhere#x.a", keep_reason, &m);
+	ck_assert(tn_run_until(base, &m.got, 3));
+	ck_assert_str_eq(json_string_value(json_array_get(m.reason, 0)),
+	    "transport_error");
+	ck_assert_str_eq(json_string_value(json_array_get(m.reason, 2)),
+	    "unable to connect");
+	box_clear(&m);
+	aemp_free(a);
+}
+END_TEST
+
+START_TEST(seed_that_is_self_is_dropped)
+{
+	aemp_node *a;
+	struct tn_log log = { 0 };
+	char addr[64];
+	int port = test_free_port();
+
+	setenv("AEMP_WARNLEVEL", "9", 1);
+	snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
+	a = tn_node(base, "alpha", json_pack("{s[s]s[s]}", "binds", addr,
+	    "seeds", addr));
+	tn_log_capture(a, &log);
+	tn_run_for(base, 0.5);
+	ck_assert(tn_log_has(&log, "I refuse to talk to myself"));
+	free(log.text);
+	aemp_free(a);
+}
+END_TEST
+
+static Suite *
+kernel_suite(void)
+{
+	Suite *s = suite_create("kernel");
+	TCase *one = tcase_create("one node"), *two = tcase_create("two nodes");
+
+	tcase_add_checked_fixture(one, setup, teardown);
+	tcase_add_checked_fixture(two, setup, teardown);
+	tcase_set_timeout(two, 30);
+	tcase_add_test(one, simple_example);
+	tcase_add_test(one, port_ids_unique);
+	tcase_add_test(one, default_and_tag_receivers);
+	tcase_add_test(one, receiver_failure_kills_port);
+	tcase_add_test(one, monitor_nonexistent_port);
+	tcase_add_test(one, kill_is_delayed_and_monitors_are_one_shot);
+	tcase_add_test(one, mon_kill_propagates_only_abnormal);
+	tcase_add_test(one, mon_snd_appends_reason);
+	tcase_add_test(one, kill_node_port_refused);
+	tcase_add_test(one, local_spawn_and_unknown_function);
+	tcase_add_test(one, cal_node_port_time_and_timeout);
+	tcase_add_test(one, after_and_cancel);
+	tcase_add_test(one, eval_refused_locally);
+	tcase_add_test(two, two_nodes_connect_and_message);
+	tcase_add_test(two, remote_monitor_and_kill);
+	tcase_add_test(two, connection_loss_fires_transport_error);
+	tcase_add_test(two, wrong_secret_is_refused);
+	tcase_add_test(two, unable_to_connect);
+	tcase_add_test(two, seed_that_is_self_is_dropped);
+	suite_add_tcase(s, one);
+	suite_add_tcase(s, two);
+	return s;
+}
+
+AEMP_TEST_MAIN(kernel_suite)
