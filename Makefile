@@ -40,7 +40,7 @@ MAN      := $(wildcard man/*.[1358])
 
 all: $(B)/lib/libaemp.a $(B)/lib/libaemp.so $(B)/bin/aemp $(B)/bin/aempd $(EXAMPLES)
 
-$(B)/obj/%.o: %.c $(wildcard common/*.h profiles/*.h cli/*.h daemon/*.h tests/*.h tests/util/*.h)
+$(B)/obj/%.o: %.c $(wildcard common/*.h profiles/*.h cli/*.h daemon/*.h examples/*.h tests/util/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -c -o $@ $<
 

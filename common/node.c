@@ -289,7 +289,15 @@ node_effective_config(json_t *config, char **err)
 	json_object_foreach(config, key, v)
 		if (strcmp(key, "profile") != 0 && strcmp(key, "norc") != 0)
 			json_object_set(args, key, v);
-	eff = aemp_store_effective(profile, args, err);
+	if (json_is_true(json_object_get(config, "norc"))) {
+		/* embedders that want no store: defaults < arguments */
+		char *name = profile ? strdup(profile) : aemp_default_profile();
+		eff = aemp_config_defaults();
+		json_object_update(eff, args);
+		json_object_set_new(eff, "profile", json_string(name));
+		free(name);
+	} else
+		eff = aemp_store_effective(profile, args, err);
 	json_decref(args);
 	return eff;
 }
