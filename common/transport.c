@@ -504,16 +504,20 @@ handle_greeting(struct aemp_conn *c)
 	if (aemp_greeting_parse(c->rgreet1, strlen(c->rgreet1), &g, &why) < 0)
 		return "unparsable greeting";
 	c->rnodeid = strdup(g.nodeid);
-	if (g.version != 1)
+	/*
+	 * An echoed greeting carries our own node ID too, so the echo check
+	 * comes first: otherwise it could never say what really happened.
+	 */
+	if (strcmp(c->lgreet1, c->rgreet1) == 0 &&
+	    strcmp(c->lgreet2, c->rgreet2) == 0)
+		why = "authentication error, echo attack?";
+	else if (g.version != 1)
 		why = "version mismatch";
 	else if (strcmp(g.nodeid, n->id) == 0)
 		why = "I refuse to talk to myself";
 	else if ((r = dict_get(&n->remotes, g.nodeid)) != NULL &&
 	    r->conn != NULL)
 		why = "already connected, not connecting again.";
-	else if (strcmp(c->lgreet1, c->rgreet1) == 0 &&
-	    strcmp(c->lgreet2, c->rgreet2) == 0)
-		why = "authentication error, echo attack?";
 	if (why == NULL) {
 		for (i = 0; g.auths[i] != NULL && method == NULL; i++)
 			if (strncmp(g.auths[i], "tls_", 4) != 0 &&

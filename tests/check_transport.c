@@ -1,0 +1,508 @@
+/*
+ * check_transport.c: a node under bad input on the wire: broken greetings,
+ * failed authentication, stalled handshakes and malformed packets. Each
+ * test talks raw TCP to a node running in a child process on 127.0.0.1
+ * and then checks that the node still serves a legitimate peer.
+ */
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "testutil.h"
+#include "nodeutil.h"
+#include "md6.h"
+#include "wire.h"
+
+#define SECRET "testsecret"
+
+struct child {
+	pid_t	 pid;
+	int	 port;
+	char	 log[256];
+	char	*dir;
+};
+
+/* Runs node "victim" (secret SECRET) in a child process until killed. */
+static void
+child_start(struct child *c, const char *extra_json)
+{
+	char bind[64];
+
+	c->dir = test_tmpdir();
+	c->port = test_free_port();
+	snprintf(c->log, sizeof c->log, "%s/node.log", c->dir);
+	snprintf(bind, sizeof bind, "127.0.0.1:%d", c->port);
+	fflush(NULL);
+	c->pid = fork();
+	ck_assert_int_ge(c->pid, 0);
+	if (c->pid == 0) {
+		struct event_base *base = event_base_new();
+		json_t *extra = extra_json ? json_loads(extra_json, 0, NULL) :
+		    json_object();
+		FILE *f = freopen(c->log, "w", stderr);
+		aemp_node *n;
+
+		(void)f;
+		/* Check's handlers would take the whole test down with us */
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		setvbuf(stderr, NULL, _IONBF, 0);
+		tn_isolate();
+		setenv("AEMP_WARNLEVEL", "9", 1);
+		json_object_set_new(extra, "binds", json_pack("[s]", bind));
+		n = tn_node(base, "victim", extra);
+		if (n == NULL)
+			_exit(3);
+		event_base_dispatch(base);
+		_exit(0);
+	}
+	ck_assert(test_wait_for_text(c->log, "node listens on", 5));
+}
+
+static void
+child_stop(struct child *c)
+{
+	ck_assert_int_eq(kill(c->pid, 0), 0);	/* it did not crash */
+	test_stop(c->pid);
+	test_rmtree(c->dir);
+	free(c->dir);
+}
+
+static int
+raw_connect(int port)
+{
+	struct sockaddr_in sin;
+	struct timeval tv = { 3, 0 };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	return fd;
+}
+
+static void
+raw_send(int fd, const char *s)
+{
+	size_t len = strlen(s);
+
+	ck_assert_int_eq(write(fd, s, len), (ssize_t)len);
+}
+
+/* Reads one line (without LF) into buf; returns its length or -1. */
+static int
+raw_line(int fd, char *buf, size_t size)
+{
+	size_t len = 0;
+
+	while (len + 1 < size) {
+		ssize_t r = read(fd, buf + len, 1);
+		if (r <= 0)
+			return -1;
+		if (buf[len] == '\n') {
+			buf[len] = '\0';
+			return (int)len;
+		}
+		len++;
+	}
+	return -1;
+}
+
+/* 1 if the peer closed the connection within the receive timeout. */
+static int
+raw_closed(int fd)
+{
+	char buf[4096];
+
+	for (;;) {
+		ssize_t r = read(fd, buf, sizeof buf);
+		if (r == 0 || (r < 0 && errno == ECONNRESET))
+			return 1;
+		if (r < 0)
+			return 0;
+	}
+}
+
+#define NONCE "bm9uY2Vub25jZW5vbmNlbm9uY2Vub25jZW5vbmNlbm9uY2Vub25jZQ=="
+
+/* A complete, correct handshake as node "raw"; returns the fd. */
+static int
+raw_authenticated(int port)
+{
+	int fd = raw_connect(port);
+	char g1[4096], g2[4096], line[4096], token[65];
+	const char *my1 = "aemp;1;raw;hmac_md6_64_256;json;provider=test";
+
+	raw_send(fd, my1);
+	raw_send(fd, "\n" NONCE "\n");
+	ck_assert_int_gt(raw_line(fd, g1, sizeof g1), 0);
+	ck_assert_int_gt(raw_line(fd, g2, sizeof g2), 0);
+	aemp_auth_token(SECRET, my1, NONCE, g1, g2, token);
+	snprintf(line, sizeof line, "hmac_md6_64_256;%s;json\n", token);
+	raw_send(fd, line);
+	ck_assert_int_gt(raw_line(fd, line, sizeof line), 0);
+	ck_assert(strncmp(line, "hmac_md6_64_256;", 16) == 0);
+	return fd;
+}
+
+/* The node still accepts and authenticates a legitimate peer. */
+static void
+still_serving(struct child *c)
+{
+	int fd = raw_authenticated(c->port);
+
+	close(fd);
+}
+
+static void
+expect_rejected(const char *greeting, const char *logtext)
+{
+	struct child c;
+	int fd;
+
+	child_start(&c, NULL);
+	fd = raw_connect(c.port);
+	raw_send(fd, greeting);
+	ck_assert(raw_closed(fd));
+	close(fd);
+	ck_assert_msg(test_wait_for_text(c.log, logtext, 3),
+	    "log lacks '%s'", logtext);
+	still_serving(&c);
+	child_stop(&c);
+}
+
+START_TEST(garbage_greeting)
+{
+	expect_rejected("GET / HTTP/1.0\r\n\r\n", "unparsable greeting");
+}
+END_TEST
+
+START_TEST(wrong_protocol_name)
+{
+	expect_rejected("amqp;1;raw;hmac_md6_64_256;json\n" NONCE "\n",
+	    "unparsable greeting");
+}
+END_TEST
+
+START_TEST(version_two)
+{
+	expect_rejected("aemp;2;raw;hmac_md6_64_256;json\n" NONCE "\n",
+	    "version mismatch");
+}
+END_TEST
+
+START_TEST(our_own_node_id)
+{
+	expect_rejected("aemp;1;victim;hmac_md6_64_256;json\n" NONCE "\n",
+	    "I refuse to talk to myself");
+}
+END_TEST
+
+START_TEST(no_common_auth)
+{
+	expect_rejected("aemp;1;raw;tls_anon;json\n" NONCE "\n",
+	    "no common auth type supported");
+}
+END_TEST
+
+START_TEST(no_common_framing)
+{
+	expect_rejected("aemp;1;raw;hmac_md6_64_256;storable\n" NONCE "\n",
+	    "no common framing method supported");
+}
+END_TEST
+
+START_TEST(greeting_line_too_long)
+{
+	char *big = malloc(5000);
+
+	memset(big, 'x', 4999);
+	big[4999] = '\0';
+	memcpy(big, "aemp;1;", 7);
+	expect_rejected(big, "line too long");
+	free(big);
+}
+END_TEST
+
+START_TEST(echoed_greeting)
+{
+	struct child c;
+	char g1[4096], g2[4096], out[8200];
+	int fd;
+
+	child_start(&c, NULL);
+	fd = raw_connect(c.port);
+	ck_assert_int_gt(raw_line(fd, g1, sizeof g1), 0);
+	ck_assert_int_gt(raw_line(fd, g2, sizeof g2), 0);
+	snprintf(out, sizeof out, "%s\n%s\n", g1, g2);
+	raw_send(fd, out);
+	ck_assert(raw_closed(fd));
+	close(fd);
+	ck_assert(test_wait_for_text(c.log, "echo attack", 3));
+	still_serving(&c);
+	child_stop(&c);
+}
+END_TEST
+
+START_TEST(wrong_token)
+{
+	struct child c;
+	char g1[4096], g2[4096];
+	int fd;
+
+	child_start(&c, NULL);
+	fd = raw_connect(c.port);
+	raw_send(fd, "aemp;1;raw;hmac_md6_64_256;json\n" NONCE "\n");
+	ck_assert_int_gt(raw_line(fd, g1, sizeof g1), 0);
+	ck_assert_int_gt(raw_line(fd, g2, sizeof g2), 0);
+	raw_send(fd, "hmac_md6_64_256;0000000000000000000000000000000000000000"
+	    "000000000000000000000000;json\n");
+	ck_assert(raw_closed(fd));
+	close(fd);
+	ck_assert(test_wait_for_text(c.log,
+	    "authentication failure/shared secret mismatch", 3));
+	still_serving(&c);
+	child_stop(&c);
+}
+END_TEST
+
+START_TEST(cleartext_accepted_when_configured)
+{
+	struct child c;
+	char g1[4096], g2[4096], hex[2 * sizeof SECRET + 1], line[512];
+	int fd;
+
+	child_start(&c, NULL);
+	fd = raw_connect(c.port);
+	raw_send(fd, "aemp;1;raw;hmac_md6_64_256;json\n" NONCE "\n");
+	ck_assert_int_gt(raw_line(fd, g1, sizeof g1), 0);
+	ck_assert_int_gt(raw_line(fd, g2, sizeof g2), 0);
+	aemp_hex((const unsigned char *)SECRET, strlen(SECRET), hex);
+	snprintf(line, sizeof line, "cleartext;%s;json\n", hex);
+	raw_send(fd, line);
+	ck_assert_int_gt(raw_line(fd, line, sizeof line), 0);	/* its auth */
+	ck_assert(test_wait_for_text(c.log, "connected as raw", 3));
+	close(fd);
+	child_stop(&c);
+}
+END_TEST
+
+START_TEST(cleartext_refused_when_not_accepted)
+{
+	struct child c;
+	char g1[4096], g2[4096], hex[2 * sizeof SECRET + 1], line[512];
+	int fd;
+
+	child_start(&c, "{\"auth_accept\": [\"hmac_md6_64_256\"]}");
+	fd = raw_connect(c.port);
+	raw_send(fd, "aemp;1;raw;hmac_md6_64_256;json\n" NONCE "\n");
+	ck_assert_int_gt(raw_line(fd, g1, sizeof g1), 0);
+	ck_assert_int_gt(raw_line(fd, g2, sizeof g2), 0);
+	aemp_hex((const unsigned char *)SECRET, strlen(SECRET), hex);
+	snprintf(line, sizeof line, "cleartext;%s;json\n", hex);
+	raw_send(fd, line);
+	ck_assert(raw_closed(fd));
+	close(fd);
+	ck_assert(test_wait_for_text(c.log, "not accepted", 3));
+	still_serving(&c);
+	child_stop(&c);
+}
+END_TEST
+
+START_TEST(handshake_timeout)
+{
+	struct child c;
+	int fd;
+
+	child_start(&c, "{\"monitor_timeout\": 0.5}");
+	fd = raw_connect(c.port);
+	raw_send(fd, "aemp;1;raw;hmac_md6_64_256;json\n");	/* no nonce */
+	ck_assert(raw_closed(fd));
+	close(fd);
+	ck_assert(test_wait_for_text(c.log, "handshake timeout", 3));
+	still_serving(&c);
+	child_stop(&c);
+}
+END_TEST
+
+static void
+expect_packet_error(const char *packets, const char *logtext,
+    const char *extra)
+{
+	struct child c;
+	int fd;
+
+	child_start(&c, extra);
+	fd = raw_authenticated(c.port);
+	raw_send(fd, packets);
+	ck_assert(raw_closed(fd));
+	close(fd);
+	ck_assert_msg(test_wait_for_text(c.log, logtext, 3),
+	    "log lacks '%s'", logtext);
+	ck_assert(test_wait_for_text(c.log, "raw is down", 3));
+	still_serving(&c);
+	child_stop(&c);
+}
+
+START_TEST(invalid_json)
+{
+	expect_packet_error("[\"\",\"devnull\"][\"x\",tru]", "invalid JSON",
+	    NULL);
+}
+END_TEST
+
+START_TEST(packet_not_array)
+{
+	expect_packet_error("{\"a\":1}", "malformed packet stream", NULL);
+}
+END_TEST
+
+START_TEST(first_element_not_string)
+{
+	expect_packet_error("[1,2,3]", "port name is not a string", NULL);
+}
+END_TEST
+
+START_TEST(packet_over_cap)
+{
+	char *big = malloc(70000);
+
+	memset(big, ' ', 69999);
+	big[69999] = '\0';
+	big[0] = '[';
+	big[1] = '"';
+	expect_packet_error(big, "packet too large",
+	    "{\"max_packet\": 65536}");
+	free(big);
+}
+END_TEST
+
+START_TEST(unknown_ports_and_bad_requests_are_harmless)
+{
+	struct child c;
+	int fd;
+
+	child_start(&c, NULL);
+	fd = raw_authenticated(c.port);
+	raw_send(fd, "[][\"nosuchport.a\",\"hello\"][\"\",\"mon1\"]"
+	    "[\"\",\"snd\",42][\"\",\"kil\"][\"\",\"No::such\",1]"
+	    "[\"\",\"AnyEvent::MP::_spawn\",\"x.a\"]");
+	ck_assert(test_wait_for_text(c.log, "malformed node port request", 3));
+	ck_assert(test_wait_for_text(c.log, "not a registered function", 3));
+	/* still up: the node answers an info request on this connection */
+	raw_send(fd, "[\"\",\"info\",\"raw#r1\"]");
+	{
+		char buf[256];
+		ssize_t r = read(fd, buf, sizeof buf - 1);
+		ck_assert_int_gt(r, 0);
+		buf[r] = '\0';
+		ck_assert_ptr_nonnull(strstr(buf, "[\"r1\",\"victim\"]"));
+	}
+	/* bytes after our close do not matter to it */
+	shutdown(fd, SHUT_WR);
+	close(fd);
+	ck_assert(test_wait_for_text(c.log, "raw is down", 3));
+	still_serving(&c);
+	child_stop(&c);
+}
+END_TEST
+
+START_TEST(many_packets_in_one_write_and_split_packets)
+{
+	struct child c;
+	int fd, i;
+	char buf[65536];
+	size_t len = 0;
+
+	child_start(&c, NULL);
+	fd = raw_authenticated(c.port);
+	for (i = 0; i < 500; i++)
+		len += (size_t)snprintf(buf + len, sizeof buf - len,
+		    "[\"\",\"snd\",\"raw#r\",%d] ", i);
+	raw_send(fd, buf);
+	/* and one packet in three pieces */
+	raw_send(fd, "[\"\",\"in");
+	usleep(50000);
+	raw_send(fd, "fo\",\"raw#pi");
+	usleep(50000);
+	raw_send(fd, "eces\"]");
+	len = 0;
+	while (len < sizeof buf - 1) {
+		ssize_t r = read(fd, buf + len, sizeof buf - 1 - len);
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+		buf[len] = '\0';
+		if (strstr(buf, "[\"pieces\",\"victim\"]") != NULL)
+			break;
+	}
+	buf[len] = '\0';
+	ck_assert_ptr_nonnull(strstr(buf, "[\"r\",0]"));
+	ck_assert_ptr_nonnull(strstr(buf, "[\"r\",499]"));
+	ck_assert_ptr_nonnull(strstr(buf, "[\"pieces\",\"victim\"]"));
+	close(fd);
+	child_stop(&c);
+}
+END_TEST
+
+START_TEST(no_secret_refuses_handshake)
+{
+	struct child c;
+	int fd;
+
+	child_start(&c, "{\"secret\": null}");
+	fd = raw_connect(c.port);
+	raw_send(fd, "aemp;1;raw;hmac_md6_64_256;json\n" NONCE "\n");
+	ck_assert(raw_closed(fd));
+	close(fd);
+	ck_assert(test_wait_for_text(c.log, "no shared secret configured", 3));
+	ck_assert(test_wait_for_text(c.log, "aemp gensecret", 1));
+	child_stop(&c);
+}
+END_TEST
+
+static Suite *
+transport_suite(void)
+{
+	Suite *s = suite_create("transport");
+	TCase *hs = tcase_create("handshake"), *data = tcase_create("data");
+
+	tcase_set_timeout(hs, 20);
+	tcase_set_timeout(data, 20);
+	tcase_add_test(hs, garbage_greeting);
+	tcase_add_test(hs, wrong_protocol_name);
+	tcase_add_test(hs, version_two);
+	tcase_add_test(hs, our_own_node_id);
+	tcase_add_test(hs, no_common_auth);
+	tcase_add_test(hs, no_common_framing);
+	tcase_add_test(hs, greeting_line_too_long);
+	tcase_add_test(hs, echoed_greeting);
+	tcase_add_test(hs, wrong_token);
+	tcase_add_test(hs, cleartext_accepted_when_configured);
+	tcase_add_test(hs, cleartext_refused_when_not_accepted);
+	tcase_add_test(hs, handshake_timeout);
+	tcase_add_test(hs, no_secret_refuses_handshake);
+	tcase_add_test(data, invalid_json);
+	tcase_add_test(data, packet_not_array);
+	tcase_add_test(data, first_element_not_string);
+	tcase_add_test(data, packet_over_cap);
+	tcase_add_test(data, unknown_ports_and_bad_requests_are_harmless);
+	tcase_add_test(data, many_packets_in_one_write_and_split_packets);
+	suite_add_tcase(s, hs);
+	suite_add_tcase(s, data);
+	return s;
+}
+
+AEMP_TEST_MAIN(transport_suite)
