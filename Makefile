@@ -3,7 +3,7 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
 PKGS    := libevent jansson sqlite3
-DEBS    := build-essential pkg-config libevent-dev libjansson-dev libsqlite3-dev check groff-base
+DEBS    := build-essential pkg-config libevent-dev libjansson-dev libsqlite3-dev check groff-base valgrind clang
 
 ifeq ($(SANITIZE),1)
 B       := build/asan

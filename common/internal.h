@@ -128,7 +128,8 @@ enum defer_kind {
 	DEFER_KILL,		/* fire a dead port's monitors and free it */
 	DEFER_MON_FIRE,		/* fire one detached monitor */
 	DEFER_SPAWN,		/* run a local spawn */
-	DEFER_CALL		/* run a callback */
+	DEFER_CALL,		/* run a callback (not while freeing) */
+	DEFER_FREE		/* run a release function (also while freeing) */
 };
 
 struct defer {
@@ -235,6 +236,7 @@ double	 node_now(void);
 void	 node_defer(aemp_node *, struct defer *);
 struct defer *defer_new(enum defer_kind);
 void	 node_call_later(aemp_node *, void (*)(aemp_node *, void *), void *);
+void	 node_free_later(aemp_node *, void (*)(aemp_node *, void *), void *);
 void	 node_trace(aemp_node *, const char *dir, const char *nodeid,
 	    json_t *pkt, int skip_first);
 

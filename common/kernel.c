@@ -962,9 +962,8 @@ kernel_run_defer(aemp_node *n, struct defer *d)
 		json_decref(d->msg);
 		break;
 	case DEFER_MON_FIRE:
-		if (!n->freeing && d->mon->cb != NULL)
-			mon_fire(n, d->mon, d->port, d->msg);
-		else if (!n->freeing && d->mon->kind != MON_CB)
+		/* a cancelled pending monitor is an MON_CB without cb */
+		if (!n->freeing && (d->mon->kind != MON_CB || d->mon->cb != NULL))
 			mon_fire(n, d->mon, d->port, d->msg);
 		mon_free(d->mon);
 		json_decref(d->msg);
@@ -977,6 +976,9 @@ kernel_run_defer(aemp_node *n, struct defer *d)
 	case DEFER_CALL:
 		if (!n->freeing && d->fn != NULL)
 			d->fn(n, d->ud);
+		break;
+	case DEFER_FREE:
+		d->fn(n, d->ud);
 		break;
 	}
 	free(d->port);

@@ -7,6 +7,7 @@
 #include <sys/utsname.h>
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,6 +185,16 @@ node_call_later(aemp_node *n, void (*fn)(aemp_node *, void *), void *ud)
 	node_defer(n, d);
 }
 
+void
+node_free_later(aemp_node *n, void (*fn)(aemp_node *, void *), void *ud)
+{
+	struct defer *d = defer_new(DEFER_FREE);
+
+	d->fn = fn;
+	d->ud = ud;
+	node_defer(n, d);
+}
+
 /*
  * Runs what was deferred up to now; work deferred while running waits for
  * the next loop turn, so that a port sending to itself cannot starve I/O.
@@ -207,11 +218,10 @@ defer_free_all(aemp_node *n)
 {
 	struct defer *d = n->defer_head, *next;
 
+	/* with n->freeing set, each item only releases what it holds */
 	for (; d != NULL; d = next) {
 		next = d->next;
-		d->kind = DEFER_CALL;
-		d->fn = NULL;
-		kernel_run_defer(n, d);	/* frees without running */
+		kernel_run_defer(n, d);
 	}
 	n->defer_head = n->defer_tail = NULL;
 }
@@ -286,9 +296,25 @@ node_effective_config(json_t *config, char **err)
 	const char *key;
 	json_t *v;
 
-	json_object_foreach(config, key, v)
-		if (strcmp(key, "profile") != 0 && strcmp(key, "norc") != 0)
+	/*
+	 * Arguments get the checks the aemp CLI applies ("a,b" is a list for
+	 * seeds, "30" a number for monitor_timeout); keys the store does not
+	 * know (max_packet, max_queue) pass as they are.
+	 */
+	json_object_foreach(config, key, v) {
+		json_t *checked;
+		if (strcmp(key, "profile") == 0 || strcmp(key, "norc") == 0)
+			continue;
+		if (aemp_key_type(key) < 0 || json_is_null(v)) {
 			json_object_set(args, key, v);
+			continue;
+		}
+		if ((checked = aemp_config_check(key, v, err)) == NULL) {
+			json_decref(args);
+			return NULL;
+		}
+		json_object_set_new(args, key, checked);
+	}
 	if (json_is_true(json_object_get(config, "norc"))) {
 		/* embedders that want no store: defaults < arguments */
 		char *name = profile ? strdup(profile) : aemp_default_profile();
@@ -316,6 +342,17 @@ aemp_configure(struct event_base *base, json_t *config, char **err)
 		abort();
 	if (config == NULL)
 		config = json_object();
+	/*
+	 * A peer that goes away while we write must be an error on that
+	 * connection, not the death of the process. Only a default
+	 * disposition is changed: a handler the program installed stays.
+	 */
+	{
+		struct sigaction sa;
+		if (sigaction(SIGPIPE, NULL, &sa) == 0 &&
+		    sa.sa_handler == SIG_DFL)
+			signal(SIGPIPE, SIG_IGN);
+	}
 	n->log_fn = log_stderr;
 	lv = env2("AEMP_WARNLEVEL", "PERL_ANYEVENT_MP_WARNLEVEL");
 	n->log_level = lv != NULL ? atoi(lv) : 5;

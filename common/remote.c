@@ -175,9 +175,10 @@ remote_up(struct aemp_remote *r, struct aemp_conn *c)
 	c->remote = r;
 	stop_connecting(r);
 	transport_write_buffer(c, r->queue);
-	aemp_log(n, 7, "%s is up ()", r->id);
 	kernel_nodes_event(n, r->id, 1, NULL);
 	global_node_up(n, r);
+	/* logged after the callbacks ran, as the reference does */
+	aemp_log(n, 7, "%s is up ()", r->id);
 }
 
 /*
@@ -200,15 +201,14 @@ remote_down(struct aemp_remote *r, const char *why)
 	}
 	stop_connecting(r);
 	evbuffer_drain(r->queue, evbuffer_get_length(r->queue));
-	if (was_up)
-		aemp_log(n, 7, "%s is down (transport_error %s %s)", r->id,
-		    r->id, why);
-	else
+	if (!was_up)
 		aemp_log(n, 9, "%s: %s", r->id, why);
 	kernel_remote_down(n, r, reason);
 	if (was_up) {
 		kernel_nodes_event(n, r->id, 0, reason);
 		global_node_down(n, r);
+		aemp_log(n, 7, "%s is down (transport_error %s %s)", r->id,
+		    r->id, why);
 	}
 	json_decref(reason);
 }

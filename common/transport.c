@@ -306,7 +306,7 @@ transport_close(struct aemp_conn *c, const char *why)
 		if (c->remote != NULL && c->remote->conn == c)
 			remote_down(c->remote, why);
 		/* callers up the stack may still hold c: free it later */
-		node_call_later(n, conn_free, c);
+		node_free_later(n, conn_free, c);
 	} else
 		conn_free(n, c);
 }

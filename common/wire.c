@@ -696,10 +696,13 @@ aemp_scan_feed(struct aemp_scan *s, const char *buf, size_t len)
 			state = SCAN_VALUE;
 			break;
 		case SCAN_VALUE:
+			/* Numbers, literals, ',' and ':' need no state. */
+			while (scan_class[*p] == CL_OTHER && ++p < lim)
+				;
+			if (p == lim)
+				break;
 			c = *p++;
 			switch (scan_class[c]) {
-			case CL_OTHER:
-				break;
 			case CL_QUOTE:
 				state = SCAN_STRING;
 				break;

@@ -30,6 +30,9 @@ usage(FILE *f)
 "auth_accept, autocork, nodelay). The node stays in the foreground, logs to\n"
 "stderr and exits cleanly on SIGINT or SIGTERM.\n"
 "\n"
+"The log level is $AEMP_WARNLEVEL, default 8 (start-up, listeners, nodes\n"
+"going up and down); AEMP_TRACE=1 prints every packet.\n"
+"\n"
 "  --insecure   start even without a shared secret (no peer can authenticate)\n"
 "  --help       this text\n"
 "  --version    print the version\n");
@@ -122,6 +125,10 @@ main(int argc, char **argv)
 
 	memset(&d, 0, sizeof d);
 	signal(SIGPIPE, SIG_IGN);
+	/* a daemon's log should say where it listens and who comes and goes */
+	if (getenv("AEMP_WARNLEVEL") == NULL &&
+	    getenv("PERL_ANYEVENT_MP_WARNLEVEL") == NULL)
+		setenv("AEMP_WARNLEVEL", "8", 1);
 	if (parse_args(&d, argc, argv) < 0 || check_secret(&d) < 0)
 		return 1;
 	d.base = event_base_new();

@@ -1,6 +1,12 @@
 /*
  * store.h: the profile store (SQLite) and effective-configuration
  * resolution (AEMP.md section 8). One API for aemp, aempd and libaemp.
+ *
+ * Conventions: a profile name of NULL means the global default
+ * configuration; "" is never a valid profile name. Functions returning
+ * json_t * return new references (json_decref() them); json_t arguments
+ * are borrowed. On failure, functions return NULL or -1 and set *err to a
+ * malloc()ed message (free() it). Messages never contain a secret.
  */
 #ifndef AEMP_STORE_H
 #define AEMP_STORE_H
@@ -9,13 +15,145 @@
 
 typedef struct aemp_store aemp_store;
 
+/* The schema version this code writes (PRAGMA user_version). */
+#define AEMP_STORE_VERSION	1
+
+/* --- configuration keys and argument parsing ----------------------------- */
+
+enum aemp_key_type {
+	AEMP_KEY_STRING,	/* nodeid, secret, cert, parent, profile */
+	AEMP_KEY_LIST,		/* array of strings: binds, seeds, ... */
+	AEMP_KEY_SERVICES,	/* array of "Pkg::func" or ["Pkg::func", args...] */
+	AEMP_KEY_NUMBER,	/* monitor_timeout, connect_interval */
+	AEMP_KEY_BOOL		/* autocork, nodelay */
+};
+
+/* The type of a known key, or -1 for an unknown one. */
+int	 aemp_key_type(const char *key);
+/* The known keys, NULL-terminated (includes "profile"). */
+const char *const *aemp_keys(void);
+/* Whether errors may quote values of key (not for secret and cert). */
+int	 aemp_key_quotable(const char *key);
+
 /*
- * The effective configuration of profile (NULL: $AEMP_PROFILE, else the
- * host's node name) given configure arguments args (borrowed, may be
- * NULL): defaults < args < global < parents root-first < profile. Reads
- * the store at its default path if the file exists (a missing file
- * contributes nothing). The result has no "parent" key and always has
- * "profile" (the name used). NULL and *err (malloc()ed) on failure.
+ * One command-line argument as JSON: arguments starting with '[', '{' or
+ * '"' are parsed as JSON (errors say where), anything else is a string.
+ * key (may be NULL) only decides whether an error may quote the argument.
+ */
+json_t	*aemp_json_arg(const char *key, const char *arg, char **err);
+/*
+ * The value of key given as a command-line argument, exactly as the
+ * reference aemp stores it: JSON if it looks like JSON, else for list keys
+ * the argument split at commas, numbers for numeric keys, booleans (0, 1,
+ * true, false) for boolean keys, the string itself otherwise. Validated
+ * as by aemp_config_check().
+ */
+json_t	*aemp_config_value(const char *key, const char *arg, char **err);
+/*
+ * Validate and normalise a JSON value for key: a JSON string is read as
+ * if it had been a plain command-line argument (so "30" is the number 30
+ * for monitor_timeout and "a,b" the list ["a","b"] for seeds); other types
+ * must match the key's type.
+ */
+json_t	*aemp_config_check(const char *key, json_t *value, char **err);
+/* One element of a list key (addseed, delservice, ...): not split. */
+json_t	*aemp_config_item(const char *key, const char *arg, char **err);
+/*
+ * Configure-style arguments "KEY VALUE KEY VALUE ..." (keys as in
+ * aemp_keys(), "profile NAME" included) as a JSON object; later
+ * duplicates win.
+ */
+json_t	*aemp_config_args(int argc, char **argv, char **err);
+/* The built-in defaults (AEMP.md section 8), a fresh object. */
+json_t	*aemp_config_defaults(void);
+
+/* --- the store ------------------------------------------------------------ */
+
+/*
+ * Where the store lives: $AEMP_RC, else $XDG_CONFIG_HOME/aemp/aemp.db,
+ * else ~/.config/aemp/aemp.db (malloc()ed; NULL and *err if there is no
+ * home directory to put it in).
+ */
+char	*aemp_store_path(char **err);
+
+#define AEMP_STORE_READ		0	/* a missing file reads as empty */
+#define AEMP_STORE_WRITE	1	/* create it; one IMMEDIATE transaction */
+
+/*
+ * Open the store at path (NULL: aemp_store_path()). READ never creates
+ * anything: a missing file is an empty store. WRITE creates missing
+ * directories (0700) and the file (0600), then holds a write transaction
+ * (waiting up to 10 s for other writers) until aemp_store_commit() or
+ * aemp_store_close(), which rolls back. A file that is not a readable
+ * aemp store is an error naming it, and is not modified.
+ */
+aemp_store *aemp_store_open(const char *path, int mode, char **err);
+/* Commit the write transaction (no-op for READ). */
+int	 aemp_store_commit(aemp_store *, char **err);
+/* Roll back whatever was not committed and close. NULL is fine. */
+void	 aemp_store_close(aemp_store *);
+/* The file the store was opened from. */
+const char *aemp_store_file(aemp_store *);
+
+/* Whether profile name exists: 1, 0, or -1 and *err. */
+int	 aemp_store_has_profile(aemp_store *, const char *name, char **err);
+/* All profile names, sorted (array of strings). */
+json_t	*aemp_store_profiles(aemp_store *, char **err);
+/* Create profile name if it does not exist yet. */
+int	 aemp_store_add_profile(aemp_store *, const char *name, char **err);
+/* Delete profile name and all its keys (missing: nothing happens). */
+int	 aemp_store_del_profile(aemp_store *, const char *name, char **err);
+
+/*
+ * The keys stored in profile name itself (NULL: the global default
+ * configuration), "parent" included, nothing inherited. A missing profile
+ * is an empty object.
+ */
+json_t	*aemp_store_get(aemp_store *, const char *name, char **err);
+/*
+ * Set key in profile name (NULL: global), creating the profile. value is
+ * checked with aemp_config_check() and stored normalised; "profile" is not
+ * a storable key. Setting "parent" fails if it would close a cycle, and
+ * the global configuration cannot have a parent.
+ */
+int	 aemp_store_set(aemp_store *, const char *name, const char *key,
+	    json_t *value, char **err);
+/* Remove key from profile name (NULL: global); missing keys are fine. */
+int	 aemp_store_del(aemp_store *, const char *name, const char *key,
+	    char **err);
+
+/*
+ * The parent chain of name, name first, then its parent, and so on
+ * (array of strings); a cycle is an error naming it, e.g.
+ * "profile parent cycle: a -> b -> a".
+ */
+json_t	*aemp_store_chain(aemp_store *, const char *name, char **err);
+
+/* --- effective configuration (AEMP.md section 8) -------------------------- */
+
+/*
+ * The profile name a node uses when none is given: $AEMP_PROFILE, else
+ * the host's node name (malloc()ed).
+ */
+char	*aemp_default_profile(void);
+
+/*
+ * The effective configuration of profile in an open store: defaults <
+ * args (borrowed, may be NULL) < global < parents root-first < profile.
+ * profile NULL: args' "profile", else aemp_default_profile(). The result
+ * has no "parent" key and always has "profile" (the name used).
+ */
+json_t	*aemp_store_effective_in(aemp_store *, const char *profile,
+	    json_t *args, char **err);
+
+/*
+ * The effective configuration of profile (NULL: args' "profile", else
+ * $AEMP_PROFILE, else the host's node name) given configure arguments args
+ * (borrowed, may be NULL): defaults < args < global < parents root-first <
+ * profile. Reads the store at its default path if the file exists (a
+ * missing file contributes nothing). The result has no "parent" key and
+ * always has "profile" (the name used). NULL and *err (malloc()ed) on
+ * failure.
  */
 json_t	*aemp_store_effective(const char *profile, json_t *args, char **err);
 

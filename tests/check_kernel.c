@@ -552,6 +552,173 @@ START_TEST(seed_that_is_self_is_dropped)
 }
 END_TEST
 
+
+/* --- the AEMP guarantee ----------------------------------------------------- */
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <event2/listener.h>
+#include <event2/bufferevent.h>
+#include <event2/buffer.h>
+
+/* A TCP proxy on the test's event base whose connection the test can cut. */
+struct proxy {
+	struct evconnlistener	*listener;
+	struct bufferevent	*front, *back;
+	struct sockaddr_in	 target;
+	char			 addr[64];
+};
+
+static void
+proxy_cut(struct proxy *p)
+{
+	if (p->front != NULL)
+		bufferevent_free(p->front);
+	if (p->back != NULL)
+		bufferevent_free(p->back);
+	p->front = p->back = NULL;
+}
+
+static void
+proxy_read(struct bufferevent *from, void *arg)
+{
+	struct proxy *p = arg;
+	struct bufferevent *to = from == p->front ? p->back : p->front;
+
+	evbuffer_add_buffer(bufferevent_get_output(to),
+	    bufferevent_get_input(from));
+}
+
+static void
+proxy_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		proxy_cut(arg);
+}
+
+static void
+proxy_accept(struct evconnlistener *l, evutil_socket_t fd,
+    struct sockaddr *sa, int len, void *arg)
+{
+	struct proxy *p = arg;
+	struct event_base *b = evconnlistener_get_base(l);
+
+	(void)sa; (void)len;
+	if (p->front != NULL) {
+		evutil_closesocket(fd);
+		return;
+	}
+	p->front = bufferevent_socket_new(b, fd, BEV_OPT_CLOSE_ON_FREE);
+	p->back = bufferevent_socket_new(b, -1, BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_setcb(p->front, proxy_read, NULL, proxy_event, p);
+	bufferevent_setcb(p->back, proxy_read, NULL, proxy_event, p);
+	bufferevent_socket_connect(p->back, (struct sockaddr *)&p->target,
+	    sizeof p->target);
+	bufferevent_enable(p->front, EV_READ | EV_WRITE);
+	bufferevent_enable(p->back, EV_READ | EV_WRITE);
+}
+
+static void
+proxy_start(struct proxy *p, const char *target)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof sin;
+	const char *colon = strrchr(target, ':');
+
+	memset(p, 0, sizeof *p);
+	p->target.sin_family = AF_INET;
+	p->target.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	p->target.sin_port = htons(atoi(colon + 1));
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	p->listener = evconnlistener_new_bind(base, proxy_accept, p,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 16,
+	    (struct sockaddr *)&sin, sizeof sin);
+	ck_assert_ptr_nonnull(p->listener);
+	getsockname(evconnlistener_get_fd(p->listener), (struct sockaddr *)&sin,
+	    &len);
+	snprintf(p->addr, sizeof p->addr, "127.0.0.1:%d", ntohs(sin.sin_port));
+}
+
+struct stream {
+	aemp_node	*sender;
+	const char	*to;
+	long		 sent, received, holes;
+	int		 fired;
+	json_t		*reason;
+};
+
+static int
+stream_rcv(aemp_node *n, const char *self, json_t *msg, void *ud)
+{
+	struct stream *s = ud;
+
+	(void)n; (void)self;
+	if (json_integer_value(json_array_get(msg, 0)) != s->received)
+		s->holes++;
+	s->received++;
+	return 0;
+}
+
+static void
+stream_fired(aemp_node *n, const char *port, json_t *reason, void *ud)
+{
+	struct stream *s = ud;
+
+	(void)n; (void)port;
+	s->reason = json_incref(reason);
+	s->fired = 1;
+}
+
+static void
+stream_more(aemp_node *n, void *ud)
+{
+	struct stream *s = ud;
+
+	if (s->fired)
+		return;		/* after the monitor: nothing more is sent */
+	for (int i = 0; i < 200; i++)
+		aemp_sndf(n, s->to, "sI", "seq", (json_int_t)s->sent++);
+	aemp_after(n, 0.001, stream_more, s);
+}
+
+START_TEST(aemp_guarantee_on_cut_connection)
+{
+	aemp_node *a = tn_node(base, "alpha", NULL), *b;
+	struct stream s = { 0 };
+	struct proxy p;
+	const char *pa;
+
+	proxy_start(&p, tn_addr(a));
+	b = tn_node(base, "beta", json_pack("{s[s]}", "seeds", p.addr));
+	pa = aemp_port(a, NULL, NULL);
+	aemp_rcv(a, pa, "seq", stream_rcv, &s);
+	s.sender = b;
+	s.to = pa;
+	aemp_mon_cb(b, pa, stream_fired, &s);
+	stream_more(b, &s);
+	while (s.received < 20000 && tn_run_until(base, &s.fired, 0.05) == 0)
+		;
+	ck_assert_int_ge(s.received, 20000);
+	/* cut mid-stream, with packets in flight, and refuse reconnects */
+	evconnlistener_free(p.listener);
+	proxy_cut(&p);
+	ck_assert(tn_run_until(base, &s.fired, 5));
+	tn_run_for(base, 0.2);
+	ck_assert_int_eq(s.holes, 0);
+	ck_assert_int_le(s.received, s.sent);
+	ck_assert_str_eq(json_string_value(json_array_get(s.reason, 0)),
+	    "transport_error");
+	ck_assert_str_eq(json_string_value(json_array_get(s.reason, 1)),
+	    "alpha");
+	json_decref(s.reason);
+	aemp_free(b);
+	aemp_free(a);
+}
+END_TEST
+
 static Suite *
 kernel_suite(void)
 {
@@ -580,6 +747,7 @@ kernel_suite(void)
 	tcase_add_test(two, wrong_secret_is_refused);
 	tcase_add_test(two, unable_to_connect);
 	tcase_add_test(two, seed_that_is_self_is_dropped);
+	tcase_add_test(two, aemp_guarantee_on_cut_connection);
 	suite_add_tcase(s, one);
 	suite_add_tcase(s, two);
 	return s;

@@ -1,0 +1,363 @@
+/*
+ * args.c: the configuration keys and how command-line arguments become
+ * their JSON values, shared by aemp (setX, showconfig) and aempd
+ * (configure-style "KEY VALUE ..." arguments).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store.h"
+
+static const struct aemp_key {
+	const char		*k_name;
+	enum aemp_key_type	 k_type;
+} aemp_key_table[] = {
+	{ "nodeid",		AEMP_KEY_STRING },
+	{ "secret",		AEMP_KEY_STRING },
+	{ "cert",		AEMP_KEY_STRING },
+	{ "binds",		AEMP_KEY_LIST },
+	{ "seeds",		AEMP_KEY_LIST },
+	{ "services",		AEMP_KEY_SERVICES },
+	{ "parent",		AEMP_KEY_STRING },
+	{ "monitor_timeout",	AEMP_KEY_NUMBER },
+	{ "connect_interval",	AEMP_KEY_NUMBER },
+	{ "framing_format",	AEMP_KEY_LIST },
+	{ "auth_offer",		AEMP_KEY_LIST },
+	{ "auth_accept",	AEMP_KEY_LIST },
+	{ "autocork",		AEMP_KEY_BOOL },
+	{ "nodelay",		AEMP_KEY_BOOL },
+	{ "profile",		AEMP_KEY_STRING },
+};
+#define NKEYS (sizeof aemp_key_table / sizeof aemp_key_table[0])
+
+static const char *const aemp_key_names[NKEYS + 1] = {
+	"nodeid", "secret", "cert", "binds", "seeds", "services", "parent",
+	"monitor_timeout", "connect_interval", "framing_format", "auth_offer",
+	"auth_accept", "autocork", "nodelay", "profile", NULL
+};
+
+static void
+seterr(char **err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL)
+		return;
+	va_start(ap, fmt);
+	if (vasprintf(err, fmt, ap) < 0)
+		*err = NULL;
+	va_end(ap);
+}
+
+int
+aemp_key_type(const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (strcmp(aemp_key_table[i].k_name, key) == 0)
+			return aemp_key_table[i].k_type;
+	return -1;
+}
+
+const char *const *
+aemp_keys(void)
+{
+	return aemp_key_names;
+}
+
+int
+aemp_key_quotable(const char *key)
+{
+	/* The secret and the certificate's key must never reach a log. */
+	return key == NULL ||
+	    (strcmp(key, "secret") != 0 && strcmp(key, "cert") != 0);
+}
+
+json_t *
+aemp_json_arg(const char *key, const char *arg, char **err)
+{
+	json_error_t je;
+	json_t *v;
+	char *near;
+
+	if (arg[0] == '[' || arg[0] == '{' || arg[0] == '"') {
+		v = json_loads(arg, JSON_DECODE_ANY, &je);
+		if (v != NULL)
+			return v;
+		/* jansson quotes the offending token: not for secrets. */
+		if (!aemp_key_quotable(key) &&
+		    (near = strstr(je.text, " near ")) != NULL)
+			*near = '\0';
+		seterr(err, "%s%sinvalid JSON argument at line %d, column %d, "
+		    "position %d: %s", key ? key : "", key ? ": " : "",
+		    je.line, je.column, je.position, je.text);
+		return NULL;
+	}
+	if ((v = json_string(arg)) == NULL)
+		seterr(err, "%s%sargument is not valid UTF-8", key ? key : "",
+		    key ? ": " : "");
+	return v;
+}
+
+/* A comma-separated list as an array of strings; empty fields are dropped. */
+static json_t *
+split_list(const char *key, const char *s, char **err)
+{
+	json_t *a = json_array(), *e;
+	const char *p = s, *q;
+
+	for (;;) {
+		q = strchr(p, ',');
+		if (q == NULL)
+			q = p + strlen(p);
+		if (q > p) {
+			if ((e = json_stringn(p, q - p)) == NULL) {
+				seterr(err, "%s: argument is not valid UTF-8",
+				    key);
+				json_decref(a);
+				return NULL;
+			}
+			json_array_append_new(a, e);
+		}
+		if (*q == '\0')
+			break;
+		p = q + 1;
+	}
+	return a;
+}
+
+/* Strictly a decimal number: no spaces, hex, inf or nan, as users type it. */
+static json_t *
+parse_number(const char *key, const char *s, char **err)
+{
+	const char *p = s;
+	int digits = 0, integral = 1;
+	long long ll;
+	double d;
+
+	if (*p == '-' || *p == '+')
+		p++;
+	while (isdigit((unsigned char)*p))
+		p++, digits++;
+	if (*p == '.') {
+		integral = 0;
+		for (p++; isdigit((unsigned char)*p); p++)
+			digits++;
+	}
+	if (digits > 0 && (*p == 'e' || *p == 'E')) {
+		integral = 0;
+		p++;
+		if (*p == '-' || *p == '+')
+			p++;
+		if (!isdigit((unsigned char)*p))
+			digits = 0;
+		while (isdigit((unsigned char)*p))
+			p++;
+	}
+	if (digits == 0 || *p != '\0')
+		goto bad;
+	errno = 0;
+	if (integral) {
+		ll = strtoll(s, NULL, 10);
+		if (errno == 0 && ll >= 0)
+			return json_integer(ll);
+	}
+	errno = 0;
+	d = strtod(s, NULL);
+	if (errno != 0 || !isfinite(d))
+		goto bad;
+	if (d < 0) {
+		seterr(err, "%s: '%s' is negative", key, s);
+		return NULL;
+	}
+	return json_real(d);
+bad:
+	seterr(err, "%s: '%s' is not a number", key, s);
+	return NULL;
+}
+
+/* A string value as the reference reads a plain command-line argument. */
+static json_t *
+plain_value(const char *key, int type, const char *s, char **err)
+{
+	switch (type) {
+	case AEMP_KEY_LIST:
+	case AEMP_KEY_SERVICES:
+		return split_list(key, s, err);
+	case AEMP_KEY_NUMBER:
+		return parse_number(key, s, err);
+	case AEMP_KEY_BOOL:
+		if (strcmp(s, "1") == 0 || strcmp(s, "true") == 0)
+			return json_true();
+		if (strcmp(s, "0") == 0 || strcmp(s, "false") == 0)
+			return json_false();
+		seterr(err, "%s: '%s' is not a boolean (0, 1, true or false)",
+		    key, s);
+		return NULL;
+	default:
+		if (*s == '\0' && (strcmp(key, "parent") == 0 ||
+		    strcmp(key, "profile") == 0)) {
+			seterr(err, "%s: empty profile name", key);
+			return NULL;
+		}
+		if (strcmp(key, "nodeid") == 0 &&
+		    (*s == '\0' || strchr(s, '#') != NULL)) {
+			seterr(err, "nodeid: '%s' is not a node ID (empty, or "
+			    "contains '#')", s);
+			return NULL;
+		}
+		return json_string(s);
+	}
+}
+
+/* Whether v may be one entry of key's list. */
+static int
+valid_item(int type, json_t *v)
+{
+	if (json_is_string(v))
+		return 1;
+	/* A service may be ["Pkg::func", args...]. */
+	return type == AEMP_KEY_SERVICES && json_is_array(v) &&
+	    json_is_string(json_array_get(v, 0));
+}
+
+json_t *
+aemp_config_check(const char *key, json_t *value, char **err)
+{
+	int type = aemp_key_type(key);
+	size_t i;
+	json_t *e;
+
+	if (type < 0) {
+		seterr(err, "unknown configuration key '%s'", key);
+		return NULL;
+	}
+	if (value == NULL) {
+		seterr(err, "%s: missing value", key);
+		return NULL;
+	}
+	if (json_is_string(value))
+		return plain_value(key, type, json_string_value(value), err);
+	switch (type) {
+	case AEMP_KEY_STRING:
+		seterr(err, "%s: must be a string", key);
+		return NULL;
+	case AEMP_KEY_LIST:
+	case AEMP_KEY_SERVICES:
+		if (!json_is_array(value))
+			break;
+		json_array_foreach(value, i, e) {
+			if (valid_item(type, e))
+				continue;
+			seterr(err, type == AEMP_KEY_LIST ?
+			    "%s: element %zu is not a string" :
+			    "%s: element %zu is neither a string nor an array "
+			    "starting with a function name", key, i);
+			return NULL;
+		}
+		return json_deep_copy(value);
+	case AEMP_KEY_NUMBER:
+		if (!json_is_number(value) ||
+		    !isfinite(json_number_value(value)))
+			break;
+		if (json_number_value(value) < 0) {
+			seterr(err, "%s: must not be negative", key);
+			return NULL;
+		}
+		return json_copy(value);
+	case AEMP_KEY_BOOL:
+		if (json_is_boolean(value))
+			return json_copy(value);
+		/* Perl writes booleans as 0 and 1. */
+		if (json_is_integer(value) && (json_integer_value(value) == 0 ||
+		    json_integer_value(value) == 1))
+			return json_boolean(json_integer_value(value));
+		seterr(err, "%s: must be a boolean (0, 1, true or false)", key);
+		return NULL;
+	}
+	seterr(err, "%s: must be %s", key, type == AEMP_KEY_NUMBER ?
+	    "a number" : "a list");
+	return NULL;
+}
+
+json_t *
+aemp_config_value(const char *key, const char *arg, char **err)
+{
+	json_t *v, *r;
+
+	if (aemp_key_type(key) < 0) {
+		seterr(err, "unknown configuration key '%s'", key);
+		return NULL;
+	}
+	if ((v = aemp_json_arg(key, arg, err)) == NULL)
+		return NULL;
+	r = aemp_config_check(key, v, err);
+	json_decref(v);
+	return r;
+}
+
+json_t *
+aemp_config_item(const char *key, const char *arg, char **err)
+{
+	int type = aemp_key_type(key);
+	json_t *v;
+
+	if (type != AEMP_KEY_LIST && type != AEMP_KEY_SERVICES) {
+		seterr(err, "%s: not a list", key);
+		return NULL;
+	}
+	if ((v = aemp_json_arg(key, arg, err)) == NULL)
+		return NULL;
+	if (!valid_item(type, v)) {
+		seterr(err, type == AEMP_KEY_LIST ?
+		    "%s: an element must be a string" :
+		    "%s: a service must be a string or an array starting with "
+		    "a function name", key);
+		json_decref(v);
+		return NULL;
+	}
+	return v;
+}
+
+json_t *
+aemp_config_args(int argc, char **argv, char **err)
+{
+	json_t *o = json_object(), *v;
+	int i;
+
+	for (i = 0; i < argc; i += 2) {
+		if (aemp_key_type(argv[i]) < 0) {
+			seterr(err, "unknown configuration key '%s'", argv[i]);
+			goto fail;
+		}
+		if (i + 1 >= argc) {
+			seterr(err, "%s: missing value", argv[i]);
+			goto fail;
+		}
+		if ((v = aemp_config_value(argv[i], argv[i + 1], err)) == NULL)
+			goto fail;
+		json_object_set_new(o, argv[i], v);
+	}
+	return o;
+fail:
+	json_decref(o);
+	return NULL;
+}
+
+json_t *
+aemp_config_defaults(void)
+{
+	return json_pack("{s:i, s:i, s:[s], s:[ss], s:[ssss]}",
+	    "monitor_timeout", 30,
+	    "connect_interval", 2,
+	    "framing_format", "json",
+	    "auth_offer", "tls_md6_64_256", "hmac_md6_64_256",
+	    "auth_accept", "tls_md6_64_256", "hmac_md6_64_256", "tls_anon",
+	    "cleartext");
+}

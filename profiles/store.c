@@ -1,0 +1,756 @@
+/*
+ * store.c: the profile store, an SQLite file holding the global default
+ * configuration and named profiles as key -> JSON value rows.
+ *
+ * Schema (version 1, PRAGMA user_version; PRAGMA application_id 'aemp'):
+ *
+ *	profile(name TEXT PRIMARY KEY)		-- '' is the global default
+ *	config(profile TEXT, key TEXT, value TEXT,	-- value: JSON text
+ *	    PRIMARY KEY (profile, key))
+ *
+ * The global default configuration is the profile row named '' (a name
+ * no user profile can have), so every key lives in one table and one
+ * query shape serves both. A profile exists (aemp profile NAME creates
+ * it) even when it has no keys, which is why it has a table of its own.
+ *
+ * Concurrency: writers take the write lock first (BEGIN IMMEDIATE) and
+ * wait for each other through the busy timeout, so a read-modify-write
+ * such as addseed can never lose another writer's update.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "store.h"
+
+/* How long a writer waits for another one before giving up. */
+#define STORE_BUSY_MS		10000
+/* 'aemp' in ASCII: tells our files from other SQLite databases. */
+#define STORE_APPID		0x61656d70
+
+struct aemp_store {
+	sqlite3		*st_db;
+	char		*st_path;
+	int		 st_mode;
+	int		 st_txn;	/* a transaction is open */
+};
+
+/*
+ * migrations[v] takes a store from schema version v to v + 1. Each runs
+ * inside the writer's transaction, so a failed migration leaves nothing.
+ */
+static const char *const migrations[AEMP_STORE_VERSION] = {
+	/* 0 -> 1: the first schema. */
+	"CREATE TABLE profile (\n"
+	"	name TEXT PRIMARY KEY NOT NULL\n"
+	") WITHOUT ROWID;\n"
+	"CREATE TABLE config (\n"
+	"	profile TEXT NOT NULL REFERENCES profile(name)\n"
+	"	    ON DELETE CASCADE,\n"
+	"	key TEXT NOT NULL,\n"
+	"	value TEXT NOT NULL,\n"
+	"	PRIMARY KEY (profile, key)\n"
+	") WITHOUT ROWID;\n"
+	"INSERT INTO profile (name) VALUES ('');\n"
+	"PRAGMA application_id = 1634037104;\n"
+	"PRAGMA user_version = 1;\n",
+};
+
+static void
+seterr(char **err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL)
+		return;
+	va_start(ap, fmt);
+	if (vasprintf(err, fmt, ap) < 0)
+		*err = NULL;
+	va_end(ap);
+}
+
+/* "FILE: what sqlite says", the form of every database error. */
+static void
+dberr(aemp_store *st, char **err)
+{
+	int code = sqlite3_errcode(st->st_db);
+
+	seterr(err, "%s: %s%s", st->st_path, sqlite3_errmsg(st->st_db),
+	    code == SQLITE_NOTADB || code == SQLITE_CORRUPT ?
+	    " (not a readable aemp profile store; left as it is)" :
+	    code == SQLITE_BUSY ? " (another writer held it for 10 s)" : "");
+}
+
+char *
+aemp_store_path(char **err)
+{
+	const char *rc = getenv("AEMP_RC"), *xdg = getenv("XDG_CONFIG_HOME");
+	const char *home = getenv("HOME");
+	struct passwd pw, *pwp = NULL;
+	char buf[4096], *path;
+
+	if (rc != NULL && *rc != '\0')
+		path = strdup(rc);
+	else if (xdg != NULL && *xdg == '/') {
+		/* The XDG spec says relative values are to be ignored. */
+		if (asprintf(&path, "%s/aemp/aemp.db", xdg) < 0)
+			path = NULL;
+	} else {
+		if (home == NULL || *home == '\0') {
+			if (getpwuid_r(getuid(), &pw, buf, sizeof buf,
+			    &pwp) != 0 || pwp == NULL) {
+				seterr(err, "no home directory to keep the "
+				    "profile store in: set AEMP_RC");
+				return NULL;
+			}
+			home = pw.pw_dir;
+		}
+		if (asprintf(&path, "%s/.config/aemp/aemp.db", home) < 0)
+			path = NULL;
+	}
+	if (path == NULL)
+		seterr(err, "out of memory");
+	return path;
+}
+
+/* mkdir -p of path's directory, 0700 for what we create. */
+static int
+make_dirs(const char *path, char **err)
+{
+	char *dir = strdup(path), *p;
+
+	if (dir == NULL) {
+		seterr(err, "out of memory");
+		return -1;
+	}
+	for (p = dir + 1; (p = strchr(p, '/')) != NULL; p++) {
+		*p = '\0';
+		if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+			seterr(err, "%s: %s", dir, strerror(errno));
+			free(dir);
+			return -1;
+		}
+		*p = '/';
+	}
+	free(dir);
+	return 0;
+}
+
+/*
+ * Make sure the file exists (WRITE) and is a regular file we can open,
+ * before SQLite sees it: a new file gets mode 0600 whatever the umask,
+ * because it will hold the shared secret; an existing one is not touched.
+ * Also gives errno-precise messages where SQLite would only say "unable
+ * to open database file". Returns 0, 1 if the file is missing (READ), -1.
+ */
+static int
+check_file(const char *path, int mode, char **err)
+{
+	struct stat sb;
+	int fd;
+
+	if (mode == AEMP_STORE_WRITE) {
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			if (fchmod(fd, 0600) != 0) {
+				seterr(err, "%s: %s", path, strerror(errno));
+				close(fd);
+				return -1;
+			}
+			close(fd);
+			return 0;
+		}
+		if (errno != EEXIST) {
+			seterr(err, "%s: %s", path, strerror(errno));
+			return -1;
+		}
+	}
+	fd = open(path, (mode == AEMP_STORE_WRITE ? O_RDWR : O_RDONLY) |
+	    O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		if (errno == ENOENT && mode == AEMP_STORE_READ)
+			return 1;
+		seterr(err, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		seterr(err, "%s: not a regular file", path);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+static int
+exec_sql(aemp_store *st, const char *sql, char **err)
+{
+	if (sqlite3_exec(st->st_db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+		dberr(st, err);
+		return -1;
+	}
+	return 0;
+}
+
+/* The integer result of a one-value query such as a PRAGMA. */
+static int
+query_int(aemp_store *st, const char *sql, long long *out, char **err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->st_db, sql, -1, &s, NULL) != SQLITE_OK) {
+		dberr(st, err);
+		return -1;
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(s, 0);
+	else if (rc == SQLITE_DONE)
+		*out = 0;
+	else
+		dberr(st, err);
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* PRAGMA quick_check: refuse to work on (and so to write) a damaged file. */
+static int
+check_integrity(aemp_store *st, char **err)
+{
+	sqlite3_stmt *s;
+	const char *r;
+	int rc, ok = -1;
+
+	if (sqlite3_prepare_v2(st->st_db, "PRAGMA quick_check(1)", -1, &s,
+	    NULL) != SQLITE_OK) {
+		dberr(st, err);
+		return -1;
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		r = (const char *)sqlite3_column_text(s, 0);
+		if (r != NULL && strcmp(r, "ok") == 0)
+			ok = 0;
+		else
+			seterr(err, "%s: database is corrupt (%s); left as "
+			    "it is", st->st_path, r ? r : "?");
+	} else
+		dberr(st, err);
+	sqlite3_finalize(s);
+	return ok;
+}
+
+/*
+ * Bring the schema to AEMP_STORE_VERSION (WRITE), or tell whether the
+ * file is still empty (READ: *empty = 1). Refuses files of other
+ * programs and of newer versions of aemp.
+ */
+static int
+check_schema(aemp_store *st, int *empty, char **err)
+{
+	long long version, appid, objects;
+
+	*empty = 0;
+	if (query_int(st, "PRAGMA application_id", &appid, err) != 0 ||
+	    query_int(st, "PRAGMA user_version", &version, err) != 0 ||
+	    query_int(st, "SELECT count(*) FROM sqlite_master", &objects,
+	    err) != 0)
+		return -1;
+	if ((appid != 0 && appid != STORE_APPID) ||
+	    (version == 0 && objects != 0)) {
+		seterr(err, "%s: not an aemp profile store (an SQLite database "
+		    "of another program)", st->st_path);
+		return -1;
+	}
+	if (version > AEMP_STORE_VERSION) {
+		seterr(err, "%s: written by a newer aemp (schema version %lld, "
+		    "this aemp knows up to %d)", st->st_path, version,
+		    AEMP_STORE_VERSION);
+		return -1;
+	}
+	if (version == AEMP_STORE_VERSION)
+		return 0;
+	if (st->st_mode == AEMP_STORE_READ) {
+		/*
+		 * A reader cannot migrate. Version 0 is an empty file; older
+		 * schemas will need a read path of their own once there are
+		 * any.
+		 */
+		if (version == 0) {
+			*empty = 1;
+			return 0;
+		}
+		seterr(err, "%s: schema version %lld is too old to read; any "
+		    "writing aemp command upgrades it", st->st_path, version);
+		return -1;
+	}
+	for (; version < AEMP_STORE_VERSION; version++)
+		if (exec_sql(st, migrations[version], err) != 0)
+			return -1;
+	return 0;
+}
+
+/* An empty store in memory: what a reader sees when there is no file. */
+static int
+open_empty(aemp_store *st, char **err)
+{
+	int i;
+
+	if (sqlite3_open_v2(":memory:", &st->st_db, SQLITE_OPEN_READWRITE,
+	    NULL) != SQLITE_OK) {
+		dberr(st, err);
+		return -1;
+	}
+	for (i = 0; i < AEMP_STORE_VERSION; i++)
+		if (exec_sql(st, migrations[i], err) != 0)
+			return -1;
+	return 0;
+}
+
+aemp_store *
+aemp_store_open(const char *path, int mode, char **err)
+{
+	aemp_store *st;
+	int missing, empty, flags;
+
+	if ((st = calloc(1, sizeof *st)) == NULL) {
+		seterr(err, "out of memory");
+		return NULL;
+	}
+	st->st_mode = mode;
+	st->st_path = path != NULL ? strdup(path) : aemp_store_path(err);
+	if (st->st_path == NULL)
+		goto fail;
+	if (mode == AEMP_STORE_WRITE && make_dirs(st->st_path, err) != 0)
+		goto fail;
+	if ((missing = check_file(st->st_path, mode, err)) < 0)
+		goto fail;
+	if (missing) {
+		if (open_empty(st, err) != 0)
+			goto fail;
+		return st;
+	}
+	flags = mode == AEMP_STORE_WRITE ? SQLITE_OPEN_READWRITE :
+	    SQLITE_OPEN_READONLY;
+	if (sqlite3_open_v2(st->st_path, &st->st_db, flags, NULL) !=
+	    SQLITE_OK) {
+		dberr(st, err);
+		goto fail;
+	}
+	sqlite3_busy_timeout(st->st_db, STORE_BUSY_MS);
+	/*
+	 * Readers take a snapshot too, so that a chain of reading commands
+	 * sees one state of the store.
+	 */
+	if (exec_sql(st, mode == AEMP_STORE_WRITE ? "BEGIN IMMEDIATE" :
+	    "BEGIN", err) != 0)
+		goto fail;
+	st->st_txn = 1;
+	if (check_integrity(st, err) != 0 ||
+	    check_schema(st, &empty, err) != 0)
+		goto fail;
+	if (empty) {
+		sqlite3_exec(st->st_db, "ROLLBACK", NULL, NULL, NULL);
+		sqlite3_close(st->st_db);
+		st->st_db = NULL;
+		st->st_txn = 0;
+		if (open_empty(st, err) != 0)
+			goto fail;
+	}
+	return st;
+fail:
+	aemp_store_close(st);
+	return NULL;
+}
+
+int
+aemp_store_commit(aemp_store *st, char **err)
+{
+	if (!st->st_txn)
+		return 0;
+	if (exec_sql(st, st->st_mode == AEMP_STORE_WRITE ? "COMMIT" :
+	    "ROLLBACK", err) != 0)
+		return -1;
+	st->st_txn = 0;
+	return 0;
+}
+
+void
+aemp_store_close(aemp_store *st)
+{
+	if (st == NULL)
+		return;
+	if (st->st_db != NULL) {
+		if (st->st_txn)
+			sqlite3_exec(st->st_db, "ROLLBACK", NULL, NULL, NULL);
+		sqlite3_close(st->st_db);
+	}
+	free(st->st_path);
+	free(st);
+}
+
+const char *
+aemp_store_file(aemp_store *st)
+{
+	return st->st_path;
+}
+
+/* NULL names the global default configuration, stored as ''. */
+static int
+row_name(const char *name, const char **row, char **err)
+{
+	if (name != NULL && *name == '\0') {
+		seterr(err, "empty profile name");
+		return -1;
+	}
+	*row = name != NULL ? name : "";
+	return 0;
+}
+
+static int
+check_writable(aemp_store *st, char **err)
+{
+	if (st->st_mode == AEMP_STORE_WRITE && st->st_txn)
+		return 0;
+	seterr(err, "%s: the store is not open for writing", st->st_path);
+	return -1;
+}
+
+/* Prepare sql and bind the given strings to ?1, ?2, ... */
+static sqlite3_stmt *
+prepare(aemp_store *st, const char *sql, char **err, int n, ...)
+{
+	sqlite3_stmt *s;
+	va_list ap;
+	int i;
+
+	if (sqlite3_prepare_v2(st->st_db, sql, -1, &s, NULL) != SQLITE_OK) {
+		dberr(st, err);
+		return NULL;
+	}
+	va_start(ap, n);
+	for (i = 1; i <= n; i++)
+		sqlite3_bind_text(s, i, va_arg(ap, const char *), -1,
+		    SQLITE_TRANSIENT);
+	va_end(ap);
+	return s;
+}
+
+/* Run a statement that returns no rows, then finalize it. */
+static int
+run(aemp_store *st, sqlite3_stmt *s, char **err)
+{
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE) {
+		dberr(st, err);
+		return -1;
+	}
+	return 0;
+}
+
+int
+aemp_store_has_profile(aemp_store *st, const char *name, char **err)
+{
+	sqlite3_stmt *s;
+	const char *row;
+	int rc;
+
+	if (row_name(name, &row, err) != 0)
+		return -1;
+	s = prepare(st, "SELECT 1 FROM profile WHERE name = ?1", err, 1, row);
+	if (s == NULL)
+		return -1;
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		dberr(st, err);
+		return -1;
+	}
+	return rc == SQLITE_ROW;
+}
+
+json_t *
+aemp_store_profiles(aemp_store *st, char **err)
+{
+	sqlite3_stmt *s;
+	json_t *a;
+	int rc;
+
+	s = prepare(st, "SELECT name FROM profile WHERE name <> '' "
+	    "ORDER BY name", err, 0);
+	if (s == NULL)
+		return NULL;
+	a = json_array();
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		json_array_append_new(a, json_string((const char *)
+		    sqlite3_column_text(s, 0)));
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE) {
+		dberr(st, err);
+		json_decref(a);
+		return NULL;
+	}
+	return a;
+}
+
+int
+aemp_store_add_profile(aemp_store *st, const char *name, char **err)
+{
+	const char *row;
+
+	if (row_name(name, &row, err) != 0 || check_writable(st, err) != 0)
+		return -1;
+	return run(st, prepare(st, "INSERT OR IGNORE INTO profile (name) "
+	    "VALUES (?1)", err, 1, row), err);
+}
+
+int
+aemp_store_del_profile(aemp_store *st, const char *name, char **err)
+{
+	if (name == NULL || *name == '\0') {
+		seterr(err, "empty profile name");
+		return -1;
+	}
+	if (check_writable(st, err) != 0)
+		return -1;
+	/* Explicitly, not by ON DELETE CASCADE: foreign keys may be off. */
+	if (run(st, prepare(st, "DELETE FROM config WHERE profile = ?1", err,
+	    1, name), err) != 0)
+		return -1;
+	return run(st, prepare(st, "DELETE FROM profile WHERE name = ?1", err,
+	    1, name), err);
+}
+
+json_t *
+aemp_store_get(aemp_store *st, const char *name, char **err)
+{
+	sqlite3_stmt *s;
+	const char *row, *key;
+	json_t *o, *v;
+	int rc;
+
+	if (row_name(name, &row, err) != 0)
+		return NULL;
+	s = prepare(st, "SELECT key, value FROM config WHERE profile = ?1",
+	    err, 1, row);
+	if (s == NULL)
+		return NULL;
+	o = json_object();
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		key = (const char *)sqlite3_column_text(s, 0);
+		v = json_loads((const char *)sqlite3_column_text(s, 1),
+		    JSON_DECODE_ANY, NULL);
+		if (key == NULL || v == NULL) {
+			seterr(err, "%s: the stored value of %s in %s%s is "
+			    "not JSON", st->st_path, key ? key : "?",
+			    name ? "profile " : "the global configuration",
+			    name ? name : "");
+			sqlite3_finalize(s);
+			json_decref(o);
+			return NULL;
+		}
+		json_object_set_new(o, key, v);
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE) {
+		dberr(st, err);
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* The stored parent of name, or NULL (none, or error: *failed set). */
+static char *
+get_parent(aemp_store *st, const char *name, int *failed, char **err)
+{
+	json_t *o, *p;
+	char *parent = NULL;
+
+	*failed = 0;
+	if ((o = aemp_store_get(st, name, err)) == NULL) {
+		*failed = 1;
+		return NULL;
+	}
+	p = json_object_get(o, "parent");
+	if (p != NULL && !json_is_string(p)) {
+		seterr(err, "%s: profile %s: parent is not a string",
+		    st->st_path, name);
+		*failed = 1;
+	} else if (p != NULL && json_string_length(p) > 0)
+		parent = strdup(json_string_value(p));
+	json_decref(o);
+	return parent;
+}
+
+/* "a -> b -> a": the cycle from chain[from] back to chain[from]. */
+static void
+cycle_error(json_t *chain, size_t from, char **err)
+{
+	size_t i, len = 64;
+	char *msg, *p;
+
+	for (i = from; i < json_array_size(chain); i++)
+		len += json_string_length(json_array_get(chain, i)) + 4;
+	len += json_string_length(json_array_get(chain, from));
+	if ((msg = malloc(len)) == NULL) {
+		seterr(err, "profile parent cycle");
+		return;
+	}
+	p = msg + sprintf(msg, "profile parent cycle: ");
+	for (i = from; i < json_array_size(chain); i++)
+		p += sprintf(p, "%s -> ", json_string_value(
+		    json_array_get(chain, i)));
+	sprintf(p, "%s", json_string_value(json_array_get(chain, from)));
+	if (err != NULL)
+		*err = msg;
+	else
+		free(msg);
+}
+
+static ssize_t
+chain_index(json_t *chain, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < json_array_size(chain); i++)
+		if (strcmp(json_string_value(json_array_get(chain, i)),
+		    name) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+json_t *
+aemp_store_chain(aemp_store *st, const char *name, char **err)
+{
+	json_t *chain;
+	char *cur, *parent;
+	ssize_t at;
+	int failed;
+
+	if (name == NULL || *name == '\0') {
+		seterr(err, "empty profile name");
+		return NULL;
+	}
+	chain = json_array();
+	json_array_append_new(chain, json_string(name));
+	cur = strdup(name);
+	for (;;) {
+		parent = get_parent(st, cur, &failed, err);
+		free(cur);
+		if (failed) {
+			json_decref(chain);
+			return NULL;
+		}
+		if (parent == NULL)
+			return chain;
+		if ((at = chain_index(chain, parent)) >= 0) {
+			free(parent);
+			cycle_error(chain, (size_t)at, err);
+			json_decref(chain);
+			return NULL;
+		}
+		json_array_append_new(chain, json_string(parent));
+		cur = parent;
+	}
+}
+
+/* Setting name's parent to parent must not close a cycle. */
+static int
+check_new_parent(aemp_store *st, const char *name, const char *parent,
+    char **err)
+{
+	json_t *chain, *cyc;
+	ssize_t at;
+
+	if ((chain = aemp_store_chain(st, parent, err)) == NULL)
+		return -1;
+	if ((at = chain_index(chain, name)) >= 0) {
+		cyc = json_array();
+		json_array_append_new(cyc, json_string(name));
+		json_array_extend(cyc, chain);
+		/* Keep N, P, ... up to (not including) N's second visit. */
+		while (json_array_size(cyc) > (size_t)at + 1)
+			json_array_remove(cyc, json_array_size(cyc) - 1);
+		cycle_error(cyc, 0, err);
+		json_decref(cyc);
+		json_decref(chain);
+		return -1;
+	}
+	json_decref(chain);
+	return 0;
+}
+
+int
+aemp_store_set(aemp_store *st, const char *name, const char *key,
+    json_t *value, char **err)
+{
+	const char *row;
+	json_t *v;
+	char *text;
+	int rc;
+
+	if (row_name(name, &row, err) != 0 || check_writable(st, err) != 0)
+		return -1;
+	if (strcmp(key, "profile") == 0) {
+		seterr(err, "profile: not a key a profile can store");
+		return -1;
+	}
+	if ((v = aemp_config_check(key, value, err)) == NULL)
+		return -1;
+	if (strcmp(key, "parent") == 0) {
+		if (name == NULL) {
+			seterr(err, "the global default configuration cannot "
+			    "have a parent");
+			json_decref(v);
+			return -1;
+		}
+		if (check_new_parent(st, name, json_string_value(v), err)
+		    != 0) {
+			json_decref(v);
+			return -1;
+		}
+	}
+	/* 17 digits: a stored number reads back as the same double. */
+	text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT |
+	    JSON_REAL_PRECISION(17));
+	json_decref(v);
+	if (text == NULL) {
+		seterr(err, "out of memory");
+		return -1;
+	}
+	rc = aemp_store_add_profile(st, name, err);
+	if (rc == 0)
+		rc = run(st, prepare(st, "INSERT OR REPLACE INTO config "
+		    "(profile, key, value) VALUES (?1, ?2, ?3)", err, 3, row,
+		    key, text), err);
+	free(text);
+	return rc;
+}
+
+int
+aemp_store_del(aemp_store *st, const char *name, const char *key,
+    char **err)
+{
+	const char *row;
+
+	if (row_name(name, &row, err) != 0 || check_writable(st, err) != 0)
+		return -1;
+	return run(st, prepare(st, "DELETE FROM config WHERE profile = ?1 "
+	    "AND key = ?2", err, 2, row, key), err);
+}

@@ -1,0 +1,842 @@
+/*
+ * check_cli.c: the aemp command-line tool as users meet it, run as a
+ * child process against a store in a fresh temp directory.
+ */
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <ctype.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "testutil.h"
+
+/* One test's world: a temp dir, the store in it, the environment. */
+struct world {
+	char	*dir;
+	char	*rc;		/* $AEMP_RC */
+	char	*env[5];
+	char	*out;		/* of the last run */
+	char	*err;
+};
+
+static void
+world_init(struct world *w)
+{
+	memset(w, 0, sizeof *w);
+	w->dir = test_tmpdir();
+	if (asprintf(&w->rc, "%s/cfg/aemp.db", w->dir) < 0 ||
+	    asprintf(&w->env[0], "AEMP_RC=%s", w->rc) < 0 ||
+	    asprintf(&w->env[1], "HOME=%s", w->dir) < 0)
+		abort();
+	w->env[2] = strdup("AEMP_PROFILE=");
+	w->env[3] = strdup("XDG_CONFIG_HOME=");
+}
+
+static void
+world_free(struct world *w)
+{
+	int i;
+
+	test_rmtree(w->dir);
+	free(w->dir);
+	free(w->rc);
+	for (i = 0; w->env[i] != NULL; i++)
+		free(w->env[i]);
+	free(w->out);
+	free(w->err);
+}
+
+/* Run aemp with the NULL-terminated arguments; returns the exit status. */
+static int
+aemp(struct world *w, ...)
+{
+	char *argv[64];
+	va_list ap;
+	int argc = 1, status;
+
+	argv[0] = test_bin("aemp");
+	va_start(ap, w);
+	while ((argv[argc] = va_arg(ap, char *)) != NULL)
+		argc++;
+	va_end(ap);
+	free(w->out);
+	free(w->err);
+	status = test_run(argv, w->env, NULL, &w->out, &w->err, 30);
+	free(argv[0]);
+	return status;
+}
+
+/* Run aemp and insist on success. */
+#define AEMP_OK(w, ...) do {						\
+	int st_ = aemp((w), __VA_ARGS__, (char *)NULL);			\
+	ck_assert_msg(st_ == 0, "exit %d: %s", st_, (w)->err);		\
+} while (0)
+
+/* Run aemp and insist on exit status want and stderr holding needle. */
+#define AEMP_FAILS(w, want, needle, ...) do {				\
+	int st_ = aemp((w), __VA_ARGS__, (char *)NULL);			\
+	ck_assert_msg(st_ == (want), "exit %d, not %d: %s", st_,	\
+	    (want), (w)->err);						\
+	ck_assert_msg(strstr((w)->err, (needle)) != NULL,		\
+	    "stderr lacks '%s': %s", (needle), (w)->err);		\
+} while (0)
+
+static json_t *
+parse_out(struct world *w)
+{
+	json_error_t je;
+	json_t *v = json_loads(w->out, 0, &je);
+
+	ck_assert_msg(v != NULL, "not JSON (%s): %s", je.text, w->out);
+	return v;
+}
+
+/* Compact, sorted JSON text of v[key]. */
+static char *
+field(json_t *v, const char *key)
+{
+	json_t *f = json_object_get(v, key);
+
+	return f == NULL ? strdup("(none)") : json_dumps(f, JSON_COMPACT |
+	    JSON_SORT_KEYS | JSON_ENCODE_ANY);
+}
+
+#define FIELD_EQ(v, key, want) do {					\
+	char *f_ = field((v), (key));					\
+	ck_assert_msg(strcmp(f_, (want)) == 0, "%s is %s, not %s",	\
+	    (key), f_, (want));						\
+	free(f_);							\
+} while (0)
+
+/* The bytes of a file (may hold NULs), or NULL. */
+static char *
+read_bytes(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+
+	if (f == NULL)
+		return NULL;
+	buf = malloc(1 << 20);
+	*len = fread(buf, 1, 1 << 20, f);
+	fclose(f);
+	return buf;
+}
+
+/* Write len bytes of buf to path (len 0: buf is a string). */
+static void
+write_bytes(const char *path, const char *buf, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+
+	if (len == 0)
+		len = strlen(buf);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(buf, 1, len, f), len);
+	fclose(f);
+}
+
+/* --- acceptance: the tutorial -------------------------------------------- */
+
+START_TEST(test_tutorial)
+{
+	struct world w;
+	struct stat sb;
+	json_t *v;
+	char *secret;
+	size_t i;
+
+	world_init(&w);
+	umask(0);	/* the store must be 0600 whatever the umask */
+	AEMP_OK(&w, "gensecret");
+	AEMP_OK(&w, "profile", "seed", "binds", "*:4040");
+	AEMP_OK(&w, "seeds", "*:4040", "nodeid", "anon/");
+	ck_assert_int_eq(stat(w.rc, &sb), 0);
+	ck_assert_int_eq(sb.st_mode & 07777, 0600);
+
+	AEMP_OK(&w, "showconfig", "seed");
+	v = parse_out(&w);
+	FIELD_EQ(v, "binds", "[\"*:4040\"]");
+	FIELD_EQ(v, "seeds", "[\"*:4040\"]");
+	FIELD_EQ(v, "nodeid", "\"anon/\"");
+	FIELD_EQ(v, "monitor_timeout", "30");
+	FIELD_EQ(v, "connect_interval", "2");
+	FIELD_EQ(v, "framing_format", "[\"json\"]");
+	FIELD_EQ(v, "auth_offer", "[\"tls_md6_64_256\",\"hmac_md6_64_256\"]");
+	FIELD_EQ(v, "auth_accept", "[\"tls_md6_64_256\",\"hmac_md6_64_256\","
+	    "\"tls_anon\",\"cleartext\"]");
+	FIELD_EQ(v, "parent", "(none)");
+	ck_assert(json_is_string(json_object_get(v, "secret")));
+	secret = strdup(json_string_value(json_object_get(v, "secret")));
+	ck_assert_uint_ge(strlen(secret), 64);
+	for (i = 0; secret[i] != '\0'; i++)
+		ck_assert(isalnum((unsigned char)secret[i]));
+	/* Pretty, with sorted keys. */
+	ck_assert_ptr_nonnull(strstr(w.out, "{\n   \"auth_accept\": [\n"));
+	json_decref(v);
+
+	AEMP_OK(&w, "profile", "child", "setparent", "seed", "binds",
+	    "127.0.0.1:5000");
+	AEMP_OK(&w, "showconfig", "child");
+	v = parse_out(&w);
+	FIELD_EQ(v, "binds", "[\"127.0.0.1:5000\"]");
+	FIELD_EQ(v, "seeds", "[\"*:4040\"]");
+	FIELD_EQ(v, "nodeid", "\"anon/\"");
+	FIELD_EQ(v, "parent", "(none)");
+	ck_assert_str_eq(json_string_value(json_object_get(v, "secret")),
+	    secret);
+	json_decref(v);
+
+	AEMP_OK(&w, "showprofile", "child");
+	v = parse_out(&w);
+	FIELD_EQ(v, "parent", "\"seed\"");
+	FIELD_EQ(v, "seeds", "(none)");
+	json_decref(v);
+	free(secret);
+	world_free(&w);
+}
+END_TEST
+
+/* The reference's own example of chaining. */
+START_TEST(test_chain)
+{
+	struct world w;
+	json_t *v;
+
+	world_init(&w);
+	AEMP_OK(&w, "gensecret", "profile", "xyzzy", "binds", "4040,4041",
+	    "nodeid", "anon/");
+	AEMP_OK(&w, "showprofile", "xyzzy");
+	v = parse_out(&w);
+	FIELD_EQ(v, "binds", "[\"4040\",\"4041\"]");
+	FIELD_EQ(v, "nodeid", "\"anon/\"");
+	FIELD_EQ(v, "secret", "(none)");	/* gensecret came first: global */
+	json_decref(v);
+	/* showconfig's KEY VALUE pairs are configure arguments. */
+	AEMP_OK(&w, "showconfig", "xyzzy", "monitor_timeout", "7",
+	    "nodeid", "overridden");
+	v = parse_out(&w);
+	FIELD_EQ(v, "monitor_timeout", "7");
+	FIELD_EQ(v, "nodeid", "\"anon/\"");	/* the profile wins */
+	ck_assert(json_is_string(json_object_get(v, "secret")));
+	json_decref(v);
+	world_free(&w);
+}
+END_TEST
+
+START_TEST(test_json_arguments)
+{
+	struct world w;
+	json_t *v;
+
+	world_init(&w);
+	AEMP_OK(&w, "setbinds", "[\"127.0.0.1:4040\",\"[::1]:4040\"]");
+	AEMP_OK(&w, "services", "[[\"Pkg::func\",1,\"a\"],\"Mod::\"]");
+	AEMP_OK(&w, "monitor_timeout", "2.5", "autocork", "1", "nodelay",
+	    "false", "framing_format", "json,cbor");
+	/* A first argument starting with [ is the whole command line. */
+	AEMP_OK(&w, "[\"profile\",\"j\",\"seeds\",\"a:1,b:2\","
+	    "\"auth_offer\",\"[\\\"hmac_md6_64_256\\\"]\"]");
+	AEMP_OK(&w, "showconfig", "j");
+	v = parse_out(&w);
+	FIELD_EQ(v, "binds", "[\"127.0.0.1:4040\",\"[::1]:4040\"]");
+	FIELD_EQ(v, "services", "[[\"Pkg::func\",1,\"a\"],\"Mod::\"]");
+	FIELD_EQ(v, "monitor_timeout", "2.5");
+	FIELD_EQ(v, "autocork", "true");
+	FIELD_EQ(v, "nodelay", "false");
+	FIELD_EQ(v, "framing_format", "[\"json\",\"cbor\"]");
+	FIELD_EQ(v, "seeds", "[\"a:1\",\"b:2\"]");
+	FIELD_EQ(v, "auth_offer", "[\"hmac_md6_64_256\"]");
+	json_decref(v);
+	AEMP_FAILS(&w, 2, "array of strings", "[\"binds\", 1]");
+	AEMP_FAILS(&w, 2, "only argument", "[\"binds\",\"1\"]", "nodeid");
+	AEMP_FAILS(&w, 2, "line 1", "[\"binds\"");
+	world_free(&w);
+}
+END_TEST
+
+START_TEST(test_add_del)
+{
+	struct world w;
+	json_t *v;
+
+	world_init(&w);
+	AEMP_OK(&w, "addseed", "a:1", "addseed", "b:2", "addseed", "a:1",
+	    "addbind", "x:1", "addservice", "S::", "addservice", "S::");
+	AEMP_OK(&w, "export");
+	v = parse_out(&w);
+	FIELD_EQ(v, "seeds", "[\"b:2\",\"a:1\"]");	/* moved, not doubled */
+	FIELD_EQ(v, "services", "[\"S::\"]");
+	json_decref(v);
+	AEMP_OK(&w, "delseed", "a:1", "delseed", "nope:1", "delbind", "y:1",
+	    "delservice", "S::", "profile", "p", "delseed", "a:1");
+	AEMP_OK(&w, "export");
+	v = parse_out(&w);
+	FIELD_EQ(v, "seeds", "[\"b:2\"]");
+	FIELD_EQ(v, "binds", "[\"x:1\"]");
+	FIELD_EQ(v, "services", "[]");
+	/* delX on a profile without the list does not create one. */
+	FIELD_EQ(json_object_get(v, "profile"), "p", "{}");
+	json_decref(v);
+	AEMP_OK(&w, "delseeds", "delbinds", "delservices", "delsecret",
+	    "delnodeid", "delcert", "delmonitor_timeout",
+	    "delconnect_interval", "delframing_format", "delauth_offer",
+	    "delauth_accept", "delautocork", "delnodelay");
+	AEMP_OK(&w, "export");
+	ck_assert_str_eq(w.out, "{\n   \"profile\": {\n      \"p\": {}\n   },\n"
+	    "   \"version\": 1\n}\n");
+	world_free(&w);
+}
+END_TEST
+
+START_TEST(test_profiles)
+{
+	struct world w;
+	json_t *v;
+
+	world_init(&w);
+	AEMP_OK(&w, "profile", "a", "nodeid", "na", "setparent", "b",
+	    "profile", "b", "binds", "b:1");
+	AEMP_OK(&w, "showconfig", "a");
+	v = parse_out(&w);
+	FIELD_EQ(v, "binds", "[\"b:1\"]");
+	json_decref(v);
+	AEMP_OK(&w, "profile", "a", "delparent");
+	AEMP_OK(&w, "showconfig", "a");
+	v = parse_out(&w);
+	FIELD_EQ(v, "binds", "(none)");
+	FIELD_EQ(v, "nodeid", "\"na\"");
+	json_decref(v);
+	AEMP_OK(&w, "delprofile", "a");
+	AEMP_OK(&w, "showprofile", "a");
+	ck_assert_str_eq(w.out, "{}\n");
+	/* No name: $AEMP_PROFILE, else the host name. */
+	free(w.env[2]);
+	w.env[2] = strdup("AEMP_PROFILE=b");
+	AEMP_OK(&w, "showconfig");
+	v = parse_out(&w);
+	FIELD_EQ(v, "binds", "[\"b:1\"]");
+	json_decref(v);
+	world_free(&w);
+}
+END_TEST
+
+START_TEST(test_import_export)
+{
+	struct world w;
+	char *file, *exported;
+	json_t *v;
+
+	world_init(&w);
+	if (asprintf(&file, "%s/.perl-anyevent-mp", w.dir) < 0)
+		abort();
+	/* As the reference writes it: strings for numbers, 0/1 booleans. */
+	write_bytes(file, "{\n   \"secret\" : \"perlsecret\",\n"
+	    "   \"seeds\" : [\"s:4040\"],\n   \"version\" : 1,\n"
+	    "   \"monitor_timeout\" : \"20\",\n   \"odd\" : 1,\n"
+	    "   \"profile\" : {\n      \"seed\" : { \"binds\" : [\"*:4040\"],"
+	    " \"nodelay\" : 0 },\n      \"kid\" : { \"parent\" : \"seed\" }\n"
+	    "   }\n}\n", 0);
+	AEMP_OK(&w, "import-perl");
+	ck_assert_ptr_nonnull(strstr(w.err, "ignoring key 'odd'"));
+	AEMP_OK(&w, "showconfig", "kid");
+	v = parse_out(&w);
+	FIELD_EQ(v, "secret", "\"perlsecret\"");
+	FIELD_EQ(v, "binds", "[\"*:4040\"]");
+	FIELD_EQ(v, "nodelay", "false");
+	FIELD_EQ(v, "monitor_timeout", "20");
+	json_decref(v);
+	AEMP_OK(&w, "export");
+	exported = strdup(w.out);
+	v = parse_out(&w);
+	FIELD_EQ(v, "version", "1");
+	FIELD_EQ(json_object_get(v, "profile"), "kid", "{\"parent\":\"seed\"}");
+	json_decref(v);
+	/* Round trip: exporting an import of an export changes nothing. */
+	write_bytes(file, exported, 0);
+	AEMP_OK(&w, "delprofile", "seed", "delprofile", "kid", "delsecret");
+	AEMP_OK(&w, "import-perl", file);
+	AEMP_OK(&w, "export");
+	ck_assert_str_eq(w.out, exported);
+	/* Bad files: nothing imported, the reason given. */
+	write_bytes(file, "{\"secret\": \"Zq9sEcret", 0);
+	AEMP_FAILS(&w, 1, "line 1", "import-perl", file, "nodeid", "x");
+	ck_assert_ptr_null(strstr(w.err, "Zq9sEcret"));
+	write_bytes(file, "{\"monitor_timeout\": \"soon\"}", 0);
+	AEMP_FAILS(&w, 1, "monitor_timeout", "import-perl", file);
+	AEMP_FAILS(&w, 1, "No such file", "import-perl", "/nonexistent/x");
+	AEMP_OK(&w, "export");
+	ck_assert_str_eq(w.out, exported);
+	free(exported);
+	free(file);
+	world_free(&w);
+}
+END_TEST
+
+START_TEST(test_gensecret_tls)
+{
+	struct world w;
+	json_t *v;
+	char *first;
+
+	world_init(&w);
+	AEMP_OK(&w, "gensecret", "showconfig", "x");
+	v = parse_out(&w);
+	first = strdup(json_string_value(json_object_get(v, "secret")));
+	ck_assert_uint_eq(strlen(first), 64);
+	json_decref(v);
+	AEMP_OK(&w, "gensecret", "showconfig", "x");
+	v = parse_out(&w);
+	ck_assert_str_ne(json_string_value(json_object_get(v, "secret")),
+	    first);
+	json_decref(v);
+	free(first);
+	AEMP_FAILS(&w, 1, "not supported yet: TLS", "gencert");
+	AEMP_FAILS(&w, 1, "not supported yet: TLS", "setcert", "/etc/passwd");
+	AEMP_FAILS(&w, 1, "not supported yet: TLS", "cert", "/etc/passwd");
+	AEMP_OK(&w, "--help");
+	ck_assert_ptr_nonnull(strstr(w.out, "not supported yet: TLS"));
+	world_free(&w);
+}
+END_TEST
+
+/* --- bad input ----------------------------------------------------------- */
+
+START_TEST(test_unknown_command)
+{
+	struct world w;
+
+	world_init(&w);
+	AEMP_FAILS(&w, 2, "frobnicate", "frobnicate");
+	ck_assert_ptr_nonnull(strstr(w.err, "aemp --help"));
+	/* Found before anything runs: nothing is created or written. */
+	AEMP_FAILS(&w, 2, "bogus", "nodeid", "x", "bogus");
+	ck_assert_int_ne(access(w.rc, F_OK), 0);
+	ck_assert_int_eq(aemp(&w, (char *)NULL), 2);
+	ck_assert_ptr_nonnull(strstr(w.err, "usage"));
+	world_free(&w);
+}
+END_TEST
+
+START_TEST(test_missing_argument)
+{
+	struct world w;
+
+	world_init(&w);
+	AEMP_FAILS(&w, 2, "setparent: missing argument NAME", "setparent");
+	AEMP_FAILS(&w, 2, "profile: missing argument NAME", "profile");
+	AEMP_FAILS(&w, 2, "addseed: missing argument H:P", "binds", "1",
+	    "addseed");
+	AEMP_FAILS(&w, 2, "setsecret: missing argument SECRET", "secret");
+	AEMP_FAILS(&w, 1, "missing value", "showconfig", "x", "binds");
+	ck_assert_int_ne(access(w.rc, F_OK), 0);
+	world_free(&w);
+}
+END_TEST
+
+START_TEST(test_invalid_json)
+{
+	struct world w;
+
+	world_init(&w);
+	AEMP_FAILS(&w, 1, "line 1, column 10, position 10", "setbinds",
+	    "[\"a:1\" \"b\"]");
+	ck_assert_ptr_nonnull(strstr(w.err, "invalid JSON"));
+	AEMP_FAILS(&w, 1, "binds: element 1 is not a string", "binds",
+	    "[\"a\", 2]");
+	/* The secret never appears in an error message. */
+	AEMP_FAILS(&w, 1, "invalid JSON", "setsecret", "\"Sekr1t");
+	ck_assert_ptr_null(strstr(w.err, "Sekr1t"));
+	AEMP_FAILS(&w, 1, "invalid JSON", "setsecret", "{Sekr1t");
+	ck_assert_ptr_null(strstr(w.err, "Sekr1t"));
+	world_free(&w);
+}
+END_TEST
+
+START_TEST(test_bad_numbers)
+{
+	struct world w;
+
+	world_init(&w);
+	AEMP_FAILS(&w, 1, "'abc'", "monitor_timeout", "abc");
+	ck_assert_ptr_nonnull(strstr(w.err, "monitor_timeout"));
+	AEMP_FAILS(&w, 1, "connect_interval", "setconnect_interval", "[1]");
+	AEMP_FAILS(&w, 1, "boolean", "nodelay", "maybe");
+	world_free(&w);
+}
+END_TEST
+
+START_TEST(test_empty_profile_name)
+{
+	struct world w;
+
+	world_init(&w);
+	AEMP_FAILS(&w, 1, "empty profile name", "profile", "", "binds", "1");
+	AEMP_FAILS(&w, 1, "empty profile name", "showprofile", "");
+	AEMP_FAILS(&w, 1, "empty profile name", "showconfig", "");
+	AEMP_FAILS(&w, 1, "empty profile name", "profile", "a", "setparent",
+	    "");
+	AEMP_FAILS(&w, 1, "empty profile name", "delprofile", "");
+	world_free(&w);
+}
+END_TEST
+
+START_TEST(test_parent_cycle)
+{
+	struct world w;
+
+	world_init(&w);
+	AEMP_OK(&w, "profile", "a", "setparent", "b", "profile", "b",
+	    "setparent", "c");
+	AEMP_FAILS(&w, 1, "profile parent cycle: c -> a -> b -> c", "profile",
+	    "c", "parent", "a");
+	AEMP_FAILS(&w, 1, "profile parent cycle: a -> a", "profile", "a",
+	    "setparent", "a");
+	AEMP_FAILS(&w, 1, "global default configuration cannot have a parent",
+	    "setparent", "a");
+	AEMP_OK(&w, "showconfig", "a");
+	world_free(&w);
+}
+END_TEST
+
+/* A later failure in the chain leaves nothing of the earlier commands. */
+START_TEST(test_all_or_nothing)
+{
+	struct world w;
+	char *before;
+
+	world_init(&w);
+	AEMP_OK(&w, "nodeid", "n1", "profile", "p", "binds", "1");
+	AEMP_OK(&w, "export");
+	before = strdup(w.out);
+	AEMP_FAILS(&w, 1, "nothing was changed", "nodeid", "n2", "profile",
+	    "q", "addseed", "s:1", "delprofile", "p", "monitor_timeout", "abc");
+	AEMP_FAILS(&w, 1, "cycle", "profile", "z", "binds", "2", "setparent",
+	    "z");
+	AEMP_OK(&w, "export");
+	ck_assert_str_eq(w.out, before);
+	free(before);
+	world_free(&w);
+}
+END_TEST
+
+static void
+corrupt_case(struct world *w, const char *bytes, size_t len)
+{
+	char *after;
+	size_t alen;
+
+	write_bytes(w->rc, bytes, len);
+	AEMP_FAILS(w, 1, w->rc, "setbinds", "1");
+	AEMP_FAILS(w, 1, w->rc, "showconfig", "x");
+	AEMP_FAILS(w, 1, w->rc, "export");
+	after = read_bytes(w->rc, &alen);
+	ck_assert_uint_eq(alen, len);
+	ck_assert_msg(memcmp(after, bytes, len) == 0, "the file was changed");
+	free(after);
+}
+
+START_TEST(test_corrupt_store)
+{
+	struct world w;
+	char garbage[5000], *good, *mid;
+	size_t i, len = 0;
+
+	world_init(&w);
+	for (i = 0; i < sizeof garbage; i++)
+		garbage[i] = (char)((i * 131 + 17) ^ (i >> 3));
+	AEMP_OK(&w, "nodeid", "x");	/* makes the directory */
+	corrupt_case(&w, garbage, sizeof garbage);
+	/* A real store, truncated, or with its pages scrambled. */
+	unlink(w.rc);
+	AEMP_OK(&w, "gensecret", "profile", "p", "binds", "1,2,3");
+	good = read_bytes(w.rc, &len);
+	ck_assert_uint_gt(len, 4096);
+	corrupt_case(&w, good, 4096 + 100);
+	corrupt_case(&w, good, 50);
+	mid = malloc(len);
+	memcpy(mid, good, len);
+	memset(mid + 4096, 0x5a, len - 4096);
+	corrupt_case(&w, mid, len);
+	free(mid);
+	free(good);
+	world_free(&w);
+}
+END_TEST
+
+START_TEST(test_not_a_file)
+{
+	struct world w;
+	char cfg[4096];
+
+	world_init(&w);
+	snprintf(cfg, sizeof cfg, "%s/cfg", w.dir);
+	ck_assert_int_eq(mkdir(cfg, 0700), 0);
+	ck_assert_int_eq(mkdir(w.rc, 0700), 0);
+	AEMP_FAILS(&w, 1, w.rc, "nodeid", "x");
+	AEMP_FAILS(&w, 1, w.rc, "showconfig", "x");
+	world_free(&w);
+}
+END_TEST
+
+/* Read-only commands never create the store. */
+START_TEST(test_readonly_no_create)
+{
+	struct world w;
+	json_t *v;
+
+	world_init(&w);
+	AEMP_OK(&w, "showconfig", "nothing");
+	v = parse_out(&w);
+	FIELD_EQ(v, "monitor_timeout", "30");
+	json_decref(v);
+	AEMP_OK(&w, "showprofile", "nothing", "export", "help", "export");
+	AEMP_OK(&w, "help", "setbinds");
+	AEMP_OK(&w, "--version");
+	ck_assert_ptr_nonnull(strstr(w.out, "aemp "));
+	ck_assert_int_ne(access(w.rc, F_OK), 0);
+	world_free(&w);
+}
+END_TEST
+
+/*
+ * A writer waits for another one holding the store, then succeeds: this
+ * process holds a write transaction for a second while aemp runs.
+ */
+START_TEST(test_locked_store)
+{
+	struct world w;
+	char *argv[] = { NULL, "addseed", "s:1", NULL }, *log;
+	int status;
+	sqlite3 *db;
+	pid_t pid;
+	json_t *v;
+
+	world_init(&w);
+	AEMP_OK(&w, "nodeid", "before");
+	ck_assert_int_eq(sqlite3_open(w.rc, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "BEGIN IMMEDIATE; INSERT OR REPLACE "
+	    "INTO config VALUES ('', 'nodeid', '\"holder\"')", NULL, NULL,
+	    NULL), SQLITE_OK);
+	argv[0] = test_bin("aemp");
+	if (asprintf(&log, "%s/aemp.log", w.dir) < 0)
+		abort();
+	pid = test_spawn(argv, w.env, log, -1);
+	/* Still waiting after a second: it neither failed nor went ahead. */
+	ck_assert_int_eq(test_wait(pid, 1.0), -1);
+	ck_assert_int_eq(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	status = test_wait(pid, 10.0);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "aemp failed: status %d", status);
+	AEMP_OK(&w, "export");
+	v = parse_out(&w);
+	FIELD_EQ(v, "nodeid", "\"holder\"");
+	FIELD_EQ(v, "seeds", "[\"s:1\"]");
+	json_decref(v);
+	free(argv[0]);
+	free(log);
+	world_free(&w);
+}
+END_TEST
+
+#define RACE_N	200
+
+/* Two processes, each running RACE_N addseed invocations at once. */
+START_TEST(test_concurrent_writers)
+{
+	struct world w;
+	pid_t pids[2];
+	int i, k, status, fails;
+	char seed[64];
+	json_t *v, *seeds;
+
+	world_init(&w);
+	for (k = 0; k < 2; k++) {
+		pids[k] = fork();
+		ck_assert_int_ge(pids[k], 0);
+		if (pids[k] != 0)
+			continue;
+		for (i = fails = 0; i < RACE_N; i++) {
+			snprintf(seed, sizeof seed, "w%d-%d:4040", k, i);
+			if (aemp(&w, "addseed", seed, (char *)NULL) != 0) {
+				fprintf(stderr, "%s", w.err);
+				fails++;
+			}
+		}
+		_exit(fails != 0);
+	}
+	for (k = 0; k < 2; k++) {
+		ck_assert_int_eq(waitpid(pids[k], &status, 0), pids[k]);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		    "writer %d failed", k);
+	}
+	AEMP_OK(&w, "export");
+	v = parse_out(&w);
+	seeds = json_object_get(v, "seeds");
+	ck_assert_uint_eq(json_array_size(seeds), 2 * RACE_N);
+	for (k = 0; k < 2; k++)
+		for (i = 0; i < RACE_N; i++) {
+			snprintf(seed, sizeof seed, "w%d-%d:4040", k, i);
+			ck_assert_msg(strstr(w.out, seed) != NULL, "lost %s",
+			    seed);
+		}
+	json_decref(v);
+	world_free(&w);
+}
+END_TEST
+
+/* --- help and the man page agree with the command table ------------------ */
+
+/* Every command the brief and the reference name. */
+static const char *const commands[] = {
+	"setnodeid", "nodeid", "delnodeid", "gensecret", "setsecret", "secret",
+	"delsecret", "gencert", "setcert", "cert", "delcert", "setseeds",
+	"seeds", "delseeds", "addseed", "delseed", "setbinds", "binds",
+	"delbinds", "addbind", "delbind", "setservices", "services",
+	"delservices", "addservice", "delservice", "profile", "setparent",
+	"parent", "delparent", "delprofile", "showprofile", "showconfig",
+	"setmonitor_timeout", "monitor_timeout", "delmonitor_timeout",
+	"setconnect_interval", "connect_interval", "delconnect_interval",
+	"setframing_format", "framing_format", "delframing_format",
+	"setauth_offer", "auth_offer", "delauth_offer", "setauth_accept",
+	"auth_accept", "delauth_accept", "setautocork", "autocork",
+	"delautocork", "setnodelay", "nodelay", "delnodelay", "import-perl",
+	"export", "help", NULL
+};
+
+static char *
+man_page(const char *name)
+{
+	const char *src = getenv("AEMP_SRC");
+	char path[4096], *text;
+
+	if (src != NULL) {
+		snprintf(path, sizeof path, "%s/man/%s", src, name);
+		if ((text = test_slurp(path)) != NULL)
+			return text;
+	}
+	snprintf(path, sizeof path, "man/%s", name);
+	if ((text = test_slurp(path)) != NULL)
+		return text;
+	snprintf(path, sizeof path, "../../man/%s", name);
+	return test_slurp(path);
+}
+
+/* Whether word occurs in text as a whole word (man: '-' written '\-'). */
+static int
+has_word(const char *text, const char *word, int man)
+{
+	char buf[128], *q = buf;
+	const char *p, *w;
+	size_t len;
+
+	for (w = word; *w != '\0'; w++) {
+		if (man && *w == '-')
+			*q++ = '\\';
+		*q++ = *w;
+	}
+	*q = '\0';
+	len = strlen(buf);
+	for (p = text; (p = strstr(p, buf)) != NULL; p++) {
+		int before = p == text || !(isalnum((unsigned char)p[-1]) ||
+		    p[-1] == '_' || p[-1] == '-');
+		int after = !(isalnum((unsigned char)p[len]) ||
+		    p[len] == '_' || (p[len] == '\\' && p[len + 1] == '-'));
+		if (before && after)
+			return 1;
+	}
+	return 0;
+}
+
+START_TEST(test_help_and_man)
+{
+	struct world w;
+	const char *const *c;
+	char *man, *line, *save, *help, name[128];
+	int listed = 0;
+
+	world_init(&w);
+	AEMP_OK(&w, "--help");
+	help = strdup(w.out);
+	man = man_page("aemp.1");
+	ck_assert_msg(man != NULL, "man/aemp.1 not found (run from the "
+	    "source tree or set AEMP_SRC)");
+	for (c = commands; *c != NULL; c++) {
+		ck_assert_msg(has_word(help, *c, 0), "--help lacks %s", *c);
+		ck_assert_msg(has_word(man, *c, 1), "aemp.1 lacks %s", *c);
+		AEMP_OK(&w, "help", *c);
+	}
+	/* And every command --help lists (the table) is in the man page. */
+	for (line = strtok_r(help, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, "  ", 2) != 0 || !islower((unsigned char)
+		    line[2]))
+			continue;
+		sscanf(line + 2, "%127s", name);
+		ck_assert_msg(has_word(man, name, 1), "aemp.1 lacks %s", name);
+		listed++;
+	}
+	ck_assert_int_ge(listed, 40);
+	/* The keys, types and defaults are in aemp-profiles(5). */
+	free(man);
+	man = man_page("aemp-profiles.5");
+	ck_assert_ptr_nonnull(man);
+	for (c = (const char *const[]){ "nodeid", "secret", "cert", "binds",
+	    "seeds", "services", "parent", "monitor_timeout",
+	    "connect_interval", "framing_format", "auth_offer", "auth_accept",
+	    "autocork", "nodelay", NULL }; *c != NULL; c++)
+		ck_assert_msg(has_word(man, *c, 1), "aemp-profiles.5 lacks %s",
+		    *c);
+	free(man);
+	free(help);
+	world_free(&w);
+}
+END_TEST
+
+static Suite *
+cli_suite(void)
+{
+	Suite *s = suite_create("cli");
+	TCase *tc = tcase_create("accept");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_tutorial);
+	tcase_add_test(tc, test_chain);
+	tcase_add_test(tc, test_json_arguments);
+	tcase_add_test(tc, test_add_del);
+	tcase_add_test(tc, test_profiles);
+	tcase_add_test(tc, test_import_export);
+	tcase_add_test(tc, test_gensecret_tls);
+	tcase_add_test(tc, test_locked_store);
+	tcase_add_test(tc, test_concurrent_writers);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("bad input");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_unknown_command);
+	tcase_add_test(tc, test_missing_argument);
+	tcase_add_test(tc, test_invalid_json);
+	tcase_add_test(tc, test_bad_numbers);
+	tcase_add_test(tc, test_empty_profile_name);
+	tcase_add_test(tc, test_parent_cycle);
+	tcase_add_test(tc, test_all_or_nothing);
+	tcase_add_test(tc, test_corrupt_store);
+	tcase_add_test(tc, test_not_a_file);
+	tcase_add_test(tc, test_readonly_no_create);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("docs");
+	tcase_add_test(tc, test_help_and_man);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+AEMP_TEST_MAIN(cli_suite)

@@ -1,0 +1,165 @@
+/*
+ * check_daemon.c: aempd and the examples as processes: start, serve,
+ * clean exit on signals, refusal without a secret, and a valgrind-clean
+ * start/stop cycle.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static char *dir;
+static char rc_env[512];
+
+static void
+setup(void)
+{
+	dir = test_tmpdir();
+	snprintf(rc_env, sizeof rc_env, "AEMP_RC=%s/aemp.db", dir);
+}
+
+static void
+teardown(void)
+{
+	test_rmtree(dir);
+	free(dir);
+}
+
+START_TEST(simple_example_prints_123)
+{
+	char *bin = test_example("simple_example"), *out = NULL;
+	char *argv[] = { bin, NULL }, *env[] = { rc_env, NULL };
+
+	ck_assert_int_eq(test_run(argv, env, NULL, &out, NULL, 10), 0);
+	ck_assert_str_eq(out, "Ending with: 123\n");
+	free(out);
+	free(bin);
+}
+END_TEST
+
+START_TEST(aempd_refuses_without_secret)
+{
+	char *bin = test_bin("aempd"), *err = NULL;
+	char *argv[] = { bin, "nodeid", "lonely", "binds", "127.0.0.1:*",
+	    NULL };
+	char *env[] = { rc_env, NULL };
+
+	ck_assert_int_eq(test_run(argv, env, NULL, NULL, &err, 10), 1);
+	ck_assert_ptr_nonnull(strstr(err, "no shared secret"));
+	ck_assert_ptr_nonnull(strstr(err, "aemp gensecret"));
+	free(err);
+	free(bin);
+}
+END_TEST
+
+START_TEST(aempd_bad_arguments)
+{
+	char *bin = test_bin("aempd"), *err = NULL;
+	char *argv1[] = { bin, "--bogus", NULL };
+	char *argv2[] = { bin, "monitor_timeout", "abc", NULL };
+	char *argv3[] = { bin, "--profile", NULL };
+	char *env[] = { rc_env, NULL };
+
+	ck_assert_int_eq(test_run(argv1, env, NULL, NULL, &err, 10), 1);
+	ck_assert_ptr_nonnull(strstr(err, "--bogus"));
+	free(err);
+	ck_assert_int_eq(test_run(argv2, env, NULL, NULL, &err, 10), 1);
+	ck_assert_ptr_nonnull(strstr(err, "monitor_timeout"));
+	free(err);
+	ck_assert_int_eq(test_run(argv3, env, NULL, NULL, &err, 10), 1);
+	ck_assert_ptr_nonnull(strstr(err, "missing"));
+	free(err);
+	free(bin);
+}
+END_TEST
+
+/* aempd serves a ping/echo exchange, then exits 0 on SIGTERM. */
+static void
+serve_and_stop(int under_valgrind)
+{
+	char *aempd = test_bin("aempd"), *echo = test_example("echo");
+	char *ping = test_example("ping"), *out = NULL;
+	char log[600], bind[64], seeds[80], echobind[80], echoseed[80];
+	char *env[] = { rc_env, NULL };
+	int port = test_free_port(), eport = test_free_port(), status;
+	pid_t d, e;
+
+	snprintf(log, sizeof log, "%s/aempd.log", dir);
+	snprintf(bind, sizeof bind, "127.0.0.1:%d", port);
+	snprintf(seeds, sizeof seeds, "[\"127.0.0.1:%d\"]", port);
+	snprintf(echobind, sizeof echobind, "[\"127.0.0.1:%d\"]", eport);
+	snprintf(echoseed, sizeof echoseed, "127.0.0.1:%d", eport);
+	{
+		char *argv[] = { "/usr/bin/valgrind", "-q", "--leak-check=full",
+		    "--errors-for-leak-kinds=definite,indirect",
+		    "--error-exitcode=9", aempd, "nodeid", "seed", "binds",
+		    bind, "secret", "s", NULL };
+		d = test_spawn(under_valgrind ? argv : argv + 5, env, log, -1);
+	}
+	ck_assert(test_wait_for_text(log, "node listens on", 20));
+	{
+		char *argv[] = { echo, "nodeid", "echo", "binds", echobind,
+		    "secret", "s", "seeds", seeds, NULL };
+		e = test_spawn(argv, env, NULL, -1);
+	}
+	{
+		/* ping knows echo's address directly: no global service needed */
+		char *argv[] = { ping, "echo", "50", "nodeid", "anon/", "binds",
+		    "[]", "secret", "s", "seeds", echoseed, NULL };
+		ck_assert_int_eq(test_run(argv, env, NULL, &out, NULL, 30), 0);
+		ck_assert_ptr_nonnull(strstr(out, "\"count\": 50"));
+	}
+	ck_assert(test_wait_for_text(log, "echo is up", 10));
+	test_stop(e);
+	kill(d, SIGTERM);
+	status = test_wait(d, 20);
+	ck_assert_msg(status != -1 && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0, "aempd exit status %d", status);
+	ck_assert(test_wait_for_text(log, "shutting down", 1));
+	free(out);
+	free(aempd);
+	free(echo);
+	free(ping);
+}
+
+START_TEST(aempd_serves_and_exits_cleanly)
+{
+	serve_and_stop(0);
+}
+END_TEST
+
+START_TEST(aempd_valgrind_clean)
+{
+	const char *b = getenv("AEMP_BUILD");
+
+	/* sanitizer builds check themselves and cannot run under valgrind */
+	if (b != NULL && strstr(b, "asan") != NULL)
+		return;
+	ck_assert_msg(access("/usr/bin/valgrind", X_OK) == 0,
+	    "valgrind is missing: make deps installs it");
+	serve_and_stop(1);
+}
+END_TEST
+
+static Suite *
+daemon_suite(void)
+{
+	Suite *s = suite_create("daemon");
+	TCase *tc = tcase_create("aempd");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 90);
+	tcase_add_test(tc, simple_example_prints_123);
+	tcase_add_test(tc, aempd_refuses_without_secret);
+	tcase_add_test(tc, aempd_bad_arguments);
+	tcase_add_test(tc, aempd_serves_and_exits_cleanly);
+	tcase_add_test(tc, aempd_valgrind_clean);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+AEMP_TEST_MAIN(daemon_suite)
