@@ -553,6 +553,37 @@ START_TEST(seed_that_is_self_is_dropped)
 END_TEST
 
 
+START_TEST(ipv6_loopback)
+{
+	aemp_node *a = tn_node(base, "alpha", json_pack("{s[s]}", "binds",
+	    "[::1]:*"));
+	aemp_node *b;
+	struct box up = { 0 };
+
+	ck_assert_ptr_nonnull(a);
+	ck_assert(strncmp(tn_addr(a), "[::1]:", 6) == 0);
+	b = seeded("beta", a, NULL);
+	aemp_mon_nodes(b, note_up, &up);
+	ck_assert(tn_run_until(base, &up.got, 5));
+	ck_assert_str_eq(up.port, "alpha");
+	box_clear(&up);
+	aemp_free(b);
+	aemp_free(a);
+}
+END_TEST
+
+START_TEST(bad_binds_fail_configure)
+{
+	char *err = NULL;
+	aemp_node *n = aemp_configure(base, json_pack("{ss s[s] ss}", "nodeid",
+	    "x", "binds", "127.0.0.1:99999", "secret", "s"), &err);
+
+	ck_assert_ptr_null(n);
+	ck_assert_ptr_nonnull(strstr(err, "127.0.0.1:99999"));
+	free(err);
+}
+END_TEST
+
 /* --- the AEMP guarantee ----------------------------------------------------- */
 
 #include <netinet/in.h>
@@ -748,6 +779,8 @@ kernel_suite(void)
 	tcase_add_test(two, unable_to_connect);
 	tcase_add_test(two, seed_that_is_self_is_dropped);
 	tcase_add_test(two, aemp_guarantee_on_cut_connection);
+	tcase_add_test(two, ipv6_loopback);
+	tcase_add_test(one, bad_binds_fail_configure);
 	suite_add_tcase(s, one);
 	suite_add_tcase(s, two);
 	return s;

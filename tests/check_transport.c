@@ -58,14 +58,18 @@ child_start(struct child *c, const char *extra_json)
 		setvbuf(stderr, NULL, _IONBF, 0);
 		tn_isolate();
 		setenv("AEMP_WARNLEVEL", "9", 1);
-		json_object_set_new(extra, "binds", json_pack("[s]", bind));
+		if (json_is_true(json_object_get(extra, "nobind"))) {
+			json_object_del(extra, "nobind");
+			json_object_set_new(extra, "binds", json_array());
+		} else
+			json_object_set_new(extra, "binds", json_pack("[s]", bind));
 		n = tn_node(base, "victim", extra);
 		if (n == NULL)
 			_exit(3);
 		event_base_dispatch(base);
 		_exit(0);
 	}
-	ck_assert(test_wait_for_text(c->log, "node listens on", 5));
+	ck_assert(test_wait_for_text(c->log, "starting global service", 5));
 }
 
 static void
@@ -118,6 +122,25 @@ raw_line(int fd, char *buf, size_t size)
 		len++;
 	}
 	return -1;
+}
+
+/* Reads until needle was seen (1) or the peer stops sending (0). */
+static int
+raw_read_until(int fd, const char *needle)
+{
+	char buf[65536];
+	size_t len = 0;
+
+	while (len < sizeof buf - 1) {
+		ssize_t r = read(fd, buf + len, sizeof buf - 1 - len);
+		if (r <= 0)
+			return 0;
+		len += (size_t)r;
+		buf[len] = '\0';
+		if (strstr(buf, needle) != NULL)
+			return 1;
+	}
+	return 0;
 }
 
 /* 1 if the peer closed the connection within the receive timeout. */
@@ -403,13 +426,7 @@ START_TEST(unknown_ports_and_bad_requests_are_harmless)
 	ck_assert(test_wait_for_text(c.log, "not a registered function", 3));
 	/* still up: the node answers an info request on this connection */
 	raw_send(fd, "[\"\",\"info\",\"raw#r1\"]");
-	{
-		char buf[256];
-		ssize_t r = read(fd, buf, sizeof buf - 1);
-		ck_assert_int_gt(r, 0);
-		buf[r] = '\0';
-		ck_assert_ptr_nonnull(strstr(buf, "[\"r1\",\"victim\"]"));
-	}
+	ck_assert(raw_read_until(fd, "[\"r1\",\"victim\"]"));
 	/* bytes after our close do not matter to it */
 	shutdown(fd, SHUT_WR);
 	close(fd);
@@ -473,6 +490,85 @@ START_TEST(no_secret_refuses_handshake)
 }
 END_TEST
 
+
+/* A listener on 127.0.0.1 for the node to connect to; returns the fd. */
+static int
+raw_listen(int *port)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof sin;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+	ck_assert_int_eq(listen(fd, 4), 0);
+	getsockname(fd, (struct sockaddr *)&sin, &len);
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+START_TEST(listener_less_node_sends_keepalive)
+{
+	struct child c;
+	int lfd, lport, fd;
+	char extra[256], g1[4096], g2[4096], line[4096], token[65];
+	const char *my1 = "aemp;1;raw;hmac_md6_64_256;json;provider=test";
+	struct timeval tv = { 3, 0 };
+	char buf[4096];
+	size_t len = 0;
+
+	lfd = raw_listen(&lport);
+	snprintf(extra, sizeof extra, "{\"monitor_timeout\": 0.5, "
+	    "\"seeds\": [\"127.0.0.1:%d\"], \"nobind\": true}", lport);
+	child_start(&c, extra);
+	fd = accept(lfd, NULL, NULL);
+	ck_assert_int_ge(fd, 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	raw_send(fd, my1);
+	raw_send(fd, "\n" NONCE "\n");
+	ck_assert_int_gt(raw_line(fd, g1, sizeof g1), 0);
+	ck_assert_int_gt(raw_line(fd, g2, sizeof g2), 0);
+	aemp_auth_token(SECRET, my1, NONCE, g1, g2, token);
+	snprintf(line, sizeof line, "hmac_md6_64_256;%s;json\n", token);
+	raw_send(fd, line);
+	ck_assert_int_gt(raw_line(fd, line, sizeof line), 0);
+	/* after the start-up traffic, silence must be broken by [] */
+	while (len < sizeof buf - 1) {
+		ssize_t r = read(fd, buf + len, sizeof buf - 1 - len);
+		ck_assert_int_gt(r, 0);
+		len += (size_t)r;
+		buf[len] = '\0';
+		if (strstr(buf, "[]") != NULL)
+			break;
+	}
+	ck_assert_ptr_nonnull(strstr(buf, "[]"));
+	close(fd);
+	close(lfd);
+	child_stop(&c);
+}
+END_TEST
+
+START_TEST(trace_prints_packets)
+{
+	struct child c;
+	int fd;
+
+	setenv("AEMP_TRACE", "1", 1);
+	child_start(&c, NULL);
+	unsetenv("AEMP_TRACE");
+	fd = raw_authenticated(c.port);
+	raw_send(fd, "[\"\",\"info\",\"raw#r1\"]");
+	ck_assert(test_wait_for_text(c.log,
+	    "RCV raw -> [\"\",\"info\",\"raw#r1\"]", 3));
+	ck_assert(test_wait_for_text(c.log, "SND raw <- [\"victim\"]", 3));
+	close(fd);
+	child_stop(&c);
+}
+END_TEST
+
 static Suite *
 transport_suite(void)
 {
@@ -500,6 +596,8 @@ transport_suite(void)
 	tcase_add_test(data, packet_over_cap);
 	tcase_add_test(data, unknown_ports_and_bad_requests_are_harmless);
 	tcase_add_test(data, many_packets_in_one_write_and_split_packets);
+	tcase_add_test(data, listener_less_node_sends_keepalive);
+	tcase_add_test(data, trace_prints_packets);
 	suite_add_tcase(s, hs);
 	suite_add_tcase(s, data);
 	return s;
