@@ -114,6 +114,7 @@ struct aemp_conn {
 	char		*rnodeid;
 	char		 expect_token[65];
 	struct event	*timer;		/* handshake timeout, then keepalive */
+	struct event	*more_ev;	/* continue parsing after the budget */
 	struct aemp_scan scan;
 	size_t		 scanned;	/* bytes of input the splitter consumed */
 	int		 seed;		/* index in node->seeds + 1, or 0 */

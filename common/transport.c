@@ -23,8 +23,11 @@
 
 #define PROVIDER	"aemp-c-" AEMP_VERSION
 #define NONCE_BYTES	66
+#define READ_BUDGET	1024	/* packets per read callback */
+#define MAX_PREAUTH	256	/* connections still in their handshake */
 
 static void conn_read(struct bufferevent *, void *);
+static void read_more(evutil_socket_t, short, void *);
 static void conn_event(struct bufferevent *, short, void *);
 
 /* --- addresses ------------------------------------------------------------ */
@@ -109,6 +112,28 @@ static struct aemp_conn *conn_new(aemp_node *, struct bufferevent *,
     const char *peer, const char *expect);
 static void conn_start(struct aemp_conn *);
 
+/*
+ * Connections that never finish their handshake cost memory until their
+ * timeout: past MAX_PREAUTH of them the oldest goes, so that a flood of
+ * them cannot keep a legitimate peer (which finishes in a millisecond)
+ * from connecting.
+ */
+static void
+evict_preauth(aemp_node *n)
+{
+	struct aemp_conn *c, *oldest = NULL;
+	size_t count = 0;
+
+	for (c = n->conns; c != NULL; c = c->next)
+		if (c->state != CONN_UP && c->state != CONN_CLOSED) {
+			count++;
+			oldest = c;	/* the list is newest first */
+		}
+	if (count >= MAX_PREAUTH && oldest != NULL)
+		transport_close(oldest, "too many connections in handshake, "
+		    "dropping the oldest");
+}
+
 static void
 accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
     int len, void *arg)
@@ -119,6 +144,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	char *peer = sockaddr_text(sa, (socklen_t)len);
 
 	(void)l;
+	evict_preauth(n);
 	evutil_make_socket_nonblocking(fd);
 	bev = bufferevent_socket_new(n->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	c = conn_new(n, bev, peer, NULL);
@@ -242,6 +268,7 @@ conn_new(aemp_node *n, struct bufferevent *bev, const char *peer,
 	c->expect = expect ? strdup(expect) : NULL;
 	c->state = CONN_CONNECTING;
 	aemp_scan_init(&c->scan, n->max_packet);
+	c->more_ev = event_new(n->base, -1, 0, read_more, c);
 	c->next = n->conns;
 	if (c->next != NULL)
 		c->next->prev = c;
@@ -288,6 +315,8 @@ transport_close(struct aemp_conn *c, const char *why)
 	if (c->timer != NULL)
 		event_free(c->timer);
 	c->timer = NULL;
+	event_free(c->more_ev);
+	c->more_ev = NULL;
 	/*
 	 * One non-blocking attempt to send what is queued, so that the peer
 	 * gets our auth line (and so its own verdict) or the last packets.
@@ -597,6 +626,14 @@ conn_up(struct aemp_conn *c)
 		event_free(c->timer);
 	c->timer = NULL;
 	aemp_log(n, 9, "%s connected as %s", c->peer, c->rnodeid);
+	{
+		/* queued data that makes no progress means a hung peer */
+		struct timeval wt;
+		wt.tv_sec = (time_t)n->monitor_timeout;
+		wt.tv_usec = (suseconds_t)((n->monitor_timeout -
+		    (double)wt.tv_sec) * 1e6);
+		bufferevent_set_timeouts(c->bev, NULL, &wt);
+	}
 	if (n->nlisteners == 0)
 		arm(c, keepalive_tick, EV_PERSIST, n->monitor_timeout);
 	if (c->seed)
@@ -624,6 +661,7 @@ static void
 read_packets(struct aemp_conn *c)
 {
 	struct evbuffer *in = bufferevent_get_input(c->bev);
+	int budget = READ_BUDGET;
 
 	while (c->state == CONN_UP) {
 		struct evbuffer_iovec vec[16];
@@ -672,7 +710,19 @@ read_packets(struct aemp_conn *c)
 		}
 		c->listener_less_keepalive = 1;
 		remote_packet(c->remote, pkt);
+		if (--budget == 0 && c->state == CONN_UP) {
+			/* the rest waits a loop turn: other peers get served */
+			event_active(c->more_ev, EV_TIMEOUT, 1);
+			return;
+		}
 	}
+}
+
+static void
+read_more(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd; (void)what;
+	read_packets(arg);
 }
 
 static void
@@ -723,6 +773,10 @@ conn_event(struct bufferevent *bev, short what, void *arg)
 	(void)bev;
 	if (what & BEV_EVENT_CONNECTED) {
 		conn_start(c);
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT) {
+		transport_close(c, "peer stopped reading (write timeout)");
 		return;
 	}
 	if (what & BEV_EVENT_EOF) {

@@ -160,13 +160,15 @@ raw_closed(int fd)
 
 #define NONCE "bm9uY2Vub25jZW5vbmNlbm9uY2Vub25jZW5vbmNlbm9uY2Vub25jZQ=="
 
-/* A complete, correct handshake as node "raw"; returns the fd. */
+/* A complete, correct handshake as node id; returns the fd. */
 static int
-raw_authenticated(int port)
+raw_authenticated_as(int port, const char *id)
 {
 	int fd = raw_connect(port);
-	char g1[4096], g2[4096], line[4096], token[65];
-	const char *my1 = "aemp;1;raw;hmac_md6_64_256;json;provider=test";
+	char g1[4096], g2[4096], line[4096], token[65], my1[256];
+
+	snprintf(my1, sizeof my1, "aemp;1;%s;hmac_md6_64_256;json;"
+	    "provider=test", id);
 
 	raw_send(fd, my1);
 	raw_send(fd, "\n" NONCE "\n");
@@ -178,6 +180,12 @@ raw_authenticated(int port)
 	ck_assert_int_gt(raw_line(fd, line, sizeof line), 0);
 	ck_assert(strncmp(line, "hmac_md6_64_256;", 16) == 0);
 	return fd;
+}
+
+static int
+raw_authenticated(int port)
+{
+	return raw_authenticated_as(port, "raw");
 }
 
 /* The node still accepts and authenticates a legitimate peer. */
@@ -569,6 +577,96 @@ START_TEST(trace_prints_packets)
 }
 END_TEST
 
+
+START_TEST(preauth_flood_does_not_lock_out)
+{
+	struct child c;
+	int fds[300], i;
+
+	child_start(&c, NULL);
+	for (i = 0; i < 300; i++)
+		fds[i] = raw_connect(c.port);
+	ck_assert(test_wait_for_text(c.log, "too many connections in handshake",
+	    5));
+	still_serving(&c);
+	for (i = 0; i < 300; i++)
+		close(fds[i]);
+	child_stop(&c);
+}
+END_TEST
+
+START_TEST(node_port_flood_keeps_others_served)
+{
+	struct child c;
+	int flood, fd, i;
+	pid_t writer;
+	double start;
+	struct timespec ts;
+
+	child_start(&c, NULL);
+	flood = raw_authenticated(c.port);
+	fflush(NULL);
+	writer = fork();
+	if (writer == 0) {
+		static char chunk[32 * 1024];
+		size_t len = 0;
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGPIPE, SIG_IGN);
+		while (len + 20 < sizeof chunk)
+			len += (size_t)snprintf(chunk + len, sizeof chunk - len,
+			    "[\"\",\"devnull\"]");
+		for (i = 0; i < 1000000 / 100; i++)	/* 1,000,000 requests */
+			if (write(flood, chunk, len) < 0)
+				break;
+		_exit(0);
+	}
+	usleep(200000);		/* the flood is on */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	start = ts.tv_sec + ts.tv_nsec / 1e9;
+	fd = raw_authenticated_as(c.port, "other");
+	raw_send(fd, "[\"\",\"info\",\"other#r1\"]");
+	ck_assert(raw_read_until(fd, "[\"r1\",\"victim\"]"));
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ck_assert_double_lt(ts.tv_sec + ts.tv_nsec / 1e9 - start, 2.0);
+	close(fd);
+	test_stop(writer);
+	close(flood);
+	child_stop(&c);
+}
+END_TEST
+
+START_TEST(hung_peer_is_dropped)
+{
+	struct child c;
+	int fd, i;
+	char *pkt;
+	size_t len;
+
+	signal(SIGPIPE, SIG_IGN);
+	child_start(&c, "{\"monitor_timeout\": 1}");
+	fd = raw_authenticated(c.port);
+	{
+		struct timeval tv = { 5, 0 };
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	}
+	/* ask it to send us megabytes, and never read them */
+	pkt = malloc(70000);
+	len = (size_t)snprintf(pkt, 70000, "[\"\",\"snd\",\"raw#x\",\"");
+	memset(pkt + len, 'y', 65000);
+	len += 65000;
+	len += (size_t)snprintf(pkt + len, 70000 - len, "\"]");
+	for (i = 0; i < 400; i++)
+		if (write(fd, pkt, len) < 0)
+			break;
+	free(pkt);
+	ck_assert(test_wait_for_text(c.log, "write timeout", 10));
+	ck_assert(test_wait_for_text(c.log, "raw is down", 2));
+	close(fd);
+	still_serving(&c);
+	child_stop(&c);
+}
+END_TEST
+
 static Suite *
 transport_suite(void)
 {
@@ -598,6 +696,9 @@ transport_suite(void)
 	tcase_add_test(data, many_packets_in_one_write_and_split_packets);
 	tcase_add_test(data, listener_less_node_sends_keepalive);
 	tcase_add_test(data, trace_prints_packets);
+	tcase_add_test(data, preauth_flood_does_not_lock_out);
+	tcase_add_test(data, node_port_flood_keeps_others_served);
+	tcase_add_test(data, hung_peer_is_dropped);
 	suite_add_tcase(s, hs);
 	suite_add_tcase(s, data);
 	return s;
