@@ -358,6 +358,37 @@ START_TEST(eval_refused_locally)
 }
 END_TEST
 
+START_TEST(node_port_requests_locally)
+{
+	aemp_node *n = tn_node(base, "one", NULL);
+	struct box b = { 0 };
+	const char *p = aemp_port(n, keep_msg, &b);
+
+	/* snd relays, snd_multiple relays each */
+	aemp_snd(n, "one", json_pack("[sssi]", "snd", p, "x", 1));
+	ck_assert(tn_run_until(base, &b.got, 2));
+	ck_assert_int_eq(json_integer_value(json_array_get(b.msg, 1)), 1);
+	b.got = 0;
+	aemp_snd(n, "one#", json_pack("[s[ssi][ssi]]", "snd_multiple", p, "y",
+	    2, p, "y", 3));
+	tn_run_for(base, 0.1);
+	ck_assert_int_eq(b.count, 3);
+	ck_assert_int_eq(json_integer_value(json_array_get(b.msg, 1)), 3);
+	/* known_nodes includes ourselves; the reply has leading elements */
+	aemp_snd(n, "one", json_pack("[sss]", "known_nodes", p, "lead"));
+	tn_run_for(base, 0.1);
+	ck_assert_str_eq(json_string_value(json_array_get(b.msg, 0)), "lead");
+	ck_assert_str_eq(json_string_value(json_array_get(b.msg, 1)), "one");
+	/* devnull and empty requests are ignored */
+	aemp_snd(n, "one", json_pack("[s]", "devnull"));
+	aemp_snd(n, "one", json_pack("[]"));
+	tn_run_for(base, 0.05);
+	ck_assert_int_eq(b.count, 4);
+	box_clear(&b);
+	aemp_free(n);
+}
+END_TEST
+
 /* --- two nodes ------------------------------------------------------------ */
 
 static aemp_node *
@@ -772,6 +803,7 @@ kernel_suite(void)
 	tcase_add_test(one, cal_node_port_time_and_timeout);
 	tcase_add_test(one, after_and_cancel);
 	tcase_add_test(one, eval_refused_locally);
+	tcase_add_test(one, node_port_requests_locally);
 	tcase_add_test(two, two_nodes_connect_and_message);
 	tcase_add_test(two, remote_monitor_and_kill);
 	tcase_add_test(two, connection_loss_fires_transport_error);
