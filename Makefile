@@ -93,7 +93,10 @@ fuzz: $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do \
 	  n=$$(basename $$f); mkdir -p build/fuzz/corpus-$$n; \
 	  echo "== $$n ($(FUZZTIME)s)"; \
-	  $$f -max_total_time=$(FUZZTIME) -max_len=8192 build/fuzz/corpus-$$n tests/corpus/$$n 2>&1 | tail -3 || exit 1; \
+	  $$f -max_total_time=$(FUZZTIME) -max_len=8192 build/fuzz/corpus-$$n \
+	    tests/corpus/$$n > build/fuzz/$$n.log 2>&1; st=$$?; \
+	  tail -2 build/fuzz/$$n.log; \
+	  if [ $$st != 0 ]; then grep -A20 ERROR build/fuzz/$$n.log; exit 1; fi; \
 	done
 
 install: all
@@ -123,3 +126,17 @@ clean:
 
 .PHONY: all check fuzz install deps clean
 .SECONDARY:
+
+# Benchmarks (not part of check): optimised build under build/bench, then
+# bench/run.sh runs each one at least three times (see README, Performance).
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
+$(B)/bench/%: bench/%.c bench/bench.h $(B)/lib/libaemp.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -o $@ $< $(B)/lib/libaemp.a $(LDFLAGS) $(LIBS)
+bench-build: $(BENCH_BIN) $(B)/bin/aempd
+bench:
+	$(MAKE) B=build/bench OPT='-O2 -g' SANITIZE= bench-build
+	sh bench/run.sh build/bench
+
+.PHONY: bench bench-build
