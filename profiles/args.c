@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "store.h"
+#include "store_int.h"
 
 static const struct aemp_key {
 	const char		*k_name;
@@ -41,8 +42,9 @@ static const char *const aemp_key_names[NKEYS + 1] = {
 	"auth_accept", "autocork", "nodelay", "profile", NULL
 };
 
-static void
-seterr(char **err, const char *fmt, ...)
+/* Sets *err (when err is not NULL) to a formatted, malloc()ed message. */
+void
+store_seterr(char **err, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -94,13 +96,13 @@ aemp_json_arg(const char *key, const char *arg, char **err)
 		if (!aemp_key_quotable(key) &&
 		    (near = strstr(je.text, " near ")) != NULL)
 			*near = '\0';
-		seterr(err, "%s%sinvalid JSON argument at line %d, column %d, "
+		store_seterr(err, "%s%sinvalid JSON argument at line %d, column %d, "
 		    "position %d: %s", key ? key : "", key ? ": " : "",
 		    je.line, je.column, je.position, je.text);
 		return NULL;
 	}
 	if ((v = json_string(arg)) == NULL)
-		seterr(err, "%s%sargument is not valid UTF-8", key ? key : "",
+		store_seterr(err, "%s%sargument is not valid UTF-8", key ? key : "",
 		    key ? ": " : "");
 	return v;
 }
@@ -118,7 +120,7 @@ split_list(const char *key, const char *s, char **err)
 			q = p + strlen(p);
 		if (q > p) {
 			if ((e = json_stringn(p, q - p)) == NULL) {
-				seterr(err, "%s: argument is not valid UTF-8",
+				store_seterr(err, "%s: argument is not valid UTF-8",
 				    key);
 				json_decref(a);
 				return NULL;
@@ -173,12 +175,12 @@ parse_number(const char *key, const char *s, char **err)
 	if (errno != 0 || !isfinite(d))
 		goto bad;
 	if (d < 0) {
-		seterr(err, "%s: '%s' is negative", key, s);
+		store_seterr(err, "%s: '%s' is negative", key, s);
 		return NULL;
 	}
 	return json_real(d);
 bad:
-	seterr(err, "%s: '%s' is not a number", key, s);
+	store_seterr(err, "%s: '%s' is not a number", key, s);
 	return NULL;
 }
 
@@ -197,18 +199,18 @@ plain_value(const char *key, int type, const char *s, char **err)
 			return json_true();
 		if (strcmp(s, "0") == 0 || strcmp(s, "false") == 0)
 			return json_false();
-		seterr(err, "%s: '%s' is not a boolean (0, 1, true or false)",
+		store_seterr(err, "%s: '%s' is not a boolean (0, 1, true or false)",
 		    key, s);
 		return NULL;
 	default:
 		if (*s == '\0' && (strcmp(key, "parent") == 0 ||
 		    strcmp(key, "profile") == 0)) {
-			seterr(err, "%s: empty profile name", key);
+			store_seterr(err, "%s: empty profile name", key);
 			return NULL;
 		}
 		if (strcmp(key, "nodeid") == 0 &&
 		    (*s == '\0' || strchr(s, '#') != NULL)) {
-			seterr(err, "nodeid: '%s' is not a node ID (empty, or "
+			store_seterr(err, "nodeid: '%s' is not a node ID (empty, or "
 			    "contains '#')", s);
 			return NULL;
 		}
@@ -235,18 +237,18 @@ aemp_config_check(const char *key, json_t *value, char **err)
 	json_t *e;
 
 	if (type < 0) {
-		seterr(err, "unknown configuration key '%s'", key);
+		store_seterr(err, "unknown configuration key '%s'", key);
 		return NULL;
 	}
 	if (value == NULL) {
-		seterr(err, "%s: missing value", key);
+		store_seterr(err, "%s: missing value", key);
 		return NULL;
 	}
 	if (json_is_string(value))
 		return plain_value(key, type, json_string_value(value), err);
 	switch (type) {
 	case AEMP_KEY_STRING:
-		seterr(err, "%s: must be a string", key);
+		store_seterr(err, "%s: must be a string", key);
 		return NULL;
 	case AEMP_KEY_LIST:
 	case AEMP_KEY_SERVICES:
@@ -255,7 +257,7 @@ aemp_config_check(const char *key, json_t *value, char **err)
 		json_array_foreach(value, i, e) {
 			if (valid_item(type, e))
 				continue;
-			seterr(err, type == AEMP_KEY_LIST ?
+			store_seterr(err, type == AEMP_KEY_LIST ?
 			    "%s: element %zu is not a string" :
 			    "%s: element %zu is neither a string nor an array "
 			    "starting with a function name", key, i);
@@ -267,7 +269,7 @@ aemp_config_check(const char *key, json_t *value, char **err)
 		    !isfinite(json_number_value(value)))
 			break;
 		if (json_number_value(value) < 0) {
-			seterr(err, "%s: must not be negative", key);
+			store_seterr(err, "%s: must not be negative", key);
 			return NULL;
 		}
 		return json_copy(value);
@@ -278,10 +280,10 @@ aemp_config_check(const char *key, json_t *value, char **err)
 		if (json_is_integer(value) && (json_integer_value(value) == 0 ||
 		    json_integer_value(value) == 1))
 			return json_boolean(json_integer_value(value));
-		seterr(err, "%s: must be a boolean (0, 1, true or false)", key);
+		store_seterr(err, "%s: must be a boolean (0, 1, true or false)", key);
 		return NULL;
 	}
-	seterr(err, "%s: must be %s", key, type == AEMP_KEY_NUMBER ?
+	store_seterr(err, "%s: must be %s", key, type == AEMP_KEY_NUMBER ?
 	    "a number" : "a list");
 	return NULL;
 }
@@ -292,7 +294,7 @@ aemp_config_value(const char *key, const char *arg, char **err)
 	json_t *v, *r;
 
 	if (aemp_key_type(key) < 0) {
-		seterr(err, "unknown configuration key '%s'", key);
+		store_seterr(err, "unknown configuration key '%s'", key);
 		return NULL;
 	}
 	if ((v = aemp_json_arg(key, arg, err)) == NULL)
@@ -309,13 +311,13 @@ aemp_config_item(const char *key, const char *arg, char **err)
 	json_t *v;
 
 	if (type != AEMP_KEY_LIST && type != AEMP_KEY_SERVICES) {
-		seterr(err, "%s: not a list", key);
+		store_seterr(err, "%s: not a list", key);
 		return NULL;
 	}
 	if ((v = aemp_json_arg(key, arg, err)) == NULL)
 		return NULL;
 	if (!valid_item(type, v)) {
-		seterr(err, type == AEMP_KEY_LIST ?
+		store_seterr(err, type == AEMP_KEY_LIST ?
 		    "%s: an element must be a string" :
 		    "%s: a service must be a string or an array starting with "
 		    "a function name", key);
@@ -333,11 +335,11 @@ aemp_config_args(int argc, char **argv, char **err)
 
 	for (i = 0; i < argc; i += 2) {
 		if (aemp_key_type(argv[i]) < 0) {
-			seterr(err, "unknown configuration key '%s'", argv[i]);
+			store_seterr(err, "unknown configuration key '%s'", argv[i]);
 			goto fail;
 		}
 		if (i + 1 >= argc) {
-			seterr(err, "%s: missing value", argv[i]);
+			store_seterr(err, "%s: missing value", argv[i]);
 			goto fail;
 		}
 		if ((v = aemp_config_value(argv[i], argv[i + 1], err)) == NULL)

@@ -11,19 +11,8 @@
 #include <string.h>
 
 #include "store.h"
+#include "store_int.h"
 
-static void
-seterr(char **err, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL)
-		return;
-	va_start(ap, fmt);
-	if (vasprintf(err, fmt, ap) < 0)
-		*err = NULL;
-	va_end(ap);
-}
 
 char *
 aemp_default_profile(void)
@@ -67,11 +56,11 @@ aemp_store_effective_in(aemp_store *st, const char *profile, json_t *args,
 	else
 		name = aemp_default_profile();
 	if (name == NULL) {
-		seterr(err, "out of memory");
+		store_seterr(err, "out of memory");
 		return NULL;
 	}
 	if (*name == '\0') {
-		seterr(err, "empty profile name");
+		store_seterr(err, "empty profile name");
 		goto fail;
 	}
 	res = aemp_config_defaults();

@@ -31,6 +31,7 @@
 #include <sqlite3.h>
 
 #include "store.h"
+#include "store_int.h"
 
 /* How long a writer waits for another one before giving up. */
 #define STORE_BUSY_MS		10000
@@ -65,18 +66,6 @@ static const char *const migrations[AEMP_STORE_VERSION] = {
 	"PRAGMA user_version = 1;\n",
 };
 
-static void
-seterr(char **err, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL)
-		return;
-	va_start(ap, fmt);
-	if (vasprintf(err, fmt, ap) < 0)
-		*err = NULL;
-	va_end(ap);
-}
 
 /* "FILE: what sqlite says", the form of every database error. */
 static void
@@ -84,7 +73,7 @@ dberr(aemp_store *st, char **err)
 {
 	int code = sqlite3_errcode(st->st_db);
 
-	seterr(err, "%s: %s%s", st->st_path, sqlite3_errmsg(st->st_db),
+	store_seterr(err, "%s: %s%s", st->st_path, sqlite3_errmsg(st->st_db),
 	    code == SQLITE_NOTADB || code == SQLITE_CORRUPT ?
 	    " (not a readable aemp profile store; left as it is)" :
 	    code == SQLITE_BUSY ? " (another writer held it for 10 s)" : "");
@@ -108,7 +97,7 @@ aemp_store_path(char **err)
 		if (home == NULL || *home == '\0') {
 			if (getpwuid_r(getuid(), &pw, buf, sizeof buf,
 			    &pwp) != 0 || pwp == NULL) {
-				seterr(err, "no home directory to keep the "
+				store_seterr(err, "no home directory to keep the "
 				    "profile store in: set AEMP_RC");
 				return NULL;
 			}
@@ -118,7 +107,7 @@ aemp_store_path(char **err)
 			path = NULL;
 	}
 	if (path == NULL)
-		seterr(err, "out of memory");
+		store_seterr(err, "out of memory");
 	return path;
 }
 
@@ -129,13 +118,13 @@ make_dirs(const char *path, char **err)
 	char *dir = strdup(path), *p;
 
 	if (dir == NULL) {
-		seterr(err, "out of memory");
+		store_seterr(err, "out of memory");
 		return -1;
 	}
 	for (p = dir + 1; (p = strchr(p, '/')) != NULL; p++) {
 		*p = '\0';
 		if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-			seterr(err, "%s: %s", dir, strerror(errno));
+			store_seterr(err, "%s: %s", dir, strerror(errno));
 			free(dir);
 			return -1;
 		}
@@ -162,7 +151,7 @@ check_file(const char *path, int mode, char **err)
 		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (fd >= 0) {
 			if (fchmod(fd, 0600) != 0) {
-				seterr(err, "%s: %s", path, strerror(errno));
+				store_seterr(err, "%s: %s", path, strerror(errno));
 				close(fd);
 				return -1;
 			}
@@ -170,7 +159,7 @@ check_file(const char *path, int mode, char **err)
 			return 0;
 		}
 		if (errno != EEXIST) {
-			seterr(err, "%s: %s", path, strerror(errno));
+			store_seterr(err, "%s: %s", path, strerror(errno));
 			return -1;
 		}
 	}
@@ -179,11 +168,11 @@ check_file(const char *path, int mode, char **err)
 	if (fd < 0) {
 		if (errno == ENOENT && mode == AEMP_STORE_READ)
 			return 1;
-		seterr(err, "%s: %s", path, strerror(errno));
+		store_seterr(err, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-		seterr(err, "%s: not a regular file", path);
+		store_seterr(err, "%s: not a regular file", path);
 		close(fd);
 		return -1;
 	}
@@ -242,7 +231,7 @@ check_integrity(aemp_store *st, char **err)
 		if (r != NULL && strcmp(r, "ok") == 0)
 			ok = 0;
 		else
-			seterr(err, "%s: database is corrupt (%s); left as "
+			store_seterr(err, "%s: database is corrupt (%s); left as "
 			    "it is", st->st_path, r ? r : "?");
 	} else
 		dberr(st, err);
@@ -268,12 +257,12 @@ check_schema(aemp_store *st, int *empty, char **err)
 		return -1;
 	if ((appid != 0 && appid != STORE_APPID) ||
 	    (version == 0 && objects != 0)) {
-		seterr(err, "%s: not an aemp profile store (an SQLite database "
+		store_seterr(err, "%s: not an aemp profile store (an SQLite database "
 		    "of another program)", st->st_path);
 		return -1;
 	}
 	if (version > AEMP_STORE_VERSION) {
-		seterr(err, "%s: written by a newer aemp (schema version %lld, "
+		store_seterr(err, "%s: written by a newer aemp (schema version %lld, "
 		    "this aemp knows up to %d)", st->st_path, version,
 		    AEMP_STORE_VERSION);
 		return -1;
@@ -290,7 +279,7 @@ check_schema(aemp_store *st, int *empty, char **err)
 			*empty = 1;
 			return 0;
 		}
-		seterr(err, "%s: schema version %lld is too old to read; any "
+		store_seterr(err, "%s: schema version %lld is too old to read; any "
 		    "writing aemp command upgrades it", st->st_path, version);
 		return -1;
 	}
@@ -324,7 +313,7 @@ aemp_store_open(const char *path, int mode, char **err)
 	int missing, empty, flags;
 
 	if ((st = calloc(1, sizeof *st)) == NULL) {
-		seterr(err, "out of memory");
+		store_seterr(err, "out of memory");
 		return NULL;
 	}
 	st->st_mode = mode;
@@ -410,7 +399,7 @@ static int
 row_name(const char *name, const char **row, char **err)
 {
 	if (name != NULL && *name == '\0') {
-		seterr(err, "empty profile name");
+		store_seterr(err, "empty profile name");
 		return -1;
 	}
 	*row = name != NULL ? name : "";
@@ -422,7 +411,7 @@ check_writable(aemp_store *st, char **err)
 {
 	if (st->st_mode == AEMP_STORE_WRITE && st->st_txn)
 		return 0;
-	seterr(err, "%s: the store is not open for writing", st->st_path);
+	store_seterr(err, "%s: the store is not open for writing", st->st_path);
 	return -1;
 }
 
@@ -523,7 +512,7 @@ int
 aemp_store_del_profile(aemp_store *st, const char *name, char **err)
 {
 	if (name == NULL || *name == '\0') {
-		seterr(err, "empty profile name");
+		store_seterr(err, "empty profile name");
 		return -1;
 	}
 	if (check_writable(st, err) != 0)
@@ -556,7 +545,7 @@ aemp_store_get(aemp_store *st, const char *name, char **err)
 		v = json_loads((const char *)sqlite3_column_text(s, 1),
 		    JSON_DECODE_ANY, NULL);
 		if (key == NULL || v == NULL) {
-			seterr(err, "%s: the stored value of %s in %s%s is "
+			store_seterr(err, "%s: the stored value of %s in %s%s is "
 			    "not JSON", st->st_path, key ? key : "?",
 			    name ? "profile " : "the global configuration",
 			    name ? name : "");
@@ -589,7 +578,7 @@ get_parent(aemp_store *st, const char *name, int *failed, char **err)
 	}
 	p = json_object_get(o, "parent");
 	if (p != NULL && !json_is_string(p)) {
-		seterr(err, "%s: profile %s: parent is not a string",
+		store_seterr(err, "%s: profile %s: parent is not a string",
 		    st->st_path, name);
 		*failed = 1;
 	} else if (p != NULL && json_string_length(p) > 0)
@@ -609,7 +598,7 @@ cycle_error(json_t *chain, size_t from, char **err)
 		len += json_string_length(json_array_get(chain, i)) + 4;
 	len += json_string_length(json_array_get(chain, from));
 	if ((msg = malloc(len)) == NULL) {
-		seterr(err, "profile parent cycle");
+		store_seterr(err, "profile parent cycle");
 		return;
 	}
 	p = msg + sprintf(msg, "profile parent cycle: ");
@@ -644,7 +633,7 @@ aemp_store_chain(aemp_store *st, const char *name, char **err)
 	int failed;
 
 	if (name == NULL || *name == '\0') {
-		seterr(err, "empty profile name");
+		store_seterr(err, "empty profile name");
 		return NULL;
 	}
 	chain = json_array();
@@ -708,14 +697,14 @@ aemp_store_set(aemp_store *st, const char *name, const char *key,
 	if (row_name(name, &row, err) != 0 || check_writable(st, err) != 0)
 		return -1;
 	if (strcmp(key, "profile") == 0) {
-		seterr(err, "profile: not a key a profile can store");
+		store_seterr(err, "profile: not a key a profile can store");
 		return -1;
 	}
 	if ((v = aemp_config_check(key, value, err)) == NULL)
 		return -1;
 	if (strcmp(key, "parent") == 0) {
 		if (name == NULL) {
-			seterr(err, "the global default configuration cannot "
+			store_seterr(err, "the global default configuration cannot "
 			    "have a parent");
 			json_decref(v);
 			return -1;
@@ -731,7 +720,7 @@ aemp_store_set(aemp_store *st, const char *name, const char *key,
 	    JSON_REAL_PRECISION(17));
 	json_decref(v);
 	if (text == NULL) {
-		seterr(err, "out of memory");
+		store_seterr(err, "out of memory");
 		return -1;
 	}
 	rc = aemp_store_add_profile(st, name, err);
