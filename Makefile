@@ -38,7 +38,13 @@ EXAMPLES := $(EX_SRC:examples/%.c=$(B)/examples/%)
 TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 MAN      := $(wildcard man/*.[1358])
 
-all: $(B)/lib/libaemp.a $(B)/lib/libaemp.so $(B)/bin/aemp $(B)/bin/aempd $(EXAMPLES)
+# Service modules: examples/modules/Pkg/Sub.c is module Pkg::Sub, built as
+# $(B)/lib/aemp/Pkg/Sub.so (AEMP_MODULE_PATH for the tests).
+MOD_SRC  := $(wildcard examples/modules/*.c examples/modules/*/*.c)
+MODULES  := $(MOD_SRC:examples/modules/%.c=$(B)/lib/aemp/%.so)
+
+all: $(B)/lib/libaemp.a $(B)/lib/libaemp.so $(B)/bin/aemp $(B)/bin/aempd $(EXAMPLES) \
+	$(MODULES)
 
 $(B)/obj/%.o: %.c $(wildcard common/*.h profiles/*.h cli/*.h daemon/*.h examples/*.h tests/util/*.h)
 	@mkdir -p $(dir $@)
@@ -56,9 +62,16 @@ $(B)/bin/aemp: $(CLI_OBJ) $(B)/lib/libaemp.a
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $(CLI_OBJ) $(B)/lib/libaemp.a $(LDFLAGS) $(LIBS)
 
+# Modules call libaemp inside aempd: all of it is linked in and exported.
 $(B)/bin/aempd: $(D_OBJ) $(B)/lib/libaemp.a
 	@mkdir -p $(dir $@)
-	$(CC) -rdynamic -o $@ $(D_OBJ) $(B)/lib/libaemp.a $(LDFLAGS) $(LIBS) -ldl
+	$(CC) -rdynamic -o $@ $(D_OBJ) -Wl,--whole-archive $(B)/lib/libaemp.a \
+	  -Wl,--no-whole-archive $(LDFLAGS) $(LIBS) -ldl
+
+# Not linked against libaemp: a second copy of it would be a second kernel.
+$(B)/lib/aemp/%.so: examples/modules/%.c common/aemp.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -shared -o $@ $< $(LDFLAGS)
 
 $(B)/examples/%: $(B)/obj/examples/%.o $(B)/lib/libaemp.a
 	@mkdir -p $(dir $@)
@@ -112,6 +125,9 @@ install: all
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(shell sed -n 's/^#define AEMP_VERSION "\(.*\)"/\1/p' common/aemp.h)|' \
 	  aemp.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/aemp.pc
 	for m in $(MAN); do s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/; done
+	for m in $(MODULES); do r=$${m#$(B)/lib/aemp/}; \
+	  install -d $(DESTDIR)$(PREFIX)/lib/aemp/$$(dirname $$r); \
+	  install -m 755 $$m $(DESTDIR)$(PREFIX)/lib/aemp/$$r; done
 	for u in $(wildcard systemd/*.service); do \
 	  sed 's|@PREFIX@|$(PREFIX)|g' $$u > $(DESTDIR)$(PREFIX)/lib/systemd/system/$$(basename $$u); done
 
@@ -140,3 +156,26 @@ bench:
 	sh bench/run.sh build/bench
 
 .PHONY: bench bench-build
+
+# Chaos test (not part of check): a seed aempd and chaos nodes killed,
+# restarted and stopped at random; see tests/chaos/chaos.c. chaos runs
+# CHAOS_TIME seconds of chaos (about 100 s in all), chaos-ci 20 s (about
+# 55 s). Logs stay in $(B)/chaos.
+CHAOS_TIME ?= 60
+CHAOS_ARGS ?=
+CHAOS_BIN := $(B)/tests/chaos/chaos $(B)/tests/chaos/chaos_node
+$(B)/tests/chaos/chaos: $(B)/obj/tests/chaos/chaos.o $(TESTLIB_OBJ) $(B)/lib/libaemp.a
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $< $(TESTLIB_OBJ) $(B)/lib/libaemp.a $(LDFLAGS) $(LIBS)
+$(B)/tests/chaos/chaos_node: $(B)/obj/tests/chaos/chaos_node.o $(B)/lib/libaemp.a
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $< $(B)/lib/libaemp.a $(LDFLAGS) $(LIBS)
+chaos-build: $(CHAOS_BIN) $(B)/bin/aempd
+chaos: chaos-build
+	AEMP_BUILD=$(CURDIR)/$(B) ./$(B)/tests/chaos/chaos --duration $(CHAOS_TIME) \
+	  --logs $(B)/chaos $(CHAOS_ARGS)
+chaos-ci: chaos-build
+	AEMP_BUILD=$(CURDIR)/$(B) ./$(B)/tests/chaos/chaos --duration 20 \
+	  --logs $(B)/chaos-ci $(CHAOS_ARGS)
+
+.PHONY: chaos chaos-ci chaos-build

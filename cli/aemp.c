@@ -57,8 +57,20 @@ extern const struct aemp_cmd cmd_delauth_accept_entry;
 extern const struct aemp_cmd cmd_setautocork_entry, cmd_delautocork_entry;
 extern const struct aemp_cmd cmd_setnodelay_entry, cmd_delnodelay_entry;
 extern const struct aemp_cmd cmd_import_perl_entry, cmd_export_entry;
+extern const struct aemp_cmd cmd_snd_entry, cmd_cal_entry, cmd_mon_entry;
+extern const struct aemp_cmd cmd_eval_entry, cmd_trace_entry;
+extern const struct aemp_cmd cmd_shell_entry;
+extern const struct aemp_cmd cmd_run_entry, cmd_restart_entry;
 
 const struct aemp_cmd *const aemp_cmd_table[] = {
+	&cmd_snd_entry,
+	&cmd_cal_entry,
+	&cmd_mon_entry,
+	&cmd_eval_entry,
+	&cmd_trace_entry,
+	&cmd_shell_entry,
+	&cmd_run_entry,
+	&cmd_restart_entry,
 	&cmd_setnodeid_entry,
 	&cmd_delnodeid_entry,
 	&cmd_gensecret_entry,

@@ -125,6 +125,14 @@ void		 aemp_mon_cancel(aemp_node *, aemp_mon *);
 /* Register a function for spawn and services. Names: Pkg::Sub::func. */
 int		 aemp_register_func(aemp_node *, const char *name,
 		    aemp_func_fn fn, void *ud);
+/*
+ * Called when spawn or a node port request names a valid function that is
+ * not registered: register it (aempd loads a module) and return 0, and the
+ * registry is consulted again (and the resolver called again while it keeps
+ * returning 0 and the name stays unregistered); return -1 to give up.
+ */
+typedef int (*aemp_resolve_fn)(aemp_node *, const char *func, void *ud);
+void		 aemp_set_resolver(aemp_node *, aemp_resolve_fn fn, void *ud);
 /* Create a port on node running func(args); returns its ID (malloc()ed). */
 char		*aemp_spawn(aemp_node *, const char *node, const char *func,
 		    json_t *args);
@@ -147,9 +155,22 @@ int		 aemp_node_is_up(aemp_node *, const char *nodeid);
 
 /* --- global groups ----------------------------------------------------- */
 
+/*
+ * Register a live local port in group, network-wide; NULL (aemp_error())
+ * if the port is not local, not alive, or already in the group. The port
+ * leaves the group when it dies or when the guard is released with
+ * aemp_grp_unreg(), which is safe before and after the port died (NULL
+ * is fine); guards never released are freed by aemp_free().
+ */
 aemp_grp	*aemp_grp_reg(aemp_node *, const char *group, const char *port);
 void		 aemp_grp_unreg(aemp_node *, aemp_grp *);
+/* The members (a new array of port IDs), or NULL when there are none. */
 json_t		*aemp_grp_get(aemp_node *, const char *group);
+/*
+ * Call cb on every change of group. The first call comes from the event
+ * loop, with the current members as all and added, only if there are
+ * any. Cancel with aemp_watch_cancel().
+ */
 aemp_watch	*aemp_grp_mon(aemp_node *, const char *group, aemp_grp_fn cb,
 		    void *ud);
 #define aemp_register	aemp_grp_reg

@@ -16,7 +16,18 @@ dict_hash(const char *key)
 		h ^= (unsigned char)*key++;
 		h *= 1099511628211ULL;
 	}
-	return (size_t)(h ^ (h >> 29));
+	/*
+	 * The table uses the low bits, which FNV leaves weak: keys that
+	 * differ only at the end (port names NAME.a, NAME.b, ...) would
+	 * cluster into long probe runs. A finaliser (MurmurHash3's fmix64)
+	 * spreads every input bit over them.
+	 */
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return (size_t)h;
 }
 
 void
@@ -60,9 +71,14 @@ dict_grow(struct dict *d)
 	d->slots = calloc(d->cap, sizeof *d->slots);
 	if (d->slots == NULL)
 		abort();
-	for (i = 0; i < oldcap; i++)
+	for (i = 0; i < oldcap; i++) {
+		/* big tables miss the cache on every insert: ask ahead */
+		if (i + 8 < oldcap && old[i + 8].key != NULL)
+			__builtin_prefetch(&d->slots[old[i + 8].hash &
+			    (d->cap - 1)], 1);
 		if (old[i].key != NULL)
 			*dict_find(d, old[i].key, old[i].hash) = old[i];
+	}
 	free(old);
 }
 

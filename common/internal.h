@@ -1,11 +1,13 @@
 /*
  * internal.h: the node's data structures, shared by the files of libaemp
- * (node.c, kernel.c, remote.c, transport.c, global.c). Not installed.
+ * (node.c, kernel.c, remote.c, transport.c, and the global service's
+ * global.c, seed.c and group.c). Not installed.
  *
  * Layers: kernel.c owns local ports, monitors and delivery; remote.c owns
  * what we know of other nodes (queues, addresses, connecting, up/down);
  * transport.c owns one TCP connection (handshake and framing); global.c
- * is the global service; node.c ties them to a configuration.
+ * (with seed.c and group.c, sharing global.h) is the global service;
+ * node.c ties them to a configuration.
  */
 #ifndef AEMP_INTERNAL_H
 #define AEMP_INTERNAL_H
@@ -60,20 +62,26 @@ struct mon_list {
 
 struct rcv_tag {
 	struct rcv_tag	*next;
-	char		*tag;
 	aemp_rcv_fn	 cb;
 	void		*ud;
+	char		 tag[];
 };
 
+/*
+ * One allocation per port, with its ID inside: a node may hold millions
+ * of ports, most of them never monitored, so the monitor list is
+ * allocated with the first monitor.
+ */
 struct aemp_port {
-	char		*id;		/* NODEID#NAME */
-	const char	*name;		/* points into id */
 	aemp_rcv_fn	 cb;		/* default receiver */
 	void		*ud;
 	struct rcv_tag	*tags;
-	struct mon_list	 mons;
-	int		 dead;
+	struct mon_list	*mons;		/* NULL until monitored */
+	unsigned	 nameoff : 31;	/* the name is id + nameoff */
+	unsigned	 dead : 1;
+	char		 id[];		/* NODEID#NAME */
 };
+#define PORT_NAME(p)	((p)->id + (p)->nameoff)
 
 /* --- remote nodes ------------------------------------------------------- */
 
@@ -115,6 +123,9 @@ struct aemp_conn {
 	char		 expect_token[65];
 	struct event	*timer;		/* handshake timeout, then keepalive */
 	struct event	*more_ev;	/* continue parsing after the budget */
+	struct evbuffer	*wbuf;		/* packets queued this loop turn */
+	struct event	*flush_ev;	/* moves wbuf out, once per turn */
+	struct event	*read_ev;	/* data phase: reads without bufferevent */
 	struct aemp_scan scan;
 	size_t		 scanned;	/* bytes of input the splitter consumed */
 	int		 seed;		/* index in node->seeds + 1, or 0 */
@@ -134,8 +145,8 @@ enum defer_kind {
 };
 
 struct defer {
-	struct defer	*next;
 	enum defer_kind	 kind;
+	struct aemp_port *to;		/* DELIVER: the port, when it lived */
 	char		*port;		/* DELIVER/SPAWN: port name or ID */
 	json_t		*msg;		/* message, reason or args */
 	struct aemp_port *dead;		/* KILL */
@@ -199,7 +210,10 @@ struct aemp_node {
 
 	struct dict	 ports;		/* name -> struct aemp_port */
 	struct dict	 remotes;	/* node ID -> struct aemp_remote */
+	struct aemp_remote *last_remote; /* aemp_snd()'s last, never freed */
 	struct dict	 funcs;		/* name -> struct func */
+	aemp_resolve_fn	 resolve;	/* aemp_set_resolver() */
+	void		*resolve_ud;
 
 	json_t		*listen_addrs;	/* "host:port" */
 	struct evconnlistener **listeners;
@@ -210,8 +224,9 @@ struct aemp_node {
 	size_t		 nseeds;
 	struct event	*seed_ev;
 
-	/* deferred work, run from one event in FIFO order */
-	struct defer	*defer_head, *defer_tail;
+	/* deferred work, run from one event in FIFO order: a ring */
+	struct defer	*defer_ring;
+	size_t		 defer_cap, defer_first, defer_len;
 	struct event	*defer_ev;
 
 	struct aemp_timer *timers;
@@ -234,8 +249,7 @@ int	 node_error(aemp_node *, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 char	*node_random_string(size_t bytes);
 double	 node_now(void);
-void	 node_defer(aemp_node *, struct defer *);
-struct defer *defer_new(enum defer_kind);
+struct defer *node_defer(aemp_node *, enum defer_kind);
 void	 node_call_later(aemp_node *, void (*)(aemp_node *, void *), void *);
 void	 node_free_later(aemp_node *, void (*)(aemp_node *, void *), void *);
 void	 node_trace(aemp_node *, const char *dir, const char *nodeid,
@@ -271,11 +285,16 @@ struct aemp_conn *transport_connect(aemp_node *, const char *addr,
 	    const char *expect);
 void	 transport_close(struct aemp_conn *, const char *why);
 void	 transport_write(struct aemp_conn *, json_t *pkt);
+void	 transport_write_named(struct aemp_conn *, const char *name,
+	    size_t len, json_t *msg);
 void	 transport_write_buffer(struct aemp_conn *, struct evbuffer *);
 void	 transport_free_all(aemp_node *);
 int	 json_dump_evbuffer(json_t *pkt, struct evbuffer *);
+int	 json_dump_named(const char *name, size_t len, json_t *msg,
+	    struct evbuffer *);
+int	 transport_plain_name(const char *name, size_t *len);
 
-/* seeds, in global.c */
+/* the global service: global.c, and global_seed_result() in seed.c */
 void	 global_start(aemp_node *);
 void	 global_free(aemp_node *);
 void	 global_node_up(aemp_node *, struct aemp_remote *);

@@ -2,6 +2,7 @@
  * kernel.c: local ports, receivers and delivery, kill, monitors, spawn,
  * cal, after and the node port's requests (AEMP.md sections 4 and 5).
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,10 +51,12 @@ is_local(aemp_node *n, const char *id, const char **name)
  * name is never reused while the process lives, and the random prefix
  * keeps names apart across restarts.
  */
-char *
-kernel_port_name(aemp_node *n, int remote)
+#define PORT_NAME_MAX	64	/* the prefixes are 9 and 16 characters */
+
+static void
+port_name_into(aemp_node *n, int remote, char name[PORT_NAME_MAX])
 {
-	char digits[16], *name;
+	char digits[16];
 	uint64_t c = ++n->counter;
 	size_t i = 0, len;
 	const char *prefix = remote ? n->runiq : n->uniq;
@@ -64,15 +67,24 @@ kernel_port_name(aemp_node *n, int remote)
 		c /= 26;
 	} while (c > 0 && i < sizeof digits);
 	len = strlen(prefix);
-	name = malloc(len + 1 + i + 1);
-	if (name == NULL)
+	if (len > PORT_NAME_MAX - sizeof digits - 2)
 		abort();
 	memcpy(name, prefix, len);
 	name[len] = '.';
 	for (size_t j = 0; j < i; j++)
 		name[len + 1 + j] = digits[i - 1 - j];
 	name[len + 1 + i] = '\0';
-	return name;
+}
+
+char *
+kernel_port_name(aemp_node *n, int remote)
+{
+	char name[PORT_NAME_MAX], *copy;
+
+	port_name_into(n, remote, name);
+	if ((copy = strdup(name)) == NULL)
+		abort();
+	return copy;
 }
 
 /* --- ports -------------------------------------------------------------- */
@@ -80,21 +92,32 @@ kernel_port_name(aemp_node *n, int remote)
 static struct aemp_port *
 port_new(aemp_node *n, const char *name)
 {
-	struct aemp_port *p = calloc(1, sizeof *p);
-	size_t idlen = strlen(n->id);
+	size_t idlen = strlen(n->id), namelen = strlen(name);
+	/* the ID starts inside the struct's tail padding */
+	struct aemp_port *p = malloc(offsetof(struct aemp_port, id) + idlen +
+	    1 + namelen + 1);
 
-	if (p == NULL)
+	if (p == NULL || idlen >= 1u << 30)
 		abort();
-	p->id = malloc(idlen + 1 + strlen(name) + 1);
-	if (p->id == NULL)
-		abort();
+	memset(p, 0, offsetof(struct aemp_port, id));
 	memcpy(p->id, n->id, idlen);
 	p->id[idlen] = '#';
-	strcpy(p->id + idlen + 1, name);
-	p->name = p->id + idlen + 1;
-	p->mons.portid = p->id;
-	dict_put(&n->ports, p->name, p);
+	memcpy(p->id + idlen + 1, name, namelen + 1);
+	p->nameoff = (unsigned)idlen + 1;
+	dict_put(&n->ports, PORT_NAME(p), p);
 	return p;
+}
+
+/* The port's monitor list, created on first use. */
+static struct mon_list *
+port_mons(struct aemp_port *p)
+{
+	if (p->mons == NULL) {
+		if ((p->mons = calloc(1, sizeof *p->mons)) == NULL)
+			abort();
+		p->mons->portid = p->id;
+	}
+	return p->mons;
 }
 
 static void
@@ -104,10 +127,9 @@ port_free(struct aemp_port *p)
 
 	for (t = p->tags; t != NULL; t = next) {
 		next = t->next;
-		free(t->tag);
 		free(t);
 	}
-	free(p->id);
+	free(p->mons);
 	free(p);
 }
 
@@ -124,10 +146,11 @@ port_lookup(aemp_node *n, const char *id)
 const char *
 aemp_port(aemp_node *n, aemp_rcv_fn cb, void *ud)
 {
-	char *name = kernel_port_name(n, 0);
-	struct aemp_port *p = port_new(n, name);
+	char name[PORT_NAME_MAX];
+	struct aemp_port *p;
 
-	free(name);
+	port_name_into(n, 0, name);
+	p = port_new(n, name);
 	p->cb = cb;
 	p->ud = ud;
 	return p->id;
@@ -159,16 +182,16 @@ aemp_rcv(aemp_node *n, const char *port, const char *tag, aemp_rcv_fn cb,
 	if (cb == NULL) {
 		if ((t = *tp) != NULL) {
 			*tp = t->next;
-			free(t->tag);
 			free(t);
 		}
 		return 0;
 	}
 	if (*tp == NULL) {
-		*tp = calloc(1, sizeof **tp);
-		if (*tp == NULL)
+		size_t len = strlen(tag);
+		if ((*tp = malloc(sizeof **tp + len + 1)) == NULL)
 			abort();
-		(*tp)->tag = strdup(tag);
+		(*tp)->next = NULL;
+		memcpy((*tp)->tag, tag, len + 1);
 	}
 	(*tp)->cb = cb;
 	(*tp)->ud = ud;
@@ -228,22 +251,14 @@ call_receiver(aemp_node *n, struct aemp_port *p, void *arg)
 	return d->cb(n, p->id, d->msg, d->ud);
 }
 
-/* Delivers msg (stolen) to local port name; "" is the node port. */
-void
-kernel_deliver(aemp_node *n, const char *name, json_t *msg,
-    struct aemp_remote *from)
+/* Delivers msg (stolen) to port p, which may be dead or NULL. */
+static void
+port_deliver(aemp_node *n, struct aemp_port *p, json_t *msg)
 {
-	struct aemp_port *p;
 	struct delivery d = { NULL, NULL, msg };
 	const char *tag;
 	struct rcv_tag *t;
 
-	if (*name == '\0') {
-		kernel_node_request(n, msg, from);
-		json_decref(msg);
-		return;
-	}
-	p = dict_get(&n->ports, name);
 	if (p == NULL || p->dead) {
 		json_decref(msg);	/* ports never queue */
 		return;
@@ -269,6 +284,19 @@ kernel_deliver(aemp_node *n, const char *name, json_t *msg,
 	json_decref(msg);
 }
 
+/* Delivers msg (stolen) to local port name; "" is the node port. */
+void
+kernel_deliver(aemp_node *n, const char *name, json_t *msg,
+    struct aemp_remote *from)
+{
+	if (*name == '\0') {
+		kernel_node_request(n, msg, from);
+		json_decref(msg);
+		return;
+	}
+	port_deliver(n, dict_get(&n->ports, name), msg);
+}
+
 int
 aemp_snd(aemp_node *n, const char *port, json_t *msg)
 {
@@ -284,17 +312,40 @@ aemp_snd(aemp_node *n, const char *port, json_t *msg)
 		return node_error(n, "snd: empty port ID");
 	}
 	if (is_local(n, port, &name)) {
-		struct defer *d = defer_new(DEFER_DELIVER);
-		d->port = strdup(name);
+		struct aemp_port *p = *name ? dict_get(&n->ports, name) : NULL;
+		struct defer *d = node_defer(n, DEFER_DELIVER);
+		/*
+		 * A live port is remembered as such: it is freed only by a
+		 * kill queued behind this message. Otherwise the name is
+		 * looked up at delivery (a spawn may be queued before it).
+		 */
+		if (p != NULL)
+			d->to = p;
+		else if ((d->port = strdup(name)) == NULL)
+			abort();
 		d->msg = msg;
-		node_defer(n, d);
 		return 0;
 	}
 	name = kernel_split(port, &nodelen);
 	{
-		char *nodeid = strndup(port, nodelen);
-		struct aemp_remote *r = remote_get(n, nodeid, 1);
-		free(nodeid);
+		/*
+		 * Senders mostly send to one node many times over, and a
+		 * remote lives as long as the node: the last one is kept.
+		 */
+		struct aemp_remote *r = n->last_remote;
+		if (r == NULL || strncmp(r->id, port, nodelen) != 0 ||
+		    r->id[nodelen] != '\0') {
+			/* most node IDs are short: no malloc() for them */
+			char buf[128], *nodeid = nodelen < sizeof buf ? buf :
+			    malloc(nodelen + 1);
+			if (nodeid == NULL)
+				abort();
+			memcpy(nodeid, port, nodelen);
+			nodeid[nodelen] = '\0';
+			r = n->last_remote = remote_get(n, nodeid, 1);
+			if (nodeid != buf)
+				free(nodeid);
+		}
 		remote_send_name(r, name, msg);
 	}
 	return 0;
@@ -308,12 +359,23 @@ aemp_sndf(aemp_node *n, const char *port, const char *fmt, ...)
 	json_t *msg;
 	json_error_t jerr;
 
-	if (asprintf(&afmt, "[%s]", fmt) < 0)
+	char buf[128];
+	size_t len = strlen(fmt);
+
+	/* formats are short: build "[fmt]" without a malloc() */
+	if (len + 3 <= sizeof buf) {
+		buf[0] = '[';
+		memcpy(buf + 1, fmt, len);
+		buf[len + 1] = ']';
+		buf[len + 2] = '\0';
+		afmt = buf;
+	} else if (asprintf(&afmt, "[%s]", fmt) < 0)
 		abort();
 	va_start(ap, fmt);
 	msg = json_vpack_ex(&jerr, 0, afmt, ap);
 	va_end(ap);
-	free(afmt);
+	if (afmt != buf)
+		free(afmt);
 	if (msg == NULL)
 		return node_error(n, "sndf: %s", jerr.text);
 	return aemp_snd(n, port, msg);
@@ -331,11 +393,10 @@ port_kill(aemp_node *n, struct aemp_port *p, json_t *reason)
 		return;
 	}
 	p->dead = 1;
-	dict_del(&n->ports, p->name);
-	d = defer_new(DEFER_KILL);
+	dict_del(&n->ports, PORT_NAME(p));
+	d = node_defer(n, DEFER_KILL);
 	d->dead = p;
 	d->msg = reason != NULL ? reason : json_array();
-	node_defer(n, d);
 }
 
 int
@@ -400,13 +461,15 @@ reason_text(json_t *reason)
 static void
 run_kill(aemp_node *n, struct aemp_port *p, json_t *reason)
 {
-	if (json_array_size(reason) > 0 && p->mons.head == NULL) {
+	if (json_array_size(reason) > 0 && (p->mons == NULL ||
+	    p->mons->head == NULL)) {
 		char *text = reason_text(reason);
 		aemp_log(n, 2, "unmonitored local port %s died with reason: %s",
 		    p->id, text);
 		free(text);
 	}
-	mon_list_fire(n, &p->mons, reason);
+	if (p->mons != NULL)
+		mon_list_fire(n, p->mons, reason);
 	port_free(p);
 }
 
@@ -555,17 +618,16 @@ mon_attach(aemp_node *n, const char *port, struct aemp_mon *m)
 	if (is_local(n, port, &name)) {
 		struct aemp_port *p = *name ? dict_get(&n->ports, name) : NULL;
 		if (p != NULL)
-			mon_link(&p->mons, m);
+			mon_link(port_mons(p), m);
 		else if (*name != '\0') {
 			/* fires later, from the deferred queue */
-			struct defer *d = defer_new(DEFER_MON_FIRE);
+			struct defer *d = node_defer(n, DEFER_MON_FIRE);
 			d->mon = m;
 			d->port = strdup(port);
 			d->msg = json_pack("[sss]", "no_such_port",
 			    "cannot monitor nonexistent port", port);
 			m->list = NULL;
 			m->prev = m->next = m;	/* marks "pending in defer" */
-			node_defer(n, d);
 		}
 		/* our own node port never dies while we run: never fires */
 		return m;
@@ -698,6 +760,26 @@ aemp_register_func(aemp_node *n, const char *name, aemp_func_fn fn, void *ud)
 	return 0;
 }
 
+void
+aemp_set_resolver(aemp_node *n, aemp_resolve_fn fn, void *ud)
+{
+	n->resolve = fn;
+	n->resolve_ud = ud;
+}
+
+/* The registered function name, after asking the resolver if need be. */
+static struct func *
+func_lookup(aemp_node *n, const char *name)
+{
+	struct func *f = NULL;
+
+	while (valid_func_name(name) &&
+	    (f = dict_get(&n->funcs, name)) == NULL && n->resolve != NULL &&
+	    n->resolve(n, name, n->resolve_ud) == 0)
+		;
+	return f;
+}
+
 struct spawn_call {
 	struct func	*f;
 	json_t		*args;
@@ -724,7 +806,7 @@ spawn_run(aemp_node *n, const char *name, const char *func, json_t *args)
 		return;
 	}
 	p = port_new(n, name);
-	c.f = valid_func_name(func) ? dict_get(&n->funcs, func) : NULL;
+	c.f = func_lookup(n, func);
 	c.args = args;
 	if (c.f == NULL) {
 		aemp_log(n, 2, "spawn: unable to resolve function %s", func);
@@ -746,11 +828,10 @@ aemp_spawn(aemp_node *n, const char *node, const char *func, json_t *args)
 	if (asprintf(&id, "%s#%s", node, name) < 0)
 		abort();
 	if (is_local(n, node, &dummy)) {
-		struct defer *d = defer_new(DEFER_SPAWN);
+		struct defer *d = node_defer(n, DEFER_SPAWN);
 		d->port = name;
 		d->func = strdup(func);
 		d->msg = args;
-		node_defer(n, d);
 		return id;
 	}
 	{
@@ -942,10 +1023,14 @@ kernel_run_defer(aemp_node *n, struct defer *d)
 {
 	switch (d->kind) {
 	case DEFER_DELIVER:
-		if (!n->freeing)
-			kernel_deliver(n, d->port, d->msg, NULL);
-		else
+		if (n->freeing)
 			json_decref(d->msg);
+		else if (d->to != NULL)
+			/* killed since? then whoever has its name now */
+			port_deliver(n, d->to->dead ? dict_get(&n->ports,
+			    PORT_NAME(d->to)) : d->to, d->msg);
+		else
+			kernel_deliver(n, d->port, d->msg, NULL);
 		break;
 	case DEFER_KILL:
 		if (!n->freeing)
@@ -953,7 +1038,8 @@ kernel_run_defer(aemp_node *n, struct defer *d)
 		else {
 			/* monitors die with the node, unfired */
 			struct aemp_mon *m;
-			while ((m = d->dead->mons.head) != NULL) {
+			while (d->dead->mons != NULL &&
+			    (m = d->dead->mons->head) != NULL) {
 				mon_unlink(m);
 				mon_free(m);
 			}
@@ -983,7 +1069,6 @@ kernel_run_defer(aemp_node *n, struct defer *d)
 	}
 	free(d->port);
 	free(d->func);
-	free(d);
 }
 
 /* --- nodes ---------------------------------------------------------------- */
@@ -1132,7 +1217,7 @@ req_mon1(aemp_node *n, const char *name, struct aemp_remote *from)
 	m->remote = from;
 	m->other = strdup(name);
 	dict_put(&from->rmon, m->other, m);
-	mon_link(&p->mons, m);
+	mon_link(port_mons(p), m);
 }
 
 static void
@@ -1162,7 +1247,7 @@ req_kil0(aemp_node *n, const char *name, json_t *reason,
 static void
 req_function(aemp_node *n, const char *tag, json_t *args)
 {
-	struct func *f = dict_get(&n->funcs, tag);
+	struct func *f = func_lookup(n, tag);
 
 	if (f == NULL) {
 		aemp_log(n, 2, "node port request '%s' is not a registered "
@@ -1271,7 +1356,7 @@ kernel_free(aemp_node *n)
 	while ((e = dict_next(&n->ports, &pos)) != NULL) {
 		struct aemp_port *p = e->value;
 		struct aemp_mon *m;
-		while ((m = p->mons.head) != NULL) {
+		while (p->mons != NULL && (m = p->mons->head) != NULL) {
 			mon_unlink(m);
 			mon_free(m);
 		}

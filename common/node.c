@@ -151,48 +151,66 @@ node_trace(aemp_node *n, const char *dir, const char *nodeid, json_t *pkt,
 
 /* --- deferred work ------------------------------------------------------ */
 
+/*
+ * Queues deferred work: returns a zeroed entry for the caller to fill at
+ * once (it moves when the ring grows). The queue is a ring of entries,
+ * not a list of allocations, so that a local message costs no malloc().
+ */
 struct defer *
-defer_new(enum defer_kind kind)
+node_defer(aemp_node *n, enum defer_kind kind)
 {
-	struct defer *d = calloc(1, sizeof *d);
+	struct defer *d;
 
-	if (d == NULL)
-		abort();
+	if (n->defer_len == n->defer_cap) {
+		size_t cap = n->defer_cap ? n->defer_cap * 2 : 64, i;
+		struct defer *ring = malloc(cap * sizeof *ring);
+		if (ring == NULL)
+			abort();
+		for (i = 0; i < n->defer_len; i++)
+			ring[i] = n->defer_ring[(n->defer_first + i) &
+			    (n->defer_cap - 1)];
+		free(n->defer_ring);
+		n->defer_ring = ring;
+		n->defer_cap = cap;
+		n->defer_first = 0;
+	}
+	d = &n->defer_ring[(n->defer_first + n->defer_len++) &
+	    (n->defer_cap - 1)];
+	memset(d, 0, sizeof *d);
 	d->kind = kind;
+	if (!n->freeing)
+		event_active(n->defer_ev, EV_TIMEOUT, 1);
 	return d;
 }
 
-void
-node_defer(aemp_node *n, struct defer *d)
+/* Takes the oldest entry off the ring into *d; 0 when there is none. */
+static int
+defer_pop(aemp_node *n, struct defer *d)
 {
-	d->next = NULL;
-	if (n->defer_tail != NULL)
-		n->defer_tail->next = d;
-	else
-		n->defer_head = d;
-	n->defer_tail = d;
-	if (!n->freeing)
-		event_active(n->defer_ev, EV_TIMEOUT, 1);
+	if (n->defer_len == 0)
+		return 0;
+	*d = n->defer_ring[n->defer_first];
+	n->defer_first = (n->defer_first + 1) & (n->defer_cap - 1);
+	n->defer_len--;
+	return 1;
 }
 
 void
 node_call_later(aemp_node *n, void (*fn)(aemp_node *, void *), void *ud)
 {
-	struct defer *d = defer_new(DEFER_CALL);
+	struct defer *d = node_defer(n, DEFER_CALL);
 
 	d->fn = fn;
 	d->ud = ud;
-	node_defer(n, d);
 }
 
 void
 node_free_later(aemp_node *n, void (*fn)(aemp_node *, void *), void *ud)
 {
-	struct defer *d = defer_new(DEFER_FREE);
+	struct defer *d = node_defer(n, DEFER_FREE);
 
 	d->fn = fn;
 	d->ud = ud;
-	node_defer(n, d);
 }
 
 /*
@@ -203,27 +221,25 @@ static void
 defer_run(evutil_socket_t fd, short what, void *arg)
 {
 	aemp_node *n = arg;
-	struct defer *d = n->defer_head, *next;
+	size_t count = n->defer_len;
+	struct defer d;
 
 	(void)fd; (void)what;
-	n->defer_head = n->defer_tail = NULL;
-	for (; d != NULL; d = next) {
-		next = d->next;
-		kernel_run_defer(n, d);
-	}
+	while (count-- > 0 && defer_pop(n, &d))
+		kernel_run_defer(n, &d);
 }
 
 static void
 defer_free_all(aemp_node *n)
 {
-	struct defer *d = n->defer_head, *next;
+	struct defer d;
 
 	/* with n->freeing set, each item only releases what it holds */
-	for (; d != NULL; d = next) {
-		next = d->next;
-		kernel_run_defer(n, d);
-	}
-	n->defer_head = n->defer_tail = NULL;
+	while (defer_pop(n, &d))
+		kernel_run_defer(n, &d);
+	free(n->defer_ring);
+	n->defer_ring = NULL;
+	n->defer_cap = n->defer_len = n->defer_first = 0;
 }
 
 /* --- configuration ------------------------------------------------------ */

@@ -30,15 +30,21 @@ remote_get(aemp_node *n, const char *id, int create)
 	return r;
 }
 
-/* Sends pkt (stolen): on the connection, or queued while connecting. */
-void
-remote_send(struct aemp_remote *r, json_t *pkt)
+/*
+ * Sends pkt (stolen): on the connection, or queued while connecting.
+ * With name set, pkt is the message and the packet [name, pkt...].
+ */
+static void
+send_packet(struct aemp_remote *r, const char *name, size_t len, json_t *pkt)
 {
 	aemp_node *n = r->node;
 
-	node_trace(n, "SND", r->id, pkt, 1);
+	node_trace(n, "SND", r->id, pkt, name == NULL);
 	if (r->conn != NULL) {
-		transport_write(r->conn, pkt);
+		if (name != NULL)
+			transport_write_named(r->conn, name, len, pkt);
+		else
+			transport_write(r->conn, pkt);
 		json_decref(pkt);
 		return;
 	}
@@ -46,7 +52,7 @@ remote_send(struct aemp_remote *r, json_t *pkt)
 		json_decref(pkt);
 		return;
 	}
-	json_dump_evbuffer(pkt, r->queue);
+	json_dump_named(name, len, pkt, r->queue);
 	json_decref(pkt);
 	if (n->max_queue > 0 && evbuffer_get_length(r->queue) > n->max_queue) {
 		remote_down(r, "send queue overflow");
@@ -55,12 +61,28 @@ remote_send(struct aemp_remote *r, json_t *pkt)
 	remote_connect(r);
 }
 
-/* Sends msg (stolen) to port name on r: the packet is [name, msg...]. */
+void
+remote_send(struct aemp_remote *r, json_t *pkt)
+{
+	send_packet(r, NULL, 0, pkt);
+}
+
+/*
+ * Sends msg (stolen) to port name on r: the packet is [name, msg...],
+ * written without inserting name into msg when the name needs no
+ * escaping, which saves an allocation and a copy per message.
+ */
 void
 remote_send_name(struct aemp_remote *r, const char *name, json_t *msg)
 {
+	size_t len;
+
+	if (transport_plain_name(name, &len)) {
+		send_packet(r, name, len, msg);
+		return;
+	}
 	json_array_insert_new(msg, 0, json_string(name));
-	remote_send(r, msg);
+	send_packet(r, NULL, 0, msg);
 }
 
 void
@@ -155,9 +177,16 @@ remote_connect(struct aemp_remote *r)
 		r->connect_ev = evtimer_new(n->base, connect_attempt, r);
 		r->timeout_ev = evtimer_new(n->base, connect_timeout, r);
 	}
-	if (json_array_size(r->addrs) > 0) {
-		char *list = json_dumps(r->addrs, JSON_COMPACT);
-		aemp_log(n, 9, "connecting to %s with %s", r->id, list);
+	if (json_array_size(r->addrs) > 0 && n->log_level >= 9) {
+		/* the reference prints "[@addresses]": [a b], no quotes */
+		char *list = NULL;
+		size_t len = 0, i;
+		FILE *f = open_memstream(&list, &len);
+		json_t *v;
+		json_array_foreach(r->addrs, i, v)
+			fprintf(f, "%s%s", i ? " " : "", json_string_value(v));
+		fclose(f);
+		aemp_log(n, 9, "connecting to %s with [%s]", r->id, list);
 		free(list);
 	}
 	set_timer(r->timeout_ev, n->monitor_timeout);
@@ -270,4 +299,5 @@ remote_free_all(aemp_node *n)
 		free(r);
 	}
 	dict_clear(&n->remotes);
+	n->last_remote = NULL;
 }

@@ -4,6 +4,7 @@
  * (AEMP.md sections 2 and 3).
  */
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/random.h>
 #include <sys/utsname.h>
 #include <netinet/in.h>
@@ -24,10 +25,15 @@
 #define PROVIDER	"aemp-c-" AEMP_VERSION
 #define NONCE_BYTES	66
 #define READ_BUDGET	1024	/* packets per read callback */
+#define READ_CHUNK	(64 * 1024)	/* bytes per read in the data phase */
+#define FAST_DEPTH	32	/* nesting the fast JSON paths handle */
 #define MAX_PREAUTH	256	/* connections still in their handshake */
 
 static void conn_read(struct bufferevent *, void *);
 static void read_more(evutil_socket_t, short, void *);
+static void conn_flush(evutil_socket_t, short, void *);
+static void conn_read_data(evutil_socket_t, short, void *);
+static int plain_byte(unsigned char);
 static void conn_event(struct bufferevent *, short, void *);
 
 /* --- addresses ------------------------------------------------------------ */
@@ -269,6 +275,8 @@ conn_new(aemp_node *n, struct bufferevent *bev, const char *peer,
 	c->state = CONN_CONNECTING;
 	aemp_scan_init(&c->scan, n->max_packet);
 	c->more_ev = event_new(n->base, -1, 0, read_more, c);
+	c->wbuf = evbuffer_new();
+	c->flush_ev = event_new(n->base, -1, 0, conn_flush, c);
 	c->next = n->conns;
 	if (c->next != NULL)
 		c->next->prev = c;
@@ -284,6 +292,7 @@ conn_free(aemp_node *n, void *arg)
 
 	(void)n;
 	aemp_scan_free(&c->scan);
+	evbuffer_free(c->wbuf);
 	free(c->peer);
 	free(c->expect);
 	free(c->lgreet1);
@@ -317,6 +326,11 @@ transport_close(struct aemp_conn *c, const char *why)
 	c->timer = NULL;
 	event_free(c->more_ev);
 	c->more_ev = NULL;
+	event_free(c->flush_ev);
+	c->flush_ev = NULL;
+	if (c->read_ev != NULL)
+		event_free(c->read_ev);
+	c->read_ev = NULL;
 	/*
 	 * One non-blocking attempt to send what is queued, so that the peer
 	 * gets our auth line (and so its own verdict) or the last packets.
@@ -325,6 +339,7 @@ transport_close(struct aemp_conn *c, const char *why)
 		struct evbuffer *out = bufferevent_get_output(c->bev);
 		/* socket bufferevents freeze the start of their output */
 		evbuffer_unfreeze(out, 1);
+		evbuffer_add_buffer(out, c->wbuf);
 		evbuffer_write(out, bufferevent_getfd(c->bev));
 	}
 	bufferevent_free(c->bev);
@@ -358,7 +373,8 @@ keepalive_tick(evutil_socket_t fd, short what, void *arg)
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 
 	(void)fd; (void)what;
-	if (evbuffer_get_length(out) == 0 && !c->listener_less_keepalive)
+	if (evbuffer_get_length(out) == 0 && evbuffer_get_length(c->wbuf) == 0 &&
+	    !c->listener_less_keepalive)
 		evbuffer_add(out, "[]", 2);
 	c->listener_less_keepalive = 0;
 }
@@ -625,6 +641,15 @@ conn_up(struct aemp_conn *c)
 	if (c->timer != NULL)
 		event_free(c->timer);
 	c->timer = NULL;
+	/*
+	 * The data phase reads by itself: bufferevents read at most 4 KiB
+	 * at a time, each after a FIONREAD ioctl, which costs a round trip
+	 * a syscall and a fast sender many polls.
+	 */
+	bufferevent_disable(c->bev, EV_READ);
+	c->read_ev = event_new(n->base, bufferevent_getfd(c->bev),
+	    EV_READ | EV_PERSIST, conn_read_data, c);
+	event_add(c->read_ev, NULL);
 	aemp_log(n, 9, "%s connected as %s", c->peer, c->rnodeid);
 	{
 		/* queued data that makes no progress means a hung peer */
@@ -654,6 +679,250 @@ packet_error(json_t *pkt)
 }
 
 /*
+ * Delivers the packet p (len bytes, a whole array as the splitter found
+ * it). Returns -1 when the connection was closed. A packet that starts
+ * with a plain port name, ["NAME",..., is parsed from a copy whose ','
+ * after the name is turned into '[': jansson then builds the message
+ * itself, and the name is never a JSON string. Everything else, and
+ * everything while tracing, takes the general path.
+ */
+static int
+deliver_packet(struct aemp_conn *c, const char *p, size_t len)
+{
+	char buf[1024];
+	json_t *pkt;
+	json_error_t jerr;
+	const char *why;
+	size_t i = 2, j;
+
+	if (len > sizeof buf || len < 4 || p[1] != '"' || c->node->trace)
+		goto general;
+	while (i < len && plain_byte((unsigned char)p[i]))
+		i++;
+	if (i + 1 >= len || p[i] != '"' || (p[i + 1] != ',' &&
+	    (p[i + 1] != ']' || i + 2 != len)))
+		goto general;
+	if (p[i + 1] == ',') {
+		/* "[name," then "]" is invalid JSON, but "[" then "]" is not */
+		for (j = i + 2; j < len && (p[j] == ' ' || p[j] == '\t' ||
+		    p[j] == '\n' || p[j] == '\r'); j++)
+			;
+		if (j >= len || p[j] == ']')
+			goto general;
+	}
+	memcpy(buf, p, len);
+	buf[i] = '\0';
+	if (buf[i + 1] == ']')
+		pkt = json_array();
+	else {
+		buf[i + 1] = '[';
+		pkt = json_loadb(buf + i + 1, len - i - 1, 0, &jerr);
+	}
+	if (pkt == NULL) {
+		transport_close(c, "protocol error: invalid JSON");
+		return -1;
+	}
+	c->listener_less_keepalive = 1;
+	kernel_deliver(c->node, buf + 2, pkt, c->remote);
+	return c->state == CONN_UP ? 0 : -1;
+general:
+	pkt = json_loadb(p, len, 0, &jerr);
+	why = pkt == NULL ? "protocol error: invalid JSON" : packet_error(pkt);
+	if (why != NULL) {
+		json_decref(pkt);
+		transport_close(c, why);
+		return -1;
+	}
+	c->listener_less_keepalive = 1;
+	remote_packet(c->remote, pkt);
+	return c->state == CONN_UP ? 0 : -1;
+}
+
+#define FAST_NAME	256	/* longer port names take the general path */
+
+/*
+ * One value of a packet in the shapes nearly all traffic has: strings of
+ * plain bytes, integers of up to 18 digits, true, false, null and arrays
+ * of those, in compact form. Returns the end of the value with *out set,
+ * or NULL for anything else or a value that runs past end.
+ */
+static const char *
+fast_value(const char *p, const char *end, json_t **out, int depth)
+{
+	const char *q;
+	json_t *v;
+	json_int_t num = 0;
+	int neg = 0, digits;
+
+	if (p >= end)
+		return NULL;
+	switch (*p) {
+	case '"':
+		for (q = p + 1; q < end && plain_byte((unsigned char)*q); q++)
+			;
+		if (q >= end || *q != '"')
+			return NULL;
+		*out = json_stringn_nocheck(p + 1, (size_t)(q - p - 1));
+		return q + 1;
+	case '[':
+		if (depth >= FAST_DEPTH)
+			return NULL;
+		*out = json_array();
+		if (++p < end && *p == ']')
+			return p + 1;
+		for (;;) {
+			if ((p = fast_value(p, end, &v, depth + 1)) == NULL)
+				break;
+			json_array_append_new(*out, v);
+			if (p >= end)
+				break;
+			if (*p == ']')
+				return p + 1;
+			if (*p++ != ',')
+				break;
+		}
+		json_decref(*out);
+		return NULL;
+	case 't':
+		q = "true";
+		goto literal;
+	case 'f':
+		q = "false";
+		goto literal;
+	case 'n':
+		q = "null";
+	literal:
+		digits = (int)strlen(q);
+		/* what follows must end it: "truex" is not a literal */
+		if (end - p <= digits || memcmp(p, q, (size_t)digits) != 0 ||
+		    (p[digits] != ',' && p[digits] != ']'))
+			return NULL;
+		*out = *q == 't' ? json_true() : *q == 'f' ? json_false() :
+		    json_null();
+		return p + digits;
+	default:
+		break;
+	}
+	q = p;
+	if (*q == '-') {
+		neg = 1;
+		q++;
+	}
+	/* no leading zeros, no fraction or exponent (those are reals) */
+	for (digits = 0; q < end && *q >= '0' && *q <= '9'; q++)
+		if (++digits <= 18)
+			num = num * 10 + (*q - '0');
+	if (digits == 0 || digits > 18 || q >= end || (*q != ',' && *q != ']') ||
+	    (digits > 1 && p[neg] == '0'))
+		return NULL;
+	*out = json_integer(neg ? -num : num);
+	return q;
+}
+
+/*
+ * Parses ["NAME",VALUE...] at p straight into a message, without the
+ * splitter's pass and jansson's lexer: the shapes fast_value() accepts are
+ * read by jansson the same way. Returns the packet's length with name
+ * (NUL-terminated) and *msg set, or 0 when the packet is of another shape,
+ * longer than max, or runs past len: the general path then takes it.
+ */
+static size_t
+fast_packet(const char *p, size_t len, size_t max, char name[FAST_NAME],
+    json_t **msg)
+{
+	const char *end = p + len, *q, *at;
+	json_t *v;
+
+	if (len < 4 || p[0] != '[' || p[1] != '"')
+		return 0;
+	for (q = p + 2; q < end && plain_byte((unsigned char)*q); q++)
+		;
+	if (q + 1 >= end || *q != '"' || q - p - 2 >= FAST_NAME)
+		return 0;
+	memcpy(name, p + 2, (size_t)(q - p - 2));
+	name[q - p - 2] = '\0';
+	*msg = json_array();
+	at = q + 1;
+	while (*at == ',') {
+		if ((at = fast_value(at + 1, end, &v, 1)) == NULL ||
+		    at >= end) {
+			if (at != NULL)
+				json_decref(v);
+			json_decref(*msg);
+			return 0;
+		}
+		json_array_append_new(*msg, v);
+	}
+	if (*at != ']' || (max != 0 && (size_t)(at + 1 - p) > max)) {
+		json_decref(*msg);
+		return 0;
+	}
+	return (size_t)(at + 1 - p);
+}
+
+/*
+ * Delivers the whole packets at the start of the input's first chunk
+ * straight from its memory, draining them in one go; a packet that runs
+ * past the chunk is left to the splitter's general path. Returns -1 when
+ * reading must stop for now (closed, or the budget is spent).
+ */
+static int
+read_chunk(struct aemp_conn *c, struct evbuffer *in, int *budget)
+{
+	struct evbuffer_iovec v;
+	const char *base;
+	size_t done = 0, pos;
+
+	if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+		return 0;
+	base = v.iov_base;
+	while ((pos = done + c->scanned) < v.iov_len) {
+		ssize_t used;
+		size_t skip, plen;
+		char name[FAST_NAME];
+		json_t *msg;
+		if (c->scanned == 0 && !c->node->trace &&
+		    (plen = fast_packet(base + pos, v.iov_len - pos,
+		    c->scan.max, name, &msg)) > 0) {
+			done += plen;
+			c->listener_less_keepalive = 1;
+			kernel_deliver(c->node, name, msg, c->remote);
+			if (c->state != CONN_UP)
+				return -1;
+			goto delivered;
+		}
+		used = aemp_scan_feed(&c->scan, base + pos, v.iov_len - pos);
+		if (used < 0) {
+			transport_close(c, c->scan.max && c->scanned +
+			    v.iov_len - pos > c->scan.max ? "packet too large" :
+			    "protocol error: malformed packet stream");
+			return -1;
+		}
+		c->scanned += (size_t)used;
+		if (!c->scan.done)
+			break;
+		skip = c->scan.skip;
+		plen = c->scan.len;
+		aemp_scan_reset(&c->scan);
+		c->scanned = 0;
+		pos = done + skip;
+		done += skip + plen;
+		/* the chunk stays put: only this function drains the input */
+		if (deliver_packet(c, base + pos, plen) < 0)
+			return -1;
+	delivered:
+		if (--*budget == 0) {
+			evbuffer_drain(in, done);
+			/* the rest waits a loop turn: other peers get served */
+			event_active(c->more_ev, EV_TIMEOUT, 1);
+			return -1;
+		}
+	}
+	evbuffer_drain(in, done);
+	return 0;
+}
+
+/*
  * Parses every complete packet in the input. The splitter keeps its place
  * across reads, so a large packet arriving in pieces is scanned once.
  */
@@ -675,6 +944,13 @@ read_packets(struct aemp_conn *c)
 
 		if (have <= c->scanned)
 			return;
+		if (c->scanned == 0) {
+			if (read_chunk(c, in, &budget) < 0)
+				return;
+			have = evbuffer_get_length(in);
+			if (have <= c->scanned)
+				return;
+		}
 		if (evbuffer_ptr_set(in, &ptr, c->scanned, EVBUFFER_PTR_SET) < 0)
 			return;
 		nvec = evbuffer_peek(in, -1, &ptr, vec, 16);
@@ -723,6 +999,57 @@ read_more(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd; (void)what;
 	read_packets(arg);
+}
+
+/*
+ * The socket is readable in the data phase. Input that the budget left
+ * unparsed is parsed before anything more is read, which bounds the input
+ * buffer however fast the peer sends.
+ */
+static void
+conn_read_data(evutil_socket_t fd, short what, void *arg)
+{
+	struct aemp_conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct evbuffer_iovec v[2];
+	struct iovec iov[2];
+	ssize_t got;
+	size_t left;
+	int nv, i;
+
+	(void)what;
+	if (evbuffer_get_length(in) <= c->scanned) {
+		/* socket bufferevents freeze the end of their input */
+		evbuffer_unfreeze(in, 0);
+		nv = evbuffer_reserve_space(in, READ_CHUNK, v, 2);
+		if (nv < 1) {
+			evbuffer_freeze(in, 0);
+			return;
+		}
+		for (i = 0; i < nv; i++) {
+			iov[i].iov_base = v[i].iov_base;
+			iov[i].iov_len = v[i].iov_len;
+		}
+		got = readv(fd, iov, nv);
+		if (got <= 0) {
+			evbuffer_freeze(in, 0);
+			if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+			    errno == EINTR))
+				return;
+			transport_close(c, got == 0 ? "Unexpected end-of-file" :
+			    strerror(errno));
+			return;
+		}
+		left = (size_t)got;
+		for (i = 0; i < nv && left > 0; i++) {
+			if (v[i].iov_len > left)
+				v[i].iov_len = left;
+			left -= v[i].iov_len;
+		}
+		evbuffer_commit_space(in, v, i);
+		evbuffer_freeze(in, 0);
+	}
+	read_packets(c);
 }
 
 static void
@@ -792,39 +1119,239 @@ conn_event(struct bufferevent *bev, short what, void *arg)
 
 /* --- writing -------------------------------------------------------------- */
 
+/* Bytes that JSON strings hold as they are, and jansson writes so too. */
 static int
-dump_cb(const char *buf, size_t size, void *data)
+plain_byte(unsigned char b)
 {
-	return evbuffer_add(data, buf, size);
+	return b >= 0x20 && b <= 0x7e && b != '"' && b != '\\';
+}
+
+/* Port names that go into JSON as they are: printable ASCII, no escapes. */
+int
+transport_plain_name(const char *name, size_t *len)
+{
+	const unsigned char *p = (const unsigned char *)name;
+
+	for (; *p != '\0'; p++)
+		if (*p < 0x20 || *p > 0x7e || *p == '"' || *p == '\\')
+			return 0;
+	*len = (size_t)(p - (const unsigned char *)name);
+	return 1;
+}
+
+/*
+ * Writes v into p (size bytes) exactly as json_dumpb(v, JSON_COMPACT)
+ * would, for what messages are mostly made of: jansson formats every
+ * integer with snprintf() and pays a callback per token, which made
+ * formatting the larger part of sending. Values it does not handle
+ * itself (objects, reals, strings with escapes or non-ASCII bytes, deep
+ * nesting) are dumped by jansson in place. Returns the length, or -1
+ * when v does not fit or cannot be dumped.
+ */
+static ssize_t
+fast_dump(json_t *v, char *p, size_t size, int depth)
+{
+	size_t len = 0, i, n;
+	ssize_t got;
+	const char *str;
+	char digits[24];
+	unsigned long long u;
+
+	switch (json_typeof(v)) {
+	case JSON_ARRAY:
+		if (depth >= FAST_DEPTH)
+			break;
+		n = json_array_size(v);
+		if (size < 2)
+			return -1;
+		p[len++] = '[';
+		for (i = 0; i < n; i++) {
+			if (i > 0) {
+				if (len >= size)
+					return -1;
+				p[len++] = ',';
+			}
+			got = fast_dump(json_array_get(v, i), p + len,
+			    size - len, depth + 1);
+			if (got < 0)
+				return -1;
+			len += (size_t)got;
+		}
+		if (len >= size)
+			return -1;
+		p[len++] = ']';
+		return (ssize_t)len;
+	case JSON_STRING:
+		str = json_string_value(v);
+		n = json_string_length(v);
+		for (i = 0; i < n; i++)
+			if (!plain_byte((unsigned char)str[i]))
+				break;
+		if (i < n)
+			break;
+		if (n + 2 > size)
+			return -1;
+		p[0] = '"';
+		memcpy(p + 1, str, n);
+		p[n + 1] = '"';
+		return (ssize_t)(n + 2);
+	case JSON_INTEGER:
+		u = (unsigned long long)json_integer_value(v);
+		if (json_integer_value(v) < 0)
+			u = 0 - u;
+		i = sizeof digits;
+		do {
+			digits[--i] = (char)('0' + u % 10);
+			u /= 10;
+		} while (u > 0);
+		if (json_integer_value(v) < 0)
+			digits[--i] = '-';
+		n = sizeof digits - i;
+		if (n > size)
+			return -1;
+		memcpy(p, digits + i, n);
+		return (ssize_t)n;
+	case JSON_TRUE:
+		str = "true";
+		goto literal;
+	case JSON_FALSE:
+		str = "false";
+		goto literal;
+	case JSON_NULL:
+		str = "null";
+	literal:
+		n = strlen(str);
+		if (n > size)
+			return -1;
+		memcpy(p, str, n);
+		return (ssize_t)n;
+	default:
+		break;
+	}
+	n = json_dumpb(v, p, size, JSON_COMPACT | JSON_ENCODE_ANY);
+	return n == 0 || n > size ? -1 : (ssize_t)n;
+}
+
+/*
+ * Appends ["NAME",MSG...] to out (name NULL: msg as it is), msg untouched:
+ * the name goes in front of msg's own elements, so that a packet needs no
+ * new array. Formatting into memory first and adding it in one piece
+ * costs less than jansson's callback per token. Nothing is appended when
+ * msg cannot be dumped.
+ */
+int
+json_dump_named(const char *name, size_t len, json_t *msg,
+    struct evbuffer *out)
+{
+	char stack[2048], *buf = stack;
+	size_t pre = name != NULL ? len + 3 : 0, need;
+	ssize_t got;
+	int rc;
+
+	got = pre < sizeof stack ? fast_dump(msg, buf + pre,
+	    sizeof stack - pre, 0) : -1;
+	if (got >= 0)
+		need = (size_t)got;
+	else
+		need = json_dumpb(msg, pre < sizeof stack ? buf + pre : NULL,
+		    pre < sizeof stack ? sizeof stack - pre : 0, JSON_COMPACT);
+	if (need < 2)
+		return -1;
+	if (pre + need > sizeof stack) {
+		if ((buf = malloc(pre + need)) == NULL)
+			abort();
+		if (json_dumpb(msg, buf + pre, need, JSON_COMPACT) != need) {
+			free(buf);
+			return -1;
+		}
+	}
+	if (name != NULL) {
+		buf[0] = '[';
+		buf[1] = '"';
+		memcpy(buf + 2, name, len);
+		buf[len + 2] = '"';
+		/* msg's '[' becomes the separator, or its "[]" the end */
+		if (need == 2)
+			buf[pre] = ']', need = 1;
+		else
+			buf[pre] = ',';
+	}
+	rc = evbuffer_add(out, buf, pre + need);
+	if (buf != stack)
+		free(buf);
+	return rc;
 }
 
 int
 json_dump_evbuffer(json_t *pkt, struct evbuffer *out)
 {
-	return json_dump_callback(pkt, dump_cb, out, JSON_COMPACT);
+	return json_dump_named(NULL, 0, pkt, out);
 }
 
 /*
- * Appends to the output buffer only: libevent writes it when the loop
- * next polls, so every packet produced in one loop turn goes out in as
- * few syscalls as the kernel allows.
+ * Runs once in each loop turn that queued packets, after the callbacks
+ * that queued them, so a turn's packets still leave together. When
+ * nothing older waits in the output they go straight to the socket: a
+ * reply then costs one write instead of an epoll_ctl, a poll, the write
+ * and another epoll_ctl. What the socket does not take waits in the
+ * output for libevent to write when it can.
  */
+static void
+conn_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct aemp_conn *c = arg;
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	(void)fd; (void)what;
+	if (evbuffer_get_length(out) == 0)
+		evbuffer_write(c->wbuf, bufferevent_getfd(c->bev));
+	evbuffer_add_buffer(out, c->wbuf);
+}
+
+/* Packets were added to c->wbuf. */
+static void
+conn_queued(struct aemp_conn *c, size_t before)
+{
+	size_t queued = evbuffer_get_length(c->wbuf);
+
+	c->listener_less_keepalive = 1;
+	if (before == 0 && queued > 0)
+		event_active(c->flush_ev, EV_TIMEOUT, 1);
+	if (c->node->max_queue > 0 && queued +
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) >
+	    c->node->max_queue)
+		transport_close(c, "send queue overflow");
+}
+
+/* Queues pkt for this loop turn's write (see conn_flush). */
 void
 transport_write(struct aemp_conn *c, json_t *pkt)
 {
-	struct evbuffer *out = bufferevent_get_output(c->bev);
+	size_t before = evbuffer_get_length(c->wbuf);
 
-	json_dump_evbuffer(pkt, out);
-	c->listener_less_keepalive = 1;
-	if (c->node->max_queue > 0 &&
-	    evbuffer_get_length(out) > c->node->max_queue)
-		transport_close(c, "send queue overflow");
+	json_dump_evbuffer(pkt, c->wbuf);
+	conn_queued(c, before);
+}
+
+/* Queues ["NAME",MSG...]; name is len plain bytes (transport_plain_name). */
+void
+transport_write_named(struct aemp_conn *c, const char *name, size_t len,
+    json_t *msg)
+{
+	size_t before = evbuffer_get_length(c->wbuf);
+
+	json_dump_named(name, len, msg, c->wbuf);
+	conn_queued(c, before);
 }
 
 void
 transport_write_buffer(struct aemp_conn *c, struct evbuffer *buf)
 {
-	evbuffer_add_buffer(bufferevent_get_output(c->bev), buf);
+	size_t before = evbuffer_get_length(c->wbuf);
+
+	evbuffer_add_buffer(c->wbuf, buf);
+	if (before == 0 && evbuffer_get_length(c->wbuf) > 0)
+		event_active(c->flush_ev, EV_TIMEOUT, 1);
 }
 
 void

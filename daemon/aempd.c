@@ -1,48 +1,141 @@
 /*
- * aempd.c: the node daemon: runs a node from a profile until SIGINT or
- * SIGTERM.
+ * aempd.c: the node daemon: runs a node from a profile with its services
+ * in the foreground until SIGINT or SIGTERM; SIGHUP reloads what can be
+ * reloaded, and "aemp restart" makes it execute itself anew.
  */
+#include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
-#include "aemp.h"
+#include "aempd.h"
 #include "store.h"
 
-struct aempd {
-	aemp_node	*node;
-	struct event_base *base;
-	int		 insecure;
-	json_t		*args;		/* configure arguments */
-};
+/* The node port function "aemp restart" calls. */
+#define RESTART_FUNC	"aempd::restart"
+/* Time for the confirmation of a restart to leave before the sockets go. */
+#define RESTART_DELAY	0.2
+/* What a daemon logs unless told otherwise: start-up, listeners, peers. */
+#define DEFAULT_LEVEL	8
 
 static void
 usage(FILE *f)
 {
 	fprintf(f,
-"usage: aempd [--insecure] [--profile NAME] [KEY VALUE ...]\n"
+"usage: aempd [--insecure] [--warnlevel-file FILE] [--profile NAME]\n"
+"             [KEY VALUE ...]\n"
+"       aempd [options] NAME [KEY VALUE ...]\n"
 "\n"
 "Run an AnyEvent::MP compatible node from profile NAME (default: $AEMP_PROFILE,\n"
 "else the host name) of the configuration store ($AEMP_RC), with KEY VALUE\n"
 "pairs as configure arguments (profile, nodeid, secret, binds, seeds,\n"
 "services, monitor_timeout, connect_interval, framing_format, auth_offer,\n"
-"auth_accept, autocork, nodelay). The node stays in the foreground, logs to\n"
-"stderr and exits cleanly on SIGINT or SIGTERM.\n"
+"auth_accept, autocork, nodelay), and start the profile's services (modules\n"
+"from $AEMP_MODULE_PATH, default " AEMP_PREFIX "/lib/aemp). The node stays in\n"
+"the foreground, logs to stderr, exits cleanly on SIGINT or SIGTERM and\n"
+"reloads on SIGHUP; see aempd(8).\n"
 "\n"
 "The log level is $AEMP_WARNLEVEL, default 8 (start-up, listeners, nodes\n"
 "going up and down); AEMP_TRACE=1 prints every packet.\n"
 "\n"
-"  --insecure   start even without a shared secret (no peer can authenticate)\n"
-"  --help       this text\n"
-"  --version    print the version\n");
+"  --insecure             start even without a shared secret (no peer can\n"
+"                         authenticate)\n"
+"  --warnlevel-file FILE  take the log level from FILE, again on SIGHUP\n"
+"  --help                 this text\n"
+"  --version              print the version\n");
 }
+
+/* --- logging --------------------------------------------------------- */
+
+static void
+log_line(aemp_node *n, int level, const char *msg, void *ud)
+{
+	struct aempd *d = ud;
+	char stamp[32];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	(void)n;
+	if (level > d->d_level)
+		return;
+	localtime_r(&now, &tm);
+	strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm);
+	fprintf(stderr, "%s <%d> %s\n", stamp, level, msg);
+}
+
+/* The level in FILE (a number 0..9), or -1 with a message in *why. */
+static int
+read_level_file(const char *file, const char **why)
+{
+	FILE *f = fopen(file, "r");
+	int level, ok;
+
+	if (f == NULL) {
+		*why = strerror(errno);
+		return -1;
+	}
+	ok = fscanf(f, "%d", &level) == 1 && level >= 0 && level <= 9;
+	fclose(f);
+	*why = "not a number from 0 to 9";
+	return ok ? level : -1;
+}
+
+static int
+env_level(void)
+{
+	const char *v = getenv("AEMP_WARNLEVEL");
+
+	if (v == NULL || *v == '\0')
+		v = getenv("PERL_ANYEVENT_MP_WARNLEVEL");
+	return v != NULL && *v != '\0' ? atoi(v) : DEFAULT_LEVEL;
+}
+
+static int
+tracing(void)
+{
+	const char *v = getenv("AEMP_TRACE");
+
+	if (v == NULL || *v == '\0')
+		v = getenv("PERL_ANYEVENT_MP_TRACE");
+	return v != NULL && atoi(v) != 0;
+}
+
+/*
+ * The node logs through log_line, which filters at d_level. The node
+ * itself drops messages above the level it was configured with, so with
+ * a level file (whose level may rise on SIGHUP) it is configured at 9.
+ */
+static int
+setup_level(struct aempd *d)
+{
+	const char *why;
+	int level;
+
+	d->d_level = env_level();
+	if (d->d_level_file != NULL) {
+		if ((level = read_level_file(d->d_level_file, &why)) < 0) {
+			fprintf(stderr, "aempd: %s: %s\n", d->d_level_file, why);
+			return -1;
+		}
+		d->d_level = level;
+	}
+	if (tracing())
+		d->d_level = 9;
+	d->d_node_level = d->d_level_file != NULL ? 9 : d->d_level;
+	return 0;
+}
+
+/* --- arguments and configuration -------------------------------------- */
 
 static int
 parse_args(struct aempd *d, int argc, char **argv)
 {
 	char **rest = calloc((size_t)argc + 2, sizeof *rest);
-	int i, nrest = 0;
+	int i, nrest = 0, first = -1;
 	char *err = NULL;
 
 	for (i = 1; i < argc; i++) {
@@ -53,27 +146,43 @@ parse_args(struct aempd *d, int argc, char **argv)
 			printf("aempd %s\n", AEMP_VERSION);
 			exit(0);
 		} else if (strcmp(argv[i], "--insecure") == 0)
-			d->insecure = 1;
-		else if (strcmp(argv[i], "--profile") == 0) {
+			d->d_insecure = 1;
+		else if (strcmp(argv[i], "--profile") == 0 ||
+		    strcmp(argv[i], "--warnlevel-file") == 0) {
 			if (i + 1 >= argc) {
-				fprintf(stderr, "aempd: --profile: missing "
-				    "argument NAME\n");
+				fprintf(stderr, "aempd: %s: missing argument "
+				    "%s\n", argv[i], argv[i][2] == 'p' ?
+				    "NAME" : "FILE");
 				free(rest);
 				return -1;
 			}
-			rest[nrest++] = "profile";
-			rest[nrest++] = argv[++i];
+			if (argv[i][2] == 'w')
+				d->d_level_file = argv[++i];
+			else {
+				rest[nrest++] = "profile";
+				rest[nrest++] = argv[++i];
+			}
 		} else if (strncmp(argv[i], "--", 2) == 0) {
 			fprintf(stderr, "aempd: unknown option %s (see aempd "
 			    "--help)\n", argv[i]);
 			free(rest);
 			return -1;
-		} else
+		} else {
+			if (first < 0)
+				first = nrest;
 			rest[nrest++] = argv[i];
+		}
 	}
-	d->args = aemp_config_args(nrest, rest, &err);
+	/* like the reference's configure: an odd count starts with a profile */
+	if (first >= 0 && (nrest - first) % 2 == 1) {
+		memmove(rest + first + 1, rest + first,
+		    (size_t)(nrest - first) * sizeof *rest);
+		rest[first] = "profile";
+		nrest++;
+	}
+	d->d_args = aemp_config_args(nrest, rest, &err);
 	free(rest);
-	if (d->args == NULL) {
+	if (d->d_args == NULL) {
 		fprintf(stderr, "aempd: %s\n", err ? err : "bad arguments");
 		free(err);
 		return -1;
@@ -85,10 +194,10 @@ parse_args(struct aempd *d, int argc, char **argv)
 static int
 check_secret(struct aempd *d)
 {
-	const char *profile = json_string_value(json_object_get(d->args,
+	const char *profile = json_string_value(json_object_get(d->d_args,
 	    "profile"));
 	char *err = NULL;
-	json_t *eff = aemp_store_effective(profile, d->args, &err);
+	json_t *eff = aemp_store_effective(profile, d->d_args, &err);
 	int ok;
 
 	if (eff == NULL) {
@@ -96,7 +205,7 @@ check_secret(struct aempd *d)
 		free(err);
 		return -1;
 	}
-	ok = json_is_string(json_object_get(eff, "secret")) || d->insecure;
+	ok = json_is_string(json_object_get(eff, "secret")) || d->d_insecure;
 	if (!ok)
 		fprintf(stderr, "aempd: profile '%s' has no shared secret, so no "
 		    "node could authenticate to this one.\nSet one with: aemp "
@@ -106,47 +215,244 @@ check_secret(struct aempd *d)
 	return ok ? 0 : -1;
 }
 
+/* What a restart executes: this binary as it was found at start. */
+static void
+save_exec(struct aempd *d, int argc, char **argv)
+{
+	char buf[PATH_MAX];
+	ssize_t len = readlink("/proc/self/exe", buf, sizeof buf - 1);
+	int i;
+
+	if (len > 0) {
+		buf[len] = '\0';
+		d->d_exe = strdup(buf);
+	} else
+		d->d_exe = strdup(argv[0]);
+	d->d_argv = calloc((size_t)argc + 1, sizeof *d->d_argv);
+	for (i = 0; i < argc; i++)
+		d->d_argv[i] = strdup(argv[i]);
+}
+
+/* Configures the node with the node's log level in the environment. */
+static aemp_node *
+configure(struct aempd *d, char **err)
+{
+	char *saved = getenv("AEMP_WARNLEVEL"), level[16];
+	aemp_node *n;
+
+	if (saved != NULL)
+		saved = strdup(saved);
+	snprintf(level, sizeof level, "%d", d->d_node_level);
+	setenv("AEMP_WARNLEVEL", level, 1);
+	n = aemp_configure(d->d_base, json_incref(d->d_args), err);
+	/* a restart must start from the same environment */
+	if (saved != NULL)
+		setenv("AEMP_WARNLEVEL", saved, 1);
+	else
+		unsetenv("AEMP_WARNLEVEL");
+	free(saved);
+	return n;
+}
+
+/* --- readiness, restart, reload ---------------------------------------- */
+
+static void
+services_done(void *ud)
+{
+	struct aempd *d = ud;
+	json_t *l = aemp_listeners(d->d_node), *v;
+	char *state = NULL;
+	size_t len = 0, i;
+	FILE *f;
+	int rc;
+
+	if (d->d_ready)
+		return;
+	d->d_ready = 1;
+	f = open_memstream(&state, &len);
+	fprintf(f, "READY=1\nSTATUS=node %s", aemp_nodeid(d->d_node));
+	json_array_foreach(l, i, v)
+		fprintf(f, "%s%s", i ? " " : " listening on ",
+		    json_string_value(v));
+	fclose(f);
+	if ((rc = notify_systemd(state)) < 0)
+		aemp_log(d->d_node, 1, "unable to notify the service manager "
+		    "(NOTIFY_SOCKET): %s", strerror(errno));
+	else if (rc > 0)
+		aemp_log(d->d_node, 8, "told the service manager: ready.");
+	free(state);
+}
+
+static void
+restart_now(aemp_node *n, void *ud)
+{
+	struct aempd *d = ud;
+
+	(void)n;
+	event_base_loopbreak(d->d_base);
+}
+
+/*
+ * RESTART_FUNC: confirms to the reply port in args (with the elements
+ * that follow it), then, once that had time to leave, ends the loop; main
+ * frees the node and executes aempd again with the same arguments.
+ */
+static int
+fn_restart(aemp_node *n, const char *self, json_t *args, void *ud)
+{
+	struct aempd *d = ud;
+	const char *reply = json_string_value(json_array_get(args, 0));
+	char *from = reply != NULL ? aemp_node_of(reply) : NULL;
+	json_t *msg;
+	size_t i;
+
+	(void)self;
+	aemp_log(n, 5, "restart requested%s%s.", from ? " by " : "",
+	    from ? from : "");
+	free(from);
+	if (reply != NULL) {
+		msg = json_array();
+		for (i = 1; i < json_array_size(args); i++)
+			json_array_append(msg, json_array_get(args, i));
+		aemp_snd(n, reply, msg);
+	}
+	if (!d->d_restart) {
+		d->d_restart = 1;
+		notify_systemd("RELOADING=1");
+		aemp_after(n, RESTART_DELAY, restart_now, d);
+	}
+	return 0;
+}
+
+/*
+ * SIGHUP: re-read the level file, start services added to the profile,
+ * and say which other changes need a restart. Nothing else changes while
+ * the node runs: its ID, secret, listeners and seeds are fixed.
+ */
+static void
+reload(struct aempd *d)
+{
+	aemp_node *n = d->d_node;
+	json_t *old = aemp_config(n), *eff;
+	const char *profile = json_string_value(json_object_get(old,
+	    "profile")), *key, *why;
+	char *err = NULL;
+	json_t *v;
+	int level;
+
+	aemp_log(n, 5, "SIGHUP: reloading.");
+	if (d->d_level_file != NULL) {
+		if ((level = read_level_file(d->d_level_file, &why)) < 0)
+			aemp_log(n, 1, "%s: %s, the log level stays %d.",
+			    d->d_level_file, why, d->d_level);
+		else if (level != d->d_level) {
+			d->d_level = level;
+			aemp_log(n, 0, "log level is now %d.", level);
+		}
+	}
+	if ((eff = aemp_store_effective(profile, d->d_args, &err)) == NULL) {
+		aemp_log(n, 1, "cannot reload the configuration: %s",
+		    err ? err : "error");
+		free(err);
+		return;
+	}
+	json_object_foreach(eff, key, v)
+		if (strcmp(key, "services") != 0 &&
+		    !json_equal(v, json_object_get(old, key)))
+			aemp_log(n, 2, "configuration key %s changed: it takes "
+			    "effect when aempd restarts.", key);
+	json_object_foreach(old, key, v)
+		if (json_object_get(eff, key) == NULL)
+			aemp_log(n, 2, "configuration key %s removed: that takes "
+			    "effect when aempd restarts.", key);
+	services_reload(d, json_object_get(eff, "services"));
+	json_decref(eff);
+}
+
 static void
 on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct aempd *d = arg;
 
 	(void)what;
-	aemp_log(d->node, 7, "received signal %d, shutting down.", (int)sig);
-	event_base_loopbreak(d->base);
+	if (sig == SIGHUP) {
+		reload(d);
+		return;
+	}
+	aemp_log(d->d_node, 7, "received signal %d, shutting down.", (int)sig);
+	notify_systemd("STOPPING=1");
+	event_base_loopbreak(d->d_base);
+}
+
+static void
+cleanup(struct aempd *d)
+{
+	size_t i;
+
+	services_free(&d->d_svc);
+	json_decref(d->d_args);
+	free(d->d_exe);
+	for (i = 0; d->d_argv != NULL && d->d_argv[i] != NULL; i++)
+		free(d->d_argv[i]);
+	free(d->d_argv);
 }
 
 int
 main(int argc, char **argv)
 {
 	struct aempd d;
-	struct event *sigint, *sigterm;
+	struct event *sig[3];
+	int signo[3] = { SIGINT, SIGTERM, SIGHUP }, i, status = 0;
 	char *err = NULL;
 
 	memset(&d, 0, sizeof d);
 	signal(SIGPIPE, SIG_IGN);
-	/* a daemon's log should say where it listens and who comes and goes */
-	if (getenv("AEMP_WARNLEVEL") == NULL &&
-	    getenv("PERL_ANYEVENT_MP_WARNLEVEL") == NULL)
-		setenv("AEMP_WARNLEVEL", "8", 1);
-	if (parse_args(&d, argc, argv) < 0 || check_secret(&d) < 0)
-		return 1;
-	d.base = event_base_new();
-	d.node = aemp_configure(d.base, d.args, &err);
-	if (d.node == NULL) {
-		fprintf(stderr, "aempd: %s\n", err ? err : "unable to start");
+	if (parse_args(&d, argc, argv) < 0 || setup_level(&d) < 0 ||
+	    check_secret(&d) < 0 || modules_init(&d.d_mods, &err) < 0) {
+		if (err != NULL)
+			fprintf(stderr, "aempd: %s\n", err);
 		free(err);
-		event_base_free(d.base);
+		cleanup(&d);
 		return 1;
 	}
-	sigint = evsignal_new(d.base, SIGINT, on_signal, &d);
-	sigterm = evsignal_new(d.base, SIGTERM, on_signal, &d);
-	evsignal_add(sigint, NULL);
-	evsignal_add(sigterm, NULL);
-	event_base_dispatch(d.base);
-	event_free(sigint);
-	event_free(sigterm);
-	aemp_free(d.node);
-	event_base_free(d.base);
-	return 0;
+	save_exec(&d, argc, argv);
+	d.d_base = event_base_new();
+	if ((d.d_node = configure(&d, &err)) == NULL) {
+		fprintf(stderr, "aempd: %s\n", err ? err : "unable to start");
+		free(err);
+		event_base_free(d.d_base);
+		modules_free(&d.d_mods);
+		cleanup(&d);
+		return 1;
+	}
+	aemp_set_logger(d.d_node, log_line, &d);
+	aemp_set_resolver(d.d_node, modules_resolve, &d.d_mods);
+	aemp_register_func(d.d_node, RESTART_FUNC, fn_restart, &d);
+	for (i = 0; i < 3; i++) {
+		sig[i] = evsignal_new(d.d_base, signo[i], on_signal, &d);
+		evsignal_add(sig[i], NULL);
+	}
+	d.d_svc.sv_done = services_done;
+	d.d_svc.sv_done_ud = &d;
+	services_start(&d, json_object_get(aemp_config(d.d_node), "services"));
+
+	event_base_dispatch(d.d_base);
+
+	for (i = 0; i < 3; i++)
+		event_free(sig[i]);
+	if (d.d_restart)
+		aemp_log(d.d_node, 5, "restarting: executing %s.", d.d_exe);
+	modules_fini(&d.d_mods, d.d_node);
+	aemp_free(d.d_node);
+	modules_free(&d.d_mods);
+	event_base_free(d.d_base);
+	if (d.d_restart) {
+		fflush(stderr);
+		execv(d.d_exe, d.d_argv);
+		fprintf(stderr, "aempd: cannot restart %s: %s\n", d.d_exe,
+		    strerror(errno));
+		status = 1;
+	}
+	cleanup(&d);
+	return status;
 }

@@ -1,0 +1,127 @@
+#!/bin/sh
+# run.sh: runs every benchmark RUNS times (default 3) from build dir $1,
+# prints one JSON object per line (medians; raw baselines from this same
+# run) and then a table. Everything stays on 127.0.0.1.
+set -u
+B=${1:-build/bench}
+RUNS=${RUNS:-3}
+BIN=$B/bench
+LOG=$B/bench.log
+: >"$LOG"
+export AEMP_RC=/nonexistent/aemp-bench/aemp.db
+unset AEMP_PROFILE AEMP_TRACE PERL_ANYEVENT_MP_TRACE 2>/dev/null || true
+TABLE=$(mktemp)
+trap 'rm -f "$TABLE" "$TABLE".*' EXIT
+
+# run NAME CMD...: runs CMD once, appends its "key value" lines to
+# $TABLE.NAME, one "key value" per line; a failure is recorded as such.
+run() {
+	name=$1; shift
+	if out=$(timeout 150 "$@" 2>>"$LOG"); then
+		printf '%s\n' "$out" >>"$TABLE.$name"
+	else
+		printf 'error %s\n' "exit status $? from $*" >>"$TABLE.$name"
+	fi
+}
+
+# med NAME KEY: the median of KEY over the runs, or "null".
+med() {
+	awk -v k="$2" '$1 == k { print $2 }' "$TABLE.$1" 2>/dev/null |
+	    sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "null";
+	    else print v[int((NR + 1) / 2)] }'
+}
+
+# all NAME KEY: every run's KEY, as a JSON list.
+all() {
+	awk -v k="$2" '$1 == k { printf "%s%s", (n++ ? "," : ""), $2 }
+	    END { printf "\n" }' "$TABLE.$1" 2>/dev/null | sed 's/^/[/; s/$/]/'
+}
+
+# err NAME: the first error of the runs, JSON-quoted, or empty.
+err() {
+	awk '$1 == "error" { $1 = ""; sub(/^ /, ""); gsub(/"/, "\\\"");
+	    print "\"" $0 "\""; exit }' "$TABLE.$1" 2>/dev/null
+}
+
+ratio() {
+	awk -v a="$1" -v b="$2" 'BEGIN { if (a == "null" || b == "null" ||
+	    b == 0) print "null"; else printf "%.3f\n", a / b }'
+}
+
+# met VALUE OP LIMIT: true or false
+met() {
+	awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN { r = "false";
+	    if (v != "null" && op == ">=" && v + 0 >= l + 0) r = "true";
+	    if (v != "null" && op == "<=" && v + 0 <= l + 0) r = "true";
+	    print r }'
+}
+
+echo "running benchmarks ($RUNS runs each; log in $LOG)" >&2
+i=0
+while [ "$i" -lt "$RUNS" ]; do
+	i=$((i + 1))
+	echo "  round $i: tput" >&2
+	run tput_remote "$BIN/tput" aemp 3000000
+	run tput_raw "$BIN/tput" raw 10000000
+	echo "  round $i: rtt" >&2
+	run rtt "$BIN/rtt" 20000
+	echo "  round $i: local, port_mem, handshake" >&2
+	run tput_local "$BIN/local" 10000000
+	run port_mem "$BIN/portmem" 1000000
+	run handshake "$BIN/handshake" 40
+	echo "  round $i: mesh" >&2
+	run mesh16 "$BIN/mesh" "$B/bin/aempd" 16 30
+	run mesh32 "$BIN/mesh" "$B/bin/aempd" 32 30
+	echo "  round $i: fanout" >&2
+	run fanout "$BIN/fanout" 20000
+done
+
+tr=$(med tput_remote rate); tw=$(med tput_raw rate)
+rm_=$(med rtt median_us); rp=$(med rtt p99_us)
+wm=$(med rtt raw_median_us); wp=$(med rtt raw_p99_us)
+tl=$(med tput_local rate)
+pb=$(med port_mem bytes_per_port); pu=$(med port_mem us_per_port)
+hs=$(med handshake median_us)
+m16=$(med mesh16 seconds); m32=$(med mesh32 seconds)
+fo=$(med fanout rate)
+rr=$(ratio "$tr" "$tw"); rt=$(ratio "$rm_" "$wm")
+
+e=$(err tput_remote)
+echo "{\"bench\": \"tput_remote\", \"value\": $tr, \"unit\": \"msg/s\", \"baseline\": $tw, \"ratio\": $rr, \"target\": \">= 1000000\", \"met\": $(met "$tr" ">=" 1000000), \"runs\": $(all tput_remote rate)${e:+, \"error\": $e}}"
+e=$(err tput_raw)
+echo "{\"bench\": \"tput_raw\", \"value\": $tw, \"unit\": \"msg/s\", \"runs\": $(all tput_raw rate)${e:+, \"error\": $e}}"
+e=$(err rtt)
+echo "{\"bench\": \"rtt\", \"value\": $rm_, \"unit\": \"us\", \"p99\": $rp, \"baseline\": $wm, \"baseline_p99\": $wp, \"ratio\": $rt, \"target\": \"ratio <= 1.3\", \"met\": $(met "$rt" "<=" 1.3), \"runs\": $(all rtt median_us), \"baseline_runs\": $(all rtt raw_median_us)${e:+, \"error\": $e}}"
+e=$(err tput_local)
+echo "{\"bench\": \"tput_local\", \"value\": $tl, \"unit\": \"msg/s\", \"target\": \">= 5000000\", \"met\": $(met "$tl" ">=" 5000000), \"runs\": $(all tput_local rate)${e:+, \"error\": $e}}"
+e=$(err port_mem)
+pm=$(met "$pb" "<=" 256); pm2=$(met "$pu" "<=" 0.5)
+[ "$pm2" = false ] && pm=false
+echo "{\"bench\": \"port_mem\", \"value\": $pb, \"unit\": \"B/port\", \"us_per_port\": $pu, \"ports\": 1000000, \"target\": \"<= 256 B/port, <= 0.5 us/port\", \"met\": $pm, \"runs\": $(all port_mem bytes_per_port), \"us_runs\": $(all port_mem us_per_port)${e:+, \"error\": $e}}"
+e=$(err handshake)
+echo "{\"bench\": \"handshake\", \"value\": $hs, \"unit\": \"us\", \"target\": \"<= 1000\", \"met\": $(met "$hs" "<=" 1000), \"runs\": $(all handshake median_us)${e:+, \"error\": $e}}"
+e=$(err mesh16)
+echo "{\"bench\": \"mesh\", \"n\": 16, \"value\": $m16, \"unit\": \"s\", \"runs\": $(all mesh16 seconds)${e:+, \"error\": $e}}"
+e=$(err mesh32)
+echo "{\"bench\": \"mesh\", \"n\": 32, \"value\": $m32, \"unit\": \"s\", \"target\": \"<= 10\", \"met\": $(met "$m32" "<=" 10), \"runs\": $(all mesh32 seconds)${e:+, \"error\": $e}}"
+e=$(err fanout)
+echo "{\"bench\": \"fanout\", \"value\": $fo, \"unit\": \"deliveries/s\", \"target\": \">= 500000\", \"met\": $(met "$fo" ">=" 500000), \"runs\": $(all fanout rate)${e:+, \"error\": $e}}"
+
+yn() { [ "$1" = true ] && echo yes || echo NO; }
+echo
+printf '%-12s %16s %16s %8s  %-22s %s\n' bench value baseline ratio target met
+printf '%-12s %16s %16s %8s  %-22s %s\n' tput_remote "$tr msg/s" "$tw msg/s" "$rr" ">= 1,000,000 msg/s" "$(yn "$(met "$tr" ">=" 1000000)")"
+printf '%-12s %16s %16s %8s  %-22s %s\n' rtt "$rm_ us" "$wm us" "$rt" "<= 1.3 x raw" "$(yn "$(met "$rt" "<=" 1.3)")"
+printf '%-12s %16s %16s %8s  %-22s %s\n' "rtt p99" "$rp us" "$wp us" "" "" ""
+printf '%-12s %16s %16s %8s  %-22s %s\n' tput_local "$tl msg/s" "" "" ">= 5,000,000 msg/s" "$(yn "$(met "$tl" ">=" 5000000)")"
+printf '%-12s %16s %16s %8s  %-22s %s\n' port_mem "$pb B/port" "" "" "<= 256 B/port" "$(yn "$(met "$pb" "<=" 256)")"
+printf '%-12s %16s %16s %8s  %-22s %s\n' "port create" "$pu us" "" "" "<= 0.5 us/port" "$(yn "$pm2")"
+printf '%-12s %16s %16s %8s  %-22s %s\n' handshake "$hs us" "" "" "<= 1000 us" "$(yn "$(met "$hs" "<=" 1000)")"
+printf '%-12s %16s %16s %8s  %-22s %s\n' "mesh N=16" "$m16 s" "" "" "" ""
+printf '%-12s %16s %16s %8s  %-22s %s\n' "mesh N=32" "$m32 s" "" "" "<= 10 s" "$(yn "$(met "$m32" "<=" 10)")"
+printf '%-12s %16s %16s %8s  %-22s %s\n' fanout "$fo /s" "" "" ">= 500,000 /s" "$(yn "$(met "$fo" ">=" 500000)")"
+for name in tput_remote tput_raw rtt tput_local port_mem handshake mesh16 mesh32 fanout; do
+	e=$(err "$name")
+	[ -n "$e" ] && echo "$name failed: $e (see $LOG)"
+done
+exit 0

@@ -1,0 +1,251 @@
+/*
+ * net.c: the anonymous node behind aemp's network commands, their
+ * deadline, and the ways the reference prints what comes back.
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net.h"
+
+/* The anonymous node's configuration, for aemp_configure() with norc. */
+static json_t *
+net_config(struct cli *cli, char **err)
+{
+	json_t *own, *eff;
+
+	own = aemp_store_get(cli->c_store, NET_PROFILE, err);
+	if (own == NULL)
+		return NULL;
+	eff = aemp_store_effective_in(cli->c_store, NET_PROFILE, NULL, err);
+	if (eff == NULL) {
+		json_decref(own);
+		return NULL;
+	}
+	/*
+	 * The global configuration usually names the host's own node and
+	 * its listeners: inheriting them would clash with the node running
+	 * there. Only what the "aemp" profile sets itself counts.
+	 */
+	if (json_object_get(own, "nodeid") == NULL)
+		json_object_set_new(eff, "nodeid", json_string(NET_NODEID));
+	if (json_object_get(own, "binds") == NULL)
+		json_object_set_new(eff, "binds", json_array());
+	json_object_set_new(eff, "norc", json_true());
+	json_decref(own);
+	return eff;
+}
+
+int
+net_open(struct net *nt, struct cli *cli, const char *cmd)
+{
+	json_t *config;
+	char *err = NULL;
+
+	memset(nt, 0, sizeof *nt);
+	nt->nt_cmd = cmd;
+	if ((config = net_config(cli, &err)) == NULL)
+		return cli_errstr(cmd, NULL, err);
+	nt->nt_seeds = (int)json_array_size(json_object_get(config, "seeds"));
+	nt->nt_secret = json_is_string(json_object_get(config, "secret"));
+	if ((nt->nt_node = aemp_configure(NULL, config, &err)) == NULL)
+		return cli_errstr(cmd, NULL, err);
+	return 0;
+}
+
+void
+net_close(struct net *nt)
+{
+	aemp_timer_cancel(nt->nt_node, nt->nt_timer);
+	nt->nt_timer = NULL;
+	aemp_free(nt->nt_node);
+	nt->nt_node = NULL;
+	free(nt->nt_target);
+	free(nt->nt_what);
+}
+
+int
+net_run(struct net *nt)
+{
+	aemp_loop(nt->nt_node);
+	if (!nt->nt_done) {
+		cli_error(nt->nt_cmd, "nothing left to wait for");
+		return 1;
+	}
+	fflush(stdout);
+	return nt->nt_status;
+}
+
+void
+net_finish(struct net *nt, int status)
+{
+	if (nt->nt_done)
+		return;
+	nt->nt_done = 1;
+	nt->nt_status = status;
+	aemp_loopexit(nt->nt_node);
+}
+
+void
+net_target(struct net *nt, const char *port)
+{
+	free(nt->nt_target);
+	nt->nt_target = aemp_node_of(port);
+}
+
+static void
+deadline_passed(aemp_node *n, void *ud)
+{
+	struct net *nt = ud;
+
+	nt->nt_timer = NULL;
+	if (nt->nt_done)
+		return;
+	if (nt->nt_target != NULL && !aemp_node_is_up(n, nt->nt_target))
+		cli_error(nt->nt_cmd, "cannot reach node %s within %g "
+		    "seconds%s%s", nt->nt_target, NET_TIMEOUT,
+		    nt->nt_seeds == 0 ? " (no seeds are configured for profile "
+		    NET_PROFILE ": see 'aemp seeds')" : "",
+		    !nt->nt_secret ? " (no shared secret is configured: see "
+		    "'aemp gensecret')" : "");
+	else
+		cli_error(nt->nt_cmd, "%s within %g seconds", nt->nt_what ?
+		    nt->nt_what : "no answer", NET_TIMEOUT);
+	net_finish(nt, 1);
+}
+
+void
+net_deadline(struct net *nt, const char *what, ...)
+{
+	va_list ap;
+
+	aemp_timer_cancel(nt->nt_node, nt->nt_timer);
+	nt->nt_timer = NULL;
+	free(nt->nt_what);
+	nt->nt_what = NULL;
+	if (what == NULL)
+		return;
+	va_start(ap, what);
+	if (vasprintf(&nt->nt_what, what, ap) < 0)
+		nt->nt_what = NULL;
+	va_end(ap);
+	nt->nt_timer = aemp_after(nt->nt_node, NET_TIMEOUT, deadline_passed,
+	    nt);
+}
+
+int
+net_check_port(const char *cmd, const char *port)
+{
+	const char *hash = strchr(port, '#'), *p;
+
+	if (*port == '\0' || *port == '#' ||
+	    (hash != NULL && strchr(hash + 1, '#') != NULL))
+		return cli_error(cmd, "'%s' is not a port ID (NODE or "
+		    "NODE#PORT)", port);
+	for (p = port; *p != '\0'; p++)
+		if (isspace((unsigned char)*p) || iscntrl((unsigned char)*p))
+			return cli_error(cmd, "'%s' is not a port ID (it "
+			    "contains white space or control characters)",
+			    port);
+	return 0;
+}
+
+json_t *
+net_args(const char *cmd, int argc, char **argv)
+{
+	json_t *list = json_array(), *v;
+	char *err = NULL;
+	int i;
+
+	for (i = 0; i < argc; i++) {
+		if ((v = aemp_json_arg(NULL, argv[i], &err)) == NULL) {
+			cli_errstr(cmd, NULL, err);
+			json_decref(list);
+			return NULL;
+		}
+		json_array_append_new(list, v);
+	}
+	return list;
+}
+
+/* One value as Perl would interpolate it (structures as JSON). */
+static void
+word(FILE *f, json_t *v)
+{
+	char *text;
+
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		fputs(json_string_value(v), f);
+		break;
+	case JSON_INTEGER:
+		fprintf(f, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		break;
+	case JSON_REAL:
+		fprintf(f, "%.15g", json_real_value(v));
+		break;
+	case JSON_TRUE:
+		fputc('1', f);
+		break;
+	case JSON_FALSE:
+		fputc('0', f);
+		break;
+	case JSON_NULL:
+		break;
+	default:
+		text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		fputs(text ? text : "", f);
+		free(text);
+	}
+}
+
+char *
+net_words(json_t *list)
+{
+	char *s = NULL;
+	size_t len = 0, i;
+	FILE *f = open_memstream(&s, &len);
+	json_t *v;
+
+	json_array_foreach(list, i, v) {
+		if (i > 0)
+			fputc(' ', f);
+		word(f, v);
+	}
+	fclose(f);
+	return s;
+}
+
+/*
+ * The reference prints join(" ", @msg, "\n"): the elements and the line
+ * end separated by spaces, so a non-empty list ends in " \n".
+ */
+void
+net_print_words(json_t *list)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(list, i, v) {
+		word(stdout, v);
+		fputc(' ', stdout);
+	}
+	fputc('\n', stdout);
+}
+
+/* JSON::XS's compact encoding of the list, without the [ and ]. */
+void
+net_print_json(json_t *list)
+{
+	char *text = json_dumps(list, JSON_COMPACT | JSON_ENCODE_ANY |
+	    JSON_REAL_PRECISION(15));
+	size_t len = text != NULL ? strlen(text) : 0;
+
+	if (len >= 2)
+		printf("%.*s\n", (int)(len - 2), text + 1);
+	else
+		printf("\n");
+	free(text);
+}

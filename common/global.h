@@ -1,0 +1,100 @@
+/*
+ * global.h: the state of the global service (AEMP.md section 7), shared
+ * by global.c (full mesh, the connect port), seed.c and group.c, and
+ * private to them.
+ */
+#ifndef AEMP_GLOBAL_H
+#define AEMP_GLOBAL_H
+
+#include "internal.h"
+
+#define GLOBAL_VERSION		0
+#define GLOBAL_CONNECT		"AnyEvent::MP::Global::connect"
+
+/* Our global port on another node (the reference's $port{NODE}). */
+struct gport {
+	char		*node;		/* dict key */
+	char		*port;		/* NODE#RUNIQ.ID, our spawn */
+	aemp_mon	*mon;		/* on port; NULL once fired */
+};
+
+/* A port another node spawned on us with GLOBAL_CONNECT. */
+struct cport {
+	struct cport	*prev, *next;
+	char		*node;		/* the node that spawned it */
+	char		*self;
+	aemp_mon	*nodemon;	/* on node's node port */
+	aemp_mon	*selfmon;	/* on self, to free this */
+};
+
+/* A delayed "nodes" broadcast of one node's addresses to SEEDME nodes. */
+struct bcast {
+	aemp_node	*n;
+	char		*node;		/* dict key */
+	json_t		*addrs;
+	struct event	*ev;
+};
+
+/* A node learned from a peer, waiting for its turn to be connected. */
+struct pending {
+	struct pending	*next;
+	char		*node;		/* dict key */
+	json_t		*addrs;
+};
+
+/* A local registration: the aemp_grp_reg() guard. */
+struct aemp_grp {
+	struct aemp_grp	*prev, *next;
+	char		*group;
+	char		*port;
+	aemp_mon	*mon;		/* on port; NULL once fired */
+	int		 active;
+};
+
+struct aemp_global {
+	uint64_t	 rng;		/* xorshift state */
+
+	json_t		*addr;		/* node -> its addresses */
+	struct dict	 gports;	/* node -> struct gport */
+	struct cport	*cports;
+	json_t		*seedme;	/* node -> true: nodes we seed */
+	char		*master;	/* who seeds us, or NULL */
+	struct dict	 bcasts;	/* node -> struct bcast */
+
+	/* connecting to learned nodes, a few at a time */
+	struct pending	*pend_head, *pend_tail;
+	struct dict	 pend;		/* node -> struct pending */
+	json_t		*inflight;	/* node IDs being connected */
+	struct event	*pace_ev;
+
+	/* seeds (the list itself is n->seeds) */
+	size_t		 seed_next;
+	int		 seeded;	/* the first round has run */
+
+	/* groups */
+	json_t		*lreg;		/* group -> [local ports] */
+	json_t		*greg;		/* group -> {port: true} */
+	struct aemp_grp	*grps;
+	aemp_watch	*grp_pending;	/* grp_mon()s not started */
+	int		 grp_walking;	/* depth of callback walks */
+};
+
+/* global.c */
+double	 global_random(aemp_node *);
+void	 global_timer_set(struct event *, double seconds);
+size_t	 global_up_count(aemp_node *);
+void	 global_broadcast(aemp_node *, json_t *msg);
+
+/* seed.c */
+void	 seed_start(aemp_node *);
+void	 seed_more(aemp_node *);
+void	 seed_free(aemp_node *);
+
+/* group.c */
+void	 group_init(aemp_node *);
+void	 group_free(aemp_node *);
+void	 group_change(aemp_node *, const char *group, json_t *add,
+	    json_t *del);
+void	 group_unreg_node(aemp_node *, const char *node);
+
+#endif

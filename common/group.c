@@ -1,0 +1,354 @@
+/*
+ * group.c: global groups (AEMP.md section 7): local registrations, the
+ * network-wide view every node keeps, and group monitors.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "global.h"
+
+void
+group_init(aemp_node *n)
+{
+	/*
+	 * lreg keeps a group's key after its last local port left, like the
+	 * reference, so that "set" then says {"group":[]} on the wire as a
+	 * Perl node would; greg drops empty groups.
+	 */
+	n->global->lreg = json_object();
+	n->global->greg = json_object();
+}
+
+/* --- group monitors ------------------------------------------------------- */
+
+static void
+watch_unlink(aemp_watch **head, aemp_watch *w)
+{
+	if (w->prev != NULL)
+		w->prev->next = w->next;
+	else
+		*head = w->next;
+	if (w->next != NULL)
+		w->next->prev = w->prev;
+	w->prev = w->next = NULL;
+}
+
+static void
+watch_free(aemp_watch *w)
+{
+	free(w->group);
+	free(w);
+}
+
+/* Frees cancelled monitors, once no callback walk is running. */
+static void
+watch_sweep(aemp_node *n)
+{
+	aemp_watch *w, *next;
+
+	if (n->global->grp_walking > 0)
+		return;
+	for (w = n->grp_watches; w != NULL; w = next) {
+		next = w->next;
+		if (w->cancelled) {
+			watch_unlink(&n->grp_watches, w);
+			watch_free(w);
+		}
+	}
+}
+
+static json_t *
+members(json_t *kv)
+{
+	json_t *a = json_array(), *v;
+	const char *port;
+
+	json_object_foreach(kv, port, v)
+		json_array_append_new(a, json_string(port));
+	return a;
+}
+
+static void
+notify(aemp_node *n, const char *group, json_t *added, json_t *removed)
+{
+	struct aemp_global *g = n->global;
+	json_t *all = members(json_object_get(g->greg, group));
+	aemp_watch *w;
+
+	g->grp_walking++;
+	for (w = n->grp_watches; w != NULL; w = w->next)
+		if (!w->cancelled && strcmp(w->group, group) == 0)
+			w->grp_cb(n, group, all, added, removed, w->ud);
+	g->grp_walking--;
+	json_decref(all);
+	watch_sweep(n);
+}
+
+/*
+ * The reference's _change: remove del, then add add (arrays of port IDs,
+ * borrowed, may be NULL). Monitors hear of what really changed, and only
+ * when something did.
+ */
+void
+group_change(aemp_node *n, const char *group, json_t *add, json_t *del)
+{
+	struct aemp_global *g = n->global;
+	json_t *kv = json_object_get(g->greg, group), *added, *removed, *v;
+	size_t i;
+
+	if (kv == NULL) {
+		if (json_array_size(add) == 0)
+			return;
+		kv = json_object();
+		json_object_set_new(g->greg, group, kv);
+	}
+	added = json_array();
+	removed = json_array();
+	json_array_foreach(del, i, v)
+		if (json_object_get(kv, json_string_value(v)) != NULL) {
+			json_object_del(kv, json_string_value(v));
+			json_array_append(removed, v);
+		}
+	json_array_foreach(add, i, v)
+		if (json_is_string(v) &&
+		    json_object_get(kv, json_string_value(v)) == NULL) {
+			json_object_set_new(kv, json_string_value(v),
+			    json_true());
+			json_array_append(added, v);
+		}
+	if (json_object_size(kv) == 0)
+		json_object_del(g->greg, group);
+	if (json_array_size(added) > 0 || json_array_size(removed) > 0)
+		notify(n, group, added, removed);
+	json_decref(added);
+	json_decref(removed);
+}
+
+/* Removes every member on node from every group (node down, port died). */
+void
+group_unreg_node(aemp_node *n, const char *node)
+{
+	struct aemp_global *g = n->global;
+	json_t *groups = json_object(), *kv, *v;
+	size_t len = strlen(node);
+	const char *group, *port;
+
+	/* collect first: the monitors we call may change greg */
+	json_object_foreach(g->greg, group, kv) {
+		json_t *del = NULL;
+		json_object_foreach(kv, port, v) {
+			if (strncmp(port, node, len) != 0 ||
+			    (port[len] != '#' && port[len] != '\0'))
+				continue;
+			if (del == NULL)
+				del = json_array();
+			json_array_append_new(del, json_string(port));
+		}
+		if (del != NULL)
+			json_object_set_new(groups, group, del);
+	}
+	json_object_foreach(groups, group, v)
+		group_change(n, group, NULL, v);
+	json_decref(groups);
+}
+
+static void
+grp_mon_start(aemp_node *n, void *ud)
+{
+	struct aemp_global *g = n->global;
+	aemp_watch *w = ud, *t;
+	json_t *all, *none;
+
+	watch_unlink(&g->grp_pending, w);
+	if (w->cancelled) {
+		watch_free(w);
+		return;
+	}
+	/* at the end, so that monitors are called in the order made */
+	for (t = n->grp_watches; t != NULL && t->next != NULL; t = t->next)
+		;
+	w->prev = t;
+	if (t != NULL)
+		t->next = w;
+	else
+		n->grp_watches = w;
+	if ((all = aemp_grp_get(n, w->group)) == NULL)
+		return;
+	none = json_array();
+	g->grp_walking++;
+	w->grp_cb(n, w->group, all, all, none, w->ud);
+	g->grp_walking--;
+	json_decref(none);
+	json_decref(all);
+	watch_sweep(n);
+}
+
+/*
+ * The monitor starts from the event loop: then it is called with the
+ * current members as added (if there are any), and with every change
+ * after that.
+ */
+aemp_watch *
+aemp_grp_mon(aemp_node *n, const char *group, aemp_grp_fn cb, void *ud)
+{
+	struct aemp_global *g = n->global;
+	aemp_watch *w;
+
+	if (group == NULL || cb == NULL) {
+		node_error(n, "grp_mon: group and callback are required");
+		return NULL;
+	}
+	w = calloc(1, sizeof *w);
+	if (w == NULL)
+		abort();
+	w->grp_cb = cb;
+	w->group = strdup(group);
+	w->ud = ud;
+	w->next = g->grp_pending;
+	if (w->next != NULL)
+		w->next->prev = w;
+	g->grp_pending = w;
+	node_call_later(n, grp_mon_start, w);
+	return w;
+}
+
+json_t *
+aemp_grp_get(aemp_node *n, const char *group)
+{
+	json_t *kv = group ? json_object_get(n->global->greg, group) : NULL;
+
+	return json_object_size(kv) > 0 ? members(kv) : NULL;
+}
+
+/* --- local registrations -------------------------------------------------- */
+
+static void
+unregister(aemp_node *n, struct aemp_grp *gr)
+{
+	struct aemp_global *g = n->global;
+	json_t *list = json_object_get(g->lreg, gr->group), *del;
+	size_t i;
+
+	if (!gr->active)
+		return;
+	gr->active = 0;
+	if (gr->mon != NULL)
+		aemp_mon_cancel(n, gr->mon);
+	gr->mon = NULL;
+	for (i = 0; i < json_array_size(list); i++)
+		if (strcmp(json_string_value(json_array_get(list, i)),
+		    gr->port) == 0)
+			json_array_remove(list, i--);
+	del = json_pack("[s]", gr->port);
+	group_change(n, gr->group, NULL, del);
+	json_decref(del);
+	global_broadcast(n, json_pack("[sss]", "reg0", gr->group, gr->port));
+}
+
+static void
+grp_port_died(aemp_node *n, const char *port, json_t *reason, void *ud)
+{
+	struct aemp_grp *gr = ud;
+
+	(void)port; (void)reason;
+	gr->mon = NULL;
+	unregister(n, gr);
+}
+
+/*
+ * Registers local port in group. The guard stays valid until
+ * aemp_grp_unreg() (or aemp_free()), also after the port died and took
+ * its registration with it.
+ */
+aemp_grp *
+aemp_grp_reg(aemp_node *n, const char *group, const char *port)
+{
+	struct aemp_global *g = n->global;
+	struct aemp_grp *gr;
+	json_t *list, *v, *add;
+	size_t i, len;
+
+	if (group == NULL || port == NULL) {
+		node_error(n, "grp_reg: group and port are required");
+		return NULL;
+	}
+	kernel_split(port, &len);
+	if (len != strlen(n->id) || memcmp(port, n->id, len) != 0) {
+		node_error(n, "grp_reg can only be called for local ports, "
+		    "%s is not one", port);
+		return NULL;
+	}
+	if (!aemp_port_exists(n, port)) {
+		node_error(n, "grp_reg: no such port %s", port);
+		return NULL;
+	}
+	list = json_object_get(g->lreg, group);
+	json_array_foreach(list, i, v)
+		if (strcmp(json_string_value(v), port) == 0) {
+			node_error(n, "'%s': group already registered, cannot "
+			    "register a second time", group);
+			return NULL;
+		}
+	if (list == NULL) {
+		list = json_array();
+		json_object_set_new(g->lreg, group, list);
+	}
+	gr = calloc(1, sizeof *gr);
+	if (gr == NULL)
+		abort();
+	gr->group = strdup(group);
+	gr->port = strdup(port);
+	gr->active = 1;
+	gr->next = g->grps;
+	if (gr->next != NULL)
+		gr->next->prev = gr;
+	g->grps = gr;
+	gr->mon = aemp_mon_cb(n, port, grp_port_died, gr);
+	json_array_append_new(list, json_string(port));
+	global_broadcast(n, json_pack("[sss]", "reg1", group, port));
+	add = json_pack("[s]", port);
+	group_change(n, group, add, NULL);
+	json_decref(add);
+	return gr;
+}
+
+void
+aemp_grp_unreg(aemp_node *n, aemp_grp *gr)
+{
+	struct aemp_global *g = n->global;
+
+	if (gr == NULL)
+		return;
+	unregister(n, gr);
+	if (gr->prev != NULL)
+		gr->prev->next = gr->next;
+	else
+		g->grps = gr->next;
+	if (gr->next != NULL)
+		gr->next->prev = gr->prev;
+	free(gr->group);
+	free(gr->port);
+	free(gr);
+}
+
+/* Frees guards and unstarted monitors; the kernel frees the rest. */
+void
+group_free(aemp_node *n)
+{
+	struct aemp_global *g = n->global;
+
+	while (g->grps != NULL) {
+		struct aemp_grp *gr = g->grps;
+		g->grps = gr->next;
+		free(gr->group);
+		free(gr->port);
+		free(gr);
+	}
+	while (g->grp_pending != NULL) {
+		aemp_watch *w = g->grp_pending;
+		watch_unlink(&g->grp_pending, w);
+		watch_free(w);
+	}
+	json_decref(g->lreg);
+	json_decref(g->greg);
+}

@@ -1,0 +1,152 @@
+/*
+ * seed.c: seeds (AEMP.md section 7): the host:port addresses a node
+ * connects to, one at a time, to stay in touch with the network.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "global.h"
+
+static int
+seed_usable(aemp_node *n, struct seed *s)
+{
+	if (s->self || s->conn != NULL)
+		return 0;
+	return s->nodeid == NULL || !aemp_node_is_up(n, s->nodeid);
+}
+
+static void
+seed_try(aemp_node *n, size_t i)
+{
+	struct seed *s = &n->seeds[i];
+
+	aemp_log(n, 9, "trying connect to seed node %s.", s->addr);
+	s->conn = transport_connect(n, s->addr, NULL);
+	if (s->conn != NULL)
+		s->conn->seed = (int)i + 1;
+}
+
+/*
+ * One seeding round. The first tries every seed (it runs within 100 ms
+ * of start), later ones the next usable seed in turn. The next round
+ * comes after about connect_interval times the number of known nodes,
+ * but after 1 to 2 seconds (connect_interval, less up to a second) while
+ * no node is up, randomised so that a network restarting at once does
+ * not connect in lockstep.
+ */
+void
+seed_more(aemp_node *n)
+{
+	struct aemp_global *g = n->global;
+	size_t i, up = global_up_count(n);
+	double iv;
+
+	if (n->nseeds == 0)
+		return;
+	iv = n->connect_interval * (up > 0 ? (double)(n->remotes.count + 1) :
+	    1) - global_random(n);
+	global_timer_set(n->seed_ev, iv < 1 ? 1 : iv);
+	if (!g->seeded) {
+		g->seeded = 1;
+		for (i = 0; i < n->nseeds; i++)
+			if (seed_usable(n, &n->seeds[i]))
+				seed_try(n, i);
+		return;
+	}
+	for (i = 0; i < n->nseeds; i++) {
+		size_t k = g->seed_next++ % n->nseeds;
+		if (seed_usable(n, &n->seeds[k])) {
+			seed_try(n, k);
+			break;
+		}
+	}
+}
+
+static void
+seed_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd; (void)what;
+	seed_more(arg);
+}
+
+/*
+ * A connection to a seed ended its handshake (nodeid is who answered,
+ * when we know): remember who is behind the address, and drop a seed
+ * that turned out to be ourselves.
+ */
+void
+global_seed_result(aemp_node *n, struct aemp_conn *c, const char *nodeid,
+    const char *why)
+{
+	struct seed *s;
+
+	if (c->seed == 0 || (size_t)c->seed > n->nseeds)
+		return;
+	s = &n->seeds[c->seed - 1];
+	s->conn = NULL;
+	c->seed = 0;
+	if (nodeid != NULL) {
+		free(s->nodeid);
+		s->nodeid = strdup(nodeid);
+	}
+	if ((why != NULL && strcmp(why, "I refuse to talk to myself") == 0) ||
+	    (nodeid != NULL && strcmp(nodeid, n->id) == 0))
+		s->self = 1;
+}
+
+static void
+seeds_init(aemp_node *n)
+{
+	json_t *seeds = json_object_get(n->config, "seeds"), *v;
+	size_t i;
+
+	json_array_foreach(seeds, i, v) {
+		const char *addr = json_string_value(v);
+		char *host = NULL, *port = NULL;
+		int ok = addr != NULL &&
+		    aemp_hostport_parse(addr, &host, &port) == 0 &&
+		    port != NULL && strcmp(port, "*") != 0;
+		free(host);
+		free(port);
+		if (!ok) {
+			aemp_log(n, 2, "%s: unparsable seed address, ignored.",
+			    addr ? addr : "(not a string)");
+			continue;
+		}
+		n->seeds = realloc(n->seeds, (n->nseeds + 1) *
+		    sizeof *n->seeds);
+		if (n->seeds == NULL)
+			abort();
+		memset(&n->seeds[n->nseeds], 0, sizeof *n->seeds);
+		n->seeds[n->nseeds++].addr = strdup(addr);
+	}
+}
+
+void
+seed_start(aemp_node *n)
+{
+	n->seed_ev = evtimer_new(n->base, seed_tick, n);
+	seeds_init(n);
+	if (n->nseeds > 0) {
+		n->global->seed_next = (size_t)(global_random(n) *
+		    (double)n->nseeds);
+		global_timer_set(n->seed_ev, 0.1 * global_random(n));
+	}
+}
+
+void
+seed_free(aemp_node *n)
+{
+	size_t i;
+
+	if (n->seed_ev != NULL)
+		event_free(n->seed_ev);
+	n->seed_ev = NULL;
+	for (i = 0; i < n->nseeds; i++) {
+		free(n->seeds[i].addr);
+		free(n->seeds[i].nodeid);
+	}
+	free(n->seeds);
+	n->seeds = NULL;
+	n->nseeds = 0;
+}

@@ -1,0 +1,154 @@
+/*
+ * chat_client.c: the tutorial's chat client, supervisor included: finds
+ * the server in eg_chat_server (or tries again a second later), joins
+ * with a fresh client port that dies with the server, and starts over
+ * when that port dies. Lines read from stdin go to the server.
+ *
+ * usage: chat_client NICK (configured by the profile store)
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+
+#include "aemp.h"
+
+struct chat {
+	aemp_node	*n;
+	const char	*nick;
+	char		*server;
+	struct evbuffer	*input;
+	struct event	*stdin_ev;
+};
+
+static void server_connect(aemp_node *, void *);
+
+/* The elements of list joined by spaces, like Perl's "@_" (malloc()ed). */
+static char *
+join(json_t *list)
+{
+	char *s = NULL;
+	size_t len = 0, i;
+	FILE *f = open_memstream(&s, &len);
+	json_t *v;
+
+	json_array_foreach(list, i, v) {
+		if (i > 0)
+			fputc(' ', f);
+		if (json_is_string(v))
+			fputs(json_string_value(v), f);
+		else {
+			char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+			fputs(t ? t : "", f);
+			free(t);
+		}
+	}
+	fclose(f);
+	return s;
+}
+
+static int
+on_message(aemp_node *n, const char *self, json_t *msg, void *ud)
+{
+	char *text = join(msg);
+
+	(void)n; (void)self; (void)ud;
+	printf("\r  \r%s\n> ", text);
+	fflush(stdout);
+	free(text);
+	return 0;
+}
+
+static void
+on_client_gone(aemp_node *n, const char *port, json_t *reason, void *ud)
+{
+	char *text = join(reason);
+
+	(void)port;
+	printf("\rdisconnected %s\n", text);
+	fflush(stdout);
+	free(text);
+	server_connect(n, ud);
+}
+
+static void
+server_connect(aemp_node *n, void *ud)
+{
+	struct chat *c = ud;
+	json_t *servers = aemp_find(n, "eg_chat_server");
+	const char *client;
+
+	if (servers == NULL) {
+		aemp_after(n, 1, server_connect, c);
+		return;
+	}
+	printf("\rconnecting...\n");
+	fflush(stdout);
+	client = aemp_port(n, on_message, c);
+	aemp_mon_cb(n, client, on_client_gone, c);
+	free(c->server);
+	c->server = strdup(json_string_value(json_array_get(servers, 0)));
+	json_decref(servers);
+	aemp_sndf(n, c->server, "sss", "join", client, c->nick);
+	aemp_mon_kill(n, c->server, client);
+}
+
+/* Each line read is sent to the server, as privmsg NICK LINE. */
+static void
+on_stdin(evutil_socket_t fd, short what, void *arg)
+{
+	struct chat *c = arg;
+	char *line;
+	size_t len;
+
+	(void)what;
+	if (evbuffer_read(c->input, fd, 4096) <= 0) {
+		/* end of input: chatting is over, listening is not */
+		event_del(c->stdin_ev);
+		return;
+	}
+	while ((line = evbuffer_readln(c->input, &len,
+	    EVBUFFER_EOL_LF)) != NULL) {
+		printf("> ");
+		fflush(stdout);
+		if (c->server != NULL)
+			aemp_sndf(c->n, c->server, "sss", "privmsg", c->nick,
+			    line);
+		free(line);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct chat c;
+	char *err = NULL;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: chat_client NICK\n");
+		return 2;
+	}
+	memset(&c, 0, sizeof c);
+	c.nick = argv[1];
+	c.n = aemp_configure(NULL, NULL, &err);
+	if (c.n == NULL) {
+		fprintf(stderr, "chat_client: %s\n", err);
+		free(err);
+		return 1;
+	}
+	server_connect(c.n, &c);
+	c.input = evbuffer_new();
+	c.stdin_ev = event_new(aemp_base(c.n), STDIN_FILENO,
+	    EV_READ | EV_PERSIST, on_stdin, &c);
+	event_add(c.stdin_ev, NULL);
+	printf("> ");
+	fflush(stdout);
+	aemp_loop(c.n);
+	event_free(c.stdin_ev);
+	evbuffer_free(c.input);
+	aemp_free(c.n);
+	free(c.server);
+	return 0;
+}

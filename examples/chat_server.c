@@ -1,0 +1,158 @@
+/*
+ * chat_server.c: the tutorial's chat server: a port in the global group
+ * eg_chat_server relays "join" and "privmsg" to every client that joined,
+ * and announces a client's quit with the reason its monitor gives.
+ *
+ * usage: chat_server (configured by the profile store, like "configure;")
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aemp.h"
+
+struct client {
+	struct client	*prev, *next;
+	struct server	*server;
+	char		*port;
+	char		*nick;
+};
+
+struct server {
+	struct client	*clients;
+};
+
+/* The elements of list joined by spaces, like Perl's "@_" (malloc()ed). */
+static char *
+join(json_t *list)
+{
+	char *s = NULL;
+	size_t len = 0, i;
+	FILE *f = open_memstream(&s, &len);
+	json_t *v;
+
+	json_array_foreach(list, i, v) {
+		if (i > 0)
+			fputc(' ', f);
+		if (json_is_string(v))
+			fputs(json_string_value(v), f);
+		else {
+			char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+			fputs(t ? t : "", f);
+			free(t);
+		}
+	}
+	fclose(f);
+	return s;
+}
+
+static void
+msg(aemp_node *n, struct server *s, const char *text)
+{
+	struct client *c;
+
+	printf("relaying: %s\n", text);
+	fflush(stdout);
+	for (c = s->clients; c != NULL; c = c->next)
+		aemp_sndf(n, c->port, "s", text);
+}
+
+static void
+on_client_gone(aemp_node *n, const char *port, json_t *reason, void *ud)
+{
+	struct client *c = ud;
+	struct server *s = c->server;
+	char *why = join(reason), *text;
+
+	(void)port;
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		s->clients = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	if (asprintf(&text, "%s (quits, %s)", c->nick, why) >= 0) {
+		msg(n, s, text);
+		free(text);
+	}
+	free(why);
+	free(c->port);
+	free(c->nick);
+	free(c);
+}
+
+static int
+on_join(aemp_node *n, const char *self, json_t *m, void *ud)
+{
+	struct server *s = ud;
+	const char *port = json_string_value(json_array_get(m, 0));
+	const char *nick = json_string_value(json_array_get(m, 1));
+	struct client *c;
+	char *text;
+
+	(void)self;
+	if (port == NULL || nick == NULL)
+		return aemp_die(n, "join needs a client port and a nick");
+	for (c = s->clients; c != NULL; c = c->next)
+		if (strcmp(c->port, port) == 0)
+			break;
+	if (c == NULL) {
+		c = calloc(1, sizeof *c);
+		c->server = s;
+		c->port = strdup(port);
+		c->nick = strdup(nick);
+		c->next = s->clients;
+		if (c->next != NULL)
+			c->next->prev = c;
+		s->clients = c;
+		aemp_mon_cb(n, port, on_client_gone, c);
+	}
+	if (asprintf(&text, "%s (joins)", nick) >= 0) {
+		msg(n, s, text);
+		free(text);
+	}
+	return 0;
+}
+
+static int
+on_privmsg(aemp_node *n, const char *self, json_t *m, void *ud)
+{
+	const char *nick = json_string_value(json_array_get(m, 0));
+	const char *line = json_string_value(json_array_get(m, 1));
+	char *text;
+
+	(void)self;
+	if (asprintf(&text, "%s: %s", nick ? nick : "",
+	    line ? line : "") >= 0) {
+		msg(n, ud, text);
+		free(text);
+	}
+	return 0;
+}
+
+int
+main(void)
+{
+	struct server s = { NULL };
+	char *err = NULL;
+	aemp_node *n = aemp_configure(NULL, NULL, &err);
+	const char *server;
+
+	if (n == NULL) {
+		fprintf(stderr, "chat_server: %s\n", err);
+		free(err);
+		return 1;
+	}
+	server = aemp_port(n, NULL, NULL);
+	aemp_rcv(n, server, "join", on_join, &s);
+	aemp_rcv(n, server, "privmsg", on_privmsg, &s);
+	if (aemp_register(n, "eg_chat_server", server) == NULL) {
+		fprintf(stderr, "chat_server: %s\n", aemp_error(n));
+		aemp_free(n);
+		return 1;
+	}
+	fprintf(stderr, "server ready.\n");
+	aemp_loop(n);
+	aemp_free(n);
+	return 0;
+}
