@@ -121,10 +121,12 @@ port_mons(struct aemp_port *p)
 }
 
 static void
-port_free(struct aemp_port *p)
+port_free(aemp_node *n, struct aemp_port *p)
 {
 	struct rcv_tag *t, *next;
 
+	if (n->last_port == p)
+		n->last_port = NULL;
 	for (t = p->tags; t != NULL; t = next) {
 		next = t->next;
 		free(t);
@@ -138,9 +140,12 @@ port_lookup(aemp_node *n, const char *id)
 {
 	const char *name;
 
+	struct aemp_port *p;
+
 	if (!is_local(n, id, &name) || *name == '\0')
 		return NULL;
-	return dict_get(&n->ports, name);
+	p = dict_get(&n->ports, name);
+	return p != NULL && !p->dead ? p : NULL;
 }
 
 const char *
@@ -311,15 +316,28 @@ aemp_snd(aemp_node *n, const char *port, json_t *msg)
 		json_decref(msg);
 		return node_error(n, "snd: empty port ID");
 	}
+	/*
+	 * A program sending to a local port over and over passes the ID
+	 * that aemp_port() returned: the same pointer needs no lookup.
+	 */
+	if (n->last_port != NULL && port == n->last_port->id &&
+	    !n->last_port->dead) {
+		struct defer *d = node_defer(n, DEFER_DELIVER);
+		d->to = n->last_port;
+		d->msg = msg;
+		return 0;
+	}
 	if (is_local(n, port, &name)) {
 		struct aemp_port *p = *name ? dict_get(&n->ports, name) : NULL;
 		struct defer *d = node_defer(n, DEFER_DELIVER);
+		if (p != NULL)
+			n->last_port = p;
 		/*
 		 * A live port is remembered as such: it is freed only by a
 		 * kill queued behind this message. Otherwise the name is
 		 * looked up at delivery (a spawn may be queued before it).
 		 */
-		if (p != NULL)
+		if (p != NULL && !p->dead)
 			d->to = p;
 		else if ((d->port = strdup(name)) == NULL)
 			abort();
@@ -392,8 +410,13 @@ port_kill(aemp_node *n, struct aemp_port *p, json_t *reason)
 		json_decref(reason);
 		return;
 	}
+	/*
+	 * The port stays in the table, dead, until the deferred kill runs:
+	 * delivery stops now, but a monitor that arrives meanwhile (like
+	 * the mon1 that follows a spawn in the same read) still gets the
+	 * real reason, as with the reference's postponed kill.
+	 */
 	p->dead = 1;
-	dict_del(&n->ports, PORT_NAME(p));
 	d = node_defer(n, DEFER_KILL);
 	d->dead = p;
 	d->msg = reason != NULL ? reason : json_array();
@@ -470,7 +493,7 @@ run_kill(aemp_node *n, struct aemp_port *p, json_t *reason)
 	}
 	if (p->mons != NULL)
 		mon_list_fire(n, p->mons, reason);
-	port_free(p);
+	port_free(n, p);
 }
 
 /* --- monitors ----------------------------------------------------------- */
@@ -1033,6 +1056,7 @@ kernel_run_defer(aemp_node *n, struct defer *d)
 			kernel_deliver(n, d->port, d->msg, NULL);
 		break;
 	case DEFER_KILL:
+		dict_del(&n->ports, PORT_NAME(d->dead));
 		if (!n->freeing)
 			run_kill(n, d->dead, d->msg);
 		else {
@@ -1043,7 +1067,7 @@ kernel_run_defer(aemp_node *n, struct defer *d)
 				mon_unlink(m);
 				mon_free(m);
 			}
-			port_free(d->dead);
+			port_free(n, d->dead);
 		}
 		json_decref(d->msg);
 		break;
@@ -1360,7 +1384,7 @@ kernel_free(aemp_node *n)
 			mon_unlink(m);
 			mon_free(m);
 		}
-		port_free(p);
+		port_free(n, p);
 	}
 	dict_clear(&n->ports);
 	pos = 0;
