@@ -159,8 +159,9 @@ bench:
 
 # Chaos test (not part of check): a seed aempd and chaos nodes killed,
 # restarted and stopped at random; see tests/chaos/chaos.c. chaos runs
-# CHAOS_TIME seconds of chaos (about 100 s in all), chaos-ci 20 s (about
-# 55 s). Logs stay in $(B)/chaos.
+# CHAOS_TIME seconds of chaos (about 70 s in all), chaos-ci 20 s (about
+# 30 s); both exit non-zero when an invariant fails. Logs stay in
+# $(B)/chaos and $(B)/chaos-ci.
 CHAOS_TIME ?= 60
 CHAOS_ARGS ?=
 CHAOS_BIN := $(B)/tests/chaos/chaos $(B)/tests/chaos/chaos_node

@@ -99,8 +99,8 @@ switched(struct shell *s, enum shell_mode mode)
 	s->s_next = NULL;
 	s->s_mode = mode;
 	if (mode == MODE_REQUEST) {
-		printf("%s does not evaluate Perl: lines are node port requests "
-		    "(type help).\n", s->s_node);
+		printf("%s does not evaluate Perl: lines are node port "
+		    "requests (type help).\n", s->s_node);
 		fflush(stdout);
 	}
 }

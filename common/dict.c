@@ -1,6 +1,8 @@
 /*
  * dict.c: the string-keyed hash table behind ports, nodes and functions.
  */
+#include <sys/mman.h>
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +63,28 @@ dict_find(const struct dict *d, const char *key, size_t hash)
 	}
 }
 
+/*
+ * A zeroed table. A big one (a node with a million ports has a 48 MiB
+ * table) asks for huge pages: every insert lands on a random page, so
+ * 4 KiB pages would cost a TLB miss per lookup and a fault per page.
+ */
+static struct dict_entry *
+table_new(size_t cap)
+{
+	size_t size = cap * sizeof(struct dict_entry);
+#ifdef MADV_HUGEPAGE
+	void *p;
+
+	if (size >= (8u << 20) && posix_memalign(&p, 2u << 20, size) == 0) {
+		madvise(p, size, MADV_HUGEPAGE);
+		memset(p, 0, size);
+		return p;
+	}
+#endif
+	(void)size;
+	return calloc(cap, sizeof(struct dict_entry));
+}
+
 static void
 dict_grow(struct dict *d)
 {
@@ -68,7 +92,7 @@ dict_grow(struct dict *d)
 	size_t oldcap = d->cap, i;
 
 	d->cap = oldcap ? oldcap * 2 : 16;
-	d->slots = calloc(d->cap, sizeof *d->slots);
+	d->slots = table_new(d->cap);
 	if (d->slots == NULL)
 		abort();
 	for (i = 0; i < oldcap; i++) {
@@ -88,6 +112,13 @@ dict_get(const struct dict *d, const char *key)
 	struct dict_entry *e = dict_find(d, key, dict_hash(key));
 
 	return e != NULL && e->key != NULL ? e->value : NULL;
+}
+
+void
+dict_prefetch(const struct dict *d, const char *key)
+{
+	if (d->cap > 0)
+		__builtin_prefetch(&d->slots[dict_hash(key) & (d->cap - 1)], 1);
 }
 
 void *

@@ -98,6 +98,12 @@ struct aemp_remote {
 	size_t		 addr_next;	/* next address to try */
 	int		 connecting;
 	int		 dying;
+	/* liveness probe while up (see remote.c) */
+	struct event	*probe_ev;
+	double		 probe_sent;	/* when the outstanding probe left */
+	uint64_t	 probe_seq;
+	int		 probe_pending;
+	int		 sent_since_probe;
 };
 
 /* --- connections ------------------------------------------------------- */
@@ -211,6 +217,7 @@ struct aemp_node {
 	struct dict	 ports;		/* name -> struct aemp_port */
 	struct dict	 remotes;	/* node ID -> struct aemp_remote */
 	struct aemp_remote *last_remote; /* aemp_snd()'s last, never freed */
+	struct aemp_port *last_port;	/* aemp_snd()'s last local port */
 	struct dict	 funcs;		/* name -> struct func */
 	aemp_resolve_fn	 resolve;	/* aemp_set_resolver() */
 	void		*resolve_ud;
@@ -278,6 +285,7 @@ void	 remote_up(struct aemp_remote *, struct aemp_conn *);
 void	 remote_down(struct aemp_remote *, const char *why);
 void	 remote_free_all(aemp_node *);
 void	 remote_packet(struct aemp_remote *, json_t *pkt);
+void	 remote_probe_answer(struct aemp_remote *, json_t *msg);
 
 /* transport.c */
 int	 transport_listen(aemp_node *, json_t *binds);

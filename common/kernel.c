@@ -93,10 +93,12 @@ static struct aemp_port *
 port_new(aemp_node *n, const char *name)
 {
 	size_t idlen = strlen(n->id), namelen = strlen(name);
-	/* the ID starts inside the struct's tail padding */
-	struct aemp_port *p = malloc(offsetof(struct aemp_port, id) + idlen +
-	    1 + namelen + 1);
+	struct aemp_port *p;
 
+	/* a big table misses the cache: let that overlap with malloc() */
+	dict_prefetch(&n->ports, name);
+	/* the ID starts inside the struct's tail padding */
+	p = malloc(offsetof(struct aemp_port, id) + idlen + 1 + namelen + 1);
 	if (p == NULL || idlen >= 1u << 30)
 		abort();
 	memset(p, 0, offsetof(struct aemp_port, id));
@@ -142,6 +144,9 @@ port_lookup(aemp_node *n, const char *id)
 
 	struct aemp_port *p;
 
+	/* the ID aemp_port() returned for the port used last: no lookup */
+	if ((p = n->last_port) != NULL && id == p->id && !p->dead)
+		return p;
 	if (!is_local(n, id, &name) || *name == '\0')
 		return NULL;
 	p = dict_get(&n->ports, name);
@@ -158,6 +163,8 @@ aemp_port(aemp_node *n, aemp_rcv_fn cb, void *ud)
 	p = port_new(n, name);
 	p->cb = cb;
 	p->ud = ud;
+	/* a new port is often given its receivers or a message next */
+	n->last_port = p;
 	return p->id;
 }
 
@@ -1296,8 +1303,15 @@ kernel_node_request(aemp_node *n, json_t *msg, struct aemp_remote *from)
 	const char *arg1 = json_string_value(json_array_get(msg, 1));
 	json_t *args;
 
-	if (tag == NULL || *tag == '\0' || strcmp(tag, "devnull") == 0)
+	if (tag == NULL || *tag == '\0')
 		return;
+	if (strcmp(tag, "devnull") == 0) {
+		if (from != NULL && json_is_string(json_array_get(msg, 1)) &&
+		    strcmp(json_string_value(json_array_get(msg, 1)),
+		    "aemp-probe") == 0)
+			remote_probe_answer(from, msg);
+		return;
+	}
 	args = rest(msg, 1);
 	if (strcmp(tag, "mon1") == 0 || strcmp(tag, "mon0") == 0 ||
 	    strcmp(tag, "kil0") == 0 || strcmp(tag, "kil") == 0) {

@@ -41,6 +41,7 @@ send_packet(struct aemp_remote *r, const char *name, size_t len, json_t *pkt)
 
 	node_trace(n, "SND", r->id, pkt, name == NULL);
 	if (r->conn != NULL) {
+		r->sent_since_probe = 1;
 		if (name != NULL)
 			transport_write_named(r->conn, name, len, pkt);
 		else
@@ -193,6 +194,63 @@ remote_connect(struct aemp_remote *r)
 	set_timer(r->connect_ev, 0);
 }
 
+/*
+ * A peer that stops reading (SIGSTOP, a hung process) still has its
+ * kernel accept megabytes for it, so TCP says nothing for a long time.
+ * While we send to it, we ask it now and then to relay a devnull request
+ * back to our node port (section 5's "snd", which every node answers);
+ * no answer within monitor_timeout means our messages make no progress,
+ * and the node is dropped with a transport error.
+ */
+static void
+probe_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct aemp_remote *r = arg;
+	aemp_node *n = r->node;
+
+	(void)fd; (void)what;
+	if (r->conn == NULL)
+		return;
+	if (r->probe_pending) {
+		if (node_now() - r->probe_sent > n->monitor_timeout)
+			remote_down(r, "peer not responding (no progress for "
+			    "monitor_timeout)");
+		return;
+	}
+	if (!r->sent_since_probe)
+		return;
+	r->probe_pending = 1;
+	r->probe_sent = node_now();
+	remote_send_name(r, "", json_pack("[sssI]", "snd", n->id, "devnull",
+	    "aemp-probe", (json_int_t)++r->probe_seq));
+	r->sent_since_probe = 0;
+}
+
+/* The node port saw ["devnull", "aemp-probe", SEQ] from r. */
+void
+remote_probe_answer(struct aemp_remote *r, json_t *msg)
+{
+	if (json_integer_value(json_array_get(msg, 2)) ==
+	    (json_int_t)r->probe_seq)
+		r->probe_pending = 0;
+}
+
+static void
+probe_start(struct aemp_remote *r)
+{
+	aemp_node *n = r->node;
+	double iv = n->monitor_timeout / 3;
+	struct timeval tv;
+
+	if (r->probe_ev == NULL)
+		r->probe_ev = event_new(n->base, -1, EV_PERSIST, probe_tick, r);
+	r->probe_pending = 0;
+	r->sent_since_probe = 0;
+	tv.tv_sec = (time_t)iv;
+	tv.tv_usec = (suseconds_t)((iv - (double)tv.tv_sec) * 1e6);
+	event_add(r->probe_ev, &tv);
+}
+
 void
 remote_up(struct aemp_remote *r, struct aemp_conn *c)
 {
@@ -204,6 +262,7 @@ remote_up(struct aemp_remote *r, struct aemp_conn *c)
 	c->remote = r;
 	stop_connecting(r);
 	transport_write_buffer(c, r->queue);
+	probe_start(r);
 	kernel_nodes_event(n, r->id, 1, NULL);
 	global_node_up(n, r);
 	/* logged after the callbacks ran, as the reference does */
@@ -229,6 +288,8 @@ remote_down(struct aemp_remote *r, const char *why)
 		transport_close(c, why);
 	}
 	stop_connecting(r);
+	if (r->probe_ev != NULL)
+		event_del(r->probe_ev);
 	evbuffer_drain(r->queue, evbuffer_get_length(r->queue));
 	if (!was_up)
 		aemp_log(n, 9, "%s: %s", r->id, why);
@@ -293,6 +354,8 @@ remote_free_all(aemp_node *n)
 			event_free(r->connect_ev);
 			event_free(r->timeout_ev);
 		}
+		if (r->probe_ev != NULL)
+			event_free(r->probe_ev);
 		evbuffer_free(r->queue);
 		json_decref(r->addrs);
 		free(r->id);

@@ -30,14 +30,14 @@ usage(FILE *f)
 "             [KEY VALUE ...]\n"
 "       aempd [options] NAME [KEY VALUE ...]\n"
 "\n"
-"Run an AnyEvent::MP compatible node from profile NAME (default: $AEMP_PROFILE,\n"
-"else the host name) of the configuration store ($AEMP_RC), with KEY VALUE\n"
-"pairs as configure arguments (profile, nodeid, secret, binds, seeds,\n"
-"services, monitor_timeout, connect_interval, framing_format, auth_offer,\n"
-"auth_accept, autocork, nodelay), and start the profile's services (modules\n"
-"from $AEMP_MODULE_PATH, default " AEMP_PREFIX "/lib/aemp). The node stays in\n"
-"the foreground, logs to stderr, exits cleanly on SIGINT or SIGTERM and\n"
-"reloads on SIGHUP; see aempd(8).\n"
+"Run an AnyEvent::MP compatible node from profile NAME (default:\n"
+"$AEMP_PROFILE, else the host name) of the configuration store ($AEMP_RC),\n"
+"with KEY VALUE pairs as configure arguments (profile, nodeid, secret, binds,\n"
+"seeds, services, monitor_timeout, connect_interval, framing_format,\n"
+"auth_offer, auth_accept, autocork, nodelay), and start the profile's\n"
+"services (modules from $AEMP_MODULE_PATH, default " AEMP_PREFIX "/lib/aemp).\n"
+"The node stays in the foreground, logs to stderr, exits cleanly on SIGINT or\n"
+"SIGTERM and reloads on SIGHUP; see aempd(8).\n"
 "\n"
 "The log level is $AEMP_WARNLEVEL, default 8 (start-up, listeners, nodes\n"
 "going up and down); AEMP_TRACE=1 prints every packet.\n"
@@ -118,7 +118,8 @@ setup_level(struct aempd *d)
 	d->d_level = env_level();
 	if (d->d_level_file != NULL) {
 		if ((level = read_level_file(d->d_level_file, &why)) < 0) {
-			fprintf(stderr, "aempd: %s: %s\n", d->d_level_file, why);
+			fprintf(stderr, "aempd: %s: %s\n", d->d_level_file,
+			    why);
 			return -1;
 		}
 		d->d_level = level;
@@ -363,8 +364,8 @@ reload(struct aempd *d)
 			    "effect when aempd restarts.", key);
 	json_object_foreach(old, key, v)
 		if (json_object_get(eff, key) == NULL)
-			aemp_log(n, 2, "configuration key %s removed: that takes "
-			    "effect when aempd restarts.", key);
+			aemp_log(n, 2, "configuration key %s removed: that "
+			    "takes effect when aempd restarts.", key);
 	services_reload(d, json_object_get(eff, "services"));
 	json_decref(eff);
 }

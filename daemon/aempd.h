@@ -11,14 +11,14 @@
 struct module {
 	struct module	*m_next;
 	char		*m_name;	/* "Chat::Server" */
-	char		*m_path;	/* the file, or NULL if none was found */
+	char		*m_path;	/* the file it was loaded from */
 	void		*m_handle;	/* NULL: it could not be loaded */
 };
 
 struct modules {
 	char		**ms_dirs;	/* the module path, searched in order */
 	size_t		  ms_ndirs;
-	char		 *ms_path;	/* the same, as configured, for messages */
+	char		 *ms_path;	/* as configured, for messages */
 	struct module	 *ms_list;
 };
 

@@ -60,7 +60,7 @@ modules_init(struct modules *ms, char **err)
 	copy = strdup(ms->ms_path);
 	for (dir = strtok_r(copy, ":", &save); dir != NULL;
 	    dir = strtok_r(NULL, ":", &save)) {
-		/* a relative directory would depend on where aempd was started */
+		/* a relative one would depend on where aempd was started */
 		if (dir[0] != '/') {
 			if (asprintf(err, "AEMP_MODULE_PATH: '%s' is not an "
 			    "absolute directory", dir) < 0)

@@ -667,6 +667,71 @@ START_TEST(hung_peer_is_dropped)
 }
 END_TEST
 
+struct stopped {
+	int	 up, fired;
+	char	*why;
+};
+
+static void
+stopped_up(aemp_node *n, const char *id, int up, json_t *reason, void *ud)
+{
+	(void)n; (void)id; (void)reason;
+	if (up)
+		((struct stopped *)ud)->up = 1;
+}
+
+static void
+stopped_fired(aemp_node *n, const char *port, json_t *reason, void *ud)
+{
+	struct stopped *s = ud;
+
+	(void)n; (void)port;
+	s->why = strdup(json_string_value(json_array_get(reason, 2)));
+	s->fired = 1;
+}
+
+static void
+keep_sending(aemp_node *n, void *ud)
+{
+	struct stopped *s = ud;
+
+	if (s->fired)
+		return;
+	aemp_snd(n, "victim", json_pack("[s]", "devnull"));
+	aemp_after(n, 0.01, keep_sending, s);
+}
+
+START_TEST(stopped_peer_is_detected)
+{
+	struct child c;
+	struct event_base *base;
+	aemp_node *n;
+	struct stopped st = { 0, 0, NULL };
+	char seed[64];
+
+	child_start(&c, "{\"monitor_timeout\": 1}");
+	snprintf(seed, sizeof seed, "127.0.0.1:%d", c.port);
+	base = event_base_new();
+	n = tn_node(base, "watcher", json_pack("{sfs[s]}", "monitor_timeout",
+	    1.0, "seeds", seed));
+	aemp_mon_nodes(n, stopped_up, &st);
+	ck_assert(tn_run_until(base, &st.up, 5));
+	aemp_mon_cb(n, "victim", stopped_fired, &st);
+	keep_sending(n, &st);
+	tn_run_for(base, 0.3);
+	ck_assert_int_eq(st.fired, 0);
+	kill(c.pid, SIGSTOP);
+	/* monitor_timeout plus one probe interval, with some slack */
+	ck_assert(tn_run_until(base, &st.fired, 3));
+	ck_assert_ptr_nonnull(strstr(st.why, "not responding"));
+	kill(c.pid, SIGCONT);
+	free(st.why);
+	aemp_free(n);
+	event_base_free(base);
+	child_stop(&c);
+}
+END_TEST
+
 static Suite *
 transport_suite(void)
 {
@@ -699,6 +764,7 @@ transport_suite(void)
 	tcase_add_test(data, preauth_flood_does_not_lock_out);
 	tcase_add_test(data, node_port_flood_keeps_others_served);
 	tcase_add_test(data, hung_peer_is_dropped);
+	tcase_add_test(data, stopped_peer_is_detected);
 	suite_add_tcase(s, hs);
 	suite_add_tcase(s, data);
 	return s;

@@ -6,7 +6,10 @@
  *
  * usage: chaos [--duration S] [--nodes N] [--monitor-timeout S] [--stop S]
  *              [--rate N] [--logs DIR] [--seed N] [--rss-bound KIB]
- *              [--inject-hole 1]
+ *              [--calm-stop 1] [--inject-hole 1]
+ * --calm-stop 1 pauses the kills while a node is stopped, to see how long
+ * its peers take to notice; --inject-hole 1 makes n1 leave a number out
+ * of its streams, to see the test fail.
  * Binaries come from $AEMP_BUILD (default build). Exit 0 when every
  * invariant holds, 1 when one fails, 2 on a usage or set-up error, 3
  * when the overall time bound ran out.
@@ -35,7 +38,7 @@
 #define MAX_NODES	32
 /* Monitors must fire within monitor_timeout plus this. */
 #define MON_SLACK	2.0
-/* The mesh and the group must be whole again this soon after the last restart. */
+/* The mesh and group must be whole this soon after the last restart. */
 #define RECONVERGE_MAX	10.0
 /* How long the driver looks for reconvergence before it gives up. */
 #define RECONVERGE_WAIT	20.0
@@ -53,11 +56,11 @@ struct inc {
 	int		 how;		/* how it ended, below */
 	int		 status;	/* wait status */
 	char		*sink;		/* from READY */
-	json_t		*streams;	/* id -> {target, start, fired, sent} */
+	json_t		*streams;	/* id: {target start fired sent} */
 	json_t		*recv;		/* id -> count, from RECV */
-	double		 quiet;		/* when it stopped sending (QUIET) */
+	double		 quiet;		/* when it stopped sending */
 	int		 bye;		/* said BYE: RECV is complete */
-	int		 holes;		/* HOLE lines, or BYE's count if more */
+	int		 holes;		/* HOLE lines, or BYE's count */
 };
 #define END_RUNNING	0
 #define END_KILLED	1	/* our SIGKILL */
@@ -82,7 +85,8 @@ static int gens[MAX_NODES];
 static int nnodes = 7;
 static double duration = 60, mtimeout = 3, stop_for = -1;
 static int rate = 50;
-static int inject_hole;		/* n1 leaves a number out: the test must fail */
+static int inject_hole;		/* n1 leaves a number out: must fail */
+static int calm_stop;		/* no kills while a node is stopped */
 static char *logdir = "build/chaos";
 static unsigned rng_seed;
 static long rss_bound_kib;
@@ -187,13 +191,13 @@ start_node(int node)
 	snprintf(mt, sizeof mt, "%g", mtimeout);
 	snprintf(rt, sizeof rt, "%d", rate);
 	snprintf(seeds, sizeof seeds, "[\"127.0.0.1:%d\"]", seed_port);
+	snprintf(bind, sizeof bind, "127.0.0.1:%d", seed_port);
+	snprintf(binds, sizeof binds, "[\"127.0.0.1:*\"]");
 	if (node == 0) {
-		snprintf(bind, sizeof bind, "127.0.0.1:%d", seed_port);
 		char *argv[] = { aempd_bin, "nodeid", "seed", "binds", bind,
 		    "secret", "chaos", "monitor_timeout", mt, NULL };
 		in->pid = test_spawn(argv, env, in->log, -1);
 	} else {
-		snprintf(binds, sizeof binds, "[\"127.0.0.1:*\"]");
 		char *argv[] = { chaos_node_bin, "--rate", rt, "--skip",
 		    node == 1 && inject_hole ? "1000" : "-1", "nodeid",
 		    (char *)node_name(node), "binds", binds, "seeds", seeds,
@@ -205,18 +209,39 @@ start_node(int node)
 	return nincs++;
 }
 
+/*
+ * Between reaping a PID and marking it ended, bail() must not run: the
+ * PID could belong to someone else by then.
+ */
+static void
+hold_signals(int hold)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGALRM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigprocmask(hold ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL);
+}
+
 /* Reaps whatever of ours exited; what we did not kill is a crash. */
 static void
 reap(void)
 {
 	for (int i = 0; i < nincs; i++) {
 		struct inc *in = &incs[i];
+		pid_t r;
 		int status;
 
-		if (in->ended != 0 || waitpid(in->pid, &status, WNOHANG) !=
-		    in->pid)
+		if (in->ended != 0)
 			continue;
-		in->ended = now();
+		hold_signals(1);
+		if ((r = waitpid(in->pid, &status, WNOHANG)) == in->pid)
+			in->ended = now();
+		hold_signals(0);
+		if (r != in->pid)
+			continue;
 		in->status = status;
 		in->how = END_CRASHED;
 		printf("chaos: %s (gen %d, pid %ld) exited by itself: %s %d\n",
@@ -240,8 +265,10 @@ kill_node(int node)
 	kill(in->pid, SIGKILL);
 	kills[nkills].inc = i;
 	kills[nkills++].t = now();
+	hold_signals(1);
 	in->status = test_wait(in->pid, 5);
 	in->ended = now();
+	hold_signals(0);
 	in->how = END_KILLED;
 	cur[node] = -1;
 }
@@ -450,10 +477,11 @@ wait_converged(double since, double wait, char *why, size_t size)
 	return -1;
 }
 
+/* What sanitizers, assert() and glibc's heap checks print. */
 static const char *const crash_marks[] = {
 	"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
-	"Assertion", "SUMMARY: ", "stack smashing", "double free",
-	"corrupted", "Segmentation fault", NULL
+	"SUMMARY: ", "Assertion `", "stack smashing", "double free",
+	"malloc(): ", "free(): ", NULL
 };
 
 /* Reads a finished incarnation's log into its stream tables. */
@@ -607,9 +635,10 @@ check_monitors(void)
 				if (ft < 0 || ft - from > limit) {
 					late++;
 					if (late <= 10)
-						printf("chaos: stream %s (%s) to "
-						    "killed %s: monitor %s\n",
-						    id, in->log, victim->log,
+						printf("chaos: stream %s (%s) "
+						    "to killed %s: monitor "
+						    "%s\n", id, in->log,
+						    victim->log,
 						    ft < 0 ? "never fired" :
 						    "fired late");
 				}
@@ -643,11 +672,14 @@ report_stop(void)
 		const char *id;
 		json_t *s;
 
-		if (incs[i].ended != 0 && incs[i].ended <= stop_t)
+		/* only senders that lived through the stop */
+		if (incs[i].ended != 0 && incs[i].ended <= cont_t)
 			continue;
 		json_object_foreach(incs[i].streams, id, s) {
-			double st = json_real_value(json_object_get(s, "start"));
-			double ft = json_real_value(json_object_get(s, "fired"));
+			double st = json_real_value(json_object_get(s,
+			    "start"));
+			double ft = json_real_value(json_object_get(s,
+			    "fired"));
 			if (strcmp(json_string_value(json_object_get(s,
 			    "target")), incs[stop_inc].sink) != 0 ||
 			    st > stop_t || (ft >= 0 && ft < stop_t))
@@ -660,9 +692,10 @@ report_stop(void)
 			}
 		}
 	}
-	printf("info  SIGSTOP %s for %.1f s: %d/%d streams to it saw their "
-	    "monitor fire during the stop, the last %.3f s after SIGSTOP\n",
-	    incs[stop_inc].log, cont_t - stop_t, fired, streams, worst);
+	printf("info  SIGSTOP %s for %.1f s: %d of the %d streams to it "
+	    "whose senders lived through the stop saw their monitor fire "
+	    "during it, the last %.3f s after SIGSTOP\n", incs[stop_inc].log,
+	    cont_t - stop_t, fired, streams, worst);
 }
 
 /*
@@ -710,8 +743,8 @@ check_lost(void)
 		}
 	}
 	figure(bad == 0, "silent loss: %lld streams alive at the end, %lld "
-	    "messages sent on them, %lld lost without a monitor firing", streams,
-	    msgs, lost);
+	    "messages sent on them, %lld lost without a monitor firing",
+	    streams, msgs, lost);
 }
 
 /* --- main ----------------------------------------------------------------- */
@@ -721,7 +754,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: chaos [--duration S] [--nodes N] "
 	    "[--monitor-timeout S] [--stop S] [--rate N] [--logs DIR] "
-	    "[--seed N] [--rss-bound KIB] [--inject-hole 1]\n");
+	    "[--seed N] [--rss-bound KIB] [--calm-stop 1] [--inject-hole 1]\n");
 	exit(2);
 }
 
@@ -747,6 +780,8 @@ parse_args(int argc, char **argv)
 			logdir = (char *)v;
 		else if (strcmp(o, "--seed") == 0)
 			rng_seed = (unsigned)strtoul(v, NULL, 10);
+		else if (strcmp(o, "--calm-stop") == 0)
+			calm_stop = atoi(v);
 		else if (strcmp(o, "--inject-hole") == 0)
 			inject_hole = atoi(v);
 		else if (strcmp(o, "--rss-bound") == 0)
@@ -778,7 +813,8 @@ clean_logdir(void)
 		size_t len = strlen(de->d_name);
 		if ((len > 4 && strcmp(de->d_name + len - 4, ".log") == 0) ||
 		    strncmp(de->d_name, "aemp.db", 7) == 0) {
-			snprintf(path, sizeof path, "%s/%s", logdir, de->d_name);
+			snprintf(path, sizeof path, "%s/%s", logdir,
+			    de->d_name);
 			unlink(path);
 		}
 	}
@@ -823,9 +859,12 @@ main(int argc, char **argv)
 	sigaction(SIGALRM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	/* start-up 30 s, chaos, reconvergence, quiescence and stopping */
-	alarm((unsigned)(duration + 30 + RECONVERGE_WAIT + 120));
+	/*
+	 * Start-up 30 s, the chaos (a stop may outlast it), reconvergence,
+	 * draining 20 s, stopping up to 4 s a process, with room to spare.
+	 */
+	alarm((unsigned)(duration + stop_for + 30 + RECONVERGE_WAIT +
+	    STABLE_FOR + 20 + 4 * (nnodes + 1) + 30));
 	for (int i = 0; i < MAX_NODES; i++)
 		cur[i] = -1;
 
@@ -856,8 +895,8 @@ main(int argc, char **argv)
 
 	/*
 	 * The chaos: a kill (sometimes two) every 0.5 to 2.5 s, each node
-	 * restarted 0 to 1.5 s later, and one SIGSTOP of monitor_timeout +
-	 * 2 s at about a third of the way through.
+	 * restarted 0 to 1.5 s later, and one SIGSTOP (monitor_timeout + 2 s
+	 * unless --stop says otherwise) a third of the way through.
 	 */
 	t0 = now();
 	tend = t0 + duration;
@@ -898,7 +937,8 @@ main(int argc, char **argv)
 		}
 		if (stop_state == 1 && t >= cont_t)
 			cont_node(&last_change);
-		if (t >= next_kill && t < tend) {
+		if (t >= next_kill && t < tend && !(calm_stop &&
+		    stop_state == 1)) {
 			int victims = random() % 5 == 0 ? 2 : 1;
 			for (int v = 0; v < victims; v++) {
 				int node = 1 + (int)(random() % nnodes);
@@ -944,8 +984,9 @@ main(int argc, char **argv)
 			for (int node = 1; node <= nnodes; node++) {
 				double t, recv;
 				int up, members;
-				if (cur[node] >= 0 && last_stat(&incs[cur[node]],
-				    &t, &up, &members, &recv, NULL) &&
+				if (cur[node] >= 0 && last_stat(
+				    &incs[cur[node]], &t, &up, &members, &recv,
+				    NULL) &&
 				    recv != last[node]) {
 					last[node] = recv;
 					changed = 1;
@@ -956,12 +997,15 @@ main(int argc, char **argv)
 		}
 	}
 	reap();
-	for (int i = 0; i < nincs; i++) {
+	/* newest first: the seed goes last, after the churn of the others */
+	for (int i = nincs - 1; i >= 0; i--) {
 		struct inc *in = &incs[i];
 		if (in->ended != 0)
 			continue;
+		hold_signals(1);
 		in->status = test_stop(in->pid);
 		in->ended = now();
+		hold_signals(0);
 		in->how = END_FINAL;
 		if (in->status == -1 || !WIFEXITED(in->status) ||
 		    WEXITSTATUS(in->status) != 0) {
@@ -992,12 +1036,14 @@ main(int argc, char **argv)
 		 */
 		const char *b = getenv("AEMP_BUILD");
 		long bound = rss_bound_kib > 0 ? rss_bound_kib :
-		    b != NULL && strstr(b, "asan") != NULL ? 64 * 1024 : 8 * 1024;
+		    b != NULL && strstr(b, "asan") != NULL ? 64 * 1024 :
+		    8 * 1024;
 		figure(rss_start > 0 && rss_end > 0 &&
 		    rss_end - rss_start <= bound, "seed memory: VmRSS %ld KiB "
-		    "at the start of chaos, %ld KiB halfway, %ld KiB at the end, "
-		    "%ld KiB at most; growth %ld KiB (bound %ld KiB)", rss_start,
-		    rss_mid, rss_end, rss_max, rss_end - rss_start, bound);
+		    "at the start of chaos, %ld KiB halfway, %ld KiB at the "
+		    "end, %ld KiB at most; growth %ld KiB (bound %ld KiB)",
+		    rss_start, rss_mid, rss_end, rss_max, rss_end - rss_start,
+		    bound);
 	}
 	printf("chaos: %s (logs in %s)\n", failed ? "FAILED" : "passed",
 	    logdir);

@@ -18,7 +18,8 @@
  *   STAT t=T up=K members=M streams=A recv=R group=PORT,PORT,...
  *   QUIET t=T                     (SIGUSR1: sending stopped)
  *   SENT stream=S target=PORT sent=N fired=0|1
- *   RECV stream=S got=N           (SIGTERM, then the node exits)
+ *   RECV stream=S got=N           (SIGTERM: the prefix 0..N-1 arrived)
+ *   BYE t=T holes=H recv=R        (then the node exits)
  *   LOG level message             (the node's own log)
  */
 #include <signal.h>
@@ -41,7 +42,7 @@ struct stream {
 	char		*target;
 	aemp_mon	*mon;		/* NULL once fired */
 	uint64_t	 sent;
-	double		 ended;		/* when the monitor fired */
+	double		 ended;		/* when its monitor fired */
 	struct stream	*next;
 };
 
@@ -49,16 +50,18 @@ struct chaos {
 	aemp_node	*node;
 	const char	*sink;
 	char		*nodeid;
-	struct stream	*streams;	/* newest first, fired ones kept */
-	json_t		*recv;		/* stream id -> next expected number */
+	struct stream	*streams;	/* newest first, ended ones too */
+	json_t		*recv;		/* stream id: next number expected */
 	uint64_t	 counter;	/* for stream ids */
 	uint64_t	 received;
 	uint64_t	 holes;
-	int		 rate;		/* messages per stream per tick */
+	int		 rate;		/* messages a stream a tick */
 	double		 tick;
 	double		 stat_every;
-	double		 restream;	/* pause before a new stream to a target */
-	long long	 skip;		/* a number never sent, to test the test */
+	/* the pause before a new stream to a target */
+	double		 restream;
+	/* a number never sent, to see the checks fail */
+	long long	 skip;
 	double		 next_stat;
 	int		 quiet;
 	struct event	*sigs[3];
@@ -237,7 +240,8 @@ tick(aemp_node *n, void *ud)
 			if (s->mon == NULL)
 				continue;
 			json_array_foreach(members, i, v)
-				if (strcmp(json_string_value(v), s->target) == 0)
+				if (strcmp(json_string_value(v),
+				    s->target) == 0)
 					break;
 			if (i < json_array_size(members))
 				stream_send(c, s);

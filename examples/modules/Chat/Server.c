@@ -160,7 +160,8 @@ on_privmsg(aemp_node *n, const char *self, json_t *m, void *ud)
 	char *text;
 
 	(void)self;
-	if (asprintf(&text, "%s: %s", nick ? nick : "", line ? line : "") >= 0) {
+	if (asprintf(&text, "%s: %s", nick ? nick : "",
+	    line ? line : "") >= 0) {
 		relay(n, ud, text);
 		free(text);
 	}
