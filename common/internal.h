@@ -21,6 +21,7 @@
 #include "aemp.h"
 #include "dict.h"
 #include "wire.h"
+#include "codec.h"
 
 struct aemp_conn;
 struct aemp_global;
@@ -297,10 +298,6 @@ void	 transport_write_named(struct aemp_conn *, const char *name,
 	    size_t len, json_t *msg);
 void	 transport_write_buffer(struct aemp_conn *, struct evbuffer *);
 void	 transport_free_all(aemp_node *);
-int	 json_dump_evbuffer(json_t *pkt, struct evbuffer *);
-int	 json_dump_named(const char *name, size_t len, json_t *msg,
-	    struct evbuffer *);
-int	 transport_plain_name(const char *name, size_t *len);
 
 /* the global service: global.c, and global_seed_result() in seed.c */
 void	 global_start(aemp_node *);

@@ -1,0 +1,59 @@
+/*
+ * fuzz_codec.c: libFuzzer target for the JSON fast paths: whatever
+ * fast_packet() accepts, jansson must read as the same packet, and
+ * fast_dump() must write exactly what jansson writes.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+
+static void
+check_packet(const char *data, size_t size)
+{
+	char name[FAST_NAME];
+	json_t *msg = NULL, *ref, *mine;
+	size_t len = fast_packet(data, size, 0, name, &msg);
+
+	if (len == 0)
+		return;
+	if (len > size)
+		abort();
+	ref = json_loadb(data, len, 0, NULL);
+	if (ref == NULL)
+		abort();	/* accepted what jansson rejects */
+	mine = json_pack("[s]", name);
+	json_array_extend(mine, msg);
+	if (!json_equal(ref, mine))
+		abort();
+	json_decref(ref);
+	json_decref(mine);
+	json_decref(msg);
+}
+
+static void
+check_dump(const char *data, size_t size)
+{
+	json_t *v = json_loadb(data, size, JSON_DECODE_ANY, NULL);
+	char mine[4096], *ref;
+	ssize_t n;
+
+	if (v == NULL)
+		return;
+	ref = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	n = fast_dump(v, mine, sizeof mine, 0);
+	if (n >= 0 && (ref == NULL || strlen(ref) != (size_t)n ||
+	    memcmp(ref, mine, (size_t)n) != 0))
+		abort();	/* wrote other bytes than jansson */
+	free(ref);
+	json_decref(v);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	check_packet((const char *)data, size);
+	check_dump((const char *)data, size);
+	return 0;
+}
