@@ -465,7 +465,19 @@ transport_connect(aemp_node *n, const char *addr, const char *expect)
 	}
 	if (host == NULL)
 		host = host_name();
-	res = resolve(strcmp(host, "*") == 0 ? "127.0.0.1" : host, port, 0);
+	if (strcmp(host, "*") == 0) {
+		/*
+		 * "*:4040" as a seed means this host's node on 4040 (the
+		 * tutorial's set-up), which binds the same "*": the first
+		 * address that expands to, else loopback.
+		 */
+		json_t *hosts = wildcard_hosts();
+		const char *first = json_string_value(json_array_get(hosts, 0));
+		free(host);
+		host = strdup(first != NULL ? first : "127.0.0.1");
+		json_decref(hosts);
+	}
+	res = resolve(host, port, 0);
 	free(host);
 	free(port);
 	if (res == NULL) {
