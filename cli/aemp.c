@@ -437,6 +437,16 @@ main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	if (owned == NULL) {
+		/* our own copy, so that the secret can leave argv (ps) */
+		if ((owned = calloc((size_t)nwords + 1, sizeof *owned)) == NULL)
+			abort();
+		for (i = 0; i < nwords; i++)
+			if ((owned[i] = strdup(words[i])) == NULL)
+				abort();
+		words = owned;
+		aemp_scrub_secret_args(argc, argv);
+	}
 	calls = calloc(nwords, sizeof *calls);
 	if (calls == NULL || parse_chain(nwords, words, calls, &ncalls) != 0)
 		status = calls == NULL ? EXIT_FAILED : EXIT_USAGE;

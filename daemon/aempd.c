@@ -417,6 +417,8 @@ main(int argc, char **argv)
 		return 1;
 	}
 	save_exec(&d, argc, argv);
+	/* copied above and into d_args: the secret leaves ps(1) now */
+	aemp_scrub_secret_args(argc, argv);
 	d.d_base = event_base_new();
 	if ((d.d_node = configure(&d, &err)) == NULL) {
 		fprintf(stderr, "aempd: %s\n", err ? err : "unable to start");

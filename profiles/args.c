@@ -363,3 +363,14 @@ aemp_config_defaults(void)
 	    "auth_accept", "tls_md6_64_256", "hmac_md6_64_256", "tls_anon",
 	    "cleartext");
 }
+
+void
+aemp_scrub_secret_args(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i - 1], "secret") == 0 ||
+		    strcmp(argv[i - 1], "setsecret") == 0)
+			memset(argv[i], '*', strlen(argv[i]));
+}

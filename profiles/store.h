@@ -64,6 +64,13 @@ json_t	*aemp_config_item(const char *key, const char *arg, char **err);
  * duplicates win.
  */
 json_t	*aemp_config_args(int argc, char **argv, char **err);
+/*
+ * Overwrites, in place, every argument that follows "secret" or
+ * "setsecret", so that the shared secret does not stay visible to other
+ * users in ps(1) and /proc/PID/cmdline. Call it after the arguments were
+ * copied; the strings keep their length.
+ */
+void	 aemp_scrub_secret_args(int argc, char **argv);
 /* The built-in defaults (AEMP.md section 8), a fresh object. */
 json_t	*aemp_config_defaults(void);
 

@@ -803,6 +803,79 @@ START_TEST(test_help_and_man)
 }
 END_TEST
 
+
+START_TEST(test_valgrind_commands)
+{
+	struct world w;
+	const char *b = getenv("AEMP_BUILD");
+	char *bin = test_bin("aemp");
+	char *ok[] = { "/usr/bin/valgrind", "-q", "--leak-check=full",
+	    "--errors-for-leak-kinds=definite,indirect", "--error-exitcode=9",
+	    bin, "gensecret", "profile", "x", "binds", "127.0.0.1:1",
+	    "seeds", "a:1,b:2", "addseed", "c:3", "delseed", "a:1",
+	    "showconfig", "x", NULL };
+	char *bad[] = { "/usr/bin/valgrind", "-q", "--leak-check=full",
+	    "--errors-for-leak-kinds=definite,indirect", "--error-exitcode=9",
+	    bin, "profile", "x", "monitor_timeout", "abc", NULL };
+
+	/* sanitizer builds check themselves and cannot run under valgrind */
+	if (b != NULL && strstr(b, "asan") != NULL) {
+		free(bin);
+		return;
+	}
+	ck_assert_msg(access("/usr/bin/valgrind", X_OK) == 0,
+	    "valgrind is missing: make deps installs it");
+	world_init(&w);
+	ck_assert_int_eq(test_run(ok, w.env, NULL, NULL, NULL, 60), 0);
+	ck_assert_int_eq(test_run(bad, w.env, NULL, NULL, NULL, 60), 1);
+	world_free(&w);
+	free(bin);
+}
+END_TEST
+
+/*
+ * SIGKILL in the middle of a long chain leaves the store as it was or
+ * as the whole chain made it, never in between.
+ */
+START_TEST(test_sigkill_mid_chain)
+{
+	struct world w;
+	char **argv = calloc(2 * 2000 + 2, sizeof *argv);
+	int i, round;
+
+	world_init(&w);
+	AEMP_OK(&w, "profile", "p", "binds", "127.0.0.1:1");
+	argv[0] = test_bin("aemp");
+	for (i = 0; i < 2000; i++) {
+		argv[1 + 2 * i] = "addseed";
+		if (asprintf(&argv[2 + 2 * i], "h%d:1", i) < 0)
+			abort();
+	}
+	for (round = 0; round < 6; round++) {
+		pid_t pid = test_spawn(argv, w.env, NULL, -1);
+		json_t *cfg, *seeds;
+		size_t n;
+
+		usleep((useconds_t)(2000 + round * 7000));
+		kill(pid, SIGKILL);
+		test_wait(pid, 10);
+		AEMP_OK(&w, "showconfig");
+		cfg = parse_out(&w);
+		seeds = json_object_get(cfg, "seeds");
+		n = json_array_size(seeds);
+		ck_assert_msg(n == 0 || n == 2000, "round %d: %zu seeds", round,
+		    n);
+		json_decref(cfg);
+		AEMP_OK(&w, "delseeds");
+	}
+	for (i = 0; i < 2000; i++)
+		free(argv[2 + 2 * i]);
+	free(argv[0]);
+	free(argv);
+	world_free(&w);
+}
+END_TEST
+
 static Suite *
 cli_suite(void)
 {
@@ -819,6 +892,8 @@ cli_suite(void)
 	tcase_add_test(tc, test_gensecret_tls);
 	tcase_add_test(tc, test_locked_store);
 	tcase_add_test(tc, test_concurrent_writers);
+	tcase_add_test(tc, test_valgrind_commands);
+	tcase_add_test(tc, test_sigkill_mid_chain);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("bad input");
 	tcase_set_timeout(tc, 60);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <fcntl.h>
 
 #include "testutil.h"
 
@@ -145,6 +146,45 @@ START_TEST(aempd_valgrind_clean)
 }
 END_TEST
 
+
+START_TEST(secret_not_in_ps_or_log)
+{
+	char *aempd = test_bin("aempd"), log[600], bind[64], path[64];
+	char *env[] = { rc_env, "AEMP_WARNLEVEL=9", NULL }, *cmdline, *text;
+	const char *secret = "S3cr3tNeverShown";
+	pid_t d;
+	int fd;
+	ssize_t len;
+
+	snprintf(log, sizeof log, "%s/aempd.log", dir);
+	snprintf(bind, sizeof bind, "127.0.0.1:%d", test_free_port());
+	{
+		char *argv[] = { aempd, "nodeid", "quiet", "binds", bind,
+		    "secret", (char *)secret, NULL };
+		d = test_spawn(argv, env, log, -1);
+	}
+	ck_assert(test_wait_for_text(log, "node listens on", 20));
+	snprintf(path, sizeof path, "/proc/%d/cmdline", (int)d);
+	cmdline = calloc(1, 4096);
+	fd = open(path, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	len = read(fd, cmdline, 4095);
+	close(fd);
+	ck_assert_int_gt(len, 0);
+	for (ssize_t i = 0; i < len; i++)
+		if (cmdline[i] == '\0')
+			cmdline[i] = ' ';
+	ck_assert_ptr_null(strstr(cmdline, secret));
+	ck_assert_ptr_nonnull(strstr(cmdline, "secret"));
+	test_stop(d);
+	text = test_slurp(log);
+	ck_assert_ptr_null(strstr(text, secret));
+	free(text);
+	free(cmdline);
+	free(aempd);
+}
+END_TEST
+
 static Suite *
 daemon_suite(void)
 {
@@ -158,6 +198,7 @@ daemon_suite(void)
 	tcase_add_test(tc, aempd_bad_arguments);
 	tcase_add_test(tc, aempd_serves_and_exits_cleanly);
 	tcase_add_test(tc, aempd_valgrind_clean);
+	tcase_add_test(tc, secret_not_in_ps_or_log);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -581,15 +581,15 @@ END_TEST
 START_TEST(preauth_flood_does_not_lock_out)
 {
 	struct child c;
-	int fds[300], i;
+	int fds[1000], i;
 
 	child_start(&c, NULL);
-	for (i = 0; i < 300; i++)
+	for (i = 0; i < 1000; i++)
 		fds[i] = raw_connect(c.port);
 	ck_assert(test_wait_for_text(c.log, "too many connections in handshake",
 	    5));
 	still_serving(&c);
-	for (i = 0; i < 300; i++)
+	for (i = 0; i < 1000; i++)
 		close(fds[i]);
 	child_stop(&c);
 }
@@ -732,6 +732,37 @@ START_TEST(stopped_peer_is_detected)
 }
 END_TEST
 
+START_TEST(replayed_handshake_fails)
+{
+	struct child c;
+	char g1[4096], g2[4096], line[4096], token[65], capture[8192];
+	const char *my1 = "aemp;1;raw;hmac_md6_64_256;json;provider=test";
+	int fd;
+
+	child_start(&c, NULL);
+	/* a genuine handshake, captured */
+	fd = raw_connect(c.port);
+	ck_assert_int_gt(raw_line(fd, g1, sizeof g1), 0);
+	ck_assert_int_gt(raw_line(fd, g2, sizeof g2), 0);
+	aemp_auth_token(SECRET, my1, NONCE, g1, g2, token);
+	snprintf(capture, sizeof capture, "%s\n%s\nhmac_md6_64_256;%s;json\n",
+	    my1, NONCE, token);
+	raw_send(fd, capture);
+	ck_assert_int_gt(raw_line(fd, line, sizeof line), 0);
+	ck_assert(test_wait_for_text(c.log, "connected as raw", 3));
+	close(fd);
+	ck_assert(test_wait_for_text(c.log, "raw is down", 3));
+	/* the same bytes again: the node's fresh nonce makes them wrong */
+	fd = raw_connect(c.port);
+	raw_send(fd, capture);
+	ck_assert(raw_closed(fd));
+	close(fd);
+	ck_assert(test_wait_for_text(c.log,
+	    "authentication failure/shared secret mismatch", 3));
+	child_stop(&c);
+}
+END_TEST
+
 static Suite *
 transport_suite(void)
 {
@@ -749,6 +780,7 @@ transport_suite(void)
 	tcase_add_test(hs, greeting_line_too_long);
 	tcase_add_test(hs, echoed_greeting);
 	tcase_add_test(hs, wrong_token);
+	tcase_add_test(hs, replayed_handshake_fails);
 	tcase_add_test(hs, cleartext_accepted_when_configured);
 	tcase_add_test(hs, cleartext_refused_when_not_accepted);
 	tcase_add_test(hs, handshake_timeout);
