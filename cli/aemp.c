@@ -46,6 +46,10 @@ extern const struct aemp_cmd cmd_delparent_entry, cmd_delprofile_entry;
 extern const struct aemp_cmd cmd_showprofile_entry, cmd_showconfig_entry;
 extern const struct aemp_cmd cmd_setmonitor_timeout_entry;
 extern const struct aemp_cmd cmd_delmonitor_timeout_entry;
+extern const struct aemp_cmd cmd_setmax_packet_entry;
+extern const struct aemp_cmd cmd_delmax_packet_entry;
+extern const struct aemp_cmd cmd_setmax_queue_entry;
+extern const struct aemp_cmd cmd_delmax_queue_entry;
 extern const struct aemp_cmd cmd_setconnect_interval_entry;
 extern const struct aemp_cmd cmd_delconnect_interval_entry;
 extern const struct aemp_cmd cmd_setframing_format_entry;
@@ -99,6 +103,10 @@ const struct aemp_cmd *const aemp_cmd_table[] = {
 	&cmd_showconfig_entry,
 	&cmd_setmonitor_timeout_entry,
 	&cmd_delmonitor_timeout_entry,
+	&cmd_setmax_packet_entry,
+	&cmd_delmax_packet_entry,
+	&cmd_setmax_queue_entry,
+	&cmd_delmax_queue_entry,
 	&cmd_setconnect_interval_entry,
 	&cmd_delconnect_interval_entry,
 	&cmd_setframing_format_entry,

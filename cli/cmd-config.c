@@ -271,6 +271,26 @@ const struct aemp_cmd cmd_delmonitor_timeout_entry = {
 	"remove monitor_timeout (inherit it again)",
 	CMD_WRITE, "monitor_timeout", cmd_del_exec
 };
+const struct aemp_cmd cmd_setmax_packet_entry = {
+	"setmax_packet", "max_packet", 1, 1, "BYTES",
+	"set the largest packet accepted from a peer (default 64 MiB)",
+	CMD_WRITE, "max_packet", cmd_set_exec
+};
+const struct aemp_cmd cmd_delmax_packet_entry = {
+	"delmax_packet", NULL, 0, 0, "",
+	"remove max_packet (inherit it again)",
+	CMD_WRITE, "max_packet", cmd_del_exec
+};
+const struct aemp_cmd cmd_setmax_queue_entry = {
+	"setmax_queue", "max_queue", 1, 1, "BYTES",
+	"set the largest send queue per node (default 256 MiB)",
+	CMD_WRITE, "max_queue", cmd_set_exec
+};
+const struct aemp_cmd cmd_delmax_queue_entry = {
+	"delmax_queue", NULL, 0, 0, "",
+	"remove max_queue (inherit it again)",
+	CMD_WRITE, "max_queue", cmd_del_exec
+};
 const struct aemp_cmd cmd_setconnect_interval_entry = {
 	"setconnect_interval", "connect_interval", 1, 1, "SECONDS",
 	"set the pause between connection attempts (default 2)",

@@ -315,7 +315,7 @@ node_effective_config(json_t *config, char **err)
 	/*
 	 * Arguments get the checks the aemp CLI applies ("a,b" is a list for
 	 * seeds, "30" a number for monitor_timeout); keys the store does not
-	 * know (max_packet, max_queue) pass as they are.
+	 * know pass as they are.
 	 */
 	json_object_foreach(config, key, v) {
 		json_t *checked;

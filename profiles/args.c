@@ -32,6 +32,8 @@ static const struct aemp_key {
 	{ "auth_accept",	AEMP_KEY_LIST },
 	{ "autocork",		AEMP_KEY_BOOL },
 	{ "nodelay",		AEMP_KEY_BOOL },
+	{ "max_packet",		AEMP_KEY_NUMBER },
+	{ "max_queue",		AEMP_KEY_NUMBER },
 	{ "profile",		AEMP_KEY_STRING },
 };
 #define NKEYS (sizeof aemp_key_table / sizeof aemp_key_table[0])
@@ -39,7 +41,8 @@ static const struct aemp_key {
 static const char *const aemp_key_names[NKEYS + 1] = {
 	"nodeid", "secret", "cert", "binds", "seeds", "services", "parent",
 	"monitor_timeout", "connect_interval", "framing_format", "auth_offer",
-	"auth_accept", "autocork", "nodelay", "profile", NULL
+	"auth_accept", "autocork", "nodelay", "max_packet", "max_queue",
+	"profile", NULL
 };
 
 /* Sets *err (when err is not NULL) to a formatted, malloc()ed message. */
