@@ -61,7 +61,7 @@ static void
 died_first(aemp_node *n, const char *port, json_t *reason, void *ud)
 {
 	struct net *nt = ud;
-	char *why = net_words(reason);
+	char *why = aemp_words(reason);
 
 	(void)n;
 	if (!nt->nt_done) {
@@ -210,7 +210,7 @@ eval_reply(aemp_node *n, const char *self, json_t *msg, void *ud)
 	if (nt->nt_done)
 		;
 	else if (err != NULL && *err != '\0') {
-		char *more = net_words(res);
+		char *more = aemp_words(res);
 		/* Perl's error text often ends in a newline already */
 		cli_error(nt->nt_cmd, "%s: %.*s%s%s", nt->nt_target,
 		    (int)strcspn(err, "\n"), err, *more ? " " : "", more);
@@ -372,7 +372,7 @@ trace_reply(aemp_node *n, const char *self, json_t *msg, void *ud)
 			json_array_append_new(neigh, json_string(up));
 	}
 	if (!t->t_dot) {
-		char *words = net_words(neigh);
+		char *words = aemp_words(neigh);
 		printf("%s%s%s\n", node, *words ? " " : "", words);
 		free(words);
 	}

@@ -170,54 +170,6 @@ net_args(const char *cmd, int argc, char **argv)
 	return list;
 }
 
-/* One value as Perl would interpolate it (structures as JSON). */
-static void
-word(FILE *f, json_t *v)
-{
-	char *text;
-
-	switch (json_typeof(v)) {
-	case JSON_STRING:
-		fputs(json_string_value(v), f);
-		break;
-	case JSON_INTEGER:
-		fprintf(f, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-		break;
-	case JSON_REAL:
-		fprintf(f, "%.15g", json_real_value(v));
-		break;
-	case JSON_TRUE:
-		fputc('1', f);
-		break;
-	case JSON_FALSE:
-		fputc('0', f);
-		break;
-	case JSON_NULL:
-		break;
-	default:
-		text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-		fputs(text ? text : "", f);
-		free(text);
-	}
-}
-
-char *
-net_words(json_t *list)
-{
-	char *s = NULL;
-	size_t len = 0, i;
-	FILE *f = open_memstream(&s, &len);
-	json_t *v;
-
-	json_array_foreach(list, i, v) {
-		if (i > 0)
-			fputc(' ', f);
-		word(f, v);
-	}
-	fclose(f);
-	return s;
-}
-
 /*
  * The reference prints join(" ", @msg, "\n"): the elements and the line
  * end separated by spaces, so a non-empty list ends in " \n".
@@ -225,14 +177,11 @@ net_words(json_t *list)
 void
 net_print_words(json_t *list)
 {
-	size_t i;
-	json_t *v;
+	char *words = aemp_words(list);
 
-	json_array_foreach(list, i, v) {
-		word(stdout, v);
-		fputc(' ', stdout);
-	}
-	fputc('\n', stdout);
+	/* "@msg" and then " \n" after a non-empty list */
+	printf("%s%s\n", words, json_array_size(list) > 0 ? " " : "");
+	free(words);
 }
 
 /* JSON::XS's compact encoding of the list, without the [ and ]. */

@@ -59,6 +59,5 @@ void	 net_print_words(json_t *list);
 /* The reference's JSON without the brackets: used by cal and eval. */
 void	 net_print_json(json_t *list);
 /* The elements of list joined by spaces, as net_print_words shows them. */
-char	*net_words(json_t *list);
 
 #endif

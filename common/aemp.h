@@ -105,6 +105,12 @@ int		 aemp_die(aemp_node *, const char *fmt, ...)
 const char	*aemp_self(aemp_node *);
 /* 1 if the local port exists. */
 int		 aemp_port_exists(aemp_node *, const char *port);
+/*
+ * The elements of list joined by spaces as Perl prints "@list" (strings
+ * as they are, numbers, true 1, false 0, null empty, structures as JSON);
+ * malloc()ed. Kill reasons are printed like this.
+ */
+char		*aemp_words(json_t *list);
 /* The node part of a port ID, malloc()ed. */
 char		*aemp_node_of(const char *port);
 

@@ -466,34 +466,12 @@ aemp_kil(aemp_node *n, const char *port, json_t *reason)
 	return 0;
 }
 
-static char *
-reason_text(json_t *reason)
-{
-	char *text = NULL;
-	size_t i, len = 0;
-	json_t *v;
-
-	json_array_foreach(reason, i, v) {
-		char *part = json_is_string(v) ? strdup(json_string_value(v)) :
-		    json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-		size_t plen = part ? strlen(part) : 0;
-		text = realloc(text, len + plen + 2);
-		if (len > 0)
-			text[len++] = ' ';
-		memcpy(text + len, part ? part : "", plen);
-		len += plen;
-		text[len] = '\0';
-		free(part);
-	}
-	return text != NULL ? text : strdup("");
-}
-
 static void
 run_kill(aemp_node *n, struct aemp_port *p, json_t *reason)
 {
 	if (json_array_size(reason) > 0 && (p->mons == NULL ||
 	    p->mons->head == NULL)) {
-		char *text = reason_text(reason);
+		char *text = aemp_words(reason);
 		aemp_log(n, 2, "unmonitored local port %s died with reason: %s",
 		    p->id, text);
 		free(text);

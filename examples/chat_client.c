@@ -25,34 +25,10 @@ struct chat {
 
 static void server_connect(aemp_node *, void *);
 
-/* The elements of list joined by spaces, like Perl's "@_" (malloc()ed). */
-static char *
-join(json_t *list)
-{
-	char *s = NULL;
-	size_t len = 0, i;
-	FILE *f = open_memstream(&s, &len);
-	json_t *v;
-
-	json_array_foreach(list, i, v) {
-		if (i > 0)
-			fputc(' ', f);
-		if (json_is_string(v))
-			fputs(json_string_value(v), f);
-		else {
-			char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-			fputs(t ? t : "", f);
-			free(t);
-		}
-	}
-	fclose(f);
-	return s;
-}
-
 static int
 on_message(aemp_node *n, const char *self, json_t *msg, void *ud)
 {
-	char *text = join(msg);
+	char *text = aemp_words(msg);
 
 	(void)n; (void)self; (void)ud;
 	printf("\r  \r%s\n> ", text);
@@ -64,7 +40,7 @@ on_message(aemp_node *n, const char *self, json_t *msg, void *ud)
 static void
 on_client_gone(aemp_node *n, const char *port, json_t *reason, void *ud)
 {
-	char *text = join(reason);
+	char *text = aemp_words(reason);
 
 	(void)port;
 	printf("\rdisconnected %s\n", text);

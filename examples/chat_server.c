@@ -22,30 +22,6 @@ struct server {
 	struct client	*clients;
 };
 
-/* The elements of list joined by spaces, like Perl's "@_" (malloc()ed). */
-static char *
-join(json_t *list)
-{
-	char *s = NULL;
-	size_t len = 0, i;
-	FILE *f = open_memstream(&s, &len);
-	json_t *v;
-
-	json_array_foreach(list, i, v) {
-		if (i > 0)
-			fputc(' ', f);
-		if (json_is_string(v))
-			fputs(json_string_value(v), f);
-		else {
-			char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-			fputs(t ? t : "", f);
-			free(t);
-		}
-	}
-	fclose(f);
-	return s;
-}
-
 static void
 msg(aemp_node *n, struct server *s, const char *text)
 {
@@ -62,7 +38,7 @@ on_client_gone(aemp_node *n, const char *port, json_t *reason, void *ud)
 {
 	struct client *c = ud;
 	struct server *s = c->server;
-	char *why = join(reason), *text;
+	char *why = aemp_words(reason), *text;
 
 	(void)port;
 	if (c->prev != NULL)

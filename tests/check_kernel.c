@@ -389,6 +389,23 @@ START_TEST(node_port_requests_locally)
 }
 END_TEST
 
+START_TEST(words_like_perl)
+{
+	json_t *l = json_pack("[ssIfbbn[i]]", "die", "oops", (json_int_t)-3,
+	    1.5, 1, 0, 2);
+	char *w = aemp_words(l), *e;
+
+	ck_assert_str_eq(w, "die oops -3 1.5 1 0  [2]");
+	free(w);
+	json_decref(l);
+	l = json_array();
+	e = aemp_words(l);
+	ck_assert_str_eq(e, "");
+	free(e);
+	json_decref(l);
+}
+END_TEST
+
 /* --- two nodes ------------------------------------------------------------ */
 
 static aemp_node *
@@ -828,6 +845,7 @@ kernel_suite(void)
 	tcase_add_test(one, after_and_cancel);
 	tcase_add_test(one, eval_refused_locally);
 	tcase_add_test(one, node_port_requests_locally);
+	tcase_add_test(one, words_like_perl);
 	tcase_add_test(two, two_nodes_connect_and_message);
 	tcase_add_test(two, remote_monitor_and_kill);
 	tcase_add_test(two, remote_spawn_of_unknown_function_reports_die);

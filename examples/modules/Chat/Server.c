@@ -48,30 +48,6 @@ struct chat {
 
 static struct chat *chats;	/* one per node that loaded the module */
 
-/* The elements of list joined by spaces, like Perl's "@_" (malloc()ed). */
-static char *
-join(json_t *list)
-{
-	char *s = NULL;
-	size_t len = 0, i;
-	FILE *f = open_memstream(&s, &len);
-	json_t *v;
-
-	json_array_foreach(list, i, v) {
-		if (i > 0)
-			fputc(' ', f);
-		if (json_is_string(v))
-			fputs(json_string_value(v), f);
-		else {
-			char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-			fputs(t ? t : "", f);
-			free(t);
-		}
-	}
-	fclose(f);
-	return s;
-}
-
 static void
 relay(aemp_node *n, struct server *s, const char *text)
 {
@@ -107,7 +83,7 @@ static void
 on_client_gone(aemp_node *n, const char *port, json_t *reason, void *ud)
 {
 	struct client *c = ud;
-	char *why = join(reason), *text;
+	char *why = aemp_words(reason), *text;
 
 	(void)port;
 	client_unlink(c);

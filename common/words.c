@@ -1,0 +1,58 @@
+/*
+ * words.c: a list as Perl interpolates it ("@_"), which is how the
+ * reference and its users print kill reasons and messages.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "aemp.h"
+
+/* One value as Perl would interpolate it (structures as JSON). */
+static void
+word(FILE *f, json_t *v)
+{
+	char *text;
+
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		fputs(json_string_value(v), f);
+		break;
+	case JSON_INTEGER:
+		fprintf(f, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		break;
+	case JSON_REAL:
+		fprintf(f, "%.15g", json_real_value(v));
+		break;
+	case JSON_TRUE:
+		fputc('1', f);
+		break;
+	case JSON_FALSE:
+		fputc('0', f);
+		break;
+	case JSON_NULL:
+		break;
+	default:
+		text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		fputs(text ? text : "", f);
+		free(text);
+	}
+}
+
+char *
+aemp_words(json_t *list)
+{
+	char *s = NULL;
+	size_t len = 0, i;
+	FILE *f = open_memstream(&s, &len);
+	json_t *v;
+
+	if (f == NULL)
+		abort();
+	json_array_foreach(list, i, v) {
+		if (i > 0)
+			fputc(' ', f);
+		word(f, v);
+	}
+	fclose(f);
+	return s;
+}
