@@ -225,6 +225,7 @@ struct aemp_node {
 
 	json_t		*listen_addrs;	/* "host:port" */
 	struct evconnlistener **listeners;
+	struct event	*listen_retry_ev;	/* resumes after accept errors */
 	size_t		 nlisteners;
 	struct aemp_conn *conns;	/* every connection */
 
@@ -239,6 +240,8 @@ struct aemp_node {
 
 	struct aemp_timer *timers;
 	struct aemp_watch *node_watches;
+	unsigned	 node_watch_depth;	/* kernel_nodes_event nesting */
+	int		 defer_running;		/* inside defer_run() */
 	struct aemp_watch *grp_watches;
 	struct aemp_global *global;
 
@@ -293,8 +296,8 @@ int	 transport_listen(aemp_node *, json_t *binds);
 struct aemp_conn *transport_connect(aemp_node *, const char *addr,
 	    const char *expect);
 void	 transport_close(struct aemp_conn *, const char *why);
-void	 transport_write(struct aemp_conn *, json_t *pkt);
-void	 transport_write_named(struct aemp_conn *, const char *name,
+int	 transport_write(struct aemp_conn *, json_t *pkt);
+int	 transport_write_named(struct aemp_conn *, const char *name,
 	    size_t len, json_t *msg);
 void	 transport_write_buffer(struct aemp_conn *, struct evbuffer *);
 void	 transport_free_all(aemp_node *);

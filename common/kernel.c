@@ -282,7 +282,15 @@ port_deliver(aemp_node *n, struct aemp_port *p, json_t *msg)
 	if (t != NULL) {
 		d.cb = t->cb;
 		d.ud = t->ud;
-		/* msg is ours alone here, so dropping the tag in place is safe */
+		/*
+		 * Dropping the tag in place saves a copy, but only a message
+		 * nobody else holds (a sender may keep a reference) may change.
+		 */
+		if (msg->refcount > 1) {
+			json_t *copy = json_copy(msg);
+			json_decref(msg);
+			d.msg = msg = copy;
+		}
 		json_array_remove(msg, 0);
 	} else {
 		d.cb = p->cb;
@@ -564,11 +572,15 @@ mon_list_fire(aemp_node *n, struct mon_list *l, json_t *reason)
 	struct aemp_mon *m;
 
 	l->head = l->tail = NULL;
+	/* a cancel during the walk only unlinks: the list is the caller's */
+	firing.remote = NULL;
 	for (m = firing.head; m != NULL; m = m->next)
 		m->list = &firing;
 	while ((m = firing.head) != NULL) {
 		mon_unlink(m);
-		mon_fire(n, m, firing.portid, reason);
+		m->prev = m->next = m;	/* "pending": a cancel now defuses it */
+		if (m->kind != MON_CB || m->cb != NULL)
+			mon_fire(n, m, firing.portid, reason);
 		mon_free(m);
 	}
 }
@@ -694,7 +706,8 @@ aemp_mon_cancel(aemp_node *n, aemp_mon *m)
 	if (l != NULL && l->remote != NULL && l->head == NULL) {
 		struct aemp_remote *r = l->remote;
 		dict_del(&r->lmon, l->name);
-		if (*l->name != '\0' && r->conn != NULL)
+		/* queued behind its mon1 while we are still connecting */
+		if (*l->name != '\0')
 			remote_send_name(r, "", json_pack("[ss]", "mon0",
 			    l->name));
 		remote_mon_list_free(l);
@@ -721,6 +734,9 @@ kernel_remote_down(aemp_node *n, struct aemp_remote *r, json_t *reason)
 		mon_free(m);
 	}
 	dict_clear(&r->rmon);
+	/* detached from r: cancels while these fire must not free them */
+	for (i = 0; i < count; i++)
+		lists[i]->remote = NULL;
 	for (i = 0; i < count; i++) {
 		mon_list_fire(n, lists[i], reason);
 		remote_mon_list_free(lists[i]);
@@ -967,10 +983,11 @@ timer_fired(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd; (void)what;
 	timer_unlink(n, t);
+	t->prev = t->next = t;	/* firing: a cancel from cb only defuses */
 	if (t->port != NULL) {
 		aemp_snd(n, t->port, t->msg);
 		t->msg = NULL;
-	} else
+	} else if (t->cb != NULL)
 		t->cb(n, t->ud);
 	timer_free(t);
 }
@@ -1020,6 +1037,10 @@ aemp_timer_cancel(aemp_node *n, aemp_timer *t)
 {
 	if (t == NULL)
 		return;
+	if (t->prev == t) {
+		t->cb = NULL;	/* its own callback: timer_fired frees it */
+		return;
+	}
 	timer_unlink(n, t);
 	timer_free(t);
 }
@@ -1131,10 +1152,13 @@ kernel_nodes_event(aemp_node *n, const char *id, int up, json_t *reason)
 {
 	aemp_watch *w;
 
+	/* a callback may cause another node event: sweep only outermost */
+	n->node_watch_depth++;
 	for (w = n->node_watches; w != NULL; w = w->next)
 		if (!w->cancelled)
 			w->nodes_cb(n, id, up, reason, w->ud);
-	watch_sweep(&n->node_watches);
+	if (--n->node_watch_depth == 0)
+		watch_sweep(&n->node_watches);
 }
 
 json_t *
@@ -1174,6 +1198,22 @@ aemp_node_is_up(aemp_node *n, const char *id)
 }
 
 /* --- the node port -------------------------------------------------------- */
+
+/*
+ * The node port's snd: packets on a connection are processed in order,
+ * so a relay from a peer to a local port is delivered now, like a packet
+ * addressed to that port directly, and not overtaken by the next one.
+ */
+static void
+relay(aemp_node *n, const char *to, json_t *msg, struct aemp_remote *from)
+{
+	const char *name;
+
+	if (from != NULL && is_local(n, to, &name) && *name != '\0')
+		kernel_deliver(n, name, msg, NULL);
+	else
+		aemp_snd(n, to, msg);
+}
 
 /* snd(@reply, values...): reply is [PORTID, leading elements...]. */
 static void
@@ -1314,14 +1354,14 @@ kernel_node_request(aemp_node *n, json_t *msg, struct aemp_remote *from)
 	} else if (strcmp(tag, "snd") == 0) {
 		if (arg1 == NULL)
 			goto malformed;
-		aemp_snd(n, arg1, rest(msg, 2));
+		relay(n, arg1, rest(msg, 2), from);
 	} else if (strcmp(tag, "snd_multiple") == 0) {
 		size_t i;
 		json_t *v;
 		json_array_foreach(args, i, v) {
 			const char *to = json_string_value(json_array_get(v, 0));
 			if (to != NULL)
-				aemp_snd(n, to, rest(v, 1));
+				relay(n, to, rest(v, 1), from);
 		}
 	} else if (strcmp(tag, "info") == 0)
 		reply_to(n, args, json_pack("[s]", n->id));

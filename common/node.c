@@ -178,7 +178,8 @@ node_defer(aemp_node *n, enum defer_kind kind)
 	    (n->defer_cap - 1)];
 	memset(d, 0, sizeof *d);
 	d->kind = kind;
-	if (!n->freeing)
+	/* while defer_run runs, it schedules what comes in itself */
+	if (!n->freeing && !n->defer_running)
 		event_active(n->defer_ev, EV_TIMEOUT, 1);
 	return d;
 }
@@ -225,8 +226,19 @@ defer_run(evutil_socket_t fd, short what, void *arg)
 	struct defer d;
 
 	(void)fd; (void)what;
+	n->defer_running = 1;
 	while (count-- > 0 && defer_pop(n, &d))
 		kernel_run_defer(n, &d);
+	n->defer_running = 0;
+	/*
+	 * Work deferred meanwhile runs after the next poll: event_active()
+	 * from here would run it again in this very pass, and a port that
+	 * sends to itself would keep the loop from I/O and timers forever.
+	 */
+	if (n->defer_len > 0 && !n->freeing) {
+		struct timeval now = { 0, 0 };
+		event_add(n->defer_ev, &now);
+	}
 }
 
 static void
@@ -253,6 +265,15 @@ config_number(json_t *config, const char *key, double def)
 }
 
 static int
+has_control_byte(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
+static int
 node_apply_config(aemp_node *n, char **err)
 {
 	json_t *c = n->config, *v;
@@ -261,7 +282,9 @@ node_apply_config(aemp_node *n, char **err)
 	v = json_object_get(c, "nodeid");
 	id = json_is_string(v) ? json_string_value(v) :
 	    json_string_value(json_object_get(c, "profile"));
-	if (id == NULL || *id == '\0' || strchr(id, '#') != NULL) {
+	/* '#' splits port IDs, ';' and control bytes would break greetings */
+	if (id == NULL || *id == '\0' || strpbrk(id, "#;") != NULL ||
+	    has_control_byte(id)) {
 		if (asprintf(err, "invalid node ID '%s'", id ? id : "") < 0)
 			*err = NULL;
 		return -1;

@@ -31,6 +31,19 @@ remote_get(aemp_node *n, const char *id, int create)
 }
 
 /*
+ * A message that cannot be written as JSON (a string that is not UTF-8)
+ * is lost; later ones must not arrive as if nothing happened (the AEMP
+ * guarantee), so the node's monitors fire as for any transport loss.
+ */
+static void
+unencodable(struct aemp_remote *r)
+{
+	aemp_log(r->node, 1, "a message to %s cannot be encoded as JSON",
+	    r->id);
+	remote_down(r, "message not encodable as JSON");
+}
+
+/*
  * Sends pkt (stolen): on the connection, or queued while connecting.
  * With name set, pkt is the message and the packet [name, pkt...].
  */
@@ -39,22 +52,28 @@ send_packet(struct aemp_remote *r, const char *name, size_t len, json_t *pkt)
 {
 	aemp_node *n = r->node;
 
+	int rc;
+
 	node_trace(n, "SND", r->id, pkt, name == NULL);
 	if (r->conn != NULL) {
 		r->sent_since_probe = 1;
-		if (name != NULL)
-			transport_write_named(r->conn, name, len, pkt);
-		else
-			transport_write(r->conn, pkt);
+		rc = name != NULL ? transport_write_named(r->conn, name, len,
+		    pkt) : transport_write(r->conn, pkt);
 		json_decref(pkt);
+		if (rc < 0)
+			unencodable(r);
 		return;
 	}
 	if (r->dying) {
 		json_decref(pkt);
 		return;
 	}
-	json_dump_named(name, len, pkt, r->queue);
+	rc = json_dump_named(name, len, pkt, r->queue);
 	json_decref(pkt);
+	if (rc < 0) {
+		unencodable(r);
+		return;
+	}
 	if (n->max_queue > 0 && evbuffer_get_length(r->queue) > n->max_queue) {
 		remote_down(r, "send queue overflow");
 		return;

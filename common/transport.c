@@ -31,6 +31,7 @@
 
 static void conn_read(struct bufferevent *, void *);
 static void read_more(evutil_socket_t, short, void *);
+static void read_later(struct aemp_conn *);
 static void conn_flush(evutil_socket_t, short, void *);
 static void conn_read_data(evutil_socket_t, short, void *);
 static void conn_event(struct bufferevent *, short, void *);
@@ -157,6 +158,36 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	conn_start(c);
 }
 
+static void
+listeners_resume(evutil_socket_t fd, short what, void *arg)
+{
+	aemp_node *n = arg;
+	size_t i;
+
+	(void)fd; (void)what;
+	for (i = 0; i < n->nlisteners; i++)
+		evconnlistener_enable(n->listeners[i]);
+}
+
+/*
+ * accept() failed (out of file descriptors, say): the pending connection
+ * keeps the socket readable, so the listener pauses for a second instead
+ * of spinning the CPU on it.
+ */
+static void
+accept_error(struct evconnlistener *l, void *arg)
+{
+	aemp_node *n = arg;
+	struct timeval pause = { 1, 0 };
+
+	aemp_log(n, 2, "accept: %s; not accepting for a second",
+	    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	evconnlistener_disable(l);
+	if (n->listen_retry_ev == NULL)
+		n->listen_retry_ev = evtimer_new(n->base, listeners_resume, n);
+	evtimer_add(n->listen_retry_ev, &pause);
+}
+
 static int
 listen_on(aemp_node *n, const struct addrinfo *ai)
 {
@@ -185,6 +216,7 @@ listen_on(aemp_node *n, const struct addrinfo *ai)
 		close(fd);
 		return -1;
 	}
+	evconnlistener_set_error_cb(l, accept_error);
 	n->listeners = realloc(n->listeners, (n->nlisteners + 1) *
 	    sizeof *n->listeners);
 	n->listeners[n->nlisteners++] = l;
@@ -802,8 +834,7 @@ read_chunk(struct aemp_conn *c, struct evbuffer *in, int *budget)
 	delivered:
 		if (--*budget == 0) {
 			evbuffer_drain(in, done);
-			/* the rest waits a loop turn: other peers get served */
-			event_active(c->more_ev, EV_TIMEOUT, 1);
+			read_later(c);
 			return -1;
 		}
 	}
@@ -876,11 +907,23 @@ read_packets(struct aemp_conn *c)
 		c->listener_less_keepalive = 1;
 		remote_packet(c->remote, pkt);
 		if (--budget == 0 && c->state == CONN_UP) {
-			/* the rest waits a loop turn: other peers get served */
-			event_active(c->more_ev, EV_TIMEOUT, 1);
+			read_later(c);
 			return;
 		}
 	}
+}
+
+/*
+ * The rest of the input waits until after the next poll, so that other
+ * peers and timers get their turn (event_active() would run it again in
+ * this same pass).
+ */
+static void
+read_later(struct aemp_conn *c)
+{
+	struct timeval now = { 0, 0 };
+
+	event_add(c->more_ev, &now);
 }
 
 static void
@@ -1044,24 +1087,28 @@ conn_queued(struct aemp_conn *c, size_t before)
 }
 
 /* Queues pkt for this loop turn's write (see conn_flush). */
-void
+int
 transport_write(struct aemp_conn *c, json_t *pkt)
 {
 	size_t before = evbuffer_get_length(c->wbuf);
 
-	json_dump_evbuffer(pkt, c->wbuf);
+	if (json_dump_evbuffer(pkt, c->wbuf) < 0)
+		return -1;
 	conn_queued(c, before);
+	return 0;
 }
 
 /* Queues ["NAME",MSG...]; name is len plain bytes (transport_plain_name). */
-void
+int
 transport_write_named(struct aemp_conn *c, const char *name, size_t len,
     json_t *msg)
 {
 	size_t before = evbuffer_get_length(c->wbuf);
 
-	json_dump_named(name, len, msg, c->wbuf);
+	if (json_dump_named(name, len, msg, c->wbuf) < 0)
+		return -1;
 	conn_queued(c, before);
+	return 0;
 }
 
 void
@@ -1083,6 +1130,9 @@ transport_free_all(aemp_node *n)
 		transport_close(n->conns, "node shutting down");
 	for (i = 0; i < n->nlisteners; i++)
 		evconnlistener_free(n->listeners[i]);
+	if (n->listen_retry_ev != NULL)
+		event_free(n->listen_retry_ev);
+	n->listen_retry_ev = NULL;
 	free(n->listeners);
 	n->listeners = NULL;
 	n->nlisteners = 0;

@@ -406,6 +406,130 @@ START_TEST(words_like_perl)
 }
 END_TEST
 
+/* --- regressions found in review ------------------------------------------ */
+
+struct canceller {
+	aemp_mon	*other;
+	int		 fired;
+};
+
+static void
+cancel_other(aemp_node *n, const char *port, json_t *reason, void *ud)
+{
+	struct canceller *c = ud;
+
+	(void)port; (void)reason;
+	c->fired++;
+	aemp_mon_cancel(n, c->other);
+	c->other = NULL;
+}
+
+static void
+count_fired(aemp_node *n, const char *port, json_t *reason, void *ud)
+{
+	(void)n; (void)port; (void)reason;
+	(*(int *)ud)++;
+}
+
+START_TEST(cancel_sibling_monitor_while_firing)
+{
+	aemp_node *n = tn_node(base, "one", json_pack("{sf}",
+	    "monitor_timeout", 0.3));
+	struct canceller c1 = { NULL, 0 }, c2 = { NULL, 0 };
+	int never = 0;
+
+	/* same remote port, and another port of the same node */
+	aemp_mon_cb(n, "ghost#p1", cancel_other, &c1);
+	c1.other = aemp_mon_cb(n, "ghost#p1", count_fired, &never);
+	aemp_mon_cb(n, "ghost#p1", cancel_other, &c2);
+	c2.other = aemp_mon_cb(n, "ghost#p2", count_fired, &never);
+	ck_assert(tn_run_until(base, &c2.fired, 3));
+	tn_run_for(base, 0.1);
+	ck_assert_int_eq(c1.fired, 1);
+	ck_assert_int_eq(never, 0);
+	aemp_free(n);
+}
+END_TEST
+
+static void
+cancel_self_timer(aemp_node *n, void *ud)
+{
+	aemp_timer **t = ud;
+
+	aemp_timer_cancel(n, *t);
+	*t = NULL;
+}
+
+START_TEST(timer_cancels_itself)
+{
+	aemp_node *n = tn_node(base, "one", NULL);
+	aemp_timer *t = aemp_after(n, 0.01, cancel_self_timer, &t);
+	int later = 0;
+
+	aemp_after(n, 0.05, count_timer, &later);
+	ck_assert(tn_run_until(base, &later, 2));
+	ck_assert_ptr_null(t);
+	aemp_free(n);
+}
+END_TEST
+
+static int
+send_to_self(aemp_node *n, const char *self, json_t *msg, void *ud)
+{
+	(void)msg; (void)ud;
+	return aemp_snd(n, self, json_pack("[s]", "again"));
+}
+
+START_TEST(self_sending_port_does_not_starve_the_loop)
+{
+	aemp_node *n = tn_node(base, "one", NULL);
+	const char *p = aemp_port(n, send_to_self, NULL);
+	int fired = 0;
+
+	aemp_snd(n, p, json_pack("[s]", "go"));
+	aemp_after(n, 0.05, count_timer, &fired);
+	ck_assert(tn_run_until(base, &fired, 2));
+	aemp_free(n);
+}
+END_TEST
+
+START_TEST(shared_message_is_not_changed)
+{
+	aemp_node *n = tn_node(base, "one", NULL);
+	struct box a = { 0 }, b = { 0 };
+	const char *pa = aemp_port(n, NULL, NULL);
+	const char *pb = aemp_port(n, keep_msg, &b);
+	json_t *msg = json_pack("[si]", "tag", 1);
+
+	aemp_rcv(n, pa, "tag", keep_msg, &a);
+	aemp_snd(n, pa, json_incref(msg));
+	aemp_snd(n, pb, msg);
+	tn_run_for(base, 0.05);
+	ck_assert_int_eq(json_array_size(a.msg), 1);
+	ck_assert_int_eq(json_array_size(b.msg), 2);
+	ck_assert_str_eq(json_string_value(json_array_get(b.msg, 0)), "tag");
+	box_clear(&a);
+	box_clear(&b);
+	aemp_free(n);
+}
+END_TEST
+
+START_TEST(node_ids_that_break_greetings_are_refused)
+{
+	const char *bad[] = { "a;b", "a\nb", "a#b", "" };
+	size_t i;
+
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char *err = NULL;
+		aemp_node *n = aemp_configure(base, json_pack("{sb ss s[] ss}",
+		    "norc", 1, "nodeid", bad[i], "binds", "secret", "s"), &err);
+		ck_assert_ptr_null(n);
+		ck_assert_ptr_nonnull(err);
+		free(err);
+	}
+}
+END_TEST
+
 /* --- two nodes ------------------------------------------------------------ */
 
 static aemp_node *
@@ -656,6 +780,106 @@ START_TEST(bad_binds_fail_configure)
 }
 END_TEST
 
+struct order {
+	int	 seen[4];
+	int	 count;
+};
+
+static int
+note_order(aemp_node *n, const char *self, json_t *msg, void *ud)
+{
+	struct order *o = ud;
+
+	(void)n; (void)self;
+	if (o->count < 4)
+		o->seen[o->count++] = (int)json_integer_value(json_array_get(msg,
+		    0));
+	return 0;
+}
+
+START_TEST(relay_is_not_overtaken)
+{
+	aemp_node *a = tn_node(base, "alpha", NULL);
+	aemp_node *b = seeded("beta", a, NULL);
+	struct box up = { 0 };
+	struct order o = { { 0 }, 0 };
+	const char *pa = aemp_port(a, NULL, NULL);
+	int i;
+
+	aemp_rcv(a, pa, "x", note_order, &o);
+	aemp_mon_nodes(b, note_up, &up);
+	ck_assert(tn_run_until(base, &up.got, 5));
+	/* through alpha's node port, then directly: one connection, in order */
+	aemp_snd(b, "alpha", json_pack("[sssi]", "snd", pa, "x", 1));
+	aemp_sndf(b, pa, "si", "x", 2);
+	aemp_snd(b, "alpha", json_pack("[s[ssi]]", "snd_multiple", pa, "x", 3));
+	aemp_sndf(b, pa, "si", "x", 4);
+	for (i = 0; i < 100 && o.count < 4; i++)
+		tn_run_for(base, 0.02);
+	ck_assert_int_eq(o.count, 4);
+	for (i = 0; i < 4; i++)
+		ck_assert_int_eq(o.seen[i], i + 1);
+	box_clear(&up);
+	aemp_free(b);
+	aemp_free(a);
+}
+END_TEST
+
+START_TEST(cancel_while_connecting_sends_mon0)
+{
+	struct tn_log log = { 0 };
+	aemp_node *a, *b;
+	struct box up = { 0 };
+	const char *pa;
+
+	setenv("AEMP_WARNLEVEL", "2", 1);
+	a = tn_node(base, "alpha", NULL);
+	tn_log_capture(a, &log);
+	pa = aemp_port(a, NULL, NULL);
+	b = seeded("beta", a, NULL);
+	/* mon1 and mon0 both wait in beta's queue for the connection */
+	aemp_mon_cancel(b, aemp_mon_cb(b, pa, keep_reason, &up));
+	aemp_mon_nodes(b, note_up, &up);
+	ck_assert(tn_run_until(base, &up.got, 5));
+	tn_run_for(base, 0.2);
+	aemp_kil(a, pa, json_pack("[s]", "bye"));
+	tn_run_for(base, 0.2);
+	/* nobody monitors it any more, so alpha says so */
+	ck_assert(tn_log_has(&log, "unmonitored local port"));
+	free(log.text);
+	box_clear(&up);
+	aemp_free(b);
+	aemp_free(a);
+}
+END_TEST
+
+START_TEST(unencodable_message_fires_monitors)
+{
+	aemp_node *a = tn_node(base, "alpha", NULL);
+	aemp_node *b = seeded("beta", a, NULL);
+	struct box up = { 0 }, m = { 0 };
+	const char *pa = aemp_port(a, NULL, NULL);
+	json_t *msg;
+
+	aemp_mon_nodes(b, note_up, &up);
+	ck_assert(tn_run_until(base, &up.got, 5));
+	aemp_mon_cb(b, pa, keep_reason, &m);
+	tn_run_for(base, 0.1);
+	msg = json_array();
+	json_array_append_new(msg, json_stringn_nocheck("\xff\xfe", 2));
+	aemp_snd(b, pa, msg);
+	ck_assert(tn_run_until(base, &m.got, 3));
+	ck_assert_str_eq(json_string_value(json_array_get(m.reason, 0)),
+	    "transport_error");
+	ck_assert_ptr_nonnull(strstr(json_string_value(json_array_get(m.reason,
+	    2)), "encodable"));
+	box_clear(&up);
+	box_clear(&m);
+	aemp_free(b);
+	aemp_free(a);
+}
+END_TEST
+
 /* --- the AEMP guarantee ----------------------------------------------------- */
 
 #include <netinet/in.h>
@@ -846,6 +1070,14 @@ kernel_suite(void)
 	tcase_add_test(one, eval_refused_locally);
 	tcase_add_test(one, node_port_requests_locally);
 	tcase_add_test(one, words_like_perl);
+	tcase_add_test(one, cancel_sibling_monitor_while_firing);
+	tcase_add_test(one, timer_cancels_itself);
+	tcase_add_test(one, self_sending_port_does_not_starve_the_loop);
+	tcase_add_test(one, shared_message_is_not_changed);
+	tcase_add_test(one, node_ids_that_break_greetings_are_refused);
+	tcase_add_test(two, relay_is_not_overtaken);
+	tcase_add_test(two, cancel_while_connecting_sends_mon0);
+	tcase_add_test(two, unencodable_message_fires_monitors);
 	tcase_add_test(two, two_nodes_connect_and_message);
 	tcase_add_test(two, remote_monitor_and_kill);
 	tcase_add_test(two, remote_spawn_of_unknown_function_reports_die);

@@ -6,6 +6,7 @@
  */
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <sys/resource.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
@@ -58,6 +59,13 @@ child_start(struct child *c, const char *extra_json)
 		setvbuf(stderr, NULL, _IONBF, 0);
 		tn_isolate();
 		setenv("AEMP_WARNLEVEL", "9", 1);
+		if (json_is_integer(json_object_get(extra, "nofile"))) {
+			struct rlimit rl;
+			rl.rlim_cur = rl.rlim_max = (rlim_t)json_integer_value(
+			    json_object_get(extra, "nofile"));
+			setrlimit(RLIMIT_NOFILE, &rl);
+			json_object_del(extra, "nofile");
+		}
 		if (json_is_true(json_object_get(extra, "nobind"))) {
 			json_object_del(extra, "nobind");
 			json_object_set_new(extra, "binds", json_array());
@@ -763,6 +771,46 @@ START_TEST(replayed_handshake_fails)
 }
 END_TEST
 
+/* utime + stime of pid, in clock ticks */
+static long
+cpu_ticks(pid_t pid)
+{
+	char path[64], *text, *p;
+	long utime = 0, stime = 0;
+	int field;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	text = test_slurp(path);
+	ck_assert_ptr_nonnull(text);
+	p = strrchr(text, ')');	/* the command may hold spaces */
+	for (field = 2; p != NULL && field < 14; field++)
+		p = strchr(p + 1, ' ');
+	ck_assert_ptr_nonnull(p);
+	sscanf(p + 1, "%ld %ld", &utime, &stime);
+	free(text);
+	return utime + stime;
+}
+
+START_TEST(out_of_descriptors_does_not_spin)
+{
+	struct child c;
+	int fds[40], i;
+	long before;
+
+	child_start(&c, "{\"nofile\": 24}");
+	for (i = 0; i < 40; i++)
+		fds[i] = raw_connect(c.port);
+	ck_assert(test_wait_for_text(c.log, "not accepting for a second", 3));
+	before = cpu_ticks(c.pid);
+	sleep(1);
+	/* a spinning listener would burn about a whole second */
+	ck_assert_int_lt(cpu_ticks(c.pid) - before, sysconf(_SC_CLK_TCK) / 3);
+	for (i = 0; i < 40; i++)
+		close(fds[i]);
+	child_stop(&c);
+}
+END_TEST
+
 static Suite *
 transport_suite(void)
 {
@@ -797,6 +845,7 @@ transport_suite(void)
 	tcase_add_test(data, node_port_flood_keeps_others_served);
 	tcase_add_test(data, hung_peer_is_dropped);
 	tcase_add_test(data, stopped_peer_is_detected);
+	tcase_add_test(data, out_of_descriptors_does_not_spin);
 	suite_add_tcase(s, hs);
 	suite_add_tcase(s, data);
 	return s;
