@@ -53,6 +53,8 @@ int	 cli_error(const char *name, const char *fmt, ...)
  * is dropped when NAME already says which key it is about.
  */
 int	 cli_errstr(const char *name, const char *key, char *err);
+/* The exec of every delX command: removes self->key. */
+int	 cmd_del_exec(struct cli *, const struct aemp_cmd *, int, char **);
 /* Pretty JSON with sorted keys and a newline on stdout. */
 int	 cli_print_json(const char *name, json_t *);
 

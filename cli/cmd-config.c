@@ -30,7 +30,8 @@ cmd_set_exec(struct cli *cli, const struct aemp_cmd *self, int argc,
 	return rc != 0 ? cli_errstr(argv[0], self->key, err) : 0;
 }
 
-static int
+/* delX: remove the key from the profile (or global configuration). */
+int
 cmd_del_exec(struct cli *cli, const struct aemp_cmd *self, int argc,
     char **argv)
 {

@@ -45,18 +45,6 @@ cmd_setparent_exec(struct cli *cli, const struct aemp_cmd *self, int argc,
 }
 
 static int
-cmd_delparent_exec(struct cli *cli, const struct aemp_cmd *self, int argc,
-    char **argv)
-{
-	char *err = NULL;
-
-	(void)argc;
-	if (aemp_store_del(cli->c_store, cli->c_profile, self->key, &err) != 0)
-		return cli_errstr(argv[0], self->key, err);
-	return 0;
-}
-
-static int
 cmd_delprofile_exec(struct cli *cli, const struct aemp_cmd *self, int argc,
     char **argv)
 {
@@ -131,7 +119,7 @@ const struct aemp_cmd cmd_setparent_entry = {
 const struct aemp_cmd cmd_delparent_entry = {
 	"delparent", NULL, 0, 0, "",
 	"inherit from the global default configuration only",
-	CMD_WRITE, "parent", cmd_delparent_exec
+	CMD_WRITE, "parent", cmd_del_exec
 };
 const struct aemp_cmd cmd_delprofile_entry = {
 	"delprofile", NULL, 1, 1, "NAME",

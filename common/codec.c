@@ -25,7 +25,7 @@ transport_plain_name(const char *name, size_t *len)
 	const unsigned char *p = (const unsigned char *)name;
 
 	for (; *p != '\0'; p++)
-		if (*p < 0x20 || *p > 0x7e || *p == '"' || *p == '\\')
+		if (!plain_byte(*p))
 			return 0;
 	*len = (size_t)(p - (const unsigned char *)name);
 	return 1;
