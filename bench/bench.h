@@ -82,23 +82,37 @@ bench_addr(aemp_node *n)
 	return json_string_value(json_array_get(aemp_listeners(n), 0));
 }
 
+/* A callback's work is done: *flag is set and bench_run_until() returns. */
 static inline void
-bench_tick(evutil_socket_t fd, short what, void *arg)
+bench_finish(aemp_node *n, volatile int *flag)
 {
-	(void)fd; (void)what; (void)arg;
+	*flag = 1;
+	event_base_loopbreak(aemp_base(n));
 }
 
-/* Runs base until *flag != 0 or seconds pass; returns *flag. */
+static inline void
+bench_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd; (void)what;
+	event_base_loopbreak(arg);
+}
+
+/*
+ * Runs base as a node's own loop does (no periodic timer, which would
+ * shorten every poll's timeout) until a callback calls bench_finish() or
+ * seconds pass; returns *flag.
+ */
 static inline int
 bench_run_until(struct event_base *base, volatile int *flag, double seconds)
 {
-	double end = bench_now() + seconds;
-	struct timeval tv = { 0, 20000 };
-	struct event *ev = event_new(base, -1, EV_PERSIST, bench_tick, NULL);
+	struct timeval tv;
+	struct event *ev = event_new(base, -1, 0, bench_deadline, base);
 
+	tv.tv_sec = (time_t)seconds;
+	tv.tv_usec = (suseconds_t)((seconds - (double)tv.tv_sec) * 1e6);
 	event_add(ev, &tv);
-	while (*flag == 0 && bench_now() < end)
-		event_base_loop(base, EVLOOP_ONCE);
+	if (*flag == 0)
+		event_base_dispatch(base);
 	event_free(ev);
 	return *flag;
 }

@@ -28,10 +28,10 @@ on_nodes(aemp_node *n, const char *nodeid, int up, json_t *reason, void *ud)
 {
 	struct hs *hs = ud;
 
-	(void)n; (void)nodeid; (void)reason;
+	(void)nodeid; (void)reason;
 	if (up && !hs->up) {
 		hs->t1 = bench_now();
-		hs->up = 1;
+		bench_finish(n, &hs->up);
 	}
 }
 

@@ -2,21 +2,32 @@
  * rtt.c: ping-pong round trips between two processes, one message in
  * flight: "aemp" between two nodes (["ECHO","ping",REPLY,<int>] answered
  * by ["REPLY","pong",<int>]), "raw" the same bytes over a blocking
- * TCP_NODELAY socket pair.
+ * TCP_NODELAY socket pair, and "floor" the same bytes through a bare
+ * libevent loop on each side (non-blocking socket, one pending timer, as
+ * every node has): what any event loop costs before aemp does anything.
  *
- * The two alternate in blocks of BLOCK round trips within one run, so
+ * The three alternate in blocks of BLOCK round trips within one run, so
  * that a machine whose speed drifts (shared, frequency scaling) affects
- * both alike.
+ * all alike. Where the processes run is fixed, not left to the scheduler:
+ * on a virtual machine waking an idle CPU costs tens of microseconds, and
+ * whether a pair shares a CPU then decides the result. "same" puts every
+ * process on one CPU, "xcpu" the echo side on another than the ping side.
  *
- * usage: rtt COUNT     prints "median_us", "p99_us", "raw_median_us" and
- *                      "raw_p99_us" lines
+ * usage: rtt COUNT [same|xcpu]   prints "median_us", "p99_us",
+ *                      "raw_median_us", "raw_p99_us", "floor_median_us"
+ *                      and "floor_p99_us" lines
  */
+#include <sched.h>
+#include <fcntl.h>
+
 #include "bench.h"
 
 #define WARMUP		2000
 #define BLOCK		500
 #define RAW_ECHO	"abcdefghi.a"
 #define RAW_REPLY	"send#jklmnopqr.a"
+
+static void pin_child(void *);
 
 static int
 on_ping(aemp_node *n, const char *self, json_t *msg, void *ud)
@@ -31,10 +42,12 @@ on_ping(aemp_node *n, const char *self, json_t *msg, void *ud)
 static void
 aemp_echo(FILE *out, void *arg)
 {
-	aemp_node *n = bench_node(NULL, "echo", 1, NULL);
-	const char *port = aemp_port(n, NULL, NULL);
+	aemp_node *n;
+	const char *port;
 
-	(void)arg;
+	pin_child(arg);
+	n = bench_node(NULL, "echo", 1, NULL);
+	port = aemp_port(n, NULL, NULL);
 	aemp_rcv(n, port, "ping", on_ping, NULL);
 	fprintf(out, "%s %s\n", bench_addr(n), port);
 	aemp_loop(n);
@@ -61,10 +74,10 @@ on_pong(aemp_node *n, const char *self, json_t *msg, void *ud)
 	struct pinger *p = ud;
 	double t = bench_now();
 
-	(void)n; (void)self; (void)msg;
+	(void)self; (void)msg;
 	p->rtt[p->done++] = t - p->sent;
 	if (p->done == p->stop)
-		p->finished = 1;
+		bench_finish(n, &p->finished);
 	else
 		send_ping(p);
 	return 0;
@@ -105,7 +118,7 @@ raw_echo(FILE *out, void *arg)
 	int port, lfd = bench_raw_listen(&port), fd;
 	char buf[4096], reply[256];
 
-	(void)arg;
+	pin_child(arg);
 	fprintf(out, "%d\n", port);
 	if ((fd = accept(lfd, NULL, NULL)) < 0)
 		bench_die("accept");
@@ -141,19 +154,163 @@ raw_block(int fd, double *rtt, long from, long to)
 	}
 }
 
+/* --- floor: a bare libevent loop ------------------------------------------ */
+
+static void
+floor_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd; (void)what; (void)arg;
+}
+
+/* A base with one pending timer, as a node's always has. */
+static struct event_base *
+floor_base(void)
+{
+	struct event_base *base = event_base_new();
+	struct timeval tv = { 10, 0 };
+
+	event_add(event_new(base, -1, EV_PERSIST, floor_tick, NULL), &tv);
+	return base;
+}
+
+static void
+floor_on_ping(evutil_socket_t fd, short what, void *arg)
+{
+	char buf[4096], reply[256], *num;
+	ssize_t len = read(fd, buf, sizeof buf - 1);
+	int rlen;
+
+	(void)what; (void)arg;
+	if (len == 0)
+		_exit(0);
+	if (len < 0 || buf[len - 1] != ']')
+		return;		/* one whole packet per read, as raw_echo */
+	buf[len - 1] = '\0';
+	num = strrchr(buf, ',') + 1;
+	rlen = snprintf(reply, sizeof reply, "[\"%s\",\"pong\",%s]",
+	    "jklmnopqr.a", num);
+	bench_write_all(fd, reply, (size_t)rlen);
+}
+
+static void
+floor_echo(FILE *out, void *arg)
+{
+	int port, lfd = bench_raw_listen(&port), fd;
+	struct event_base *base;
+
+	pin_child(arg);
+	fprintf(out, "%d\n", port);
+	if ((fd = accept(lfd, NULL, NULL)) < 0)
+		bench_die("accept");
+	bench_nodelay(fd);
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	base = floor_base();
+	event_add(event_new(base, fd, EV_READ | EV_PERSIST, floor_on_ping,
+	    NULL), NULL);
+	event_base_dispatch(base);
+	_exit(0);
+}
+
+struct floor_pinger {
+	struct event_base *base;
+	double		*rtt, sent;
+	long		 i, stop;
+};
+
+static void
+floor_on_pong(evutil_socket_t fd, short what, void *arg)
+{
+	struct floor_pinger *f = arg;
+	char buf[4096];
+	ssize_t len = read(fd, buf, sizeof buf);
+	int wlen;
+
+	(void)what;
+	if (len <= 0 || buf[len - 1] != ']')
+		return;
+	f->rtt[f->i] = bench_now() - f->sent;
+	if (++f->i == f->stop) {
+		event_base_loopbreak(f->base);
+		return;
+	}
+	f->sent = bench_now();
+	wlen = snprintf(buf, sizeof buf,
+	    "[\"" RAW_ECHO "\",\"ping\",\"" RAW_REPLY "\",%ld]", f->i);
+	bench_write_all(fd, buf, (size_t)wlen);
+}
+
+static void
+floor_block(struct floor_pinger *f, int fd, long from, long to)
+{
+	char buf[256];
+	int len;
+
+	f->i = from;
+	f->stop = to;
+	f->sent = bench_now();
+	len = snprintf(buf, sizeof buf,
+	    "[\"" RAW_ECHO "\",\"ping\",\"" RAW_REPLY "\",%ld]", from);
+	bench_write_all(fd, buf, (size_t)len);
+	event_base_dispatch(f->base);
+}
+
+/* --- placement ---------------------------------------------------------- */
+
+static int cpus[2];	/* the ping side's CPU and the echo side's */
+
+static void
+pin(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof set, &set) < 0)
+		bench_die("sched_setaffinity");
+}
+
+static void
+pin_child(void *arg)
+{
+	(void)arg;
+	pin(cpus[1]);
+}
+
+/* Picks the CPUs; 0 when xcpu is asked for on a single CPU. */
+static int
+placement(const char *how)
+{
+	cpu_set_t set;
+	int i, n = 0;
+
+	if (sched_getaffinity(0, sizeof set, &set) < 0)
+		bench_die("sched_getaffinity");
+	for (i = 0; i < CPU_SETSIZE && n < 2; i++)
+		if (CPU_ISSET(i, &set))
+			cpus[n++] = i;
+	if (strcmp(how, "same") == 0 || n < 2)
+		cpus[1] = cpus[0];
+	pin(cpus[0]);
+	return strcmp(how, "xcpu") != 0 || cpus[1] != cpus[0];
+}
+
+/* --- the run ------------------------------------------------------------ */
+
 static int
 run(long count)
 {
-	struct bench_child ca, cr;
+	struct bench_child ca, cr, cf;
 	struct event_base *base;
+	struct floor_pinger f;
 	struct pinger p;
 	char line[512], *sp;
 	double *raw;
-	int fd;
+	int fd, ffd;
 
 	bench_fork(&ca, aemp_echo, NULL);
 	bench_child_line(&ca, line, sizeof line);
 	bench_fork(&cr, raw_echo, NULL);
+	bench_fork(&cf, floor_echo, NULL);
 	if ((sp = strchr(line, ' ')) == NULL)
 		return 1;
 	*sp++ = '\0';
@@ -164,11 +321,19 @@ run(long count)
 	p.count = count + WARMUP;
 	p.rtt = calloc((size_t)p.count, sizeof *p.rtt);
 	raw = calloc((size_t)p.count, sizeof *raw);
+	memset(&f, 0, sizeof f);
+	f.rtt = calloc((size_t)p.count, sizeof *f.rtt);
+	f.base = floor_base();
 	bench_wait_up(p.n, "echo", 10);
 	p.self = aemp_port(p.n, NULL, NULL);
 	aemp_rcv(p.n, p.self, "pong", on_pong, &p);
 	bench_child_line(&cr, line, sizeof line);
 	fd = bench_raw_connect(atoi(line));
+	bench_child_line(&cf, line, sizeof line);
+	ffd = bench_raw_connect(atoi(line));
+	fcntl(ffd, F_SETFL, O_NONBLOCK);
+	event_add(event_new(f.base, ffd, EV_READ | EV_PERSIST, floor_on_pong,
+	    &f), NULL);
 	while (p.done < p.count) {
 		long from = p.done;
 		p.stop = from + BLOCK < p.count ? from + BLOCK : p.count;
@@ -179,16 +344,21 @@ run(long count)
 			return 1;
 		}
 		raw_block(fd, raw, from, p.stop);
+		floor_block(&f, ffd, from, p.stop);
 	}
 	report("", p.rtt, p.count);
 	report("raw_", raw, p.count);
+	report("floor_", f.rtt, p.count);
 	close(fd);
+	close(ffd);
+	bench_child_end(&cf);
 	bench_child_end(&cr);
 	bench_child_end(&ca);
 	aemp_free(p.n);
 	event_base_free(base);
 	free(p.rtt);
 	free(raw);
+	free(f.rtt);
 	return 0;
 }
 
@@ -197,11 +367,16 @@ main(int argc, char **argv)
 {
 	long count;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: rtt COUNT\n");
+	if (argc < 2 || argc > 3 || (argc == 3 && strcmp(argv[2], "same") != 0 &&
+	    strcmp(argv[2], "xcpu") != 0)) {
+		fprintf(stderr, "usage: rtt COUNT [same|xcpu]\n");
 		return 2;
 	}
 	bench_isolate();
+	if (!placement(argc == 3 ? argv[2] : "same")) {
+		fprintf(stderr, "rtt: xcpu needs two CPUs\n");
+		return 1;
+	}
 	count = atol(argv[1]);
 	if (count < 100)
 		count = 100;

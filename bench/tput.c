@@ -87,10 +87,10 @@ tx_ack(aemp_node *n, const char *self, json_t *msg, void *ud)
 {
 	struct tx *tx = ud;
 
-	(void)n; (void)self;
+	(void)self;
 	tx->acked = (long)json_integer_value(json_array_get(msg, 0));
 	if (tx->acked >= tx->total)
-		tx->done = 1;
+		bench_finish(n, &tx->done);
 	else
 		tx_pump(tx);
 	return 0;

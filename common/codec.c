@@ -10,13 +10,7 @@
 #include "codec.h"
 
 #define FAST_DEPTH	32	/* nesting the fast paths handle */
-
-/* Bytes that JSON strings hold as they are, and jansson writes so too. */
-int
-plain_byte(unsigned char b)
-{
-	return b >= 0x20 && b <= 0x7e && b != '"' && b != '\\';
-}
+#define DUMP_GUESS	2048	/* room a packet is first formatted into */
 
 /* Port names that go into JSON as they are: printable ASCII, no escapes. */
 int
@@ -127,59 +121,49 @@ fast_dump(json_t *v, char *p, size_t size, int depth)
 /*
  * Appends ["NAME",MSG...] to out (name NULL: msg as it is), msg untouched:
  * the name goes in front of msg's own elements, so that a packet needs no
- * new array. Formatting into memory first and adding it in one piece
- * costs less than jansson's callback per token. Nothing is appended when
- * msg cannot be dumped.
+ * new array. The packet is formatted straight into out's free space; a
+ * large one is measured first. Nothing is appended when msg cannot be
+ * dumped.
  */
 int
-json_dump_named(const char *name, size_t len, json_t *msg,
-    struct evbuffer *out)
+json_dump_named(const char *name, size_t len, json_t *msg, struct bytes *out)
 {
-	char stack[2048], *buf = stack;
-	size_t pre = name != NULL ? len + 3 : 0, need;
-	ssize_t got;
-	int rc;
+	size_t pre = name != NULL ? len + 3 : 0, room = pre + DUMP_GUESS, need;
+	char *p = bytes_reserve(out, room);
+	ssize_t got = fast_dump(msg, p + pre, room - pre, 0);
 
-	got = pre < sizeof stack ? fast_dump(msg, buf + pre,
-	    sizeof stack - pre, 0) : -1;
 	if (got >= 0)
 		need = (size_t)got;
-	else
-		need = json_dumpb(msg, pre < sizeof stack ? buf + pre : NULL,
-		    pre < sizeof stack ? sizeof stack - pre : 0, JSON_COMPACT);
-	if (need < 2)
-		return -1;
-	if (pre + need > sizeof stack) {
-		if ((buf = malloc(pre + need)) == NULL)
-			abort();
-		if (json_dumpb(msg, buf + pre, need, JSON_COMPACT) != need) {
-			free(buf);
-			return -1;
+	else {
+		need = json_dumpb(msg, p + pre, room - pre, JSON_COMPACT);
+		if (need > room - pre) {
+			p = bytes_reserve(out, pre + need);
+			if (json_dumpb(msg, p + pre, need, JSON_COMPACT) != need)
+				return -1;
 		}
 	}
+	if (need < 2)
+		return -1;
 	if (name != NULL) {
-		buf[0] = '[';
-		buf[1] = '"';
-		memcpy(buf + 2, name, len);
-		buf[len + 2] = '"';
+		p[0] = '[';
+		p[1] = '"';
+		memcpy(p + 2, name, len);
+		p[len + 2] = '"';
 		/* msg's '[' becomes the separator, or its "[]" the end */
 		if (need == 2)
-			buf[pre] = ']', need = 1;
+			p[pre] = ']', need = 1;
 		else
-			buf[pre] = ',';
+			p[pre] = ',';
 	}
-	rc = evbuffer_add(out, buf, pre + need);
-	if (buf != stack)
-		free(buf);
-	return rc;
+	bytes_commit(out, pre + need);
+	return 0;
 }
 
 int
-json_dump_evbuffer(json_t *pkt, struct evbuffer *out)
+json_dump_packet(json_t *pkt, struct bytes *out)
 {
 	return json_dump_named(NULL, 0, pkt, out);
 }
-
 
 /*
  * One value of a packet in the shapes nearly all traffic has: strings of

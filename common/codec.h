@@ -6,13 +6,19 @@
 
 #include <sys/types.h>
 
-#include <event2/buffer.h>
 #include <jansson.h>
+
+#include "bytes.h"
 
 #define FAST_NAME	256	/* longer port names take the general path */
 
 /* Bytes that JSON strings hold as they are, and jansson writes so too. */
-int	 plain_byte(unsigned char b);
+static inline int
+plain_byte(unsigned char b)
+{
+	return b >= 0x20 && b <= 0x7e && b != '"' && b != '\\';
+}
+
 /* Port names that go into JSON as they are: printable ASCII, no escapes. */
 int	 transport_plain_name(const char *name, size_t *len);
 /*
@@ -22,8 +28,8 @@ int	 transport_plain_name(const char *name, size_t *len);
 ssize_t	 fast_dump(json_t *v, char *p, size_t size, int depth);
 /* Appends ["NAME",MSG...] (name NULL: msg) to out; -1 on failure. */
 int	 json_dump_named(const char *name, size_t len, json_t *msg,
-	    struct evbuffer *out);
-int	 json_dump_evbuffer(json_t *pkt, struct evbuffer *out);
+	    struct bytes *out);
+int	 json_dump_packet(json_t *pkt, struct bytes *out);
 /*
  * Parses ["NAME",VALUE...] at p; returns the packet's length with name and
  * *msg set, or 0 when the packet is of another shape (the caller then

@@ -90,7 +90,7 @@ struct aemp_remote {
 	aemp_node	*node;
 	char		*id;
 	struct aemp_conn *conn;		/* established connection, or NULL */
-	struct evbuffer	*queue;		/* packets waiting for a connection */
+	struct bytes	 queue;		/* packets waiting for a connection */
 	json_t		*addrs;		/* known "host:port" strings */
 	struct dict	 lmon;		/* port name -> struct mon_list */
 	struct dict	 rmon;		/* local port names it monitors */
@@ -130,9 +130,15 @@ struct aemp_conn {
 	char		 expect_token[65];
 	struct event	*timer;		/* handshake timeout, then keepalive */
 	struct event	*more_ev;	/* continue parsing after the budget */
-	struct evbuffer	*wbuf;		/* packets queued this loop turn */
-	struct event	*flush_ev;	/* moves wbuf out, once per turn */
-	struct event	*read_ev;	/* data phase: reads without bufferevent */
+	/* data phase: reads and writes without the bufferevent */
+	struct bytes	 in;		/* input the read buffer did not finish */
+	struct bytes	 out;		/* packets not yet written */
+	struct event	*flush_ev;	/* writes out, once per loop turn */
+	struct event	*read_ev;
+	struct event	*write_ev;	/* while the socket takes no more */
+	evutil_socket_t	 fd;		/* the bufferevent's, once up */
+	int		 reading;	/* in its read callback: flush after */
+	int		 write_waiting;	/* write_ev is pending */
 	struct aemp_scan scan;
 	size_t		 scanned;	/* bytes of input the splitter consumed */
 	int		 seed;		/* index in node->seeds + 1, or 0 */
@@ -214,6 +220,7 @@ struct aemp_node {
 	int		 nodelay;
 	size_t		 max_packet;
 	size_t		 max_queue;
+	char		*read_buf;	/* what each read goes into first */
 
 	struct dict	 ports;		/* name -> struct aemp_port */
 	struct dict	 remotes;	/* node ID -> struct aemp_remote */
@@ -299,7 +306,7 @@ void	 transport_close(struct aemp_conn *, const char *why);
 int	 transport_write(struct aemp_conn *, json_t *pkt);
 int	 transport_write_named(struct aemp_conn *, const char *name,
 	    size_t len, json_t *msg);
-void	 transport_write_buffer(struct aemp_conn *, struct evbuffer *);
+void	 transport_write_buffer(struct aemp_conn *, struct bytes *);
 void	 transport_free_all(aemp_node *);
 
 /* the global service: global.c, and global_seed_result() in seed.c */

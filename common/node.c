@@ -478,6 +478,7 @@ aemp_free(aemp_node *n)
 		explicit_bzero(n->secret, strlen(n->secret));
 	free(n->secret);
 	free(n->die_msg);
+	free(n->read_buf);
 	free(n->errmsg);
 	free(n);
 }

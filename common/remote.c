@@ -22,7 +22,6 @@ remote_get(aemp_node *n, const char *id, int create)
 		abort();
 	r->node = n;
 	r->id = strdup(id);
-	r->queue = evbuffer_new();
 	r->addrs = json_array();
 	dict_init(&r->lmon);
 	dict_init(&r->rmon);
@@ -68,13 +67,13 @@ send_packet(struct aemp_remote *r, const char *name, size_t len, json_t *pkt)
 		json_decref(pkt);
 		return;
 	}
-	rc = json_dump_named(name, len, pkt, r->queue);
+	rc = json_dump_named(name, len, pkt, &r->queue);
 	json_decref(pkt);
 	if (rc < 0) {
 		unencodable(r);
 		return;
 	}
-	if (n->max_queue > 0 && evbuffer_get_length(r->queue) > n->max_queue) {
+	if (n->max_queue > 0 && r->queue.len > n->max_queue) {
 		remote_down(r, "send queue overflow");
 		return;
 	}
@@ -280,7 +279,7 @@ remote_up(struct aemp_remote *r, struct aemp_conn *c)
 	r->conn = c;
 	c->remote = r;
 	stop_connecting(r);
-	transport_write_buffer(c, r->queue);
+	transport_write_buffer(c, &r->queue);
 	probe_start(r);
 	kernel_nodes_event(n, r->id, 1, NULL);
 	global_node_up(n, r);
@@ -309,7 +308,7 @@ remote_down(struct aemp_remote *r, const char *why)
 	stop_connecting(r);
 	if (r->probe_ev != NULL)
 		event_del(r->probe_ev);
-	evbuffer_drain(r->queue, evbuffer_get_length(r->queue));
+	bytes_free(&r->queue);
 	if (!was_up)
 		aemp_log(n, 9, "%s: %s", r->id, why);
 	kernel_remote_down(n, r, reason);
@@ -375,7 +374,7 @@ remote_free_all(aemp_node *n)
 		}
 		if (r->probe_ev != NULL)
 			event_free(r->probe_ev);
-		evbuffer_free(r->queue);
+		bytes_free(&r->queue);
 		json_decref(r->addrs);
 		free(r->id);
 		free(r);

@@ -33,7 +33,10 @@ static void conn_read(struct bufferevent *, void *);
 static void read_more(evutil_socket_t, short, void *);
 static void read_later(struct aemp_conn *);
 static void conn_flush(evutil_socket_t, short, void *);
+static void flush_out(struct aemp_conn *);
+static void conn_write(evutil_socket_t, short, void *);
 static void conn_read_data(evutil_socket_t, short, void *);
+static void data_phase(struct aemp_conn *);
 static void conn_event(struct bufferevent *, short, void *);
 
 /* --- addresses ------------------------------------------------------------ */
@@ -306,7 +309,6 @@ conn_new(aemp_node *n, struct bufferevent *bev, const char *peer,
 	c->state = CONN_CONNECTING;
 	aemp_scan_init(&c->scan, n->max_packet);
 	c->more_ev = event_new(n->base, -1, 0, read_more, c);
-	c->wbuf = evbuffer_new();
 	c->flush_ev = event_new(n->base, -1, 0, conn_flush, c);
 	c->next = n->conns;
 	if (c->next != NULL)
@@ -323,7 +325,8 @@ conn_free(aemp_node *n, void *arg)
 
 	(void)n;
 	aemp_scan_free(&c->scan);
-	evbuffer_free(c->wbuf);
+	bytes_free(&c->in);
+	bytes_free(&c->out);
 	free(c->peer);
 	free(c->expect);
 	free(c->lgreet1);
@@ -359,18 +362,22 @@ transport_close(struct aemp_conn *c, const char *why)
 	c->more_ev = NULL;
 	event_free(c->flush_ev);
 	c->flush_ev = NULL;
-	if (c->read_ev != NULL)
+	if (c->read_ev != NULL) {
 		event_free(c->read_ev);
-	c->read_ev = NULL;
+		event_free(c->write_ev);
+	}
+	c->read_ev = c->write_ev = NULL;
 	/*
 	 * One non-blocking attempt to send what is queued, so that the peer
 	 * gets our auth line (and so its own verdict) or the last packets.
 	 */
-	if (was != CONN_CONNECTING) {
+	if (was == CONN_UP && c->out.len > 0)
+		(void)!write(c->fd, bytes_ptr(&c->out),
+		    c->out.len);
+	else if (was != CONN_CONNECTING) {
 		struct evbuffer *out = bufferevent_get_output(c->bev);
 		/* socket bufferevents freeze the start of their output */
 		evbuffer_unfreeze(out, 1);
-		evbuffer_add_buffer(out, c->wbuf);
 		evbuffer_write(out, bufferevent_getfd(c->bev));
 	}
 	bufferevent_free(c->bev);
@@ -401,12 +408,12 @@ static void
 keepalive_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct aemp_conn *c = arg;
-	struct evbuffer *out = bufferevent_get_output(c->bev);
 
 	(void)fd; (void)what;
-	if (evbuffer_get_length(out) == 0 && evbuffer_get_length(c->wbuf) == 0 &&
-	    !c->listener_less_keepalive)
-		evbuffer_add(out, "[]", 2);
+	if (c->out.len == 0 && !c->listener_less_keepalive) {
+		bytes_add(&c->out, "[]", 2);
+		event_active(c->flush_ev, EV_TIMEOUT, 1);
+	}
 	c->listener_less_keepalive = 0;
 }
 
@@ -684,24 +691,8 @@ conn_up(struct aemp_conn *c)
 	if (c->timer != NULL)
 		event_free(c->timer);
 	c->timer = NULL;
-	/*
-	 * The data phase reads by itself: bufferevents read at most 4 KiB
-	 * at a time, each after a FIONREAD ioctl, which costs a round trip
-	 * a syscall and a fast sender many polls.
-	 */
-	bufferevent_disable(c->bev, EV_READ);
-	c->read_ev = event_new(n->base, bufferevent_getfd(c->bev),
-	    EV_READ | EV_PERSIST, conn_read_data, c);
-	event_add(c->read_ev, NULL);
+	data_phase(c);
 	aemp_log(n, 9, "%s connected as %s", c->peer, c->rnodeid);
-	{
-		/* queued data that makes no progress means a hung peer */
-		struct timeval wt;
-		wt.tv_sec = (time_t)n->monitor_timeout;
-		wt.tv_usec = (suseconds_t)((n->monitor_timeout -
-		    (double)wt.tv_sec) * 1e6);
-		bufferevent_set_timeouts(c->bev, NULL, &wt);
-	}
 	if (n->nlisteners == 0)
 		arm(c, keepalive_tick, EV_PERSIST, n->monitor_timeout);
 	if (c->seed)
@@ -710,6 +701,41 @@ conn_up(struct aemp_conn *c)
 }
 
 /* --- data phase ----------------------------------------------------------- */
+
+/*
+ * The data phase reads and writes by itself: bufferevents read at most
+ * 4 KiB at a time, each after a FIONREAD ioctl, and their chained buffers
+ * allocate a chunk per message in request-response traffic. What the
+ * handshake left in the bufferevent's buffers (our auth line not yet
+ * sent, packets that came with the peer's) moves over, in order.
+ */
+static void
+data_phase(struct aemp_conn *c)
+{
+	aemp_node *n = c->node;
+	evutil_socket_t fd = c->fd = bufferevent_getfd(c->bev);
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	size_t len;
+
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	evbuffer_unfreeze(out, 1);
+	if ((len = evbuffer_get_length(out)) > 0) {
+		evbuffer_remove(out, bytes_reserve(&c->out, len), len);
+		bytes_commit(&c->out, len);
+	}
+	if ((len = evbuffer_get_length(in)) > 0) {
+		evbuffer_remove(in, bytes_reserve(&c->in, len), len);
+		bytes_commit(&c->in, len);
+	}
+	c->read_ev = event_new(n->base, fd, EV_READ | EV_PERSIST,
+	    conn_read_data, c);
+	c->write_ev = event_new(n->base, fd, EV_WRITE | EV_PERSIST,
+	    conn_write, c);
+	event_add(c->read_ev, NULL);
+	if (c->out.len > 0)
+		event_active(c->flush_ev, EV_TIMEOUT, 1);
+}
 
 static const char *
 packet_error(json_t *pkt)
@@ -782,42 +808,40 @@ general:
 }
 
 /*
- * Delivers the whole packets at the start of the input's first chunk
- * straight from its memory, draining them in one go; a packet that runs
- * past the chunk is left to the splitter's general path. Returns -1 when
- * reading must stop for now (closed, or the budget is spent).
+ * Delivers the whole packets at the start of p (len bytes, beginning at a
+ * packet boundary or where the splitter left off), fast_packet()'s shapes
+ * straight from memory. Returns the bytes it finished with; *stop is set
+ * when reading must stop for now (closed, or the budget is spent: the
+ * rest is then parsed after the next poll).
  */
-static int
-read_chunk(struct aemp_conn *c, struct evbuffer *in, int *budget)
+static size_t
+parse_packets(struct aemp_conn *c, const char *p, size_t len, int *budget,
+    int *stop)
 {
-	struct evbuffer_iovec v;
-	const char *base;
 	size_t done = 0, pos;
 
-	if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
-		return 0;
-	base = v.iov_base;
-	while ((pos = done + c->scanned) < v.iov_len) {
+	*stop = 0;
+	while ((pos = done + c->scanned) < len) {
 		ssize_t used;
 		size_t skip, plen;
 		char name[FAST_NAME];
 		json_t *msg;
 		if (c->scanned == 0 && !c->node->trace &&
-		    (plen = fast_packet(base + pos, v.iov_len - pos,
-		    c->scan.max, name, &msg)) > 0) {
+		    (plen = fast_packet(p + pos, len - pos, c->scan.max, name,
+		    &msg)) > 0) {
 			done += plen;
 			c->listener_less_keepalive = 1;
 			kernel_deliver(c->node, name, msg, c->remote);
 			if (c->state != CONN_UP)
-				return -1;
+				goto stopped;
 			goto delivered;
 		}
-		used = aemp_scan_feed(&c->scan, base + pos, v.iov_len - pos);
+		used = aemp_scan_feed(&c->scan, p + pos, len - pos);
 		if (used < 0) {
 			transport_close(c, c->scan.max && c->scanned +
-			    v.iov_len - pos > c->scan.max ? "packet too large" :
+			    len - pos > c->scan.max ? "packet too large" :
 			    "protocol error: malformed packet stream");
-			return -1;
+			goto stopped;
 		}
 		c->scanned += (size_t)used;
 		if (!c->scan.done)
@@ -828,89 +852,32 @@ read_chunk(struct aemp_conn *c, struct evbuffer *in, int *budget)
 		c->scanned = 0;
 		pos = done + skip;
 		done += skip + plen;
-		/* the chunk stays put: only this function drains the input */
-		if (deliver_packet(c, base + pos, plen) < 0)
-			return -1;
+		if (deliver_packet(c, p + pos, plen) < 0)
+			goto stopped;
 	delivered:
 		if (--*budget == 0) {
-			evbuffer_drain(in, done);
 			read_later(c);
-			return -1;
+			goto stopped;
 		}
 	}
-	evbuffer_drain(in, done);
-	return 0;
+	return done;
+stopped:
+	*stop = 1;
+	return done;
 }
 
-/*
- * Parses every complete packet in the input. The splitter keeps its place
- * across reads, so a large packet arriving in pieces is scanned once.
- */
+/* Parses the input that an earlier read left over. */
 static void
 read_packets(struct aemp_conn *c)
 {
-	struct evbuffer *in = bufferevent_get_input(c->bev);
-	int budget = READ_BUDGET;
+	int budget = READ_BUDGET, stop;
+	size_t done;
 
-	while (c->state == CONN_UP) {
-		struct evbuffer_iovec vec[16];
-		struct evbuffer_ptr ptr;
-		size_t have = evbuffer_get_length(in), total;
-		int nvec, i;
-		json_t *pkt;
-		json_error_t jerr;
-		const char *why;
-		unsigned char *data;
-
-		if (have <= c->scanned)
-			return;
-		if (c->scanned == 0) {
-			if (read_chunk(c, in, &budget) < 0)
-				return;
-			have = evbuffer_get_length(in);
-			if (have <= c->scanned)
-				return;
-		}
-		if (evbuffer_ptr_set(in, &ptr, c->scanned, EVBUFFER_PTR_SET) < 0)
-			return;
-		nvec = evbuffer_peek(in, -1, &ptr, vec, 16);
-		if (nvec > 16)
-			nvec = 16;
-		for (i = 0; i < nvec && !c->scan.done; i++) {
-			ssize_t used = aemp_scan_feed(&c->scan, vec[i].iov_base,
-			    vec[i].iov_len);
-			if (used < 0) {
-				transport_close(c, c->scan.max && c->scanned +
-				    vec[i].iov_len > c->scan.max ?
-				    "packet too large" :
-				    "protocol error: malformed packet stream");
-				return;
-			}
-			c->scanned += (size_t)used;
-		}
-		if (!c->scan.done)
-			continue;	/* more chunks than one peek showed */
-		total = c->scan.skip + c->scan.len;
-		data = evbuffer_pullup(in, (ev_ssize_t)total);
-		pkt = json_loadb((const char *)data + c->scan.skip,
-		    c->scan.len, 0, &jerr);
-		evbuffer_drain(in, total);
-		aemp_scan_reset(&c->scan);
-		c->scanned = 0;
-		why = pkt == NULL ? "protocol error: invalid JSON" :
-		    packet_error(pkt);
-		if (why != NULL) {
-			json_decref(pkt);
-			transport_close(c, why);
-			return;
-		}
-		c->listener_less_keepalive = 1;
-		remote_packet(c->remote, pkt);
-		if (--budget == 0 && c->state == CONN_UP) {
-			read_later(c);
-			return;
-		}
-	}
+	if (c->state != CONN_UP || c->in.len <= c->scanned)
+		return;
+	done = parse_packets(c, bytes_ptr(&c->in), c->in.len, &budget, &stop);
+	if (c->state == CONN_UP)
+		bytes_consume(&c->in, done);
 }
 
 /*
@@ -936,52 +903,55 @@ read_more(evutil_socket_t fd, short what, void *arg)
 /*
  * The socket is readable in the data phase. Input that the budget left
  * unparsed is parsed before anything more is read, which bounds the input
- * buffer however fast the peer sends.
+ * buffer however fast the peer sends. With no packet begun, the read goes
+ * into the node's read buffer and only an unfinished end is kept.
  */
 static void
 conn_read_data(evutil_socket_t fd, short what, void *arg)
 {
 	struct aemp_conn *c = arg;
-	struct evbuffer *in = bufferevent_get_input(c->bev);
-	struct evbuffer_iovec v[2];
-	struct iovec iov[2];
+	aemp_node *n = c->node;
+	int budget = READ_BUDGET, stop;
 	ssize_t got;
-	size_t left;
-	int nv, i;
+	size_t done;
+	char *buf;
 
 	(void)what;
-	if (evbuffer_get_length(in) <= c->scanned) {
-		/* socket bufferevents freeze the end of their input */
-		evbuffer_unfreeze(in, 0);
-		nv = evbuffer_reserve_space(in, READ_CHUNK, v, 2);
-		if (nv < 1) {
-			evbuffer_freeze(in, 0);
-			return;
-		}
-		for (i = 0; i < nv; i++) {
-			iov[i].iov_base = v[i].iov_base;
-			iov[i].iov_len = v[i].iov_len;
-		}
-		got = readv(fd, iov, nv);
-		if (got <= 0) {
-			evbuffer_freeze(in, 0);
-			if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
-			    errno == EINTR))
-				return;
-			transport_close(c, got == 0 ? "Unexpected end-of-file" :
-			    strerror(errno));
-			return;
-		}
-		left = (size_t)got;
-		for (i = 0; i < nv && left > 0; i++) {
-			if (v[i].iov_len > left)
-				v[i].iov_len = left;
-			left -= v[i].iov_len;
-		}
-		evbuffer_commit_space(in, v, i);
-		evbuffer_freeze(in, 0);
+	if (c->in.len > c->scanned) {
+		read_packets(c);
+		return;
 	}
-	read_packets(c);
+	if (c->in.len > 0)
+		buf = bytes_reserve(&c->in, READ_CHUNK);
+	else if ((buf = n->read_buf) == NULL &&
+	    (buf = n->read_buf = malloc(READ_CHUNK)) == NULL)
+		abort();
+	got = read(fd, buf, READ_CHUNK);
+	if (got <= 0) {
+		if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+		    errno == EINTR))
+			return;
+		transport_close(c, got == 0 ? "Unexpected end-of-file" :
+		    strerror(errno));
+		return;
+	}
+	/*
+	 * Replies to what is read here leave at the end rather than after
+	 * another pass of the loop: request-response traffic waits on each.
+	 */
+	c->reading = 1;
+	if (buf != n->read_buf) {
+		bytes_commit(&c->in, (size_t)got);
+		read_packets(c);
+	} else {
+		done = parse_packets(c, buf, (size_t)got, &budget, &stop);
+		if (c->state == CONN_UP)
+			bytes_add(&c->in, buf + done, (size_t)got - done);
+	}
+	c->reading = 0;
+	if (c->state == CONN_UP && c->out.len > 0 &&
+	    !c->write_waiting)
+		flush_out(c);
 }
 
 static void
@@ -1052,37 +1022,76 @@ conn_event(struct bufferevent *bev, short what, void *arg)
 /* --- writing -------------------------------------------------------------- */
 
 /*
+ * Writes what the socket takes. While some is left, the write event
+ * waits for room, and no progress for monitor_timeout means a hung peer.
+ */
+static void
+flush_out(struct aemp_conn *c)
+{
+	ssize_t got;
+
+	while (c->out.len > 0) {
+		got = write(c->fd, bytes_ptr(&c->out), c->out.len);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+			transport_close(c, strerror(errno));
+			return;
+		}
+		if (got <= 0)
+			break;
+		bytes_consume(&c->out, (size_t)got);
+		if (c->out.len > 0)
+			break;	/* a short write: the socket is full */
+	}
+	if (c->out.len > 0 && !c->write_waiting) {
+		struct timeval wt;
+		wt.tv_sec = (time_t)c->node->monitor_timeout;
+		wt.tv_usec = (suseconds_t)((c->node->monitor_timeout -
+		    (double)wt.tv_sec) * 1e6);
+		event_add(c->write_ev, &wt);
+		c->write_waiting = 1;
+	} else if (c->out.len == 0 && c->write_waiting) {
+		event_del(c->write_ev);
+		c->write_waiting = 0;
+	}
+}
+
+/*
  * Runs once in each loop turn that queued packets, after the callbacks
- * that queued them, so a turn's packets still leave together. When
- * nothing older waits in the output they go straight to the socket: a
- * reply then costs one write instead of an epoll_ctl, a poll, the write
- * and another epoll_ctl. What the socket does not take waits in the
- * output for libevent to write when it can.
+ * that queued them, so a turn's packets leave in one write.
  */
 static void
 conn_flush(evutil_socket_t fd, short what, void *arg)
 {
 	struct aemp_conn *c = arg;
-	struct evbuffer *out = bufferevent_get_output(c->bev);
 
 	(void)fd; (void)what;
-	if (evbuffer_get_length(out) == 0)
-		evbuffer_write(c->wbuf, bufferevent_getfd(c->bev));
-	evbuffer_add_buffer(out, c->wbuf);
+	if (c->state == CONN_UP && !c->write_waiting)
+		flush_out(c);
 }
 
-/* Packets were added to c->wbuf. */
+/* The socket has room again, or made no progress for monitor_timeout. */
+static void
+conn_write(evutil_socket_t fd, short what, void *arg)
+{
+	struct aemp_conn *c = arg;
+
+	(void)fd;
+	if (what & EV_TIMEOUT)
+		transport_close(c, "peer stopped reading (write timeout)");
+	else
+		flush_out(c);
+}
+
+/* Packets were added to c->out, which held before bytes. */
 static void
 conn_queued(struct aemp_conn *c, size_t before)
 {
-	size_t queued = evbuffer_get_length(c->wbuf);
-
 	c->listener_less_keepalive = 1;
-	if (before == 0 && queued > 0)
+	if (before == 0 && c->out.len > 0 && !c->reading)
 		event_active(c->flush_ev, EV_TIMEOUT, 1);
-	if (c->node->max_queue > 0 && queued +
-	    evbuffer_get_length(bufferevent_get_output(c->bev)) >
-	    c->node->max_queue)
+	if (c->node->max_queue > 0 && c->out.len > c->node->max_queue)
 		transport_close(c, "send queue overflow");
 }
 
@@ -1090,9 +1099,9 @@ conn_queued(struct aemp_conn *c, size_t before)
 int
 transport_write(struct aemp_conn *c, json_t *pkt)
 {
-	size_t before = evbuffer_get_length(c->wbuf);
+	size_t before = c->out.len;
 
-	if (json_dump_evbuffer(pkt, c->wbuf) < 0)
+	if (json_dump_packet(pkt, &c->out) < 0)
 		return -1;
 	conn_queued(c, before);
 	return 0;
@@ -1103,21 +1112,21 @@ int
 transport_write_named(struct aemp_conn *c, const char *name, size_t len,
     json_t *msg)
 {
-	size_t before = evbuffer_get_length(c->wbuf);
+	size_t before = c->out.len;
 
-	if (json_dump_named(name, len, msg, c->wbuf) < 0)
+	if (json_dump_named(name, len, msg, &c->out) < 0)
 		return -1;
 	conn_queued(c, before);
 	return 0;
 }
 
 void
-transport_write_buffer(struct aemp_conn *c, struct evbuffer *buf)
+transport_write_buffer(struct aemp_conn *c, struct bytes *queue)
 {
-	size_t before = evbuffer_get_length(c->wbuf);
+	size_t before = c->out.len;
 
-	evbuffer_add_buffer(c->wbuf, buf);
-	if (before == 0 && evbuffer_get_length(c->wbuf) > 0)
+	bytes_move(&c->out, queue);
+	if (before == 0 && c->out.len > 0)
 		event_active(c->flush_ev, EV_TIMEOUT, 1);
 }
 

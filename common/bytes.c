@@ -1,0 +1,87 @@
+/*
+ * bytes.c: the data phase's byte queue (see bytes.h). It replaces
+ * libevent's chained buffers there: a chained buffer frees its chunk each
+ * time it drains and allocates a new one for the next packet, which in
+ * request-response traffic meant a malloc and free per message on each
+ * side, and a packet spanning chunks needed a copy to be parsed.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bytes.h"
+
+#define BYTES_MIN	256		/* first allocation */
+#define BYTES_KEEP	(64 * 1024)	/* kept when empty; larger is freed */
+
+char *
+bytes_reserve(struct bytes *b, size_t n)
+{
+	size_t cap;
+	char *p;
+
+	if (b->start + b->len + n <= b->cap)
+		return b->data + b->start + b->len;
+	/* moving what is left to the front may be enough */
+	if (b->start > 0) {
+		memmove(b->data, b->data + b->start, b->len);
+		b->start = 0;
+		if (b->len + n <= b->cap)
+			return b->data + b->len;
+	}
+	for (cap = b->cap ? b->cap : BYTES_MIN; cap < b->len + n; cap *= 2)
+		;
+	if ((p = realloc(b->data, cap)) == NULL)
+		abort();
+	b->data = p;
+	b->cap = cap;
+	return b->data + b->len;
+}
+
+void
+bytes_commit(struct bytes *b, size_t n)
+{
+	b->len += n;
+}
+
+void
+bytes_add(struct bytes *b, const void *p, size_t n)
+{
+	if (n == 0)
+		return;
+	memcpy(bytes_reserve(b, n), p, n);
+	b->len += n;
+}
+
+void
+bytes_move(struct bytes *to, struct bytes *from)
+{
+	if (to->len == 0 && to->cap <= from->cap) {
+		struct bytes t = *to;
+		*to = *from;
+		*from = t;
+	} else
+		bytes_add(to, bytes_ptr(from), from->len);
+	bytes_consume(from, from->len);
+}
+
+void
+bytes_consume(struct bytes *b, size_t n)
+{
+	b->start += n;
+	b->len -= n;
+	if (b->len > 0)
+		return;
+	b->start = 0;
+	if (b->cap > BYTES_KEEP) {
+		free(b->data);
+		b->data = NULL;
+		b->cap = 0;
+	}
+}
+
+void
+bytes_free(struct bytes *b)
+{
+	free(b->data);
+	memset(b, 0, sizeof *b);
+}

@@ -1,0 +1,30 @@
+/*
+ * bytes.h: a byte queue for the data phase: bytes are added at the end
+ * and consumed from the front of one contiguous block, so a reader parses
+ * packets in place and a writer hands the kernel one pointer.
+ */
+#ifndef AEMP_BYTES_H
+#define AEMP_BYTES_H
+
+#include <stddef.h>
+
+struct bytes {
+	char	*data;
+	size_t	 start;		/* first byte not yet consumed */
+	size_t	 len;		/* bytes from start */
+	size_t	 cap;		/* allocated size of data */
+};
+
+#define bytes_ptr(b)	((b)->data + (b)->start)
+
+/* Room for n more bytes after the last; bytes_commit() says how many. */
+char	*bytes_reserve(struct bytes *, size_t n);
+void	 bytes_commit(struct bytes *, size_t n);
+void	 bytes_add(struct bytes *, const void *, size_t);
+/* Appends all of from to to, leaving from empty. */
+void	 bytes_move(struct bytes *to, struct bytes *from);
+/* Drops n bytes from the front; an empty queue gives large blocks back. */
+void	 bytes_consume(struct bytes *, size_t n);
+void	 bytes_free(struct bytes *);
+
+#endif
