@@ -250,10 +250,14 @@ fast_value(const char *p, const char *end, json_t **out, int depth)
  * read by jansson the same way. Returns the packet's length with name
  * (NUL-terminated) and *msg set, or 0 when the packet is of another shape,
  * longer than max, or runs past len: the general path then takes it.
+ * A first value that is a string of plain bytes, the tag most messages
+ * start with, is not put into *msg: *tag points to it in p (*taglen
+ * bytes), so that a tag receiver needs no string made and removed again.
+ * *tag is NULL when there is none.
  */
 size_t
 fast_packet(const char *p, size_t len, size_t max, char name[FAST_NAME],
-    json_t **msg)
+    const char **tag, size_t *taglen, json_t **msg)
 {
 	const char *end = p + len, *q, *at;
 	json_t *v;
@@ -266,8 +270,19 @@ fast_packet(const char *p, size_t len, size_t max, char name[FAST_NAME],
 		return 0;
 	memcpy(name, p + 2, (size_t)(q - p - 2));
 	name[q - p - 2] = '\0';
-	*msg = json_array();
 	at = q + 1;
+	*tag = NULL;
+	*taglen = 0;
+	if (at + 1 < end && at[0] == ',' && at[1] == '"') {
+		for (q = at + 2; q < end && plain_byte((unsigned char)*q); q++)
+			;
+		if (q + 1 >= end || *q != '"')
+			return 0;
+		*tag = at + 2;
+		*taglen = (size_t)(q - at - 2);
+		at = q + 1;
+	}
+	*msg = json_array();
 	while (*at == ',') {
 		if ((at = fast_value(at + 1, end, &v, 1)) == NULL ||
 		    at >= end) {
@@ -284,4 +299,3 @@ fast_packet(const char *p, size_t len, size_t max, char name[FAST_NAME],
 	}
 	return (size_t)(at + 1 - p);
 }
-

@@ -6,6 +6,8 @@
 
 #include <sys/types.h>
 
+#include <string.h>
+
 #include <jansson.h>
 
 #include "bytes.h"
@@ -22,6 +24,18 @@ plain_byte(unsigned char b)
 /* Port names that go into JSON as they are: printable ASCII, no escapes. */
 int	 transport_plain_name(const char *name, size_t *len);
 /*
+ * The value of s if it is a string fit to name something (a port, a node,
+ * a request): one without NUL bytes, which C would cut it at. NULL else.
+ */
+static inline const char *
+json_id(json_t *s)
+{
+	const char *v = json_string_value(s);
+
+	return v != NULL && strlen(v) == json_string_length(s) ? v : NULL;
+}
+
+/*
  * Writes v into p (size bytes) exactly as json_dumpb(v, JSON_COMPACT)
  * would; -1 when it does not fit or cannot be dumped.
  */
@@ -33,9 +47,12 @@ int	 json_dump_packet(json_t *pkt, struct bytes *out);
 /*
  * Parses ["NAME",VALUE...] at p; returns the packet's length with name and
  * *msg set, or 0 when the packet is of another shape (the caller then
- * takes the general path).
+ * takes the general path). A first value that is a plain string is left
+ * out of *msg and pointed to by *tag (*taglen bytes); *tag is NULL when
+ * there is none.
  */
 size_t	 fast_packet(const char *p, size_t len, size_t max,
-	    char name[FAST_NAME], json_t **msg);
+	    char name[FAST_NAME], const char **tag, size_t *taglen,
+	    json_t **msg);
 
 #endif

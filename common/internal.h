@@ -277,6 +277,8 @@ void	 node_trace(aemp_node *, const char *dir, const char *nodeid,
 void	 kernel_free(aemp_node *);
 void	 kernel_deliver(aemp_node *, const char *name, json_t *msg,
 	    struct aemp_remote *from);
+void	 kernel_deliver_tagged(aemp_node *, const char *name,
+	    const char *tag, size_t len, json_t *msg, struct aemp_remote *);
 void	 kernel_run_defer(aemp_node *, struct defer *);
 void	 kernel_node_request(aemp_node *, json_t *msg, struct aemp_remote *);
 void	 mon_list_fire(aemp_node *, struct mon_list *, json_t *reason);

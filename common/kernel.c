@@ -263,22 +263,33 @@ call_receiver(aemp_node *n, struct aemp_port *p, void *arg)
 	return d->cb(n, p->id, d->msg, d->ud);
 }
 
+/* p's receiver for tag (len bytes), or NULL. */
+static struct rcv_tag *
+tag_find(struct aemp_port *p, const char *tag, size_t len)
+{
+	struct rcv_tag *t;
+
+	for (t = p->tags; t != NULL; t = t->next)
+		if (strlen(t->tag) == len && memcmp(t->tag, tag, len) == 0)
+			break;
+	return t;
+}
+
 /* Delivers msg (stolen) to port p, which may be dead or NULL. */
 static void
 port_deliver(aemp_node *n, struct aemp_port *p, json_t *msg)
 {
 	struct delivery d = { NULL, NULL, msg };
-	const char *tag;
-	struct rcv_tag *t;
+	json_t *tag;
+	struct rcv_tag *t = NULL;
 
 	if (p == NULL || p->dead) {
 		json_decref(msg);	/* ports never queue */
 		return;
 	}
-	tag = json_string_value(json_array_get(msg, 0));
-	for (t = tag != NULL ? p->tags : NULL; t != NULL; t = t->next)
-		if (strcmp(t->tag, tag) == 0)
-			break;
+	tag = json_array_get(msg, 0);
+	if (json_is_string(tag))
+		t = tag_find(p, json_string_value(tag), json_string_length(tag));
 	if (t != NULL) {
 		d.cb = t->cb;
 		d.ud = t->ud;
@@ -315,6 +326,29 @@ kernel_deliver(aemp_node *n, const char *name, json_t *msg,
 		return;
 	}
 	port_deliver(n, dict_get(&n->ports, name), msg);
+}
+
+/*
+ * Delivers [tag, msg...] (msg stolen; tag is len bytes that need no
+ * escaping) to port name: a receiver for the tag gets msg as it is, which
+ * saves making the tag's string only to remove it again.
+ */
+void
+kernel_deliver_tagged(aemp_node *n, const char *name, const char *tag,
+    size_t len, json_t *msg, struct aemp_remote *from)
+{
+	struct aemp_port *p = *name ? dict_get(&n->ports, name) : NULL;
+	struct rcv_tag *t;
+
+	if (p != NULL && !p->dead && (t = tag_find(p, tag, len)) != NULL &&
+	    t->cb != NULL) {
+		struct delivery d = { t->cb, t->ud, msg };
+		run_as(n, p, call_receiver, &d);
+		json_decref(msg);
+		return;
+	}
+	json_array_insert_new(msg, 0, json_stringn_nocheck(tag, len));
+	kernel_deliver(n, name, msg, from);
 }
 
 int
@@ -1219,7 +1253,7 @@ relay(aemp_node *n, const char *to, json_t *msg, struct aemp_remote *from)
 static void
 reply_to(aemp_node *n, json_t *reply, json_t *values)
 {
-	const char *port = json_string_value(json_array_get(reply, 0));
+	const char *port = json_id(json_array_get(reply, 0));
 	json_t *msg;
 
 	if (port == NULL) {
@@ -1317,8 +1351,8 @@ req_function(aemp_node *n, const char *tag, json_t *args)
 void
 kernel_node_request(aemp_node *n, json_t *msg, struct aemp_remote *from)
 {
-	const char *tag = json_string_value(json_array_get(msg, 0));
-	const char *arg1 = json_string_value(json_array_get(msg, 1));
+	const char *tag = json_id(json_array_get(msg, 0));
+	const char *arg1 = json_id(json_array_get(msg, 1));
 	json_t *args;
 
 	if (tag == NULL || *tag == '\0')
@@ -1359,7 +1393,7 @@ kernel_node_request(aemp_node *n, json_t *msg, struct aemp_remote *from)
 		size_t i;
 		json_t *v;
 		json_array_foreach(args, i, v) {
-			const char *to = json_string_value(json_array_get(v, 0));
+			const char *to = json_id(json_array_get(v, 0));
 			if (to != NULL)
 				relay(n, to, rest(v, 1), from);
 		}

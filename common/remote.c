@@ -334,7 +334,11 @@ remote_packet(struct aemp_remote *r, json_t *pkt)
 	}
 	name = json_incref(json_array_get(pkt, 0));
 	json_array_remove(pkt, 0);
-	kernel_deliver(r->node, json_string_value(name), pkt, r);
+	/* a name with a NUL byte names no port: no other may get it */
+	if (json_id(name) != NULL)
+		kernel_deliver(r->node, json_id(name), pkt, r);
+	else
+		json_decref(pkt);
 	json_decref(name);
 }
 

@@ -785,7 +785,8 @@ deliver_packet(struct aemp_conn *c, const char *p, size_t len)
 		pkt = json_array();
 	else {
 		buf[i + 1] = '[';
-		pkt = json_loadb(buf + i + 1, len - i - 1, 0, &jerr);
+		pkt = json_loadb(buf + i + 1, len - i - 1, JSON_ALLOW_NUL,
+		    &jerr);
 	}
 	if (pkt == NULL) {
 		transport_close(c, "protocol error: invalid JSON");
@@ -795,7 +796,8 @@ deliver_packet(struct aemp_conn *c, const char *p, size_t len)
 	kernel_deliver(c->node, buf + 2, pkt, c->remote);
 	return c->state == CONN_UP ? 0 : -1;
 general:
-	pkt = json_loadb(p, len, 0, &jerr);
+	/* Perl's JSON sends "\u0000" in strings: data may hold NUL bytes */
+	pkt = json_loadb(p, len, JSON_ALLOW_NUL, &jerr);
 	why = pkt == NULL ? "protocol error: invalid JSON" : packet_error(pkt);
 	if (why != NULL) {
 		json_decref(pkt);
@@ -825,13 +827,19 @@ parse_packets(struct aemp_conn *c, const char *p, size_t len, int *budget,
 		ssize_t used;
 		size_t skip, plen;
 		char name[FAST_NAME];
+		const char *tag;
+		size_t taglen;
 		json_t *msg;
 		if (c->scanned == 0 && !c->node->trace &&
 		    (plen = fast_packet(p + pos, len - pos, c->scan.max, name,
-		    &msg)) > 0) {
+		    &tag, &taglen, &msg)) > 0) {
 			done += plen;
 			c->listener_less_keepalive = 1;
-			kernel_deliver(c->node, name, msg, c->remote);
+			if (tag != NULL)
+				kernel_deliver_tagged(c->node, name, tag, taglen,
+				    msg, c->remote);
+			else
+				kernel_deliver(c->node, name, msg, c->remote);
 			if (c->state != CONN_UP)
 				goto stopped;
 			goto delivered;

@@ -604,6 +604,65 @@ START_TEST(two_nodes_connect_and_message)
 }
 END_TEST
 
+/*
+ * Remote packets whose first value is a plain string reach a tag receiver
+ * without that string ever becoming part of the message; every other
+ * packet, and a tag nobody receives, reaches the default receiver whole.
+ */
+START_TEST(remote_tags_reach_the_right_receiver)
+{
+	aemp_node *a = tn_node(base, "alpha", NULL);
+	aemp_node *b = seeded("beta", a, NULL);
+	struct box def = { 0 }, tag = { 0 };
+	const char *pa = aemp_port(a, keep_msg, &def);
+	json_t *m;
+
+	aemp_rcv(a, pa, "a", keep_msg, &tag);
+	aemp_sndf(b, pa, "si", "a", 1);
+	ck_assert(tn_run_until(base, &tag.got, 5));
+	ck_assert_int_eq(json_array_size(tag.msg), 1);
+	ck_assert_int_eq(json_integer_value(json_array_get(tag.msg, 0)), 1);
+
+	aemp_sndf(b, pa, "si", "b", 2);
+	ck_assert(tn_run_until(base, &def.got, 5));
+	ck_assert_int_eq(json_array_size(def.msg), 2);
+	ck_assert_str_eq(json_string_value(json_array_get(def.msg, 0)), "b");
+
+	/* "a" then NUL is another tag, though strcmp() would say "a" */
+	def.got = 0;
+	m = json_array();
+	json_array_append_new(m, json_stringn("a\0x", 3));
+	json_array_append_new(m, json_integer(3));
+	aemp_snd(b, pa, m);
+	ck_assert(tn_run_until(base, &def.got, 5));
+	ck_assert_int_eq(json_string_length(json_array_get(def.msg, 0)), 3);
+
+	/* a first value that is not a plain string */
+	def.got = 0;
+	aemp_sndf(b, pa, "ii", 4, 5);
+	ck_assert(tn_run_until(base, &def.got, 5));
+	ck_assert_int_eq(json_integer_value(json_array_get(def.msg, 0)), 4);
+	def.got = 0;
+	aemp_sndf(b, pa, "s", "needs \"escapes\"");
+	ck_assert(tn_run_until(base, &def.got, 5));
+	ck_assert_str_eq(json_string_value(json_array_get(def.msg, 0)),
+	    "needs \"escapes\"");
+
+	/* without its tag receiver, "a" goes to the default one, whole */
+	def.got = 0;
+	aemp_rcv(a, pa, "a", NULL, NULL);
+	aemp_sndf(b, pa, "si", "a", 6);
+	ck_assert(tn_run_until(base, &def.got, 5));
+	ck_assert_str_eq(json_string_value(json_array_get(def.msg, 0)), "a");
+	ck_assert_int_eq(json_integer_value(json_array_get(def.msg, 1)), 6);
+	ck_assert_int_eq(tag.count, 1);
+	box_clear(&def);
+	box_clear(&tag);
+	aemp_free(b);
+	aemp_free(a);
+}
+END_TEST
+
 START_TEST(remote_monitor_and_kill)
 {
 	aemp_node *a = tn_node(base, "alpha", NULL);
@@ -1079,6 +1138,7 @@ kernel_suite(void)
 	tcase_add_test(two, cancel_while_connecting_sends_mon0);
 	tcase_add_test(two, unencodable_message_fires_monitors);
 	tcase_add_test(two, two_nodes_connect_and_message);
+	tcase_add_test(two, remote_tags_reach_the_right_receiver);
 	tcase_add_test(two, remote_monitor_and_kill);
 	tcase_add_test(two, remote_spawn_of_unknown_function_reports_die);
 	tcase_add_test(two, connection_loss_fires_transport_error);

@@ -490,6 +490,41 @@ START_TEST(many_packets_in_one_write_and_split_packets)
 }
 END_TEST
 
+/*
+ * Perl's JSON writes NUL bytes in strings as "\u0000": such data passes
+ * through, while a NUL in a name never addresses what the name before it
+ * would (C strings end there).
+ */
+START_TEST(nul_bytes_in_strings)
+{
+	struct child c;
+	char buf[4096];
+	size_t len = 0;
+	int fd;
+
+	child_start(&c, NULL);
+	fd = raw_authenticated(c.port);
+	raw_send(fd, "[\"\",\"snd\",\"raw#r\",\"a\\u0000b\"]"
+	    "[\"\",\"info\",\"raw#bad\\u0000x\"]"
+	    "[\"\",\"info\",\"raw#ok\"]");
+	while (len < sizeof buf - 1) {
+		ssize_t r = read(fd, buf + len, sizeof buf - 1 - len);
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+		buf[len] = '\0';
+		if (strstr(buf, "[\"ok\",\"victim\"]") != NULL)
+			break;
+	}
+	buf[len] = '\0';
+	ck_assert_ptr_nonnull(strstr(buf, "[\"r\",\"a\\u0000b\"]"));
+	ck_assert_ptr_nonnull(strstr(buf, "[\"ok\",\"victim\"]"));
+	ck_assert_ptr_null(strstr(buf, "bad"));
+	close(fd);
+	child_stop(&c);
+}
+END_TEST
+
 START_TEST(no_secret_refuses_handshake)
 {
 	struct child c;
@@ -839,6 +874,7 @@ transport_suite(void)
 	tcase_add_test(data, packet_over_cap);
 	tcase_add_test(data, unknown_ports_and_bad_requests_are_harmless);
 	tcase_add_test(data, many_packets_in_one_write_and_split_packets);
+	tcase_add_test(data, nul_bytes_in_strings);
 	tcase_add_test(data, listener_less_node_sends_keepalive);
 	tcase_add_test(data, trace_prints_packets);
 	tcase_add_test(data, preauth_flood_does_not_lock_out);

@@ -1,6 +1,7 @@
 /*
  * fuzz_codec.c: libFuzzer target for the JSON fast paths: whatever
- * fast_packet() accepts, jansson must read as the same packet, and
+ * fast_packet() accepts, jansson must read as the same packet (its
+ * name, the tag it set apart, the message), and
  * fast_dump() must write exactly what jansson writes.
  */
 #include <stdint.h>
@@ -14,7 +15,9 @@ check_packet(const char *data, size_t size)
 {
 	char name[FAST_NAME];
 	json_t *msg = NULL, *ref, *mine;
-	size_t len = fast_packet(data, size, 0, name, &msg);
+	const char *tag;
+	size_t taglen, len = fast_packet(data, size, 0, name, &tag, &taglen,
+	    &msg);
 
 	if (len == 0)
 		return;
@@ -24,6 +27,8 @@ check_packet(const char *data, size_t size)
 	if (ref == NULL)
 		abort();	/* accepted what jansson rejects */
 	mine = json_pack("[s]", name);
+	if (tag != NULL)
+		json_array_append_new(mine, json_stringn(tag, taglen));
 	json_array_extend(mine, msg);
 	if (!json_equal(ref, mine))
 		abort();
