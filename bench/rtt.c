@@ -11,9 +11,10 @@
  * all alike. Where the processes run is fixed, not left to the scheduler:
  * on a virtual machine waking an idle CPU costs tens of microseconds, and
  * whether a pair shares a CPU then decides the result. "same" puts every
- * process on one CPU, "xcpu" the echo side on another than the ping side.
+ * process on one CPU, "xcpu" the echo side on another than the ping side,
+ * "free" leaves it to the scheduler (to see what it does).
  *
- * usage: rtt COUNT [same|xcpu]   prints "median_us", "p99_us",
+ * usage: rtt COUNT [same|xcpu|free]   prints "median_us", "p99_us",
  *                      "raw_median_us", "raw_p99_us", "floor_median_us"
  *                      and "floor_p99_us" lines
  */
@@ -35,8 +36,7 @@ on_ping(aemp_node *n, const char *self, json_t *msg, void *ud)
 	const char *reply = json_string_value(json_array_get(msg, 0));
 
 	(void)self; (void)ud;
-	return aemp_snd(n, reply, json_pack("[sO]", "pong",
-	    json_array_get(msg, 1)));
+	return aemp_sndf(n, reply, "sO", "pong", json_array_get(msg, 1));
 }
 
 static void
@@ -263,6 +263,9 @@ pin(int cpu)
 {
 	cpu_set_t set;
 
+	if (cpu < 0)
+		return;		/* "free": the scheduler decides */
+
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
 	if (sched_setaffinity(0, sizeof set, &set) < 0)
@@ -290,6 +293,10 @@ placement(const char *how)
 			cpus[n++] = i;
 	if (strcmp(how, "same") == 0 || n < 2)
 		cpus[1] = cpus[0];
+	if (strcmp(how, "free") == 0) {
+		cpus[0] = cpus[1] = -1;
+		return 1;
+	}
 	pin(cpus[0]);
 	return strcmp(how, "xcpu") != 0 || cpus[1] != cpus[0];
 }
@@ -368,8 +375,8 @@ main(int argc, char **argv)
 	long count;
 
 	if (argc < 2 || argc > 3 || (argc == 3 && strcmp(argv[2], "same") != 0 &&
-	    strcmp(argv[2], "xcpu") != 0)) {
-		fprintf(stderr, "usage: rtt COUNT [same|xcpu]\n");
+	    strcmp(argv[2], "xcpu") != 0 && strcmp(argv[2], "free") != 0)) {
+		fprintf(stderr, "usage: rtt COUNT [same|xcpu|free]\n");
 		return 2;
 	}
 	bench_isolate();

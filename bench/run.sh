@@ -64,7 +64,8 @@ while [ "$i" -lt "$RUNS" ]; do
 	run tput_remote "$BIN/tput" aemp 3000000
 	run tput_raw "$BIN/tput" raw 10000000
 	echo "  round $i: rtt" >&2
-	run rtt "$BIN/rtt" 20000
+	run rtt "$BIN/rtt" 20000 same
+	run rtt_xcpu "$BIN/rtt" 20000 xcpu
 	echo "  round $i: local, port_mem, handshake" >&2
 	run tput_local "$BIN/local" 10000000
 	run port_mem "$BIN/portmem" 1000000
@@ -79,20 +80,26 @@ done
 tr=$(med tput_remote rate); tw=$(med tput_raw rate)
 rm_=$(med rtt median_us); rp=$(med rtt p99_us)
 wm=$(med rtt raw_median_us); wp=$(med rtt raw_p99_us)
+fm=$(med rtt floor_median_us)
+xm=$(med rtt_xcpu median_us); xp=$(med rtt_xcpu p99_us)
+xw=$(med rtt_xcpu raw_median_us); xf=$(med rtt_xcpu floor_median_us)
 tl=$(med tput_local rate)
 pb=$(med port_mem bytes_per_port); pu=$(med port_mem us_per_port)
 pc=$(med port_mem cpu_us_per_port)
 hs=$(med handshake median_us)
 m16=$(med mesh16 seconds); m32=$(med mesh32 seconds)
 fo=$(med fanout rate)
-rr=$(ratio "$tr" "$tw"); rt=$(ratio "$rm_" "$wm")
+rr=$(ratio "$tr" "$tw"); rt=$(ratio "$rm_" "$wm"); rf=$(ratio "$fm" "$wm")
+rx=$(ratio "$xm" "$xw"); rxf=$(ratio "$xf" "$xw")
 
 e=$(err tput_remote)
 echo "{\"bench\": \"tput_remote\", \"value\": $tr, \"unit\": \"msg/s\", \"baseline\": $tw, \"ratio\": $rr, \"target\": \">= 1000000\", \"met\": $(met "$tr" ">=" 1000000), \"runs\": $(all tput_remote rate)${e:+, \"error\": $e}}"
 e=$(err tput_raw)
 echo "{\"bench\": \"tput_raw\", \"value\": $tw, \"unit\": \"msg/s\", \"runs\": $(all tput_raw rate)${e:+, \"error\": $e}}"
 e=$(err rtt)
-echo "{\"bench\": \"rtt\", \"value\": $rm_, \"unit\": \"us\", \"p99\": $rp, \"baseline\": $wm, \"baseline_p99\": $wp, \"ratio\": $rt, \"target\": \"ratio <= 1.3\", \"met\": $(met "$rt" "<=" 1.3), \"runs\": $(all rtt median_us), \"baseline_runs\": $(all rtt raw_median_us)${e:+, \"error\": $e}}"
+echo "{\"bench\": \"rtt\", \"placement\": \"same cpu\", \"value\": $rm_, \"unit\": \"us\", \"p99\": $rp, \"baseline\": $wm, \"baseline_p99\": $wp, \"ratio\": $rt, \"loop_floor\": $fm, \"loop_floor_ratio\": $rf, \"target\": \"ratio <= 1.3\", \"met\": $(met "$rt" "<=" 1.3), \"runs\": $(all rtt median_us), \"baseline_runs\": $(all rtt raw_median_us), \"floor_runs\": $(all rtt floor_median_us)${e:+, \"error\": $e}}"
+e=$(err rtt_xcpu)
+echo "{\"bench\": \"rtt_xcpu\", \"placement\": \"two cpus\", \"value\": $xm, \"unit\": \"us\", \"p99\": $xp, \"baseline\": $xw, \"ratio\": $rx, \"loop_floor\": $xf, \"loop_floor_ratio\": $rxf, \"target\": \"ratio <= 1.3\", \"met\": $(met "$rx" "<=" 1.3), \"runs\": $(all rtt_xcpu median_us), \"baseline_runs\": $(all rtt_xcpu raw_median_us)${e:+, \"error\": $e}}"
 e=$(err tput_local)
 echo "{\"bench\": \"tput_local\", \"value\": $tl, \"unit\": \"msg/s\", \"target\": \">= 5000000\", \"met\": $(met "$tl" ">=" 5000000), \"runs\": $(all tput_local rate)${e:+, \"error\": $e}}"
 e=$(err port_mem)
@@ -114,6 +121,9 @@ printf '%-12s %16s %16s %8s  %-22s %s\n' bench value baseline ratio target met
 printf '%-12s %16s %16s %8s  %-22s %s\n' tput_remote "$tr msg/s" "$tw msg/s" "$rr" ">= 1,000,000 msg/s" "$(yn "$(met "$tr" ">=" 1000000)")"
 printf '%-12s %16s %16s %8s  %-22s %s\n' rtt "$rm_ us" "$wm us" "$rt" "<= 1.3 x raw" "$(yn "$(met "$rt" "<=" 1.3)")"
 printf '%-12s %16s %16s %8s  %-22s %s\n' "rtt p99" "$rp us" "$wp us" "" "" ""
+printf '%-12s %16s %16s %8s  %-22s %s\n' "  loop floor" "$fm us" "$wm us" "$rf" "(bare libevent)" ""
+printf '%-12s %16s %16s %8s  %-22s %s\n' rtt_xcpu "$xm us" "$xw us" "$rx" "<= 1.3 x raw" "$(yn "$(met "$rx" "<=" 1.3)")"
+printf '%-12s %16s %16s %8s  %-22s %s\n' "  loop floor" "$xf us" "$xw us" "$rxf" "(bare libevent)" ""
 printf '%-12s %16s %16s %8s  %-22s %s\n' tput_local "$tl msg/s" "" "" ">= 5,000,000 msg/s" "$(yn "$(met "$tl" ">=" 5000000)")"
 printf '%-12s %16s %16s %8s  %-22s %s\n' port_mem "$pb B/port" "" "" "<= 256 B/port" "$(yn "$(met "$pb" "<=" 256)")"
 printf '%-12s %16s %16s %8s  %-22s %s\n' "port create" "$pu us" "" "" "<= 0.5 us/port" "$(yn "$pm2")"
@@ -122,7 +132,7 @@ printf '%-12s %16s %16s %8s  %-22s %s\n' handshake "$hs us" "" "" "<= 1000 us" "
 printf '%-12s %16s %16s %8s  %-22s %s\n' "mesh N=16" "$m16 s" "" "" "" ""
 printf '%-12s %16s %16s %8s  %-22s %s\n' "mesh N=32" "$m32 s" "" "" "<= 10 s" "$(yn "$(met "$m32" "<=" 10)")"
 printf '%-12s %16s %16s %8s  %-22s %s\n' fanout "$fo /s" "" "" ">= 500,000 /s" "$(yn "$(met "$fo" ">=" 500000)")"
-for name in tput_remote tput_raw rtt tput_local port_mem handshake mesh16 mesh32 fanout; do
+for name in tput_remote tput_raw rtt rtt_xcpu tput_local port_mem handshake mesh16 mesh32 fanout; do
 	e=$(err "$name")
 	[ -n "$e" ] && echo "$name failed: $e (see $LOG)"
 done

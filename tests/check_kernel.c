@@ -134,6 +134,50 @@ START_TEST(default_and_tag_receivers)
 }
 END_TEST
 
+/* aemp_sndf builds plain formats itself: the messages must be jansson's */
+START_TEST(sndf_builds_what_json_pack_builds)
+{
+	aemp_node *n = tn_node(base, "one", NULL);
+	struct box got = { 0 };
+	const char *p = aemp_port(n, keep_msg, &got);
+	json_t *obj = json_pack("{si}", "k", 1), *want;
+	char bad[] = { 'a', (char)0xff, 0 };
+
+	ck_assert_int_eq(aemp_sndf(n, p, "siIfbnO", "s", -7,
+	    (json_int_t)1 << 40, 2.5, 1, obj), 0);
+	tn_run_for(base, 0.05);
+	want = json_pack("[siIfbnO]", "s", -7, (json_int_t)1 << 40, 2.5, 1,
+	    obj);
+	ck_assert(json_equal(got.msg, want));
+	json_decref(want);
+	/* "O" took a reference for the message, not ours */
+	ck_assert_int_eq(obj->refcount, 2);
+
+	/* what the format skips, and items it does not build itself */
+	ck_assert_int_eq(aemp_sndf(n, p, "s, i [s{s:i}]", "a", 1, "x", "y",
+	    2), 0);
+	tn_run_for(base, 0.05);
+	want = json_pack("[s,i[s{s:i}]]", "a", 1, "x", "y", 2);
+	ck_assert(json_equal(got.msg, want));
+	json_decref(want);
+
+	/* errors: nothing is sent, "o" values are released all the same */
+	got.count = 0;
+	json_incref(obj);
+	ck_assert_int_eq(aemp_sndf(n, p, "so", NULL, obj), -1);
+	ck_assert_ptr_nonnull(strstr(aemp_error(n), "NULL string"));
+	ck_assert_int_eq(obj->refcount, 1);
+	ck_assert_int_eq(aemp_sndf(n, p, "s", bad), -1);
+	ck_assert_ptr_nonnull(strstr(aemp_error(n), "UTF-8"));
+	ck_assert_int_eq(aemp_sndf(n, p, "io", 1, NULL), -1);
+	tn_run_for(base, 0.05);
+	ck_assert_int_eq(got.count, 0);
+	json_decref(obj);
+	box_clear(&got);
+	aemp_free(n);
+}
+END_TEST
+
 static int
 oops(aemp_node *n, const char *self, json_t *msg, void *ud)
 {
@@ -1117,6 +1161,7 @@ kernel_suite(void)
 	tcase_add_test(one, simple_example);
 	tcase_add_test(one, port_ids_unique);
 	tcase_add_test(one, default_and_tag_receivers);
+	tcase_add_test(one, sndf_builds_what_json_pack_builds);
 	tcase_add_test(one, receiver_failure_kills_port);
 	tcase_add_test(one, monitor_nonexistent_port);
 	tcase_add_test(one, kill_is_delayed_and_monitors_are_one_shot);
