@@ -91,29 +91,27 @@ bench_finish(aemp_node *n, volatile int *flag)
 }
 
 static inline void
-bench_deadline(evutil_socket_t fd, short what, void *arg)
+bench_deadline(aemp_node *n, void *arg)
 {
-	(void)fd; (void)what;
-	event_base_loopbreak(arg);
+	*(aemp_timer **)arg = NULL;
+	event_base_loopbreak(aemp_base(n));
 }
 
 /*
- * Runs base as a node's own loop does (no periodic timer, which would
- * shorten every poll's timeout) until a callback calls bench_finish() or
- * seconds pass; returns *flag.
+ * Runs n's loop as aemp_loop() does until a callback calls bench_finish()
+ * or seconds pass; returns *flag. The deadline is a node timer, so the
+ * loop's polls wait without a timeout, as a node's own do.
  */
 static inline int
-bench_run_until(struct event_base *base, volatile int *flag, double seconds)
+bench_run_until(aemp_node *n, volatile int *flag, double seconds)
 {
-	struct timeval tv;
-	struct event *ev = event_new(base, -1, 0, bench_deadline, base);
+	aemp_timer *deadline = NULL;
 
-	tv.tv_sec = (time_t)seconds;
-	tv.tv_usec = (suseconds_t)((seconds - (double)tv.tv_sec) * 1e6);
-	event_add(ev, &tv);
+	deadline = aemp_after(n, seconds, bench_deadline, &deadline);
 	if (*flag == 0)
-		event_base_dispatch(base);
-	event_free(ev);
+		event_base_dispatch(aemp_base(n));
+	if (deadline != NULL)
+		aemp_timer_cancel(n, deadline);
 	return *flag;
 }
 

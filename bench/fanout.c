@@ -177,7 +177,7 @@ main(int argc, char **argv)
 		    (json_int_t)h.total);
 	h.t0 = bench_now();
 	pump(&h);
-	if (!bench_run_until(base, &h.done, 120)) {
+	if (!bench_run_until(h.n, &h.done, 120)) {
 		fprintf(stderr, "fanout: timed out at %ld\n", least_acked(&h));
 		return 1;
 	}

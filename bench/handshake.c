@@ -73,7 +73,7 @@ main(int argc, char **argv)
 		aemp_node *n = bench_node(base, NULL, 0, addr);
 		aemp_set_logger(n, on_log, &hs);
 		aemp_mon_nodes(n, on_nodes, &hs);
-		if (!bench_run_until(base, &hs.up, 10) || hs.t0 == 0) {
+		if (!bench_run_until(n, &hs.up, 10) || hs.t0 == 0) {
 			fprintf(stderr, "handshake: no connection\n");
 			return 1;
 		}

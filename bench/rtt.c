@@ -3,8 +3,8 @@
  * flight: "aemp" between two nodes (["ECHO","ping",REPLY,<int>] answered
  * by ["REPLY","pong",<int>]), "raw" the same bytes over a blocking
  * TCP_NODELAY socket pair, and "floor" the same bytes through a bare
- * libevent loop on each side (non-blocking socket, one pending timer, as
- * every node has): what any event loop costs before aemp does anything.
+ * libevent loop on each side (a non-blocking socket, a poll per message):
+ * what any event loop costs before aemp does anything.
  *
  * The three alternate in blocks of BLOCK round trips within one run, so
  * that a machine whose speed drifts (shared, frequency scaling) affects
@@ -157,23 +157,6 @@ raw_block(int fd, double *rtt, long from, long to)
 /* --- floor: a bare libevent loop ------------------------------------------ */
 
 static void
-floor_tick(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd; (void)what; (void)arg;
-}
-
-/* A base with one pending timer, as a node's always has. */
-static struct event_base *
-floor_base(void)
-{
-	struct event_base *base = event_base_new();
-	struct timeval tv = { 10, 0 };
-
-	event_add(event_new(base, -1, EV_PERSIST, floor_tick, NULL), &tv);
-	return base;
-}
-
-static void
 floor_on_ping(evutil_socket_t fd, short what, void *arg)
 {
 	char buf[4096], reply[256], *num;
@@ -204,7 +187,7 @@ floor_echo(FILE *out, void *arg)
 		bench_die("accept");
 	bench_nodelay(fd);
 	fcntl(fd, F_SETFL, O_NONBLOCK);
-	base = floor_base();
+	base = event_base_new();
 	event_add(event_new(base, fd, EV_READ | EV_PERSIST, floor_on_ping,
 	    NULL), NULL);
 	event_base_dispatch(base);
@@ -330,7 +313,7 @@ run(long count)
 	raw = calloc((size_t)p.count, sizeof *raw);
 	memset(&f, 0, sizeof f);
 	f.rtt = calloc((size_t)p.count, sizeof *f.rtt);
-	f.base = floor_base();
+	f.base = event_base_new();
 	bench_wait_up(p.n, "echo", 10);
 	p.self = aemp_port(p.n, NULL, NULL);
 	aemp_rcv(p.n, p.self, "pong", on_pong, &p);
@@ -346,7 +329,7 @@ run(long count)
 		p.stop = from + BLOCK < p.count ? from + BLOCK : p.count;
 		p.finished = 0;
 		send_ping(&p);
-		if (!bench_run_until(base, &p.finished, 60)) {
+		if (!bench_run_until(p.n, &p.finished, 60)) {
 			fprintf(stderr, "rtt: timed out\n");
 			return 1;
 		}

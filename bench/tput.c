@@ -120,7 +120,7 @@ run_aemp(long total)
 	aemp_rcv(tx.n, ack, "ack", tx_ack, &tx);
 	aemp_sndf(tx.n, tx.port, "ssI", "hello", ack, (json_int_t)total);
 	tx_pump(&tx);
-	if (!bench_run_until(base, &tx.done, 120)) {
+	if (!bench_run_until(tx.n, &tx.done, 120)) {
 		fprintf(stderr, "tput: timed out after %ld acked\n", tx.acked);
 		return 1;
 	}

@@ -45,18 +45,6 @@ global_random(aemp_node *n)
 	return (double)((x * 0x2545F4914F6CDD1DULL) >> 11) / 9007199254740992.0;
 }
 
-void
-global_timer_set(struct event *ev, double seconds)
-{
-	struct timeval tv;
-
-	if (seconds < 0)
-		seconds = 0;
-	tv.tv_sec = (time_t)seconds;
-	tv.tv_usec = (suseconds_t)((seconds - (double)tv.tv_sec) * 1e6);
-	evtimer_add(ev, &tv);
-}
-
 size_t
 global_up_count(aemp_node *n)
 {
@@ -425,8 +413,8 @@ pace(aemp_node *n)
 		pend_free(p);
 	}
 	/* with nothing waiting, the next call clears finished slots */
-	if (g->pend_head != NULL && !evtimer_pending(g->pace_ev, NULL))
-		global_timer_set(g->pace_ev, PACE_INTERVAL);
+	if (g->pend_head != NULL && !ntimer_pending(g->pace_ev))
+		ntimer_add(n, g->pace_ev, PACE_INTERVAL);
 }
 
 static void
@@ -484,7 +472,7 @@ learn_node(aemp_node *n, const char *node, json_t *addrs)
 static void
 bcast_free(struct bcast *b)
 {
-	event_free(b->ev);
+	ntimer_free(b->n, b->ev);
 	json_decref(b->addrs);
 	free(b->node);
 	free(b);
@@ -527,9 +515,9 @@ bcast_schedule(aemp_node *n, const char *node, json_t *addrs)
 	b->n = n;
 	b->node = strdup(node);
 	b->addrs = json_incref(addrs);
-	b->ev = evtimer_new(n->base, bcast_fire, b);
+	b->ev = ntimer_new(n, 0, bcast_fire, b);
 	dict_put(&g->bcasts, b->node, b);
-	global_timer_set(b->ev, 2 + global_random(n));
+	ntimer_add(n, b->ev, 2 + global_random(n));
 }
 
 /* Forgets node's members and addresses, and stops passing them on. */
@@ -959,7 +947,7 @@ global_start(aemp_node *n)
 	dict_init(&g->gports);
 	dict_init(&g->bcasts);
 	dict_init(&g->pend);
-	g->pace_ev = evtimer_new(n->base, pace_tick, n);
+	g->pace_ev = ntimer_new(n, 0, pace_tick, n);
 	group_init(n);
 
 	aemp_log(n, 7, "starting global service.");
@@ -998,7 +986,7 @@ global_free(aemp_node *n)
 		g->cports = cp->next;
 		cport_free(cp);
 	}
-	event_free(g->pace_ev);
+	ntimer_free(n, g->pace_ev);
 	json_decref(g->inflight);
 	json_decref(g->addr);
 	json_decref(g->seedme);

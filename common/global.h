@@ -32,7 +32,7 @@ struct bcast {
 	aemp_node	*n;
 	char		*node;		/* dict key */
 	json_t		*addrs;
-	struct event	*ev;
+	struct ntimer	*ev;
 };
 
 /* A node learned from a peer, waiting for its turn to be connected. */
@@ -65,7 +65,7 @@ struct aemp_global {
 	struct pending	*pend_head, *pend_tail;
 	struct dict	 pend;		/* node -> struct pending */
 	json_t		*inflight;	/* node IDs being connected */
-	struct event	*pace_ev;
+	struct ntimer	*pace_ev;
 
 	/* seeds (the list itself is n->seeds) */
 	size_t		 seed_next;
@@ -81,7 +81,6 @@ struct aemp_global {
 
 /* global.c */
 double	 global_random(aemp_node *);
-void	 global_timer_set(struct event *, double seconds);
 size_t	 global_up_count(aemp_node *);
 void	 global_broadcast(aemp_node *, json_t *msg);
 

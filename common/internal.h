@@ -94,13 +94,13 @@ struct aemp_remote {
 	json_t		*addrs;		/* known "host:port" strings */
 	struct dict	 lmon;		/* port name -> struct mon_list */
 	struct dict	 rmon;		/* local port names it monitors */
-	struct event	*connect_ev;	/* next connect attempt */
-	struct event	*timeout_ev;	/* give up after monitor_timeout */
+	struct ntimer	*connect_ev;	/* next connect attempt */
+	struct ntimer	*timeout_ev;	/* give up after monitor_timeout */
 	size_t		 addr_next;	/* next address to try */
 	int		 connecting;
 	int		 dying;
 	/* liveness probe while up (see remote.c) */
-	struct event	*probe_ev;
+	struct ntimer	*probe_ev;
 	double		 probe_sent;	/* when the outstanding probe left */
 	uint64_t	 probe_seq;
 	int		 probe_pending;
@@ -128,7 +128,7 @@ struct aemp_conn {
 	char		*lgreet1, *lgreet2, *rgreet1, *rgreet2;
 	char		*rnodeid;
 	char		 expect_token[65];
-	struct event	*timer;		/* handshake timeout, then keepalive */
+	struct ntimer	*timer;		/* handshake timeout, then keepalive */
 	struct event	*more_ev;	/* continue parsing after the budget */
 	/* data phase: reads and writes without the bufferevent */
 	struct bytes	 in;		/* input the read buffer did not finish */
@@ -178,7 +178,7 @@ struct func {
 struct aemp_timer {
 	aemp_node	*node;
 	struct aemp_timer *prev, *next;
-	struct event	*ev;
+	struct ntimer	*ev;
 	aemp_timer_fn	 cb;
 	void		*ud;
 	char		*port;		/* aemp_after_snd */
@@ -221,6 +221,12 @@ struct aemp_node {
 	size_t		 max_packet;
 	size_t		 max_queue;
 	char		*read_buf;	/* what each read goes into first */
+	/* timers (timers.c) */
+	struct ntimer	**theap;
+	size_t		 ntheap, theap_cap;
+	int		 tfd;		/* timerfd, or -1 */
+	struct event	*tfd_ev;
+	double		 tfd_armed;	/* its deadline, or 0 */
 
 	struct dict	 ports;		/* name -> struct aemp_port */
 	struct dict	 remotes;	/* node ID -> struct aemp_remote */
@@ -232,13 +238,13 @@ struct aemp_node {
 
 	json_t		*listen_addrs;	/* "host:port" */
 	struct evconnlistener **listeners;
-	struct event	*listen_retry_ev;	/* resumes after accept errors */
+	struct ntimer	*listen_retry_ev;	/* resumes after accept errors */
 	size_t		 nlisteners;
 	struct aemp_conn *conns;	/* every connection */
 
 	struct seed	*seeds;
 	size_t		 nseeds;
-	struct event	*seed_ev;
+	struct ntimer	*seed_ev;
 
 	/* deferred work, run from one event in FIFO order: a ring */
 	struct defer	*defer_ring;
@@ -272,6 +278,16 @@ void	 node_call_later(aemp_node *, void (*)(aemp_node *, void *), void *);
 void	 node_free_later(aemp_node *, void (*)(aemp_node *, void *), void *);
 void	 node_trace(aemp_node *, const char *dir, const char *nodeid,
 	    json_t *pkt, int skip_first);
+
+/* timers.c: timers that keep polls free of timeouts (see there) */
+struct ntimer	*ntimer_new(aemp_node *, int persist,
+		    void (*)(evutil_socket_t, short, void *), void *);
+void	 ntimer_add(aemp_node *, struct ntimer *, double seconds);
+void	 ntimer_del(aemp_node *, struct ntimer *);
+int	 ntimer_pending(const struct ntimer *);
+void	 ntimer_free(aemp_node *, struct ntimer *);
+int	 timers_init(aemp_node *);
+void	 timers_free(aemp_node *);
 
 /* kernel.c */
 void	 kernel_free(aemp_node *);

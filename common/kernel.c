@@ -1085,7 +1085,7 @@ timer_unlink(aemp_node *n, aemp_timer *t)
 static void
 timer_free(aemp_timer *t)
 {
-	event_free(t->ev);
+	ntimer_free(t->node, t->ev);
 	free(t->port);
 	json_decref(t->msg);
 	free(t);
@@ -1112,19 +1112,13 @@ static aemp_timer *
 timer_new(aemp_node *n, double seconds)
 {
 	aemp_timer *t = calloc(1, sizeof *t);
-	struct timeval tv;
-
-	if (seconds < 0)
-		seconds = 0;
 	t->node = n;
-	t->ev = evtimer_new(n->base, timer_fired, t);
+	t->ev = ntimer_new(n, 0, timer_fired, t);
 	t->next = n->timers;
 	if (n->timers != NULL)
 		n->timers->prev = t;
 	n->timers = t;
-	tv.tv_sec = (time_t)seconds;
-	tv.tv_usec = (suseconds_t)((seconds - (double)tv.tv_sec) * 1e6);
-	evtimer_add(t->ev, &tv);
+	ntimer_add(n, t->ev, seconds);
 	return t;
 }
 

@@ -379,6 +379,7 @@ aemp_configure(struct event_base *base, json_t *config, char **err)
 	*err = NULL;
 	if (n == NULL)
 		abort();
+	n->tfd = -1;
 	if (config == NULL)
 		config = json_object();
 	/*
@@ -415,6 +416,11 @@ aemp_configure(struct event_base *base, json_t *config, char **err)
 	}
 	n->base = base;
 	n->defer_ev = event_new(base, -1, 0, defer_run, n);
+	if (timers_init(n) < 0) {
+		if (asprintf(err, "timerfd: %s", strerror(errno)) < 0)
+			*err = NULL;
+		goto fail;
+	}
 	n->uniq = node_random_string(9);
 	n->runiq = node_random_string(16);
 
@@ -460,6 +466,7 @@ aemp_free(aemp_node *n)
 		remote_free_all(n);
 		defer_free_all(n);
 		kernel_free(n);
+		timers_free(n);
 		event_free(n->defer_ev);
 	}
 	if (n->own_base && n->base != NULL)

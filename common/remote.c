@@ -131,16 +131,6 @@ attempt_interval(struct aemp_remote *r)
 }
 
 static void
-set_timer(struct event *ev, double seconds)
-{
-	struct timeval tv;
-
-	tv.tv_sec = (time_t)seconds;
-	tv.tv_usec = (suseconds_t)((seconds - (double)tv.tv_sec) * 1e6);
-	evtimer_add(ev, &tv);
-}
-
-static void
 connect_attempt(evutil_socket_t fd, short what, void *arg)
 {
 	struct aemp_remote *r = arg;
@@ -156,7 +146,7 @@ connect_attempt(evutil_socket_t fd, short what, void *arg)
 		aemp_log(n, 9, "connecting to %s at %s", r->id, addr);
 		transport_connect(n, addr, r->id);
 	}
-	set_timer(r->connect_ev, attempt_interval(r));
+	ntimer_add(n, r->connect_ev, attempt_interval(r));
 }
 
 static void
@@ -173,10 +163,8 @@ static void
 stop_connecting(struct aemp_remote *r)
 {
 	r->connecting = 0;
-	if (r->connect_ev != NULL)
-		evtimer_del(r->connect_ev);
-	if (r->timeout_ev != NULL)
-		evtimer_del(r->timeout_ev);
+	ntimer_del(r->node, r->connect_ev);
+	ntimer_del(r->node, r->timeout_ev);
 }
 
 /*
@@ -193,8 +181,8 @@ remote_connect(struct aemp_remote *r)
 		return;
 	r->connecting = 1;
 	if (r->connect_ev == NULL) {
-		r->connect_ev = evtimer_new(n->base, connect_attempt, r);
-		r->timeout_ev = evtimer_new(n->base, connect_timeout, r);
+		r->connect_ev = ntimer_new(n, 0, connect_attempt, r);
+		r->timeout_ev = ntimer_new(n, 0, connect_timeout, r);
 	}
 	if (json_array_size(r->addrs) > 0 && n->log_level >= 9) {
 		/* the reference prints "[@addresses]": [a b], no quotes */
@@ -208,8 +196,8 @@ remote_connect(struct aemp_remote *r)
 		aemp_log(n, 9, "connecting to %s with [%s]", r->id, list);
 		free(list);
 	}
-	set_timer(r->timeout_ev, n->monitor_timeout);
-	set_timer(r->connect_ev, 0);
+	ntimer_add(n, r->timeout_ev, n->monitor_timeout);
+	ntimer_add(n, r->connect_ev, 0);
 }
 
 /*
@@ -257,16 +245,12 @@ static void
 probe_start(struct aemp_remote *r)
 {
 	aemp_node *n = r->node;
-	double iv = n->monitor_timeout / 3;
-	struct timeval tv;
 
 	if (r->probe_ev == NULL)
-		r->probe_ev = event_new(n->base, -1, EV_PERSIST, probe_tick, r);
+		r->probe_ev = ntimer_new(n, 1, probe_tick, r);
 	r->probe_pending = 0;
 	r->sent_since_probe = 0;
-	tv.tv_sec = (time_t)iv;
-	tv.tv_usec = (suseconds_t)((iv - (double)tv.tv_sec) * 1e6);
-	event_add(r->probe_ev, &tv);
+	ntimer_add(n, r->probe_ev, n->monitor_timeout / 3);
 }
 
 void
@@ -306,8 +290,7 @@ remote_down(struct aemp_remote *r, const char *why)
 		transport_close(c, why);
 	}
 	stop_connecting(r);
-	if (r->probe_ev != NULL)
-		event_del(r->probe_ev);
+	ntimer_del(n, r->probe_ev);
 	bytes_free(&r->queue);
 	if (!was_up)
 		aemp_log(n, 9, "%s: %s", r->id, why);
@@ -373,11 +356,11 @@ remote_free_all(aemp_node *n)
 		}
 		dict_clear(&r->rmon);
 		if (r->connect_ev != NULL) {
-			event_free(r->connect_ev);
-			event_free(r->timeout_ev);
+			ntimer_free(n, r->connect_ev);
+			ntimer_free(n, r->timeout_ev);
 		}
 		if (r->probe_ev != NULL)
-			event_free(r->probe_ev);
+			ntimer_free(n, r->probe_ev);
 		bytes_free(&r->queue);
 		json_decref(r->addrs);
 		free(r->id);

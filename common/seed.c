@@ -45,7 +45,7 @@ seed_more(aemp_node *n)
 		return;
 	iv = n->connect_interval * (up > 0 ? (double)(n->remotes.count + 1) :
 	    1) - global_random(n);
-	global_timer_set(n->seed_ev, iv < 1 ? 1 : iv);
+	ntimer_add(n, n->seed_ev, iv < 1 ? 1 : iv);
 	if (!g->seeded) {
 		g->seeded = 1;
 		for (i = 0; i < n->nseeds; i++)
@@ -125,12 +125,12 @@ seeds_init(aemp_node *n)
 void
 seed_start(aemp_node *n)
 {
-	n->seed_ev = evtimer_new(n->base, seed_tick, n);
+	n->seed_ev = ntimer_new(n, 0, seed_tick, n);
 	seeds_init(n);
 	if (n->nseeds > 0) {
 		n->global->seed_next = (size_t)(global_random(n) *
 		    (double)n->nseeds);
-		global_timer_set(n->seed_ev, 0.1 * global_random(n));
+		ntimer_add(n, n->seed_ev, 0.1 * global_random(n));
 	}
 }
 
@@ -140,7 +140,7 @@ seed_free(aemp_node *n)
 	size_t i;
 
 	if (n->seed_ev != NULL)
-		event_free(n->seed_ev);
+		ntimer_free(n, n->seed_ev);
 	n->seed_ev = NULL;
 	for (i = 0; i < n->nseeds; i++) {
 		free(n->seeds[i].addr);

@@ -181,14 +181,13 @@ static void
 accept_error(struct evconnlistener *l, void *arg)
 {
 	aemp_node *n = arg;
-	struct timeval pause = { 1, 0 };
 
 	aemp_log(n, 2, "accept: %s; not accepting for a second",
 	    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 	evconnlistener_disable(l);
 	if (n->listen_retry_ev == NULL)
-		n->listen_retry_ev = evtimer_new(n->base, listeners_resume, n);
-	evtimer_add(n->listen_retry_ev, &pause);
+		n->listen_retry_ev = ntimer_new(n, 0, listeners_resume, n);
+	ntimer_add(n, n->listen_retry_ev, 1);
 }
 
 static int
@@ -356,7 +355,7 @@ transport_close(struct aemp_conn *c, const char *why)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	if (c->timer != NULL)
-		event_free(c->timer);
+		ntimer_free(c->node, c->timer);
 	c->timer = NULL;
 	event_free(c->more_ev);
 	c->more_ev = NULL;
@@ -418,16 +417,12 @@ keepalive_tick(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-arm(struct aemp_conn *c, event_callback_fn fn, short flags, double seconds)
+arm(struct aemp_conn *c, event_callback_fn fn, int persist, double seconds)
 {
-	struct timeval tv;
-
 	if (c->timer != NULL)
-		event_free(c->timer);
-	c->timer = event_new(c->node->base, -1, flags, fn, c);
-	tv.tv_sec = (time_t)seconds;
-	tv.tv_usec = (suseconds_t)((seconds - (double)tv.tv_sec) * 1e6);
-	event_add(c->timer, &tv);
+		ntimer_free(c->node, c->timer);
+	c->timer = ntimer_new(c->node, persist, fn, c);
+	ntimer_add(c->node, c->timer, seconds);
 }
 
 static char *
@@ -689,12 +684,12 @@ conn_up(struct aemp_conn *c)
 
 	c->state = CONN_UP;
 	if (c->timer != NULL)
-		event_free(c->timer);
+		ntimer_free(c->node, c->timer);
 	c->timer = NULL;
 	data_phase(c);
 	aemp_log(n, 9, "%s connected as %s", c->peer, c->rnodeid);
 	if (n->nlisteners == 0)
-		arm(c, keepalive_tick, EV_PERSIST, n->monitor_timeout);
+		arm(c, keepalive_tick, 1, n->monitor_timeout);
 	if (c->seed)
 		global_seed_result(n, c, c->rnodeid, NULL);
 	remote_up(r, c);
@@ -1148,7 +1143,7 @@ transport_free_all(aemp_node *n)
 	for (i = 0; i < n->nlisteners; i++)
 		evconnlistener_free(n->listeners[i]);
 	if (n->listen_retry_ev != NULL)
-		event_free(n->listen_retry_ev);
+		ntimer_free(n, n->listen_retry_ev);
 	n->listen_retry_ev = NULL;
 	free(n->listeners);
 	n->listeners = NULL;

@@ -517,6 +517,81 @@ START_TEST(timer_cancels_itself)
 }
 END_TEST
 
+struct deadlines {
+	double	 due[200];
+	int	 fired[200], nfired, cancelled[200];
+};
+
+struct order_timer {
+	struct deadlines *o;
+	int		 i;
+};
+
+static void
+order_timer(aemp_node *n, void *ud)
+{
+	struct order_timer *ot = ud;
+
+	(void)n;
+	ot->o->fired[ot->o->nfired++] = ot->i;
+}
+
+/*
+ * Node timers live in a heap of the node's own: they fire in deadline
+ * order, and cancelling any of them, first, last or in between, leaves
+ * the others to fire.
+ */
+START_TEST(timers_fire_in_deadline_order)
+{
+	aemp_node *n = tn_node(base, "one", NULL);
+	static struct deadlines o;
+	static struct order_timer ot[200];
+	aemp_timer *t[200];
+	unsigned seed = 7;
+	int i, live = 0;
+
+	memset(&o, 0, sizeof o);
+	for (i = 0; i < 200; i++) {
+		seed = seed * 1103515245u + 12345u;
+		o.due[i] = 0.01 + (double)(seed >> 16 & 0xff) / 255.0 * 0.2;
+		ot[i].o = &o;
+		ot[i].i = i;
+		t[i] = aemp_after(n, o.due[i], order_timer, &ot[i]);
+	}
+	for (i = 0; i < 200; i += 3) {
+		aemp_timer_cancel(n, t[i]);
+		o.cancelled[i] = 1;
+	}
+	for (i = 0; i < 200; i++)
+		live += !o.cancelled[i];
+	tn_run_for(base, 0.4);
+	ck_assert_int_eq(o.nfired, live);
+	for (i = 0; i < o.nfired; i++) {
+		ck_assert(!o.cancelled[o.fired[i]]);
+		/* 2 ms apart at least: one pass may fire both, in either order */
+		if (i > 0)
+			ck_assert(o.due[o.fired[i]] + 0.002 >=
+			    o.due[o.fired[i - 1]]);
+	}
+	aemp_free(n);
+}
+END_TEST
+
+struct again {
+	aemp_node	*n;
+	int		 runs, stop;
+};
+
+static void
+again_timer(aemp_node *n, void *ud)
+{
+	struct again *a = ud;
+
+	a->runs++;
+	if (!a->stop)
+		aemp_after(n, 0, again_timer, a);
+}
+
 static int
 send_to_self(aemp_node *n, const char *self, json_t *msg, void *ud)
 {
@@ -702,6 +777,63 @@ START_TEST(remote_tags_reach_the_right_receiver)
 	ck_assert_int_eq(tag.count, 1);
 	box_clear(&def);
 	box_clear(&tag);
+	aemp_free(b);
+	aemp_free(a);
+}
+END_TEST
+
+/*
+ * A timer that sets itself again at once runs once per pass of the loop:
+ * messages between nodes still move.
+ */
+START_TEST(timer_rearming_at_once_does_not_starve_io)
+{
+	aemp_node *a = tn_node(base, "alpha", NULL);
+	aemp_node *b = seeded("beta", a, NULL);
+	struct box msg = { 0 };
+	struct again again = { a, 0, 0 };
+	const char *pa = aemp_port(a, keep_msg, &msg);
+
+	aemp_after(a, 0, again_timer, &again);
+	aemp_sndf(b, pa, "s", "through");
+	ck_assert(tn_run_until(base, &msg.got, 5));
+	ck_assert_int_gt(again.runs, 0);
+	again.stop = 1;
+	tn_run_for(base, 0.05);
+	box_clear(&msg);
+	aemp_free(b);
+	aemp_free(a);
+}
+END_TEST
+
+static int
+count_timeouts(const struct event_base *base, const struct event *ev,
+    void *ud)
+{
+	(void)base;
+	if (event_pending(ev, EV_TIMEOUT, NULL))
+		(*(int *)ud)++;
+	return 0;
+}
+
+/*
+ * Connected nodes keep timers (liveness probes, the global service), but
+ * none in libevent: its polls then wait without a timeout, which spares
+ * the kernel a timer per sleep.
+ */
+START_TEST(node_timers_leave_polls_without_timeout)
+{
+	aemp_node *a = tn_node(base, "alpha", NULL);
+	aemp_node *b = seeded("beta", a, NULL);
+	struct box up = { 0 };
+	int timeouts = 0;
+
+	aemp_mon_nodes(b, note_up, &up);
+	ck_assert(tn_run_until(base, &up.got, 5));
+	tn_run_for(base, 0.2);
+	event_base_foreach_event(base, count_timeouts, &timeouts);
+	ck_assert_int_eq(timeouts, 0);
+	box_clear(&up);
 	aemp_free(b);
 	aemp_free(a);
 }
@@ -1176,6 +1308,7 @@ kernel_suite(void)
 	tcase_add_test(one, words_like_perl);
 	tcase_add_test(one, cancel_sibling_monitor_while_firing);
 	tcase_add_test(one, timer_cancels_itself);
+	tcase_add_test(one, timers_fire_in_deadline_order);
 	tcase_add_test(one, self_sending_port_does_not_starve_the_loop);
 	tcase_add_test(one, shared_message_is_not_changed);
 	tcase_add_test(one, node_ids_that_break_greetings_are_refused);
@@ -1184,6 +1317,8 @@ kernel_suite(void)
 	tcase_add_test(two, unencodable_message_fires_monitors);
 	tcase_add_test(two, two_nodes_connect_and_message);
 	tcase_add_test(two, remote_tags_reach_the_right_receiver);
+	tcase_add_test(two, timer_rearming_at_once_does_not_starve_io);
+	tcase_add_test(two, node_timers_leave_polls_without_timeout);
 	tcase_add_test(two, remote_monitor_and_kill);
 	tcase_add_test(two, remote_spawn_of_unknown_function_reports_die);
 	tcase_add_test(two, connection_loss_fires_transport_error);
