@@ -17,6 +17,8 @@
 
 #include "internal.h"
 
+#define TIMER_MAX	1e9	/* seconds (31 years): "never", as a time_t */
+
 struct ntimer {
 	double		 when;		/* CLOCK_MONOTONIC seconds */
 	double		 every;		/* persistent: the interval, else 0 */
@@ -179,8 +181,10 @@ ntimer_new(aemp_node *n, int persist, void (*fn)(evutil_socket_t, short,
 void
 ntimer_add(aemp_node *n, struct ntimer *t, double seconds)
 {
-	if (seconds < 0)
-		seconds = 0;
+	if (!(seconds >= 0))
+		seconds = 0;	/* negative or NaN: at once */
+	if (seconds > TIMER_MAX)
+		seconds = TIMER_MAX;
 	t->every = seconds > 0 ? seconds : 1e-3;
 	t->when = mono_now() + seconds;
 	if (t->slot != 0) {

@@ -2,6 +2,7 @@
  * check_kernel.c: ports, messages, kill and monitor semantics, spawn, cal
  * and after on one node, then between nodes in one process (127.0.0.1).
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -503,6 +504,24 @@ cancel_self_timer(aemp_node *n, void *ud)
 	aemp_timer_cancel(n, *t);
 	*t = NULL;
 }
+
+/* Delays that are no number of seconds neither crash nor hang the node */
+START_TEST(odd_timer_delays)
+{
+	aemp_node *n = tn_node(base, "one", NULL);
+	int nan_fired = 0, neg_fired = 0, never = 0;
+
+	aemp_after(n, NAN, count_timer, &nan_fired);
+	aemp_after(n, -5, count_timer, &neg_fired);
+	aemp_after(n, 1e300, count_timer, &never);
+	aemp_after(n, INFINITY, count_timer, &never);
+	tn_run_for(base, 0.05);
+	ck_assert_int_eq(nan_fired, 1);
+	ck_assert_int_eq(neg_fired, 1);
+	ck_assert_int_eq(never, 0);
+	aemp_free(n);
+}
+END_TEST
 
 START_TEST(timer_cancels_itself)
 {
@@ -1309,6 +1328,7 @@ kernel_suite(void)
 	tcase_add_test(one, cancel_sibling_monitor_while_firing);
 	tcase_add_test(one, timer_cancels_itself);
 	tcase_add_test(one, timers_fire_in_deadline_order);
+	tcase_add_test(one, odd_timer_delays);
 	tcase_add_test(one, self_sending_port_does_not_starve_the_loop);
 	tcase_add_test(one, shared_message_is_not_changed);
 	tcase_add_test(one, node_ids_that_break_greetings_are_refused);
