@@ -33,18 +33,19 @@ dict_hash(const char *key)
 }
 
 void
-dict_init(struct dict *d)
+dict_init(struct dict *d, dict_key_fn key)
 {
 	d->slots = NULL;
 	d->cap = 0;
 	d->count = 0;
+	d->key = key;
 }
 
 void
 dict_clear(struct dict *d)
 {
 	free(d->slots);
-	dict_init(d);
+	dict_init(d, d->key);
 }
 
 static struct dict_entry *
@@ -56,11 +57,22 @@ dict_find(const struct dict *d, const char *key, size_t hash)
 		return NULL;
 	for (i = hash & mask;; i = (i + 1) & mask) {
 		struct dict_entry *e = &d->slots[i];
-		if (e->key == NULL)
+		if (e->value == NULL)
 			return e;
-		if (e->hash == hash && strcmp(e->key, key) == 0)
+		if (e->hash == hash && strcmp(d->key(e->value), key) == 0)
 			return e;
 	}
+}
+
+/* The first free slot of hash's run: for entries known not to be there. */
+static struct dict_entry *
+dict_find_free(const struct dict *d, size_t hash)
+{
+	size_t mask = d->cap - 1, i;
+
+	for (i = hash & mask; d->slots[i].value != NULL; i = (i + 1) & mask)
+		;
+	return &d->slots[i];
 }
 
 /*
@@ -97,11 +109,11 @@ dict_grow(struct dict *d)
 		abort();
 	for (i = 0; i < oldcap; i++) {
 		/* big tables miss the cache on every insert: ask ahead */
-		if (i + 8 < oldcap && old[i + 8].key != NULL)
+		if (i + 8 < oldcap && old[i + 8].value != NULL)
 			__builtin_prefetch(&d->slots[old[i + 8].hash &
 			    (d->cap - 1)], 1);
-		if (old[i].key != NULL)
-			*dict_find(d, old[i].key, old[i].hash) = old[i];
+		if (old[i].value != NULL)
+			*dict_find_free(d, old[i].hash) = old[i];
 	}
 	free(old);
 }
@@ -111,7 +123,7 @@ dict_get(const struct dict *d, const char *key)
 {
 	struct dict_entry *e = dict_find(d, key, dict_hash(key));
 
-	return e != NULL && e->key != NULL ? e->value : NULL;
+	return e != NULL ? e->value : NULL;
 }
 
 void
@@ -132,13 +144,11 @@ dict_put(struct dict *d, const char *key, void *value)
 	if ((d->count + 1) * 4 > d->cap * 3)
 		dict_grow(d);
 	e = dict_find(d, key, hash);
-	if (e->key != NULL) {
+	if (e->value != NULL) {
 		prev = e->value;
-		e->key = key;
 		e->value = value;
 		return prev;
 	}
-	e->key = key;
 	e->value = value;
 	e->hash = hash;
 	d->count++;
@@ -152,12 +162,12 @@ dict_del(struct dict *d, const char *key)
 	size_t mask = d->cap - 1, i, j;
 	void *value;
 
-	if (e == NULL || e->key == NULL)
+	if (e == NULL || e->value == NULL)
 		return NULL;
 	value = e->value;
 	/* Backward-shift: pull later entries of the run into the hole. */
 	i = (size_t)(e - d->slots);
-	for (j = (i + 1) & mask; d->slots[j].key != NULL; j = (j + 1) & mask) {
+	for (j = (i + 1) & mask; d->slots[j].value != NULL; j = (j + 1) & mask) {
 		size_t home = d->slots[j].hash & mask;
 		if ((j > i && (home <= i || home > j)) ||
 		    (j < i && (home <= i && home > j))) {
@@ -165,7 +175,6 @@ dict_del(struct dict *d, const char *key)
 			i = j;
 		}
 	}
-	d->slots[i].key = NULL;
 	d->slots[i].value = NULL;
 	d->count--;
 	return value;
@@ -176,7 +185,7 @@ dict_next(const struct dict *d, size_t *pos)
 {
 	while (*pos < d->cap) {
 		struct dict_entry *e = &d->slots[(*pos)++];
-		if (e->key != NULL)
+		if (e->value != NULL)
 			return e;
 	}
 	return NULL;

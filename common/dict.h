@@ -1,7 +1,9 @@
 /*
  * dict.h: a string-keyed hash table (open addressing, linear probing,
- * backward-shift deletion). Keys are borrowed: each key must live as long
- * as its entry, which is natural when the key is a field of the value.
+ * backward-shift deletion). Every key is a string inside its value, which
+ * the table's key function finds: an entry is then a value and a hash,
+ * 16 bytes, which with a million ports is 16 MiB less than a key pointer
+ * besides. Values are never NULL.
  */
 #ifndef AEMP_DICT_H
 #define AEMP_DICT_H
@@ -9,21 +11,23 @@
 #include <stddef.h>
 
 struct dict_entry {
-	const char	*key;
-	void		*value;
+	void		*value;		/* NULL: the slot is free */
 	size_t		 hash;
 };
+
+typedef const char *(*dict_key_fn)(const void *value);
 
 struct dict {
 	struct dict_entry *slots;
 	size_t		 cap;		/* power of two, or 0 */
 	size_t		 count;
+	dict_key_fn	 key;		/* the key inside a value */
 };
 
-void	 dict_init(struct dict *);
+void	 dict_init(struct dict *, dict_key_fn);
 void	 dict_clear(struct dict *);	/* frees the table, not the values */
 void	*dict_get(const struct dict *, const char *key);
-/* Insert or replace; returns the previous value or NULL. */
+/* Insert or replace; key is value's. Returns the previous value or NULL. */
 void	*dict_put(struct dict *, const char *key, void *value);
 /* Start loading key's slot into the cache, for a dict_put() soon after. */
 void	 dict_prefetch(const struct dict *, const char *key);
@@ -31,5 +35,6 @@ void	 dict_prefetch(const struct dict *, const char *key);
 void	*dict_del(struct dict *, const char *key);
 /* Iterate: *pos starts at 0; returns the next entry or NULL. */
 struct dict_entry *dict_next(const struct dict *, size_t *pos);
+#define dict_key(d, e)	((d)->key((e)->value))
 
 #endif

@@ -944,9 +944,9 @@ global_start(aemp_node *n)
 	g->addr = json_object();
 	g->seedme = json_object();
 	g->inflight = json_array();
-	dict_init(&g->gports);
-	dict_init(&g->bcasts);
-	dict_init(&g->pend);
+	dict_init(&g->gports, gport_key);
+	dict_init(&g->bcasts, bcast_key);
+	dict_init(&g->pend, pending_key);
 	g->pace_ev = ntimer_new(n, 0, pace_tick, n);
 	group_init(n);
 

@@ -42,6 +42,24 @@ struct pending {
 	json_t		*addrs;
 };
 
+static inline const char *
+gport_key(const void *v)
+{
+	return ((const struct gport *)v)->node;
+}
+
+static inline const char *
+bcast_key(const void *v)
+{
+	return ((const struct bcast *)v)->node;
+}
+
+static inline const char *
+pending_key(const void *v)
+{
+	return ((const struct pending *)v)->node;
+}
+
 /* A local registration: the aemp_grp_reg() guard. */
 struct aemp_grp {
 	struct aemp_grp	*prev, *next;

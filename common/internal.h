@@ -84,6 +84,25 @@ struct aemp_port {
 };
 #define PORT_NAME(p)	((p)->id + (p)->nameoff)
 
+/* The keys of the node's tables (dict.h): strings inside the values. */
+static inline const char *
+port_key(const void *v)
+{
+	return PORT_NAME((const struct aemp_port *)v);
+}
+
+static inline const char *
+mon_list_key(const void *v)
+{
+	return ((const struct mon_list *)v)->name;
+}
+
+static inline const char *
+mon_other_key(const void *v)
+{
+	return ((const struct aemp_mon *)v)->other;
+}
+
 /* --- remote nodes ------------------------------------------------------- */
 
 struct aemp_remote {
@@ -106,6 +125,12 @@ struct aemp_remote {
 	int		 probe_pending;
 	int		 sent_since_probe;
 };
+
+static inline const char *
+remote_key(const void *v)
+{
+	return ((const struct aemp_remote *)v)->id;
+}
 
 /* --- connections ------------------------------------------------------- */
 
@@ -174,6 +199,12 @@ struct func {
 	aemp_func_fn	 fn;
 	void		*ud;
 };
+
+static inline const char *
+func_key(const void *v)
+{
+	return ((const struct func *)v)->name;
+}
 
 struct aemp_timer {
 	aemp_node	*node;

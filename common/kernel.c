@@ -1295,7 +1295,7 @@ aemp_known_nodes(aemp_node *n)
 
 	json_array_append_new(a, json_string(n->id));
 	while ((e = dict_next(&n->remotes, &pos)) != NULL)
-		json_array_append_new(a, json_string(e->key));
+		json_array_append_new(a, json_string(dict_key(&n->remotes, e)));
 	return a;
 }
 

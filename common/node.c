@@ -400,9 +400,9 @@ aemp_configure(struct event_base *base, json_t *config, char **err)
 	n->trace = lv != NULL && atoi(lv) != 0;
 	if (n->trace && n->log_level < 9)
 		n->log_level = 9;
-	dict_init(&n->ports);
-	dict_init(&n->remotes);
-	dict_init(&n->funcs);
+	dict_init(&n->ports, port_key);
+	dict_init(&n->remotes, remote_key);
+	dict_init(&n->funcs, func_key);
 	n->listen_addrs = json_array();
 
 	n->config = node_effective_config(config, err);

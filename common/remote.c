@@ -23,8 +23,8 @@ remote_get(aemp_node *n, const char *id, int create)
 	r->node = n;
 	r->id = strdup(id);
 	r->addrs = json_array();
-	dict_init(&r->lmon);
-	dict_init(&r->rmon);
+	dict_init(&r->lmon, mon_list_key);
+	dict_init(&r->rmon, mon_other_key);
 	dict_put(&n->remotes, r->id, r);
 	return r;
 }
