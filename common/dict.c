@@ -126,17 +126,25 @@ dict_get(const struct dict *d, const char *key)
 	return e != NULL ? e->value : NULL;
 }
 
-void
+size_t
 dict_prefetch(const struct dict *d, const char *key)
 {
+	size_t hash = dict_hash(key);
+
 	if (d->cap > 0)
-		__builtin_prefetch(&d->slots[dict_hash(key) & (d->cap - 1)], 1);
+		__builtin_prefetch(&d->slots[hash & (d->cap - 1)], 1);
+	return hash;
 }
 
 void *
 dict_put(struct dict *d, const char *key, void *value)
 {
-	size_t hash = dict_hash(key);
+	return dict_put_hashed(d, key, dict_hash(key), value);
+}
+
+void *
+dict_put_hashed(struct dict *d, const char *key, size_t hash, void *value)
+{
 	struct dict_entry *e;
 	void *prev;
 

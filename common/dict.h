@@ -29,8 +29,13 @@ void	 dict_clear(struct dict *);	/* frees the table, not the values */
 void	*dict_get(const struct dict *, const char *key);
 /* Insert or replace; key is value's. Returns the previous value or NULL. */
 void	*dict_put(struct dict *, const char *key, void *value);
-/* Start loading key's slot into the cache, for a dict_put() soon after. */
-void	 dict_prefetch(const struct dict *, const char *key);
+/*
+ * Start loading key's slot into the cache, for a dict_put_hashed() soon
+ * after with the hash this returns.
+ */
+size_t	 dict_prefetch(const struct dict *, const char *key);
+void	*dict_put_hashed(struct dict *, const char *key, size_t hash,
+	    void *value);
 /* Remove; returns the removed value or NULL. */
 void	*dict_del(struct dict *, const char *key);
 /* Iterate: *pos starts at 0; returns the next entry or NULL. */

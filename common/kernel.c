@@ -92,11 +92,11 @@ kernel_port_name(aemp_node *n, int remote)
 static struct aemp_port *
 port_new(aemp_node *n, const char *name)
 {
-	size_t idlen = strlen(n->id), namelen = strlen(name);
+	size_t idlen = strlen(n->id), namelen = strlen(name), hash;
 	struct aemp_port *p;
 
 	/* a big table misses the cache: let that overlap with malloc() */
-	dict_prefetch(&n->ports, name);
+	hash = dict_prefetch(&n->ports, name);
 	/* the ID starts inside the struct's tail padding */
 	p = malloc(offsetof(struct aemp_port, id) + idlen + 1 + namelen + 1);
 	if (p == NULL || idlen >= 1u << 30)
@@ -106,7 +106,7 @@ port_new(aemp_node *n, const char *name)
 	p->id[idlen] = '#';
 	memcpy(p->id + idlen + 1, name, namelen + 1);
 	p->nameoff = (unsigned)idlen + 1;
-	dict_put(&n->ports, PORT_NAME(p), p);
+	dict_put_hashed(&n->ports, PORT_NAME(p), hash, p);
 	return p;
 }
 
