@@ -156,19 +156,41 @@ raw_block(int fd, double *rtt, long from, long to)
 
 /* --- floor: a bare libevent loop ------------------------------------------ */
 
+/*
+ * Adds what fd has to acc (*len bytes so far): 1 once it ends a packet
+ * (one is in flight at a time), as read_packet() does for the raw pair,
+ * -1 at the end of the stream.
+ */
+static int
+floor_read(int fd, char *acc, size_t size, size_t *len)
+{
+	ssize_t r = read(fd, acc + *len, size - 1 - *len);
+
+	if (r == 0)
+		return -1;
+	if (r < 0)
+		return 0;
+	*len += (size_t)r;
+	return acc[*len - 1] == ']' || *len == size - 1;
+}
+
 static void
 floor_on_ping(evutil_socket_t fd, short what, void *arg)
 {
-	char buf[4096], reply[256], *num;
-	ssize_t len = read(fd, buf, sizeof buf - 1);
+	static char buf[4096];
+	static size_t len;
+	char reply[256], *num;
 	int rlen;
 
 	(void)what; (void)arg;
-	if (len == 0)
+	switch (floor_read(fd, buf, sizeof buf, &len)) {
+	case -1:
 		_exit(0);
-	if (len < 0 || buf[len - 1] != ']')
-		return;		/* one whole packet per read, as raw_echo */
+	case 0:
+		return;
+	}
 	buf[len - 1] = '\0';
+	len = 0;
 	num = strrchr(buf, ',') + 1;
 	rlen = snprintf(reply, sizeof reply, "[\"%s\",\"pong\",%s]",
 	    "jklmnopqr.a", num);
@@ -198,19 +220,21 @@ struct floor_pinger {
 	struct event_base *base;
 	double		*rtt, sent;
 	long		 i, stop;
+	char		 acc[4096];
+	size_t		 len;
 };
 
 static void
 floor_on_pong(evutil_socket_t fd, short what, void *arg)
 {
 	struct floor_pinger *f = arg;
-	char buf[4096];
-	ssize_t len = read(fd, buf, sizeof buf);
+	char buf[256];
 	int wlen;
 
 	(void)what;
-	if (len <= 0 || buf[len - 1] != ']')
+	if (floor_read(fd, f->acc, sizeof f->acc, &f->len) != 1)
 		return;
+	f->len = 0;
 	f->rtt[f->i] = bench_now() - f->sent;
 	if (++f->i == f->stop) {
 		event_base_loopbreak(f->base);
@@ -292,6 +316,7 @@ run(long count)
 	struct bench_child ca, cr, cf;
 	struct event_base *base;
 	struct floor_pinger f;
+	struct event *fev;
 	struct pinger p;
 	char line[512], *sp;
 	double *raw;
@@ -322,8 +347,8 @@ run(long count)
 	bench_child_line(&cf, line, sizeof line);
 	ffd = bench_raw_connect(atoi(line));
 	fcntl(ffd, F_SETFL, O_NONBLOCK);
-	event_add(event_new(f.base, ffd, EV_READ | EV_PERSIST, floor_on_pong,
-	    &f), NULL);
+	fev = event_new(f.base, ffd, EV_READ | EV_PERSIST, floor_on_pong, &f);
+	event_add(fev, NULL);
 	while (p.done < p.count) {
 		long from = p.done;
 		p.stop = from + BLOCK < p.count ? from + BLOCK : p.count;
@@ -346,6 +371,8 @@ run(long count)
 	bench_child_end(&ca);
 	aemp_free(p.n);
 	event_base_free(base);
+	event_free(fev);
+	event_base_free(f.base);
 	free(p.rtt);
 	free(raw);
 	free(f.rtt);

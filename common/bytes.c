@@ -12,6 +12,7 @@
 
 #define BYTES_MIN	256		/* first allocation */
 #define BYTES_KEEP	(64 * 1024)	/* kept when empty; larger is freed */
+#define BYTES_SHRINK	(4 * BYTES_KEEP) /* shrunk when little is left */
 
 char *
 bytes_reserve(struct bytes *b, size_t n)
@@ -69,8 +70,19 @@ bytes_consume(struct bytes *b, size_t n)
 {
 	b->start += n;
 	b->len -= n;
-	if (b->len > 0)
+	if (b->len > 0) {
+		/* a big packet gone, a piece of the next left: give it back */
+		if (b->cap >= BYTES_SHRINK && b->len <= BYTES_KEEP / 2) {
+			char *p;
+			memmove(b->data, b->data + b->start, b->len);
+			b->start = 0;
+			if ((p = realloc(b->data, 2 * BYTES_KEEP)) != NULL) {
+				b->data = p;
+				b->cap = 2 * BYTES_KEEP;
+			}
+		}
 		return;
+	}
 	b->start = 0;
 	if (b->cap > BYTES_KEEP) {
 		free(b->data);

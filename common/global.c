@@ -676,8 +676,8 @@ rcv_set(aemp_node *n, const char *self, json_t *msg, void *ud)
 static int
 rcv_reg(aemp_node *n, struct cport *cp, json_t *msg, int add)
 {
-	const char *group = json_string_value(json_array_get(msg, 0));
-	const char *port = json_string_value(json_array_get(msg, 1));
+	const char *group = json_id(json_array_get(msg, 0));
+	const char *port = json_id(json_array_get(msg, 1));
 	json_t *list;
 
 	if (group == NULL || port == NULL) {
@@ -714,7 +714,7 @@ static int
 rcv_find(aemp_node *n, const char *self, json_t *msg, void *ud)
 {
 	struct cport *cp = ud;
-	const char *other = json_string_value(json_array_get(msg, 0));
+	const char *other = json_id(json_array_get(msg, 0));
 	json_t *addrs;
 
 	(void)self;
@@ -858,7 +858,7 @@ global_connect(aemp_node *n, const char *self, json_t *args, void *ud)
 {
 	struct aemp_global *g = n->global;
 	json_t *version = json_array_get(args, 0);
-	const char *node = json_string_value(json_array_get(args, 1));
+	const char *node = json_id(json_array_get(args, 1));
 	struct cport *cp;
 	size_t i;
 

@@ -257,7 +257,11 @@ struct aemp_node {
 	size_t		 ntheap, theap_cap;
 	int		 tfd;		/* timerfd, or -1 */
 	struct event	*tfd_ev;
+	int		 tfd_polled;	/* tfd_ev is added */
 	double		 tfd_armed;	/* its deadline, or 0 */
+	struct event	*due_ev;	/* zero timeout for timers due at once */
+	int		 timers_firing;
+	int		 free_asked;	/* aemp_free() from a timer callback */
 
 	struct dict	 ports;		/* name -> struct aemp_port */
 	struct dict	 remotes;	/* node ID -> struct aemp_remote */

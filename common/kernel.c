@@ -1489,7 +1489,7 @@ kernel_node_request(aemp_node *n, json_t *msg, struct aemp_remote *from)
 		    "eval is not supported by this node"));
 		json_decref(reply);
 	} else if (strcmp(tag, "AnyEvent::MP::_spawn") == 0) {
-		const char *func = json_string_value(json_array_get(msg, 2));
+		const char *func = json_id(json_array_get(msg, 2));
 		json_t *fargs;
 		if (arg1 == NULL || func == NULL)
 			goto malformed;

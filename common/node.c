@@ -459,6 +459,10 @@ aemp_free(aemp_node *n)
 {
 	if (n == NULL)
 		return;
+	if (n->timers_firing) {
+		n->free_asked = 1;	/* timers_fire() frees it after */
+		return;
+	}
 	n->freeing = 1;
 	if (n->base != NULL) {
 		global_free(n);

@@ -4,7 +4,11 @@
  * and the kernel then set up and cancelled a high-resolution timer on
  * each sleep: a few percent of every message's round trip. The timerfd is
  * set only when the earliest deadline moves earlier, so polls wait
- * without a timeout and a timer costs a syscall now and then.
+ * without a timeout and a timer costs a syscall now and then. Timers due
+ * at once go through a zero libevent timeout instead, which runs them
+ * after the next poll as libevent would have, and the timerfd is polled
+ * only while there are timers, so that a loop with nothing else left to
+ * wait for ends.
  */
 #include <sys/timerfd.h>
 
@@ -108,6 +112,19 @@ heap_insert(aemp_node *n, struct ntimer *t)
 
 static void timers_fire(evutil_socket_t, short, void *);
 
+/* Polls the timerfd while there are timers (see the top). */
+static void
+timers_watch(aemp_node *n)
+{
+	if (n->ntheap > 0 && !n->tfd_polled) {
+		event_add(n->tfd_ev, NULL);
+		n->tfd_polled = 1;
+	} else if (n->ntheap == 0 && n->tfd_polled) {
+		event_del(n->tfd_ev);
+		n->tfd_polled = 0;
+	}
+}
+
 /* Makes the timerfd go off by the earliest deadline. */
 static void
 timers_arm(aemp_node *n)
@@ -132,7 +149,9 @@ timers_arm(aemp_node *n)
 
 /*
  * Runs the timers that are due, each once: one that a callback sets to
- * go off at once waits for the next pass of the loop, as with libevent.
+ * go off at once waits for the next pass of the loop, as with libevent,
+ * and so do the rest when a callback breaks the loop. A callback that
+ * frees the node has that done when the last callback returned.
  */
 static void
 timers_fire(evutil_socket_t fd, short what, void *arg)
@@ -142,10 +161,12 @@ timers_fire(evutil_socket_t fd, short what, void *arg)
 	double now = mono_now();
 	size_t left = n->ntheap;
 
-	(void)what;
-	(void)!read(fd, &expired, sizeof expired);
-	n->tfd_armed = 0;
-	while (left-- > 0 && n->ntheap > 0 && n->theap[0]->when <= now) {
+	(void)fd; (void)what;
+	if (read(n->tfd, &expired, sizeof expired) == sizeof expired)
+		n->tfd_armed = 0;
+	n->timers_firing++;
+	while (left-- > 0 && n->ntheap > 0 && n->theap[0]->when <= now &&
+	    !n->free_asked && !event_base_got_break(n->base)) {
 		struct ntimer *t = n->theap[0];
 		heap_remove(n, t);
 		if (t->persist) {
@@ -157,7 +178,12 @@ timers_fire(evutil_socket_t fd, short what, void *arg)
 		/* the callback may free t, or the node's other timers */
 		t->fn(-1, EV_TIMEOUT, t->arg);
 	}
+	if (--n->timers_firing == 0 && n->free_asked) {
+		aemp_free(n);
+		return;
+	}
 	timers_arm(n);
+	timers_watch(n);
 }
 
 /* --- the interface --------------------------------------------------------- */
@@ -192,15 +218,22 @@ ntimer_add(aemp_node *n, struct ntimer *t, double seconds)
 		heap_down(n, t->slot - 1);
 	} else
 		heap_insert(n, t);
-	if (n->theap[0] == t)
+	if (seconds == 0) {
+		struct timeval zero = { 0, 0 };
+		if (!evtimer_pending(n->due_ev, NULL))
+			evtimer_add(n->due_ev, &zero);
+	} else if (n->theap[0] == t)
 		timers_arm(n);
+	timers_watch(n);
 }
 
 void
 ntimer_del(aemp_node *n, struct ntimer *t)
 {
-	if (t != NULL && t->slot != 0)
+	if (t != NULL && t->slot != 0) {
 		heap_remove(n, t);
+		timers_watch(n);
+	}
 }
 
 int
@@ -225,7 +258,7 @@ timers_init(aemp_node *n)
 		return -1;
 	n->tfd_ev = event_new(n->base, n->tfd, EV_READ | EV_PERSIST,
 	    timers_fire, n);
-	event_add(n->tfd_ev, NULL);
+	n->due_ev = evtimer_new(n->base, timers_fire, n);
 	return 0;
 }
 
@@ -235,6 +268,9 @@ timers_free(aemp_node *n)
 {
 	if (n->tfd_ev != NULL)
 		event_free(n->tfd_ev);
+	if (n->due_ev != NULL)
+		event_free(n->due_ev);
+	n->due_ev = NULL;
 	if (n->tfd >= 0)
 		close(n->tfd);
 	free(n->theap);

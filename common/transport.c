@@ -807,17 +807,15 @@ general:
 /*
  * Delivers the whole packets at the start of p (len bytes, beginning at a
  * packet boundary or where the splitter left off), fast_packet()'s shapes
- * straight from memory. Returns the bytes it finished with; *stop is set
- * when reading must stop for now (closed, or the budget is spent: the
- * rest is then parsed after the next poll).
+ * straight from memory. Returns the bytes it finished with. It stops early
+ * when the connection closes, or when the budget is spent: the rest is
+ * then parsed after the next poll.
  */
 static size_t
-parse_packets(struct aemp_conn *c, const char *p, size_t len, int *budget,
-    int *stop)
+parse_packets(struct aemp_conn *c, const char *p, size_t len, int *budget)
 {
 	size_t done = 0, pos;
 
-	*stop = 0;
 	while ((pos = done + c->scanned) < len) {
 		ssize_t used;
 		size_t skip, plen;
@@ -836,7 +834,7 @@ parse_packets(struct aemp_conn *c, const char *p, size_t len, int *budget,
 			else
 				kernel_deliver(c->node, name, msg, c->remote);
 			if (c->state != CONN_UP)
-				goto stopped;
+				return done;
 			goto delivered;
 		}
 		used = aemp_scan_feed(&c->scan, p + pos, len - pos);
@@ -844,7 +842,7 @@ parse_packets(struct aemp_conn *c, const char *p, size_t len, int *budget,
 			transport_close(c, c->scan.max && c->scanned +
 			    len - pos > c->scan.max ? "packet too large" :
 			    "protocol error: malformed packet stream");
-			goto stopped;
+			return done;
 		}
 		c->scanned += (size_t)used;
 		if (!c->scan.done)
@@ -856,16 +854,13 @@ parse_packets(struct aemp_conn *c, const char *p, size_t len, int *budget,
 		pos = done + skip;
 		done += skip + plen;
 		if (deliver_packet(c, p + pos, plen) < 0)
-			goto stopped;
+			return done;
 	delivered:
 		if (--*budget == 0) {
 			read_later(c);
-			goto stopped;
+			return done;
 		}
 	}
-	return done;
-stopped:
-	*stop = 1;
 	return done;
 }
 
@@ -873,12 +868,12 @@ stopped:
 static void
 read_packets(struct aemp_conn *c)
 {
-	int budget = READ_BUDGET, stop;
+	int budget = READ_BUDGET;
 	size_t done;
 
 	if (c->state != CONN_UP || c->in.len <= c->scanned)
 		return;
-	done = parse_packets(c, bytes_ptr(&c->in), c->in.len, &budget, &stop);
+	done = parse_packets(c, bytes_ptr(&c->in), c->in.len, &budget);
 	if (c->state == CONN_UP)
 		bytes_consume(&c->in, done);
 }
@@ -914,7 +909,7 @@ conn_read_data(evutil_socket_t fd, short what, void *arg)
 {
 	struct aemp_conn *c = arg;
 	aemp_node *n = c->node;
-	int budget = READ_BUDGET, stop;
+	int budget = READ_BUDGET;
 	ssize_t got;
 	size_t done;
 	char *buf;
@@ -947,7 +942,7 @@ conn_read_data(evutil_socket_t fd, short what, void *arg)
 		bytes_commit(&c->in, (size_t)got);
 		read_packets(c);
 	} else {
-		done = parse_packets(c, buf, (size_t)got, &budget, &stop);
+		done = parse_packets(c, buf, (size_t)got, &budget);
 		if (c->state == CONN_UP)
 			bytes_add(&c->in, buf + done, (size_t)got - done);
 	}
@@ -1048,10 +1043,17 @@ flush_out(struct aemp_conn *c)
 			break;	/* a short write: the socket is full */
 	}
 	if (c->out.len > 0 && !c->write_waiting) {
+		/* in whole microseconds: {0, 0} would time out at once */
+		double s = c->node->monitor_timeout;
 		struct timeval wt;
-		wt.tv_sec = (time_t)c->node->monitor_timeout;
-		wt.tv_usec = (suseconds_t)((c->node->monitor_timeout -
-		    (double)wt.tv_sec) * 1e6);
+		if (!(s >= 1e-6))
+			s = 1e-6;
+		if (s > 1e9)
+			s = 1e9;
+		wt.tv_sec = (time_t)s;
+		wt.tv_usec = (suseconds_t)((s - (double)wt.tv_sec) * 1e6);
+		if (wt.tv_sec == 0 && wt.tv_usec == 0)
+			wt.tv_usec = 1;
 		event_add(c->write_ev, &wt);
 		c->write_waiting = 1;
 	} else if (c->out.len == 0 && c->write_waiting) {

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "testutil.h"
 #include "nodeutil.h"
@@ -519,6 +520,69 @@ START_TEST(odd_timer_delays)
 	ck_assert_int_eq(nan_fired, 1);
 	ck_assert_int_eq(neg_fired, 1);
 	ck_assert_int_eq(never, 0);
+	aemp_free(n);
+}
+END_TEST
+
+static void
+free_node_timer(aemp_node *n, void *ud)
+{
+	*(int *)ud = 1;
+	aemp_free(n);
+}
+
+/* An aemp_after callback may free its node (on a base of the program's) */
+START_TEST(timer_callback_frees_its_node)
+{
+	aemp_node *n = tn_node(base, "one", NULL);
+	int freed = 0, other = 0;
+
+	aemp_after(n, 0.01, free_node_timer, &freed);
+	aemp_after(n, 0.01, count_timer, &other);
+	ck_assert(tn_run_until(base, &freed, 2));
+	tn_run_for(base, 0.05);
+	ck_assert_int_eq(other, 0);	/* went with the node */
+}
+END_TEST
+
+static void
+break_timer(aemp_node *n, void *ud)
+{
+	(*(int *)ud)++;
+	event_base_loopbreak(aemp_base(n));
+}
+
+/*
+ * Breaking the loop in a timer callback leaves the other due timers for
+ * the next pass, as libevent's own timers did.
+ */
+START_TEST(loopbreak_in_timer_defers_the_rest)
+{
+	aemp_node *n = tn_node(base, "one", NULL);
+	int first = 0, second = 0;
+
+	aemp_after(n, 0.010, break_timer, &first);
+	aemp_after(n, 0.011, count_timer, &second);
+	usleep(30000);		/* both due when the loop starts */
+	event_base_dispatch(base);
+	ck_assert_int_eq(first, 1);
+	ck_assert_int_eq(second, 0);
+	ck_assert(tn_run_until(base, &second, 2));
+	aemp_free(n);
+}
+END_TEST
+
+/* With nothing left to wait for, the node's loop ends: timers are no hold */
+START_TEST(loop_ends_when_nothing_is_left)
+{
+	json_t *cfg = json_pack("{s[]}", "binds");
+	aemp_node *n = tn_node(base, "one", cfg);
+	int fired = 0;
+
+	ck_assert_ptr_nonnull(n);
+	aemp_after(n, 0.01, count_timer, &fired);
+	aemp_loop(n);		/* a hang fails the test (Check's timeout) */
+	ck_assert_int_eq(fired, 1);
 	aemp_free(n);
 }
 END_TEST
@@ -1329,6 +1393,9 @@ kernel_suite(void)
 	tcase_add_test(one, timer_cancels_itself);
 	tcase_add_test(one, timers_fire_in_deadline_order);
 	tcase_add_test(one, odd_timer_delays);
+	tcase_add_test(one, timer_callback_frees_its_node);
+	tcase_add_test(one, loopbreak_in_timer_defers_the_rest);
+	tcase_add_test(one, loop_ends_when_nothing_is_left);
 	tcase_add_test(one, self_sending_port_does_not_starve_the_loop);
 	tcase_add_test(one, shared_message_is_not_changed);
 	tcase_add_test(one, node_ids_that_break_greetings_are_refused);

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "testutil.h"
+#include "bytes.h"
 #include "wire.h"
 
 /* Line 1 of each greeting in protocol/vectors/handshake.txt, verbatim. */
@@ -788,6 +789,67 @@ START_TEST(scan_big)
 }
 END_TEST
 
+/* --- the data phase's byte queue (bytes.c) --------------------------------- */
+
+/* Bytes come out in the order they went in, across moves and regrowth */
+START_TEST(bytes_fifo)
+{
+	struct bytes a = { 0 }, b = { 0 };
+	char buf[1000];
+	size_t i, got = 0;
+
+	for (i = 0; i < sizeof buf; i++)
+		buf[i] = (char)(i * 7);
+	for (i = 0; i < 100; i++) {
+		bytes_add(&a, buf + (i * 10) % 990, 10);
+		bytes_consume(&a, 3);	/* start moves: compaction keeps order */
+		got += 7;	/* 10 in, 3 out */
+		ck_assert_int_eq(a.len, (i + 1) * 7);
+	}
+	ck_assert_int_eq(got, a.len);
+	bytes_add(&b, "xy", 2);
+	bytes_move(&b, &a);	/* appended: b was not empty */
+	ck_assert_int_eq(a.len, 0);
+	ck_assert_int_eq(b.len, 702);
+	ck_assert_int_eq(memcmp(bytes_ptr(&b), "xy", 2), 0);
+	/* 300 bytes consumed off the front of the 1000 added */
+	ck_assert_int_eq(bytes_ptr(&b)[2], buf[300]);
+	ck_assert_int_eq(bytes_ptr(&b)[701], buf[9]);
+	bytes_move(&a, &b);	/* into an empty one: the blocks swap */
+	ck_assert_int_eq(a.len, 702);
+	ck_assert_int_eq(b.len, 0);
+	bytes_free(&a);
+	bytes_free(&b);
+}
+END_TEST
+
+/* A big block is not kept for a few bytes or for none */
+START_TEST(bytes_give_back_big_blocks)
+{
+	struct bytes q = { 0 };
+	char *p = bytes_reserve(&q, 1 << 20);
+	size_t i;
+
+	for (i = 0; i < 1 << 20; i++)
+		p[i] = (char)i;
+	bytes_commit(&q, 1 << 20);
+	ck_assert_uint_ge(q.cap, 1 << 20);
+	bytes_consume(&q, (1 << 20) - 100);
+	ck_assert_uint_le(q.cap, 128 * 1024);
+	ck_assert_int_eq(q.len, 100);
+	ck_assert_int_eq(bytes_ptr(&q)[0], (char)((1 << 20) - 100));
+	ck_assert_int_eq(bytes_ptr(&q)[99], (char)((1 << 20) - 1));
+	bytes_consume(&q, 100);
+	ck_assert_uint_eq(q.cap, 0);
+	ck_assert_ptr_null(q.data);
+	/* a small block stays for the next packets */
+	bytes_add(&q, "[]", 2);
+	bytes_consume(&q, 2);
+	ck_assert_ptr_nonnull(q.data);
+	bytes_free(&q);
+}
+END_TEST
+
 static Suite *
 wire_suite(void)
 {
@@ -822,6 +884,11 @@ wire_suite(void)
 	tcase_add_test(tc, scan_errors);
 	tcase_add_test(tc, scan_cap);
 	tcase_add_test(tc, scan_big);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("bytes");
+	tcase_add_test(tc, bytes_fifo);
+	tcase_add_test(tc, bytes_give_back_big_blocks);
 	suite_add_tcase(s, tc);
 	return s;
 }
