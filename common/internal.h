@@ -68,6 +68,8 @@ struct rcv_tag {
 	char		 tag[];
 };
 
+#define PORT_NAME_MAX	64	/* the prefixes are 9 and 16 characters */
+
 /*
  * One allocation per port, with its ID inside: a node may hold millions
  * of ports, most of them never monitored, so the monitor list is
@@ -252,6 +254,10 @@ struct aemp_node {
 	size_t		 max_packet;
 	size_t		 max_queue;
 	char		*read_buf;	/* what each read goes into first */
+	/* the next port aemp_port() makes, named ahead (kernel.c) */
+	char		 next_port[PORT_NAME_MAX];
+	uint64_t	 next_counter;
+	size_t		 next_hash;
 	/* timers (timers.c) */
 	struct ntimer	**theap;
 	size_t		 ntheap, theap_cap;

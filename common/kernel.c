@@ -51,13 +51,11 @@ is_local(aemp_node *n, const char *id, const char **name)
  * name is never reused while the process lives, and the random prefix
  * keeps names apart across restarts.
  */
-#define PORT_NAME_MAX	64	/* the prefixes are 9 and 16 characters */
-
 static void
-port_name_into(aemp_node *n, int remote, char name[PORT_NAME_MAX])
+port_name_format(aemp_node *n, int remote, uint64_t c,
+    char name[PORT_NAME_MAX])
 {
 	char digits[16];
-	uint64_t c = ++n->counter;
 	size_t i = 0, len;
 	const char *prefix = remote ? n->runiq : n->uniq;
 
@@ -76,6 +74,12 @@ port_name_into(aemp_node *n, int remote, char name[PORT_NAME_MAX])
 	name[len + 1 + i] = '\0';
 }
 
+static void
+port_name_into(aemp_node *n, int remote, char name[PORT_NAME_MAX])
+{
+	port_name_format(n, remote, ++n->counter, name);
+}
+
 char *
 kernel_port_name(aemp_node *n, int remote)
 {
@@ -89,14 +93,13 @@ kernel_port_name(aemp_node *n, int remote)
 
 /* --- ports -------------------------------------------------------------- */
 
+/* A port named name, whose hash (dict_prefetch()) is hash. */
 static struct aemp_port *
-port_new(aemp_node *n, const char *name)
+port_new_hashed(aemp_node *n, const char *name, size_t hash)
 {
-	size_t idlen = strlen(n->id), namelen = strlen(name), hash;
+	size_t idlen = strlen(n->id), namelen = strlen(name);
 	struct aemp_port *p;
 
-	/* a big table misses the cache: let that overlap with malloc() */
-	hash = dict_prefetch(&n->ports, name);
 	/* the ID starts inside the struct's tail padding */
 	p = malloc(offsetof(struct aemp_port, id) + idlen + 1 + namelen + 1);
 	if (p == NULL || idlen >= 1u << 30)
@@ -108,6 +111,12 @@ port_new(aemp_node *n, const char *name)
 	p->nameoff = (unsigned)idlen + 1;
 	dict_put_hashed(&n->ports, PORT_NAME(p), hash, p);
 	return p;
+}
+
+static struct aemp_port *
+port_new(aemp_node *n, const char *name)
+{
+	return port_new_hashed(n, name, dict_prefetch(&n->ports, name));
 }
 
 /* The port's monitor list, created on first use. */
@@ -159,12 +168,25 @@ aemp_port(aemp_node *n, aemp_rcv_fn cb, void *ud)
 	char name[PORT_NAME_MAX];
 	struct aemp_port *p;
 
-	port_name_into(n, 0, name);
-	p = port_new(n, name);
+	if (n->next_counter == n->counter + 1) {
+		n->counter++;
+		p = port_new_hashed(n, n->next_port, n->next_hash);
+	} else {
+		port_name_into(n, 0, name);
+		p = port_new(n, name);
+	}
 	p->cb = cb;
 	p->ud = ud;
 	/* a new port is often given its receivers or a message next */
 	n->last_port = p;
+	/*
+	 * A big table misses the cache on every insert: the next port's
+	 * name is made and its slot fetched while the program works with
+	 * this one.
+	 */
+	n->next_counter = n->counter + 1;
+	port_name_format(n, 0, n->next_counter, n->next_port);
+	n->next_hash = dict_prefetch(&n->ports, n->next_port);
 	return p->id;
 }
 

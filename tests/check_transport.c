@@ -132,15 +132,18 @@ raw_line(int fd, char *buf, size_t size)
 	return -1;
 }
 
-/* Reads until needle was seen (1) or the peer stops sending (0). */
+/*
+ * Reads into buf (size bytes, kept NUL-terminated) until needle was seen
+ * (1) or the peer stops sending (0).
+ */
 static int
-raw_read_until(int fd, const char *needle)
+raw_read_into(int fd, const char *needle, char *buf, size_t size)
 {
-	char buf[65536];
 	size_t len = 0;
 
-	while (len < sizeof buf - 1) {
-		ssize_t r = read(fd, buf + len, sizeof buf - 1 - len);
+	buf[0] = '\0';
+	while (len < size - 1) {
+		ssize_t r = read(fd, buf + len, size - 1 - len);
 		if (r <= 0)
 			return 0;
 		len += (size_t)r;
@@ -149,6 +152,14 @@ raw_read_until(int fd, const char *needle)
 			return 1;
 	}
 	return 0;
+}
+
+static int
+raw_read_until(int fd, const char *needle)
+{
+	char buf[65536];
+
+	return raw_read_into(fd, needle, buf, sizeof buf);
 }
 
 /* 1 if the peer closed the connection within the receive timeout. */
@@ -471,17 +482,7 @@ START_TEST(many_packets_in_one_write_and_split_packets)
 	raw_send(fd, "fo\",\"raw#pi");
 	usleep(50000);
 	raw_send(fd, "eces\"]");
-	len = 0;
-	while (len < sizeof buf - 1) {
-		ssize_t r = read(fd, buf + len, sizeof buf - 1 - len);
-		if (r <= 0)
-			break;
-		len += (size_t)r;
-		buf[len] = '\0';
-		if (strstr(buf, "[\"pieces\",\"victim\"]") != NULL)
-			break;
-	}
-	buf[len] = '\0';
+	raw_read_into(fd, "[\"pieces\",\"victim\"]", buf, sizeof buf);
 	ck_assert_ptr_nonnull(strstr(buf, "[\"r\",0]"));
 	ck_assert_ptr_nonnull(strstr(buf, "[\"r\",499]"));
 	ck_assert_ptr_nonnull(strstr(buf, "[\"pieces\",\"victim\"]"));
@@ -499,7 +500,6 @@ START_TEST(nul_bytes_in_strings)
 {
 	struct child c;
 	char buf[4096];
-	size_t len = 0;
 	int fd;
 
 	child_start(&c, NULL);
@@ -507,16 +507,7 @@ START_TEST(nul_bytes_in_strings)
 	raw_send(fd, "[\"\",\"snd\",\"raw#r\",\"a\\u0000b\"]"
 	    "[\"\",\"info\",\"raw#bad\\u0000x\"]"
 	    "[\"\",\"info\",\"raw#ok\"]");
-	while (len < sizeof buf - 1) {
-		ssize_t r = read(fd, buf + len, sizeof buf - 1 - len);
-		if (r <= 0)
-			break;
-		len += (size_t)r;
-		buf[len] = '\0';
-		if (strstr(buf, "[\"ok\",\"victim\"]") != NULL)
-			break;
-	}
-	buf[len] = '\0';
+	raw_read_into(fd, "[\"ok\",\"victim\"]", buf, sizeof buf);
 	ck_assert_ptr_nonnull(strstr(buf, "[\"r\",\"a\\u0000b\"]"));
 	ck_assert_ptr_nonnull(strstr(buf, "[\"ok\",\"victim\"]"));
 	ck_assert_ptr_null(strstr(buf, "bad"));
