@@ -370,10 +370,10 @@ transport_close(struct aemp_conn *c, const char *why)
 	 * One non-blocking attempt to send what is queued, so that the peer
 	 * gets our auth line (and so its own verdict) or the last packets.
 	 */
-	if (was == CONN_UP && c->out.len > 0)
-		(void)!write(c->fd, bytes_ptr(&c->out),
-		    c->out.len);
-	else if (was != CONN_CONNECTING) {
+	if (was == CONN_UP) {
+		if (c->out.len > 0)
+			(void)!write(c->fd, bytes_ptr(&c->out), c->out.len);
+	} else if (was != CONN_CONNECTING) {
 		struct evbuffer *out = bufferevent_get_output(c->bev);
 		/* socket bufferevents freeze the start of their output */
 		evbuffer_unfreeze(out, 1);
