@@ -227,7 +227,7 @@ probe_tick(evutil_socket_t fd, short what, void *arg)
 		return;
 	r->probe_pending = 1;
 	r->probe_sent = node_now();
-	remote_send_name(r, "", json_pack("[sssI]", "snd", n->id, "devnull",
+	remote_send_name(r, "", json_pack("[ssssI]", "snd", n->id, "devnull",
 	    "aemp-probe", (json_int_t)++r->probe_seq));
 	r->sent_since_probe = 0;
 }
