@@ -159,6 +159,17 @@ json_t		*aemp_up_nodes(aemp_node *);
 json_t		*aemp_known_nodes(aemp_node *);
 int		 aemp_node_is_up(aemp_node *, const char *nodeid);
 
+/* --- statistics (libaemp(3), STATISTICS) ------------------------------ */
+
+/*
+ * A snapshot of the node's counters (a new object): identity, uptime,
+ * ports, monitors, messages, groups, handshakes, and one entry per
+ * remote node in "connections". Other nodes ask for it with the node
+ * port request AEMP_STATS_REQUEST, [AEMP_STATS_REQUEST, @reply].
+ */
+json_t		*aemp_stats(aemp_node *);
+#define AEMP_STATS_REQUEST	"aemp_c_stats"
+
 /* --- global groups ----------------------------------------------------- */
 
 /*

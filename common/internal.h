@@ -22,6 +22,7 @@
 #include "dict.h"
 #include "wire.h"
 #include "codec.h"
+#include "stats.h"
 
 struct aemp_conn;
 struct aemp_global;
@@ -126,6 +127,7 @@ struct aemp_remote {
 	uint64_t	 probe_seq;
 	int		 probe_pending;
 	int		 sent_since_probe;
+	struct stats_remote stats;	/* stats.c */
 };
 
 static inline const char *
@@ -307,6 +309,7 @@ struct aemp_node {
 	int		 log_level;
 	int		 trace;
 	int		 freeing;
+	struct stats_node stats;	/* stats.c */
 };
 
 /* node.c */

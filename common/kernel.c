@@ -110,6 +110,7 @@ port_new_hashed(aemp_node *n, const char *name, size_t hash)
 	memcpy(p->id + idlen + 1, name, namelen + 1);
 	p->nameoff = (unsigned)idlen + 1;
 	dict_put_hashed(&n->ports, PORT_NAME(p), hash, p);
+	n->stats.ports_created++;
 	return p;
 }
 
@@ -282,6 +283,7 @@ call_receiver(aemp_node *n, struct aemp_port *p, void *arg)
 {
 	struct delivery *d = arg;
 
+	n->stats.delivered++;
 	return d->cb(n, p->id, d->msg, d->ud);
 }
 
@@ -306,6 +308,7 @@ port_deliver(aemp_node *n, struct aemp_port *p, json_t *msg)
 	struct rcv_tag *t = NULL;
 
 	if (p == NULL || p->dead) {
+		n->stats.dropped++;
 		json_decref(msg);	/* ports never queue */
 		return;
 	}
@@ -570,6 +573,7 @@ port_kill(aemp_node *n, struct aemp_port *p, json_t *reason)
 	 * real reason, as with the reference's postponed kill.
 	 */
 	p->dead = 1;
+	n->stats.ports_killed++;
 	d = node_defer(n, DEFER_KILL);
 	d->dead = p;
 	d->msg = reason != NULL ? reason : json_array();
@@ -1503,6 +1507,8 @@ kernel_node_request(aemp_node *n, json_t *msg, struct aemp_remote *from)
 		reply_to(n, args, aemp_up_nodes(n));
 	else if (strcmp(tag, "time") == 0)
 		reply_to(n, args, json_pack("[f]", node_now()));
+	else if (strcmp(tag, STATS_REQUEST) == 0)	/* stats.c */
+		reply_to(n, args, json_pack("[o]", aemp_stats(n)));
 	else if (strcmp(tag, "eval") == 0) {
 		json_t *reply = rest(msg, 2);
 		aemp_log(n, 2, "refusing eval request%s%s",

@@ -380,6 +380,7 @@ aemp_configure(struct event_base *base, json_t *config, char **err)
 	if (n == NULL)
 		abort();
 	n->tfd = -1;
+	n->stats.started = node_now();
 	if (config == NULL)
 		config = json_object();
 	/*

@@ -53,6 +53,7 @@ send_packet(struct aemp_remote *r, const char *name, size_t len, json_t *pkt)
 
 	int rc;
 
+	r->stats.msgs_out++;
 	node_trace(n, "SND", r->id, pkt, name == NULL);
 	if (r->conn != NULL) {
 		r->sent_since_probe = 1;
@@ -263,6 +264,7 @@ remote_up(struct aemp_remote *r, struct aemp_conn *c)
 	r->conn = c;
 	c->remote = r;
 	stop_connecting(r);
+	stats_remote_up(r);
 	transport_write_buffer(c, &r->queue);
 	probe_start(r);
 	kernel_nodes_event(n, r->id, 1, NULL);
@@ -290,6 +292,7 @@ remote_down(struct aemp_remote *r, const char *why)
 		transport_close(c, why);
 	}
 	stop_connecting(r);
+	stats_remote_down(r);
 	ntimer_del(n, r->probe_ev);
 	bytes_free(&r->queue);
 	if (!was_up)

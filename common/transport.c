@@ -348,6 +348,8 @@ transport_close(struct aemp_conn *c, const char *why)
 	c->state = CONN_CLOSED;
 	if (!n->freeing)
 		aemp_log(n, 9, "%s %s", c->peer, why);
+	if (was != CONN_UP && !n->freeing)
+		stats_handshake_failed(n, was == CONN_CONNECTING, why);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -683,6 +685,7 @@ conn_up(struct aemp_conn *c)
 	struct aemp_remote *r = remote_get(n, c->rnodeid, 1);
 
 	c->state = CONN_UP;
+	n->stats.hs_ok++;
 	if (c->timer != NULL)
 		ntimer_free(c->node, c->timer);
 	c->timer = NULL;
@@ -827,6 +830,7 @@ parse_packets(struct aemp_conn *c, const char *p, size_t len, int *budget)
 		    (plen = fast_packet(p + pos, len - pos, c->scan.max, name,
 		    &tag, &taglen, &msg)) > 0) {
 			done += plen;
+			c->remote->stats.msgs_in++;
 			c->listener_less_keepalive = 1;
 			if (tag != NULL)
 				kernel_deliver_tagged(c->node, name, tag, taglen,
@@ -853,6 +857,7 @@ parse_packets(struct aemp_conn *c, const char *p, size_t len, int *budget)
 		c->scanned = 0;
 		pos = done + skip;
 		done += skip + plen;
+		c->remote->stats.msgs_in++;
 		if (deliver_packet(c, p + pos, plen) < 0)
 			return done;
 	delivered:
@@ -933,6 +938,7 @@ conn_read_data(evutil_socket_t fd, short what, void *arg)
 		    strerror(errno));
 		return;
 	}
+	stats_read(c->remote, (size_t)got);
 	/*
 	 * Replies to what is read here leave at the end rather than after
 	 * another pass of the loop: request-response traffic waits on each.
@@ -1039,6 +1045,7 @@ flush_out(struct aemp_conn *c)
 		if (got <= 0)
 			break;
 		bytes_consume(&c->out, (size_t)got);
+		c->remote->stats.bytes_out += (uint64_t)got;
 		if (c->out.len > 0)
 			break;	/* a short write: the socket is full */
 	}
