@@ -3,7 +3,8 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
 PKGS    := libevent jansson sqlite3
-DEBS    := build-essential pkg-config libevent-dev libjansson-dev libsqlite3-dev check groff-base valgrind clang
+DEBS    := build-essential pkg-config libevent-dev libjansson-dev libsqlite3-dev check groff-base valgrind clang \
+	   chromium
 
 ifeq ($(SANITIZE),1)
 B       := build/asan
@@ -67,6 +68,15 @@ $(B)/bin/aempd: $(D_OBJ) $(B)/lib/libaemp.a
 	@mkdir -p $(dir $@)
 	$(CC) -rdynamic -o $@ $(D_OBJ) -Wl,--whole-archive $(B)/lib/libaemp.a \
 	  -Wl,--no-whole-archive $(LDFLAGS) $(LIBS) -ldl
+
+# The status page (daemon/status.html) is compiled into aempd as a string.
+$(B)/gen/status_html.h: daemon/status.html
+	@mkdir -p $(dir $@)
+	{ echo 'static const char status_html[] ='; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $<; \
+	  echo ';'; } > $@
+$(B)/obj/daemon/http.o: $(B)/gen/status_html.h
+$(B)/obj/daemon/http.o: ALLCFLAGS += -I$(B)/gen
 
 # Not linked against libaemp: a second copy of it would be a second kernel.
 $(B)/lib/aemp/%.so: examples/modules/%.c common/aemp.h

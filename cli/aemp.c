@@ -60,6 +60,11 @@ extern const struct aemp_cmd cmd_setauth_accept_entry;
 extern const struct aemp_cmd cmd_delauth_accept_entry;
 extern const struct aemp_cmd cmd_setautocork_entry, cmd_delautocork_entry;
 extern const struct aemp_cmd cmd_setnodelay_entry, cmd_delnodelay_entry;
+extern const struct aemp_cmd cmd_setstatus_bind_entry;
+extern const struct aemp_cmd cmd_delstatus_bind_entry;
+extern const struct aemp_cmd cmd_setstatus_token_entry;
+extern const struct aemp_cmd cmd_delstatus_token_entry;
+extern const struct aemp_cmd cmd_top_entry;
 extern const struct aemp_cmd cmd_import_perl_entry, cmd_export_entry;
 extern const struct aemp_cmd cmd_snd_entry, cmd_cal_entry, cmd_mon_entry;
 extern const struct aemp_cmd cmd_eval_entry, cmd_trace_entry;
@@ -72,6 +77,7 @@ const struct aemp_cmd *const aemp_cmd_table[] = {
 	&cmd_mon_entry,
 	&cmd_eval_entry,
 	&cmd_trace_entry,
+	&cmd_top_entry,
 	&cmd_shell_entry,
 	&cmd_run_entry,
 	&cmd_restart_entry,
@@ -119,6 +125,10 @@ const struct aemp_cmd *const aemp_cmd_table[] = {
 	&cmd_delautocork_entry,
 	&cmd_setnodelay_entry,
 	&cmd_delnodelay_entry,
+	&cmd_setstatus_bind_entry,
+	&cmd_delstatus_bind_entry,
+	&cmd_setstatus_token_entry,
+	&cmd_delstatus_token_entry,
 	&cmd_import_perl_entry,
 	&cmd_export_entry,
 	&cmd_help_entry,

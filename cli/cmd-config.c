@@ -352,3 +352,23 @@ const struct aemp_cmd cmd_delnodelay_entry = {
 	"remove nodelay (inherit it again)",
 	CMD_WRITE, "nodelay", cmd_del_exec
 };
+const struct aemp_cmd cmd_setstatus_bind_entry = {
+	"setstatus_bind", "status_bind", 1, 1, "HOST:PORT",
+	"set where aempd serves its status page and /metrics (off if unset)",
+	CMD_WRITE, "status_bind", cmd_set_exec
+};
+const struct aemp_cmd cmd_delstatus_bind_entry = {
+	"delstatus_bind", NULL, 0, 0, "",
+	"remove status_bind (inherit it again)",
+	CMD_WRITE, "status_bind", cmd_del_exec
+};
+const struct aemp_cmd cmd_setstatus_token_entry = {
+	"setstatus_token", "status_token", 1, 1, "TOKEN",
+	"set the bearer token the status endpoint requires",
+	CMD_WRITE, "status_token", cmd_set_exec
+};
+const struct aemp_cmd cmd_delstatus_token_entry = {
+	"delstatus_token", NULL, 0, 0, "",
+	"remove status_token (inherit it again)",
+	CMD_WRITE, "status_token", cmd_del_exec
+};

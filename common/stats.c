@@ -70,7 +70,10 @@ void
 stats_remote_up(struct aemp_remote *r)
 {
 	r->stats.ups++;
-	r->stats.since = node_now();
+	r->stats.since = r->stats.last_in = node_now();
+	/* what came with the handshake's last read waits in the input */
+	if (r->conn != NULL)
+		r->stats.bytes_in += r->conn->in.len;
 }
 
 void

@@ -34,8 +34,9 @@ usage(FILE *f)
 "$AEMP_PROFILE, else the host name) of the configuration store ($AEMP_RC),\n"
 "with KEY VALUE pairs as configure arguments (profile, nodeid, secret, binds,\n"
 "seeds, services, monitor_timeout, connect_interval, framing_format,\n"
-"auth_offer, auth_accept, autocork, nodelay), and start the profile's\n"
-"services (modules from $AEMP_MODULE_PATH, default " AEMP_PREFIX "/lib/aemp).\n"
+"auth_offer, auth_accept, autocork, nodelay, status_bind, status_token), and\n"
+"start the profile's services (modules from $AEMP_MODULE_PATH, default\n"
+"" AEMP_PREFIX "/lib/aemp); status_bind HOST:PORT serves a status page there.\n"
 "The node stays in the foreground, logs to stderr, exits cleanly on SIGINT or\n"
 "SIGTERM and reloads on SIGHUP; see aempd(8).\n"
 "\n"
@@ -431,6 +432,15 @@ main(int argc, char **argv)
 	aemp_set_logger(d.d_node, log_line, &d);
 	aemp_set_resolver(d.d_node, modules_resolve, &d.d_mods);
 	aemp_register_func(d.d_node, RESTART_FUNC, fn_restart, &d);
+	if (http_start(&d, &err) < 0) {
+		fprintf(stderr, "aempd: %s\n", err ? err : "status page failed");
+		free(err);
+		aemp_free(d.d_node);
+		event_base_free(d.d_base);
+		modules_free(&d.d_mods);
+		cleanup(&d);
+		return 1;
+	}
 	for (i = 0; i < 3; i++) {
 		sig[i] = evsignal_new(d.d_base, signo[i], on_signal, &d);
 		evsignal_add(sig[i], NULL);
@@ -447,6 +457,8 @@ main(int argc, char **argv)
 		aemp_log(d.d_node, 5, "restarting: executing %s.", d.d_exe);
 	modules_fini(&d.d_mods, d.d_node);
 	aemp_free(d.d_node);
+	/* after the node: its pending up_nodes calls never answer now */
+	http_free(&d);
 	modules_free(&d.d_mods);
 	event_base_free(d.d_base);
 	if (d.d_restart) {

@@ -31,6 +31,8 @@ struct services {
 	void		*sv_done_ud;
 };
 
+struct status_http;
+
 struct aempd {
 	aemp_node	*d_node;
 	struct event_base *d_base;
@@ -45,6 +47,7 @@ struct aempd {
 	int		 d_ready;	/* READY=1 was sent */
 	struct modules	 d_mods;
 	struct services	 d_svc;
+	struct status_http *d_http;	/* status_bind, or NULL */
 };
 
 /* modules.c */
@@ -59,6 +62,14 @@ void	 modules_free(struct modules *);
 int	 services_start(struct aempd *, json_t *list);
 void	 services_reload(struct aempd *, json_t *list);
 void	 services_free(struct services *);
+
+/* http.c: the status page, /status.json and /metrics (status_bind) */
+int	 http_start(struct aempd *, char **err);
+void	 http_free(struct aempd *);
+
+/* metrics.c */
+struct evbuffer;
+void	 metrics_write(struct evbuffer *, json_t *snapshot);
 
 /* notify.c */
 int	 notify_systemd(const char *state);

@@ -34,6 +34,8 @@ static const struct aemp_key {
 	{ "nodelay",		AEMP_KEY_BOOL },
 	{ "max_packet",		AEMP_KEY_NUMBER },
 	{ "max_queue",		AEMP_KEY_NUMBER },
+	{ "status_bind",	AEMP_KEY_STRING },
+	{ "status_token",	AEMP_KEY_STRING },
 	{ "profile",		AEMP_KEY_STRING },
 };
 #define NKEYS (sizeof aemp_key_table / sizeof aemp_key_table[0])
@@ -42,7 +44,7 @@ static const char *const aemp_key_names[NKEYS + 1] = {
 	"nodeid", "secret", "cert", "binds", "seeds", "services", "parent",
 	"monitor_timeout", "connect_interval", "framing_format", "auth_offer",
 	"auth_accept", "autocork", "nodelay", "max_packet", "max_queue",
-	"profile", NULL
+	"status_bind", "status_token", "profile", NULL
 };
 
 /* Sets *err (when err is not NULL) to a formatted, malloc()ed message. */
@@ -81,7 +83,8 @@ aemp_key_quotable(const char *key)
 {
 	/* The secret and the certificate's key must never reach a log. */
 	return key == NULL ||
-	    (strcmp(key, "secret") != 0 && strcmp(key, "cert") != 0);
+	    (strcmp(key, "secret") != 0 && strcmp(key, "cert") != 0 &&
+	    strcmp(key, "status_token") != 0);
 }
 
 json_t *
@@ -374,6 +377,8 @@ aemp_scrub_secret_args(int argc, char **argv)
 
 	for (i = 1; i < argc; i++)
 		if (strcmp(argv[i - 1], "secret") == 0 ||
-		    strcmp(argv[i - 1], "setsecret") == 0)
+		    strcmp(argv[i - 1], "setsecret") == 0 ||
+		    strcmp(argv[i - 1], "status_token") == 0 ||
+		    strcmp(argv[i - 1], "setstatus_token") == 0)
 			memset(argv[i], '*', strlen(argv[i]));
 }
