@@ -160,6 +160,12 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 $(B)/bench/%: bench/%.c bench/bench.h $(B)/lib/libaemp.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -o $@ $< $(B)/lib/libaemp.a $(LDFLAGS) $(LIBS)
+# tput's "scraped" mode runs aempd's status endpoint on its receiver.
+$(B)/bench/tput: bench/tput.c bench/bench.h $(B)/lib/libaemp.a \
+	  $(B)/obj/daemon/http.o $(B)/obj/daemon/metrics.o
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -Idaemon -o $@ $< $(B)/obj/daemon/http.o \
+	  $(B)/obj/daemon/metrics.o $(B)/lib/libaemp.a $(LDFLAGS) $(LIBS)
 bench-build: $(BENCH_BIN) $(B)/bin/aempd
 bench:
 	$(MAKE) B=build/bench OPT='-O2 -g' SANITIZE= bench-build

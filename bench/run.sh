@@ -62,6 +62,7 @@ while [ "$i" -lt "$RUNS" ]; do
 	i=$((i + 1))
 	echo "  round $i: tput" >&2
 	run tput_remote "$BIN/tput" aemp 3000000
+	run tput_scraped "$BIN/tput" scraped 3000000
 	run tput_raw "$BIN/tput" raw 10000000
 	echo "  round $i: rtt" >&2
 	run rtt "$BIN/rtt" 20000 same
@@ -75,9 +76,13 @@ while [ "$i" -lt "$RUNS" ]; do
 	run mesh32 "$BIN/mesh" "$B/bin/aempd" 32 30
 	echo "  round $i: fanout" >&2
 	run fanout "$BIN/fanout" 20000
+	echo "  round $i: snapshot" >&2
+	run snapshot "$BIN/snapshot" 10000 100
 done
 
 tr=$(med tput_remote rate); tw=$(med tput_raw rate)
+ts=$(med tput_scraped rate); rs=$(ratio "$ts" "$tr")
+sn=$(med snapshot snapshot_ms); sd=$(med snapshot dump_ms)
 rm_=$(med rtt median_us); rp=$(med rtt p99_us)
 wm=$(med rtt raw_median_us); wp=$(med rtt raw_p99_us)
 fm=$(med rtt floor_median_us)
@@ -94,6 +99,10 @@ rx=$(ratio "$xm" "$xw"); rxf=$(ratio "$xf" "$xw")
 
 e=$(err tput_remote)
 echo "{\"bench\": \"tput_remote\", \"value\": $tr, \"unit\": \"msg/s\", \"baseline\": $tw, \"ratio\": $rr, \"target\": \">= 1000000\", \"met\": $(met "$tr" ">=" 1000000), \"runs\": $(all tput_remote rate)${e:+, \"error\": $e}}"
+e=$(err tput_scraped)
+echo "{\"bench\": \"tput_scraped\", \"value\": $ts, \"unit\": \"msg/s\", \"scraper\": \"GET /metrics 10/s on the receiver\", \"baseline\": $tr, \"ratio\": $rs, \"target\": \"ratio >= 0.97\", \"met\": $(met "$rs" ">=" 0.97), \"runs\": $(all tput_scraped rate), \"scrapes\": $(all tput_scraped scrapes)${e:+, \"error\": $e}}"
+e=$(err snapshot)
+echo "{\"bench\": \"snapshot\", \"ports\": 10000, \"peers\": 100, \"value\": $sn, \"unit\": \"ms\", \"dump_ms\": $sd, \"target\": \"<= 10\", \"met\": $(met "$sn" "<=" 10), \"runs\": $(all snapshot snapshot_ms)${e:+, \"error\": $e}}"
 e=$(err tput_raw)
 echo "{\"bench\": \"tput_raw\", \"value\": $tw, \"unit\": \"msg/s\", \"runs\": $(all tput_raw rate)${e:+, \"error\": $e}}"
 e=$(err rtt)
@@ -119,6 +128,7 @@ yn() { [ "$1" = true ] && echo yes || echo NO; }
 echo
 printf '%-12s %16s %16s %8s  %-22s %s\n' bench value baseline ratio target met
 printf '%-12s %16s %16s %8s  %-22s %s\n' tput_remote "$tr msg/s" "$tw msg/s" "$rr" ">= 1,000,000 msg/s" "$(yn "$(met "$tr" ">=" 1000000)")"
+printf '%-12s %16s %16s %8s  %-22s %s\n' "  scraped" "$ts msg/s" "$tr msg/s" "$rs" ">= 0.97 x tput_remote" "$(yn "$(met "$rs" ">=" 0.97)")"
 printf '%-12s %16s %16s %8s  %-22s %s\n' rtt "$rm_ us" "$wm us" "$rt" "<= 1.3 x raw" "$(yn "$(met "$rt" "<=" 1.3)")"
 printf '%-12s %16s %16s %8s  %-22s %s\n' "rtt p99" "$rp us" "$wp us" "" "" ""
 printf '%-12s %16s %16s %8s  %-22s %s\n' "  loop floor" "$fm us" "$wm us" "$rf" "(bare libevent)" ""
@@ -131,8 +141,9 @@ printf '%-12s %16s %16s %8s  %-22s %s\n' "  (CPU time)" "$pc us" "" "" "" ""
 printf '%-12s %16s %16s %8s  %-22s %s\n' handshake "$hs us" "" "" "<= 1000 us" "$(yn "$(met "$hs" "<=" 1000)")"
 printf '%-12s %16s %16s %8s  %-22s %s\n' "mesh N=16" "$m16 s" "" "" "" ""
 printf '%-12s %16s %16s %8s  %-22s %s\n' "mesh N=32" "$m32 s" "" "" "<= 10 s" "$(yn "$(met "$m32" "<=" 10)")"
+printf '%-12s %16s %16s %8s  %-22s %s\n' snapshot "$sn ms" "" "" "<= 10 ms" "$(yn "$(met "$sn" "<=" 10)")"
 printf '%-12s %16s %16s %8s  %-22s %s\n' fanout "$fo /s" "" "" ">= 500,000 /s" "$(yn "$(met "$fo" ">=" 500000)")"
-for name in tput_remote tput_raw rtt rtt_xcpu tput_local port_mem handshake mesh16 mesh32 fanout; do
+for name in tput_remote tput_scraped snapshot tput_raw rtt rtt_xcpu tput_local port_mem handshake mesh16 mesh32 fanout; do
 	e=$(err "$name")
 	[ -n "$e" ] && echo "$name failed: $e (see $LOG)"
 done

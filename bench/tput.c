@@ -4,9 +4,15 @@
  * counts. "aemp" runs two nodes; "raw" sends the same bytes through a
  * blocking TCP_NODELAY socket pair, the baseline.
  *
- * usage: tput aemp|raw COUNT     prints "rate MSGS_PER_SECOND"
+ * "scraped" is "aemp" with aempd's status endpoint on the receiver and
+ * a third process reading its /metrics ten times a second meanwhile.
+ *
+ * usage: tput aemp|raw|scraped COUNT     prints "rate MSGS_PER_SECOND"
  */
 #include "bench.h"
+#include "aempd.h"
+
+#define SCRAPE_INTERVAL_US	100000
 
 #define WINDOW		(256 * 1024)	/* messages in flight at most */
 #define ACK_EVERY	(32 * 1024)
@@ -48,21 +54,79 @@ rx_test(aemp_node *n, const char *self, json_t *msg, void *ud)
 	return 0;
 }
 
+/* aempd's status endpoint on n at 127.0.0.1:hport (http.c). */
+static void
+status_start(aemp_node *n, int hport)
+{
+	static struct aempd d;
+	char bind[64], *err = NULL;
+
+	snprintf(bind, sizeof bind, "127.0.0.1:%d", hport);
+	json_object_set_new(aemp_config(n), "status_bind", json_string(bind));
+	d.d_node = n;
+	d.d_base = aemp_base(n);
+	if (http_start(&d, &err) < 0) {
+		fprintf(stderr, "tput: %s\n", err ? err : "status endpoint");
+		exit(1);
+	}
+}
+
 static void
 aemp_receiver(FILE *out, void *arg)
 {
 	struct rx rx;
 	aemp_node *n = bench_node(NULL, "recv", 1, NULL);
 	const char *port;
+	int hport = *(int *)arg;
 
-	(void)arg;
 	memset(&rx, 0, sizeof rx);
+	if (hport)
+		status_start(n, hport);
 	rx.out = out;
 	port = aemp_port(n, NULL, NULL);
 	aemp_rcv(n, port, "hello", rx_hello, &rx);
 	aemp_rcv(n, port, "test", rx_test, &rx);
 	fprintf(out, "%s %s\n", bench_addr(n), port);
 	aemp_loop(n);
+}
+
+/* GET /metrics every SCRAPE_INTERVAL_US until killed; counts answers. */
+static volatile sig_atomic_t scraping = 1;
+
+static void
+scrape_stop(int sig)
+{
+	(void)sig;
+	scraping = 0;
+}
+
+static void
+scraper(FILE *out, void *arg)
+{
+	int hport = *(int *)arg;
+	long ok = 0, bad = 0;
+	static char buf[256 * 1024];
+	static const char req[] = "GET /metrics HTTP/1.0\r\n\r\n";
+
+	signal(SIGTERM, scrape_stop);
+	fprintf(out, "ready\n");
+	while (scraping) {
+		int fd = bench_raw_connect(hport);
+		size_t len = 0;
+		ssize_t got;
+		bench_write_all(fd, req, sizeof req - 1);
+		while ((got = read(fd, buf + len, sizeof buf - 1 - len)) > 0)
+			len += (size_t)got;
+		buf[len] = '\0';
+		close(fd);
+		if (strncmp(buf, "HTTP/1.0 200", 12) == 0 ||
+		    strncmp(buf, "HTTP/1.1 200", 12) == 0)
+			ok++;
+		else if (scraping)
+			bad++;
+		usleep(SCRAPE_INTERVAL_US);
+	}
+	fprintf(out, "scrapes %ld failed %ld\n", ok, bad);
 }
 
 struct tx {
@@ -97,15 +161,20 @@ tx_ack(aemp_node *n, const char *self, json_t *msg, void *ud)
 }
 
 static int
-run_aemp(long total)
+run_aemp(long total, int scraped)
 {
-	struct bench_child c;
+	struct bench_child c, sc;
+	int hport = 0;
 	struct event_base *base;
 	struct tx tx;
 	char line[512], *sp;
 	const char *ack;
 
-	bench_fork(&c, aemp_receiver, NULL);
+	if (scraped) {
+		int fd = bench_raw_listen(&hport);
+		close(fd);
+	}
+	bench_fork(&c, aemp_receiver, &hport);
 	bench_child_line(&c, line, sizeof line);
 	if ((sp = strchr(line, ' ')) == NULL)
 		return 1;
@@ -116,6 +185,10 @@ run_aemp(long total)
 	tx.port = sp;
 	tx.total = total;
 	bench_wait_up(tx.n, "recv", 10);
+	if (scraped) {
+		bench_fork(&sc, scraper, &hport);
+		bench_child_line(&sc, line, sizeof line);
+	}
 	ack = aemp_port(tx.n, NULL, NULL);
 	aemp_rcv(tx.n, ack, "ack", tx_ack, &tx);
 	aemp_sndf(tx.n, tx.port, "ssI", "hello", ack, (json_int_t)total);
@@ -126,6 +199,12 @@ run_aemp(long total)
 	}
 	bench_child_line(&c, line, sizeof line);
 	printf("%s\n", line);
+	if (scraped) {
+		kill(sc.pid, SIGTERM);
+		bench_child_line(&sc, line, sizeof line);
+		printf("%s\n", line);
+		bench_child_end(&sc);
+	}
 	bench_child_end(&c);
 	aemp_free(tx.n);
 	event_base_free(base);
@@ -195,12 +274,14 @@ main(int argc, char **argv)
 	long total;
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: tput aemp|raw COUNT\n");
+		fprintf(stderr, "usage: tput aemp|raw|scraped COUNT\n");
 		return 2;
 	}
 	bench_isolate();
 	total = atol(argv[2]);
 	if (total < 2)
 		total = 2;
-	return strcmp(argv[1], "raw") == 0 ? run_raw(total) : run_aemp(total);
+	if (strcmp(argv[1], "raw") == 0)
+		return run_raw(total);
+	return run_aemp(total, strcmp(argv[1], "scraped") == 0);
 }
