@@ -692,6 +692,50 @@ daemon_start(struct daemon *d, const char *id, int seedport, int hport,
 	free(bin);
 }
 
+/*
+ * Prometheus's own checker too, when there is one: $AEMP_PROMTOOL, else
+ * promtool on the PATH. Debian's prometheus package ships it, but also
+ * starts a server on every address, so make deps does not install it.
+ */
+static void
+promtool_check(const char *text)
+{
+	const char *tool = getenv("AEMP_PROMTOOL");
+	char *argv[] = { NULL, "check", "metrics", NULL }, *out = NULL;
+	char *err = NULL, *found = NULL;
+	int rc;
+
+	if (tool == NULL || *tool == '\0') {
+		char *path = getenv("PATH") ? strdup(getenv("PATH")) : NULL;
+		char *save = NULL, *d;
+		for (d = path ? strtok_r(path, ":", &save) : NULL; d != NULL;
+		    d = strtok_r(NULL, ":", &save)) {
+			if (asprintf(&found, "%s/promtool", d) < 0)
+				abort();
+			if (access(found, X_OK) == 0)
+				break;
+			free(found);
+			found = NULL;
+		}
+		free(path);
+		tool = found;
+	}
+	if (tool == NULL) {
+		fprintf(stderr, "check_status: no promtool: /metrics is checked "
+		    "by the strict parser only\n");
+		return;
+	}
+	argv[0] = (char *)tool;
+	rc = test_run(argv, NULL, text, &out, &err, 60);
+	ck_assert_msg(rc == 0, "promtool check metrics: %d\n%s%s", rc,
+	    out ? out : "", err ? err : "");
+	fprintf(stderr, "check_status: /metrics passed %s check metrics "
+	    "too\n", tool);
+	free(out);
+	free(err);
+	free(found);
+}
+
 static json_t *
 get_status(int hport, const char *auth)
 {
@@ -716,8 +760,9 @@ START_TEST(http_paths)
 	double t;
 
 	daemon_start(&a, "ha", 0, hport, NULL);
-	daemon_start(&b, "hb", a.port, 0, NULL);
-	ck_assert(test_wait_for_text(a.log, "hb is up", 20));
+	/* a node ID that label values must escape */
+	daemon_start(&b, "hb\"q\\s", a.port, 0, NULL);
+	ck_assert(test_wait_for_text(a.log, "hb\"q\\s is up", 20));
 
 	/* /status.json: the snapshot and the mesh */
 	t = now();
@@ -731,7 +776,7 @@ START_TEST(http_paths)
 		usleep(200000);
 	}
 	ck_assert_str_eq(json_string_value(json_object_get(s, "nodeid")), "ha");
-	ck_assert_ptr_nonnull(conn_of(s, "hb"));
+	ck_assert_ptr_nonnull(conn_of(s, "hb\"q\\s"));
 	ck_assert_int_eq(json_array_size(json_object_get(json_object_get(s,
 	    "mesh"), "nodes")), 2);
 	ck_assert_int_eq(json_array_size(json_object_get(json_object_get(s,
@@ -744,10 +789,12 @@ START_TEST(http_paths)
 	ck_assert(head_has(&r, "Content-Type: text/plain; version=0.0.4"));
 	samples = metrics_parse(r.body, why, sizeof why);
 	ck_assert_msg(samples > 20, "metrics: %s\n%s", why, r.body);
-	ck_assert_ptr_nonnull(strstr(r.body, "aemp_peer_up{peer=\"hb\"} 1\n"));
+	ck_assert_msg(strstr(r.body, "aemp_peer_up{peer=\"hb\\\"q\\\\s\"} 1\n")
+	    != NULL, "%s", r.body);
 	ck_assert_ptr_nonnull(strstr(r.body, "\naemp_ports "));
 	ck_assert_ptr_nonnull(strstr(r.body,
-	    "\naemp_peer_messages_received_total{peer=\"hb\"} "));
+	    "\naemp_peer_messages_received_total{peer=\"hb\\\"q\\\\s\"} "));
+	promtool_check(r.body);
 	http_reply_free(&r);
 
 	/* /: the page, self-contained */
