@@ -191,8 +191,19 @@ START_TEST(test_keys)
 
 	for (k = aemp_keys(); *k != NULL; k++, n++)
 		ck_assert_int_ge(aemp_key_type(*k), 0);
-	ck_assert_int_eq(n, 17);
+	ck_assert_int_eq(n, 19);
 	ck_assert_int_eq(aemp_key_type("max_queue"), AEMP_KEY_NUMBER);
+	ck_assert_int_eq(aemp_key_type("status_bind"), AEMP_KEY_STRING);
+	ck_assert_int_eq(aemp_key_type("status_token"), AEMP_KEY_STRING);
+	ck_assert(!aemp_key_quotable("status_token"));
+	{
+		char a0[] = "aempd", a1[] = "status_token", a2[] = "tok",
+		    a3[] = "setstatus_token", a4[] = "tok2";
+		char *argv[] = { a0, a1, a2, a3, a4, NULL };
+		aemp_scrub_secret_args(5, argv);
+		ck_assert_str_eq(a2, "***");
+		ck_assert_str_eq(a4, "****");
+	}
 	ck_assert_int_eq(aemp_key_type("nope"), -1);
 	ck_assert_int_eq(aemp_key_type("services"), AEMP_KEY_SERVICES);
 }

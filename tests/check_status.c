@@ -940,6 +940,42 @@ START_TEST(status_bind_refused)
 }
 END_TEST
 
+/* status_bind set with aemp in a profile turns the page on for aempd. */
+START_TEST(status_bind_from_profile)
+{
+	char *aemp = test_bin("aemp"), *aempd = test_bin("aempd");
+	char hbind[64], bind[64], log[PATH_MAX];
+	struct http_reply r;
+	int hport = test_free_port();
+	pid_t pid;
+
+	snprintf(hbind, sizeof hbind, "127.0.0.1:%d", hport);
+	snprintf(bind, sizeof bind, "127.0.0.1:%d", test_free_port());
+	snprintf(log, sizeof log, "%s/sp.log", dir);
+	{
+		char *argv[] = { aemp, "profile", "sp", "setstatus_bind", hbind,
+		    "setstatus_token", "tok", "setsecret", SECRET, "binds",
+		    bind, "nodeid", "sp", NULL };
+		ck_assert_int_eq(test_run(argv, env, NULL, NULL, NULL, 10), 0);
+	}
+	{
+		char *argv[] = { aempd, "--profile", "sp", NULL };
+		pid = test_spawn(argv, env, log, -1);
+	}
+	ck_assert_msg(test_wait_for_text(log, "status page on", 20),
+	    "no status page");
+	http_do(hport, "GET", "/metrics", "Authorization: Bearer tok\r\n", &r);
+	ck_assert_int_eq(r.code, 200);
+	http_reply_free(&r);
+	http_do(hport, "GET", "/metrics", NULL, &r);
+	ck_assert_int_eq(r.code, 401);
+	http_reply_free(&r);
+	ck_assert_int_eq(test_stop(pid), 0);
+	free(aemp);
+	free(aempd);
+}
+END_TEST
+
 static int
 count_fds(pid_t pid)
 {
@@ -1158,6 +1194,7 @@ status_suite(void)
 	tcase_add_test(th, http_paths);
 	tcase_add_test(th, http_token);
 	tcase_add_test(th, status_bind_refused);
+	tcase_add_test(th, status_bind_from_profile);
 	tcase_add_test(th, http_idle_connections_do_not_stall);
 	suite_add_tcase(s, th);
 	tcase_add_checked_fixture(tt, setup, teardown);
