@@ -122,6 +122,17 @@ remote_state(const struct aemp_remote *r)
 	return r->connecting ? "connecting" : "down";
 }
 
+/*
+ * Whether r's connection is encrypted. There is no TLS yet: when the
+ * transport gets it, this asks the connection.
+ */
+static int
+remote_tls(const struct aemp_remote *r)
+{
+	(void)r;
+	return 0;
+}
+
 static json_t *
 remote_snapshot(const struct aemp_remote *r, double now)
 {
@@ -146,8 +157,7 @@ remote_snapshot(const struct aemp_remote *r, double now)
 	    json_real(r->stats.since) : json_null());
 	json_object_set_new(o, "last_activity_age", r->stats.last_in > 0 ?
 	    json_real(now - r->stats.last_in) : json_null());
-	/* TLS: not implemented yet; the connection will say once it is */
-	json_object_set_new(o, "tls", json_false());
+	json_object_set_new(o, "tls", json_boolean(remote_tls(r)));
 	return o;
 }
 

@@ -444,6 +444,12 @@ START_TEST(status_page_in_chromium)
 	ck_assert_msg(strstr(out, "<h1 id=\"nodeid\">alpha</h1>") != NULL,
 	    "%s", out);
 	ck_assert_msg(count(out, "<line ") >= 2, "lines: %s", out);
+	{
+		/* it refreshed itself, not only loaded */
+		const char *r = strstr(out, "data-refreshes=\"");
+		ck_assert_msg(r != NULL && atoi(r + 16) >= 2, "refreshes: %s",
+		    r ? r : "none");
+	}
 	free(out);
 	free(err);
 
