@@ -391,6 +391,12 @@ run_chain(struct call *calls, int ncalls)
 			cli_errstr(NULL, NULL, err);
 			return EXIT_FAILED;
 		}
+		if ((err = aemp_store_mode_warning(aemp_store_file(
+		    cli.c_store))) != NULL) {
+			cli_error(NULL, "%s", err);
+			free(err);
+			err = NULL;
+		}
 	}
 	for (i = 0; i < ncalls; i++) {
 		if (calls[i].cl_cmd->exec(&cli, calls[i].cl_cmd,
@@ -438,6 +444,9 @@ main(int argc, char **argv)
 		}
 		if ((owned = json_argv(words[0], &nwords)) == NULL)
 			return EXIT_USAGE;
+		/* the secret is somewhere in that text: all of it goes */
+		if (aemp_args_have_secret(nwords, owned))
+			memset(argv[1], '*', strlen(argv[1]));
 		words = owned;
 		if (nwords < 1) {
 			usage(stderr);

@@ -3,6 +3,8 @@
  * in the foreground until SIGINT or SIGTERM; SIGHUP reloads what can be
  * reloaded, and "aemp restart" makes it execute itself anew.
  */
+#include <sys/prctl.h>
+
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -234,6 +236,19 @@ save_exec(struct aempd *d, int argc, char **argv)
 		d->d_argv[i] = strdup(argv[i]);
 }
 
+/*
+ * Core dumps and ptrace attachment (by the same user) would hand out the
+ * secret: off, unless AEMP_DUMPABLE=1 asks for them to debug.
+ */
+static void
+no_dumps(void)
+{
+	const char *v = getenv("AEMP_DUMPABLE");
+
+	if (v == NULL || strcmp(v, "1") != 0)
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
 /* Configures the node with the node's log level in the environment. */
 static aemp_node *
 configure(struct aempd *d, char **err)
@@ -407,8 +422,12 @@ main(int argc, char **argv)
 	char *err = NULL;
 
 	memset(&d, 0, sizeof d);
+	/* before anything else: the secret leaves ps(1) and core dumps */
+	save_exec(&d, argc, argv);
+	aemp_scrub_secret_args(argc, argv);
+	no_dumps();
 	signal(SIGPIPE, SIG_IGN);
-	if (parse_args(&d, argc, argv) < 0 || setup_level(&d) < 0 ||
+	if (parse_args(&d, argc, d.d_argv) < 0 || setup_level(&d) < 0 ||
 	    check_secret(&d) < 0 || modules_init(&d.d_mods, &err) < 0) {
 		if (err != NULL)
 			fprintf(stderr, "aempd: %s\n", err);
@@ -416,9 +435,11 @@ main(int argc, char **argv)
 		cleanup(&d);
 		return 1;
 	}
-	save_exec(&d, argc, argv);
-	/* copied above and into d_args: the secret leaves ps(1) now */
-	aemp_scrub_secret_args(argc, argv);
+	if ((err = aemp_store_mode_warning(NULL)) != NULL) {
+		fprintf(stderr, "aempd: %s\n", err);
+		free(err);
+		err = NULL;
+	}
 	d.d_base = event_base_new();
 	if ((d.d_node = configure(&d, &err)) == NULL) {
 		fprintf(stderr, "aempd: %s\n", err ? err : "unable to start");

@@ -570,6 +570,25 @@ aemp_store_file(aemp_store *st)
 	return st->st_path;
 }
 
+char *
+aemp_store_mode_warning(const char *path)
+{
+	char *own = NULL, *msg = NULL;
+	struct stat sb;
+
+	if (path == NULL && (path = own = aemp_store_path(NULL)) == NULL)
+		return NULL;
+	if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode) &&
+	    (sb.st_mode & (S_IRGRP | S_IROTH)) != 0 &&
+	    asprintf(&msg, "warning: %s is readable by %s (mode %04o), but it "
+	    "holds the shared secret: chmod 600 %s", path,
+	    (sb.st_mode & S_IROTH) ? "everybody" : "its group",
+	    (unsigned)(sb.st_mode & 07777), path) < 0)
+		msg = NULL;
+	free(own);
+	return msg;
+}
+
 /* NULL names the global default configuration, stored as ''. */
 static int
 row_name(const char *name, const char **row, char **err)

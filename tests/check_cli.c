@@ -1080,6 +1080,118 @@ START_TEST(test_sigkill_writers_readers)
 }
 END_TEST
 
+/* --- the secret in ps(1), and the store's mode (issue 11) ----------------- */
+
+/*
+ * Holds the store with an EXCLUSIVE lock, so that aemp waits (in the busy
+ * handler, up to 10 s) with its arguments as they are; meanwhile 100
+ * looks at its /proc/PID/cmdline must never find the secret.
+ */
+static void
+assert_scrubbed_while_waiting(struct world *w, char **argv,
+    const char *secret)
+{
+	struct timespec ts = { 0, 5 * 1000 * 1000 };
+	int i, seen = 0, status;
+	sqlite3 *db;
+	pid_t pid;
+
+	ck_assert_int_eq(sqlite3_open(w->rc, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL,
+	    NULL), SQLITE_OK);
+	pid = test_spawn(argv, w->env, NULL, -1);
+	usleep(300 * 1000);
+	for (i = 0; i < 100; i++) {
+		seen += test_cmdline_has(pid, secret) == 1;
+		ck_assert_int_eq(test_cmdline_has(pid, "aemp"), 1);
+		nanosleep(&ts, NULL);
+	}
+	ck_assert_int_eq(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	status = test_wait(pid, 20);
+	ck_assert_msg(status != -1 && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0, "aemp failed: %d", status);
+	ck_assert_msg(seen == 0, "the secret was in cmdline %d of 100 times",
+	    seen);
+}
+
+START_TEST(test_secret_not_in_cmdline)
+{
+	struct world w;
+	const char *secret = "Ts8bq2LrWx4Ye9NcKv1Hm7Pd";
+	char *plain[] = { NULL, "setsecret", (char *)secret, NULL };
+	char *json[] = { NULL, NULL, NULL }, *text;
+	json_t *v;
+
+	world_init(&w);
+	AEMP_OK(&w, "nodeid", "n");
+	plain[0] = json[0] = test_bin("aemp");
+	assert_scrubbed_while_waiting(&w, plain, secret);
+	if (asprintf(&text, "[\"profile\",\"p\",\"setsecret\",\"%s\"]",
+	    secret) < 0)
+		abort();
+	json[1] = text;
+	assert_scrubbed_while_waiting(&w, json, secret);
+	AEMP_OK(&w, "showprofile", "p");
+	v = parse_out(&w);
+	ck_assert_str_eq(json_string_value(json_object_get(v, "secret")),
+	    secret);
+	json_decref(v);
+	free(text);
+	free(plain[0]);
+	world_free(&w);
+}
+END_TEST
+
+START_TEST(test_store_mode_warning)
+{
+	struct world w;
+
+	world_init(&w);
+	AEMP_OK(&w, "gensecret");
+	ck_assert_ptr_null(strstr(w.err, "warning"));
+	AEMP_OK(&w, "showconfig");
+	ck_assert_ptr_null(strstr(w.err, "warning"));
+	ck_assert_int_eq(chmod(w.rc, 0640), 0);
+	AEMP_OK(&w, "showconfig");
+	ck_assert_ptr_nonnull(strstr(w.err, w.rc));
+	ck_assert_ptr_nonnull(strstr(w.err, "readable by its group (mode 0640)"));
+	ck_assert_int_eq(chmod(w.rc, 0604), 0);
+	AEMP_OK(&w, "nodeid", "x");
+	ck_assert_ptr_nonnull(strstr(w.err, "readable by everybody (mode 0604)"));
+	ck_assert_ptr_nonnull(strstr(w.err, "chmod 600"));
+	world_free(&w);
+}
+END_TEST
+
+START_TEST(test_weak_secret_warning)
+{
+	static const char *const weak[] = { "s", "summer2024", "aaaaaaaaaaaaaaaaaaaaaaaa",
+	    "abcdefghijklmnop", "1234567890123456789012" };
+	struct world w;
+	size_t i;
+
+	world_init(&w);
+	for (i = 0; i < sizeof weak / sizeof *weak; i++) {
+		AEMP_OK(&w, "setsecret", weak[i]);
+		ck_assert_msg(strstr(w.err, "warning") != NULL &&
+		    strstr(w.err, "aemp gensecret") != NULL,
+		    "no warning for %s: %s", weak[i], w.err);
+		if (i > 0)	/* the message never quotes the secret */
+			ck_assert_ptr_null(strstr(w.err, weak[i]));
+	}
+	/* the store has it all the same */
+	AEMP_OK(&w, "showconfig");
+	ck_assert_ptr_nonnull(strstr(w.out, "1234567890123456789012"));
+	AEMP_OK(&w, "secret", "Ts8bq2LrWx4Ye9NcKv1Hm7Pd");
+	ck_assert_str_eq(w.err, "");
+	AEMP_OK(&w, "gensecret");
+	ck_assert_str_eq(w.err, "");
+	world_free(&w);
+}
+END_TEST
+
 static Suite *
 cli_suite(void)
 {
@@ -1103,6 +1215,12 @@ cli_suite(void)
 	tcase_set_timeout(tc, 180);
 	tcase_add_test(tc, test_hot_journal_readers);
 	tcase_add_test(tc, test_sigkill_writers_readers);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("secrets");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_secret_not_in_cmdline);
+	tcase_add_test(tc, test_store_mode_warning);
+	tcase_add_test(tc, test_weak_secret_warning);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("bad input");
 	tcase_set_timeout(tc, 60);

@@ -52,4 +52,10 @@ char	*test_slurp(const char *path);
 /* Poll until file contains needle or timeout seconds pass; 1 if found. */
 int	 test_wait_for_text(const char *path, const char *needle, double timeout);
 
+/*
+ * Whether /proc/PID/cmdline (arguments joined by spaces) holds needle:
+ * 1, 0, or -1 when it cannot be read (the process is gone).
+ */
+int	 test_cmdline_has(pid_t pid, const char *needle);
+
 #endif
