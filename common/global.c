@@ -766,8 +766,9 @@ rcv_other(aemp_node *n, const char *self, json_t *msg, void *ud)
 	char *text = json_dumps(msg, JSON_COMPACT);
 
 	(void)self;
-	aemp_log(n, 2, "%s sent an unknown global message %.200s, ignored.",
-	    cp->node, text ? text : "?");
+	node_log_limited(n, 2, "unknown global messages", cp->node,
+	    "%s sent an unknown global message %.200s, ignored.", cp->node,
+	    text ? text : "?");
 	free(text);
 	return 0;
 }

@@ -171,6 +171,7 @@ struct aemp_conn {
 	int		 seed;		/* index in node->seeds + 1, or 0 */
 	int		 listener_less_keepalive;
 	unsigned	 closing;
+	int		 inbound;	/* accepted, not connected by us */
 };
 
 /* --- deferred work ------------------------------------------------------ */
@@ -307,6 +308,10 @@ struct aemp_node {
 	int		 log_level;
 	int		 trace;
 	int		 freeing;
+	struct loglim	*loglim;	/* loglimit.c: LOGLIM_SLOTS of them */
+	struct ntimer	*loglim_ev;	/* logs the counts of suppressed lines */
+	struct authfail	*authfail;	/* authfail.c: failing addresses */
+	size_t		 nauthfail;
 };
 
 /* node.c */
@@ -319,6 +324,35 @@ void	 node_call_later(aemp_node *, void (*)(aemp_node *, void *), void *);
 void	 node_free_later(aemp_node *, void (*)(aemp_node *, void *), void *);
 void	 node_trace(aemp_node *, const char *dir, const char *nodeid,
 	    json_t *pkt, int skip_first);
+
+/*
+ * loglimit.c: lines a peer can cause at will. site (a static string, the
+ * kind of line: compared by address) and subject (may be NULL) say which
+ * lines are alike; past LOGLIM_BURST of them in LOGLIM_INTERVAL seconds
+ * they are counted, and the count is logged at the interval's end.
+ */
+#define LOGLIM_SLOTS	32
+#define LOGLIM_BURST	3
+#define LOGLIM_INTERVAL	10.0
+void	 node_log_limited(aemp_node *, int level, const char *site,
+	    const char *subject, const char *fmt, ...)
+	    __attribute__((format(printf, 5, 6)));
+void	 loglimit_free(aemp_node *);
+
+/*
+ * authfail.c: addresses that failed to authenticate, to slow them down.
+ * authfail_delay: seconds to wait before greeting a peer from sa;
+ * authfail_record: a peer from sa (NULL: not to be slowed down, only
+ * logged) failed (why) or succeeded (why NULL); _fd: the peer of fd (-1:
+ * none).
+ */
+#define AUTHFAIL_SLOTS	256
+double	 authfail_delay(aemp_node *, const struct sockaddr *);
+void	 authfail_record(aemp_node *, const struct sockaddr *,
+	    const char *peer, const char *why);
+void	 authfail_record_fd(aemp_node *, int fd, const char *peer,
+	    const char *why);
+void	 authfail_free(aemp_node *);
 
 /* timers.c: timers that keep polls free of timeouts (see there) */
 struct ntimer	*ntimer_new(aemp_node *, int persist,

@@ -618,8 +618,9 @@ run_kill(aemp_node *n, struct aemp_port *p, json_t *reason)
 	if (json_array_size(reason) > 0 && (p->mons == NULL ||
 	    p->mons->head == NULL)) {
 		char *text = aemp_words(reason);
-		aemp_log(n, 2, "unmonitored local port %s died with reason: %s",
-		    p->id, text);
+		node_log_limited(n, 2, "unmonitored ports died", NULL,
+		    "unmonitored local port %s died with reason: %s", p->id,
+		    text);
 		free(text);
 	}
 	if (p->mons != NULL)
@@ -964,14 +965,16 @@ spawn_run(aemp_node *n, const char *name, const char *func, json_t *args)
 
 	if (*name == '\0' || strchr(name, '#') != NULL ||
 	    dict_get(&n->ports, name) != NULL) {
-		aemp_log(n, 2, "spawn: refusing port name '%s'", name);
+		node_log_limited(n, 2, "spawn: refused port names", NULL,
+		    "spawn: refusing port name '%s'", name);
 		return;
 	}
 	p = port_new(n, name);
 	c.f = func_lookup(n, func);
 	c.args = args;
 	if (c.f == NULL) {
-		aemp_log(n, 2, "spawn: unable to resolve function %s", func);
+		node_log_limited(n, 2, "spawn: unknown functions", NULL,
+		    "spawn: unable to resolve function %s", func);
 		port_kill(n, p, json_pack("[ss+]", "die",
 		    "unable to resolve function ", func));
 		return;
@@ -1431,8 +1434,9 @@ req_function(aemp_node *n, const char *tag, json_t *args)
 	struct func *f = func_lookup(n, tag);
 
 	if (f == NULL) {
-		aemp_log(n, 2, "node port request '%s' is not a registered "
-		    "function, ignored", tag);
+		node_log_limited(n, 2, "node port requests for unregistered "
+		    "functions", NULL, "node port request '%s' is not a "
+		    "registered function, ignored", tag);
 		return;
 	}
 	if (f->fn(n, n->id, args, f->ud) < 0)
@@ -1505,8 +1509,9 @@ kernel_node_request(aemp_node *n, json_t *msg, struct aemp_remote *from)
 		reply_to(n, args, json_pack("[f]", node_now()));
 	else if (strcmp(tag, "eval") == 0) {
 		json_t *reply = rest(msg, 2);
-		aemp_log(n, 2, "refusing eval request%s%s",
-		    from ? " from " : "", from ? from->id : "");
+		node_log_limited(n, 2, "refused eval requests", NULL,
+		    "refusing eval request%s%s", from ? " from " : "",
+		    from ? from->id : "");
 		reply_to(n, reply, json_pack("[s]",
 		    "eval is not supported by this node"));
 		json_decref(reply);
@@ -1525,7 +1530,8 @@ kernel_node_request(aemp_node *n, json_t *msg, struct aemp_remote *from)
 malformed:
 	{
 		char *text = json_dumps(msg, JSON_COMPACT);
-		aemp_log(n, 2, "malformed node port request%s%s: %.200s",
+		node_log_limited(n, 2, "malformed node port requests", NULL,
+		    "malformed node port request%s%s: %.200s",
 		    from ? " from " : "", from ? from->id : "", text);
 		free(text);
 	}

@@ -470,6 +470,7 @@ aemp_free(aemp_node *n)
 		remote_free_all(n);
 		defer_free_all(n);
 		kernel_free(n);
+		loglimit_free(n);
 		timers_free(n);
 		event_free(n->defer_ev);
 	}
@@ -491,6 +492,7 @@ aemp_free(aemp_node *n)
 	free(n->die_msg);
 	free(n->read_buf);
 	free(n->errmsg);
+	authfail_free(n);
 	free(n);
 }
 

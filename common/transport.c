@@ -120,6 +120,15 @@ wildcard_hosts(void)
 static struct aemp_conn *conn_new(aemp_node *, struct bufferevent *,
     const char *peer, const char *expect);
 static void conn_start(struct aemp_conn *);
+static void arm(struct aemp_conn *, event_callback_fn, int, double);
+
+/* A peer from an address that failed to authenticate waits for this. */
+static void
+greet_later(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd; (void)what;
+	conn_start(arg);
+}
 
 /*
  * Connections that never finish their handshake cost memory until their
@@ -151,6 +160,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	struct bufferevent *bev;
 	struct aemp_conn *c;
 	char *peer = sockaddr_text(sa, (socklen_t)len);
+	double delay;
 
 	(void)l;
 	evict_preauth(n);
@@ -158,7 +168,11 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	bev = bufferevent_socket_new(n->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	c = conn_new(n, bev, peer, NULL);
 	free(peer);
-	conn_start(c);
+	c->inbound = 1;
+	if ((delay = authfail_delay(n, sa)) > 0)
+		arm(c, greet_later, 0, delay);
+	else
+		conn_start(c);
 }
 
 static void
@@ -605,6 +619,13 @@ handle_greeting(struct aemp_conn *c)
 		why = "version mismatch";
 	else if (strcmp(g.nodeid, n->id) == 0)
 		why = "I refuse to talk to myself";
+	else if (strchr(g.nodeid, '#') != NULL) {
+		/* "node#port" names ports: such a node could never be reached */
+		why = "node ID contains '#'";
+		node_log_limited(n, 5, "refused a node ID with '#'", NULL,
+		    "%s: refusing node ID '%.100s' in its greeting: it "
+		    "contains '#'", c->peer, g.nodeid);
+	}
 	else if ((r = dict_get(&n->remotes, g.nodeid)) != NULL &&
 	    r->conn != NULL)
 		why = "already connected, not connecting again.";
@@ -972,6 +993,8 @@ conn_read(struct bufferevent *bev, void *arg)
 		if (c->state == CONN_AUTH) {
 			why = check_auth(c, line);
 			free(line);
+			authfail_record_fd(c->node, c->inbound ?
+			    bufferevent_getfd(c->bev) : -1, c->peer, why);
 			if (why != NULL)
 				break;
 			conn_up(c);
