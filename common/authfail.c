@@ -54,8 +54,13 @@ addr_key(const struct sockaddr *sa, unsigned char key[8], char *text,
 			inet_ntop(AF_INET, key, text, (socklen_t)size);
 			return 4;
 		}
-		memcpy(key, sin6->sin6_addr.s6_addr, 8);
-		inet_ntop(AF_INET6, &sin6->sin6_addr, text, (socklen_t)size);
+		struct in6_addr net;
+		memset(&net, 0, sizeof net);
+		memcpy(net.s6_addr, sin6->sin6_addr.s6_addr, 8);
+		memcpy(key, net.s6_addr, 8);
+		/* the log, too, counts by /64 */
+		inet_ntop(AF_INET6, &net, text, (socklen_t)size - 3);
+		strcat(text, "/64");
 		return 8;
 	}
 	*text = '\0';
@@ -154,6 +159,35 @@ authfail_record_fd(aemp_node *n, int fd, const char *peer, const char *why)
 
 	authfail_record(n, fd >= 0 && getpeername(fd, (struct sockaddr *)&ss,
 	    &len) == 0 ? (struct sockaddr *)&ss : NULL, peer, why);
+}
+
+/*
+ * How many connections from sa's address wait for their greeting (the
+ * accepted ones not started yet): bounded, so that a guesser cannot
+ * make up for the delay with connections in parallel.
+ */
+int
+authfail_waiting(aemp_node *n, const struct sockaddr *sa)
+{
+	unsigned char key[8], other[8];
+	char text[INET6_ADDRSTRLEN];
+	size_t keylen = addr_key(sa, key, text, sizeof text);
+	struct sockaddr_storage ss;
+	struct aemp_conn *c;
+	socklen_t len;
+	int count = 0;
+
+	for (c = n->conns; c != NULL && keylen > 0; c = c->next) {
+		if (!c->inbound || c->state != CONN_CONNECTING)
+			continue;
+		len = sizeof ss;
+		if (getpeername(bufferevent_getfd(c->bev),
+		    (struct sockaddr *)&ss, &len) == 0 &&
+		    addr_key((struct sockaddr *)&ss, other, text,
+		    sizeof text) == keylen && memcmp(key, other, keylen) == 0)
+			count++;
+	}
+	return count;
 }
 
 void

@@ -342,11 +342,14 @@ void	 loglimit_free(aemp_node *);
 /*
  * authfail.c: addresses that failed to authenticate, to slow them down.
  * authfail_delay: seconds to wait before greeting a peer from sa;
+ * authfail_waiting: how many from sa's address already wait so;
  * authfail_record: a peer from sa (NULL: not to be slowed down, only
  * logged) failed (why) or succeeded (why NULL); _fd: the peer of fd (-1:
  * none).
  */
 #define AUTHFAIL_SLOTS	256
+#define AUTHFAIL_WAITING 2
+int	 authfail_waiting(aemp_node *, const struct sockaddr *);
 double	 authfail_delay(aemp_node *, const struct sockaddr *);
 void	 authfail_record(aemp_node *, const struct sockaddr *,
 	    const char *peer, const char *why);

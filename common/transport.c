@@ -168,8 +168,14 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	bev = bufferevent_socket_new(n->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	c = conn_new(n, bev, peer, NULL);
 	free(peer);
+	if ((delay = authfail_delay(n, sa)) > 0 &&
+	    authfail_waiting(n, sa) >= AUTHFAIL_WAITING) {
+		transport_close(c, "failed to authenticate before, and "
+		    "already has connections waiting");
+		return;
+	}
 	c->inbound = 1;
-	if ((delay = authfail_delay(n, sa)) > 0)
+	if (delay > 0)
 		arm(c, greet_later, 0, delay);
 	else
 		conn_start(c);

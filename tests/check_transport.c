@@ -936,6 +936,23 @@ START_TEST(brute_force_is_logged_and_throttled)
 	ck_assert_int_eq(logged_count(c.log, ": authentication failed: ",
 	    "127.0.0.1: authentication failed"), tries);
 	ck_assert(test_wait_for_text(c.log, "more like this", 1));
+	/* in parallel it gets no further: AUTHFAIL_WAITING wait, the rest go */
+	{
+		struct timeval tv = { 0, 500 * 1000 };
+		int fds[5], closed = 0;
+		for (fd = 0; fd < 5; fd++) {
+			fds[fd] = raw_connect(c.port);
+			setsockopt(fds[fd], SOL_SOCKET, SO_RCVTIMEO, &tv,
+			    sizeof tv);
+		}
+		for (fd = 0; fd < 5; fd++) {
+			closed += raw_closed(fds[fd]);
+			close(fds[fd]);
+		}
+		ck_assert_int_eq(closed, 5 - AUTHFAIL_WAITING);
+		/* the two waiting ones are dropped once they are greeted */
+		sleep(6);
+	}
 	/* the legitimate peer: delayed, not refused */
 	t0 = mono();
 	fd = raw_connect_patient(c.port);
@@ -1072,6 +1089,8 @@ START_TEST(authfail_table_is_bounded)
 	aemp_free(n);
 	ck_assert_msg(log.len < 64 * 1024, "%zu bytes of log", log.len);
 	ck_assert(tn_log_has(&log, "more like this"));
+	ck_assert(tn_log_has(&log, "2000::/64: authentication failed: 7 more "
+	    "like this"));
 	free(log.text);
 	event_base_free(base);
 }
