@@ -210,9 +210,9 @@ CHAOS_BIN := $(B)/tests/chaos/chaos $(B)/tests/chaos/chaos_node
 $(B)/tests/chaos/chaos: $(B)/obj/tests/chaos/chaos.o $(TESTLIB_OBJ) $(B)/lib/libaemp.a
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $< $(TESTLIB_OBJ) $(B)/lib/libaemp.a $(LDFLAGS) $(LIBS)
-$(B)/tests/chaos/chaos_node: $(B)/obj/tests/chaos/chaos_node.o $(B)/lib/libaemp.a
+$(B)/tests/chaos/chaos_node: $(B)/obj/tests/chaos/chaos_node.o $(TESTLIB_OBJ) $(B)/lib/libaemp.a
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $< $(B)/lib/libaemp.a $(LDFLAGS) $(LIBS)
+	$(CC) -o $@ $< $(TESTLIB_OBJ) $(B)/lib/libaemp.a $(LDFLAGS) $(LIBS)
 chaos-build: $(CHAOS_BIN) $(B)/bin/aempd
 chaos: chaos-build
 	AEMP_BUILD=$(CURDIR)/$(B) ./$(B)/tests/chaos/chaos --duration $(CHAOS_TIME) \

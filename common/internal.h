@@ -368,6 +368,14 @@ int	 transport_write_named(struct aemp_conn *, const char *name,
 void	 transport_write_buffer(struct aemp_conn *, struct bytes *);
 void	 transport_free_all(aemp_node *);
 
+/* words.c */
+/*
+ * The strings of list joined by sep (other values left out, and so is a
+ * string that would take the text past max bytes; 0: no limit);
+ * malloc()ed, "" for none.
+ */
+char	*strlist_join(json_t *list, const char *sep, size_t max);
+
 /* the global service: global.c, and global_seed_result() in seed.c */
 void	 global_start(aemp_node *);
 void	 global_free(aemp_node *);
