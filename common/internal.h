@@ -7,7 +7,10 @@
  * what we know of other nodes (queues, addresses, connecting, up/down);
  * transport.c owns one TCP connection (handshake and framing); global.c
  * (with seed.c and group.c, sharing global.h) is the global service;
- * node.c ties them to a configuration.
+ * node.c ties them to a configuration. Under them all, calling no layer:
+ * dict.c, bytes.c, words.c (with the one string-list joiner),
+ * names.c (the Pkg::Sub rule) and xmalloc.c (allocation that aborts).
+ * Only what aemp.h marks AEMP_API leaves the library.
  */
 #ifndef AEMP_INTERNAL_H
 #define AEMP_INTERNAL_H

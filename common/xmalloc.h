@@ -3,8 +3,8 @@
  * libaemp's policy for its own bookkeeping (ports, monitors, queues,
  * timers, IDs; see libaemp(3)): a node that lost a monitor or a queued
  * message to a failed allocation would break its guarantees silently, so
- * it stops instead. Sizes that come from the network are bounded before
- * they are allocated, and parsers fail the input instead (wire.c).
+ * it stops instead. The parsers of remote input (wire.c) are the
+ * exception: they fail the input instead.
  * Internal to libaemp and the programs that link it in.
  */
 #ifndef AEMP_XMALLOC_H
