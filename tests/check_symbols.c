@@ -375,6 +375,31 @@ START_TEST(program_names_do_not_replace_the_library)
 }
 END_TEST
 
+START_TEST(soname_and_links)
+{
+	char *lib = build_path("lib/libaemp.so"), *cmd, *out = NULL,
+	    *err = NULL, *real;
+	char *argv[] = { "/bin/sh", "-c", NULL, NULL };
+	int st;
+
+	ck_assert_int_ge(asprintf(&cmd, "objdump -p '%s'", lib), 0);
+	argv[2] = cmd;
+	st = test_run(argv, NULL, NULL, &out, &err, 60);
+	ck_assert_msg(st == 0, "%s: %s", cmd, err);
+	ck_assert_msg(strstr(out, "SONAME               libaemp.so.0\n") !=
+	    NULL, "libaemp.so has no SONAME libaemp.so.0");
+	/* libaemp.so and libaemp.so.0 are links to one real file */
+	real = realpath(lib, NULL);
+	ck_assert_ptr_nonnull(real);
+	ck_assert_ptr_nonnull(strstr(real, "/libaemp.so.0."));
+	free(real);
+	free(out);
+	free(err);
+	free(cmd);
+	free(lib);
+}
+END_TEST
+
 static Suite *
 symbols_suite(void)
 {
@@ -383,6 +408,7 @@ symbols_suite(void)
 
 	tcase_add_test(tc, exports_are_the_header);
 	tcase_add_test(tc, program_names_do_not_replace_the_library);
+	tcase_add_test(tc, soname_and_links);
 	tcase_set_timeout(tc, 180);
 	suite_add_tcase(s, tc);
 	return s;
