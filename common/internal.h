@@ -7,7 +7,10 @@
  * what we know of other nodes (queues, addresses, connecting, up/down);
  * transport.c owns one TCP connection (handshake and framing); global.c
  * (with seed.c and group.c, sharing global.h) is the global service;
- * node.c ties them to a configuration.
+ * node.c ties them to a configuration. Under them all, calling no layer:
+ * dict.c, bytes.c, words.c (with the one string-list joiner),
+ * names.c (the Pkg::Sub rule) and xmalloc.c (allocation that aborts).
+ * Only what aemp.h marks AEMP_API leaves the library.
  */
 #ifndef AEMP_INTERNAL_H
 #define AEMP_INTERNAL_H
@@ -404,6 +407,14 @@ int	 transport_write_named(struct aemp_conn *, const char *name,
 	    size_t len, json_t *msg);
 void	 transport_write_buffer(struct aemp_conn *, struct bytes *);
 void	 transport_free_all(aemp_node *);
+
+/* words.c */
+/*
+ * The strings of list joined by sep (other values left out, and so is a
+ * string that would take the text past max bytes; 0: no limit);
+ * malloc()ed, "" for none.
+ */
+char	*strlist_join(json_t *list, const char *sep, size_t max);
 
 /* the global service: global.c, and global_seed_result() in seed.c */
 void	 global_start(aemp_node *);

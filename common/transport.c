@@ -445,28 +445,6 @@ arm(struct aemp_conn *c, event_callback_fn fn, int persist, double seconds)
 	ntimer_add(c->node, c->timer, seconds);
 }
 
-static char *
-join_list(json_t *list)
-{
-	size_t i, len = 0;
-	json_t *v;
-	char *s = calloc(1, 1);
-
-	json_array_foreach(list, i, v) {
-		const char *item = json_string_value(v);
-		size_t ilen;
-		if (item == NULL)
-			continue;
-		ilen = strlen(item);
-		s = realloc(s, len + ilen + 2);
-		if (len > 0)
-			s[len++] = ',';
-		memcpy(s + len, item, ilen + 1);
-		len += ilen;
-	}
-	return s;
-}
-
 /* Both sides send their greeting at once, without waiting (3.1). */
 static void
 conn_start(struct aemp_conn *c)
@@ -474,7 +452,7 @@ conn_start(struct aemp_conn *c)
 	aemp_node *n = c->node;
 	evutil_socket_t fd = bufferevent_getfd(c->bev);
 	unsigned char nonce[NONCE_BYTES];
-	char *accept = join_list(n->auth_accept);
+	char *accept = strlist_join(n->auth_accept, ",", 0);
 	const char *auths[32], *framings[] = { "json", NULL };
 	const char *kv[] = { "provider", PROVIDER, "peeraddr", c->peer, NULL };
 	char *p, *save = NULL;

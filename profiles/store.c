@@ -45,6 +45,7 @@
 
 #include "store.h"
 #include "store_int.h"
+#include "xmalloc.h"
 
 /* How long a writer waits for another one before giving up. */
 #define STORE_BUSY_MS		10000
@@ -777,7 +778,7 @@ get_parent(aemp_store *st, const char *name, int *failed, char **err)
 		    st->st_path, name);
 		*failed = 1;
 	} else if (p != NULL && json_string_length(p) > 0)
-		parent = strdup(json_string_value(p));
+		parent = xstrdup(json_string_value(p));
 	json_decref(o);
 	return parent;
 }
@@ -833,7 +834,7 @@ aemp_store_chain(aemp_store *st, const char *name, char **err)
 	}
 	chain = json_array();
 	json_array_append_new(chain, json_string(name));
-	cur = strdup(name);
+	cur = xstrdup(name);
 	for (;;) {
 		parent = get_parent(st, cur, &failed, err);
 		free(cur);

@@ -22,6 +22,15 @@
 
 extern char **environ;
 
+double
+test_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 char *
 test_tmpdir(void)
 {

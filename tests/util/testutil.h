@@ -24,6 +24,8 @@ main(void)								\
 /* A fresh directory under $TMPDIR (malloc()ed path); removed by test_rmtree. */
 char	*test_tmpdir(void);
 void	 test_rmtree(const char *dir);
+/* Seconds on the monotonic clock, for deadlines. */
+double	 test_now(void);
 /* A TCP port on 127.0.0.1 that was free a moment ago. */
 int	 test_free_port(void);
 /* $AEMP_BUILD/bin/NAME or $AEMP_BUILD/examples/NAME (malloc()ed). */
