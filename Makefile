@@ -17,7 +17,7 @@ endif
 OPT     ?= -O2 -g
 CFLAGS  ?= $(OPT)
 ALLCFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC $(SANFLAGS) \
-	   -Icommon -Iprofiles -Itests/util $(shell pkg-config --cflags $(PKGS)) $(CFLAGS) \
+	   -Icommon -Iprofiles $(shell pkg-config --cflags $(PKGS)) $(CFLAGS) \
 	   -DAEMP_PREFIX='"$(PREFIX)"'
 LIBS    := $(shell pkg-config --libs $(PKGS)) -lm
 CHECKLIBS = $(shell pkg-config --libs check)
@@ -38,6 +38,22 @@ TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(B)/obj/%.o)
 EXAMPLES := $(EX_SRC:examples/%.c=$(B)/examples/%)
 TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 MAN      := $(wildcard man/*.[1358])
+# The pages as installed: @PREFIX@ replaced.
+MAN_OUT  := $(MAN:man/%=$(B)/man/%)
+VERSION  := $(shell sed -n 's/^\#define AEMP_VERSION "\(.*\)"/\1/p' common/aemp.h)
+
+# libaemp.so.SOMAJOR is the SONAME: bump it when the ABI changes
+# incompatibly; the minor part grows with new functions.
+SOMAJOR  := 0
+SOREAL   := libaemp.so.$(SOMAJOR).1.0
+
+# AEMP_PREFIX is compiled in: the stamp changes when PREFIX does, and
+# what uses AEMP_PREFIX (or is made for PREFIX) depends on it.
+PREFIX_STAMP := $(B)/.prefix
+$(shell mkdir -p $(B) && { [ "$$(cat $(PREFIX_STAMP) 2>/dev/null)" = '$(PREFIX)' ] || \
+  printf '%s\n' '$(PREFIX)' > $(PREFIX_STAMP); })
+PREFIX_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(shell grep -l AEMP_PREFIX $(LIB_SRC) $(CLI_SRC) $(D_SRC)))
+$(PREFIX_OBJ): $(PREFIX_STAMP)
 
 # Service modules: examples/modules/Pkg/Sub.c is module Pkg::Sub, built as
 # $(B)/lib/aemp/Pkg/Sub.so (AEMP_MODULE_PATH for the tests).
@@ -45,19 +61,44 @@ MOD_SRC  := $(wildcard examples/modules/*.c examples/modules/*/*.c)
 MODULES  := $(MOD_SRC:examples/modules/%.c=$(B)/lib/aemp/%.so)
 
 all: $(B)/lib/libaemp.a $(B)/lib/libaemp.so $(B)/bin/aemp $(B)/bin/aempd $(EXAMPLES) \
-	$(MODULES)
+	$(MODULES) $(B)/aemp.pc $(MAN_OUT)
 
-$(B)/obj/%.o: %.c $(wildcard common/*.h profiles/*.h cli/*.h daemon/*.h examples/*.h tests/util/*.h)
+# Header dependencies come from the compiler (-MMD -MP: the .d files).
+$(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLCFLAGS) -c -o $@ $<
+	$(CC) $(ALLCFLAGS) -MMD -MP -c -o $@ $<
+-include $(wildcard $(B)/obj/*/*.d $(B)/obj/*/*/*.d)
+
+# The library exports what aemp.h marks AEMP_API, nothing else.
+$(LIB_OBJ): ALLCFLAGS += -fvisibility=hidden
+# Only the tests (and the chaos harness) use the test helpers.
+$(B)/obj/tests/%.o: ALLCFLAGS += -Itests/util
+# check_symbols compiles programs against libaemp.so as a user would.
+$(B)/obj/tests/check_symbols.o: ALLCFLAGS += -DTEST_CC='"$(CC) $(SANFLAGS)"' \
+	-DTEST_LIBS='"$(shell pkg-config --libs libevent jansson)"' \
+	-DTEST_CFLAGS='"$(shell pkg-config --cflags libevent jansson)"' \
+	-DTEST_SRCDIR='"$(CURDIR)"'
 
 $(B)/lib/libaemp.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(B)/lib/libaemp.so: $(LIB_OBJ)
+$(B)/lib/$(SOREAL): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) -shared -o $@ $^ $(LDFLAGS) $(LIBS)
+	$(CC) -shared -Wl,-soname,libaemp.so.$(SOMAJOR) -o $@ $^ $(LDFLAGS) $(LIBS)
+
+$(B)/lib/libaemp.so.$(SOMAJOR): $(B)/lib/$(SOREAL)
+	ln -sf $(SOREAL) $@
+
+$(B)/lib/libaemp.so: $(B)/lib/libaemp.so.$(SOMAJOR)
+	ln -sf libaemp.so.$(SOMAJOR) $@
+
+$(B)/aemp.pc: aemp.pc.in common/aemp.h $(PREFIX_STAMP)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+$(B)/man/%: man/% $(PREFIX_STAMP)
+	@mkdir -p $(dir $@)
+	sed 's|@PREFIX@|$(PREFIX)|g' $< > $@
 
 $(B)/bin/aemp: $(CLI_OBJ) $(B)/lib/libaemp.a
 	@mkdir -p $(dir $@)
@@ -130,11 +171,12 @@ install: all
 	  $(DESTDIR)$(PREFIX)/lib/systemd/system
 	install -m 755 $(B)/bin/aemp $(B)/bin/aempd $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(B)/lib/libaemp.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(B)/lib/libaemp.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(B)/lib/$(SOREAL) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf $(SOREAL) $(DESTDIR)$(PREFIX)/lib/libaemp.so.$(SOMAJOR)
+	ln -sf libaemp.so.$(SOMAJOR) $(DESTDIR)$(PREFIX)/lib/libaemp.so
 	install -m 644 common/aemp.h $(DESTDIR)$(PREFIX)/include/
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(shell sed -n 's/^#define AEMP_VERSION "\(.*\)"/\1/p' common/aemp.h)|' \
-	  aemp.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/aemp.pc
-	for m in $(MAN); do s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/; done
+	install -m 644 $(B)/aemp.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	for m in $(MAN_OUT); do s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/; done
 	for m in $(MODULES); do r=$${m#$(B)/lib/aemp/}; \
 	  install -d $(DESTDIR)$(PREFIX)/lib/aemp/$$(dirname $$r); \
 	  install -m 755 $$m $(DESTDIR)$(PREFIX)/lib/aemp/$$r; done
@@ -184,9 +226,9 @@ CHAOS_BIN := $(B)/tests/chaos/chaos $(B)/tests/chaos/chaos_node
 $(B)/tests/chaos/chaos: $(B)/obj/tests/chaos/chaos.o $(TESTLIB_OBJ) $(B)/lib/libaemp.a
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $< $(TESTLIB_OBJ) $(B)/lib/libaemp.a $(LDFLAGS) $(LIBS)
-$(B)/tests/chaos/chaos_node: $(B)/obj/tests/chaos/chaos_node.o $(B)/lib/libaemp.a
+$(B)/tests/chaos/chaos_node: $(B)/obj/tests/chaos/chaos_node.o $(TESTLIB_OBJ) $(B)/lib/libaemp.a
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $< $(B)/lib/libaemp.a $(LDFLAGS) $(LIBS)
+	$(CC) -o $@ $< $(TESTLIB_OBJ) $(B)/lib/libaemp.a $(LDFLAGS) $(LIBS)
 chaos-build: $(CHAOS_BIN) $(B)/bin/aempd
 chaos: chaos-build
 	AEMP_BUILD=$(CURDIR)/$(B) ./$(B)/tests/chaos/chaos --duration $(CHAOS_TIME) \

@@ -10,6 +10,7 @@
 
 #include "aemp.h"
 #include "cli.h"
+#include "xmalloc.h"
 
 /* Exit statuses: see aemp(1). */
 #define EXIT_FAILED	1	/* a command failed: nothing was written */
@@ -336,7 +337,7 @@ json_argv(const char *text, int *argc)
 		json_decref(a);
 		return NULL;
 	}
-	argv = calloc(json_array_size(a) + 1, sizeof *argv);
+	argv = xcalloc(json_array_size(a) + 1, sizeof *argv);
 	json_array_foreach(a, i, e) {
 		if (!json_is_string(e)) {
 			cli_error(NULL, "the JSON argument list must be an "
@@ -347,7 +348,7 @@ json_argv(const char *text, int *argc)
 			json_decref(a);
 			return NULL;
 		}
-		argv[i] = strdup(json_string_value(e));
+		argv[i] = xstrdup(json_string_value(e));
 	}
 	*argc = (int)json_array_size(a);
 	json_decref(a);
@@ -401,6 +402,12 @@ run_chain(struct call *calls, int ncalls)
 			cli_errstr(NULL, NULL, err);
 			return EXIT_FAILED;
 		}
+		if ((err = aemp_store_mode_warning(aemp_store_file(
+		    cli.c_store))) != NULL) {
+			cli_error(NULL, "%s", err);
+			free(err);
+			err = NULL;
+		}
 	}
 	for (i = 0; i < ncalls; i++) {
 		if (calls[i].cl_cmd->exec(&cli, calls[i].cl_cmd,
@@ -448,6 +455,9 @@ main(int argc, char **argv)
 		}
 		if ((owned = json_argv(words[0], &nwords)) == NULL)
 			return EXIT_USAGE;
+		/* the secret is somewhere in that text: all of it goes */
+		if (aemp_args_have_secret(nwords, owned))
+			memset(argv[1], '*', strlen(argv[1]));
 		words = owned;
 		if (nwords < 1) {
 			usage(stderr);
@@ -457,11 +467,9 @@ main(int argc, char **argv)
 	}
 	if (owned == NULL) {
 		/* our own copy, so that the secret can leave argv (ps) */
-		if ((owned = calloc((size_t)nwords + 1, sizeof *owned)) == NULL)
-			abort();
+		owned = xcalloc((size_t)nwords + 1, sizeof *owned);
 		for (i = 0; i < nwords; i++)
-			if ((owned[i] = strdup(words[i])) == NULL)
-				abort();
+			owned[i] = xstrdup(words[i]);
 		words = owned;
 		aemp_scrub_secret_args(argc, argv);
 	}

@@ -156,6 +156,26 @@ cmd_tls_exec(struct cli *cli, const struct aemp_cmd *self, int argc,
 	    "secret: aemp gensecret)");
 }
 
+/*
+ * As every setter, and a warning (exit status 0) for a secret that can
+ * be guessed: one unauthenticated connection gives an attacker a token
+ * to test guesses against offline, fast.
+ */
+static int
+cmd_setsecret_exec(struct cli *cli, const struct aemp_cmd *self, int argc,
+    char **argv)
+{
+	char *warning;
+
+	if (cmd_set_exec(cli, self, argc, argv) != 0)
+		return -1;
+	if ((warning = aemp_secret_weakness(argv[1])) != NULL) {
+		cli_error(argv[0], "warning: %s", warning);
+		free(warning);
+	}
+	return 0;
+}
+
 const struct aemp_cmd cmd_setnodeid_entry = {
 	"setnodeid", "nodeid", 1, 1, "ID",
 	"set the node ID (anon/ for a random one)",
@@ -175,7 +195,7 @@ const struct aemp_cmd cmd_gensecret_entry = {
 const struct aemp_cmd cmd_setsecret_entry = {
 	"setsecret", "secret", 1, 1, "SECRET",
 	"set the shared secret",
-	CMD_WRITE, "secret", cmd_set_exec
+	CMD_WRITE, "secret", cmd_setsecret_exec
 };
 const struct aemp_cmd cmd_delsecret_entry = {
 	"delsecret", NULL, 0, 0, "",

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "net.h"
+#include "xmalloc.h"
 
 /* A restart for Perl nodes run by "aemp run" (under AnyEvent::Watchdog). */
 #define PERL_RESTART \
@@ -337,8 +338,7 @@ add_edge(struct trace *t, const char *a, const char *b)
 		a = b;
 		b = x;
 	}
-	if (asprintf(&key, "%s\n%s", a, b) < 0)
-		abort();
+	key = xasprintf("%s\n%s", a, b);
 	if (json_object_get(t->t_edges, key) == NULL) {
 		json_object_set_new(t->t_edges, key, json_pack("[ss]", a, b));
 		json_array_append_new(t->t_order, json_string(key));

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "xmalloc.h"
 
 /* The reference keeps its configuration here. */
 static char *
@@ -77,7 +78,7 @@ cmd_import_perl_exec(struct cli *cli, const struct aemp_cmd *self,
 	int status = -1;
 
 	(void)self;
-	path = argc > 1 ? strdup(argv[1]) : perl_rc_path();
+	path = argc > 1 ? xstrdup(argv[1]) : perl_rc_path();
 	if (path == NULL)
 		return cli_error(argv[0], "no home directory: name the FILE");
 	if ((rc = json_load_file(path, 0, &je)) == NULL) {

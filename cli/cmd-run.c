@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "xmalloc.h"
 
 /* aempd next to this aemp (so a build tree runs its own), or NULL. */
 static char *
@@ -41,7 +42,7 @@ sibling_aempd(void)
 static int
 check_args(const char *cmd, int argc, char **argv)
 {
-	char **pairs = calloc((size_t)argc + 2, sizeof *pairs), *err = NULL;
+	char **pairs = xcalloc((size_t)argc + 2, sizeof *pairs), *err = NULL;
 	int i, n = 0;
 	json_t *args;
 
@@ -102,7 +103,7 @@ cmd_run_exec(struct cli *cli, const struct aemp_cmd *self, int argc,
 		aemp_store_close(cli->c_store);
 		cli->c_store = NULL;
 	}
-	av = calloc((size_t)argc + 1, sizeof *av);
+	av = xcalloc((size_t)argc + 1, sizeof *av);
 	av[0] = "aempd";
 	for (i = 1; i < argc; i++)
 		av[i] = argv[i];

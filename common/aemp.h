@@ -24,6 +24,13 @@
 
 #define AEMP_VERSION "0.1"
 
+/*
+ * Marks what libaemp exports: the library is built with
+ * -fvisibility=hidden, so a function declared here without AEMP_API is
+ * not in libaemp.so (tests/check_symbols.c checks the two agree).
+ */
+#define AEMP_API	__attribute__((visibility("default")))
+
 typedef struct aemp_node aemp_node;
 typedef struct aemp_mon aemp_mon;       /* monitor guard */
 typedef struct aemp_timer aemp_timer;   /* aemp_after() guard */
@@ -66,69 +73,95 @@ typedef void (*aemp_log_fn)(aemp_node *, int level, const char *msg,
  * unless config has "norc": true. Returns NULL and sets *err (malloc()ed)
  * on failure. base may be NULL: the node then owns a base of its own.
  */
+AEMP_API
 aemp_node	*aemp_configure(struct event_base *base, json_t *config,
 		    char **err);
 /* Close every connection and listener, free everything. */
+AEMP_API
 void		 aemp_free(aemp_node *);
+AEMP_API
 struct event_base *aemp_base(aemp_node *);
 /* Run the node's base until aemp_loopexit() (or nothing is left to do). */
+AEMP_API
 int		 aemp_loop(aemp_node *);
+AEMP_API
 void		 aemp_loopexit(aemp_node *);
+AEMP_API
 const char	*aemp_nodeid(aemp_node *);
 /* The effective configuration (borrowed). */
+AEMP_API
 json_t		*aemp_config(aemp_node *);
 /* Addresses actually bound, as "host:port" strings (borrowed). */
+AEMP_API
 json_t		*aemp_listeners(aemp_node *);
 /* The last error message of a failed call (valid until the next call). */
+AEMP_API
 const char	*aemp_error(aemp_node *);
+AEMP_API
 void		 aemp_set_logger(aemp_node *, aemp_log_fn, void *ud);
+AEMP_API
 void		 aemp_log(aemp_node *, int level, const char *fmt, ...)
 		    __attribute__((format(printf, 3, 4)));
 
 /* --- ports and messages ---------------------------------------------- */
 
 /* Create a local port, with a default receiver (cb may be NULL). */
+AEMP_API
 const char	*aemp_port(aemp_node *, aemp_rcv_fn cb, void *ud);
 /* Set (cb != NULL) or remove the receiver for tag (NULL: default). */
+AEMP_API
 int		 aemp_rcv(aemp_node *, const char *port, const char *tag,
 		    aemp_rcv_fn cb, void *ud);
 /* Send msg (a JSON array, stolen) to a port anywhere. */
+AEMP_API
 int		 aemp_snd(aemp_node *, const char *port, json_t *msg);
 /* Send a message built with json_pack items, e.g. ("si", "test", 123). */
+AEMP_API
 int		 aemp_sndf(aemp_node *, const char *port, const char *fmt, ...);
 /* Kill a port; reason NULL or [] is a normal kill. Local kills are delayed. */
+AEMP_API
 int		 aemp_kil(aemp_node *, const char *port, json_t *reason);
 /* Inside a receiver or spawned function: set the die message, return -1. */
+AEMP_API
 int		 aemp_die(aemp_node *, const char *fmt, ...)
 		    __attribute__((format(printf, 2, 3)));
 /* The port whose receiver is running, or NULL outside receivers. */
+AEMP_API
 const char	*aemp_self(aemp_node *);
 /* 1 if the local port exists. */
+AEMP_API
 int		 aemp_port_exists(aemp_node *, const char *port);
 /*
  * The elements of list joined by spaces as Perl prints "@list" (strings
  * as they are, numbers, true 1, false 0, null empty, structures as JSON);
  * malloc()ed. Kill reasons are printed like this.
  */
+AEMP_API
 char		*aemp_words(json_t *list);
 /* The node part of a port ID, malloc()ed. */
+AEMP_API
 char		*aemp_node_of(const char *port);
 
 /* --- monitors (one-shot; the guard cancels) --------------------------- */
 
+AEMP_API
 aemp_mon	*aemp_mon_cb(aemp_node *, const char *port, aemp_mon_fn cb,
 		    void *ud);
 /* Kill other with the same reason when port dies abnormally. */
+AEMP_API
 aemp_mon	*aemp_mon_kill(aemp_node *, const char *port, const char *other);
 /* Send msg + reason to a port when port dies. msg is stolen. */
+AEMP_API
 aemp_mon	*aemp_mon_snd(aemp_node *, const char *port, const char *to,
 		    json_t *msg);
 /* Cancel a monitor that has not fired yet (NULL is fine). */
+AEMP_API
 void		 aemp_mon_cancel(aemp_node *, aemp_mon *);
 
 /* --- spawn, cal, after ------------------------------------------------ */
 
 /* Register a function for spawn and services. Names: Pkg::Sub::func. */
+AEMP_API
 int		 aemp_register_func(aemp_node *, const char *name,
 		    aemp_func_fn fn, void *ud);
 /*
@@ -138,28 +171,39 @@ int		 aemp_register_func(aemp_node *, const char *name,
  * returning 0 and the name stays unregistered); return -1 to give up.
  */
 typedef int (*aemp_resolve_fn)(aemp_node *, const char *func, void *ud);
+AEMP_API
 void		 aemp_set_resolver(aemp_node *, aemp_resolve_fn fn, void *ud);
 /* Create a port on node running func(args); returns its ID (malloc()ed). */
+AEMP_API
 char		*aemp_spawn(aemp_node *, const char *node, const char *func,
 		    json_t *args);
 /* Send msg + a reply port; cb gets the first reply. timeout <= 0: none. */
+AEMP_API
 int		 aemp_cal(aemp_node *, const char *port, json_t *msg,
 		    aemp_cal_fn cb, void *ud, double timeout);
+AEMP_API
 aemp_timer	*aemp_after(aemp_node *, double seconds, aemp_timer_fn cb,
 		    void *ud);
+AEMP_API
 aemp_timer	*aemp_after_snd(aemp_node *, double seconds, const char *port,
 		    json_t *msg);
+AEMP_API
 void		 aemp_timer_cancel(aemp_node *, aemp_timer *);
 
 /* --- nodes ------------------------------------------------------------ */
 
+AEMP_API
 aemp_watch	*aemp_mon_nodes(aemp_node *, aemp_nodes_fn cb, void *ud);
+AEMP_API
 void		 aemp_watch_cancel(aemp_node *, aemp_watch *);
+AEMP_API
 json_t		*aemp_up_nodes(aemp_node *);
+AEMP_API
 json_t		*aemp_known_nodes(aemp_node *);
+AEMP_API
 int		 aemp_node_is_up(aemp_node *, const char *nodeid);
 
-/* --- statistics (libaemp(3), STATISTICS) ------------------------------ */
+/* --- statistics (libaemp(3), Statistics) ------------------------------ */
 
 /*
  * A snapshot of the node's counters (a new object): identity, uptime,
@@ -167,6 +211,7 @@ int		 aemp_node_is_up(aemp_node *, const char *nodeid);
  * remote node in "connections". Other nodes ask for it with the node
  * port request AEMP_STATS_REQUEST, [AEMP_STATS_REQUEST, @reply].
  */
+AEMP_API
 json_t		*aemp_stats(aemp_node *);
 #define AEMP_STATS_REQUEST	"aemp_c_stats"
 
@@ -179,15 +224,19 @@ json_t		*aemp_stats(aemp_node *);
  * aemp_grp_unreg(), which is safe before and after the port died (NULL
  * is fine); guards never released are freed by aemp_free().
  */
+AEMP_API
 aemp_grp	*aemp_grp_reg(aemp_node *, const char *group, const char *port);
+AEMP_API
 void		 aemp_grp_unreg(aemp_node *, aemp_grp *);
 /* The members (a new array of port IDs), or NULL when there are none. */
+AEMP_API
 json_t		*aemp_grp_get(aemp_node *, const char *group);
 /*
  * Call cb on every change of group. The first call comes from the event
  * loop, with the current members as all and added, only if there are
  * any. Cancel with aemp_watch_cancel().
  */
+AEMP_API
 aemp_watch	*aemp_grp_mon(aemp_node *, const char *group, aemp_grp_fn cb,
 		    void *ud);
 #define aemp_register	aemp_grp_reg

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "bytes.h"
+#include "xmalloc.h"
 
 #define BYTES_MIN	256		/* first allocation */
 #define BYTES_KEEP	(64 * 1024)	/* kept when empty; larger is freed */
@@ -31,8 +32,7 @@ bytes_reserve(struct bytes *b, size_t n)
 	}
 	for (cap = b->cap ? b->cap : BYTES_MIN; cap < b->len + n; cap *= 2)
 		;
-	if ((p = realloc(b->data, cap)) == NULL)
-		abort();
+	p = xreallocarray(b->data, cap, 1);
 	b->data = p;
 	b->cap = cap;
 	return b->data + b->len;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "dict.h"
+#include "xmalloc.h"
 
 static size_t
 dict_hash(const char *key)
@@ -94,7 +95,7 @@ table_new(size_t cap)
 	}
 #endif
 	(void)size;
-	return calloc(cap, sizeof(struct dict_entry));
+	return xcalloc(cap, sizeof(struct dict_entry));
 }
 
 static void
@@ -105,8 +106,6 @@ dict_grow(struct dict *d)
 
 	d->cap = oldcap ? oldcap * 2 : 16;
 	d->slots = table_new(d->cap);
-	if (d->slots == NULL)
-		abort();
 	for (i = 0; i < oldcap; i++) {
 		/* big tables miss the cache on every insert: ask ahead */
 		if (i + 8 < oldcap && old[i + 8].value != NULL)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "global.h"
+#include "xmalloc.h"
 
 /*
  * What a peer can make us do is bounded. Nodes it tells us about are
@@ -109,28 +110,6 @@ usable_addrs(json_t *list, size_t *bad)
 	return out;
 }
 
-/* The strings of list joined by spaces, like Perl's "@list" (malloc()ed). */
-static char *
-join_strings(json_t *list)
-{
-	size_t i, len = 0;
-	json_t *v;
-	char *s = calloc(1, 1);
-
-	json_array_foreach(list, i, v) {
-		const char *item = json_string_value(v);
-		size_t ilen = item ? strlen(item) : 0;
-		if (item == NULL || len + ilen > LOGTEXT_MAX)
-			continue;
-		s = realloc(s, len + ilen + 2);
-		if (len > 0)
-			s[len++] = ' ';
-		memcpy(s + len, item, ilen + 1);
-		len += ilen;
-	}
-	return s;
-}
-
 /* Whether port is on node (a bare node ID is its own node port). */
 static int
 port_on(const char *port, const char *node)
@@ -196,7 +175,7 @@ send_global(aemp_node *n, const char *node, json_t *msg)
 		json_decref(msg);
 		return;
 	}
-	port = strdup(gp->port);
+	port = xstrdup(gp->port);
 	aemp_snd(n, port, msg);
 	free(port);
 }
@@ -239,15 +218,13 @@ start_node(aemp_node *n, const char *node)
 
 	if (strcmp(node, n->id) == 0 || dict_get(&g->gports, node) != NULL)
 		return;
-	gp = calloc(1, sizeof *gp);
-	if (gp == NULL)
-		abort();
-	gp->node = strdup(node);
+	gp = xcalloc(1, sizeof *gp);
+	gp->node = xstrdup(node);
 	gp->port = aemp_spawn(n, node, GLOBAL_CONNECT,
 	    json_pack("[is]", GLOBAL_VERSION, n->id));
 	dict_put(&g->gports, gp->node, gp);
 	/* a send may fail the connection and free gp: use a copy */
-	port = strdup(gp->port);
+	port = xstrdup(gp->port);
 	gp->mon = aemp_mon_cb(n, port, gport_died, gp);
 	aemp_snd(n, port, json_pack("[so]", "addr",
 	    json_deep_copy(aemp_listeners(n))));
@@ -300,7 +277,7 @@ set_master(aemp_node *n, const char *node)
 	if (old == node || (old != NULL && node != NULL &&
 	    strcmp(old, node) == 0))
 		return;
-	g->master = node != NULL ? strdup(node) : NULL;
+	g->master = node != NULL ? xstrdup(node) : NULL;
 	if (old != NULL && aemp_node_is_up(n, old))
 		send_global(n, old, json_pack("[s]", "seedme0"));
 	free(old);
@@ -308,7 +285,7 @@ set_master(aemp_node *n, const char *node)
 		aemp_log(n, 1, "no contact to any other node, cannot seed.");
 		return;
 	}
-	now = strdup(g->master);
+	now = xstrdup(g->master);
 	send_global(n, now, json_pack("[s]", "seedme1"));
 	aemp_log(n, 7, "selected new master: %s.", now);
 	free(now);
@@ -453,10 +430,8 @@ learn_node(aemp_node *n, const char *node, json_t *addrs)
 	}
 	if (g->pend.count >= PENDING_MAX)
 		return 0;
-	p = calloc(1, sizeof *p);
-	if (p == NULL)
-		abort();
-	p->node = strdup(node);
+	p = xcalloc(1, sizeof *p);
+	p->node = xstrdup(node);
 	p->addrs = json_incref(addrs);
 	if (g->pend_tail != NULL)
 		g->pend_tail->next = p;
@@ -509,11 +484,9 @@ bcast_schedule(aemp_node *n, const char *node, json_t *addrs)
 		b->addrs = json_incref(addrs);
 		return;
 	}
-	b = calloc(1, sizeof *b);
-	if (b == NULL)
-		abort();
+	b = xcalloc(1, sizeof *b);
 	b->n = n;
-	b->node = strdup(node);
+	b->node = xstrdup(node);
 	b->addrs = json_incref(addrs);
 	b->ev = ntimer_new(n, 0, bcast_fire, b);
 	dict_put(&g->bcasts, b->node, b);
@@ -558,7 +531,7 @@ rcv_addr(aemp_node *n, const char *self, json_t *msg, void *ud)
 		return 0;
 	}
 	if (n->log_level >= 9) {
-		char *text = join_strings(list);
+		char *text = strlist_join(list, " ", LOGTEXT_MAX);
 		aemp_log(n, 9, "%s told us its addresses (%s).", cp->node,
 		    text);
 		free(text);
@@ -766,8 +739,9 @@ rcv_other(aemp_node *n, const char *self, json_t *msg, void *ud)
 	char *text = json_dumps(msg, JSON_COMPACT);
 
 	(void)self;
-	aemp_log(n, 2, "%s sent an unknown global message %.200s, ignored.",
-	    cp->node, text ? text : "?");
+	node_log_limited(n, 2, "unknown global messages", cp->node,
+	    "%s sent an unknown global message %.200s, ignored.", cp->node,
+	    text ? text : "?");
 	free(text);
 	return 0;
 }
@@ -865,7 +839,7 @@ global_connect(aemp_node *n, const char *self, json_t *args, void *ud)
 	(void)ud;
 	if (version_of(version) != GLOBAL_VERSION) {
 		char *text = json_is_string(version) ?
-		    strdup(json_string_value(version)) : version != NULL ?
+		    xstrdup(json_string_value(version)) : version != NULL ?
 		    json_dumps(version, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
 		aemp_die(n, "node version mismatch (requested %.40s; we have "
 		    "%d)", text ? text : "", GLOBAL_VERSION);
@@ -874,11 +848,9 @@ global_connect(aemp_node *n, const char *self, json_t *args, void *ud)
 	}
 	if (node == NULL || !valid_nodeid(node) || strcmp(node, n->id) == 0)
 		return aemp_die(n, "global connect from an invalid node ID");
-	cp = calloc(1, sizeof *cp);
-	if (cp == NULL)
-		abort();
-	cp->node = strdup(node);
-	cp->self = strdup(self);
+	cp = xcalloc(1, sizeof *cp);
+	cp->node = xstrdup(node);
+	cp->self = xstrdup(self);
 	cp->next = g->cports;
 	if (cp->next != NULL)
 		cp->next->prev = cp;
@@ -900,7 +872,7 @@ global_node_up(aemp_node *n, struct aemp_remote *r)
 
 	if (n->global == NULL)
 		return;
-	node = strdup(r->id);
+	node = xstrdup(r->id);
 	start_node(n, node);
 	select_master(n, node, 1);
 	free(node);
@@ -918,7 +890,7 @@ global_node_down(aemp_node *n, struct aemp_remote *r)
 
 	if (g == NULL)
 		return;
-	node = strdup(r->id);
+	node = xstrdup(r->id);
 	select_master(n, node, 0);
 	if (global_up_count(n) == 0)
 		seed_more(n);
@@ -933,10 +905,8 @@ global_node_down(aemp_node *n, struct aemp_remote *r)
 void
 global_start(aemp_node *n)
 {
-	struct aemp_global *g = calloc(1, sizeof *g);
+	struct aemp_global *g = xcalloc(1, sizeof *g);
 
-	if (g == NULL)
-		abort();
 	n->global = g;
 	if (getrandom(&g->rng, sizeof g->rng, 0) != sizeof g->rng)
 		g->rng = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "global.h"
+#include "xmalloc.h"
 
 void
 group_init(aemp_node *n)
@@ -198,11 +199,9 @@ aemp_grp_mon(aemp_node *n, const char *group, aemp_grp_fn cb, void *ud)
 		node_error(n, "grp_mon: group and callback are required");
 		return NULL;
 	}
-	w = calloc(1, sizeof *w);
-	if (w == NULL)
-		abort();
+	w = xcalloc(1, sizeof *w);
 	w->grp_cb = cb;
-	w->group = strdup(group);
+	w->group = xstrdup(group);
 	w->ud = ud;
 	w->next = g->grp_pending;
 	if (w->next != NULL)
@@ -293,11 +292,9 @@ aemp_grp_reg(aemp_node *n, const char *group, const char *port)
 		list = json_array();
 		json_object_set_new(g->lreg, group, list);
 	}
-	gr = calloc(1, sizeof *gr);
-	if (gr == NULL)
-		abort();
-	gr->group = strdup(group);
-	gr->port = strdup(port);
+	gr = xcalloc(1, sizeof *gr);
+	gr->group = xstrdup(group);
+	gr->port = xstrdup(port);
 	gr->active = 1;
 	gr->next = g->grps;
 	if (gr->next != NULL)

@@ -7,7 +7,10 @@
  * what we know of other nodes (queues, addresses, connecting, up/down);
  * transport.c owns one TCP connection (handshake and framing); global.c
  * (with seed.c and group.c, sharing global.h) is the global service;
- * node.c ties them to a configuration.
+ * node.c ties them to a configuration. Under them all, calling no layer:
+ * dict.c, bytes.c, words.c (with the one string-list joiner),
+ * names.c (the Pkg::Sub rule) and xmalloc.c (allocation that aborts).
+ * Only what aemp.h marks AEMP_API leaves the library.
  */
 #ifndef AEMP_INTERNAL_H
 #define AEMP_INTERNAL_H
@@ -173,6 +176,7 @@ struct aemp_conn {
 	int		 seed;		/* index in node->seeds + 1, or 0 */
 	int		 listener_less_keepalive;
 	unsigned	 closing;
+	int		 inbound;	/* accepted, not connected by us */
 };
 
 /* --- deferred work ------------------------------------------------------ */
@@ -309,6 +313,10 @@ struct aemp_node {
 	int		 log_level;
 	int		 trace;
 	int		 freeing;
+	struct loglim	*loglim;	/* loglimit.c: LOGLIM_SLOTS of them */
+	struct ntimer	*loglim_ev;	/* logs the counts of suppressed lines */
+	struct authfail	*authfail;	/* authfail.c: failing addresses */
+	size_t		 nauthfail;
 	struct stats_node stats;	/* stats.c */
 };
 
@@ -322,6 +330,38 @@ void	 node_call_later(aemp_node *, void (*)(aemp_node *, void *), void *);
 void	 node_free_later(aemp_node *, void (*)(aemp_node *, void *), void *);
 void	 node_trace(aemp_node *, const char *dir, const char *nodeid,
 	    json_t *pkt, int skip_first);
+
+/*
+ * loglimit.c: lines a peer can cause at will. site (a static string, the
+ * kind of line: compared by address) and subject (may be NULL) say which
+ * lines are alike; past LOGLIM_BURST of them in LOGLIM_INTERVAL seconds
+ * they are counted, and the count is logged at the interval's end.
+ */
+#define LOGLIM_SLOTS	32
+#define LOGLIM_BURST	3
+#define LOGLIM_INTERVAL	10.0
+void	 node_log_limited(aemp_node *, int level, const char *site,
+	    const char *subject, const char *fmt, ...)
+	    __attribute__((format(printf, 5, 6)));
+void	 loglimit_free(aemp_node *);
+
+/*
+ * authfail.c: addresses that failed to authenticate, to slow them down.
+ * authfail_delay: seconds to wait before greeting a peer from sa;
+ * authfail_waiting: how many from sa's address already wait so;
+ * authfail_record: a peer from sa (NULL: not to be slowed down, only
+ * logged) failed (why) or succeeded (why NULL); _fd: the peer of fd (-1:
+ * none).
+ */
+#define AUTHFAIL_SLOTS	256
+#define AUTHFAIL_WAITING 2
+int	 authfail_waiting(aemp_node *, const struct sockaddr *);
+double	 authfail_delay(aemp_node *, const struct sockaddr *);
+void	 authfail_record(aemp_node *, const struct sockaddr *,
+	    const char *peer, const char *why);
+void	 authfail_record_fd(aemp_node *, int fd, const char *peer,
+	    const char *why);
+void	 authfail_free(aemp_node *);
 
 /* timers.c: timers that keep polls free of timeouts (see there) */
 struct ntimer	*ntimer_new(aemp_node *, int persist,
@@ -370,6 +410,14 @@ int	 transport_write_named(struct aemp_conn *, const char *name,
 	    size_t len, json_t *msg);
 void	 transport_write_buffer(struct aemp_conn *, struct bytes *);
 void	 transport_free_all(aemp_node *);
+
+/* words.c */
+/*
+ * The strings of list joined by sep (other values left out, and so is a
+ * string that would take the text past max bytes; 0: no limit);
+ * malloc()ed, "" for none.
+ */
+char	*strlist_join(json_t *list, const char *sep, size_t max);
 
 /* the global service: global.c, and global_seed_result() in seed.c */
 void	 global_start(aemp_node *);

@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "internal.h"
+#include "names.h"
+#include "xmalloc.h"
 
 static void port_kill(aemp_node *, struct aemp_port *, json_t *reason);
 
@@ -33,7 +35,7 @@ aemp_node_of(const char *port)
 	size_t len;
 
 	kernel_split(port, &len);
-	return strndup(port, len);
+	return xstrndup(port, len);
 }
 
 static int
@@ -86,8 +88,7 @@ kernel_port_name(aemp_node *n, int remote)
 	char name[PORT_NAME_MAX], *copy;
 
 	port_name_into(n, remote, name);
-	if ((copy = strdup(name)) == NULL)
-		abort();
+	copy = xstrdup(name);
 	return copy;
 }
 
@@ -101,9 +102,9 @@ port_new_hashed(aemp_node *n, const char *name, size_t hash)
 	struct aemp_port *p;
 
 	/* the ID starts inside the struct's tail padding */
-	p = malloc(offsetof(struct aemp_port, id) + idlen + 1 + namelen + 1);
-	if (p == NULL || idlen >= 1u << 30)
+	if (idlen >= 1u << 30)
 		abort();
+	p = xmalloc(offsetof(struct aemp_port, id) + idlen + 1 + namelen + 1);
 	memset(p, 0, offsetof(struct aemp_port, id));
 	memcpy(p->id, n->id, idlen);
 	p->id[idlen] = '#';
@@ -125,8 +126,7 @@ static struct mon_list *
 port_mons(struct aemp_port *p)
 {
 	if (p->mons == NULL) {
-		if ((p->mons = calloc(1, sizeof *p->mons)) == NULL)
-			abort();
+		p->mons = xcalloc(1, sizeof *p->mons);
 		p->mons->portid = p->id;
 	}
 	return p->mons;
@@ -223,8 +223,7 @@ aemp_rcv(aemp_node *n, const char *port, const char *tag, aemp_rcv_fn cb,
 	}
 	if (*tp == NULL) {
 		size_t len = strlen(tag);
-		if ((*tp = malloc(sizeof **tp + len + 1)) == NULL)
-			abort();
+		*tp = xmalloc(sizeof **tp + len + 1);
 		(*tp)->next = NULL;
 		memcpy((*tp)->tag, tag, len + 1);
 	}
@@ -413,8 +412,8 @@ aemp_snd(aemp_node *n, const char *port, json_t *msg)
 		 */
 		if (p != NULL && !p->dead)
 			d->to = p;
-		else if ((d->port = strdup(name)) == NULL)
-			abort();
+		else
+			d->port = xstrdup(name);
 		d->msg = msg;
 		return 0;
 	}
@@ -429,9 +428,7 @@ aemp_snd(aemp_node *n, const char *port, json_t *msg)
 		    r->id[nodelen] != '\0') {
 			/* most node IDs are short: no malloc() for them */
 			char buf[128], *nodeid = nodelen < sizeof buf ? buf :
-			    malloc(nodelen + 1);
-			if (nodeid == NULL)
-				abort();
+			    xmalloc(nodelen + 1);
 			memcpy(nodeid, port, nodelen);
 			nodeid[nodelen] = '\0';
 			r = n->last_remote = remote_get(n, nodeid, 1);
@@ -544,8 +541,8 @@ aemp_sndf(aemp_node *n, const char *port, const char *fmt, ...)
 		buf[len + 1] = ']';
 		buf[len + 2] = '\0';
 		afmt = buf;
-	} else if (asprintf(&afmt, "[%s]", fmt) < 0)
-		abort();
+	} else
+		afmt = xasprintf("[%s]", fmt);
 	msg = json_vpack_ex(&jerr, 0, afmt, ap);
 	va_end(ap);
 	if (afmt != buf)
@@ -604,7 +601,7 @@ aemp_kil(aemp_node *n, const char *port, json_t *reason)
 			json_decref(reason);
 		return 0;
 	} else {
-		char *nodeid = strndup(port, nodelen);
+		char *nodeid = xstrndup(port, nodelen);
 		struct aemp_remote *r = remote_get(n, nodeid, 1);
 		json_t *pkt = json_pack("[ss]", "kil", name);
 		free(nodeid);
@@ -622,8 +619,9 @@ run_kill(aemp_node *n, struct aemp_port *p, json_t *reason)
 	if (json_array_size(reason) > 0 && (p->mons == NULL ||
 	    p->mons->head == NULL)) {
 		char *text = aemp_words(reason);
-		aemp_log(n, 2, "unmonitored local port %s died with reason: %s",
-		    p->id, text);
+		node_log_limited(n, 2, "unmonitored ports died", NULL,
+		    "unmonitored local port %s died with reason: %s", p->id,
+		    text);
 		free(text);
 	}
 	if (p->mons != NULL)
@@ -730,10 +728,8 @@ mon_list_fire(aemp_node *n, struct mon_list *l, json_t *reason)
 static struct aemp_mon *
 mon_new(enum mon_kind kind)
 {
-	struct aemp_mon *m = calloc(1, sizeof *m);
+	struct aemp_mon *m = xcalloc(1, sizeof *m);
 
-	if (m == NULL)
-		abort();
 	m->kind = kind;
 	return m;
 }
@@ -742,19 +738,17 @@ static struct mon_list *
 remote_mon_list(aemp_node *n, const char *port, size_t nodelen,
     const char *name)
 {
-	char *nodeid = strndup(port, nodelen);
+	char *nodeid = xstrndup(port, nodelen);
 	struct aemp_remote *r = remote_get(n, nodeid, 1);
 	struct mon_list *l = dict_get(&r->lmon, name);
 
 	free(nodeid);
 	if (l != NULL)
 		return l;
-	l = calloc(1, sizeof *l);
-	if (l == NULL)
-		abort();
+	l = xcalloc(1, sizeof *l);
 	l->remote = r;
-	l->portid = strdup(port);
-	l->name = strdup(name);
+	l->portid = xstrdup(port);
+	l->name = xstrdup(name);
 	dict_put(&r->lmon, l->name, l);
 	if (*name != '\0')
 		remote_send_name(r, "", json_pack("[ss]", "mon1", name));
@@ -785,7 +779,7 @@ mon_attach(aemp_node *n, const char *port, struct aemp_mon *m)
 			/* fires later, from the deferred queue */
 			struct defer *d = node_defer(n, DEFER_MON_FIRE);
 			d->mon = m;
-			d->port = strdup(port);
+			d->port = xstrdup(port);
 			d->msg = json_pack("[sss]", "no_such_port",
 			    "cannot monitor nonexistent port", port);
 			m->list = NULL;
@@ -814,7 +808,7 @@ aemp_mon_kill(aemp_node *n, const char *port, const char *other)
 {
 	struct aemp_mon *m = mon_new(MON_KILL);
 
-	m->other = strdup(other);
+	m->other = xstrdup(other);
 	return mon_attach(n, port, m);
 }
 
@@ -823,7 +817,7 @@ aemp_mon_snd(aemp_node *n, const char *port, const char *to, json_t *msg)
 {
 	struct aemp_mon *m = mon_new(MON_SND);
 
-	m->other = strdup(to);
+	m->other = xstrdup(to);
 	m->msg = json_is_array(msg) ? msg : json_array();
 	if (m->msg != msg)
 		json_decref(msg);
@@ -865,7 +859,7 @@ kernel_remote_down(aemp_node *n, struct aemp_remote *r, json_t *reason)
 	struct dict_entry *e;
 	size_t pos = 0, count = r->lmon.count, i = 0;
 
-	lists = calloc(count + 1, sizeof *lists);
+	lists = xcalloc(count + 1, sizeof *lists);
 	while ((e = dict_next(&r->lmon, &pos)) != NULL)
 		lists[i++] = e->value;
 	dict_clear(&r->lmon);
@@ -888,37 +882,17 @@ kernel_remote_down(aemp_node *n, struct aemp_remote *r, json_t *reason)
 
 /* --- spawn and functions ------------------------------------------------- */
 
-static int
-valid_func_name(const char *name)
-{
-	const char *p = name;
-
-	for (;;) {
-		const char *start = p;
-		while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    (*p >= '0' && *p <= '9') || *p == '_')
-			p++;
-		if (p == start)
-			return 0;
-		if (*p == '\0')
-			return 1;
-		if (p[0] != ':' || p[1] != ':')
-			return 0;
-		p += 2;
-	}
-}
-
 int
 aemp_register_func(aemp_node *n, const char *name, aemp_func_fn fn, void *ud)
 {
 	struct func *f;
 
-	if (!valid_func_name(name))
+	if (!pkg_name_valid(name, 0))
 		return node_error(n, "invalid function name '%s'", name);
 	f = dict_get(&n->funcs, name);
 	if (f == NULL) {
-		f = calloc(1, sizeof *f);
-		f->name = strdup(name);
+		f = xcalloc(1, sizeof *f);
+		f->name = xstrdup(name);
 		dict_put(&n->funcs, f->name, f);
 	}
 	f->fn = fn;
@@ -939,7 +913,7 @@ func_lookup(aemp_node *n, const char *name)
 {
 	struct func *f = NULL;
 
-	while (valid_func_name(name) &&
+	while (pkg_name_valid(name, 0) &&
 	    (f = dict_get(&n->funcs, name)) == NULL && n->resolve != NULL &&
 	    n->resolve(n, name, n->resolve_ud) == 0)
 		;
@@ -968,14 +942,16 @@ spawn_run(aemp_node *n, const char *name, const char *func, json_t *args)
 
 	if (*name == '\0' || strchr(name, '#') != NULL ||
 	    dict_get(&n->ports, name) != NULL) {
-		aemp_log(n, 2, "spawn: refusing port name '%s'", name);
+		node_log_limited(n, 2, "spawn: refused port names", NULL,
+		    "spawn: refusing port name '%s'", name);
 		return;
 	}
 	p = port_new(n, name);
 	c.f = func_lookup(n, func);
 	c.args = args;
 	if (c.f == NULL) {
-		aemp_log(n, 2, "spawn: unable to resolve function %s", func);
+		node_log_limited(n, 2, "spawn: unknown functions", NULL,
+		    "spawn: unable to resolve function %s", func);
 		port_kill(n, p, json_pack("[ss+]", "die",
 		    "unable to resolve function ", func));
 		return;
@@ -991,12 +967,11 @@ aemp_spawn(aemp_node *n, const char *node, const char *func, json_t *args)
 
 	if (args == NULL)
 		args = json_array();
-	if (asprintf(&id, "%s#%s", node, name) < 0)
-		abort();
+	id = xasprintf("%s#%s", node, name);
 	if (is_local(n, node, &dummy)) {
 		struct defer *d = node_defer(n, DEFER_SPAWN);
 		d->port = name;
-		d->func = strdup(func);
+		d->func = xstrdup(func);
 		d->msg = args;
 		return id;
 	}
@@ -1082,10 +1057,10 @@ aemp_cal(aemp_node *n, const char *port, json_t *msg, aemp_cal_fn cb,
 		json_decref(msg);
 		return node_error(n, "cal: message must be a JSON array");
 	}
-	c = calloc(1, sizeof *c);
+	c = xcalloc(1, sizeof *c);
 	c->cb = cb;
 	c->ud = ud;
-	c->rport = strdup(aemp_port(n, cal_reply, c));
+	c->rport = xstrdup(aemp_port(n, cal_reply, c));
 	json_array_append_new(msg, json_string(c->rport));
 	aemp_mon_cb(n, c->rport, cal_rport_died, c);
 	if (timeout > 0)
@@ -1137,7 +1112,7 @@ timer_fired(evutil_socket_t fd, short what, void *arg)
 static aemp_timer *
 timer_new(aemp_node *n, double seconds)
 {
-	aemp_timer *t = calloc(1, sizeof *t);
+	aemp_timer *t = xcalloc(1, sizeof *t);
 	t->node = n;
 	t->ev = ntimer_new(n, 0, timer_fired, t);
 	t->next = n->timers;
@@ -1163,7 +1138,7 @@ aemp_after_snd(aemp_node *n, double seconds, const char *port, json_t *msg)
 {
 	aemp_timer *t = timer_new(n, seconds);
 
-	t->port = strdup(port);
+	t->port = xstrdup(port);
 	t->msg = msg;
 	return t;
 }
@@ -1242,7 +1217,7 @@ kernel_run_defer(aemp_node *n, struct defer *d)
 aemp_watch *
 aemp_mon_nodes(aemp_node *n, aemp_nodes_fn cb, void *ud)
 {
-	aemp_watch *w = calloc(1, sizeof *w);
+	aemp_watch *w = xcalloc(1, sizeof *w);
 
 	w->nodes_cb = cb;
 	w->ud = ud;
@@ -1389,8 +1364,7 @@ req_mon1(aemp_node *n, const char *name, struct aemp_remote *from)
 	char *id;
 
 	if (p == NULL) {
-		if (asprintf(&id, "%s#%s", n->id, name) < 0)
-			abort();
+		id = xasprintf("%s#%s", n->id, name);
 		remote_send_name(from, "", json_pack("[sssss]", "kil0", name,
 		    "no_such_port", "cannot monitor nonexistent port", id));
 		free(id);
@@ -1400,7 +1374,7 @@ req_mon1(aemp_node *n, const char *name, struct aemp_remote *from)
 		return;
 	m = mon_new(MON_REMOTE);
 	m->remote = from;
-	m->other = strdup(name);
+	m->other = xstrdup(name);
 	dict_put(&from->rmon, m->other, m);
 	mon_link(port_mons(p), m);
 }
@@ -1435,8 +1409,9 @@ req_function(aemp_node *n, const char *tag, json_t *args)
 	struct func *f = func_lookup(n, tag);
 
 	if (f == NULL) {
-		aemp_log(n, 2, "node port request '%s' is not a registered "
-		    "function, ignored", tag);
+		node_log_limited(n, 2, "node port requests for unregistered "
+		    "functions", NULL, "node port request '%s' is not a "
+		    "registered function, ignored", tag);
 		return;
 	}
 	if (f->fn(n, n->id, args, f->ud) < 0)
@@ -1511,8 +1486,9 @@ kernel_node_request(aemp_node *n, json_t *msg, struct aemp_remote *from)
 		reply_to(n, args, json_pack("[o]", aemp_stats(n)));
 	else if (strcmp(tag, "eval") == 0) {
 		json_t *reply = rest(msg, 2);
-		aemp_log(n, 2, "refusing eval request%s%s",
-		    from ? " from " : "", from ? from->id : "");
+		node_log_limited(n, 2, "refused eval requests", NULL,
+		    "refusing eval request%s%s", from ? " from " : "",
+		    from ? from->id : "");
 		reply_to(n, reply, json_pack("[s]",
 		    "eval is not supported by this node"));
 		json_decref(reply);
@@ -1531,7 +1507,8 @@ kernel_node_request(aemp_node *n, json_t *msg, struct aemp_remote *from)
 malformed:
 	{
 		char *text = json_dumps(msg, JSON_COMPACT);
-		aemp_log(n, 2, "malformed node port request%s%s: %.200s",
+		node_log_limited(n, 2, "malformed node port requests", NULL,
+		    "malformed node port request%s%s: %.200s",
 		    from ? " from " : "", from ? from->id : "", text);
 		free(text);
 	}

@@ -17,6 +17,7 @@
 
 #include "internal.h"
 #include "store.h"
+#include "xmalloc.h"
 
 #define DEFAULT_MAX_PACKET	(64u * 1024 * 1024)
 #define DEFAULT_MAX_QUEUE	(256u * 1024 * 1024)
@@ -27,11 +28,9 @@ static const char base62[] =
 char *
 node_random_string(size_t chars)
 {
-	char *s = malloc(chars + 1);
+	char *s = xmalloc(chars + 1);
 	size_t i = 0;
 
-	if (s == NULL)
-		abort();
 	while (i < chars) {
 		unsigned char buf[64];
 		ssize_t r = getrandom(buf, sizeof buf, 0);
@@ -163,9 +162,7 @@ node_defer(aemp_node *n, enum defer_kind kind)
 
 	if (n->defer_len == n->defer_cap) {
 		size_t cap = n->defer_cap ? n->defer_cap * 2 : 64, i;
-		struct defer *ring = malloc(cap * sizeof *ring);
-		if (ring == NULL)
-			abort();
+		struct defer *ring = xreallocarray(NULL, cap, sizeof *ring);
 		for (i = 0; i < n->defer_len; i++)
 			ring[i] = n->defer_ring[(n->defer_first + i) &
 			    (n->defer_cap - 1)];
@@ -291,14 +288,13 @@ node_apply_config(aemp_node *n, char **err)
 	}
 	if (strcmp(id, "anon/") == 0) {
 		char *r = node_random_string(16);
-		if (asprintf(&n->id, "anon/%s", r) < 0)
-			abort();
+		n->id = xasprintf("anon/%s", r);
 		free(r);
 	} else
-		n->id = strdup(id);
+		n->id = xstrdup(id);
 
 	v = json_object_get(c, "secret");
-	n->secret = json_is_string(v) ? strdup(json_string_value(v)) : NULL;
+	n->secret = json_is_string(v) ? xstrdup(json_string_value(v)) : NULL;
 	n->monitor_timeout = config_number(c, "monitor_timeout", 30);
 	if (n->monitor_timeout <= 0)
 		n->monitor_timeout = 30;
@@ -356,7 +352,7 @@ node_effective_config(json_t *config, char **err)
 	}
 	if (json_is_true(json_object_get(config, "norc"))) {
 		/* embedders that want no store: defaults < arguments */
-		char *name = profile ? strdup(profile) : aemp_default_profile();
+		char *name = profile ? xstrdup(profile) : aemp_default_profile();
 		eff = aemp_config_defaults();
 		json_object_update(eff, args);
 		json_object_set_new(eff, "profile", json_string(name));
@@ -370,15 +366,13 @@ node_effective_config(json_t *config, char **err)
 aemp_node *
 aemp_configure(struct event_base *base, json_t *config, char **err)
 {
-	aemp_node *n = calloc(1, sizeof *n);
+	aemp_node *n = xcalloc(1, sizeof *n);
 	const char *lv;
 	char *dummy = NULL;
 
 	if (err == NULL)
 		err = &dummy;
 	*err = NULL;
-	if (n == NULL)
-		abort();
 	n->tfd = -1;
 	n->stats.started = node_now();
 	if (config == NULL)
@@ -471,6 +465,7 @@ aemp_free(aemp_node *n)
 		remote_free_all(n);
 		defer_free_all(n);
 		kernel_free(n);
+		loglimit_free(n);
 		timers_free(n);
 		event_free(n->defer_ev);
 	}
@@ -492,6 +487,7 @@ aemp_free(aemp_node *n)
 	free(n->die_msg);
 	free(n->read_buf);
 	free(n->errmsg);
+	authfail_free(n);
 	free(n);
 }
 

@@ -187,13 +187,7 @@ remote_connect(struct aemp_remote *r)
 	}
 	if (json_array_size(r->addrs) > 0 && n->log_level >= 9) {
 		/* the reference prints "[@addresses]": [a b], no quotes */
-		char *list = NULL;
-		size_t len = 0, i;
-		FILE *f = open_memstream(&list, &len);
-		json_t *v;
-		json_array_foreach(r->addrs, i, v)
-			fprintf(f, "%s%s", i ? " " : "", json_string_value(v));
-		fclose(f);
+		char *list = strlist_join(r->addrs, " ", 0);
 		aemp_log(n, 9, "connecting to %s with [%s]", r->id, list);
 		free(list);
 	}

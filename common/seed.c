@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "global.h"
+#include "xmalloc.h"
 
 static int
 seed_usable(aemp_node *n, struct seed *s)
@@ -87,7 +88,7 @@ global_seed_result(aemp_node *n, struct aemp_conn *c, const char *nodeid,
 	c->seed = 0;
 	if (nodeid != NULL) {
 		free(s->nodeid);
-		s->nodeid = strdup(nodeid);
+		s->nodeid = xstrdup(nodeid);
 	}
 	if ((why != NULL && strcmp(why, "I refuse to talk to myself") == 0) ||
 	    (nodeid != NULL && strcmp(nodeid, n->id) == 0))
@@ -113,12 +114,10 @@ seeds_init(aemp_node *n)
 			    addr ? addr : "(not a string)");
 			continue;
 		}
-		n->seeds = realloc(n->seeds, (n->nseeds + 1) *
+		n->seeds = xreallocarray(n->seeds, n->nseeds + 1,
 		    sizeof *n->seeds);
-		if (n->seeds == NULL)
-			abort();
 		memset(&n->seeds[n->nseeds], 0, sizeof *n->seeds);
-		n->seeds[n->nseeds++].addr = strdup(addr);
+		n->seeds[n->nseeds++].addr = xstrdup(addr);
 	}
 }
 

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "xmalloc.h"
 
 #define TIMER_MAX	1e9	/* seconds (31 years): "never", as a time_t */
 
@@ -98,9 +99,7 @@ heap_insert(aemp_node *n, struct ntimer *t)
 {
 	if (n->ntheap == n->theap_cap) {
 		size_t cap = n->theap_cap ? n->theap_cap * 2 : 16;
-		struct ntimer **h = realloc(n->theap, cap * sizeof *h);
-		if (h == NULL)
-			abort();
+		struct ntimer **h = xreallocarray(n->theap, cap, sizeof *h);
 		n->theap = h;
 		n->theap_cap = cap;
 	}
@@ -192,11 +191,9 @@ struct ntimer *
 ntimer_new(aemp_node *n, int persist, void (*fn)(evutil_socket_t, short,
     void *), void *arg)
 {
-	struct ntimer *t = calloc(1, sizeof *t);
+	struct ntimer *t = xcalloc(1, sizeof *t);
 
 	(void)n;
-	if (t == NULL)
-		abort();
 	t->persist = persist;
 	t->fn = fn;
 	t->arg = arg;

@@ -120,6 +120,15 @@ wildcard_hosts(void)
 static struct aemp_conn *conn_new(aemp_node *, struct bufferevent *,
     const char *peer, const char *expect);
 static void conn_start(struct aemp_conn *);
+static void arm(struct aemp_conn *, event_callback_fn, int, double);
+
+/* A peer from an address that failed to authenticate waits for this. */
+static void
+greet_later(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd; (void)what;
+	conn_start(arg);
+}
 
 /*
  * Connections that never finish their handshake cost memory until their
@@ -151,6 +160,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	struct bufferevent *bev;
 	struct aemp_conn *c;
 	char *peer = sockaddr_text(sa, (socklen_t)len);
+	double delay;
 
 	(void)l;
 	evict_preauth(n);
@@ -158,7 +168,17 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	bev = bufferevent_socket_new(n->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	c = conn_new(n, bev, peer, NULL);
 	free(peer);
-	conn_start(c);
+	if ((delay = authfail_delay(n, sa)) > 0 &&
+	    authfail_waiting(n, sa) >= AUTHFAIL_WAITING) {
+		transport_close(c, "failed to authenticate before, and "
+		    "already has connections waiting");
+		return;
+	}
+	c->inbound = 1;
+	if (delay > 0)
+		arm(c, greet_later, 0, delay);
+	else
+		conn_start(c);
 }
 
 static void
@@ -427,28 +447,6 @@ arm(struct aemp_conn *c, event_callback_fn fn, int persist, double seconds)
 	ntimer_add(c->node, c->timer, seconds);
 }
 
-static char *
-join_list(json_t *list)
-{
-	size_t i, len = 0;
-	json_t *v;
-	char *s = calloc(1, 1);
-
-	json_array_foreach(list, i, v) {
-		const char *item = json_string_value(v);
-		size_t ilen;
-		if (item == NULL)
-			continue;
-		ilen = strlen(item);
-		s = realloc(s, len + ilen + 2);
-		if (len > 0)
-			s[len++] = ',';
-		memcpy(s + len, item, ilen + 1);
-		len += ilen;
-	}
-	return s;
-}
-
 /* Both sides send their greeting at once, without waiting (3.1). */
 static void
 conn_start(struct aemp_conn *c)
@@ -456,7 +454,7 @@ conn_start(struct aemp_conn *c)
 	aemp_node *n = c->node;
 	evutil_socket_t fd = bufferevent_getfd(c->bev);
 	unsigned char nonce[NONCE_BYTES];
-	char *accept = join_list(n->auth_accept);
+	char *accept = strlist_join(n->auth_accept, ",", 0);
 	const char *auths[32], *framings[] = { "json", NULL };
 	const char *kv[] = { "provider", PROVIDER, "peeraddr", c->peer, NULL };
 	char *p, *save = NULL;
@@ -607,6 +605,13 @@ handle_greeting(struct aemp_conn *c)
 		why = "version mismatch";
 	else if (strcmp(g.nodeid, n->id) == 0)
 		why = "I refuse to talk to myself";
+	else if (strchr(g.nodeid, '#') != NULL) {
+		/* "node#port" names ports: such a node could never be reached */
+		why = "node ID contains '#'";
+		node_log_limited(n, 5, "refused a node ID with '#'", NULL,
+		    "%s: refusing node ID '%.100s' in its greeting: it "
+		    "contains '#'", c->peer, g.nodeid);
+	}
 	else if ((r = dict_get(&n->remotes, g.nodeid)) != NULL &&
 	    r->conn != NULL)
 		why = "already connected, not connecting again.";
@@ -978,6 +983,8 @@ conn_read(struct bufferevent *bev, void *arg)
 		if (c->state == CONN_AUTH) {
 			why = check_auth(c, line);
 			free(line);
+			authfail_record_fd(c->node, c->inbound ?
+			    bufferevent_getfd(c->bev) : -1, c->peer, why);
 			if (why != NULL)
 				break;
 			conn_up(c);

@@ -1,11 +1,14 @@
 /*
  * words.c: a list as Perl interpolates it ("@_"), which is how the
- * reference and its users print kill reasons and messages.
+ * reference and its users print kill reasons and messages, and the one
+ * joiner of string lists.
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
-#include "aemp.h"
+#include "internal.h"
+#include "xmalloc.h"
 
 /* One value as Perl would interpolate it (structures as JSON). */
 static void
@@ -36,6 +39,29 @@ word(FILE *f, json_t *v)
 		fputs(text ? text : "", f);
 		free(text);
 	}
+}
+
+char *
+strlist_join(json_t *list, const char *sep, size_t max)
+{
+	size_t i, len = 0, seplen = strlen(sep);
+	char *s = xstrdup("");
+	json_t *v;
+
+	json_array_foreach(list, i, v) {
+		const char *item = json_string_value(v);
+		size_t ilen = item != NULL ? strlen(item) : 0;
+		if (item == NULL || (max > 0 && len + ilen > max))
+			continue;
+		s = xreallocarray(s, len + seplen + ilen + 1, 1);
+		if (len > 0) {
+			memcpy(s + len, sep, seplen);
+			len += seplen;
+		}
+		memcpy(s + len, item, ilen + 1);
+		len += ilen;
+	}
+	return s;
 }
 
 char *

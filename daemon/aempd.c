@@ -3,6 +3,8 @@
  * in the foreground until SIGINT or SIGTERM; SIGHUP reloads what can be
  * reloaded, and "aemp restart" makes it execute itself anew.
  */
+#include <sys/prctl.h>
+
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -14,6 +16,7 @@
 
 #include "aempd.h"
 #include "store.h"
+#include "xmalloc.h"
 
 /* The node port function "aemp restart" calls. */
 #define RESTART_FUNC	"aempd::restart"
@@ -136,7 +139,7 @@ setup_level(struct aempd *d)
 static int
 parse_args(struct aempd *d, int argc, char **argv)
 {
-	char **rest = calloc((size_t)argc + 2, sizeof *rest);
+	char **rest = xcalloc((size_t)argc + 2, sizeof *rest);
 	int i, nrest = 0, first = -1;
 	char *err = NULL;
 
@@ -227,12 +230,25 @@ save_exec(struct aempd *d, int argc, char **argv)
 
 	if (len > 0) {
 		buf[len] = '\0';
-		d->d_exe = strdup(buf);
+		d->d_exe = xstrdup(buf);
 	} else
-		d->d_exe = strdup(argv[0]);
-	d->d_argv = calloc((size_t)argc + 1, sizeof *d->d_argv);
+		d->d_exe = xstrdup(argv[0]);
+	d->d_argv = xcalloc((size_t)argc + 1, sizeof *d->d_argv);
 	for (i = 0; i < argc; i++)
-		d->d_argv[i] = strdup(argv[i]);
+		d->d_argv[i] = xstrdup(argv[i]);
+}
+
+/*
+ * Core dumps and ptrace attachment (by the same user) would hand out the
+ * secret: off, unless AEMP_DUMPABLE=1 asks for them to debug.
+ */
+static void
+no_dumps(void)
+{
+	const char *v = getenv("AEMP_DUMPABLE");
+
+	if (v == NULL || strcmp(v, "1") != 0)
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
 /* Configures the node with the node's log level in the environment. */
@@ -243,7 +259,7 @@ configure(struct aempd *d, char **err)
 	aemp_node *n;
 
 	if (saved != NULL)
-		saved = strdup(saved);
+		saved = xstrdup(saved);
 	snprintf(level, sizeof level, "%d", d->d_node_level);
 	setenv("AEMP_WARNLEVEL", level, 1);
 	n = aemp_configure(d->d_base, json_incref(d->d_args), err);
@@ -408,8 +424,12 @@ main(int argc, char **argv)
 	char *err = NULL;
 
 	memset(&d, 0, sizeof d);
+	/* before anything else: the secret leaves ps(1) and core dumps */
+	save_exec(&d, argc, argv);
+	aemp_scrub_secret_args(argc, argv);
+	no_dumps();
 	signal(SIGPIPE, SIG_IGN);
-	if (parse_args(&d, argc, argv) < 0 || setup_level(&d) < 0 ||
+	if (parse_args(&d, argc, d.d_argv) < 0 || setup_level(&d) < 0 ||
 	    check_secret(&d) < 0 || modules_init(&d.d_mods, &err) < 0) {
 		if (err != NULL)
 			fprintf(stderr, "aempd: %s\n", err);
@@ -417,9 +437,11 @@ main(int argc, char **argv)
 		cleanup(&d);
 		return 1;
 	}
-	save_exec(&d, argc, argv);
-	/* copied above and into d_args: the secret leaves ps(1) now */
-	aemp_scrub_secret_args(argc, argv);
+	if ((err = aemp_store_mode_warning(NULL)) != NULL) {
+		fprintf(stderr, "aempd: %s\n", err);
+		free(err);
+		err = NULL;
+	}
 	d.d_base = event_base_new();
 	if ((d.d_node = configure(&d, &err)) == NULL) {
 		fprintf(stderr, "aempd: %s\n", err ? err : "unable to start");

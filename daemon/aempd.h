@@ -51,7 +51,6 @@ struct aempd {
 };
 
 /* modules.c */
-int	 module_name_valid(const char *name, int allow_trailing);
 int	 modules_init(struct modules *, char **err);
 int	 modules_load(struct modules *, aemp_node *, const char *pkg);
 int	 modules_resolve(aemp_node *, const char *func, void *ud);

@@ -23,6 +23,7 @@
 
 #include "aempd.h"
 #include "wire.h"
+#include "xmalloc.h"
 #include "status_html.h"
 
 #define HTTP_MAX_CONNS	 256
@@ -112,12 +113,8 @@ new_bev(struct event_base *base, void *arg)
 	if (bev == NULL)
 		return NULL;
 	if (h->nbevs == h->capbevs) {
-		size_t cap = h->capbevs ? 2 * h->capbevs : 64;
-		struct bufferevent **b = realloc(h->bevs, cap * sizeof *b);
-		if (b == NULL)
-			return bev;	/* uncounted, but served */
-		h->bevs = b;
-		h->capbevs = cap;
+		h->capbevs = h->capbevs ? 2 * h->capbevs : 64;
+		h->bevs = xreallocarray(h->bevs, h->capbevs, sizeof *h->bevs);
 	}
 	bufferevent_incref(bev);
 	h->bevs[h->nbevs++] = bev;
@@ -172,9 +169,7 @@ poll_views(aemp_node *n, void *ud)
 	for (i = 0; i < json_array_size(up); i++) {
 		const char *id = json_string_value(json_array_get(up, i));
 		size_t len = strlen(id);
-		struct view_call *c = calloc(1, sizeof *c + len + 1);
-		if (c == NULL)
-			break;
+		struct view_call *c = xcalloc(1, sizeof *c + len + 1);
 		c->h = h;
 		memcpy(c->node, id, len + 1);
 		c->next = h->calls;
@@ -412,22 +407,21 @@ http_start(struct aempd *d, char **err)
 	    port == NULL || strcmp(host, "*") == 0 || strcmp(port, "*") == 0) {
 		free(host);
 		free(port);
-		if (asprintf(err, "status_bind: '%s' is not HOST:PORT (a host "
-		    "or address and a port number)", bind) < 0)
-			*err = NULL;
+		*err = xasprintf("status_bind: '%s' is not HOST:PORT (a host "
+		    "or address and a port number)", bind);
 		return -1;
 	}
 	if (token != NULL && *token == '\0') {
 		free(host);
 		free(port);
-		*err = strdup("status_token: empty");
+		*err = xstrdup("status_token: empty");
 		return -1;
 	}
-	h = calloc(1, sizeof *h);
+	h = xcalloc(1, sizeof *h);
 	h->node = d->d_node;
 	h->base = d->d_base;
 	h->views = json_object();
-	h->token = token != NULL ? strdup(token) : NULL;
+	h->token = token != NULL ? xstrdup(token) : NULL;
 	h->http = evhttp_new(d->d_base);
 	evhttp_set_max_headers_size(h->http, HTTP_MAX_HEADERS);
 	evhttp_set_max_body_size(h->http, HTTP_MAX_BODY);
@@ -443,8 +437,7 @@ http_start(struct aempd *d, char **err)
 	    (ev_uint16_t)atoi(port));
 	d->d_http = h;
 	if (h->sock == NULL) {
-		if (asprintf(err, "status_bind: unable to bind %s", bind) < 0)
-			*err = NULL;
+		*err = xasprintf("status_bind: unable to bind %s", bind);
 		free(host);
 		free(port);
 		http_free(d);

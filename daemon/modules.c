@@ -14,6 +14,8 @@
 #include <string.h>
 
 #include "aempd.h"
+#include "names.h"
+#include "xmalloc.h"
 
 #ifndef AEMP_PREFIX
 #define AEMP_PREFIX "/usr/local"
@@ -23,31 +25,6 @@
 typedef int (*module_init_fn)(aemp_node *);
 typedef void (*module_fini_fn)(aemp_node *);
 
-/*
- * Whether name is Part::Part... with parts of [A-Za-z0-9_]; with
- * allow_trailing, "Pkg::" (a module name with its trailing "::") passes.
- */
-int
-module_name_valid(const char *name, int allow_trailing)
-{
-	const char *p = name;
-
-	for (;;) {
-		const char *start = p;
-		while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    (*p >= '0' && *p <= '9') || *p == '_')
-			p++;
-		if (p == start)
-			return allow_trailing && p > name + 2 && *p == '\0' &&
-			    p[-1] == ':';
-		if (*p == '\0')
-			return 1;
-		if (p[0] != ':' || p[1] != ':')
-			return 0;
-		p += 2;
-	}
-}
-
 int
 modules_init(struct modules *ms, char **err)
 {
@@ -55,9 +32,9 @@ modules_init(struct modules *ms, char **err)
 	char *copy, *dir, *save;
 
 	memset(ms, 0, sizeof *ms);
-	ms->ms_path = strdup(env != NULL && *env != '\0' ? env :
+	ms->ms_path = xstrdup(env != NULL && *env != '\0' ? env :
 	    DEFAULT_MODULE_PATH);
-	copy = strdup(ms->ms_path);
+	copy = xstrdup(ms->ms_path);
 	for (dir = strtok_r(copy, ":", &save); dir != NULL;
 	    dir = strtok_r(NULL, ":", &save)) {
 		/* a relative one would depend on where aempd was started */
@@ -69,9 +46,9 @@ modules_init(struct modules *ms, char **err)
 			modules_free(ms);
 			return -1;
 		}
-		ms->ms_dirs = realloc(ms->ms_dirs, (ms->ms_ndirs + 1) *
+		ms->ms_dirs = xreallocarray(ms->ms_dirs, ms->ms_ndirs + 1,
 		    sizeof *ms->ms_dirs);
-		ms->ms_dirs[ms->ms_ndirs++] = strdup(dir);
+		ms->ms_dirs[ms->ms_ndirs++] = xstrdup(dir);
 	}
 	free(copy);
 	return 0;
@@ -97,7 +74,7 @@ module_file(struct modules *ms, const char *pkg)
 	const char *p;
 	size_t i;
 
-	rel = malloc(strlen(pkg) + 4);
+	rel = xmalloc(strlen(pkg) + 4);
 	for (p = pkg, q = rel; *p != '\0'; p++) {
 		if (p[0] == ':' && p[1] == ':') {
 			*q++ = '/';
@@ -107,8 +84,7 @@ module_file(struct modules *ms, const char *pkg)
 	}
 	strcpy(q, ".so");
 	for (i = 0; i < ms->ms_ndirs; i++) {
-		if (asprintf(&path, "%s/%s", ms->ms_dirs[i], rel) < 0)
-			abort();
+		path = xasprintf("%s/%s", ms->ms_dirs[i], rel);
 		if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
 			free(rel);
 			return path;
@@ -134,7 +110,7 @@ modules_load(struct modules *ms, aemp_node *n, const char *pkg)
 
 	if (m != NULL)
 		return m->m_handle != NULL ? 0 : -1;
-	if (!module_name_valid(pkg, 0)) {
+	if (!pkg_name_valid(pkg, 0)) {
 		aemp_log(n, 2, "invalid module name '%s'", pkg);
 		return -1;
 	}
@@ -143,8 +119,8 @@ modules_load(struct modules *ms, aemp_node *n, const char *pkg)
 		    ms->ms_path);
 		return -1;
 	}
-	m = calloc(1, sizeof *m);
-	m->m_name = strdup(pkg);
+	m = xcalloc(1, sizeof *m);
+	m->m_name = xstrdup(pkg);
 	m->m_path = path;
 	m->m_next = ms->ms_list;
 	ms->ms_list = m;
@@ -182,10 +158,10 @@ int
 modules_resolve(aemp_node *n, const char *func, void *ud)
 {
 	struct modules *ms = ud;
-	char *pkg = strdup(func), *cut, *file;
+	char *pkg = xstrdup(func), *cut, *file;
 	int rc = -1;
 
-	if (!module_name_valid(func, 0)) {
+	if (!pkg_name_valid(func, 0)) {
 		free(pkg);
 		return -1;
 	}

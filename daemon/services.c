@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include "aempd.h"
+#include "names.h"
+#include "xmalloc.h"
 
 /* Packages that are part of every node and need no module. */
 #define BUILTIN_PREFIX	"AnyEvent::MP::"
@@ -23,7 +25,7 @@ static char *
 describe(json_t *entry)
 {
 	if (json_is_string(entry))
-		return strdup(json_string_value(entry));
+		return xstrdup(json_string_value(entry));
 	return json_dumps(entry, JSON_COMPACT | JSON_ENCODE_ANY);
 }
 
@@ -47,7 +49,7 @@ run_entry(struct aempd *d, json_t *entry)
 	size_t len = name != NULL ? strlen(name) : 0;
 	json_t *req;
 
-	if (name == NULL || !module_name_valid(name, 1) ||
+	if (name == NULL || !pkg_name_valid(name, 1) ||
 	    (json_is_array(entry) && name[len - 1] == ':') ||
 	    strchr(name, ':') == NULL ||
 	    strcmp(name, "AnyEvent::MP::_spawn") == 0) {
@@ -59,7 +61,7 @@ run_entry(struct aempd *d, json_t *entry)
 	aemp_log(n, 7, "starting service %s.", text);
 	free(text);
 	if (name[len - 1] == ':') {
-		char *pkg = strndup(name, len - 2);
+		char *pkg = xstrndup(name, len - 2);
 		if (strncmp(name, BUILTIN_PREFIX, strlen(BUILTIN_PREFIX)) == 0)
 			aemp_log(n, 8, "%s is built in.", pkg);
 		else

@@ -4,7 +4,8 @@
  * counterpart of ping.c, and of the round-trip benchmark.
  *
  * usage: echo [KEY VALUE ...]   configure arguments, e.g.
- *        echo nodeid echo binds '["127.0.0.1:4050"]' secret s
+ *        echo nodeid echo binds '["127.0.0.1:4050"]'
+ * (the shared secret comes from the profile store: aemp gensecret)
  */
 #include <stdio.h>
 #include <stdlib.h>

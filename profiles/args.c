@@ -382,3 +382,55 @@ aemp_scrub_secret_args(int argc, char **argv)
 		    strcmp(argv[i - 1], "setstatus_token") == 0)
 			memset(argv[i], '*', strlen(argv[i]));
 }
+
+int
+aemp_args_have_secret(int argc, char *const *argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i - 1], "secret") == 0 ||
+		    strcmp(argv[i - 1], "setsecret") == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Short, few distinct characters, or fewer than 80 bits even if every
+ * character were drawn at random from the classes it uses: "summer2024"
+ * (52 bits at best) is what a guesser tries first. Secrets from aemp
+ * gensecret have 381 bits.
+ */
+char *
+aemp_secret_weakness(const char *secret)
+{
+	int lower = 0, upper = 0, digit = 0, other = 0, distinct = 0;
+	unsigned char seen[256] = { 0 };
+	size_t len = strlen(secret), i;
+	double pool, bits;
+	char *msg;
+
+	for (i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)secret[i];
+		if (!seen[ch]++)
+			distinct++;
+		if (ch >= 'a' && ch <= 'z')
+			lower = 26;
+		else if (ch >= 'A' && ch <= 'Z')
+			upper = 26;
+		else if (ch >= '0' && ch <= '9')
+			digit = 10;
+		else
+			other = 33;
+	}
+	pool = lower + upper + digit + other;
+	bits = pool > 1 ? (double)len * log2(pool) : 0;
+	if (len >= 16 && distinct >= 8 && bits >= 80)
+		return NULL;
+	if (asprintf(&msg, "this secret is %s (%zu characters, at most %.0f "
+	    "bits): anybody who can connect once can test guesses against it "
+	    "offline; 'aemp gensecret' sets a random 64-character one", len < 16 ?
+	    "short" : "guessable", len, bits) < 0)
+		return NULL;
+	return msg;
+}

@@ -12,6 +12,7 @@
 
 #include "store.h"
 #include "store_int.h"
+#include "xmalloc.h"
 
 
 char *
@@ -21,10 +22,10 @@ aemp_default_profile(void)
 	struct utsname u;
 
 	if (env != NULL && *env != '\0')
-		return strdup(env);
+		return xstrdup(env);
 	if (uname(&u) != 0)
-		return strdup("localhost");
-	return strdup(u.nodename);
+		return xstrdup("localhost");
+	return xstrdup(u.nodename);
 }
 
 /* Later layers win: copy every key of the store's profile name over res. */
@@ -50,9 +51,9 @@ aemp_store_effective_in(aemp_store *st, const char *profile, json_t *args,
 
 	p = args != NULL ? json_object_get(args, "profile") : NULL;
 	if (profile != NULL)
-		name = strdup(profile);
+		name = xstrdup(profile);
 	else if (json_is_string(p))
-		name = strdup(json_string_value(p));
+		name = xstrdup(json_string_value(p));
 	else
 		name = aemp_default_profile();
 	if (name == NULL) {

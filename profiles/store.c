@@ -16,6 +16,19 @@
  * Concurrency: writers take the write lock first (BEGIN IMMEDIATE) and
  * wait for each other through the busy timeout, so a read-modify-write
  * such as addseed can never lose another writer's update.
+ *
+ * Crashes: a writer killed mid-commit leaves a hot journal (FILE-journal),
+ * and only a connection that may write can roll it back; a read-only one
+ * fails "attempt to write a readonly database" until a writer comes along,
+ * which for aempd under systemd is a restart loop. So readers open the
+ * file read-write (never creating it, and writing nothing but such a
+ * rollback), and a reader that may not write the file or its directory
+ * (ProtectSystem=strict, another user's store) reads a private copy of
+ * file and journal, rolled back there. WAL mode was the alternative and
+ * is worse here: its readers need write access to FILE-shm or to the
+ * directory, so the second kind of reader would still fail; FILE-wal and
+ * FILE-shm would stay next to the store; existing stores would need a
+ * migration that every older aemp would then have to understand.
  */
 #include <sys/stat.h>
 
@@ -32,6 +45,7 @@
 
 #include "store.h"
 #include "store_int.h"
+#include "xmalloc.h"
 
 /* How long a writer waits for another one before giving up. */
 #define STORE_BUSY_MS		10000
@@ -43,7 +57,12 @@ struct aemp_store {
 	char		*st_path;
 	int		 st_mode;
 	int		 st_txn;	/* a transaction is open */
+	char		*st_copy;	/* the private copy's directory */
 };
+
+/* SQLite's locking bytes (os_unix.c): readers hold the SHARED range. */
+#define STORE_SHARED_FIRST	(0x40000000 + 2)
+#define STORE_SHARED_SIZE	510
 
 /*
  * migrations[v] takes a store from schema version v to v + 1. Each runs
@@ -306,11 +325,178 @@ open_empty(aemp_store *st, char **err)
 	return 0;
 }
 
+/*
+ * Open file (the store, or the private copy of it) and take the
+ * snapshot: readers take one too, so that a chain of reading commands
+ * sees one state of the store. The first read rolls back a hot journal.
+ */
+static int
+open_db(aemp_store *st, const char *file, int *empty, char **err)
+{
+	if (sqlite3_open_v2(file, &st->st_db, SQLITE_OPEN_READWRITE, NULL) !=
+	    SQLITE_OK) {
+		dberr(st, err);
+		return -1;
+	}
+	sqlite3_busy_timeout(st->st_db, STORE_BUSY_MS);
+	if (exec_sql(st, st->st_mode == AEMP_STORE_WRITE ? "BEGIN IMMEDIATE" :
+	    "BEGIN", err) != 0)
+		return -1;
+	st->st_txn = 1;
+	if (check_integrity(st, err) != 0 ||
+	    check_schema(st, empty, err) != 0)
+		return -1;
+	return 0;
+}
+
+static void
+close_db(aemp_store *st)
+{
+	if (st->st_db != NULL) {
+		if (st->st_txn)
+			sqlite3_exec(st->st_db, "ROLLBACK", NULL, NULL, NULL);
+		sqlite3_close(st->st_db);
+	}
+	st->st_db = NULL;
+	st->st_txn = 0;
+}
+
+static char *
+journal_name(const char *file)
+{
+	char *j;
+
+	return asprintf(&j, "%s-journal", file) < 0 ? NULL : j;
+}
+
+/* Whether FILE-journal exists and is not empty (it may be hot). */
+static int
+has_journal(const char *file)
+{
+	char *j = journal_name(file);
+	struct stat sb;
+	int has;
+
+	has = j != NULL && stat(j, &sb) == 0 && sb.st_size > 0;
+	free(j);
+	return has;
+}
+
+static int
+copy_file(int from, const char *to, char **err)
+{
+	char buf[65536];
+	ssize_t got;
+	int fd;
+
+	if ((fd = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
+		store_seterr(err, "%s: %s", to, strerror(errno));
+		return -1;
+	}
+	while ((got = read(from, buf, sizeof buf)) > 0)
+		if (write(fd, buf, (size_t)got) != got) {
+			got = -1;
+			break;
+		}
+	if (got < 0)
+		store_seterr(err, "%s: %s", to, strerror(errno));
+	explicit_bzero(buf, sizeof buf);
+	close(fd);
+	return got < 0 ? -1 : 0;
+}
+
+/*
+ * The private copy of the store and its hot journal, taken under a
+ * SHARED lock as SQLite's own readers hold it, so that no writer (nor
+ * another reader's rollback) changes the file while it is copied.
+ */
+static int
+copy_store(aemp_store *st, char **copy, char **err)
+{
+	const char *tmp = getenv("TMPDIR");
+	struct flock lk = { .l_type = F_RDLCK, .l_whence = SEEK_SET,
+	    .l_start = STORE_SHARED_FIRST, .l_len = STORE_SHARED_SIZE };
+	char *dir = NULL, *jfile = journal_name(st->st_path), *cj = NULL;
+	int db = -1, j = -1, tries, rc = -1;
+
+	*copy = NULL;
+	if (tmp == NULL || *tmp != '/')
+		tmp = "/tmp";
+	if (jfile == NULL || asprintf(&dir, "%s/aemp-store-XXXXXX", tmp) < 0) {
+		store_seterr(err, "out of memory");
+		goto out;
+	}
+	if (mkdtemp(dir) == NULL) {
+		store_seterr(err, "%s: hot journal, and no private directory to "
+		    "roll it back in: %s", st->st_path, strerror(errno));
+		free(dir);
+		dir = NULL;
+		goto out;
+	}
+	st->st_copy = dir;
+	if (asprintf(copy, "%s/aemp.db", dir) < 0 ||
+	    asprintf(&cj, "%s/aemp.db-journal", dir) < 0) {
+		store_seterr(err, "out of memory");
+		goto out;
+	}
+	if ((db = open(st->st_path, O_RDONLY | O_CLOEXEC)) < 0) {
+		store_seterr(err, "%s: %s", st->st_path, strerror(errno));
+		goto out;
+	}
+	for (tries = 0; fcntl(db, F_SETLK, &lk) != 0; tries++) {
+		if ((errno != EACCES && errno != EAGAIN) ||
+		    tries * 10 >= STORE_BUSY_MS) {
+			store_seterr(err, "%s: cannot lock it for reading: %s",
+			    st->st_path, strerror(errno));
+			goto out;
+		}
+		usleep(10000);
+	}
+	/* The journal may be gone (rolled back meanwhile): then no copy. */
+	if ((j = open(jfile, O_RDONLY | O_CLOEXEC)) < 0 && errno != ENOENT) {
+		store_seterr(err, "%s: a writer was killed mid-commit, and its "
+		    "journal cannot be read to undo that: %s (any writing aemp "
+		    "command by its owner repairs it)", jfile, strerror(errno));
+		goto out;
+	}
+	if (j >= 0 && copy_file(j, cj, err) != 0)
+		goto out;
+	rc = copy_file(db, *copy, err);
+out:
+	if (j >= 0)
+		close(j);
+	if (db >= 0)
+		close(db);	/* and so the lock */
+	free(jfile);
+	free(cj);
+	return rc;
+}
+
+/* Removes the private copy, if there is one. */
+static void
+remove_copy(aemp_store *st)
+{
+	char *f;
+
+	if (st->st_copy == NULL)
+		return;
+	if (asprintf(&f, "%s/aemp.db-journal", st->st_copy) >= 0) {
+		unlink(f);
+		f[strlen(f) - strlen("-journal")] = '\0';
+		unlink(f);
+		free(f);
+	}
+	rmdir(st->st_copy);
+	free(st->st_copy);
+	st->st_copy = NULL;
+}
+
 aemp_store *
 aemp_store_open(const char *path, int mode, char **err)
 {
 	aemp_store *st;
-	int missing, empty, flags;
+	int missing, empty;
+	char *copy = NULL;
 
 	if ((st = calloc(1, sizeof *st)) == NULL) {
 		store_seterr(err, "out of memory");
@@ -329,30 +515,24 @@ aemp_store_open(const char *path, int mode, char **err)
 			goto fail;
 		return st;
 	}
-	flags = mode == AEMP_STORE_WRITE ? SQLITE_OPEN_READWRITE :
-	    SQLITE_OPEN_READONLY;
-	if (sqlite3_open_v2(st->st_path, &st->st_db, flags, NULL) !=
-	    SQLITE_OK) {
-		dberr(st, err);
-		goto fail;
+	if (open_db(st, st->st_path, &empty, err) != 0) {
+		/* A reader that could not roll back a hot journal itself. */
+		if (mode != AEMP_STORE_READ || !has_journal(st->st_path))
+			goto fail;
+		close_db(st);
+		if (err != NULL) {
+			free(*err);
+			*err = NULL;
+		}
+		if (copy_store(st, &copy, err) != 0 ||
+		    open_db(st, copy, &empty, err) != 0) {
+			free(copy);
+			goto fail;
+		}
+		free(copy);
 	}
-	sqlite3_busy_timeout(st->st_db, STORE_BUSY_MS);
-	/*
-	 * Readers take a snapshot too, so that a chain of reading commands
-	 * sees one state of the store.
-	 */
-	if (exec_sql(st, mode == AEMP_STORE_WRITE ? "BEGIN IMMEDIATE" :
-	    "BEGIN", err) != 0)
-		goto fail;
-	st->st_txn = 1;
-	if (check_integrity(st, err) != 0 ||
-	    check_schema(st, &empty, err) != 0)
-		goto fail;
 	if (empty) {
-		sqlite3_exec(st->st_db, "ROLLBACK", NULL, NULL, NULL);
-		sqlite3_close(st->st_db);
-		st->st_db = NULL;
-		st->st_txn = 0;
+		close_db(st);
 		if (open_empty(st, err) != 0)
 			goto fail;
 	}
@@ -379,11 +559,8 @@ aemp_store_close(aemp_store *st)
 {
 	if (st == NULL)
 		return;
-	if (st->st_db != NULL) {
-		if (st->st_txn)
-			sqlite3_exec(st->st_db, "ROLLBACK", NULL, NULL, NULL);
-		sqlite3_close(st->st_db);
-	}
+	close_db(st);
+	remove_copy(st);
 	free(st->st_path);
 	free(st);
 }
@@ -392,6 +569,25 @@ const char *
 aemp_store_file(aemp_store *st)
 {
 	return st->st_path;
+}
+
+char *
+aemp_store_mode_warning(const char *path)
+{
+	char *own = NULL, *msg = NULL;
+	struct stat sb;
+
+	if (path == NULL && (path = own = aemp_store_path(NULL)) == NULL)
+		return NULL;
+	if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode) &&
+	    (sb.st_mode & (S_IRGRP | S_IROTH)) != 0 &&
+	    asprintf(&msg, "warning: %s is readable by %s (mode %04o), but it "
+	    "holds the shared secret: chmod 600 %s", path,
+	    (sb.st_mode & S_IROTH) ? "everybody" : "its group",
+	    (unsigned)(sb.st_mode & 07777), path) < 0)
+		msg = NULL;
+	free(own);
+	return msg;
 }
 
 /* NULL names the global default configuration, stored as ''. */
@@ -582,7 +778,7 @@ get_parent(aemp_store *st, const char *name, int *failed, char **err)
 		    st->st_path, name);
 		*failed = 1;
 	} else if (p != NULL && json_string_length(p) > 0)
-		parent = strdup(json_string_value(p));
+		parent = xstrdup(json_string_value(p));
 	json_decref(o);
 	return parent;
 }
@@ -638,7 +834,7 @@ aemp_store_chain(aemp_store *st, const char *name, char **err)
 	}
 	chain = json_array();
 	json_array_append_new(chain, json_string(name));
-	cur = strdup(name);
+	cur = xstrdup(name);
 	for (;;) {
 		parent = get_parent(st, cur, &failed, err);
 		free(cur);

@@ -71,6 +71,13 @@ json_t	*aemp_config_args(int argc, char **argv, char **err);
  * copied; the strings keep their length.
  */
 void	 aemp_scrub_secret_args(int argc, char **argv);
+/* Whether some argument follows "secret" or "setsecret". */
+int	 aemp_args_have_secret(int argc, char *const *argv);
+/*
+ * A warning (malloc()ed, naming the file) when secret is short or
+ * guessable, else NULL.
+ */
+char	*aemp_secret_weakness(const char *secret);
 /* The built-in defaults (AEMP.md section 8), a fresh object. */
 json_t	*aemp_config_defaults(void);
 
@@ -101,6 +108,12 @@ int	 aemp_store_commit(aemp_store *, char **err);
 void	 aemp_store_close(aemp_store *);
 /* The file the store was opened from. */
 const char *aemp_store_file(aemp_store *);
+/*
+ * A warning (malloc()ed) when the store at path (NULL: aemp_store_path())
+ * exists and is readable by group or others, else NULL: it holds the
+ * shared secret. aemp and aempd print it once, at start.
+ */
+char	*aemp_store_mode_warning(const char *path);
 
 /* Whether profile name exists: 1, 0, or -1 and *err. */
 int	 aemp_store_has_profile(aemp_store *, const char *name, char **err);

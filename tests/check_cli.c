@@ -7,6 +7,8 @@
 
 #include <ctype.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <time.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -876,6 +878,320 @@ START_TEST(test_sigkill_mid_chain)
 }
 END_TEST
 
+/* --- a writer killed mid-commit (issue 11, F4) ---------------------------- */
+
+/*
+ * Leaves a hot journal for certain: a child takes the write lock, changes
+ * rows, pushes the changed pages into the file before committing (what a
+ * big commit does on its own), and is SIGKILLed there.
+ */
+static void
+make_hot_journal(struct world *w)
+{
+	char *journal, sql[256];
+	struct stat sb;
+	int status, i;
+	pid_t pid;
+
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		sqlite3 *db;
+		if (sqlite3_open(w->rc, &db) != SQLITE_OK ||
+		    sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+		    SQLITE_OK)
+			_exit(1);
+		for (i = 0; i < 200; i++) {
+			snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO config "
+			    "VALUES ('', 'nodeid', '\"torn%d\"')", i);
+			sqlite3_exec(db, sql, NULL, NULL, NULL);
+			snprintf(sql, sizeof sql, "INSERT INTO profile VALUES "
+			    "('torn-%d-%0100d')", i, i);
+			sqlite3_exec(db, sql, NULL, NULL, NULL);
+		}
+		if (sqlite3_db_cacheflush(db) != SQLITE_OK)
+			_exit(1);
+		raise(SIGKILL);
+		_exit(1);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	if (asprintf(&journal, "%s-journal", w->rc) < 0)
+		abort();
+	ck_assert_msg(stat(journal, &sb) == 0 && sb.st_size > 0,
+	    "no hot journal left");
+	free(journal);
+}
+
+/* showconfig reads what was committed last, whatever was left behind. */
+static void
+assert_reads_committed(struct world *w, const char *nodeid)
+{
+	json_t *v;
+
+	AEMP_OK(w, "showconfig");
+	v = parse_out(w);
+	FIELD_EQ(v, "nodeid", nodeid);
+	json_decref(v);
+}
+
+/* aempd starts (reads the store, listens) and stops again. */
+static void
+assert_aempd_starts(struct world *w, int port)
+{
+	char *argv[] = { NULL, "binds", NULL, NULL }, *log, bind[64];
+	int status;
+	pid_t pid;
+
+	snprintf(bind, sizeof bind, "127.0.0.1:%d", port);
+	argv[0] = test_bin("aempd");
+	argv[2] = bind;
+	if (asprintf(&log, "%s/aempd.log", w->dir) < 0)
+		abort();
+	unlink(log);
+	pid = test_spawn(argv, w->env, log, -1);
+	if (!test_wait_for_text(log, "node listens on", 20)) {
+		char *text = test_slurp(log);
+		status = test_stop(pid);
+		ck_abort_msg("aempd did not start (status %d): %s", status,
+		    text ? text : "");
+	}
+	test_stop(pid);
+	free(log);
+	free(argv[0]);
+}
+
+/* Runs aemp showconfig as nobody, who may not write the store's directory. */
+static int
+showconfig_as_nobody(struct world *w)
+{
+	char *argv[] = { NULL, "showconfig", NULL };
+	int status;
+	pid_t pid;
+
+	argv[0] = test_bin("aemp");
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+		dup2(null, 1);
+		if (setgid(65534) != 0 || setuid(65534) != 0)
+			_exit(126);
+		execve(argv[0], argv, w->env);
+		_exit(127);
+	}
+	free(argv[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+START_TEST(test_hot_journal_readers)
+{
+	struct world w;
+	char *cfg, *journal;
+	int port = test_free_port();
+
+	world_init(&w);
+	AEMP_OK(&w, "gensecret", "nodeid", "kept");
+	make_hot_journal(&w);
+	assert_aempd_starts(&w, port);
+	make_hot_journal(&w);
+	assert_reads_committed(&w, "\"kept\"");
+	/* showconfig rolled it back: the journal is gone */
+	if (asprintf(&journal, "%s-journal", w.rc) < 0 ||
+	    asprintf(&cfg, "%s/cfg", w.dir) < 0)
+		abort();
+	ck_assert_int_ne(access(journal, F_OK), 0);
+
+	/* A reader that can write neither the file nor the directory. */
+	if (getuid() == 0) {
+		/* the journal gets the store's mode: readable by all too */
+		ck_assert_int_eq(chmod(w.dir, 0755), 0);
+		ck_assert_int_eq(chmod(cfg, 0755), 0);
+		ck_assert_int_eq(chmod(w.rc, 0644), 0);
+		make_hot_journal(&w);
+		ck_assert_int_eq(showconfig_as_nobody(&w), 0);
+		/* it could not roll back: the journal is still there */
+		ck_assert_int_eq(access(journal, F_OK), 0);
+		assert_reads_committed(&w, "\"kept\"");
+	}
+	free(journal);
+	free(cfg);
+	world_free(&w);
+}
+END_TEST
+
+#define KILL_ROUNDS	100
+
+/*
+ * Writers SIGKILLed at random points of a big chain (300 profiles, each
+ * round writing new values); after each, readers and aempd still work.
+ */
+START_TEST(test_sigkill_writers_readers)
+{
+	struct world w;
+	char **argv = calloc(4 * 300 + 2, sizeof *argv), *journal, val[32];
+	int i, round, hot = 0, port = test_free_port(), status;
+	double t0, took;
+	struct timespec ts;
+	pid_t pid;
+
+	world_init(&w);
+	AEMP_OK(&w, "gensecret", "nodeid", "kept");
+	if (asprintf(&journal, "%s-journal", w.rc) < 0)
+		abort();
+	argv[0] = test_bin("aemp");
+	for (i = 0; i < 300; i++) {
+		argv[1 + 4 * i] = "profile";
+		if (asprintf(&argv[2 + 4 * i], "p%d", i) < 0)
+			abort();
+		argv[3 + 4 * i] = "nodeid";
+	}
+	/* how long one whole writer takes, to kill it anywhere in that */
+	for (i = 0; i < 300; i++)
+		argv[4 + 4 * i] = "x";
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	t0 = ts.tv_sec + ts.tv_nsec / 1e9;
+	ck_assert_int_eq(test_run(argv, w.env, NULL, NULL, NULL, 30), 0);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	took = ts.tv_sec + ts.tv_nsec / 1e9 - t0;
+	srandom((unsigned)getpid());
+	for (round = 0; round < KILL_ROUNDS; round++) {
+		snprintf(val, sizeof val, "r%d", round);
+		for (i = 0; i < 300; i++)
+			argv[4 + 4 * i] = val;
+		pid = test_spawn(argv, w.env, NULL, -1);
+		usleep((useconds_t)(random() % (long)(took * 1.2e6 + 1)));
+		kill(pid, SIGKILL);
+		status = test_wait(pid, 10);
+		ck_assert_int_ne(status, -1);
+		hot += access(journal, F_OK) == 0;
+		assert_reads_committed(&w, "\"kept\"");
+		assert_aempd_starts(&w, port);
+	}
+	fprintf(stderr, "test_sigkill_writers_readers: %d rounds, writer %.0f ms, "
+	    "%d left a journal\n", KILL_ROUNDS, took * 1e3, hot);
+	for (i = 0; i < 300; i++)
+		free(argv[2 + 4 * i]);
+	free(argv[0]);
+	free(argv);
+	free(journal);
+	world_free(&w);
+}
+END_TEST
+
+/* --- the secret in ps(1), and the store's mode (issue 11) ----------------- */
+
+/*
+ * Holds the store with an EXCLUSIVE lock, so that aemp waits (in the busy
+ * handler, up to 10 s) with its arguments as they are; meanwhile 100
+ * looks at its /proc/PID/cmdline must never find the secret.
+ */
+static void
+assert_scrubbed_while_waiting(struct world *w, char **argv,
+    const char *secret)
+{
+	struct timespec ts = { 0, 5 * 1000 * 1000 };
+	int i, seen = 0, status;
+	sqlite3 *db;
+	pid_t pid;
+
+	ck_assert_int_eq(sqlite3_open(w->rc, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL,
+	    NULL), SQLITE_OK);
+	pid = test_spawn(argv, w->env, NULL, -1);
+	usleep(300 * 1000);
+	for (i = 0; i < 100; i++) {
+		seen += test_cmdline_has(pid, secret) == 1;
+		ck_assert_int_eq(test_cmdline_has(pid, "aemp"), 1);
+		nanosleep(&ts, NULL);
+	}
+	ck_assert_int_eq(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	status = test_wait(pid, 20);
+	ck_assert_msg(status != -1 && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0, "aemp failed: %d", status);
+	ck_assert_msg(seen == 0, "the secret was in cmdline %d of 100 times",
+	    seen);
+}
+
+START_TEST(test_secret_not_in_cmdline)
+{
+	struct world w;
+	const char *secret = "Ts8bq2LrWx4Ye9NcKv1Hm7Pd";
+	char *plain[] = { NULL, "setsecret", (char *)secret, NULL };
+	char *json[] = { NULL, NULL, NULL }, *text;
+	json_t *v;
+
+	world_init(&w);
+	AEMP_OK(&w, "nodeid", "n");
+	plain[0] = json[0] = test_bin("aemp");
+	assert_scrubbed_while_waiting(&w, plain, secret);
+	if (asprintf(&text, "[\"profile\",\"p\",\"setsecret\",\"%s\"]",
+	    secret) < 0)
+		abort();
+	json[1] = text;
+	assert_scrubbed_while_waiting(&w, json, secret);
+	AEMP_OK(&w, "showprofile", "p");
+	v = parse_out(&w);
+	ck_assert_str_eq(json_string_value(json_object_get(v, "secret")),
+	    secret);
+	json_decref(v);
+	free(text);
+	free(plain[0]);
+	world_free(&w);
+}
+END_TEST
+
+START_TEST(test_store_mode_warning)
+{
+	struct world w;
+
+	world_init(&w);
+	AEMP_OK(&w, "gensecret");
+	ck_assert_ptr_null(strstr(w.err, "warning"));
+	AEMP_OK(&w, "showconfig");
+	ck_assert_ptr_null(strstr(w.err, "warning"));
+	ck_assert_int_eq(chmod(w.rc, 0640), 0);
+	AEMP_OK(&w, "showconfig");
+	ck_assert_ptr_nonnull(strstr(w.err, w.rc));
+	ck_assert_ptr_nonnull(strstr(w.err, "readable by its group (mode 0640)"));
+	ck_assert_int_eq(chmod(w.rc, 0604), 0);
+	AEMP_OK(&w, "nodeid", "x");
+	ck_assert_ptr_nonnull(strstr(w.err, "readable by everybody (mode 0604)"));
+	ck_assert_ptr_nonnull(strstr(w.err, "chmod 600"));
+	world_free(&w);
+}
+END_TEST
+
+START_TEST(test_weak_secret_warning)
+{
+	static const char *const weak[] = { "s", "summer2024", "aaaaaaaaaaaaaaaaaaaaaaaa",
+	    "abcdefghijklmnop", "1234567890123456789012" };
+	struct world w;
+	size_t i;
+
+	world_init(&w);
+	for (i = 0; i < sizeof weak / sizeof *weak; i++) {
+		AEMP_OK(&w, "setsecret", weak[i]);
+		ck_assert_msg(strstr(w.err, "warning") != NULL &&
+		    strstr(w.err, "aemp gensecret") != NULL,
+		    "no warning for %s: %s", weak[i], w.err);
+		if (i > 0)	/* the message never quotes the secret */
+			ck_assert_ptr_null(strstr(w.err, weak[i]));
+	}
+	/* the store has it all the same */
+	AEMP_OK(&w, "showconfig");
+	ck_assert_ptr_nonnull(strstr(w.out, "1234567890123456789012"));
+	AEMP_OK(&w, "secret", "Ts8bq2LrWx4Ye9NcKv1Hm7Pd");
+	ck_assert_str_eq(w.err, "");
+	AEMP_OK(&w, "gensecret");
+	ck_assert_str_eq(w.err, "");
+	world_free(&w);
+}
+END_TEST
+
 static Suite *
 cli_suite(void)
 {
@@ -894,6 +1210,17 @@ cli_suite(void)
 	tcase_add_test(tc, test_concurrent_writers);
 	tcase_add_test(tc, test_valgrind_commands);
 	tcase_add_test(tc, test_sigkill_mid_chain);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("crashed writers");
+	tcase_set_timeout(tc, 180);
+	tcase_add_test(tc, test_hot_journal_readers);
+	tcase_add_test(tc, test_sigkill_writers_readers);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("secrets");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_secret_not_in_cmdline);
+	tcase_add_test(tc, test_store_mode_warning);
+	tcase_add_test(tc, test_weak_secret_warning);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("bad input");
 	tcase_set_timeout(tc, 60);

@@ -3,13 +3,18 @@
  * clean exit on signals, refusal without a secret, and a valgrind-clean
  * start/stop cycle.
  */
+#include <sys/stat.h>
+
 #include <signal.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <fcntl.h>
+
+#include <sqlite3.h>
 
 #include "testutil.h"
 
@@ -185,6 +190,129 @@ START_TEST(secret_not_in_ps_or_log)
 }
 END_TEST
 
+/*
+ * While aempd waits for the store (this process holds an EXCLUSIVE lock
+ * on it), its cmdline must already be scrubbed: 100 looks, none may find
+ * the secret (before, it left only after reading the store).
+ */
+START_TEST(secret_scrubbed_before_store)
+{
+	char *aempd = test_bin("aempd"), *aemp = test_bin("aemp"), log[600];
+	char bind[64], rc[560], *env[] = { rc_env, NULL };
+	const char *secret = "Zq7Wd2Lx9Ka4Vr8Nt3Hs6Bm1";
+	struct timespec ts = { 0, 5 * 1000 * 1000 };
+	char *setup[] = { aemp, "nodeid", "waiter", NULL };
+	int i, seen = 0;
+	sqlite3 *db;
+	pid_t d;
+
+	snprintf(log, sizeof log, "%s/aempd.log", dir);
+	snprintf(rc, sizeof rc, "%s/aemp.db", dir);
+	snprintf(bind, sizeof bind, "127.0.0.1:%d", test_free_port());
+	ck_assert_int_eq(test_run(setup, env, NULL, NULL, NULL, 10), 0);
+	ck_assert_int_eq(sqlite3_open(rc, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL,
+	    NULL), SQLITE_OK);
+	{
+		char *argv[] = { aempd, "binds", bind, "secret",
+		    (char *)secret, NULL };
+		d = test_spawn(argv, env, log, -1);
+	}
+	usleep(300 * 1000);
+	for (i = 0; i < 100; i++) {
+		seen += test_cmdline_has(d, secret) == 1;
+		ck_assert_int_eq(test_cmdline_has(d, "aempd"), 1);
+		nanosleep(&ts, NULL);
+	}
+	ck_assert_int_eq(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	ck_assert(test_wait_for_text(log, "node listens on", 20));
+	test_stop(d);
+	ck_assert_msg(seen == 0, "the secret was in cmdline %d of 100 times",
+	    seen);
+	free(aempd);
+	free(aemp);
+}
+END_TEST
+
+/*
+ * aempd runs as nobody: /proc/PID files of a process that is not
+ * dumpable belong to root, those of a dumpable one to its user.
+ */
+static uid_t
+proc_owner_of_aempd(const char *dumpable)
+{
+	char *aempd = test_bin("aempd"), bind[64], path[64], log[600];
+	char *argv[] = { aempd, "nodeid", "nobody", "binds", bind, "secret",
+	    "Zq7Wd2Lx9Ka4Vr8Nt3Hs6Bm1", NULL };
+	char *env[] = { "AEMP_RC=/nonexistent/aemp.db", "HOME=/nonexistent",
+	    (char *)dumpable, NULL };
+	struct stat sb;
+	pid_t d;
+	int fd;
+
+	snprintf(bind, sizeof bind, "127.0.0.1:%d", test_free_port());
+	snprintf(log, sizeof log, "%s/nobody.log", dir);
+	unlink(log);
+	d = fork();
+	ck_assert_int_ge(d, 0);
+	if (d == 0) {
+		fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0666);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (setgid(65534) != 0 || setuid(65534) != 0)
+			_exit(126);
+		execve(aempd, argv, env);
+		_exit(127);
+	}
+	ck_assert(test_wait_for_text(log, "node listens on", 20));
+	snprintf(path, sizeof path, "/proc/%d/environ", (int)d);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	test_stop(d);
+	free(aempd);
+	return sb.st_uid;
+}
+
+START_TEST(aempd_not_dumpable)
+{
+	if (getuid() != 0)
+		return;		/* needs to run aempd as another user */
+	ck_assert_int_eq(proc_owner_of_aempd("AEMP_DUMPABLE="), 0);
+	ck_assert_int_eq(proc_owner_of_aempd("AEMP_DUMPABLE=1"), 65534);
+}
+END_TEST
+
+/* aempd names a store that others can read, once, at start. */
+START_TEST(aempd_warns_store_mode)
+{
+	char *aempd = test_bin("aempd"), *aemp = test_bin("aemp"), log[600];
+	char rc[560], bind[64], *env[] = { rc_env, NULL }, *text, *p;
+	char *setup[] = { aemp, "gensecret", NULL };
+	pid_t d;
+
+	snprintf(log, sizeof log, "%s/aempd.log", dir);
+	snprintf(rc, sizeof rc, "%s/aemp.db", dir);
+	snprintf(bind, sizeof bind, "127.0.0.1:%d", test_free_port());
+	ck_assert_int_eq(test_run(setup, env, NULL, NULL, NULL, 10), 0);
+	ck_assert_int_eq(chmod(rc, 0644), 0);
+	{
+		char *argv[] = { aempd, "binds", bind, NULL };
+		d = test_spawn(argv, env, log, -1);
+	}
+	ck_assert(test_wait_for_text(log, "node listens on", 20));
+	test_stop(d);
+	text = test_slurp(log);
+	p = strstr(text, "readable by everybody (mode 0644)");
+	ck_assert_msg(p != NULL, "no warning: %s", text);
+	ck_assert_ptr_nonnull(strstr(text, rc));
+	ck_assert_ptr_null(strstr(p + 1, "readable by everybody"));
+	free(text);
+	free(aempd);
+	free(aemp);
+}
+END_TEST
+
 static Suite *
 daemon_suite(void)
 {
@@ -199,6 +327,9 @@ daemon_suite(void)
 	tcase_add_test(tc, aempd_serves_and_exits_cleanly);
 	tcase_add_test(tc, aempd_valgrind_clean);
 	tcase_add_test(tc, secret_not_in_ps_or_log);
+	tcase_add_test(tc, secret_scrubbed_before_store);
+	tcase_add_test(tc, aempd_not_dumpable);
+	tcase_add_test(tc, aempd_warns_store_mode);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -55,15 +55,6 @@ teardown(void)
 	free(dir);
 }
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* Collects NULL-terminated arguments after prog into argv. */
 static void
 collect(char **argv, char *prog, va_list ap)
@@ -171,10 +162,10 @@ count_text(const char *path, const char *needle)
 static int
 wait_count(const char *path, const char *needle, int count, double timeout)
 {
-	double end = now() + timeout;
+	double end = test_now() + timeout;
 	struct timespec ts = { 0, 20 * 1000 * 1000 };
 
-	while (now() < end) {
+	while (test_now() < end) {
 		if (count_text(path, needle) >= count)
 			return 1;
 		nanosleep(&ts, NULL);
@@ -271,11 +262,11 @@ START_TEST(no_answer_times_out)
 	/* nobody listens there: the node is never reached */
 	snprintf(seed, sizeof seed, "127.0.0.1:%d", test_free_port());
 	AEMP_OK("setsecret", SECRET, "seeds", seed);
-	t0 = now();
+	t0 = test_now();
 	rc = AEMP(NULL, &err, "cal", "nobody", "time");
 	ck_assert_int_eq(rc, 1);
-	ck_assert_msg(now() - t0 > 4.5 && now() - t0 < 9, "took %.1f s",
-	    now() - t0);
+	ck_assert_msg(test_now() - t0 > 4.5 && test_now() - t0 < 9, "took %.1f s",
+	    test_now() - t0);
 	ck_assert_msg(strstr(err, "aemp: cal: cannot reach node nobody within "
 	    "5 seconds") != NULL, "stderr: %s", err);
 	free(err);
@@ -345,10 +336,10 @@ saw_up(aemp_node *n, const char *nodeid, int up, json_t *reason, void *ud)
 static int
 run_wait(struct event_base *base, pid_t pid, double timeout)
 {
-	double end = now() + timeout;
+	double end = test_now() + timeout;
 	int status;
 
-	while (now() < end) {
+	while (test_now() < end) {
 		if (waitpid(pid, &status, WNOHANG) == pid)
 			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 		tn_run_for(base, 0.05);
@@ -694,7 +685,7 @@ START_TEST(spawn_through_modules)
 	client = aemp_port(n, record, &got);
 	aemp_sndf(n, port, "sss", "join", client, "tester");
 	aemp_sndf(n, port, "sss", "privmsg", "tester", "hi");
-	for (double end = now() + 15; got.count < 2 && now() < end;)
+	for (double end = test_now() + 15; got.count < 2 && test_now() < end;)
 		tn_run_for(base, 0.05);
 	ck_assert_msg(got.text != NULL && strcmp(got.text,
 	    "tester (joins)|tester: hi|") == 0, "got %s", got.text);

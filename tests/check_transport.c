@@ -22,6 +22,7 @@
 #include "nodeutil.h"
 #include "md6.h"
 #include "wire.h"
+#include "internal.h"
 
 #define SECRET "testsecret"
 
@@ -837,6 +838,264 @@ START_TEST(out_of_descriptors_does_not_spin)
 }
 END_TEST
 
+/* --- brute force and floods (issue 11, F7 and Also) ----------------------- */
+
+static double
+mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* raw_connect with a receive timeout long enough for a throttled greeting */
+static int
+raw_connect_patient(int port)
+{
+	struct timeval tv = { 10, 0 };
+	int fd = raw_connect(port);
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	return fd;
+}
+
+/* One guess of the secret: greeting, wrong token, closed. 1 if it ran. */
+static int
+wrong_secret_try(int port)
+{
+	char g1[4096], g2[4096];
+	int fd = raw_connect_patient(port), ok;
+
+	raw_send(fd, "aemp;1;guesser;hmac_md6_64_256;json\n" NONCE "\n");
+	ok = raw_line(fd, g1, sizeof g1) > 0 && raw_line(fd, g2, sizeof g2) > 0;
+	if (ok) {
+		raw_send(fd, "hmac_md6_64_256;000000000000000000000000000000000"
+		    "0000000000000000000000000000000;json\n");
+		ok = raw_closed(fd);
+	}
+	close(fd);
+	return ok;
+}
+
+/* The sum of the counts in lines holding what, after "more" lines too. */
+static long
+logged_count(const char *log, const char *line_has, const char *summary_has)
+{
+	char *text = test_slurp(log), *p, *eol;
+	long n = 0;
+
+	for (p = text; p != NULL && *p != '\0'; p = eol + 1) {
+		if ((eol = strchr(p, '\n')) == NULL)
+			break;
+		*eol = '\0';
+		if (strstr(p, summary_has) != NULL &&
+		    strstr(p, " more like this") != NULL)
+			n += strtol(strrchr(strstr(p, summary_has), ':') + 2,
+			    NULL, 10);
+		else if (strstr(p, line_has) != NULL)
+			n++;
+	}
+	free(text);
+	return n;
+}
+
+/*
+ * A wrong-secret guesser on 127.0.0.1, one try after another for 4 s:
+ * its failures are logged at level 5 with a count, it is slowed down to
+ * a few tries, and a legitimate peer from the same address still gets in
+ * afterwards (within the 5 s cap) and then is not slowed down any more.
+ */
+START_TEST(brute_force_is_logged_and_throttled)
+{
+	struct child c;
+	double t0, took;
+	int tries = 0, fd;
+	char *text;
+
+	child_start(&c, NULL);
+	t0 = mono();
+	while (mono() - t0 < 4.0)
+		if (wrong_secret_try(c.port))
+			tries++;
+	took = mono() - t0;
+	fprintf(stderr, "brute_force_is_logged_and_throttled: %d wrong-secret "
+	    "tries in %.1f s (%.1f/s)\n", tries, took, tries / took);
+	text = test_slurp(c.log);
+	ck_assert_msg(strstr(text, "<5> 127.0.0.1:") != NULL &&
+	    strstr(text, ": authentication failed: authentication "
+	    "failure/shared secret mismatch") != NULL, "not logged: %.2000s",
+	    text);
+	free(text);
+	ck_assert_msg(tries <= 30, "%d tries in 4 s: not throttled", tries);
+	/* every failure is accounted for: logged lines plus counts */
+	t0 = mono();
+	while (logged_count(c.log, ": authentication failed: ",
+	    "127.0.0.1: authentication failed") < tries && mono() - t0 < 15)
+		usleep(100 * 1000);
+	ck_assert_int_eq(logged_count(c.log, ": authentication failed: ",
+	    "127.0.0.1: authentication failed"), tries);
+	ck_assert(test_wait_for_text(c.log, "more like this", 1));
+	/* in parallel it gets no further: AUTHFAIL_WAITING wait, the rest go */
+	{
+		struct timeval tv = { 0, 500 * 1000 };
+		int fds[5], closed = 0;
+		for (fd = 0; fd < 5; fd++) {
+			fds[fd] = raw_connect(c.port);
+			setsockopt(fds[fd], SOL_SOCKET, SO_RCVTIMEO, &tv,
+			    sizeof tv);
+		}
+		for (fd = 0; fd < 5; fd++) {
+			closed += raw_closed(fds[fd]);
+			close(fds[fd]);
+		}
+		ck_assert_int_eq(closed, 5 - AUTHFAIL_WAITING);
+		/* the two waiting ones are dropped once they are greeted */
+		sleep(6);
+	}
+	/* the legitimate peer: delayed, not refused */
+	t0 = mono();
+	fd = raw_connect_patient(c.port);
+	close(fd);
+	{
+		char g1[4096], g2[4096], line[4096], token[65], my1[256];
+		snprintf(my1, sizeof my1, "aemp;1;legit;hmac_md6_64_256;json;"
+		    "provider=test");
+		fd = raw_connect_patient(c.port);
+		raw_send(fd, my1);
+		raw_send(fd, "\n" NONCE "\n");
+		ck_assert_int_gt(raw_line(fd, g1, sizeof g1), 0);
+		ck_assert_int_gt(raw_line(fd, g2, sizeof g2), 0);
+		aemp_auth_token(SECRET, my1, NONCE, g1, g2, token);
+		snprintf(line, sizeof line, "hmac_md6_64_256;%s;json\n", token);
+		raw_send(fd, line);
+		ck_assert_int_gt(raw_line(fd, line, sizeof line), 0);
+		ck_assert(strncmp(line, "hmac_md6_64_256;", 16) == 0);
+		close(fd);
+	}
+	took = mono() - t0;
+	ck_assert_msg(took < 12, "legitimate peer took %.1f s", took);
+	/* its success cleared the address: the next one is served at once */
+	t0 = mono();
+	still_serving(&c);
+	ck_assert_msg(mono() - t0 < 1.5, "still slowed down: %.1f s",
+	    mono() - t0);
+	child_stop(&c);
+}
+END_TEST
+
+/*
+ * 10,000 requests for a function that does not exist and 1,000 spawns of
+ * one: a bounded number of log lines, and counts that add up to all.
+ */
+START_TEST(bad_request_flood_log_is_bounded)
+{
+	struct child c;
+	char buf[128];
+	int fd, i;
+	double t0;
+	long lines;
+
+	child_start(&c, NULL);
+	fd = raw_authenticated(c.port);
+	for (i = 0; i < 10000; i++)
+		raw_send(fd, "[\"\",\"No::such\",1]");
+	for (i = 0; i < 1000; i++) {
+		snprintf(buf, sizeof buf, "[\"\",\"AnyEvent::MP::_spawn\","
+		    "\"s%d\",\"No::func\"]", i);
+		raw_send(fd, buf);
+	}
+	raw_send(fd, "[\"\",\"info\",\"raw#r1\"]");
+	ck_assert(raw_read_until(fd, "[\"r1\",\"victim\"]"));
+	t0 = mono();
+	while ((logged_count(c.log, "is not a registered function",
+	    "node port requests for unregistered functions") < 10000 ||
+	    logged_count(c.log, "spawn: unable to resolve function",
+	    "spawn: unknown functions") < 1000) && mono() - t0 < 20)
+		usleep(100 * 1000);
+	ck_assert_int_eq(logged_count(c.log, "is not a registered function",
+	    "node port requests for unregistered functions"), 10000);
+	ck_assert_int_eq(logged_count(c.log, "spawn: unable to resolve function",
+	    "spawn: unknown functions"), 1000);
+	ck_assert(test_wait_for_text(c.log, "unmonitored ports died: ", 5));
+	{
+		char *text = test_slurp(c.log), *p;
+		for (lines = 0, p = text; (p = strchr(p, '\n')) != NULL; p++)
+			lines++;
+		free(text);
+	}
+	/* 22,000 lines before */
+	ck_assert_msg(lines < 100, "%ld log lines", lines);
+	close(fd);
+	child_stop(&c);
+}
+END_TEST
+
+/* A node ID with '#' could never be addressed: refused at the greeting. */
+START_TEST(node_id_with_hash_refused)
+{
+	expect_rejected("aemp;1;evil#port;hmac_md6_64_256;json\n" NONCE "\n",
+	    "refusing node ID 'evil#port' in its greeting: it contains '#'");
+}
+END_TEST
+
+/* The table of failing addresses: bounded, exponential, cleared. */
+START_TEST(authfail_table_is_bounded)
+{
+	struct event_base *base = event_base_new();
+	struct sockaddr_in sin;
+	struct sockaddr_in6 sin6;
+	struct tn_log log = { NULL, 0 };
+	aemp_node *n;
+	int i;
+
+	tn_isolate();
+	n = tn_node(base, "table", NULL);
+	ck_assert_ptr_nonnull(n);
+	tn_log_capture(n, &log);
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	for (i = 0; i < 1000; i++) {
+		sin.sin_addr.s_addr = htonl(0x0a000000 + (uint32_t)i);
+		authfail_record(n, (struct sockaddr *)&sin, "x", "wrong");
+	}
+	ck_assert_uint_eq(n->nauthfail, AUTHFAIL_SLOTS);
+	/* the newest are kept, and once failing is no delay yet */
+	ck_assert(authfail_delay(n, (struct sockaddr *)&sin) == 0);
+	for (i = 0; i < 3; i++)
+		authfail_record(n, (struct sockaddr *)&sin, "x", "wrong");
+	ck_assert(authfail_delay(n, (struct sockaddr *)&sin) > 0.09);
+	for (i = 0; i < 3; i++)
+		authfail_record(n, (struct sockaddr *)&sin, "x", "wrong");
+	ck_assert(authfail_delay(n, (struct sockaddr *)&sin) > 0.7);
+	for (i = 0; i < 100; i++)
+		authfail_record(n, (struct sockaddr *)&sin, "x", "wrong");
+	ck_assert(authfail_delay(n, (struct sockaddr *)&sin) == 5.0);
+	ck_assert_uint_eq(n->nauthfail, AUTHFAIL_SLOTS);
+	authfail_record(n, (struct sockaddr *)&sin, "x", NULL);
+	ck_assert(authfail_delay(n, (struct sockaddr *)&sin) == 0);
+	ck_assert_uint_eq(n->nauthfail, AUTHFAIL_SLOTS - 1);
+	/* one IPv6 /64 is one entry, whatever its lower half */
+	memset(&sin6, 0, sizeof sin6);
+	sin6.sin6_family = AF_INET6;
+	sin6.sin6_addr.s6_addr[0] = 0x20;
+	for (i = 0; i < 10; i++) {
+		sin6.sin6_addr.s6_addr[15] = (uint8_t)i;
+		authfail_record(n, (struct sockaddr *)&sin6, "x", "wrong");
+	}
+	ck_assert_uint_eq(n->nauthfail, AUTHFAIL_SLOTS);
+	ck_assert(authfail_delay(n, (struct sockaddr *)&sin6) > 1.5);
+	/* 1,116 failures, a few lines: the rest counted when it goes */
+	aemp_free(n);
+	ck_assert_msg(log.len < 64 * 1024, "%zu bytes of log", log.len);
+	ck_assert(tn_log_has(&log, "more like this"));
+	ck_assert(tn_log_has(&log, "2000::/64: authentication failed: 7 more "
+	    "like this"));
+	free(log.text);
+	event_base_free(base);
+}
+END_TEST
+
 static Suite *
 transport_suite(void)
 {
@@ -845,6 +1104,14 @@ transport_suite(void)
 
 	tcase_set_timeout(hs, 20);
 	tcase_set_timeout(data, 20);
+	{
+		TCase *fl = tcase_create("floods");
+		tcase_set_timeout(fl, 60);
+		tcase_add_test(fl, brute_force_is_logged_and_throttled);
+		tcase_add_test(fl, authfail_table_is_bounded);
+		tcase_add_test(fl, bad_request_flood_log_is_bounded);
+		suite_add_tcase(s, fl);
+	}
 	tcase_add_test(hs, garbage_greeting);
 	tcase_add_test(hs, wrong_protocol_name);
 	tcase_add_test(hs, version_two);
@@ -859,6 +1126,7 @@ transport_suite(void)
 	tcase_add_test(hs, cleartext_refused_when_not_accepted);
 	tcase_add_test(hs, handshake_timeout);
 	tcase_add_test(hs, no_secret_refuses_handshake);
+	tcase_add_test(hs, node_id_with_hash_refused);
 	tcase_add_test(data, invalid_json);
 	tcase_add_test(data, packet_not_array);
 	tcase_add_test(data, first_element_not_string);

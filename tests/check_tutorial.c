@@ -74,15 +74,6 @@ hard_kill(pid_t pid)
 			children[i] = 0;
 }
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void
 sleep_for(double seconds)
 {
@@ -249,14 +240,14 @@ wait_count(struct net *net, const char *file, const char *needle, int count,
     double seconds)
 {
 	char *p = path(net, file), *text = NULL;
-	double end = now() + seconds;
+	double end = test_now() + seconds;
 	int have;
 
 	for (;;) {
 		free(text);
 		text = test_slurp(p);
 		have = count_text(text, needle);
-		if (have >= count || now() > end)
+		if (have >= count || test_now() > end)
 			break;
 		sleep_for(0.05);
 	}
@@ -277,13 +268,13 @@ START_TEST(receiver_gets_data_from_sender)
 
 	net_init(&net, NULL);
 	start_aempd(&net, "seed", 0);
-	t0 = now();
+	t0 = test_now();
 	/* a profile that does not exist: only the global config applies */
 	start_example(&net, "receiver", NULL, "tutorial", "receiver.out", 0,
 	    -1);
 	start_example(&net, "sender", NULL, "tutorial", "sender.out", 0, -1);
 	ck_assert(wait_text(&net, "receiver.out", "Received data: ", 10));
-	ck_assert(now() - t0 < 10);
+	ck_assert(test_now() - t0 < 10);
 	net_free(&net);
 }
 END_TEST
@@ -606,7 +597,7 @@ static int
 wait_states(struct net *net, const int *alive, int count, double seconds,
     char **last)
 {
-	double end = now() + seconds;
+	double end = test_now() + seconds;
 
 	for (;;) {
 		int ok = 1;
@@ -628,7 +619,7 @@ wait_states(struct net *net, const int *alive, int count, double seconds,
 		}
 		if (ok)
 			return 1;
-		if (now() > end)
+		if (test_now() > end)
 			return 0;
 		sleep_for(0.05);
 	}
@@ -645,17 +636,17 @@ START_TEST(five_nodes_mesh_and_group)
 	net_init(&net, NULL);
 	for (int i = 0; i < 5; i++)
 		ports[i] = i == 0 ? net.seedport : test_free_port();
-	t0 = now();
+	t0 = test_now();
 	for (int i = 0; i < 5; i++)
 		pids[i] = start_member(&net, i, ports[i]);
 	/* full mesh, and the group complete on every node */
 	ck_assert_msg(wait_states(&net, alive, 5, 10, &last), "%s", last);
-	ck_assert(now() - t0 < 10);
+	ck_assert(test_now() - t0 < 10);
 
 	/* SIGKILL one: its member goes everywhere within monitor_timeout */
 	hard_kill(pids[3]);
 	alive[3] = 0;
-	t0 = now();
+	t0 = test_now();
 	ck_assert_msg(wait_states(&net, alive, 5, 3, &last), "%s", last);
 
 	/* restarting it restores everything */

@@ -101,15 +101,6 @@ static int stop_state;		/* 0 not yet, 1 stopped, 2 continued */
 
 static int failed;
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void
 sleep_for(double s)
 {
@@ -204,7 +195,7 @@ start_node(int node)
 		    "secret", "chaos", "monitor_timeout", mt, NULL };
 		in->pid = test_spawn(argv, env, in->log, -1);
 	}
-	in->started = now();
+	in->started = test_now();
 	cur[node] = nincs;
 	return nincs++;
 }
@@ -238,7 +229,7 @@ reap(void)
 			continue;
 		hold_signals(1);
 		if ((r = waitpid(in->pid, &status, WNOHANG)) == in->pid)
-			in->ended = now();
+			in->ended = test_now();
 		hold_signals(0);
 		if (r != in->pid)
 			continue;
@@ -251,7 +242,7 @@ reap(void)
 		    WEXITSTATUS(status));
 		if (cur[in->node] == i) {
 			cur[in->node] = -1;
-			restart_at[in->node] = now() + 1;
+			restart_at[in->node] = test_now() + 1;
 		}
 	}
 }
@@ -264,10 +255,10 @@ kill_node(int node)
 
 	kill(in->pid, SIGKILL);
 	kills[nkills].inc = i;
-	kills[nkills++].t = now();
+	kills[nkills++].t = test_now();
 	hold_signals(1);
 	in->status = test_wait(in->pid, 5);
-	in->ended = now();
+	in->ended = test_now();
 	hold_signals(0);
 	in->how = END_KILLED;
 	cur[node] = -1;
@@ -277,7 +268,7 @@ static void
 cont_node(double *last_change)
 {
 	kill(incs[stop_inc].pid, SIGCONT);
-	cont_t = *last_change = now();
+	cont_t = *last_change = test_now();
 	stop_state = 2;
 }
 
@@ -460,16 +451,16 @@ wait_converged(double since, double wait, char *why, size_t size)
 {
 	double first = 0;
 
-	while (now() < since + wait + STABLE_FOR) {
+	while (test_now() < since + wait + STABLE_FOR) {
 		reap();
 		if (converged(since, why, size)) {
 			if (first == 0)
-				first = now();
-			else if (now() - first >= STABLE_FOR)
+				first = test_now();
+			else if (test_now() - first >= STABLE_FOR)
 				return first - since;
 		} else {
 			first = 0;
-			if (now() >= since + wait)
+			if (test_now() >= since + wait)
 				break;
 		}
 		sleep_for(0.1);
@@ -615,7 +606,7 @@ check_monitors(void)
 				double ft = json_real_value(json_object_get(s,
 				    "fired"));
 				double from = st > kt ? st : kt;
-				double end = in->ended ? in->ended : now();
+				double end = in->ended ? in->ended : test_now();
 
 				if (strcmp(target, victim->sink) != 0 ||
 				    (ft >= 0 && ft < kt))
@@ -874,17 +865,17 @@ main(int argc, char **argv)
 	    "logs in %s\n", rng_seed, nnodes, seed_port, mtimeout, rate,
 	    duration, logdir);
 	start_node(0);
-	seed_started = now();
+	seed_started = test_now();
 	while (!port_open(seed_port)) {
 		reap();
-		if (incs[0].ended != 0 || now() > seed_started + 20) {
+		if (incs[0].ended != 0 || test_now() > seed_started + 20) {
 			fprintf(stderr, "chaos: the seed did not start; see "
 			    "%s\n", incs[0].log);
 			bail(SIGTERM);
 		}
 		sleep_for(0.05);
 	}
-	t0 = now();
+	t0 = test_now();
 	for (int node = 1; node <= nnodes; node++)
 		start_node(node);
 	conv = wait_converged(t0, 30, why, sizeof why);
@@ -898,13 +889,13 @@ main(int argc, char **argv)
 	 * restarted 0 to 1.5 s later, and one SIGSTOP (monitor_timeout + 2 s
 	 * unless --stop says otherwise) a third of the way through.
 	 */
-	t0 = now();
+	t0 = test_now();
 	tend = t0 + duration;
 	last_change = t0;
 	next_kill = t0 + frand(0.5, 2.5);
 	stop_t = t0 + duration / 3;
-	while (now() < tend || stop_state == 1) {
-		double t = now();
+	while (test_now() < tend || stop_state == 1) {
+		double t = test_now();
 		long rss;
 
 		reap();
@@ -920,14 +911,14 @@ main(int argc, char **argv)
 			if (cur[node] < 0 && t >= restart_at[node]) {
 				start_node(node);
 				restarts++;
-				last_change = now();
+				last_change = test_now();
 			}
 		if (stop_state == 0 && t >= stop_t) {
 			int node = 1 + (int)(random() % nnodes);
 			if (cur[node] >= 0) {
 				stop_inc = cur[node];
 				kill(incs[stop_inc].pid, SIGSTOP);
-				stop_t = now();
+				stop_t = test_now();
 				cont_t = stop_t + stop_for;
 				stop_state = 1;
 				printf("chaos: SIGSTOP %s at +%.1f s for %.1f "
@@ -945,9 +936,9 @@ main(int argc, char **argv)
 				if (cur[node] < 0 || cur[node] == stop_inc)
 					continue;
 				kill_node(node);
-				restart_at[node] = now() + frand(0, 1.5);
+				restart_at[node] = test_now() + frand(0, 1.5);
 			}
-			next_kill = now() + frand(0.5, 2.5);
+			next_kill = test_now() + frand(0.5, 2.5);
 		}
 		sleep_for(0.02);
 	}
@@ -958,10 +949,10 @@ main(int argc, char **argv)
 		if (cur[node] < 0) {
 			start_node(node);
 			restarts++;
-			last_change = now();
+			last_change = test_now();
 		}
 	printf("chaos: %d kills, %d restarts in %.1f s; last restart or "
-	    "SIGCONT at +%.1f s\n", nkills, restarts, now() - t0,
+	    "SIGCONT at +%.1f s\n", nkills, restarts, test_now() - t0,
 	    last_change - t0);
 
 	conv = wait_converged(last_change, RECONVERGE_WAIT, why, sizeof why);
@@ -976,10 +967,10 @@ main(int argc, char **argv)
 		if (cur[node] >= 0)
 			kill(incs[cur[node]].pid, SIGUSR1);
 	{
-		double drained = now(), last[MAX_NODES] = { 0 };
+		double drained = test_now(), last[MAX_NODES] = { 0 };
 		int same = 0;
 		sleep_for(0.5);
-		while (same < 4 && now() < drained + 20) {
+		while (same < 4 && test_now() < drained + 20) {
 			int changed = 0;
 			for (int node = 1; node <= nnodes; node++) {
 				double t, recv;
@@ -1004,7 +995,7 @@ main(int argc, char **argv)
 			continue;
 		hold_signals(1);
 		in->status = test_stop(in->pid);
-		in->ended = now();
+		in->ended = test_now();
 		hold_signals(0);
 		in->how = END_FINAL;
 		if (in->status == -1 || !WIFEXITED(in->status) ||

@@ -32,6 +32,7 @@
 
 #include "aemp.h"
 #include "../../examples/example_args.h"
+#include "testutil.h"
 
 #define GROUP		"chaos"
 /* HOLE lines past this many are only counted: one bug must not flood. */
@@ -67,15 +68,6 @@ struct chaos {
 	struct event	*sigs[3];
 };
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void
 log_line(aemp_node *n, int level, const char *msg, void *ud)
 {
@@ -97,7 +89,7 @@ on_seq(aemp_node *n, const char *self, json_t *msg, void *ud)
 	if (id == NULL || !json_is_integer(num)) {
 		c->holes++;
 		printf("HOLE stream=? sink=%s got=malformed want=? t=%.3f\n",
-		    self, now());
+		    self, test_now());
 		return 0;
 	}
 	got = json_integer_value(num);
@@ -108,7 +100,7 @@ on_seq(aemp_node *n, const char *self, json_t *msg, void *ud)
 		if (++c->holes <= MAX_HOLE_LINES)
 			printf("HOLE stream=%s sink=%s got=%lld want=%lld "
 			    "t=%.3f\n", id, self, (long long)got,
-			    (long long)expect, now());
+			    (long long)expect, test_now());
 	}
 	c->received++;
 	/* resynchronise so that one gap is one HOLE, not a cascade */
@@ -126,7 +118,7 @@ on_fire(aemp_node *n, const char *port, json_t *reason, void *ud)
 
 	(void)n; (void)port;
 	s->mon = NULL;
-	s->ended = now();
+	s->ended = test_now();
 	printf("FIRED stream=%s target=%s t=%.3f sent=%llu reason=%s\n",
 	    s->id, s->target, s->ended, (unsigned long long)s->sent,
 	    why ? why : "?");
@@ -158,7 +150,7 @@ stream_start(struct chaos *c, const char *target)
 	c->streams = s;
 	/* the monitor comes first: the guarantee holds from then on */
 	s->mon = aemp_mon_cb(c->node, target, on_fire, s);
-	printf("START stream=%s target=%s t=%.3f\n", s->id, target, now());
+	printf("START stream=%s target=%s t=%.3f\n", s->id, target, test_now());
 }
 
 static int
@@ -222,7 +214,7 @@ tick(aemp_node *n, void *ud)
 {
 	struct chaos *c = ud;
 	json_t *members = aemp_grp_get(n, GROUP), *v;
-	double t = now();
+	double t = test_now();
 	struct stream *s;
 	size_t i;
 
@@ -268,7 +260,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	if (sig == SIGUSR1 && !c->quiet) {
 		c->quiet = 1;
-		printf("QUIET t=%.3f\n", now());
+		printf("QUIET t=%.3f\n", test_now());
 		for (s = c->streams; s != NULL; s = s->next)
 			printf("SENT stream=%s target=%s sent=%llu fired=%d\n",
 			    s->id, s->target, (unsigned long long)s->sent,
@@ -280,7 +272,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	json_object_foreach(c->recv, key, v)
 		printf("RECV stream=%s got=%lld\n", key,
 		    (long long)json_integer_value(v));
-	printf("BYE t=%.3f holes=%llu recv=%llu\n", now(),
+	printf("BYE t=%.3f holes=%llu recv=%llu\n", test_now(),
 	    (unsigned long long)c->holes, (unsigned long long)c->received);
 	aemp_loopexit(c->node);
 }
@@ -348,7 +340,7 @@ main(int argc, char **argv)
 		evsignal_add(c.sigs[i], NULL);
 	}
 	printf("READY node=%s sink=%s pid=%ld t=%.3f\n", c.nodeid, c.sink,
-	    (long)getpid(), now());
+	    (long)getpid(), test_now());
 	aemp_after(c.node, c.tick, tick, &c);
 	aemp_loop(c.node);
 	for (i = 0; i < 3; i++)

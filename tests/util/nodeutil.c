@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "nodeutil.h"
+#include "testutil.h"
 
 void
 tn_isolate(void)
@@ -41,15 +42,6 @@ tn_addr(aemp_node *n)
 	return json_string_value(json_array_get(aemp_listeners(n), 0));
 }
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void
 tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -59,12 +51,12 @@ tick(evutil_socket_t fd, short what, void *arg)
 int
 tn_run_until(struct event_base *base, volatile int *flag, double seconds)
 {
-	double end = now() + seconds;
+	double end = test_now() + seconds;
 	struct timeval tv = { 0, 10000 };
 	struct event *ev = event_new(base, -1, EV_PERSIST, tick, NULL);
 
 	event_add(ev, &tv);
-	while ((flag == NULL || *flag == 0) && now() < end)
+	while ((flag == NULL || *flag == 0) && test_now() < end)
 		event_base_loop(base, EVLOOP_ONCE);
 	event_free(ev);
 	return flag != NULL ? *flag : 0;

@@ -22,6 +22,15 @@
 
 extern char **environ;
 
+double
+test_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 char *
 test_tmpdir(void)
 {
@@ -286,4 +295,25 @@ test_wait_for_text(const char *path, const char *needle, double timeout)
 		nanosleep(&ts, NULL);
 	}
 	return 0;
+}
+
+int
+test_cmdline_has(pid_t pid, const char *needle)
+{
+	char path[64], buf[8192];
+	ssize_t len, i;
+	int fd;
+
+	snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+	if ((fd = open(path, O_RDONLY)) < 0)
+		return -1;
+	len = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (len <= 0)
+		return -1;
+	for (i = 0; i < len; i++)
+		if (buf[i] == '\0')
+			buf[i] = ' ';
+	buf[len] = '\0';
+	return strstr(buf, needle) != NULL;
 }

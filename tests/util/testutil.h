@@ -24,6 +24,8 @@ main(void)								\
 /* A fresh directory under $TMPDIR (malloc()ed path); removed by test_rmtree. */
 char	*test_tmpdir(void);
 void	 test_rmtree(const char *dir);
+/* Seconds on the monotonic clock, for deadlines. */
+double	 test_now(void);
 /* A TCP port on 127.0.0.1 that was free a moment ago. */
 int	 test_free_port(void);
 /* $AEMP_BUILD/bin/NAME or $AEMP_BUILD/examples/NAME (malloc()ed). */
@@ -51,5 +53,11 @@ int	 test_run(char *const argv[], char *const env[], const char *input,
 char	*test_slurp(const char *path);
 /* Poll until file contains needle or timeout seconds pass; 1 if found. */
 int	 test_wait_for_text(const char *path, const char *needle, double timeout);
+
+/*
+ * Whether /proc/PID/cmdline (arguments joined by spaces) holds needle:
+ * 1, 0, or -1 when it cannot be read (the process is gone).
+ */
+int	 test_cmdline_has(pid_t pid, const char *needle);
 
 #endif

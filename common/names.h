@@ -1,0 +1,17 @@
+/*
+ * names.h: the Pkg::Sub name rule. A function name picks code to run
+ * (a registered function, a module file), so every name that arrives
+ * from spawn, a service list or a module lookup passes this one check.
+ * Internal to libaemp and aempd (which links it in).
+ */
+#ifndef AEMP_NAMES_H
+#define AEMP_NAMES_H
+
+/*
+ * Whether name is parts of [A-Za-z0-9_]+ joined by "::" (Pkg::Sub::func);
+ * with allow_trailing, a package name with its trailing "::" (Pkg::) is
+ * valid too.
+ */
+int	 pkg_name_valid(const char *name, int allow_trailing);
+
+#endif

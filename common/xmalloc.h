@@ -1,0 +1,24 @@
+/*
+ * xmalloc.h: allocation where running out of memory aborts. That is
+ * libaemp's policy for its own bookkeeping (ports, monitors, queues,
+ * timers, IDs; see libaemp(3)): a node that lost a monitor or a queued
+ * message to a failed allocation would break its guarantees silently, so
+ * it stops instead. The parsers of remote input (wire.c) are the
+ * exception: they fail the input instead.
+ * Internal to libaemp and the programs that link it in.
+ */
+#ifndef AEMP_XMALLOC_H
+#define AEMP_XMALLOC_H
+
+#include <stddef.h>
+
+void	*xmalloc(size_t);
+void	*xcalloc(size_t nmemb, size_t size);
+/* realloc() of nmemb * size bytes; the product overflowing aborts too. */
+void	*xreallocarray(void *, size_t nmemb, size_t size);
+char	*xstrdup(const char *);
+char	*xstrndup(const char *, size_t);
+char	*xasprintf(const char *fmt, ...)
+	    __attribute__((format(printf, 1, 2)));
+
+#endif
