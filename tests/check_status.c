@@ -25,6 +25,8 @@
 
 #include "testutil.h"
 #include "nodeutil.h"
+#include "md6.h"
+#include "wire.h"
 
 #define SECRET	"statussecret"
 
@@ -1176,6 +1178,101 @@ START_TEST(top_unreachable_node)
 }
 END_TEST
 
+/*
+ * A node that authenticates like any other and then answers nothing, as a
+ * Perl node answers a request it does not know (it logs that it cannot
+ * resolve the function): the handshake of AEMP.md section 3 and a read
+ * loop, in a child process. Serves connections one after another.
+ */
+static int
+read_line_fd(int fd, char *buf, size_t size)
+{
+	size_t len = 0;
+	char ch;
+
+	while (read(fd, &ch, 1) == 1) {
+		if (ch == '\n') {
+			if (len > 0 && buf[len - 1] == '\r')
+				len--;
+			buf[len] = '\0';
+			return 0;
+		}
+		if (len + 1 < size)
+			buf[len++] = ch;
+	}
+	return -1;
+}
+
+static void
+silent_node(int lfd, const char *nodeid)
+{
+	const char *auths[] = { "hmac_md6_64_256", NULL };
+	const char *framings[] = { "json", NULL };
+	const char *kv[] = { "provider", "AE-silent", NULL };
+	unsigned char nonce[66];
+	char r1[4096], r2[1024], token[65], buf[4096];
+	int fd;
+
+	for (;;) {
+		char *g1, *g2;
+		if ((fd = accept(lfd, NULL, NULL)) < 0)
+			_exit(0);
+		for (size_t i = 0; i < sizeof nonce; i++)
+			nonce[i] = (unsigned char)random();
+		g1 = aemp_greeting_format(nodeid, auths, framings, kv);
+		g2 = aemp_base64(nonce, sizeof nonce);
+		dprintf(fd, "%s\n%s\n", g1, g2);
+		if (read_line_fd(fd, r1, sizeof r1) == 0 &&
+		    read_line_fd(fd, r2, sizeof r2) == 0) {
+			aemp_auth_token(SECRET, g1, g2, r1, r2, token);
+			dprintf(fd, "hmac_md6_64_256;%s;json\n", token);
+			while (read(fd, buf, sizeof buf) > 0)
+				;	/* hears everything, says nothing */
+		}
+		free(g1);
+		free(g2);
+		close(fd);
+	}
+}
+
+START_TEST(top_says_not_a_c_node)
+{
+	char seed[64], *out = NULL, *err = NULL;
+	int port, lfd = -1, rc;
+	struct sockaddr_in sa;
+	socklen_t salen = sizeof sa;
+	pid_t pid;
+
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sa, 0, sizeof sa);
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert(bind(lfd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+	    listen(lfd, 8) == 0 &&
+	    getsockname(lfd, (struct sockaddr *)&sa, &salen) == 0);
+	port = ntohs(sa.sin_port);
+	if ((pid = fork()) == 0)
+		silent_node(lfd, "perlish");
+	close(lfd);
+	snprintf(seed, sizeof seed, "127.0.0.1:%d", port);
+	{
+		char *args[] = { "setsecret", SECRET, "setseeds", seed, NULL };
+		ck_assert_int_eq(aemp_cli(NULL, NULL, args, 10), 0);
+	}
+	{
+		char *args[] = { "top", "perlish", "--once", NULL };
+		rc = aemp_cli(&out, &err, args, 30);
+	}
+	kill(pid, SIGKILL);
+	test_wait(pid, 5);
+	ck_assert_int_eq(rc, 1);
+	ck_assert_msg(strstr(err, "probably not a C node") != NULL, "%s", err);
+	ck_assert_msg(strstr(err, "perlish") != NULL, "%s", err);
+	free(out);
+	free(err);
+}
+END_TEST
+
 static Suite *
 status_suite(void)
 {
@@ -1201,6 +1298,7 @@ status_suite(void)
 	tcase_set_timeout(tt, 90);
 	tcase_add_test(tt, top_once_prints_json);
 	tcase_add_test(tt, top_unreachable_node);
+	tcase_add_test(tt, top_says_not_a_c_node);
 	suite_add_tcase(s, tt);
 	return s;
 }
