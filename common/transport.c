@@ -611,8 +611,7 @@ handle_greeting(struct aemp_conn *c)
 		node_log_limited(n, 5, "refused a node ID with '#'", NULL,
 		    "%s: refusing node ID '%.100s' in its greeting: it "
 		    "contains '#'", c->peer, g.nodeid);
-	}
-	else if ((r = dict_get(&n->remotes, g.nodeid)) != NULL &&
+	} else if ((r = dict_get(&n->remotes, g.nodeid)) != NULL &&
 	    r->conn != NULL)
 		why = "already connected, not connecting again.";
 	if (why == NULL) {
