@@ -84,7 +84,7 @@ valid_addr(const char *s)
 
 	if (aemp_hostport_parse(s, &host, &port) < 0)
 		return 0;
-	ok = host != NULL && port != NULL && strcmp(port, "*") != 0 &&
+	ok = host != NULL && aemp_port_connectable(port) &&
 	    (inet_pton(AF_INET, host, buf) == 1 ||
 	    inet_pton(AF_INET6, host, buf) == 1);
 	free(host);

@@ -1401,6 +1401,34 @@ req_mon1(aemp_node *n, const char *name, struct aemp_remote *from)
 	mon_link(port_mons(p), m);
 }
 
+/*
+ * A message from `from` to local port name could not be represented and
+ * is lost (libaemp(3), VALUES FROM PERL NODES). The link stays up for
+ * everybody else's traffic; the AEMP guarantee (no holes after a monitor
+ * is set) is kept by firing `from`'s monitor of that one port, as a
+ * transport loss would: its node sees kil0 with a transport_error reason.
+ */
+void
+kernel_drop(aemp_node *n, const char *name, const char *why,
+    struct aemp_remote *from)
+{
+	struct aemp_mon *m = name != NULL ? dict_get(&from->rmon, name) : NULL;
+	json_t *reason;
+
+	aemp_log(n, 2, "%s sent %s%s a message that cannot be represented "
+	    "here (%s): dropped it%s.", from->id, name != NULL ? "port " :
+	    "a port", name != NULL ? name : "", why, m != NULL ?
+	    ", and fired its monitor of that port" : "");
+	if (m == NULL)
+		return;
+	reason = json_pack("[sss+]", "transport_error", n->id,
+	    "message dropped: ", why);
+	mon_unlink(m);
+	mon_fire(n, m, NULL, reason);
+	mon_free(m);
+	json_decref(reason);
+}
+
 static void
 req_mon0(aemp_node *n, const char *name, struct aemp_remote *from)
 {

@@ -32,6 +32,89 @@ struct child {
 	char	*dir;
 };
 
+static void
+describe_bytes(FILE *f, const char *str, size_t len)
+{
+	size_t i;
+
+	fputs("s\"", f);
+	for (i = 0; i < len; i++) {
+		unsigned char b = (unsigned char)str[i];
+		if (b >= 0x20 && b < 0x7f && b != '\\')
+			fputc(b, f);
+		else
+			fprintf(f, "\\x%02x", b);
+	}
+	fputc('"', f);
+}
+
+/* What a C program sees of a value: types, and every byte of strings. */
+static void
+describe(FILE *f, json_t *v)
+{
+	const char *key;
+	size_t len, i = 0;
+	json_t *e;
+
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		describe_bytes(f, json_string_value(v), json_string_length(v));
+		break;
+	case JSON_INTEGER:
+		fprintf(f, "i%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		break;
+	case JSON_REAL:
+		fprintf(f, "r%.17g", json_real_value(v));
+		break;
+	case JSON_ARRAY:
+		fputc('[', f);
+		json_array_foreach(v, i, e) {
+			if (i > 0)
+				fputc(' ', f);
+			describe(f, e);
+		}
+		fputc(']', f);
+		break;
+	case JSON_OBJECT:
+		fputc('{', f);
+		json_object_keylen_foreach(v, key, len, e) {
+			if (i++ > 0)
+				fputc(' ', f);
+			describe_bytes(f, key, len);
+			fputc('=', f);
+			describe(f, e);
+		}
+		fputc('}', f);
+		break;
+	default:
+		fputs(json_is_true(v) ? "true" : json_is_false(v) ? "false" :
+		    "null", f);
+	}
+}
+
+/*
+ * The recorder: a port that logs what it gets ("SAW ..."), and sends it
+ * on to raw#back, the foreign peer's port, as a program would.
+ */
+static int
+record_msg(aemp_node *n, const char *self, json_t *msg, void *ud)
+{
+	(void)self; (void)ud;
+	fputs("SAW ", stderr);
+	describe(stderr, msg);
+	fputs("\n", stderr);
+	/* (jansson 2.14's json_deep_copy() cuts keys at a NUL byte) */
+	aemp_snd(n, "raw#back", json_incref(msg));
+	return 0;
+}
+
+static int
+record_func(aemp_node *n, const char *self, json_t *args, void *ud)
+{
+	(void)args;
+	return aemp_rcv(n, self, NULL, record_msg, ud);
+}
+
 /* Runs node "victim" (secret SECRET) in a child process until killed. */
 static void
 child_start(struct child *c, const char *extra_json)
@@ -74,6 +157,7 @@ child_start(struct child *c, const char *extra_json)
 		n = tn_node(base, "victim", extra);
 		if (n == NULL)
 			_exit(3);
+		aemp_register_func(n, "Test::record", record_func, NULL);
 		event_base_dispatch(base);
 		_exit(0);
 	}
@@ -410,6 +494,85 @@ START_TEST(invalid_json)
 {
 	expect_packet_error("[\"\",\"devnull\"][\"x\",tru]", "invalid JSON",
 	    NULL);
+}
+END_TEST
+
+/*
+ * Values that Perl's JSON::XS sends and jansson refuses: each reaches the
+ * C port (what the program sees is in its log), goes back to Perl as the
+ * bytes it came as, and the link stays; a value that truly cannot be kept
+ * costs that one message, and the sender's monitor of that one port.
+ */
+START_TEST(perl_values_keep_the_link)
+{
+	static const struct {
+		const char	*send, *saw, *back;
+	} t[] = {
+		{ "[\"rec\",\"big\",18446744073709551615,9223372036854775808,"
+		  "-9223372036854775809,9223372036854775807]",
+		  "SAW [s\"big\" s\"18446744073709551615\" "
+		  "s\"9223372036854775808\" s\"-9223372036854775809\" "
+		  "i9223372036854775807]",
+		  "[\"back\",\"big\",\"18446744073709551615\","
+		  "\"9223372036854775808\",\"-9223372036854775809\","
+		  "9223372036854775807]" },
+		{ "[\"rec\",\"nulkey\",{\"a\\u0000b\":1,\"\\u0000\":[2]}]",
+		  "SAW [s\"nulkey\" {s\"a\\x00b\"=i1 s\"\\x00\"=[i2]}]",
+		  "[\"back\",\"nulkey\",{\"a\\u0000b\":1,\"\\u0000\":[2]}]" },
+		{ "[\"rec\",\"sur\",\"\\ud800\",\"x\\udfffy\",\"\xed\xa0\x80\","
+		  "{\"\\ud800\":0}]",
+		  "SAW [s\"sur\" s\"\\xed\\xa0\\x80\" s\"x\\xed\\xbf\\xbfy\" "
+		  "s\"\\xed\\xa0\\x80\" {s\"\\xed\\xa0\\x80\"=i0}]",
+		  "[\"back\",\"sur\",\"\xed\xa0\x80\",\"x\xed\xbf\xbfy\","
+		  "\"\xed\xa0\x80\",{\"\xed\xa0\x80\":0}]" },
+		{ "[\"rec\",\"dbl\",1.7976931348623157e308,"
+		  "1.79769313486232e+308,-1e999,4.9e-324]",
+		  "SAW [s\"dbl\" r1.7976931348623157e+308 "
+		  "r1.7976931348623157e+308 r-1.7976931348623157e+308 "
+		  "r4.9406564584124654e-324]",
+		  "[\"back\",\"dbl\",1.7976931348623157e308,"
+		  "1.7976931348623157e308,-1.7976931348623157e308,"
+		  "4.9406564584124654e-324]" },
+	};
+	struct child c;
+	char buf[65536];
+	size_t i;
+	int fd;
+
+	child_start(&c, NULL);
+	fd = raw_authenticated(c.port);
+	raw_send(fd, "[\"\",\"AnyEvent::MP::_spawn\",\"rec\",\"Test::record\"]"
+	    "[\"\",\"mon1\",\"rec\"]");
+	for (i = 0; i < sizeof t / sizeof t[0]; i++) {
+		raw_send(fd, t[i].send);
+		ck_assert_msg(raw_read_into(fd, t[i].back, buf, sizeof buf),
+		    "no %s in %s", t[i].back, buf);
+		ck_assert_msg(test_wait_for_text(c.log, t[i].saw, 3),
+		    "log lacks %s", t[i].saw);
+	}
+	/* no UTF-8: lost, and the monitor of "rec" tells us so */
+	raw_send(fd, "[\"rec\",\"bad\",\"\xff\"]");
+	ck_assert(raw_read_until(fd, "[\"\",\"kil0\",\"rec\",\"transport_error\","
+	    "\"victim\",\"message dropped: a string that is not UTF-8\"]"));
+	ck_assert(test_wait_for_text(c.log, "raw sent port rec a message that "
+	    "cannot be represented here (a string that is not UTF-8): "
+	    "dropped it, and fired its monitor of that port.", 3));
+	/* the link, and the port, carry on; nothing else fired */
+	raw_send(fd, "[\"rec\",\"after\",1][\"\",\"snd\",\"raw#done\",2]");
+	ck_assert(raw_read_into(fd, "[\"done\",2]", buf, sizeof buf));
+	ck_assert_ptr_nonnull(strstr(buf, "[\"back\",\"after\",1]"));
+	ck_assert_ptr_null(strstr(buf, "kil0"));
+	ck_assert(test_wait_for_text(c.log, "SAW [s\"after\" i1]", 3));
+	buf[0] = '\0';
+	{
+		char *log = test_slurp(c.log);
+		ck_assert_ptr_null(strstr(log, "raw is down"));
+		ck_assert_ptr_null(strstr(log, "protocol error"));
+		ck_assert_ptr_null(strstr(log, "SAW [s\"bad\""));
+		free(log);
+	}
+	close(fd);
+	child_stop(&c);
 }
 END_TEST
 
@@ -860,6 +1023,7 @@ transport_suite(void)
 	tcase_add_test(hs, handshake_timeout);
 	tcase_add_test(hs, no_secret_refuses_handshake);
 	tcase_add_test(data, invalid_json);
+	tcase_add_test(data, perl_values_keep_the_link);
 	tcase_add_test(data, packet_not_array);
 	tcase_add_test(data, first_element_not_string);
 	tcase_add_test(data, packet_over_cap);
