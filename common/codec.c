@@ -601,8 +601,8 @@ lex_container(struct perl_lex *lx, int object)
 				goto fail;
 			if ((key = malloc(lx->len + 1)) == NULL)
 				abort();
-			memcpy(key, lx->buf, lx->len);
-			keylen = lx->len;
+			if ((keylen = lx->len) > 0)
+				memcpy(key, lx->buf, keylen);
 			lex_ws(lx);
 			if (lx->p >= lx->end || *lx->p++ != ':')
 				goto fail;
