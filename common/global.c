@@ -607,6 +607,9 @@ rcv_nodes(aemp_node *n, const char *self, json_t *msg, void *ud)
 		}
 		if (strcmp(id, n->id) == 0)
 			continue;
+		/* no listener: normal in AEMP, and nothing to learn */
+		if (json_array_size(addrs) == 0)
+			continue;
 		good = usable_addrs(addrs, &bad);
 		badaddrs += bad;
 		if (json_array_size(good) == 0)
