@@ -486,6 +486,44 @@ START_TEST(empty_address_lists_are_silent)
 }
 END_TEST
 
+/*
+ * "127.0.0.1:0" binds a port the kernel chooses, as with the reference:
+ * the node announces that port (its listeners, the global service's addr
+ * message) and logs it. A seed must name a port: "127.0.0.1:0" is
+ * skipped (check_wire tests aemp_port_connectable()).
+ */
+START_TEST(ephemeral_bind_announced)
+{
+	struct tn_log alog = { 0 }, blog = { 0 };
+	aemp_node *a, *b;
+	const char *addr;
+	char want[128];
+	int port = 0;
+
+	setenv("AEMP_WARNLEVEL", "9", 1);
+	a = tn_node(base, "alpha", json_pack("{s[s]}", "binds",
+	    "127.0.0.1:0"));
+	ck_assert_ptr_nonnull(a);
+	tn_log_capture(a, &alog);
+	ck_assert_int_eq(json_array_size(aemp_listeners(a)), 1);
+	addr = tn_addr(a);
+	ck_assert_int_eq(sscanf(addr, "127.0.0.1:%d", &port), 1);
+	ck_assert_int_gt(port, 0);
+	b = tn_node(base, "beta", json_pack("{s[ss]}", "seeds", "127.0.0.1:0",
+	    addr));
+	tn_log_capture(b, &blog);
+	ck_assert(wait_for(is_up, b, "alpha", 1, 5));
+	snprintf(want, sizeof want, "alpha told us its addresses (%s).", addr);
+	for (double end = now() + 5; !tn_log_has(&blog, want) && now() < end;)
+		tn_run_for(base, 0.05);
+	ck_assert_msg(tn_log_has(&blog, want), "log: %s", blog.text);
+	aemp_free(b);
+	aemp_free(a);
+	free(alog.text);
+	free(blog.text);
+}
+END_TEST
+
 START_TEST(foreign_ports_ignored)
 {
 	struct tn_log log = { 0 };
@@ -819,6 +857,7 @@ global_suite(void)
 	tcase_add_test(faults, connect_version_mismatch);
 	tcase_add_test(faults, bad_nodes_and_addresses);
 	tcase_add_test(faults, empty_address_lists_are_silent);
+	tcase_add_test(faults, ephemeral_bind_announced);
 	tcase_add_test(faults, foreign_ports_ignored);
 	tcase_add_test(faults, unreachable_node_forgotten);
 	tcase_add_test(faults, ten_thousand_nodes);

@@ -376,6 +376,10 @@ START_TEST(hostport)
 		free(port);
 	}
 	ck_assert_int_eq(aemp_hostport_parse(NULL, &host, &port), -1);
+	/* ":0" and ":*" bind any port; seeds and addresses need one */
+	ck_assert(!aemp_port_connectable("0"));
+	ck_assert(!aemp_port_connectable("*"));
+	ck_assert(aemp_port_connectable("4040"));
 }
 END_TEST
 
