@@ -565,9 +565,8 @@ port_kill(aemp_node *n, struct aemp_port *p, json_t *reason)
 	}
 	/*
 	 * The port stays in the table, dead, until the deferred kill runs:
-	 * delivery stops now, but a monitor that arrives meanwhile (like
-	 * the mon1 that follows a spawn in the same read) still gets the
-	 * real reason, as with the reference's postponed kill.
+	 * delivery stops now, but a monitor that arrives meanwhile still
+	 * gets the real reason, as with the reference's postponed kill.
 	 */
 	p->dead = 1;
 	d = node_defer(n, DEFER_KILL);
@@ -967,15 +966,19 @@ spawn_run(aemp_node *n, const char *name, const char *func, json_t *args)
 		aemp_log(n, 2, "spawn: refusing port name '%s'", name);
 		return;
 	}
-	p = port_new(n, name);
+	/*
+	 * As with the reference, the port exists only once the function
+	 * resolves: otherwise it never did, and a monitor of it (the mon1
+	 * that follows a spawn, in the same read or not) always reports
+	 * no_such_port rather than racing a delayed kill.
+	 */
 	c.f = func_lookup(n, func);
 	c.args = args;
 	if (c.f == NULL) {
 		aemp_log(n, 2, "spawn: unable to resolve function %s", func);
-		port_kill(n, p, json_pack("[ss+]", "die",
-		    "unable to resolve function ", func));
 		return;
 	}
+	p = port_new(n, name);
 	run_as(n, p, call_func, &c);
 }
 

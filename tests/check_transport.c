@@ -576,6 +576,42 @@ START_TEST(perl_values_keep_the_link)
 }
 END_TEST
 
+/*
+ * Spawning a function that does not resolve and monitoring the new port
+ * at once: the reference creates the port only once the function
+ * resolved, so the monitor always reports no_such_port. Both requests in
+ * one write (what raced a delayed kill before) and in two, many times.
+ */
+START_TEST(spawn_unknown_then_monitor_is_no_such_port)
+{
+	struct child c;
+	char pkt[512], want[512], buf[65536];
+	int fd, i;
+
+	child_start(&c, NULL);
+	fd = raw_authenticated(c.port);
+	for (i = 0; i < 40; i++) {
+		snprintf(pkt, sizeof pkt, "[\"\",\"AnyEvent::MP::_spawn\","
+		    "\"sp.%d\",\"No::Such::func\"]", i);
+		raw_send(fd, pkt);
+		if (i % 4 == 3)
+			usleep(20000);
+		snprintf(pkt, sizeof pkt, "[\"\",\"mon1\",\"sp.%d\"]", i);
+		raw_send(fd, pkt);
+		snprintf(want, sizeof want, "[\"\",\"kil0\",\"sp.%d\","
+		    "\"no_such_port\",\"cannot monitor nonexistent port\","
+		    "\"victim#sp.%d\"]", i, i);
+		ck_assert_msg(raw_read_into(fd, "\"kil0\"", buf, sizeof buf),
+		    "try %d: no kil0", i);
+		ck_assert_msg(strstr(buf, want) != NULL, "try %d: %s", i, buf);
+	}
+	ck_assert(test_wait_for_text(c.log, "spawn: unable to resolve "
+	    "function No::Such::func", 3));
+	close(fd);
+	child_stop(&c);
+}
+END_TEST
+
 START_TEST(packet_not_array)
 {
 	expect_packet_error("{\"a\":1}", "malformed packet stream", NULL);
@@ -1024,6 +1060,7 @@ transport_suite(void)
 	tcase_add_test(hs, no_secret_refuses_handshake);
 	tcase_add_test(data, invalid_json);
 	tcase_add_test(data, perl_values_keep_the_link);
+	tcase_add_test(data, spawn_unknown_then_monitor_is_no_such_port);
 	tcase_add_test(data, packet_not_array);
 	tcase_add_test(data, first_element_not_string);
 	tcase_add_test(data, packet_over_cap);
