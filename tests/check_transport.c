@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <sys/resource.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
@@ -792,6 +793,94 @@ START_TEST(listener_less_node_sends_keepalive)
 }
 END_TEST
 
+/*
+ * The reference's 1.29 keepalive case: a node without listeners (binds
+ * []) and monitor_timeout 1, talking to a peer that answers as AEMP says
+ * (relays "snd" requests, so the liveness probe comes back). The link
+ * must hold while traffic flows; it was lost every 1-2 s while the probe
+ * was malformed (common/remote.c before a6d59c1).
+ */
+#define PROBE "[\"\",\"snd\",\"victim\",\"devnull\",\"aemp-probe\","
+
+START_TEST(listener_less_short_monitor_timeout_holds)
+{
+	struct child c;
+	int lfd, lport, fd, probes = 0;
+	char extra[256], g1[4096], g2[4096], line[4096], token[65];
+	const char *my1 = "aemp;1;raw;hmac_md6_64_256;json;provider=test";
+	struct timeval tv = { 3, 0 };
+	char buf[65536], reply[128];
+	size_t len = 0;
+	struct timespec ts;
+	double start, t;
+	unsigned n = 0;
+
+	lfd = raw_listen(&lport);
+	snprintf(extra, sizeof extra, "{\"monitor_timeout\": 1, "
+	    "\"seeds\": [\"127.0.0.1:%d\"], \"nobind\": true}", lport);
+	child_start(&c, extra);
+	fd = accept(lfd, NULL, NULL);
+	ck_assert_int_ge(fd, 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	raw_send(fd, my1);
+	raw_send(fd, "\n" NONCE "\n");
+	ck_assert_int_gt(raw_line(fd, g1, sizeof g1), 0);
+	ck_assert_int_gt(raw_line(fd, g2, sizeof g2), 0);
+	aemp_auth_token(SECRET, my1, NONCE, g1, g2, token);
+	snprintf(line, sizeof line, "hmac_md6_64_256;%s;json\n", token);
+	raw_send(fd, line);
+	ck_assert_int_gt(raw_line(fd, line, sizeof line), 0);
+	ck_assert(test_wait_for_text(c.log, "connected as raw", 3));
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	start = ts.tv_sec + ts.tv_nsec / 1e9;
+	/* 5 s of traffic: requests every 100 ms, probes answered */
+	for (t = start; t - start < 5; t = ts.tv_sec + ts.tv_nsec / 1e9) {
+		struct pollfd pfd = { fd, POLLIN, 0 };
+		char *at, *probe;
+		snprintf(reply, sizeof reply, "[\"\",\"info\",\"raw#r%u\"]",
+		    n++);
+		raw_send(fd, reply);
+		if (poll(&pfd, 1, 100) > 0) {
+			ssize_t r = read(fd, buf + len, sizeof buf - 1 - len);
+			ck_assert_msg(r > 0, "the node closed the link after "
+			    "%.1f s", t - start);
+			len += (size_t)r;
+			buf[len] = '\0';
+			at = buf;
+			while ((probe = strstr(at, PROBE)) != NULL &&
+			    strchr(probe, ']') != NULL) {
+				long seq = atol(probe + strlen(PROBE));
+				snprintf(reply, sizeof reply, "[\"\",\"devnull\","
+				    "\"aemp-probe\",%ld]", seq);
+				raw_send(fd, reply);
+				probes++;
+				at = strchr(probe, ']') + 1;
+			}
+			/* keep an unfinished end for the next read */
+			if (len > sizeof buf / 2) {
+				size_t keep = 64;
+				memmove(buf, buf + len - keep, keep);
+				len = keep;
+			} else if (at != buf) {
+				len -= (size_t)(at - buf);
+				memmove(buf, at, len + 1);
+			}
+		}
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+	}
+	ck_assert_int_gt(probes, 1);
+	{
+		char *log = test_slurp(c.log);
+		ck_assert_msg(strstr(log, "raw is down") == NULL &&
+		    strstr(log, "not responding") == NULL, "%s", log);
+		free(log);
+	}
+	close(fd);
+	close(lfd);
+	child_stop(&c);
+}
+END_TEST
+
 START_TEST(trace_prints_packets)
 {
 	struct child c;
@@ -1068,6 +1157,7 @@ transport_suite(void)
 	tcase_add_test(data, many_packets_in_one_write_and_split_packets);
 	tcase_add_test(data, nul_bytes_in_strings);
 	tcase_add_test(data, listener_less_node_sends_keepalive);
+	tcase_add_test(data, listener_less_short_monitor_timeout_holds);
 	tcase_add_test(data, trace_prints_packets);
 	tcase_add_test(data, preauth_flood_does_not_lock_out);
 	tcase_add_test(data, node_port_flood_keeps_others_served);
