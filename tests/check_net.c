@@ -322,6 +322,11 @@ ponger(aemp_node *n, const char *self, json_t *msg, void *ud)
 	const char *reply = json_string_value(json_array_get(msg, 1));
 
 	(void)self; (void)ud;
+	/* "sur": a string as Perl holds U+D800 (ED A0 80) */
+	if (json_string_value(json_array_get(msg, 0)) != NULL &&
+	    strcmp(json_string_value(json_array_get(msg, 0)), "sur") == 0)
+		return aemp_snd(n, reply, json_pack("[so]", "pong",
+		    json_stringn_nocheck("\xed\xa0\x80", 3)));
 	return aemp_snd(n, reply, json_pack("[sOf]", "pong",
 	    json_array_get(msg, 0), 1.5));
 }
@@ -415,6 +420,14 @@ START_TEST(snd_cal_mon_against_a_node)
 	ck_assert_int_eq(run_wait(base, pid, 15), 0);
 	text = test_slurp(out);
 	ck_assert_str_eq(text, "\"pong\",\"ping\",1.5\n");
+	free(text);
+	unlink(out);
+
+	/* a lone surrogate goes out, and is printed, as JSON::XS does */
+	pid = start("aemp", out, NULL, "cal", pong, "sur", NULL);
+	ck_assert_int_eq(run_wait(base, pid, 15), 0);
+	text = test_slurp(out);
+	ck_assert_str_eq(text, "\"pong\",\"\xed\xa0\x80\"\n");
 	free(text);
 	unlink(out);
 
