@@ -543,7 +543,9 @@ START_TEST(perl_values_keep_the_link)
 	child_start(&c, NULL);
 	fd = raw_authenticated(c.port);
 	raw_send(fd, "[\"\",\"AnyEvent::MP::_spawn\",\"rec\",\"Test::record\"]"
-	    "[\"\",\"mon1\",\"rec\"]");
+	    "[\"\",\"mon1\",\"rec\"]"
+	    "[\"\",\"AnyEvent::MP::_spawn\",\"rec2\",\"Test::record\"]"
+	    "[\"\",\"mon1\",\"rec2\"]");
 	for (i = 0; i < sizeof t / sizeof t[0]; i++) {
 		raw_send(fd, t[i].send);
 		ck_assert_msg(raw_read_into(fd, t[i].back, buf, sizeof buf),
@@ -553,15 +555,19 @@ START_TEST(perl_values_keep_the_link)
 	}
 	/* no UTF-8: lost, and the monitor of "rec" tells us so */
 	raw_send(fd, "[\"rec\",\"bad\",\"\xff\"]");
-	ck_assert(raw_read_until(fd, "[\"\",\"kil0\",\"rec\",\"transport_error\","
-	    "\"victim\",\"message dropped: a string that is not UTF-8\"]"));
+	ck_assert(raw_read_into(fd, "[\"\",\"kil0\",\"rec\",\"transport_error\","
+	    "\"victim\",\"message dropped: a string that is not UTF-8\"]", buf,
+	    sizeof buf));
+	ck_assert_ptr_null(strstr(buf, "\"kil0\",\"rec2\""));
 	ck_assert(test_wait_for_text(c.log, "raw sent port rec a message that "
 	    "cannot be represented here (a string that is not UTF-8): "
 	    "dropped it, and fired its monitor of that port.", 3));
 	/* the link, and the port, carry on; nothing else fired */
-	raw_send(fd, "[\"rec\",\"after\",1][\"\",\"snd\",\"raw#done\",2]");
+	raw_send(fd, "[\"rec\",\"after\",1][\"rec2\",\"other\",2]"
+	    "[\"\",\"snd\",\"raw#done\",2]");
 	ck_assert(raw_read_into(fd, "[\"done\",2]", buf, sizeof buf));
 	ck_assert_ptr_nonnull(strstr(buf, "[\"back\",\"after\",1]"));
+	ck_assert_ptr_nonnull(strstr(buf, "[\"back\",\"other\",2]"));
 	ck_assert_ptr_null(strstr(buf, "kil0"));
 	ck_assert(test_wait_for_text(c.log, "SAW [s\"after\" i1]", 3));
 	buf[0] = '\0';
