@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec.h"
 #include "net.h"
 
 /* The anonymous node's configuration, for aemp_configure() with norc. */
@@ -191,10 +192,15 @@ net_print_json(json_t *list)
 	char *text = json_dumps(list, JSON_COMPACT | JSON_ENCODE_ANY |
 	    JSON_REAL_PRECISION(15));
 	size_t len = text != NULL ? strlen(text) : 0;
+	struct bytes perl = { NULL, 0, 0, 0 };
 
-	if (len >= 2)
+	/* a Perl string with a lone surrogate: its bytes, as JSON::XS */
+	if (text == NULL && perl_dump(list, &perl, 0) == 0 && perl.len >= 2)
+		printf("%.*s\n", (int)(perl.len - 2), bytes_ptr(&perl) + 1);
+	else if (len >= 2)
 		printf("%.*s\n", (int)(len - 2), text + 1);
 	else
 		printf("\n");
+	bytes_free(&perl);
 	free(text);
 }

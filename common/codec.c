@@ -4,6 +4,11 @@
  * and per-token callbacks, falling back to jansson for everything else.
  * Whatever these accept or write, jansson would read or write the same.
  */
+#include <errno.h>
+#include <float.h>
+#include <locale.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +16,8 @@
 
 #define FAST_DEPTH	32	/* nesting the fast paths handle */
 #define DUMP_GUESS	2048	/* room a packet is first formatted into */
+
+static char	*perl_dump_into(json_t *, struct bytes *, size_t, size_t *);
 
 /* Port names that go into JSON as they are: printable ASCII, no escapes. */
 int
@@ -142,6 +149,8 @@ json_dump_named(const char *name, size_t len, json_t *msg, struct bytes *out)
 				return -1;
 		}
 	}
+	if (need == 0 && (p = perl_dump_into(msg, out, pre, &need)) == NULL)
+		return -1;
 	if (need < 2)
 		return -1;
 	if (name != NULL) {
@@ -298,4 +307,538 @@ fast_packet(const char *p, size_t len, size_t max, char name[FAST_NAME],
 		return 0;
 	}
 	return (size_t)(at + 1 - p);
+}
+
+/* --- what Perl sends that jansson refuses ---------------------------------- */
+
+#define PERL_DEPTH	2048	/* jansson's JSON_PARSER_MAX_DEPTH */
+
+/* The lenient parser's state: input left, and a buffer for strings. */
+struct perl_lex {
+	const char	*p, *end;
+	const char	*bad;		/* why a value cannot be kept, or NULL */
+	char		*buf;
+	size_t		 len, cap;
+	int		 depth;
+};
+
+static void
+lex_put(struct perl_lex *lx, const void *s, size_t n)
+{
+	if (lx->len + n > lx->cap) {
+		size_t cap = lx->cap ? lx->cap : 64;
+		while (cap < lx->len + n)
+			cap *= 2;
+		if ((lx->buf = realloc(lx->buf, cap)) == NULL)
+			abort();
+		lx->cap = cap;
+	}
+	memcpy(lx->buf + lx->len, s, n);
+	lx->len += n;
+}
+
+/* Code point c (up to 0x10ffff, surrogates too) as (generalised) UTF-8. */
+static void
+lex_put_utf8(struct perl_lex *lx, unsigned long c)
+{
+	unsigned char u[4];
+	size_t n;
+
+	if (c < 0x80) {
+		u[0] = (unsigned char)c;
+		n = 1;
+	} else if (c < 0x800) {
+		u[0] = (unsigned char)(0xc0 | c >> 6);
+		u[1] = (unsigned char)(0x80 | (c & 0x3f));
+		n = 2;
+	} else if (c < 0x10000) {
+		u[0] = (unsigned char)(0xe0 | c >> 12);
+		u[1] = (unsigned char)(0x80 | (c >> 6 & 0x3f));
+		u[2] = (unsigned char)(0x80 | (c & 0x3f));
+		n = 3;
+	} else {
+		u[0] = (unsigned char)(0xf0 | c >> 18);
+		u[1] = (unsigned char)(0x80 | (c >> 12 & 0x3f));
+		u[2] = (unsigned char)(0x80 | (c >> 6 & 0x3f));
+		u[3] = (unsigned char)(0x80 | (c & 0x3f));
+		n = 4;
+	}
+	lex_put(lx, u, n);
+}
+
+static void
+lex_ws(struct perl_lex *lx)
+{
+	while (lx->p < lx->end && (*lx->p == ' ' || *lx->p == '\t' ||
+	    *lx->p == '\n' || *lx->p == '\r'))
+		lx->p++;
+}
+
+static long
+lex_hex4(const char *p, const char *end)
+{
+	long v = 0;
+	int i;
+
+	if (end - p < 4)
+		return -1;
+	for (i = 0; i < 4; i++) {
+		char c = p[i];
+		v <<= 4;
+		if (c >= '0' && c <= '9')
+			v |= c - '0';
+		else if (c >= 'a' && c <= 'f')
+			v |= c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			v |= c - 'A' + 10;
+		else
+			return -1;
+	}
+	return v;
+}
+
+/*
+ * Length of the UTF-8 sequence at p, Perl's way: a surrogate (ED A0..BF
+ * xx, which JSON::XS writes for a string holding one) counts as a
+ * character. 0 for bytes that are no character at all.
+ */
+static size_t
+perl_utf8_len(const unsigned char *p, const unsigned char *end)
+{
+	size_t n, i;
+	unsigned char lo = 0x80, hi = 0xbf;
+
+	if (*p < 0x80)
+		return 1;
+	if (*p >= 0xc2 && *p <= 0xdf)
+		n = 2;
+	else if (*p >= 0xe0 && *p <= 0xef) {
+		n = 3;
+		if (*p == 0xe0)
+			lo = 0xa0;
+	} else if (*p >= 0xf0 && *p <= 0xf4) {
+		n = 4;
+		if (*p == 0xf0)
+			lo = 0x90;
+		else if (*p == 0xf4)
+			hi = 0x8f;
+	} else
+		return 0;
+	if ((size_t)(end - p) < n || p[1] < lo || p[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/* Whether s (n bytes) is UTF-8, surrogates included (see above). */
+int
+perl_utf8_ok(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + n;
+	size_t len;
+
+	for (; p < end; p += len)
+		if ((len = perl_utf8_len(p, end)) == 0)
+			return 0;
+	return 1;
+}
+
+/*
+ * The string at lx->p (its opening quote) into lx->buf. Lone surrogate
+ * escapes become the three bytes Perl holds for them; bytes that are no
+ * UTF-8 are kept but mark the value as one that cannot be represented.
+ * Returns -1 on a syntax error.
+ */
+static int
+lex_string(struct perl_lex *lx)
+{
+	const char *p = lx->p + 1;
+	long c, lo;
+	size_t n;
+
+	lx->len = 0;
+	for (;;) {
+		if (p >= lx->end)
+			return -1;
+		if (*p == '"')
+			break;
+		if ((unsigned char)*p < 0x20)
+			return -1;
+		if (*p != '\\') {
+			n = perl_utf8_len((const unsigned char *)p,
+			    (const unsigned char *)lx->end);
+			if (n == 0) {
+				lx->bad = "a string that is not UTF-8";
+				n = 1;
+			}
+			lex_put(lx, p, n);
+			p += n;
+			continue;
+		}
+		if (++p >= lx->end)
+			return -1;
+		switch (*p++) {
+		case '"': lex_put(lx, "\"", 1); break;
+		case '\\': lex_put(lx, "\\", 1); break;
+		case '/': lex_put(lx, "/", 1); break;
+		case 'b': lex_put(lx, "\b", 1); break;
+		case 'f': lex_put(lx, "\f", 1); break;
+		case 'n': lex_put(lx, "\n", 1); break;
+		case 'r': lex_put(lx, "\r", 1); break;
+		case 't': lex_put(lx, "\t", 1); break;
+		case 'u':
+			if ((c = lex_hex4(p, lx->end)) < 0)
+				return -1;
+			p += 4;
+			/* a pair is one character, as jansson reads it */
+			if (c >= 0xd800 && c <= 0xdbff && lx->end - p >= 6 &&
+			    p[0] == '\\' && p[1] == 'u' &&
+			    (lo = lex_hex4(p + 2, lx->end)) >= 0xdc00 &&
+			    lo <= 0xdfff) {
+				c = 0x10000 + ((c - 0xd800) << 10) +
+				    (lo - 0xdc00);
+				p += 6;
+			}
+			lex_put_utf8(lx, (unsigned long)c);
+			break;
+		default:
+			return -1;
+		}
+	}
+	lx->p = p + 1;
+	return 0;
+}
+
+/*
+ * A number: integers beyond int64 become strings of their exact digits
+ * (what JSON::XS makes of numbers it cannot hold), reals beyond the
+ * doubles the largest double of that sign.
+ */
+static json_t *
+lex_number(struct perl_lex *lx)
+{
+	const char *p = lx->p, *start = p;
+	char text[64], *copy = text, *dot;
+	size_t n;
+	int real = 0;
+	json_t *v;
+
+	if (p < lx->end && *p == '-')
+		p++;
+	if (p >= lx->end || *p < '0' || *p > '9')
+		return NULL;
+	if (*p == '0')
+		p++;
+	else
+		while (p < lx->end && *p >= '0' && *p <= '9')
+			p++;
+	if (p < lx->end && *p == '.') {
+		real = 1;
+		if (++p >= lx->end || *p < '0' || *p > '9')
+			return NULL;
+		while (p < lx->end && *p >= '0' && *p <= '9')
+			p++;
+	}
+	if (p < lx->end && (*p == 'e' || *p == 'E')) {
+		real = 1;
+		if (++p < lx->end && (*p == '+' || *p == '-'))
+			p++;
+		if (p >= lx->end || *p < '0' || *p > '9')
+			return NULL;
+		while (p < lx->end && *p >= '0' && *p <= '9')
+			p++;
+	}
+	n = (size_t)(p - start);
+	if (n >= sizeof text && (copy = malloc(n + 1)) == NULL)
+		abort();
+	memcpy(copy, start, n);
+	copy[n] = '\0';
+	errno = 0;
+	if (!real) {
+		long long i = strtoll(copy, NULL, 10);
+		v = errno == ERANGE ? json_stringn(start, n) : json_integer(i);
+	} else {
+		double d;
+		/* strtod reads the locale's decimal point, as jansson allows */
+		if ((dot = strchr(copy, '.')) != NULL)
+			*dot = *localeconv()->decimal_point;
+		d = strtod(copy, NULL);
+		if (errno == ERANGE && isinf(d))
+			d = copysign(DBL_MAX, d);
+		v = json_real(d);
+	}
+	if (copy != text)
+		free(copy);
+	lx->p = p;
+	return v;
+}
+
+static json_t *lex_value(struct perl_lex *);
+
+static json_t *
+lex_container(struct perl_lex *lx, int object)
+{
+	json_t *c = object ? json_object() : json_array(), *v;
+	char *key = NULL;
+	size_t keylen = 0;
+	char close = object ? '}' : ']';
+
+	if (++lx->depth > PERL_DEPTH)
+		goto fail;
+	lx->p++;
+	lex_ws(lx);
+	if (lx->p < lx->end && *lx->p == close) {
+		lx->p++;
+		lx->depth--;
+		return c;
+	}
+	for (;;) {
+		if (object) {
+			if (lx->p >= lx->end || *lx->p != '"' ||
+			    lex_string(lx) < 0)
+				goto fail;
+			if ((key = malloc(lx->len + 1)) == NULL)
+				abort();
+			if ((keylen = lx->len) > 0)
+				memcpy(key, lx->buf, keylen);
+			lex_ws(lx);
+			if (lx->p >= lx->end || *lx->p++ != ':')
+				goto fail;
+			lex_ws(lx);
+		}
+		if ((v = lex_value(lx)) == NULL)
+			goto fail;
+		if (object) {
+			/* keys may hold NUL bytes: jansson's length-taking call */
+			json_object_setn_new_nocheck(c, key, keylen, v);
+			free(key);
+			key = NULL;
+		} else
+			json_array_append_new(c, v);
+		lex_ws(lx);
+		if (lx->p >= lx->end)
+			goto fail;
+		if (*lx->p == close) {
+			lx->p++;
+			break;
+		}
+		if (*lx->p++ != ',')
+			goto fail;
+		lex_ws(lx);
+	}
+	lx->depth--;
+	return c;
+fail:
+	free(key);
+	json_decref(c);
+	return NULL;
+}
+
+static json_t *
+lex_literal(struct perl_lex *lx, const char *word, json_t *v)
+{
+	size_t n = strlen(word);
+
+	if ((size_t)(lx->end - lx->p) < n || memcmp(lx->p, word, n) != 0)
+		return NULL;
+	lx->p += n;
+	return v;
+}
+
+static json_t *
+lex_value(struct perl_lex *lx)
+{
+	if (lx->p >= lx->end)
+		return NULL;
+	switch (*lx->p) {
+	case '[':
+		return lex_container(lx, 0);
+	case '{':
+		return lex_container(lx, 1);
+	case '"':
+		if (lex_string(lx) < 0)
+			return NULL;
+		return json_stringn_nocheck(lx->len ? lx->buf : "", lx->len);
+	case 't':
+		return lex_literal(lx, "true", json_true());
+	case 'f':
+		return lex_literal(lx, "false", json_false());
+	case 'n':
+		return lex_literal(lx, "null", json_null());
+	default:
+		return lex_number(lx);
+	}
+}
+
+json_t *
+perl_load(const char *p, size_t len, const char **bad)
+{
+	struct perl_lex lx;
+	json_t *v;
+
+	memset(&lx, 0, sizeof lx);
+	lx.p = p;
+	lx.end = p + len;
+	lex_ws(&lx);
+	v = lex_value(&lx);
+	lex_ws(&lx);
+	free(lx.buf);
+	if (v != NULL && lx.p != lx.end) {
+		json_decref(v);
+		v = NULL;
+	}
+	*bad = lx.bad;
+	return v;
+}
+
+int
+packet_decode(const char *p, size_t len, json_t **pkt, char **name,
+    const char **why)
+{
+	json_t *first;
+	const char *bad;
+
+	*name = NULL;
+	*why = NULL;
+	/* jansson first: it reads nearly everything, and is the reference */
+	if ((*pkt = json_loadb(p, len, JSON_ALLOW_NUL, NULL)) != NULL)
+		return PACKET_OK;
+	if ((*pkt = perl_load(p, len, &bad)) == NULL) {
+		*why = "protocol error: invalid JSON";
+		return PACKET_CLOSE;
+	}
+	if (bad == NULL)
+		return PACKET_OK;
+	first = json_array_get(*pkt, 0);
+	if (!json_is_array(*pkt) || !json_is_string(first)) {
+		json_decref(*pkt);
+		*pkt = NULL;
+		*why = "protocol error: invalid JSON";
+		return PACKET_CLOSE;
+	}
+	if (json_id(first) != NULL && perl_utf8_ok(json_string_value(first),
+	    json_string_length(first)))
+		*name = strdup(json_id(first));
+	json_decref(*pkt);
+	*pkt = NULL;
+	*why = bad;
+	return PACKET_DROP;
+}
+
+/*
+ * A string as jansson writes it, but its bytes checked Perl's way: a lone
+ * surrogate goes out as the bytes JSON::XS writes for it and reads back
+ * (it refuses a lone "\ud800" escape). -1 for bytes that are no UTF-8.
+ */
+static int
+perl_dump_string(const char *s, size_t n, struct bytes *out)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + n;
+	size_t len;
+	char esc[8];
+
+	if (!perl_utf8_ok(s, n))
+		return -1;
+	bytes_add(out, "\"", 1);
+	for (; p < end; p += len) {
+		const unsigned char *q = p;
+		while (q < end && plain_byte(*q))
+			q++;
+		if (q > p) {
+			bytes_add(out, p, (size_t)(q - p));
+			len = (size_t)(q - p);
+			continue;
+		}
+		len = perl_utf8_len(p, end);
+		if (len > 1 || *p == 0x7f) {
+			bytes_add(out, p, len);
+			continue;
+		}
+		switch (*p) {
+		case '"': bytes_add(out, "\\\"", 2); break;
+		case '\\': bytes_add(out, "\\\\", 2); break;
+		case '\b': bytes_add(out, "\\b", 2); break;
+		case '\f': bytes_add(out, "\\f", 2); break;
+		case '\n': bytes_add(out, "\\n", 2); break;
+		case '\r': bytes_add(out, "\\r", 2); break;
+		case '\t': bytes_add(out, "\\t", 2); break;
+		default:
+			snprintf(esc, sizeof esc, "\\u%04X", *p);
+			bytes_add(out, esc, 6);
+			break;
+		}
+	}
+	bytes_add(out, "\"", 1);
+	return 0;
+}
+
+int
+perl_dump(json_t *v, struct bytes *out, int depth)
+{
+	const char *key;
+	size_t i, keylen;
+	json_t *e;
+	char buf[64];
+	size_t n;
+
+	if (depth > PERL_DEPTH)
+		return -1;
+	switch (json_typeof(v)) {
+	case JSON_ARRAY:
+		bytes_add(out, "[", 1);
+		json_array_foreach(v, i, e) {
+			if (i > 0)
+				bytes_add(out, ",", 1);
+			if (perl_dump(e, out, depth + 1) < 0)
+				return -1;
+		}
+		bytes_add(out, "]", 1);
+		return 0;
+	case JSON_OBJECT:
+		bytes_add(out, "{", 1);
+		i = 0;
+		json_object_keylen_foreach(v, key, keylen, e) {
+			if (i++ > 0)
+				bytes_add(out, ",", 1);
+			if (perl_dump_string(key, keylen, out) < 0)
+				return -1;
+			bytes_add(out, ":", 1);
+			if (perl_dump(e, out, depth + 1) < 0)
+				return -1;
+		}
+		bytes_add(out, "}", 1);
+		return 0;
+	case JSON_STRING:
+		return perl_dump_string(json_string_value(v),
+		    json_string_length(v), out);
+	default:
+		n = json_dumpb(v, buf, sizeof buf, JSON_COMPACT |
+		    JSON_ENCODE_ANY);
+		if (n == 0 || n > sizeof buf)
+			return -1;
+		bytes_add(out, buf, n);
+		return 0;
+	}
+}
+
+/*
+ * What jansson cannot dump (lone surrogates in strings) dumped by
+ * perl_dump() into out's free space after pre bytes: returns that space
+ * with *need set, or NULL.
+ */
+static char *
+perl_dump_into(json_t *msg, struct bytes *out, size_t pre, size_t *need)
+{
+	struct bytes tmp = { NULL, 0, 0, 0 };
+	char *p = NULL;
+
+	if (perl_dump(msg, &tmp, 0) == 0) {
+		p = bytes_reserve(out, pre + tmp.len);
+		memcpy(p + pre, bytes_ptr(&tmp), tmp.len);
+		*need = tmp.len;
+	}
+	bytes_free(&tmp);
+	return p;
 }

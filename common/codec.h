@@ -55,4 +55,30 @@ size_t	 fast_packet(const char *p, size_t len, size_t max,
 	    char name[FAST_NAME], const char **tag, size_t *taglen,
 	    json_t **msg);
 
+/*
+ * What a Perl node sends that jansson refuses (libaemp(3), VALUES FROM
+ * PERL NODES): perl_load() reads one JSON text the way json_loadb() with
+ * JSON_ALLOW_NUL does, and besides keeps integers beyond int64 as strings
+ * of their digits, NUL bytes in object keys, lone surrogates as the bytes
+ * Perl holds for them (ED A0 80 for U+D800) and reals beyond the doubles
+ * as the largest double of their sign. NULL on a syntax error; *bad says
+ * why a value read cannot be kept (bytes that are no UTF-8), or is NULL.
+ */
+json_t	*perl_load(const char *p, size_t len, const char **bad);
+/* UTF-8 with surrogates allowed, as Perl's strings hold it. */
+int	 perl_utf8_ok(const char *s, size_t n);
+/* Appends v as JSON the way jansson writes it, lone surrogates raw. */
+int	 perl_dump(json_t *v, struct bytes *out, int depth);
+
+/*
+ * The decode and accept decision for one packet p (len bytes, delimited
+ * by the splitter): PACKET_OK with *pkt set; PACKET_DROP when it is JSON
+ * whose values cannot be kept (*why says why, *name is the port it was
+ * for, malloc()ed, or NULL): the message is lost, the link stays;
+ * PACKET_CLOSE (*why) when it is no JSON: a protocol error.
+ */
+enum { PACKET_OK, PACKET_DROP, PACKET_CLOSE };
+int	 packet_decode(const char *p, size_t len, json_t **pkt, char **name,
+	    const char **why);
+
 #endif

@@ -85,7 +85,7 @@ valid_addr(const char *s)
 
 	if (aemp_hostport_parse(s, &host, &port) < 0)
 		return 0;
-	ok = host != NULL && port != NULL && strcmp(port, "*") != 0 &&
+	ok = host != NULL && aemp_port_connectable(port) &&
 	    (inet_pton(AF_INET, host, buf) == 1 ||
 	    inet_pton(AF_INET6, host, buf) == 1);
 	free(host);
@@ -579,6 +579,9 @@ rcv_nodes(aemp_node *n, const char *self, json_t *msg, void *ud)
 			continue;
 		}
 		if (strcmp(id, n->id) == 0)
+			continue;
+		/* no listener: normal in AEMP, and nothing to learn */
+		if (json_array_size(addrs) == 0)
 			continue;
 		good = usable_addrs(addrs, &bad);
 		badaddrs += bad;

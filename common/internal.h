@@ -380,6 +380,9 @@ void	 kernel_deliver(aemp_node *, const char *name, json_t *msg,
 void	 kernel_deliver_tagged(aemp_node *, const char *name,
 	    const char *tag, size_t len, json_t *msg, struct aemp_remote *);
 void	 kernel_run_defer(aemp_node *, struct defer *);
+/* A message from `from` to port name (may be NULL) was lost: see kernel.c */
+void	 kernel_drop(aemp_node *, const char *name, const char *why,
+	    struct aemp_remote *from);
 void	 kernel_node_request(aemp_node *, json_t *msg, struct aemp_remote *);
 void	 mon_list_fire(aemp_node *, struct mon_list *, json_t *reason);
 void	 mon_free(struct aemp_mon *);

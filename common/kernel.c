@@ -565,9 +565,8 @@ port_kill(aemp_node *n, struct aemp_port *p, json_t *reason)
 	}
 	/*
 	 * The port stays in the table, dead, until the deferred kill runs:
-	 * delivery stops now, but a monitor that arrives meanwhile (like
-	 * the mon1 that follows a spawn in the same read) still gets the
-	 * real reason, as with the reference's postponed kill.
+	 * delivery stops now, but a monitor that arrives meanwhile still
+	 * gets the real reason, as with the reference's postponed kill.
 	 */
 	p->dead = 1;
 	n->stats.ports_killed++;
@@ -946,16 +945,20 @@ spawn_run(aemp_node *n, const char *name, const char *func, json_t *args)
 		    "spawn: refusing port name '%s'", name);
 		return;
 	}
-	p = port_new(n, name);
+	/*
+	 * As with the reference, the port exists only once the function
+	 * resolves: otherwise it never did, and a monitor of it (the mon1
+	 * that follows a spawn, in the same read or not) always reports
+	 * no_such_port rather than racing a delayed kill.
+	 */
 	c.f = func_lookup(n, func);
 	c.args = args;
 	if (c.f == NULL) {
 		node_log_limited(n, 2, "spawn: unknown functions", NULL,
 		    "spawn: unable to resolve function %s", func);
-		port_kill(n, p, json_pack("[ss+]", "die",
-		    "unable to resolve function ", func));
 		return;
 	}
+	p = port_new(n, name);
 	run_as(n, p, call_func, &c);
 }
 
@@ -1377,6 +1380,34 @@ req_mon1(aemp_node *n, const char *name, struct aemp_remote *from)
 	m->other = xstrdup(name);
 	dict_put(&from->rmon, m->other, m);
 	mon_link(port_mons(p), m);
+}
+
+/*
+ * A message from `from` to local port name could not be represented and
+ * is lost (libaemp(3), VALUES FROM PERL NODES). The link stays up for
+ * everybody else's traffic; the AEMP guarantee (no holes after a monitor
+ * is set) is kept by firing `from`'s monitor of that one port, as a
+ * transport loss would: its node sees kil0 with a transport_error reason.
+ */
+void
+kernel_drop(aemp_node *n, const char *name, const char *why,
+    struct aemp_remote *from)
+{
+	struct aemp_mon *m = name != NULL ? dict_get(&from->rmon, name) : NULL;
+	json_t *reason;
+
+	aemp_log(n, 2, "%s sent %s%s a message that cannot be represented "
+	    "here (%s): dropped it%s.", from->id, name != NULL ? "port " :
+	    "a port", name != NULL ? name : "", why, m != NULL ?
+	    ", and fired its monitor of that port" : "");
+	if (m == NULL)
+		return;
+	reason = json_pack("[sss+]", "transport_error", n->id,
+	    "message dropped: ", why);
+	mon_unlink(m);
+	mon_fire(n, m, NULL, reason);
+	mon_free(m);
+	json_decref(reason);
 }
 
 static void

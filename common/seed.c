@@ -106,7 +106,7 @@ seeds_init(aemp_node *n)
 		char *host = NULL, *port = NULL;
 		int ok = addr != NULL &&
 		    aemp_hostport_parse(addr, &host, &port) == 0 &&
-		    port != NULL && strcmp(port, "*") != 0;
+		    aemp_port_connectable(port);
 		free(host);
 		free(port);
 		if (!ok) {

@@ -490,8 +490,8 @@ transport_connect(aemp_node *n, const char *addr, const char *expect)
 	struct bufferevent *bev;
 	struct aemp_conn *c;
 
-	if (aemp_hostport_parse(addr, &host, &port) < 0 || port == NULL ||
-	    strcmp(port, "*") == 0) {
+	if (aemp_hostport_parse(addr, &host, &port) < 0 ||
+	    !aemp_port_connectable(port)) {
 		aemp_log(n, 2, "%s: unparsable address", addr);
 		free(host);
 		free(port);
@@ -760,7 +760,7 @@ packet_error(json_t *pkt)
 static int
 deliver_packet(struct aemp_conn *c, const char *p, size_t len)
 {
-	char buf[1024];
+	char buf[1024], *name;
 	json_t *pkt;
 	json_error_t jerr;
 	const char *why;
@@ -790,17 +790,25 @@ deliver_packet(struct aemp_conn *c, const char *p, size_t len)
 		pkt = json_loadb(buf + i + 1, len - i - 1, JSON_ALLOW_NUL,
 		    &jerr);
 	}
-	if (pkt == NULL) {
-		transport_close(c, "protocol error: invalid JSON");
-		return -1;
-	}
+	/* what jansson refuses may still be what Perl sends: decide below */
+	if (pkt == NULL)
+		goto general;
 	c->listener_less_keepalive = 1;
 	kernel_deliver(c->node, buf + 2, pkt, c->remote);
 	return c->state == CONN_UP ? 0 : -1;
 general:
 	/* Perl's JSON sends "\u0000" in strings: data may hold NUL bytes */
-	pkt = json_loadb(p, len, JSON_ALLOW_NUL, &jerr);
-	why = pkt == NULL ? "protocol error: invalid JSON" : packet_error(pkt);
+	switch (packet_decode(p, len, &pkt, &name, &why)) {
+	case PACKET_DROP:
+		/* one message lost, not the link that carries everybody's */
+		c->listener_less_keepalive = 1;
+		kernel_drop(c->node, name, why, c->remote);
+		free(name);
+		return c->state == CONN_UP ? 0 : -1;
+	case PACKET_OK:
+		why = packet_error(pkt);
+		break;
+	}
 	if (why != NULL) {
 		json_decref(pkt);
 		transport_close(c, why);

@@ -418,7 +418,11 @@ aemp_authline_clear(struct aemp_authline *a)
 	memset(a, 0, sizeof *a);
 }
 
-/* Port: "*" or 1..65535 in decimal, returned in canonical form. */
+/*
+ * Port: "*" or 0..65535 in decimal, returned in canonical form. 0, like
+ * "*", asks the kernel for a port when binding (the reference accepts
+ * "127.0.0.1:0"); callers that connect refuse both.
+ */
 static char *
 parse_port(const char *s, size_t n)
 {
@@ -437,8 +441,6 @@ parse_port(const char *s, size_t n)
 		if (v > 65535)
 			return NULL;
 	}
-	if (v == 0)
-		return NULL;
 	snprintf(buf, sizeof buf, "%ld", v);
 	return strdup(buf);
 }

@@ -8,6 +8,7 @@
 #define AEMP_WIRE_H
 
 #include <stddef.h>
+#include <string.h>
 #include <sys/types.h>
 
 #define AEMP_MAX_LINE 4096	/* bytes, including LF, before auth */
@@ -64,12 +65,18 @@ void	 aemp_authline_clear(struct aemp_authline *a);
  * host:port parsing. "[v6]:port", "v4:port", "name:port", "*:port",
  * "*", "port" (bare number: host is NULL), "host" (no port: port is NULL).
  * Returns 0 with *host / *port malloc()ed (or NULL), -1 on syntax errors
- * (empty string, bad brackets, port not 1..65535 and not "*", NUL bytes).
+ * (empty string, bad brackets, port not 0..65535 and not "*", NUL bytes).
  * More than one ':' without brackets is a bare IPv6 literal ("::1"): all
  * host, port NULL. A ':' inside brackets must be IPv6; blanks and control
  * bytes are refused. The port comes back in canonical decimal ("080": "80").
  */
 int	 aemp_hostport_parse(const char *s, char **host, char **port);
+/*
+ * Whether a parsed port can be connected to: "*" and "0" only mean "any
+ * port" to bind (seeds and announced addresses need a real one).
+ */
+#define aemp_port_connectable(port)					\
+	((port) != NULL && strcmp((port), "*") != 0 && strcmp((port), "0") != 0)
 /* "host:port", with [] around IPv6 literals (malloc()ed); NULL host: NULL. */
 char	*aemp_hostport_format(const char *host, int port);
 

@@ -83,6 +83,53 @@ START_TEST(aempd_bad_arguments)
 }
 END_TEST
 
+/* The port in log's "node listens on [127.0.0.1:PORT]." line, or 0. */
+static int
+logged_port(const char *log)
+{
+	char *text = test_slurp(log), *at;
+	int port = 0;
+
+	if (text != NULL && (at = strstr(text, "node listens on [")) != NULL)
+		sscanf(at, "node listens on [127.0.0.1:%d].", &port);
+	free(text);
+	return port;
+}
+
+/*
+ * "127.0.0.1:0" as a profile's bind and as a configure argument: the
+ * kernel chooses the port, which aempd logs and serves on.
+ */
+START_TEST(aempd_ephemeral_bind)
+{
+	char *aemp = test_bin("aemp"), *aempd = test_bin("aempd");
+	char *env[] = { rc_env, NULL }, log[600];
+	char *set[] = { aemp, "setsecret", "s", "profile", "eph", "binds",
+	    "127.0.0.1:0", NULL };
+	char *byprofile[] = { aempd, "--profile", "eph", NULL };
+	char *byargs[] = { aempd, "nodeid", "eph2", "binds", "127.0.0.1:0",
+	    "secret", "s", NULL };
+	char **argv[] = { byprofile, byargs };
+	int i;
+
+	ck_assert_int_eq(test_run(set, env, NULL, NULL, NULL, 10), 0);
+	for (i = 0; i < 2; i++) {
+		pid_t d;
+		int port;
+		snprintf(log, sizeof log, "%s/eph%d.log", dir, i);
+		d = test_spawn(argv[i], env, log, -1);
+		ck_assert_msg(test_wait_for_text(log, "node listens on", 20),
+		    "%s", test_slurp(log));
+		port = logged_port(log);
+		ck_assert_int_gt(port, 0);
+		ck_assert(test_wait_for_text(log, "starting global service", 5));
+		test_stop(d);
+	}
+	free(aemp);
+	free(aempd);
+}
+END_TEST
+
 /* aempd serves a ping/echo exchange, then exits 0 on SIGTERM. */
 static void
 serve_and_stop(int under_valgrind)
@@ -324,6 +371,7 @@ daemon_suite(void)
 	tcase_add_test(tc, simple_example_prints_123);
 	tcase_add_test(tc, aempd_refuses_without_secret);
 	tcase_add_test(tc, aempd_bad_arguments);
+	tcase_add_test(tc, aempd_ephemeral_bind);
 	tcase_add_test(tc, aempd_serves_and_exits_cleanly);
 	tcase_add_test(tc, aempd_valgrind_clean);
 	tcase_add_test(tc, secret_not_in_ps_or_log);

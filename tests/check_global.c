@@ -398,7 +398,7 @@ START_TEST(bad_nodes_and_addresses)
 	cp = fake_connect(b, "alpha", json_integer(0));
 	aemp_mon_cb(b, cp, keep_reason, &died);
 	aemp_snd(b, cp, json_pack(
-	    "[s{ss s[s] s[s] s[i] s[s] s[s] s[s] s[] s[s]}]",
+	    "[s{ss s[s] s[s] s[i] s[s] s[s] s[s] s[] s[s] s[s]}]",
 	    "nodes",
 	    "x1", "not an array",
 	    "x2", "nonsense",
@@ -407,19 +407,20 @@ START_TEST(bad_nodes_and_addresses)
 	    "x5", "host.example:4040",
 	    "x6#bad", "127.0.0.1:1",
 	    "x7", "127.0.0.1:*",
-	    "x8",
-	    "x9", "[nonsense"));
+	    "x8",			/* no listener: fine, nothing to learn */
+	    "x9", "[nonsense",
+	    "x10", "127.0.0.1:0"));	/* binds may say :0, addresses not */
 	aemp_snd(b, cp, json_pack("[ss]", "nodes", "not an object"));
 	aemp_snd(b, cp, json_pack("[ss]", "addr", "not a list"));
 	aemp_snd(b, cp, json_pack("[s[]]", "set"));
 	aemp_snd(b, cp, json_pack("[s]", "reg1"));
 	aemp_snd(b, cp, json_pack("[s]", "something new"));
 	tn_run_for(base, 0.3);
-	ck_assert(tn_log_has(&log, "ignored 9 nodes"));
+	ck_assert(tn_log_has(&log, "ignored 9 nodes and 7 addresses."));
 	ck_assert(tn_log_has(&log, "sent nodes without a node table"));
 	ck_assert(tn_log_has(&log, "sent addr without an address list"));
 	ck_assert(tn_log_has(&log, "unknown global message"));
-	for (int i = 1; i <= 9; i++) {
+	for (int i = 1; i <= 10; i++) {
 		char id[8];
 		snprintf(id, sizeof id, "x%d", i);
 		ck_assert(!known(a, id));
@@ -438,6 +439,79 @@ START_TEST(bad_nodes_and_addresses)
 	aemp_free(b);
 	aemp_free(a);
 	free(log.text);
+}
+END_TEST
+
+/*
+ * An empty address list is normal in AEMP (nodes without listeners; the
+ * reference's DataConn empties its own): no warning, as the reference
+ * prints none. Addresses that cannot be parsed still get one.
+ */
+START_TEST(empty_address_lists_are_silent)
+{
+	struct tn_log log = { 0 };
+	aemp_node *a, *b;
+	char *cp;
+
+	setenv("AEMP_WARNLEVEL", "2", 1);
+	a = tn_node(base, "alpha", NULL);
+	tn_log_capture(a, &log);
+	b = seeded("beta", a, NULL);
+	ck_assert(wait_for(is_up, b, "alpha", 1, 5));
+	cp = fake_connect(b, "alpha", json_integer(0));
+	aemp_snd(b, cp, json_pack("[s{s[]s[]}]", "nodes", "quiet1", "quiet2"));
+	aemp_snd(b, cp, json_pack("[s[]]", "addr"));
+	tn_run_for(base, 0.3);
+	ck_assert_msg(!tn_log_has(&log, "unusable"), "log: %s", log.text);
+	ck_assert(!known(a, "quiet1"));
+	aemp_snd(b, cp, json_pack("[s{s[s]}]", "nodes", "loud", "nonsense"));
+	aemp_snd(b, cp, json_pack("[s[s]]", "addr", "nonsense"));
+	tn_run_for(base, 0.3);
+	ck_assert(tn_log_has(&log, "told us about nodes with unusable IDs or "
+	    "addresses: ignored 1 nodes and 1 addresses."));
+	ck_assert(tn_log_has(&log, "told us 1 unusable addresses"));
+	free(cp);
+	aemp_free(b);
+	aemp_free(a);
+	free(log.text);
+}
+END_TEST
+
+/*
+ * "127.0.0.1:0" binds a port the kernel chooses, as with the reference:
+ * the node announces that port (its listeners, the global service's addr
+ * message) and logs it. A seed must name a port: "127.0.0.1:0" is
+ * skipped (check_wire tests aemp_port_connectable()).
+ */
+START_TEST(ephemeral_bind_announced)
+{
+	struct tn_log alog = { 0 }, blog = { 0 };
+	aemp_node *a, *b;
+	const char *addr;
+	char want[128];
+	int port = 0;
+
+	setenv("AEMP_WARNLEVEL", "9", 1);
+	a = tn_node(base, "alpha", json_pack("{s[s]}", "binds",
+	    "127.0.0.1:0"));
+	ck_assert_ptr_nonnull(a);
+	tn_log_capture(a, &alog);
+	ck_assert_int_eq(json_array_size(aemp_listeners(a)), 1);
+	addr = tn_addr(a);
+	ck_assert_int_eq(sscanf(addr, "127.0.0.1:%d", &port), 1);
+	ck_assert_int_gt(port, 0);
+	b = tn_node(base, "beta", json_pack("{s[ss]}", "seeds", "127.0.0.1:0",
+	    addr));
+	tn_log_capture(b, &blog);
+	ck_assert(wait_for(is_up, b, "alpha", 1, 5));
+	snprintf(want, sizeof want, "alpha told us its addresses (%s).", addr);
+	for (double end = now() + 5; !tn_log_has(&blog, want) && now() < end;)
+		tn_run_for(base, 0.05);
+	ck_assert_msg(tn_log_has(&blog, want), "log: %s", blog.text);
+	aemp_free(b);
+	aemp_free(a);
+	free(alog.text);
+	free(blog.text);
 }
 END_TEST
 
@@ -773,6 +847,8 @@ global_suite(void)
 	tcase_add_test(groups, group_api);
 	tcase_add_test(faults, connect_version_mismatch);
 	tcase_add_test(faults, bad_nodes_and_addresses);
+	tcase_add_test(faults, empty_address_lists_are_silent);
+	tcase_add_test(faults, ephemeral_bind_announced);
 	tcase_add_test(faults, foreign_ports_ignored);
 	tcase_add_test(faults, unreachable_node_forgotten);
 	tcase_add_test(faults, ten_thousand_nodes);

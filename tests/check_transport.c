@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <sys/resource.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
@@ -32,6 +33,89 @@ struct child {
 	char	 log[256];
 	char	*dir;
 };
+
+static void
+describe_bytes(FILE *f, const char *str, size_t len)
+{
+	size_t i;
+
+	fputs("s\"", f);
+	for (i = 0; i < len; i++) {
+		unsigned char b = (unsigned char)str[i];
+		if (b >= 0x20 && b < 0x7f && b != '\\')
+			fputc(b, f);
+		else
+			fprintf(f, "\\x%02x", b);
+	}
+	fputc('"', f);
+}
+
+/* What a C program sees of a value: types, and every byte of strings. */
+static void
+describe(FILE *f, json_t *v)
+{
+	const char *key;
+	size_t len, i = 0;
+	json_t *e;
+
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		describe_bytes(f, json_string_value(v), json_string_length(v));
+		break;
+	case JSON_INTEGER:
+		fprintf(f, "i%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		break;
+	case JSON_REAL:
+		fprintf(f, "r%.17g", json_real_value(v));
+		break;
+	case JSON_ARRAY:
+		fputc('[', f);
+		json_array_foreach(v, i, e) {
+			if (i > 0)
+				fputc(' ', f);
+			describe(f, e);
+		}
+		fputc(']', f);
+		break;
+	case JSON_OBJECT:
+		fputc('{', f);
+		json_object_keylen_foreach(v, key, len, e) {
+			if (i++ > 0)
+				fputc(' ', f);
+			describe_bytes(f, key, len);
+			fputc('=', f);
+			describe(f, e);
+		}
+		fputc('}', f);
+		break;
+	default:
+		fputs(json_is_true(v) ? "true" : json_is_false(v) ? "false" :
+		    "null", f);
+	}
+}
+
+/*
+ * The recorder: a port that logs what it gets ("SAW ..."), and sends it
+ * on to raw#back, the foreign peer's port, as a program would.
+ */
+static int
+record_msg(aemp_node *n, const char *self, json_t *msg, void *ud)
+{
+	(void)self; (void)ud;
+	fputs("SAW ", stderr);
+	describe(stderr, msg);
+	fputs("\n", stderr);
+	/* (jansson 2.14's json_deep_copy() cuts keys at a NUL byte) */
+	aemp_snd(n, "raw#back", json_incref(msg));
+	return 0;
+}
+
+static int
+record_func(aemp_node *n, const char *self, json_t *args, void *ud)
+{
+	(void)args;
+	return aemp_rcv(n, self, NULL, record_msg, ud);
+}
 
 /* Runs node "victim" (secret SECRET) in a child process until killed. */
 static void
@@ -75,6 +159,7 @@ child_start(struct child *c, const char *extra_json)
 		n = tn_node(base, "victim", extra);
 		if (n == NULL)
 			_exit(3);
+		aemp_register_func(n, "Test::record", record_func, NULL);
 		event_base_dispatch(base);
 		_exit(0);
 	}
@@ -414,6 +499,127 @@ START_TEST(invalid_json)
 }
 END_TEST
 
+/*
+ * Values that Perl's JSON::XS sends and jansson refuses: each reaches the
+ * C port (what the program sees is in its log), goes back to Perl as the
+ * bytes it came as, and the link stays; a value that truly cannot be kept
+ * costs that one message, and the sender's monitor of that one port.
+ */
+START_TEST(perl_values_keep_the_link)
+{
+	static const struct {
+		const char	*send, *saw, *back;
+	} t[] = {
+		{ "[\"rec\",\"big\",18446744073709551615,9223372036854775808,"
+		  "-9223372036854775809,9223372036854775807]",
+		  "SAW [s\"big\" s\"18446744073709551615\" "
+		  "s\"9223372036854775808\" s\"-9223372036854775809\" "
+		  "i9223372036854775807]",
+		  "[\"back\",\"big\",\"18446744073709551615\","
+		  "\"9223372036854775808\",\"-9223372036854775809\","
+		  "9223372036854775807]" },
+		{ "[\"rec\",\"nulkey\",{\"a\\u0000b\":1,\"\\u0000\":[2]}]",
+		  "SAW [s\"nulkey\" {s\"a\\x00b\"=i1 s\"\\x00\"=[i2]}]",
+		  "[\"back\",\"nulkey\",{\"a\\u0000b\":1,\"\\u0000\":[2]}]" },
+		{ "[\"rec\",\"sur\",\"\\ud800\",\"x\\udfffy\",\"\xed\xa0\x80\","
+		  "{\"\\ud800\":0}]",
+		  "SAW [s\"sur\" s\"\\xed\\xa0\\x80\" s\"x\\xed\\xbf\\xbfy\" "
+		  "s\"\\xed\\xa0\\x80\" {s\"\\xed\\xa0\\x80\"=i0}]",
+		  "[\"back\",\"sur\",\"\xed\xa0\x80\",\"x\xed\xbf\xbfy\","
+		  "\"\xed\xa0\x80\",{\"\xed\xa0\x80\":0}]" },
+		{ "[\"rec\",\"dbl\",1.7976931348623157e308,"
+		  "1.79769313486232e+308,-1e999,4.9e-324]",
+		  "SAW [s\"dbl\" r1.7976931348623157e+308 "
+		  "r1.7976931348623157e+308 r-1.7976931348623157e+308 "
+		  "r4.9406564584124654e-324]",
+		  "[\"back\",\"dbl\",1.7976931348623157e308,"
+		  "1.7976931348623157e308,-1.7976931348623157e308,"
+		  "4.9406564584124654e-324]" },
+	};
+	struct child c;
+	char buf[65536];
+	size_t i;
+	int fd;
+
+	child_start(&c, NULL);
+	fd = raw_authenticated(c.port);
+	raw_send(fd, "[\"\",\"AnyEvent::MP::_spawn\",\"rec\",\"Test::record\"]"
+	    "[\"\",\"mon1\",\"rec\"]"
+	    "[\"\",\"AnyEvent::MP::_spawn\",\"rec2\",\"Test::record\"]"
+	    "[\"\",\"mon1\",\"rec2\"]");
+	for (i = 0; i < sizeof t / sizeof t[0]; i++) {
+		raw_send(fd, t[i].send);
+		ck_assert_msg(raw_read_into(fd, t[i].back, buf, sizeof buf),
+		    "no %s in %s", t[i].back, buf);
+		ck_assert_msg(test_wait_for_text(c.log, t[i].saw, 3),
+		    "log lacks %s", t[i].saw);
+	}
+	/* no UTF-8: lost, and the monitor of "rec" tells us so */
+	raw_send(fd, "[\"rec\",\"bad\",\"\xff\"]");
+	ck_assert(raw_read_into(fd, "[\"\",\"kil0\",\"rec\",\"transport_error\","
+	    "\"victim\",\"message dropped: a string that is not UTF-8\"]", buf,
+	    sizeof buf));
+	ck_assert_ptr_null(strstr(buf, "\"kil0\",\"rec2\""));
+	ck_assert(test_wait_for_text(c.log, "raw sent port rec a message that "
+	    "cannot be represented here (a string that is not UTF-8): "
+	    "dropped it, and fired its monitor of that port.", 3));
+	/* the link, and the port, carry on; nothing else fired */
+	raw_send(fd, "[\"rec\",\"after\",1][\"rec2\",\"other\",2]"
+	    "[\"\",\"snd\",\"raw#done\",2]");
+	ck_assert(raw_read_into(fd, "[\"done\",2]", buf, sizeof buf));
+	ck_assert_ptr_nonnull(strstr(buf, "[\"back\",\"after\",1]"));
+	ck_assert_ptr_nonnull(strstr(buf, "[\"back\",\"other\",2]"));
+	ck_assert_ptr_null(strstr(buf, "kil0"));
+	ck_assert(test_wait_for_text(c.log, "SAW [s\"after\" i1]", 3));
+	buf[0] = '\0';
+	{
+		char *log = test_slurp(c.log);
+		ck_assert_ptr_null(strstr(log, "raw is down"));
+		ck_assert_ptr_null(strstr(log, "protocol error"));
+		ck_assert_ptr_null(strstr(log, "SAW [s\"bad\""));
+		free(log);
+	}
+	close(fd);
+	child_stop(&c);
+}
+END_TEST
+
+/*
+ * Spawning a function that does not resolve and monitoring the new port
+ * at once: the reference creates the port only once the function
+ * resolved, so the monitor always reports no_such_port. Both requests in
+ * one write (what raced a delayed kill before) and in two, many times.
+ */
+START_TEST(spawn_unknown_then_monitor_is_no_such_port)
+{
+	struct child c;
+	char pkt[512], want[512], buf[65536];
+	int fd, i;
+
+	child_start(&c, NULL);
+	fd = raw_authenticated(c.port);
+	for (i = 0; i < 40; i++) {
+		snprintf(pkt, sizeof pkt, "[\"\",\"AnyEvent::MP::_spawn\","
+		    "\"sp.%d\",\"No::Such::func\"]", i);
+		raw_send(fd, pkt);
+		if (i % 4 == 3)
+			usleep(20000);
+		snprintf(pkt, sizeof pkt, "[\"\",\"mon1\",\"sp.%d\"]", i);
+		raw_send(fd, pkt);
+		snprintf(want, sizeof want, "[\"\",\"kil0\",\"sp.%d\","
+		    "\"no_such_port\",\"cannot monitor nonexistent port\","
+		    "\"victim#sp.%d\"]", i, i);
+		ck_assert_msg(raw_read_into(fd, "\"kil0\"", buf, sizeof buf),
+		    "try %d: no kil0", i);
+		ck_assert_msg(strstr(buf, want) != NULL, "try %d: %s", i, buf);
+	}
+	ck_assert(test_wait_for_text(c.log, "spawn: unable to resolve "
+	    "function No::Such::func", 3));
+	close(fd);
+	child_stop(&c);
+}
+END_TEST
+
 START_TEST(packet_not_array)
 {
 	expect_packet_error("{\"a\":1}", "malformed packet stream", NULL);
@@ -588,6 +794,94 @@ START_TEST(listener_less_node_sends_keepalive)
 			break;
 	}
 	ck_assert_ptr_nonnull(strstr(buf, "[]"));
+	close(fd);
+	close(lfd);
+	child_stop(&c);
+}
+END_TEST
+
+/*
+ * The reference's 1.29 keepalive case: a node without listeners (binds
+ * []) and monitor_timeout 1, talking to a peer that answers as AEMP says
+ * (relays "snd" requests, so the liveness probe comes back). The link
+ * must hold while traffic flows; it was lost every 1-2 s while the probe
+ * was malformed (common/remote.c before a6d59c1).
+ */
+#define PROBE "[\"\",\"snd\",\"victim\",\"devnull\",\"aemp-probe\","
+
+START_TEST(listener_less_short_monitor_timeout_holds)
+{
+	struct child c;
+	int lfd, lport, fd, probes = 0;
+	char extra[256], g1[4096], g2[4096], line[4096], token[65];
+	const char *my1 = "aemp;1;raw;hmac_md6_64_256;json;provider=test";
+	struct timeval tv = { 3, 0 };
+	char buf[65536], reply[128];
+	size_t len = 0;
+	struct timespec ts;
+	double start, t;
+	unsigned n = 0;
+
+	lfd = raw_listen(&lport);
+	snprintf(extra, sizeof extra, "{\"monitor_timeout\": 1, "
+	    "\"seeds\": [\"127.0.0.1:%d\"], \"nobind\": true}", lport);
+	child_start(&c, extra);
+	fd = accept(lfd, NULL, NULL);
+	ck_assert_int_ge(fd, 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	raw_send(fd, my1);
+	raw_send(fd, "\n" NONCE "\n");
+	ck_assert_int_gt(raw_line(fd, g1, sizeof g1), 0);
+	ck_assert_int_gt(raw_line(fd, g2, sizeof g2), 0);
+	aemp_auth_token(SECRET, my1, NONCE, g1, g2, token);
+	snprintf(line, sizeof line, "hmac_md6_64_256;%s;json\n", token);
+	raw_send(fd, line);
+	ck_assert_int_gt(raw_line(fd, line, sizeof line), 0);
+	ck_assert(test_wait_for_text(c.log, "connected as raw", 3));
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	start = ts.tv_sec + ts.tv_nsec / 1e9;
+	/* 5 s of traffic: requests every 100 ms, probes answered */
+	for (t = start; t - start < 5; t = ts.tv_sec + ts.tv_nsec / 1e9) {
+		struct pollfd pfd = { fd, POLLIN, 0 };
+		char *at, *probe;
+		snprintf(reply, sizeof reply, "[\"\",\"info\",\"raw#r%u\"]",
+		    n++);
+		raw_send(fd, reply);
+		if (poll(&pfd, 1, 100) > 0) {
+			ssize_t r = read(fd, buf + len, sizeof buf - 1 - len);
+			ck_assert_msg(r > 0, "the node closed the link after "
+			    "%.1f s", t - start);
+			len += (size_t)r;
+			buf[len] = '\0';
+			at = buf;
+			while ((probe = strstr(at, PROBE)) != NULL &&
+			    strchr(probe, ']') != NULL) {
+				long seq = atol(probe + strlen(PROBE));
+				snprintf(reply, sizeof reply, "[\"\",\"devnull\","
+				    "\"aemp-probe\",%ld]", seq);
+				raw_send(fd, reply);
+				probes++;
+				at = strchr(probe, ']') + 1;
+			}
+			/* keep an unfinished end for the next read */
+			if (len > sizeof buf / 2) {
+				size_t keep = 64;
+				memmove(buf, buf + len - keep, keep);
+				len = keep;
+			} else if (at != buf) {
+				len -= (size_t)(at - buf);
+				memmove(buf, at, len + 1);
+			}
+		}
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+	}
+	ck_assert_int_gt(probes, 1);
+	{
+		char *log = test_slurp(c.log);
+		ck_assert_msg(strstr(log, "raw is down") == NULL &&
+		    strstr(log, "not responding") == NULL, "%s", log);
+		free(log);
+	}
 	close(fd);
 	close(lfd);
 	child_stop(&c);
@@ -1128,6 +1422,8 @@ transport_suite(void)
 	tcase_add_test(hs, no_secret_refuses_handshake);
 	tcase_add_test(hs, node_id_with_hash_refused);
 	tcase_add_test(data, invalid_json);
+	tcase_add_test(data, perl_values_keep_the_link);
+	tcase_add_test(data, spawn_unknown_then_monitor_is_no_such_port);
 	tcase_add_test(data, packet_not_array);
 	tcase_add_test(data, first_element_not_string);
 	tcase_add_test(data, packet_over_cap);
@@ -1135,6 +1431,7 @@ transport_suite(void)
 	tcase_add_test(data, many_packets_in_one_write_and_split_packets);
 	tcase_add_test(data, nul_bytes_in_strings);
 	tcase_add_test(data, listener_less_node_sends_keepalive);
+	tcase_add_test(data, listener_less_short_monitor_timeout_holds);
 	tcase_add_test(data, trace_prints_packets);
 	tcase_add_test(data, preauth_flood_does_not_lock_out);
 	tcase_add_test(data, node_port_flood_keeps_others_served);

@@ -324,13 +324,15 @@ START_TEST(hostport)
 		{ ":", "-", NULL },
 		{ ":4040", "-", NULL },
 		{ "host:", "-", NULL },
-		{ "host:0", "-", NULL },
+		{ "host:0", "host", "0" },
+		{ "127.0.0.1:0", "127.0.0.1", "0" },
+		{ "[::1]:00", "::1", "0" },
 		{ "host:65536", "-", NULL },
 		{ "host:99999999999999999999", "-", NULL },
 		{ "host:-1", "-", NULL },
 		{ "host:http", "-", NULL },
 		{ "host:40 40", "-", NULL },
-		{ "0", "-", NULL },
+		{ "0", NULL, "0" },
 		{ "65536", "-", NULL },
 		{ "a:b:c", "-", NULL },
 		{ "::1:x", "-", NULL },
@@ -374,6 +376,10 @@ START_TEST(hostport)
 		free(port);
 	}
 	ck_assert_int_eq(aemp_hostport_parse(NULL, &host, &port), -1);
+	/* ":0" and ":*" bind any port; seeds and addresses need one */
+	ck_assert(!aemp_port_connectable("0"));
+	ck_assert(!aemp_port_connectable("*"));
+	ck_assert(aemp_port_connectable("4040"));
 }
 END_TEST
 
