@@ -47,15 +47,6 @@ teardown(void)
 	free(dir);
 }
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* The browser: $AEMP_CHROMIUM, else Debian's chromium. */
 static const char *
 chromium(void)
@@ -192,7 +183,7 @@ cdp_start(struct cdp *c)
 static json_t *
 cdp_read(struct cdp *c, double timeout)
 {
-	double end = now() + timeout;
+	double end = test_now() + timeout;
 
 	for (;;) {
 		char *nul = c->len > 0 ? memchr(c->buf, '\0', c->len) : NULL;
@@ -208,7 +199,7 @@ cdp_read(struct cdp *c, double timeout)
 				return m;
 			continue;
 		}
-		if ((left = end - now()) <= 0)
+		if ((left = end - test_now()) <= 0)
 			return NULL;
 		if (poll(&p, 1, (int)(left * 1000) + 1) <= 0)
 			continue;
@@ -470,13 +461,13 @@ START_TEST(status_page_in_chromium)
 	/* one page, in real time: kill charlie, count the refreshes */
 	cdp_start(&cdp);
 	cdp_open(&cdp, url);
-	t = now();
+	t = test_now();
 	for (;;) {
 		st = page_state(&cdp);
 		row = shown(st, "charlie", &circle);
 		r0 = (int)json_integer_value(json_object_get(st, "refreshes"));
 		if ((r0 >= 2 && row != NULL && strcmp(row, "up") == 0) ||
-		    now() - t > 30)
+		    test_now() - t > 30)
 			break;
 		json_decref(st);
 		usleep(100000);
@@ -484,7 +475,7 @@ START_TEST(status_page_in_chromium)
 	ck_assert_msg(r0 >= 2 && row != NULL && strcmp(row, "up") == 0,
 	    "the page never showed charlie up (%d refreshes)", r0);
 	json_decref(st);
-	t_kill = now();
+	t_kill = test_now();
 	kill(c.pid, SIGKILL);
 	waitpid(c.pid, &status, 0);
 	for (;;) {
@@ -499,7 +490,7 @@ START_TEST(status_page_in_chromium)
 			break;
 		}
 		json_decref(st);
-		if (now() - t_kill > 20)
+		if (test_now() - t_kill > 20)
 			break;
 		usleep(50000);
 	}

@@ -505,7 +505,7 @@ START_TEST(ephemeral_bind_announced)
 	tn_log_capture(b, &blog);
 	ck_assert(wait_for(is_up, b, "alpha", 1, 5));
 	snprintf(want, sizeof want, "alpha told us its addresses (%s).", addr);
-	for (double end = now() + 5; !tn_log_has(&blog, want) && now() < end;)
+	for (double end = test_now() + 5; !tn_log_has(&blog, want) && test_now() < end;)
 		tn_run_for(base, 0.05);
 	ck_assert_msg(tn_log_has(&blog, want), "log: %s", blog.text);
 	aemp_free(b);

@@ -51,15 +51,6 @@ teardown(void)
 	free(dir);
 }
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* --- counters ------------------------------------------------------------ */
 
 struct sink {
@@ -153,8 +144,8 @@ START_TEST(counters_follow_traffic)
 
 	for (i = 0; i < N; i++)
 		aemp_sndf(a, id, "si", "n", i);
-	t = now();
-	while (sink.got < N && now() - t < 20)
+	t = test_now();
+	while (sink.got < N && test_now() - t < 20)
 		event_base_loop(base, EVLOOP_ONCE);
 	ck_assert_int_eq(sink.got, N);
 	/* the last writes and reads of the counters' own bytes */
@@ -767,12 +758,12 @@ START_TEST(http_paths)
 	ck_assert(test_wait_for_text(a.log, "hb\"q\\s is up", 20));
 
 	/* /status.json: the snapshot and the mesh */
-	t = now();
+	t = test_now();
 	for (;;) {
 		json_t *links;
 		s = get_status(hport, NULL);
 		links = json_object_get(json_object_get(s, "mesh"), "links");
-		if (json_array_size(links) >= 1 || now() - t > 10)
+		if (json_array_size(links) >= 1 || test_now() - t > 10)
 			break;
 		json_decref(s);
 		usleep(200000);
@@ -1033,8 +1024,8 @@ START_TEST(http_idle_connections_do_not_stall)
 	ck_assert_ptr_nonnull(n);
 	/* warm up: the connection exists before the flood */
 	aemp_cal(n, "ia", json_pack("[s]", "info"), cal_done, &w, 10);
-	t = now();
-	while (w.got < 1 && now() - t < 20)
+	t = test_now();
+	while (w.got < 1 && test_now() - t < 20)
 		event_base_loop(base, EVLOOP_ONCE);
 	ck_assert_int_eq(w.got, 1);
 	before = count_fds(a.pid);
@@ -1045,16 +1036,16 @@ START_TEST(http_idle_connections_do_not_stall)
 	}
 	tn_run_for(base, 1.0);	/* aempd accepts what it will */
 	w.got = 0;
-	t = now();
+	t = test_now();
 	for (i = 0; i < rounds; i++) {
 		int want = i + 1;
-		double t1 = now();
+		double t1 = test_now();
 		aemp_cal(n, "ia", json_pack("[s]", "info"), cal_done, &w, 10);
-		while (w.got < want && now() - t1 < 10)
+		while (w.got < want && test_now() - t1 < 10)
 			event_base_loop(base, EVLOOP_ONCE);
 		ck_assert_msg(w.got == want, "round trip %d did not return", i);
 	}
-	took = now() - t;
+	took = test_now() - t;
 	/* a few hundred microseconds each when idle: allow a loaded machine */
 	ck_assert_msg(took < 15, "%d round trips took %.1f s", rounds, took);
 	i = count_fds(a.pid);
@@ -1065,14 +1056,14 @@ START_TEST(http_idle_connections_do_not_stall)
 	for (i = 0; i < 1000; i++)
 		close(fds[i]);
 	/* the page answers again */
-	t = now();
+	t = test_now();
 	do {
 		http_do(hport, "GET", "/metrics", NULL, &r);
 		if (r.code == 200)
 			break;
 		http_reply_free(&r);
 		usleep(200000);
-	} while (now() - t < 20);
+	} while (test_now() - t < 20);
 	ck_assert_int_eq(r.code, 200);
 	http_reply_free(&r);
 	aemp_free(n);
@@ -1163,8 +1154,8 @@ START_TEST(top_unreachable_node)
 		char *argv[] = { bin, "top", "nosuchnode", "--once", NULL };
 		pid = test_spawn(argv, env, outfile, -1);
 	}
-	t = now();
-	while (now() - t < 30 && (status = test_wait(pid, 0.05)) == -1)
+	t = test_now();
+	while (test_now() - t < 30 && (status = test_wait(pid, 0.05)) == -1)
 		event_base_loop(base, EVLOOP_NONBLOCK);
 	ck_assert_int_ne(status, -1);
 	out = test_slurp(outfile);
