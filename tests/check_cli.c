@@ -1196,8 +1196,9 @@ END_TEST
 
 START_TEST(test_weak_secret_warning)
 {
-	static const char *const weak[] = { "s", "summer2024", "aaaaaaaaaaaaaaaaaaaaaaaa",
-	    "abcdefghijklmnop", "1234567890123456789012" };
+	static const char *const weak[] = { "s", "summer2024",
+	    "aaaaaaaaaaaaaaaaaaaaaaaa", "abcdefghijklmnop",
+	    "1234567890123456789012" };
 	struct world w;
 	size_t i;
 
