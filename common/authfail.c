@@ -23,7 +23,7 @@
 
 #include "internal.h"
 
-#define AUTHFAIL_GRACE	3	/* failures without delay: typos, restarts */
+#define AUTHFAIL_GRACE	3	/* free failures: typos, restarts */
 #define AUTHFAIL_FIRST	0.1	/* seconds, after the grace */
 #define AUTHFAIL_MAX	5.0
 #define AUTHFAIL_FORGET	120.0

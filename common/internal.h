@@ -313,9 +313,9 @@ struct aemp_node {
 	int		 log_level;
 	int		 trace;
 	int		 freeing;
-	struct loglim	*loglim;	/* loglimit.c: LOGLIM_SLOTS of them */
-	struct ntimer	*loglim_ev;	/* logs the counts of suppressed lines */
-	struct authfail	*authfail;	/* authfail.c: failing addresses */
+	struct loglim	*loglim;	/* loglimit.c: LOGLIM_SLOTS */
+	struct ntimer	*loglim_ev;	/* logs the counts not logged */
+	struct authfail	*authfail;	/* authfail.c */
 	size_t		 nauthfail;
 	struct stats_node stats;	/* stats.c */
 };

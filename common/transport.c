@@ -606,7 +606,7 @@ handle_greeting(struct aemp_conn *c)
 	else if (strcmp(g.nodeid, n->id) == 0)
 		why = "I refuse to talk to myself";
 	else if (strchr(g.nodeid, '#') != NULL) {
-		/* "node#port" names ports: such a node could never be reached */
+		/* "node#port" names ports: such a node is unreachable */
 		why = "node ID contains '#'";
 		node_log_limited(n, 5, "refused a node ID with '#'", NULL,
 		    "%s: refusing node ID '%.100s' in its greeting: it "

@@ -265,10 +265,13 @@ START_TEST(secret_scrubbed_before_store)
 		    (char *)secret, NULL };
 		d = test_spawn(argv, env, log, -1);
 	}
-	usleep(300 * 1000);
+	/* past exec and the dynamic loader (long on a loaded machine) */
+	for (i = 0; i < 500 && (test_cmdline_has(d, "bin/aempd") != 1 ||
+	    test_cmdline_has(d, secret) != 0); i++)
+		nanosleep(&ts, NULL);
 	for (i = 0; i < 100; i++) {
 		seen += test_cmdline_has(d, secret) == 1;
-		ck_assert_int_eq(test_cmdline_has(d, "aempd"), 1);
+		ck_assert_int_eq(test_cmdline_has(d, "bin/aempd"), 1);
 		nanosleep(&ts, NULL);
 	}
 	ck_assert_int_eq(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL),
