@@ -265,15 +265,6 @@ config_number(json_t *config, const char *key, double def)
 }
 
 static int
-has_control_byte(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 1;
-	return 0;
-}
-
-static int
 node_apply_config(aemp_node *n, char **err)
 {
 	json_t *c = n->config, *v;
@@ -282,9 +273,7 @@ node_apply_config(aemp_node *n, char **err)
 	v = json_object_get(c, "nodeid");
 	id = json_is_string(v) ? json_string_value(v) :
 	    json_string_value(json_object_get(c, "profile"));
-	/* '#' splits port IDs, ';' and control bytes would break greetings */
-	if (id == NULL || *id == '\0' || strpbrk(id, "#;") != NULL ||
-	    has_control_byte(id)) {
+	if (!aemp_nodeid_valid(id)) {
 		if (asprintf(err, "invalid node ID '%s'", id ? id : "") < 0)
 			*err = NULL;
 		return -1;

@@ -418,9 +418,12 @@ aemp_authline_clear(struct aemp_authline *a)
 	memset(a, 0, sizeof *a);
 }
 
-/* Port: "*" or 1..65535 in decimal, returned in canonical form. */
+/*
+ * Port: "*" or 1..65535 in decimal, returned in canonical form; with
+ * allow_zero, 0 too (a bind on any free port, like "*").
+ */
 static char *
-parse_port(const char *s, size_t n)
+parse_port(const char *s, size_t n, int allow_zero)
 {
 	char	 buf[24];
 	long	 v = 0;
@@ -437,7 +440,7 @@ parse_port(const char *s, size_t n)
 		if (v > 65535)
 			return NULL;
 	}
-	if (v == 0)
+	if (v == 0 && !allow_zero)
 		return NULL;
 	snprintf(buf, sizeof buf, "%ld", v);
 	return strdup(buf);
@@ -474,8 +477,8 @@ all_digits(const char *s, size_t n)
 	return n > 0;
 }
 
-int
-aemp_hostport_parse(const char *s, char **host, char **port)
+static int
+hostport_parse(const char *s, char **host, char **port, int allow_zero)
 {
 	const char	*hs, *ps = NULL, *end, *c, *rb;
 	size_t		 hl, pl = 0, n, colons = 0, i;
@@ -536,7 +539,7 @@ aemp_hostport_parse(const char *s, char **host, char **port)
 		hl = n;
 	}
 
-	if (ps != NULL && (*port = parse_port(ps, pl)) == NULL)
+	if (ps != NULL && (*port = parse_port(ps, pl, allow_zero)) == NULL)
 		return -1;
 	if (hs != NULL && (*host = dup_n(hs, hl)) == NULL) {
 		free(*port);
@@ -544,6 +547,35 @@ aemp_hostport_parse(const char *s, char **host, char **port)
 		return -1;
 	}
 	return 0;
+}
+
+int
+aemp_hostport_parse(const char *s, char **host, char **port)
+{
+	return hostport_parse(s, host, port, 0);
+}
+
+int
+aemp_bind_valid(const char *s)
+{
+	char *host, *port;
+	int rc = hostport_parse(s, &host, &port, 1);
+
+	free(host);
+	free(port);
+	return rc == 0;
+}
+
+int
+aemp_seed_valid(const char *s)
+{
+	char *host, *port;
+	int ok = aemp_hostport_parse(s, &host, &port) == 0 && port != NULL &&
+	    strcmp(port, "*") != 0;
+
+	free(host);
+	free(port);
+	return ok;
 }
 
 char *

@@ -70,6 +70,14 @@ void	 aemp_authline_clear(struct aemp_authline *a);
  * bytes are refused. The port comes back in canonical decimal ("080": "80").
  */
 int	 aemp_hostport_parse(const char *s, char **host, char **port);
+/*
+ * What a node accepts in its binds (any host:port form above; port 0, like
+ * "*" or none, is any free port) and in its seeds (a port 1..65535 is
+ * needed: a seed must say where to connect). The aemp CLI checks values
+ * with these, so it refuses what a node would.
+ */
+int	 aemp_bind_valid(const char *s);
+int	 aemp_seed_valid(const char *s);
 /* "host:port", with [] around IPv6 literals (malloc()ed); NULL host: NULL. */
 char	*aemp_hostport_format(const char *host, int port);
 

@@ -175,6 +175,13 @@ parse_args(struct aempd *d, int argc, char **argv)
 		}
 	}
 	/* like the reference's configure: an odd count starts with a profile */
+	if (first >= 0 && aemp_config_odd_start(nrest - first, rest + first,
+	    &err) < 0) {
+		fprintf(stderr, "aempd: %s\n", err ? err : "bad arguments");
+		free(err);
+		free(rest);
+		return -1;
+	}
 	if (first >= 0 && (nrest - first) % 2 == 1) {
 		memmove(rest + first + 1, rest + first,
 		    (size_t)(nrest - first) * sizeof *rest);

@@ -6,6 +6,7 @@
 #define AEMPD_H
 
 #include "aemp.h"
+#include "store.h"
 
 /* A shared object loaded from the module path, or a failed attempt. */
 struct module {
@@ -48,7 +49,6 @@ struct aempd {
 };
 
 /* modules.c */
-int	 module_name_valid(const char *name, int allow_trailing);
 int	 modules_init(struct modules *, char **err);
 int	 modules_load(struct modules *, aemp_node *, const char *pkg);
 int	 modules_resolve(aemp_node *, const char *func, void *ud);

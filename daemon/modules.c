@@ -23,31 +23,6 @@
 typedef int (*module_init_fn)(aemp_node *);
 typedef void (*module_fini_fn)(aemp_node *);
 
-/*
- * Whether name is Part::Part... with parts of [A-Za-z0-9_]; with
- * allow_trailing, "Pkg::" (a module name with its trailing "::") passes.
- */
-int
-module_name_valid(const char *name, int allow_trailing)
-{
-	const char *p = name;
-
-	for (;;) {
-		const char *start = p;
-		while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    (*p >= '0' && *p <= '9') || *p == '_')
-			p++;
-		if (p == start)
-			return allow_trailing && p > name + 2 && *p == '\0' &&
-			    p[-1] == ':';
-		if (*p == '\0')
-			return 1;
-		if (p[0] != ':' || p[1] != ':')
-			return 0;
-		p += 2;
-	}
-}
-
 int
 modules_init(struct modules *ms, char **err)
 {
@@ -134,7 +109,7 @@ modules_load(struct modules *ms, aemp_node *n, const char *pkg)
 
 	if (m != NULL)
 		return m->m_handle != NULL ? 0 : -1;
-	if (!module_name_valid(pkg, 0)) {
+	if (!aemp_module_name_valid(pkg, 0)) {
 		aemp_log(n, 2, "invalid module name '%s'", pkg);
 		return -1;
 	}
@@ -185,7 +160,7 @@ modules_resolve(aemp_node *n, const char *func, void *ud)
 	char *pkg = strdup(func), *cut, *file;
 	int rc = -1;
 
-	if (!module_name_valid(func, 0)) {
+	if (!aemp_module_name_valid(func, 0)) {
 		free(pkg);
 		return -1;
 	}
