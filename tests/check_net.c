@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -255,7 +256,8 @@ START_TEST(bad_input)
 	free(err);
 	/* and every new command is documented in --help */
 	ck_assert_int_eq(AEMP(&out, NULL, "help", "shell"), 0);
-	ck_assert_ptr_nonnull(strstr(out, "usage: aemp shell [NODE]"));
+	ck_assert_ptr_nonnull(strstr(out, "usage: aemp shell [--timeout "
+	    "SECONDS] [NODE]"));
 	free(out);
 }
 END_TEST
@@ -279,9 +281,32 @@ START_TEST(no_answer_times_out)
 	ck_assert_msg(strstr(err, "aemp: cal: cannot reach node nobody within "
 	    "5 seconds") != NULL, "stderr: %s", err);
 	free(err);
-	/* without seeds, the message says so */
+	/* --timeout: the deadline is the one given */
+	t0 = now();
+	rc = AEMP(NULL, &err, "cal", "--timeout", "1.5", "nobody", "time");
+	ck_assert_int_eq(rc, 1);
+	ck_assert_msg(now() - t0 > 1.4 && now() - t0 < 4.4, "took %.1f s",
+	    now() - t0);
+	ck_assert_msg(strstr(err, "within 1.5 seconds") != NULL, "stderr: %s",
+	    err);
+	free(err);
+	ck_assert_int_eq(AEMP(NULL, &err, "cal", "--timeout", "0", "x"), 1);
+	ck_assert_msg(strstr(err, "--timeout: '0'") != NULL, "stderr: %s", err);
+	free(err);
+	ck_assert_int_eq(AEMP(NULL, &err, "mon", "--timeout", "2"), 1);
+	ck_assert_msg(strstr(err, "missing argument") != NULL, "stderr: %s",
+	    err);
+	free(err);
+	/* without seeds, the message says so, at once */
 	AEMP_OK("delseeds");
+	t0 = now();
 	ck_assert_int_eq(AEMP(NULL, &err, "mon", "nobody#x"), 1);
+	ck_assert_msg(now() - t0 < 3, "took %.1f s", now() - t0);
+	ck_assert_msg(strstr(err, "no seeds are configured") != NULL,
+	    "stderr: %s", err);
+	free(err);
+	ck_assert_int_eq(AEMP(NULL, &err, "shell"), 1);
+	ck_assert_msg(now() - t0 < 5, "took %.1f s", now() - t0);
 	ck_assert_msg(strstr(err, "no seeds are configured") != NULL,
 	    "stderr: %s", err);
 	free(err);
@@ -476,11 +501,51 @@ is_float_line(const char *s)
 	    strchr(s, '.') != NULL && t > 1e9;
 }
 
+/*
+ * aemp shell seed with standard input from a regular file holding input
+ * (NULL: from /dev/null); it must end by itself, with status 0.
+ */
+static void
+shell_from_file(const char *input, char **out, char **err)
+{
+	char in[PATH_MAX], log[PATH_MAX], *argv[] = { NULL, "shell", "seed",
+	    NULL };
+	pid_t pid;
+	int fd, status;
+
+	snprintf(in, sizeof in, "%s/shell.in", dir);
+	logpath(log, sizeof log, "shell");
+	if (input != NULL) {
+		FILE *f = fopen(in, "w");
+		ck_assert_ptr_nonnull(f);
+		fputs(input, f);
+		fclose(f);
+		fd = open(in, O_RDONLY);
+	} else
+		fd = open("/dev/null", O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	argv[0] = test_bin("aemp");
+	pid = test_spawn(argv, env, log, fd);
+	close(fd);
+	free(argv[0]);
+	status = test_wait(pid, 20);
+	if (status == -1) {
+		kill(pid, SIGKILL);
+		test_wait(pid, 5);
+	}
+	*out = test_slurp(log);
+	*err = strdup("");
+	ck_assert_msg(status != -1, "shell did not end: %s", *out);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "shell: status %d: %s", status, *out);
+}
+
 START_TEST(seed_network)
 {
 	char seed[64], log[PATH_MAX], log2[PATH_MAX], *out = NULL,
 	    *err = NULL;
 	int port = test_free_port(), rc;
+	double t0;
 	pid_t s, t;
 
 	snprintf(seed, sizeof seed, "127.0.0.1:%d", port);
@@ -546,6 +611,28 @@ START_TEST(seed_network)
 	free(out);
 	free(err);
 
+	/* an unknown request: no answer, and the message says why */
+	t0 = now();
+	rc = AEMP(NULL, &err, "cal", "--timeout", "2", "seed", "frobnicate");
+	ck_assert_int_eq(rc, 1);
+	ck_assert_msg(now() - t0 < 6, "took %.1f s", now() - t0);
+	ck_assert_msg(strstr(err, "'frobnicate' is probably not a request or "
+	    "function known there") != NULL, "cal: %s", err);
+	free(err);
+
+	/* shell with a regular file and with /dev/null on standard input */
+	shell_from_file("time\nup_nodes\n", &out, &err);
+	ck_assert_msg(strstr(out, "seed does not evaluate Perl") != NULL &&
+	    strstr(out, "\"second\"") != NULL, "shell < file: %s / %s", out,
+	    err);
+	free(out);
+	free(err);
+	shell_from_file(NULL, &out, &err);
+	ck_assert_msg(strstr(out, "seed does not evaluate Perl") != NULL,
+	    "shell < /dev/null: %s / %s", out, err);
+	free(out);
+	free(err);
+
 	/* restart: the same process executes aempd anew and serves again */
 	rc = AEMP(&out, &err, "restart", "seed");
 	ck_assert_msg(rc == 0, "restart: %d %s", rc, err);
@@ -566,6 +653,13 @@ START_TEST(seed_network)
 	stop_clean(t, "second");
 	stop_clean(s, "seed");
 	ck_assert(test_wait_for_text(log, "shutting down", 1));
+	/*
+	 * The shell's and restart's probes are not logged as refused evals
+	 * (eval itself, above, is), and clients coming and going are not
+	 * a seed's emergency.
+	 */
+	ck_assert_int_eq(count_text(log, "refusing eval request"), 1);
+	ck_assert_int_eq(count_text(log, "<1> no contact"), 0);
 }
 END_TEST
 
@@ -927,9 +1021,15 @@ START_TEST(module_errors)
 	snprintf(menv, sizeof menv, "AEMP_MODULE_PATH=%s", mods);
 	snprintf(bind, sizeof bind, "127.0.0.1:%d", test_free_port());
 	logpath(log, sizeof log, "aempd");
+	/* a bad name is refused when typed, as aempd would ignore it */
+	ck_assert_int_eq(AEMP(NULL, &err, "profile", "m", "addservice",
+	    "notaname"), 1);
+	ck_assert_msg(strstr(err, "\"notaname\" is not a service") != NULL,
+	    "%s", err);
+	free(err);
 	AEMP_OK("setsecret", SECRET, "profile", "m", "binds", bind,
-	    "services", "[\"Bad::\", \"Missing::\", \"Bad::f\", \"notaname\","
-	    " \"Chat::Server::start\"]");
+	    "services", "[\"Bad::\", \"Missing::\", \"Bad::f\", "
+	    "\"Chat::Server::start\"]");
 	d = start("aempd", log, extra, "m", NULL);
 	ck_assert(test_wait_for_text(log, "starting service Chat::Server::"
 	    "start", 20));
@@ -937,8 +1037,6 @@ START_TEST(module_errors)
 	ck_assert(test_wait_for_text(log, "module Missing: not found in ", 5));
 	ck_assert(test_wait_for_text(log, "unable to resolve function Bad::f",
 	    5));
-	ck_assert(test_wait_for_text(log, "service notaname: not a Pkg:: or "
-	    "Pkg::func name", 5));
 	/* not in this module path */
 	ck_assert(test_wait_for_text(log, "unable to resolve function "
 	    "Chat::Server::start", 5));
