@@ -840,10 +840,14 @@ START_TEST(chat_service_serves_clients)
 	close(in1[0]);
 	ck_assert_msg(test_wait_for_text(c1, "nick1 (joins)", 20),
 	    "nick1 did not join");
+	/* a line typed before the server is found waits for it */
+	ck_assert(write(in2[1], "early bird\n", 11) == 11);
 	p2 = test_spawn(argv2, menv, c2, in2[0]);
 	close(in2[0]);
 	ck_assert_msg(test_wait_for_text(c1, "nick2 (joins)", 20),
 	    "nick1 did not see nick2 join");
+	ck_assert_msg(test_wait_for_text(c1, "nick2: early bird", 10),
+	    "the line typed before the server was found was lost");
 	ck_assert(write(in1[1], "hello\n", 6) == 6);
 	ck_assert(test_wait_for_text(c1, "nick1: hello", 10));
 	ck_assert(test_wait_for_text(c2, "nick1: hello", 10));
