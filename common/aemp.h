@@ -82,6 +82,16 @@ json_t		*aemp_listeners(aemp_node *);
 /* The last error message of a failed call (valid until the next call). */
 const char	*aemp_error(aemp_node *);
 void		 aemp_set_logger(aemp_node *, aemp_log_fn, void *ud);
+/*
+ * The default logger: "YYYY-MM-DD HH:MM:SS <LEVEL> msg" on stderr, or,
+ * when stderr is systemd's journal stream ($JOURNAL_STREAM matches it),
+ * "<PRIORITY>msg" with the syslog priority aemp_syslog_priority(level)
+ * gives, which journald reads as the line's priority.
+ */
+void		 aemp_log_stderr(aemp_node *, int level, const char *msg,
+		    void *ud);
+/* The syslog priority (0..7) of a log level 0..9 (see aempd(8)). */
+int		 aemp_syslog_priority(int level);
 void		 aemp_log(aemp_node *, int level, const char *fmt, ...)
 		    __attribute__((format(printf, 3, 4)));
 

@@ -44,6 +44,7 @@ struct aempd {
 	char		**d_argv;	/* and with which arguments */
 	int		 d_restart;	/* exec d_exe once the loop ends */
 	int		 d_ready;	/* READY=1 was sent */
+	struct event	*d_watchdog;	/* WATCHDOG=1 from the loop, or NULL */
 	struct modules	 d_mods;
 	struct services	 d_svc;
 };
@@ -62,5 +63,10 @@ void	 services_free(struct services *);
 
 /* notify.c */
 int	 notify_systemd(const char *state);
+/*
+ * The watchdog interval systemd asks for ($WATCHDOG_USEC, for this
+ * process if $WATCHDOG_PID says so) in seconds, or 0 when none.
+ */
+double	 notify_watchdog_interval(void);
 
 #endif

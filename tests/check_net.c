@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -933,6 +934,107 @@ readiness(const char *sockname)
 	close(fd);
 }
 
+/* WATCHDOG_USEC: aempd pings from its loop, at half the interval. */
+START_TEST(watchdog_pings)
+{
+	char bind[64], log[PATH_MAX], nenv[PATH_MAX + 32], path[PATH_MAX];
+	char *extra[] = { nenv, "WATCHDOG_USEC=600000", NULL }, *msg;
+	int fd, pings = 0, i;
+	double t0;
+	pid_t d;
+
+	snprintf(path, sizeof path, "%s/notify", dir);
+	fd = notify_socket(path);
+	snprintf(nenv, sizeof nenv, "NOTIFY_SOCKET=%s", path);
+	snprintf(bind, sizeof bind, "127.0.0.1:%d", test_free_port());
+	logpath(log, sizeof log, "aempd");
+	d = start("aempd", log, extra, "nodeid", "wd", "binds", bind,
+	    "secret", SECRET, NULL);
+	t0 = now();
+	for (i = 0; i < 40 && pings < 4; i++) {
+		if ((msg = receive(fd, 10)) == NULL)
+			break;
+		if (strcmp(msg, "WATCHDOG=1") == 0)
+			pings++;
+		free(msg);
+	}
+	ck_assert_msg(pings == 4, "%d watchdog pings", pings);
+	/* four at 0.3 s after the first: about 0.9 s, not much more */
+	ck_assert_msg(now() - t0 < 8, "pings took %.1f s", now() - t0);
+	stop_clean(d, "aempd");
+	close(fd);
+	unlink(path);
+	/* for another process, WATCHDOG_PID says: no pings */
+	extra[1] = "WATCHDOG_USEC=200000";
+	{
+		char *extra2[] = { nenv, extra[1], "WATCHDOG_PID=1", NULL };
+		fd = notify_socket(path);
+		d = start("aempd", log, extra2, "nodeid", "wd", "binds", bind,
+		    "secret", SECRET, NULL);
+		msg = receive(fd, 20);	/* READY=1 */
+		ck_assert_msg(msg != NULL && strncmp(msg, "READY=1", 7) == 0,
+		    "got %s", msg ? msg : "(nothing)");
+		free(msg);
+		msg = receive(fd, 1.5);
+		ck_assert_msg(msg == NULL, "got %s", msg);
+		stop_clean(d, "aempd");
+		close(fd);
+	}
+}
+END_TEST
+
+/*
+ * Under journald (JOURNAL_STREAM names stderr): "<PRIORITY>message" lines,
+ * the AnyEvent level mapped to syslog's; anywhere else the usual format.
+ */
+START_TEST(journald_prefixes)
+{
+	char bind[64], log[PATH_MAX], jenv[128], *text;
+	char *extra[] = { jenv, "AEMP_WARNLEVEL=9", NULL };
+	struct stat st;
+	FILE *f;
+	pid_t d;
+
+	logpath(log, sizeof log, "journal");
+	f = fopen(log, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	ck_assert_int_eq(stat(log, &st), 0);
+	snprintf(jenv, sizeof jenv, "JOURNAL_STREAM=%ju:%ju",
+	    (uintmax_t)st.st_dev, (uintmax_t)st.st_ino);
+	snprintf(bind, sizeof bind, "127.0.0.1:%d", test_free_port());
+	d = start("aempd", log, extra, "nodeid", "jd", "binds", bind,
+	    "secret", SECRET, "services", "[\"Missing::\"]", NULL);
+	ck_assert(test_wait_for_text(log, "module Missing", 20));
+	stop_clean(d, "aempd");
+	text = test_slurp(log);
+	/* level 8 is debug (7), level 2 (not found) err (3), 7 info (6) */
+	ck_assert_msg(strncmp(text, "<7>node jd starting up.\n", 24) == 0,
+	    "%s", text);
+	ck_assert_msg(strstr(text, "\n<3>module Missing: not found") != NULL,
+	    "%s", text);
+	ck_assert_msg(strstr(text, "\n<6>received signal 15") != NULL, "%s",
+	    text);
+	ck_assert_msg(strstr(text, " <8> ") == NULL, "%s", text);
+	free(text);
+	/* another stream (not stderr's inode): the usual lines */
+	logpath(log, sizeof log, "journal2");
+	d = start("aempd", log, extra, "nodeid", "jd", "binds", bind,
+	    "secret", SECRET, NULL);
+	ck_assert(test_wait_for_text(log, "node listens on", 20));
+	stop_clean(d, "aempd");
+	ck_assert_int_eq(count_text(log, " <8> node jd starting up."), 1);
+	ck_assert_int_eq(count_text(log, "\n<"), 0);
+	/* the mapping itself */
+	ck_assert_int_eq(aemp_syslog_priority(0), 5);
+	ck_assert_int_eq(aemp_syslog_priority(1), 2);
+	ck_assert_int_eq(aemp_syslog_priority(4), 3);
+	ck_assert_int_eq(aemp_syslog_priority(5), 4);
+	ck_assert_int_eq(aemp_syslog_priority(6), 5);
+	ck_assert_int_eq(aemp_syslog_priority(9), 7);
+}
+END_TEST
+
 START_TEST(readiness_to_a_path)
 {
 	char path[PATH_MAX];
@@ -1118,6 +1220,8 @@ net_suite(void)
 	tcase_add_test(tc, unit_file_verifies);
 	tcase_add_test(tc, no_answer_times_out);
 	tcase_add_test(tc, readiness_to_a_path);
+	tcase_add_test(tc, watchdog_pings);
+	tcase_add_test(tc, journald_prefixes);
 	tcase_add_test(tc, readiness_to_an_abstract_socket);
 	tcase_add_test(tc, module_errors);
 	tcase_add_test(tc, sighup_reloads);
