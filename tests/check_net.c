@@ -1155,7 +1155,8 @@ END_TEST
 
 START_TEST(unit_file_verifies)
 {
-	char *unit = source_file("systemd/aempd@.service"), *text, *out = NULL;
+	char *unit = source_file("systemd/aempd@.service.in"), *text;
+	char *out = NULL;
 	char *err = NULL;
 	char build[PATH_MAX], path[PATH_MAX], *p;
 	const char *b = getenv("AEMP_BUILD");
@@ -1171,6 +1172,13 @@ START_TEST(unit_file_verifies)
 	ck_assert_ptr_nonnull(strstr(text, "Restart=on-failure"));
 	ck_assert_ptr_nonnull(strstr(text,
 	    "ExecStart=@PREFIX@/bin/aempd --profile %i"));
+	/* its own user, a watchdog, and the sandbox of aempd(8) */
+	ck_assert_ptr_nonnull(strstr(text, "\nUser=aemp\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\nWatchdogSec="));
+	ck_assert_ptr_nonnull(strstr(text, "\nLimitNOFILE="));
+	ck_assert_ptr_nonnull(strstr(text, "\nProtectProc=invisible\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\nSystemCallFilter=@system-service\n"
+	    "SystemCallFilter=~@privileged @resources\n"));
 	if (access("/usr/bin/systemd-analyze", X_OK) != 0 &&
 	    access("/bin/systemd-analyze", X_OK) != 0) {
 		printf("check_net: systemd-analyze is not installed: skipping "
@@ -1203,6 +1211,24 @@ START_TEST(unit_file_verifies)
 	    out, err);
 	free(out);
 	free(err);
+	/* and its exposure stays "OK" (1.3 when written) or better */
+	{
+		char *sec[] = { argv[0], "security", "--offline=yes", path,
+		    NULL };
+		const char *lvl;
+		double score;
+		rc = test_run(sec, NULL, NULL, &out, &err, 60);
+		lvl = strstr(out, "Overall exposure level for ");
+		ck_assert_msg(rc == 0 && lvl != NULL, "security: %d %s%s", rc,
+		    out, err);
+		lvl = strstr(lvl, ": ");
+		ck_assert_ptr_nonnull(lvl);
+		score = strtod(lvl + 2, NULL);
+		ck_assert_msg(score <= 4.0 && strstr(lvl, " OK") != NULL,
+		    "exposure: %.40s", lvl);
+		free(out);
+		free(err);
+	}
 	free(text);
 	free(unit);
 }
