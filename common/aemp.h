@@ -10,7 +10,8 @@
  * - json_t values returned by functions are NEW references: json_decref().
  * - const char * port IDs returned by aemp_port() belong to the node and stay
  *   valid while the port lives (including during its monitor callbacks);
- *   char * returned by aemp_spawn() and aemp_port_dup() are malloc()ed.
+ *   char * returned by aemp_spawn(), aemp_words() and aemp_node_of() are
+ *   malloc()ed.
  * Nothing here exits, or prints except through the node's logger.
  */
 #ifndef AEMP_H

@@ -865,6 +865,26 @@ START_TEST(chat_service_serves_clients)
 }
 END_TEST
 
+/* A service listed twice runs twice: two instances, as in the reference. */
+START_TEST(duplicate_services_are_instances)
+{
+	char bind[64], log[PATH_MAX];
+	pid_t d;
+
+	snprintf(bind, sizeof bind, "127.0.0.1:%d", test_free_port());
+	logpath(log, sizeof log, "twice");
+	AEMP_OK("setsecret", SECRET, "profile", "twice", "binds", bind,
+	    "addservice", "Chat::Server::start", "addservice",
+	    "Chat::Server::start");
+	d = start("aempd", log, NULL, "twice", NULL);
+	ck_assert_msg(wait_count(log, "chat: server twice#", 2, 20),
+	    "not two chat servers");
+	ck_assert_int_eq(count_text(log, "starting service "
+	    "Chat::Server::start."), 2);
+	stop_clean(d, "aempd");
+}
+END_TEST
+
 /* --- readiness --------------------------------------------------------- */
 
 /* A datagram socket at path ("@name": abstract), as systemd would make. */
@@ -1256,6 +1276,7 @@ net_suite(void)
 	tcase_add_test(tc, seed_network);
 	tcase_add_test(tc, snd_reaches_the_receiver_example);
 	tcase_add_test(tc, chat_service_serves_clients);
+	tcase_add_test(tc, duplicate_services_are_instances);
 	suite_add_tcase(s, tc);
 	return s;
 }
