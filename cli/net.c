@@ -91,7 +91,10 @@ net_options(struct cli *cli, int *argc, char ***argv, int min_args)
 			return cli_error(av[0], "--timeout: '%s' is not a number "
 			    "of seconds (more than 0, at most 86400)", av[2]);
 		cli->c_timeout = t;
+		/* swapped, not copied: every word stays owned once */
+		end = av[2];
 		av[2] = av[0];
+		av[0] = end;
 		*argv = av + 2;
 		*argc -= 2;
 		av = *argv;

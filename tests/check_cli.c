@@ -891,6 +891,14 @@ START_TEST(test_valgrind_commands)
 	world_init(&w);
 	ck_assert_int_eq(test_run(ok, w.env, NULL, NULL, NULL, 60), 0);
 	ck_assert_int_eq(test_run(bad, w.env, NULL, NULL, NULL, 60), 1);
+	/* --timeout takes words out of the argument list: none freed twice */
+	{
+		char *net[] = { "/usr/bin/valgrind", "-q", "--leak-check=full",
+		    "--errors-for-leak-kinds=definite,indirect",
+		    "--error-exitcode=9", bin, "cal", "--timeout", "0.5",
+		    "nobody", "time", NULL };
+		ck_assert_int_eq(test_run(net, w.env, NULL, NULL, NULL, 60), 1);
+	}
 	world_free(&w);
 	free(bin);
 }
