@@ -10,7 +10,8 @@
  * - json_t values returned by functions are NEW references: json_decref().
  * - const char * port IDs returned by aemp_port() belong to the node and stay
  *   valid while the port lives (including during its monitor callbacks);
- *   char * returned by aemp_spawn() and aemp_port_dup() are malloc()ed.
+ *   char * returned by aemp_spawn(), aemp_words() and aemp_node_of() are
+ *   malloc()ed.
  * Nothing here exits, or prints except through the node's logger.
  */
 #ifndef AEMP_H
@@ -99,6 +100,18 @@ AEMP_API
 const char	*aemp_error(aemp_node *);
 AEMP_API
 void		 aemp_set_logger(aemp_node *, aemp_log_fn, void *ud);
+/*
+ * The default logger: "YYYY-MM-DD HH:MM:SS <LEVEL> msg" on stderr, or,
+ * when stderr is systemd's journal stream ($JOURNAL_STREAM matches it),
+ * "<PRIORITY>msg" with the syslog priority aemp_syslog_priority(level)
+ * gives, which journald reads as the line's priority.
+ */
+AEMP_API
+void		 aemp_log_stderr(aemp_node *, int level, const char *msg,
+		    void *ud);
+/* The syslog priority (0..7) of a log level 0..9 (see aempd(8)). */
+AEMP_API
+int		 aemp_syslog_priority(int level);
 AEMP_API
 void		 aemp_log(aemp_node *, int level, const char *fmt, ...)
 		    __attribute__((format(printf, 3, 4)));

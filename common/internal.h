@@ -311,6 +311,7 @@ struct aemp_node {
 	aemp_log_fn	 log_fn;
 	void		*log_ud;
 	int		 log_level;
+	int		 log_journal;	/* stderr is systemd's journal stream */
 	int		 trace;
 	int		 freeing;
 	struct loglim	*loglim;	/* loglimit.c: LOGLIM_SLOTS */
