@@ -66,6 +66,8 @@ struct aemp_stream *stream_tls_new(struct aemp_stream *lower,
 	    size_t early_len);
 /* 1 once the TLS handshake finished, for streams that are TLS. */
 int	 stream_tls_established(struct aemp_stream *);
+/* "client, TLSv1.3 TLS_AES_256_GCM_SHA384" into buf, for the log. */
+void	 stream_tls_describe(struct aemp_stream *, char *buf, size_t size);
 
 static inline ssize_t
 stream_read(struct aemp_stream *s, void *buf, size_t len)

@@ -381,6 +381,20 @@ stream_tls_new(struct aemp_stream *lower, struct ssl_ctx_st *ctx, int client,
 	return &t->s;
 }
 
+void
+stream_tls_describe(struct aemp_stream *s, char *buf, size_t size)
+{
+	struct tls_stream *t = (struct tls_stream *)s;
+
+	if (s->ops != &tls_ops) {
+		snprintf(buf, size, "none");
+		return;
+	}
+	snprintf(buf, size, "%s, %s %s", SSL_is_server(t->ssl) ? "server" :
+	    "client", SSL_get_version(t->ssl),
+	    SSL_CIPHER_get_name(SSL_get_current_cipher(t->ssl)));
+}
+
 int
 stream_tls_established(struct aemp_stream *s)
 {

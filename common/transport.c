@@ -801,6 +801,11 @@ conn_up(struct aemp_conn *c)
 	c->timer = NULL;
 	data_phase(c);
 	aemp_log(n, 9, "%s connected as %s", c->peer, c->rnodeid);
+	if (c->tls) {
+		char info[128];
+		stream_tls_describe(c->stream, info, sizeof info);
+		aemp_log(n, 9, "%s TLS %s", c->peer, info);
+	}
 	if (n->nlisteners == 0)
 		arm(c, keepalive_tick, 1, n->monitor_timeout);
 	if (c->seed)
