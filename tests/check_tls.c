@@ -625,6 +625,190 @@ START_TEST(tls_anon_and_hmac_first)
 }
 END_TEST
 
+/* --- a foreign peer (tests/tls_peer.py) and hostile input ---------------- */
+
+struct foreign {
+	pid_t	 pid;
+	char	 out[512];
+	int	 status;
+	int	 exited;
+};
+
+static void
+foreign_start(struct foreign *f, aemp_node *n, const char *role,
+    const char *mode, const char *target)
+{
+	const char *src = getenv("AEMP_SRC");
+	char script[512], port[16], pem[512];
+	char *argv[] = { "/usr/bin/env", "python3", script, port, pem,
+	    (char *)role, (char *)mode, (char *)target, NULL };
+	const char *addr = tn_addr(n);
+
+	snprintf(script, sizeof script, "%s/tests/tls_peer.py",
+	    src ? src : ".");
+	snprintf(port, sizeof port, "%s", strrchr(addr, ':') + 1);
+	snprintf(pem, sizeof pem, "%s/%s", certdir, pem_files[SELF1]);
+	snprintf(f->out, sizeof f->out, "%s/py-%s-%s.out", certdir, role, mode);
+	f->exited = 0;
+	f->pid = test_spawn(argv, NULL, f->out, -1);
+	ck_assert_int_gt(f->pid, 0);
+}
+
+/* Runs the loop until the peer exits or *flag is set (NULL: exit only). */
+static void
+foreign_run(struct foreign *f, volatile int *flag, double seconds)
+{
+	double step = 0.02;
+
+	for (; seconds > 0 && (flag == NULL || !*flag); seconds -= step) {
+		if (!f->exited && waitpid(f->pid, &f->status, WNOHANG) ==
+		    f->pid) {
+			f->exited = 1;
+			if (flag == NULL)
+				return;
+		}
+		tn_run_for(base, step);
+	}
+}
+
+static void
+foreign_stop(struct foreign *f)
+{
+	if (!f->exited)
+		test_stop(f->pid);
+	f->exited = 1;
+}
+
+/* The lines the peer printed: its two, the node's two, the auth line. */
+static int
+foreign_lines(struct foreign *f, char lines[5][4200])
+{
+	char *text = test_slurp(f->out), *p, *save = NULL;
+	int i = 0;
+
+	ck_assert_ptr_nonnull(text);
+	for (p = strtok_r(text, "\n", &save); p != NULL && i < 5;
+	    p = strtok_r(NULL, "\n", &save))
+		snprintf(lines[i++], 4200, "%s", p);
+	free(text);
+	return i;
+}
+
+static void
+foreign_talks(const char *role)
+{
+	struct tn_log la = { 0 };
+	aemp_node *a = node_with("alpha", SELF1, NULL, NULL, &la);
+	struct box msg = { 0 };
+	const char *pa = aemp_port(a, keep_msg, &msg);
+	struct foreign f;
+	char lines[5][4200], token[65];
+	const char *semi;
+
+	foreign_start(&f, a, role, "ok", strchr(pa, '#') + 1);
+	foreign_run(&f, &msg.got, 20);
+	ck_assert_msg(msg.got, "no message from the foreign peer");
+	ck_assert_str_eq(json_string_value(json_array_get(msg.msg, 0)),
+	    "hello from python");
+	ck_assert(tn_log_has(&la, "connected as pyc"));
+	ck_assert(tn_log_has(&la, strcmp(role, "client") == 0 ?
+	    "TLS server," : "TLS client,"));
+	foreign_stop(&f);
+	/* the node's tls_md6_64_256 token over the four lines, own first */
+	ck_assert_int_eq(foreign_lines(&f, lines), 5);
+	aemp_tls_token(lines[2], lines[3], lines[0], lines[1], token);
+	ck_assert(strncmp(lines[4], "tls_md6_64_256;", 15) == 0);
+	semi = lines[4] + 15;
+	ck_assert(strncmp(semi, token, 64) == 0);
+	ck_assert_str_eq(semi + 64, ";json");
+	box_clear(&msg);
+	aemp_free(a);
+	log_free(&la);
+}
+
+/* The peer is TLS client and sends its greeting and ClientHello at once. */
+START_TEST(foreign_peer_as_tls_client_in_one_write)
+{
+	foreign_talks("client");
+}
+END_TEST
+
+START_TEST(foreign_peer_as_tls_server)
+{
+	foreign_talks("server");
+}
+END_TEST
+
+static int
+watch_sender(aemp_node *n, const char *self, json_t *msg, void *ud)
+{
+	struct box *b = ud;
+
+	keep_msg(n, self, msg, ud);
+	/* b + 1 is the box of the monitor */
+	aemp_mon_cb(n, "pyc#p", keep_reason, b + 1);
+	return 0;
+}
+
+/* TCP closed without close_notify: an ordinary loss (10.4). */
+START_TEST(foreign_peer_drops_without_close_notify)
+{
+	aemp_node *a = node_with("alpha", SELF1, NULL, NULL, NULL);
+	struct box b[2];
+	const char *pa;
+	struct foreign f;
+
+	memset(b, 0, sizeof b);
+	pa = aemp_port(a, watch_sender, b);
+	foreign_start(&f, a, "client", "drop", strchr(pa, '#') + 1);
+	foreign_run(&f, &b[1].got, 20);
+	ck_assert_msg(b[0].got, "no message from the foreign peer");
+	ck_assert_msg(b[1].got, "the monitor did not fire");
+	ck_assert_str_eq(json_string_value(json_array_get(b[1].reason, 0)),
+	    "transport_error");
+	foreign_stop(&f);
+	box_clear(&b[0]);
+	box_clear(&b[1]);
+	aemp_free(a);
+}
+END_TEST
+
+static void
+hostile(const char *mode, const char *extra, const char *logtext)
+{
+	struct tn_log la = { 0 };
+	aemp_node *a = node_with("alpha", SELF1, extra, NULL, &la);
+	struct foreign f;
+
+	foreign_start(&f, a, "client", mode, "");
+	foreign_run(&f, NULL, 15);
+	ck_assert_msg(log_gets(&la, logtext, 5), "log lacks '%s': %s",
+	    logtext, la.text ? la.text : "");
+	ck_assert(!tn_log_has(&la, "connected as pyc"));
+	foreign_stop(&f);
+	still_admits(a, SELF1, NULL);
+	aemp_free(a);
+	log_free(&la);
+}
+
+START_TEST(hostile_garbage_records)
+{
+	hostile("garbage", NULL, "SSL routines");
+}
+END_TEST
+
+START_TEST(hostile_tls_handshake_never_finishes)
+{
+	hostile("stall", "{\"monitor_timeout\":1}", "handshake timeout");
+}
+END_TEST
+
+START_TEST(hostile_long_auth_line_inside_tls)
+{
+	hostile("longauth", NULL, "line too long in handshake");
+}
+END_TEST
+
 /* --- the stream layer ------------------------------------------------------ */
 
 /*
@@ -681,6 +865,11 @@ tls_suite(void)
 	TCase *nodes = tcase_create("nodes");
 	TCase *refuse = tcase_create("refusals");
 	TCase *stream = tcase_create("stream");
+	TCase *foreign = tcase_create("foreign");
+
+	tcase_add_unchecked_fixture(foreign, make_certs, drop_certs);
+	tcase_add_checked_fixture(foreign, setup, teardown);
+	tcase_set_timeout(foreign, 60);
 
 	tcase_add_unchecked_fixture(unit, make_certs, drop_certs);
 	tcase_add_unchecked_fixture(nodes, make_certs, drop_certs);
@@ -706,6 +895,13 @@ tls_suite(void)
 	tcase_add_test(refuse, different_secrets_under_tls);
 	tcase_add_test(refuse, tls_anon_and_hmac_first);
 	tcase_add_test(stream, peer_closing_mid_write_does_not_kill);
+	tcase_add_test(foreign, foreign_peer_as_tls_client_in_one_write);
+	tcase_add_test(foreign, foreign_peer_as_tls_server);
+	tcase_add_test(foreign, foreign_peer_drops_without_close_notify);
+	tcase_add_test(foreign, hostile_garbage_records);
+	tcase_add_test(foreign, hostile_tls_handshake_never_finishes);
+	tcase_add_test(foreign, hostile_long_auth_line_inside_tls);
+	suite_add_tcase(s, foreign);
 	suite_add_tcase(s, unit);
 	suite_add_tcase(s, nodes);
 	suite_add_tcase(s, refuse);
