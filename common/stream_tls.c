@@ -37,6 +37,7 @@ struct tls_stream {
 	BIO		*rbio, *wbio;	/* owned by ssl */
 	struct bytes	 cout;		/* ciphertext the lower did not take */
 	int		 failed;	/* fatal: send nothing more */
+	int		 unreported;	/* failed behind data: say so next */
 	int		 eof;		/* the lower stream ended */
 	int		 more;		/* the last read filled the buffer */
 };
@@ -211,6 +212,7 @@ tls_read(struct aemp_stream *s, void *buf, size_t len)
 	int drained = 0;
 
 	if (t->failed) {
+		t->unreported = 0;
 		errno = EPROTO;
 		return -1;
 	}
@@ -231,7 +233,11 @@ tls_read(struct aemp_stream *s, void *buf, size_t len)
 		}
 		if (e != SSL_ERROR_WANT_READ) {
 			tls_fail(t);
-			return -1;
+			if (got == 0)
+				return -1;
+			/* what came before the failure is delivered first */
+			t->unreported = 1;
+			return (ssize_t)got;
 		}
 		if (drained || t->eof)
 			break;
@@ -313,7 +319,7 @@ tls_pending(struct aemp_stream *s)
 	struct tls_stream *t = (struct tls_stream *)s;
 
 	if (t->failed)
-		return 0;
+		return t->unreported ? STREAM_HAS_INPUT : 0;
 	return (t->more ? STREAM_HAS_INPUT : 0) |
 	    (t->cout.len > 0 ? STREAM_HAS_OUTPUT : 0);
 }
