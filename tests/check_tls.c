@@ -467,6 +467,37 @@ START_TEST(ordered_stream_inside_tls)
 }
 END_TEST
 
+/* Three nodes through one seed: the global service meshes them and a
+   group registered on one is found on another, all inside TLS. */
+START_TEST(global_mesh_inside_tls)
+{
+	aemp_node *s = node_with("seed", CA_A, NULL, NULL, NULL);
+	aemp_node *x = node_with("xray", CA_B, NULL, s, NULL);
+	aemp_node *y = node_with("yankee", CA_C, NULL, s, NULL);
+	const char *px = aemp_port(x, NULL, NULL);
+	json_t *members = NULL;
+	int i;
+
+	aemp_grp_reg(x, "tls_group", px);
+	for (i = 0; i < 500; i++) {
+		tn_run_for(base, 0.02);
+		json_decref(members);
+		members = aemp_grp_get(y, "tls_group");
+		if (aemp_node_is_up(x, "yankee") && aemp_node_is_up(y, "xray") &&
+		    json_array_size(members) == 1)
+			break;
+	}
+	ck_assert(aemp_node_is_up(x, "yankee"));
+	ck_assert(aemp_node_is_up(y, "xray"));
+	ck_assert_int_eq(json_array_size(members), 1);
+	ck_assert_str_eq(json_string_value(json_array_get(members, 0)), px);
+	json_decref(members);
+	aemp_free(y);
+	aemp_free(x);
+	aemp_free(s);
+}
+END_TEST
+
 /* --- refusals (10.7), each followed by a peer that gets in ----------------- */
 
 /* A legitimate peer with PEM p still gets into a. */
@@ -811,6 +842,13 @@ START_TEST(hostile_long_auth_line_inside_tls)
 }
 END_TEST
 
+/* Under TLS there is no hmac key: the reference rejects it (10.6). */
+START_TEST(hmac_inside_tls_rejected)
+{
+	hostile("hmac", NULL, "authentication failure/shared secret mismatch");
+}
+END_TEST
+
 /*
  * A foreign TLS client in a child process: it reads the node's greeting
  * byte by byte and then runs blocking OpenSSL on the socket (the other
@@ -1046,6 +1084,8 @@ tls_suite(void)
 	tcase_add_test(foreign, hostile_tls_handshake_never_finishes);
 	tcase_add_test(foreign, hostile_long_auth_line_inside_tls);
 	tcase_add_test(foreign, hostile_key_updates);
+	tcase_add_test(foreign, hmac_inside_tls_rejected);
+	tcase_add_test(nodes, global_mesh_inside_tls);
 	tcase_add_test(foreign, hostile_renegotiation);
 	suite_add_tcase(s, foreign);
 	suite_add_tcase(s, unit);
