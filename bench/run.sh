@@ -87,7 +87,9 @@ while [ "$i" -lt "$RUNS" ]; do
 	run tput_rawtls "$BIN/tput" rawtls 10000000
 	run rtt_tls "$BIN/rtt" 20000 same
 	run handshake_tls "$BIN/handshake" 40
+	run conn_mem_tls "$BIN/connmem" 200
 	unset AEMP_BENCH_CERT
+	run conn_mem "$BIN/connmem" 200
 done
 
 tr=$(med tput_remote rate); tw=$(med tput_raw rate)
@@ -105,6 +107,7 @@ fo=$(med fanout rate)
 ttr=$(med tput_remote_tls rate); ttw=$(med tput_rawtls rate)
 trm=$(med rtt_tls median_us); trp=$(med rtt_tls p99_us)
 ths=$(med handshake_tls median_us)
+cm=$(med conn_mem bytes_per_conn); cmt=$(med conn_mem_tls bytes_per_conn)
 rtc=$(ratio "$ttr" "$tr"); rtb=$(ratio "$ttr" "$ttw"); rtr=$(ratio "$trm" "$rm_")
 tm=$(met "$ttr" ">=" 1500000); [ "$(met "$rtc" ">=" 0.6)" = false ] && tm=false
 rr=$(ratio "$tr" "$tw"); rt=$(ratio "$rm_" "$wm"); rf=$(ratio "$fm" "$wm")
@@ -138,6 +141,8 @@ e=$(err rtt_tls)
 echo "{\"bench\": \"rtt_tls\", \"value\": $trm, \"unit\": \"us\", \"p99\": $trp, \"baseline\": $rm_, \"baseline_is\": \"cleartext rtt\", \"ratio\": $rtr, \"target\": \"ratio <= 1.15\", \"met\": $(met "$rtr" "<=" 1.15), \"runs\": $(all rtt_tls median_us)${e:+, \"error\": $e}}"
 e=$(err handshake_tls)
 echo "{\"bench\": \"handshake_tls\", \"value\": $ths, \"unit\": \"us\", \"baseline\": $hs, \"baseline_is\": \"cleartext handshake\", \"target\": \"<= 5000\", \"met\": $(met "$ths" "<=" 5000), \"runs\": $(all handshake_tls median_us)${e:+, \"error\": $e}}"
+e=$(err conn_mem_tls)
+echo "{\"bench\": \"conn_mem_tls\", \"value\": $cmt, \"unit\": \"B/peer\", \"baseline\": $cm, \"baseline_is\": \"cleartext peers\", \"peers\": 200, \"runs\": $(all conn_mem_tls bytes_per_conn)${e:+, \"error\": $e}}"
 
 yn() { [ "$1" = true ] && echo yes || echo NO; }
 echo
@@ -159,7 +164,8 @@ printf '%-12s %16s %16s %8s  %-22s %s\n' fanout "$fo /s" "" "" ">= 500,000 /s" "
 printf '%-12s %16s %16s %8s  %-22s %s\n' tput_tls "$ttr msg/s" "$ttw msg/s" "$rtb" ">= 1.5M, >= 0.6 x $rtc" "$(yn "$tm")"
 printf '%-12s %16s %16s %8s  %-22s %s\n' rtt_tls "$trm us" "$rm_ us" "$rtr" "<= 1.15 x rtt" "$(yn "$(met "$rtr" "<=" 1.15)")"
 printf '%-12s %16s %16s %8s  %-22s %s\n' handshake_tls "$ths us" "$hs us" "" "<= 5000 us" "$(yn "$(met "$ths" "<=" 5000)")"
-for name in tput_remote tput_raw rtt rtt_xcpu tput_local port_mem handshake mesh16 mesh32 fanout tput_remote_tls tput_rawtls rtt_tls handshake_tls; do
+printf '%-12s %16s %16s %8s  %-22s %s\n' conn_mem_tls "$cmt B/peer" "$cm B/peer" "" "(RSS, 200 peers)" ""
+for name in tput_remote tput_raw rtt rtt_xcpu tput_local port_mem handshake mesh16 mesh32 fanout tput_remote_tls tput_rawtls rtt_tls handshake_tls conn_mem conn_mem_tls; do
 	e=$(err "$name")
 	[ -n "$e" ] && echo "$name failed: $e (see $LOG)"
 done
