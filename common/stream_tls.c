@@ -244,9 +244,16 @@ tls_read(struct aemp_stream *s, void *buf, size_t len)
 		if (drained || t->eof)
 			break;
 		n = stream_read(t->lower, scratch, sizeof scratch);
-		if (n > 0)
+		if (n > 0) {
 			BIO_write(t->rbio, scratch, (int)n);
-		else if (n == 0)
+			/*
+			 * Less than asked for: the socket is empty, and a
+			 * read that says so would be a syscall per message.
+			 * If more came meanwhile, the socket is readable.
+			 */
+			if ((size_t)n < sizeof scratch)
+				drained = 1;
+		} else if (n == 0)
 			t->eof = 1;
 		else if (errno == EAGAIN || errno == EWOULDBLOCK ||
 		    errno == EINTR)
