@@ -409,10 +409,3 @@ stream_tls_describe(struct aemp_stream *s, char *buf, size_t size)
 	    "client", SSL_get_version(t->ssl),
 	    SSL_CIPHER_get_name(SSL_get_current_cipher(t->ssl)));
 }
-
-int
-stream_tls_established(struct aemp_stream *s)
-{
-	return s->ops == &tls_ops &&
-	    SSL_is_init_finished(((struct tls_stream *)s)->ssl);
-}
