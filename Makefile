@@ -2,9 +2,9 @@
 PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
-PKGS    := libevent jansson sqlite3
+PKGS    := libevent jansson sqlite3 openssl
 DEBS    := build-essential pkg-config libevent-dev libjansson-dev libsqlite3-dev check groff-base valgrind clang \
-	   chromium
+	   libssl-dev openssl chromium
 
 ifeq ($(SANITIZE),1)
 B       := build/asan
