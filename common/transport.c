@@ -1194,7 +1194,9 @@ flush_out(struct aemp_conn *c)
 		}
 		if (got > 0) {
 			bytes_consume(&c->out, (size_t)got);
-			c->remote->stats.bytes_out += (uint64_t)got;
+			/* the handshake's lines leave here too, before remote */
+			if (c->remote != NULL)
+				c->remote->stats.bytes_out += (uint64_t)got;
 		}
 		/* a short write: the socket is full; or TLS waits to read */
 		if (got <= 0 || s->want != 0)
