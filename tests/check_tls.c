@@ -340,6 +340,21 @@ START_TEST(shared_cert_messages_monitors_kill)
 	ck_assert(tn_log_has(&la, "TLS "));
 	ck_assert(tn_log_has(&lb, "TLS "));
 	ck_assert(tn_log_has(&la, "TLSv1.3"));
+	{
+		/* the statistics say the connection is encrypted */
+		json_t *st = aemp_stats(b), *conn;
+		size_t i;
+		int seen = 0;
+		json_array_foreach(json_object_get(st, "connections"), i, conn)
+			if (strcmp(json_string_value(json_object_get(conn,
+			    "node")), "alpha") == 0) {
+				ck_assert(json_is_true(json_object_get(conn,
+				    "tls")));
+				seen = 1;
+			}
+		ck_assert(seen);
+		json_decref(st);
+	}
 	pa = aemp_port(a, keep_msg, &msg);
 	aemp_sndf(b, pa, "sis", "test", 42, "inside TLS");
 	ck_assert(tn_run_until(base, &msg.got, 5));
