@@ -274,11 +274,11 @@ START_TEST(no_answer_times_out)
 	    "5 seconds") != NULL, "stderr: %s", err);
 	free(err);
 	/* --timeout: the deadline is the one given */
-	t0 = now();
+	t0 = test_now();
 	rc = AEMP(NULL, &err, "cal", "--timeout", "1.5", "nobody", "time");
 	ck_assert_int_eq(rc, 1);
-	ck_assert_msg(now() - t0 > 1.4 && now() - t0 < 4.4, "took %.1f s",
-	    now() - t0);
+	ck_assert_msg(test_now() - t0 > 1.4 && test_now() - t0 < 4.4, "took %.1f s",
+	    test_now() - t0);
 	ck_assert_msg(strstr(err, "within 1.5 seconds") != NULL, "stderr: %s",
 	    err);
 	free(err);
@@ -291,14 +291,14 @@ START_TEST(no_answer_times_out)
 	free(err);
 	/* without seeds, the message says so, at once */
 	AEMP_OK("delseeds");
-	t0 = now();
+	t0 = test_now();
 	ck_assert_int_eq(AEMP(NULL, &err, "mon", "nobody#x"), 1);
-	ck_assert_msg(now() - t0 < 3, "took %.1f s", now() - t0);
+	ck_assert_msg(test_now() - t0 < 3, "took %.1f s", test_now() - t0);
 	ck_assert_msg(strstr(err, "no seeds are configured") != NULL,
 	    "stderr: %s", err);
 	free(err);
 	ck_assert_int_eq(AEMP(NULL, &err, "shell"), 1);
-	ck_assert_msg(now() - t0 < 5, "took %.1f s", now() - t0);
+	ck_assert_msg(test_now() - t0 < 5, "took %.1f s", test_now() - t0);
 	ck_assert_msg(strstr(err, "no seeds are configured") != NULL,
 	    "stderr: %s", err);
 	free(err);
@@ -617,10 +617,10 @@ START_TEST(seed_network)
 	free(err);
 
 	/* an unknown request: no answer, and the message says why */
-	t0 = now();
+	t0 = test_now();
 	rc = AEMP(NULL, &err, "cal", "--timeout", "2", "seed", "frobnicate");
 	ck_assert_int_eq(rc, 1);
-	ck_assert_msg(now() - t0 < 6, "took %.1f s", now() - t0);
+	ck_assert_msg(test_now() - t0 < 6, "took %.1f s", test_now() - t0);
 	ck_assert_msg(strstr(err, "'frobnicate' is probably not a request or "
 	    "function known there") != NULL, "cal: %s", err);
 	free(err);
@@ -976,7 +976,7 @@ START_TEST(watchdog_pings)
 	logpath(log, sizeof log, "aempd");
 	d = start("aempd", log, extra, "nodeid", "wd", "binds", bind,
 	    "secret", SECRET, NULL);
-	t0 = now();
+	t0 = test_now();
 	for (i = 0; i < 40 && pings < 4; i++) {
 		if ((msg = receive(fd, 10)) == NULL)
 			break;
@@ -986,7 +986,7 @@ START_TEST(watchdog_pings)
 	}
 	ck_assert_msg(pings == 4, "%d watchdog pings", pings);
 	/* four at 0.3 s after the first: about 0.9 s, not much more */
-	ck_assert_msg(now() - t0 < 8, "pings took %.1f s", now() - t0);
+	ck_assert_msg(test_now() - t0 < 8, "pings took %.1f s", test_now() - t0);
 	stop_clean(d, "aempd");
 	close(fd);
 	unlink(path);
