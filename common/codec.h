@@ -21,6 +21,10 @@ plain_byte(unsigned char b)
 	return b >= 0x20 && b <= 0x7e && b != '"' && b != '\\';
 }
 
+/* The length of the run of plain bytes at the start of p (n bytes). */
+size_t	 plain_span(const char *p, size_t n);
+/* json_string(s), faster for ASCII; NULL when s is not UTF-8. */
+json_t	*json_string_fast(const char *s);
 /* Port names that go into JSON as they are: printable ASCII, no escapes. */
 int	 transport_plain_name(const char *name, size_t *len);
 /*

@@ -126,6 +126,7 @@ struct aemp_remote {
 	uint64_t	 probe_seq;
 	int		 probe_pending;
 	int		 sent_since_probe;
+	int		 wm_above;	/* the queue went above wm_high */
 };
 
 static inline const char *
@@ -253,6 +254,10 @@ struct aemp_node {
 	int		 nodelay;
 	size_t		 max_packet;
 	size_t		 max_queue;
+	/* aemp_set_watermark() */
+	size_t		 wm_high, wm_low;
+	aemp_drain_fn	 wm_cb;
+	void		*wm_ud;
 	char		*read_buf;	/* what each read goes into first */
 	/* the next port aemp_port() makes, named ahead (kernel.c) */
 	char		 next_port[PORT_NAME_MAX];
@@ -356,6 +361,8 @@ void	 remote_down(struct aemp_remote *, const char *why);
 void	 remote_free_all(aemp_node *);
 void	 remote_packet(struct aemp_remote *, json_t *pkt);
 void	 remote_probe_answer(struct aemp_remote *, json_t *msg);
+size_t	 remote_queued(struct aemp_remote *);
+void	 remote_drained(struct aemp_remote *);
 
 /* transport.c */
 int	 transport_listen(aemp_node *, json_t *binds);

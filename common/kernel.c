@@ -470,8 +470,8 @@ pack_plain(const char *fmt, va_list ap, const char **why)
 		switch (*fmt) {
 		case 's':
 			s = va_arg(ap, const char *);
-			if ((v = s != NULL ? json_string(s) : NULL) == NULL &&
-			    *why == NULL)
+			v = s != NULL ? json_string_fast(s) : NULL;
+			if (v == NULL && *why == NULL)
 				*why = s == NULL ? "NULL string" :
 				    "Invalid UTF-8 string";
 			break;

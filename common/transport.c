@@ -804,6 +804,20 @@ general:
 	return c->state == CONN_UP ? 0 : -1;
 }
 
+/* Delivers what fast_packet() parsed; -1 when the connection closed. */
+static int
+deliver_fast(struct aemp_conn *c, const char *name, const char *tag,
+    size_t taglen, json_t *msg)
+{
+	c->listener_less_keepalive = 1;
+	if (tag != NULL)
+		kernel_deliver_tagged(c->node, name, tag, taglen, msg,
+		    c->remote);
+	else
+		kernel_deliver(c->node, name, msg, c->remote);
+	return c->state == CONN_UP ? 0 : -1;
+}
+
 /*
  * Delivers the whole packets at the start of p (len bytes, beginning at a
  * packet boundary or where the splitter left off), fast_packet()'s shapes
@@ -827,13 +841,7 @@ parse_packets(struct aemp_conn *c, const char *p, size_t len, int *budget)
 		    (plen = fast_packet(p + pos, len - pos, c->scan.max, name,
 		    &tag, &taglen, &msg)) > 0) {
 			done += plen;
-			c->listener_less_keepalive = 1;
-			if (tag != NULL)
-				kernel_deliver_tagged(c->node, name, tag, taglen,
-				    msg, c->remote);
-			else
-				kernel_deliver(c->node, name, msg, c->remote);
-			if (c->state != CONN_UP)
+			if (deliver_fast(c, name, tag, taglen, msg) < 0)
 				return done;
 			goto delivered;
 		}
@@ -853,6 +861,16 @@ parse_packets(struct aemp_conn *c, const char *p, size_t len, int *budget)
 		c->scanned = 0;
 		pos = done + skip;
 		done += skip + plen;
+		/*
+		 * A packet that came in pieces is whole now: the fast parser
+		 * takes it as it takes one that came in one read.
+		 */
+		if (!c->node->trace && fast_packet(p + pos, plen, 0, name,
+		    &tag, &taglen, &msg) > 0) {
+			if (deliver_fast(c, name, tag, taglen, msg) < 0)
+				return done;
+			goto delivered;
+		}
 		if (deliver_packet(c, p + pos, plen) < 0)
 			return done;
 	delivered:
@@ -1060,6 +1078,8 @@ flush_out(struct aemp_conn *c)
 		event_del(c->write_ev);
 		c->write_waiting = 0;
 	}
+	if (c->remote != NULL && c->remote->wm_above && c->remote->conn == c)
+		remote_drained(c->remote);
 }
 
 /*
