@@ -9,9 +9,18 @@
  *          (no window): also prints the sender's peak RSS
  *   raw    the same bytes through a blocking TCP_NODELAY socket pair,
  *          the receiver counting bytes (the baseline)
+ *   bp     back-pressure: the receiver spends BP_SPIN_US per message, the
+ *          sender could send far faster but keeps its queue under
+ *          BP_HIGH with the watermarks of aemp_set_watermark(); prints
+ *          the sender's largest aemp_queued() as "peak_queued" and its
+ *          peak RSS
+ *   bpnaive the same receiver, its sender queueing everything at once:
+ *          the receiver never waits, so this is its own rate (the
+ *          baseline of bp)
  *
- * usage: tput aemp|snd|naive|raw COUNT [SIZE]
- *        prints "rate MSGS_PER_SECOND" (and "peak_rss_mb MB", "lost N")
+ * usage: tput aemp|snd|naive|raw|bp|bpnaive COUNT [SIZE]
+ *        prints "rate MSGS_PER_SECOND", "lost N" (messages out of order
+ *        or changed), and more as said above
  */
 #include <sys/resource.h>
 
@@ -19,6 +28,9 @@
 
 #define WINDOW_BYTES	(8L * 1024 * 1024)	/* payload in flight at most */
 #define WINDOW_MAX	(256L * 1024)		/* messages in flight at most */
+#define BP_SPIN_US	20.0			/* the bp receiver's work */
+#define BP_HIGH		(1024 * 1024)		/* the bp sender's marks */
+#define BP_LOW		(256 * 1024)
 
 /* The receiver's port name is NAME.a with a 9-character prefix. */
 #define RAW_PORT	"abcdefghi.a"
@@ -28,6 +40,7 @@ struct tput {
 	size_t		 size;		/* payload bytes, 0: "payload" */
 	char		*payload;
 	long		 window, ack_every;
+	int		 spin;		/* bp: the receiver works */
 };
 
 struct rx {
@@ -55,6 +68,11 @@ rx_test(aemp_node *n, const char *self, json_t *msg, void *ud)
 	struct rx *rx = ud;
 
 	(void)self;
+	if (rx->t->spin) {
+		double until = bench_now() + BP_SPIN_US / 1e6;
+		while (bench_now() < until)
+			;
+	}
 	if (json_integer_value(json_array_get(msg, 0)) != rx->count ||
 	    json_string_length(json_array_get(msg, 1)) !=
 	    strlen(rx->t->payload))
@@ -68,6 +86,7 @@ rx_test(aemp_node *n, const char *self, json_t *msg, void *ud)
 		fprintf(rx->out, "rate %.0f\n", (double)(rx->total - 1) /
 		    (bench_now() - rx->t0));
 		fprintf(rx->out, "lost %ld\n", rx->disorder);
+
 	}
 	return 0;
 }
@@ -97,6 +116,7 @@ struct tx {
 	int		 snd;		/* aemp_snd of a built array */
 	long		 total, sent, acked;
 	int		 done;
+	size_t		 peak;		/* bp: largest aemp_queued() */
 };
 
 static void
@@ -118,6 +138,27 @@ tx_pump(struct tx *tx)
 		tx_one(tx);
 }
 
+/* bp: sends while the queue is under the high mark */
+static void
+tx_paced(struct tx *tx)
+{
+	size_t q;
+
+	while (tx->sent < tx->total &&
+	    (q = aemp_queued(tx->n, tx->port)) <= BP_HIGH) {
+		tx_one(tx);
+		if ((q = aemp_queued(tx->n, tx->port)) > tx->peak)
+			tx->peak = q;
+	}
+}
+
+static void
+tx_drained(aemp_node *n, const char *nodeid, void *ud)
+{
+	(void)n; (void)nodeid;
+	tx_paced(ud);
+}
+
 static int
 tx_ack(aemp_node *n, const char *self, json_t *msg, void *ud)
 {
@@ -127,7 +168,7 @@ tx_ack(aemp_node *n, const char *self, json_t *msg, void *ud)
 	tx->acked = (long)json_integer_value(json_array_get(msg, 0));
 	if (tx->acked >= tx->total)
 		bench_finish(n, &tx->done);
-	else
+	else if (!tx->t->spin)
 		tx_pump(tx);
 	return 0;
 }
@@ -158,21 +199,27 @@ run_aemp(struct tput *t, int snd, int naive)
 	ack = aemp_port(tx.n, NULL, NULL);
 	aemp_rcv(tx.n, ack, "ack", tx_ack, &tx);
 	aemp_sndf(tx.n, tx.port, "ssI", "hello", ack, (json_int_t)t->total);
-	if (naive)
+	if (t->spin && !naive) {
+		aemp_set_watermark(tx.n, BP_HIGH, BP_LOW, tx_drained, &tx);
+		tx_paced(&tx);
+	} else if (naive)
 		while (tx.sent < tx.total)
 			tx_one(&tx);
 	else
 		tx_pump(&tx);
 	if (!bench_run_until(tx.n, &tx.done, 120)) {
-		fprintf(stderr, "tput: timed out after %ld acked\n", tx.acked);
+		fprintf(stderr, "tput: timed out after %ld acked%s\n", tx.acked,
+		    aemp_node_is_up(tx.n, "recv") ? "" : " (the link is down)");
 		return 1;
 	}
 	bench_child_line(&c, line, sizeof line);
 	printf("%s\n", line);
 	bench_child_line(&c, line, sizeof line);
 	printf("%s\n", line);
-	if (naive && getrusage(RUSAGE_SELF, &ru) == 0)
+	if ((naive || t->spin) && getrusage(RUSAGE_SELF, &ru) == 0)
 		printf("peak_rss_mb %.1f\n", (double)ru.ru_maxrss / 1024);
+	if (t->spin && !naive)
+		printf("peak_queued %zu\n", tx.peak);
 	bench_child_end(&c);
 	aemp_free(tx.n);
 	event_base_free(base);
@@ -283,6 +330,11 @@ main(int argc, char **argv)
 		return run_aemp(&t, 1, 0);
 	if (strcmp(mode, "naive") == 0)
 		return run_aemp(&t, 0, 1);
+	if (strcmp(mode, "bp") == 0 || strcmp(mode, "bpnaive") == 0) {
+		t.spin = 1;
+		t.ack_every = t.total;
+		return run_aemp(&t, 0, strcmp(mode, "bpnaive") == 0);
+	}
 	fprintf(stderr, "tput: unknown mode %s\n", mode);
 	return 2;
 }
