@@ -30,6 +30,27 @@ transport_plain_name(const char *name, size_t *len)
 	return 1;
 }
 
+/* Writes v in decimal as jansson does into p (FAST_INT bytes at least). */
+size_t
+fast_int(json_int_t v, char *p)
+{
+	char digits[FAST_INT];
+	unsigned long long u = (unsigned long long)v;
+	size_t i = sizeof digits, n;
+
+	if (v < 0)
+		u = 0 - u;
+	do {
+		digits[--i] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u > 0);
+	if (v < 0)
+		digits[--i] = '-';
+	n = sizeof digits - i;
+	memcpy(p, digits + i, n);
+	return n;
+}
+
 /*
  * Writes v into p (size bytes) exactly as json_dumpb(v, JSON_COMPACT)
  * would, for what messages are mostly made of: jansson formats every
@@ -45,8 +66,7 @@ fast_dump(json_t *v, char *p, size_t size, int depth)
 	size_t len = 0, i, n;
 	ssize_t got;
 	const char *str;
-	char digits[24];
-	unsigned long long u;
+	char digits[FAST_INT];
 
 	switch (json_typeof(v)) {
 	case JSON_ARRAY:
@@ -85,20 +105,12 @@ fast_dump(json_t *v, char *p, size_t size, int depth)
 		p[n + 1] = '"';
 		return (ssize_t)(n + 2);
 	case JSON_INTEGER:
-		u = (unsigned long long)json_integer_value(v);
-		if (json_integer_value(v) < 0)
-			u = 0 - u;
-		i = sizeof digits;
-		do {
-			digits[--i] = (char)('0' + u % 10);
-			u /= 10;
-		} while (u > 0);
-		if (json_integer_value(v) < 0)
-			digits[--i] = '-';
-		n = sizeof digits - i;
+		if (size >= FAST_INT)
+			return (ssize_t)fast_int(json_integer_value(v), p);
+		n = fast_int(json_integer_value(v), digits);
 		if (n > size)
 			return -1;
-		memcpy(p, digits + i, n);
+		memcpy(p, digits, n);
 		return (ssize_t)n;
 	case JSON_TRUE:
 		str = "true";

@@ -39,6 +39,9 @@ json_id(json_t *s)
 	return v != NULL && strlen(v) == json_string_length(s) ? v : NULL;
 }
 
+#define FAST_INT	24	/* room fast_int() may need */
+/* Writes v in decimal as jansson does into p; returns the length. */
+size_t	 fast_int(json_int_t v, char *p);
 /*
  * Writes v into p (size bytes) exactly as json_dumpb(v, JSON_COMPACT)
  * would; -1 when it does not fit or cannot be dumped.

@@ -362,6 +362,7 @@ void	 remote_free_all(aemp_node *);
 void	 remote_packet(struct aemp_remote *, json_t *pkt);
 void	 remote_probe_answer(struct aemp_remote *, json_t *msg);
 size_t	 remote_queued(struct aemp_remote *);
+void	 remote_sent_bytes(struct aemp_remote *, size_t before);
 void	 remote_drained(struct aemp_remote *);
 
 /* transport.c */
@@ -373,6 +374,7 @@ int	 transport_write(struct aemp_conn *, json_t *pkt);
 int	 transport_write_named(struct aemp_conn *, const char *name,
 	    size_t len, json_t *msg);
 void	 transport_write_buffer(struct aemp_conn *, struct bytes *);
+void	 transport_queued(struct aemp_conn *, size_t before);
 void	 transport_free_all(aemp_node *);
 
 /* the global service: global.c, and global_seed_result() in seed.c */

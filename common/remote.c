@@ -161,6 +161,18 @@ aemp_set_watermark(aemp_node *n, size_t high, size_t low, aemp_drain_fn cb,
 	return 0;
 }
 
+/*
+ * Bytes of whole packets were appended to r->conn->out, which held before
+ * bytes (kernel.c's aemp_sndf() writes them itself).
+ */
+void
+remote_sent_bytes(struct aemp_remote *r, size_t before)
+{
+	r->sent_since_probe = 1;
+	transport_queued(r->conn, before);
+	watermark_rise(r);
+}
+
 void
 remote_send(struct aemp_remote *r, json_t *pkt)
 {

@@ -1120,6 +1120,13 @@ conn_queued(struct aemp_conn *c, size_t before)
 		transport_close(c, "send queue overflow");
 }
 
+/* The caller appended packets to c->out, which held before bytes. */
+void
+transport_queued(struct aemp_conn *c, size_t before)
+{
+	conn_queued(c, before);
+}
+
 /* Queues pkt for this loop turn's write (see conn_flush). */
 int
 transport_write(struct aemp_conn *c, json_t *pkt)

@@ -339,6 +339,74 @@ START_TEST(paced_sender_loses_nothing)
 }
 END_TEST
 
+/* --- aemp_sndf straight into the queue -------------------------------------- */
+
+struct got {
+	json_t	*msgs;
+};
+
+static int
+keep_all(aemp_node *n, const char *self, json_t *msg, void *ud)
+{
+	struct got *g = ud;
+
+	(void)n; (void)self;
+	json_array_append(g->msgs, msg);
+	return 0;
+}
+
+/*
+ * What aemp_sndf() writes itself to a connected node arrives as what
+ * json_pack() builds, item by item, and in order with what takes the
+ * general path (escapes, non-ASCII, reals, objects).
+ */
+START_TEST(sndf_to_remote_matches_json_pack)
+{
+	aemp_node *a, *b;
+	struct sink s = { 0 };
+	struct got g = { json_array() };
+	const char *port = pair(&a, &b, &s, NULL);
+	json_t *want = json_array();
+	size_t i;
+
+	aemp_rcv(b, port, NULL, keep_all, &g);
+	aemp_sndf(a, port, "sIs", "tag", (json_int_t)-9223372036854775807LL
+	    - 1, "plain text");
+	json_array_append_new(want, json_pack("[sIs]", "tag",
+	    (json_int_t)-9223372036854775807LL - 1, "plain text"));
+	aemp_sndf(a, port, "s i, b b n: I", "", 0, 1, 0, (json_int_t)1 << 62);
+	json_array_append_new(want, json_pack("[sibbnI]", "", 0, 1, 0,
+	    (json_int_t)1 << 62));
+	aemp_sndf(a, port, "ss", "q\"uote", "caf\xc3\xa9");
+	json_array_append_new(want, json_pack("[ss]", "q\"uote",
+	    "caf\xc3\xa9"));
+	aemp_sndf(a, port, "sf", "real", 0.5);
+	json_array_append_new(want, json_pack("[sf]", "real", 0.5));
+	aemp_sndf(a, port, "");
+	json_array_append_new(want, json_array());
+	aemp_sndf(a, port, "si", "last", 2147483647);
+	json_array_append_new(want, json_pack("[si]", "last", 2147483647));
+	/* an invalid string is an error, as json_pack() says */
+	ck_assert_int_eq(aemp_sndf(a, port, "s", "\xff"), -1);
+	ck_assert_int_eq(aemp_sndf(a, port, "s", (char *)NULL), -1);
+	{
+		double end = flow_now() + 10;
+		while (json_array_size(g.msgs) < json_array_size(want) &&
+		    flow_now() < end)
+			tn_run_for(base, 0.01);
+	}
+	ck_assert_int_eq(json_array_size(g.msgs), json_array_size(want));
+	for (i = 0; i < json_array_size(want); i++)
+		ck_assert_msg(json_equal(json_array_get(g.msgs, i),
+		    json_array_get(want, i)), "message %zu: %s", i,
+		    json_dumps(json_array_get(g.msgs, i), 0));
+	json_decref(want);
+	json_decref(g.msgs);
+	aemp_free(b);
+	aemp_free(a);
+}
+END_TEST
+
 /* --- max_packet ------------------------------------------------------------ */
 
 /*
@@ -416,6 +484,7 @@ flow_suite(void)
 	tcase_add_test(tc, watermark_while_connecting);
 	tcase_add_test(tc, watermark_cleared_by_node_down);
 	tcase_add_test(tc, paced_sender_loses_nothing);
+	tcase_add_test(tc, sndf_to_remote_matches_json_pack);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("max_packet");
 	tcase_add_checked_fixture(tc, setup, teardown);
