@@ -13,6 +13,9 @@
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
 
 #define FAST_DEPTH	32	/* nesting the fast paths handle */
 #define DUMP_GUESS	2048	/* room a packet is first formatted into */
@@ -140,10 +143,45 @@ fast_dump(json_t *v, char *p, size_t size, int depth)
  * '"' nor '\\'; with SSE2, bytes below 0x20 and above 0x7f are those
  * below 0x20 as signed bytes.
  */
+#if defined(__x86_64__) && defined(__GNUC__)
+/* 64 bytes a step where the CPU has AVX2, twice what SSE2 does. */
+__attribute__((target("avx2"))) static size_t
+plain_span_avx2(const char *p, size_t n)
+{
+	const __m256i space = _mm256_set1_epi8(0x20);
+	const __m256i del = _mm256_set1_epi8(0x7f);
+	const __m256i quote = _mm256_set1_epi8('"');
+	const __m256i bsl = _mm256_set1_epi8('\\');
+	__m256i a, b, bad;
+	size_t i = 0;
+
+	for (; i + 64 <= n; i += 64) {
+		a = _mm256_loadu_si256((const __m256i *)(const void *)(p + i));
+		b = _mm256_loadu_si256((const __m256i *)(const void *)(p + i +
+		    32));
+		bad = _mm256_or_si256(_mm256_or_si256(_mm256_cmpgt_epi8(space,
+		    a), _mm256_cmpeq_epi8(a, del)), _mm256_or_si256(
+		    _mm256_cmpeq_epi8(a, quote), _mm256_cmpeq_epi8(a, bsl)));
+		bad = _mm256_or_si256(bad, _mm256_or_si256(_mm256_or_si256(
+		    _mm256_cmpgt_epi8(space, b), _mm256_cmpeq_epi8(b, del)),
+		    _mm256_or_si256(_mm256_cmpeq_epi8(b, quote),
+		    _mm256_cmpeq_epi8(b, bsl))));
+		if (_mm256_movemask_epi8(bad) != 0)
+			break;
+	}
+	return i;
+}
+#endif
+
 size_t
 plain_span(const char *p, size_t n)
 {
 	size_t i = 0;
+
+#if defined(__x86_64__) && defined(__GNUC__)
+	if (n >= 256 && __builtin_cpu_supports("avx2"))
+		i = plain_span_avx2(p, n);
+#endif
 #ifdef __SSE2__
 	const __m128i space = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7f);
 	const __m128i quote = _mm_set1_epi8('"'), bsl = _mm_set1_epi8('\\');

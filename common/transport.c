@@ -27,6 +27,7 @@
 #define NONCE_BYTES	66
 #define READ_BUDGET	1024	/* packets per read callback */
 #define READ_CHUNK	(64 * 1024)	/* bytes per read in the data phase */
+#define READ_LARGE	(1024 * 1024)	/* per read while a large packet comes */
 #define MAX_PREAUTH	256	/* connections still in their handshake */
 
 static void conn_read(struct bufferevent *, void *);
@@ -828,8 +829,17 @@ deliver_fast(struct aemp_conn *c, const char *name, const char *tag,
 static size_t
 parse_packets(struct aemp_conn *c, const char *p, size_t len, int *budget)
 {
-	size_t done = 0, pos;
+	size_t done = 0, pos, whole;
+	const char *last;
 
+	/*
+	 * Whole packets end at or before the last ']': the fast parser
+	 * looks no further, so that the start of a large packet that has not
+	 * all come is not parsed in vain before the splitter takes it.
+	 */
+	last = len > c->scanned ? memrchr(p + c->scanned, ']', len -
+	    c->scanned) : NULL;
+	whole = last != NULL ? (size_t)(last + 1 - p) : 0;
 	while ((pos = done + c->scanned) < len) {
 		ssize_t used;
 		size_t skip, plen;
@@ -837,9 +847,9 @@ parse_packets(struct aemp_conn *c, const char *p, size_t len, int *budget)
 		const char *tag;
 		size_t taglen;
 		json_t *msg;
-		if (c->scanned == 0 && !c->node->trace &&
-		    (plen = fast_packet(p + pos, len - pos, c->scan.max, name,
-		    &tag, &taglen, &msg)) > 0) {
+		if (c->scanned == 0 && !c->node->trace && pos < whole &&
+		    (plen = fast_packet(p + pos, whole - pos, c->scan.max,
+		    name, &tag, &taglen, &msg)) > 0) {
 			done += plen;
 			if (deliver_fast(c, name, tag, taglen, msg) < 0)
 				return done;
@@ -929,7 +939,7 @@ conn_read_data(evutil_socket_t fd, short what, void *arg)
 	aemp_node *n = c->node;
 	int budget = READ_BUDGET;
 	ssize_t got;
-	size_t done;
+	size_t done, chunk = READ_CHUNK;
 	char *buf;
 
 	(void)what;
@@ -937,12 +947,20 @@ conn_read_data(evutil_socket_t fd, short what, void *arg)
 		read_packets(c);
 		return;
 	}
+	/*
+	 * A packet begun that is already longer than a read is read on in
+	 * reads as long as what it has (up to READ_LARGE): a large packet
+	 * then takes a few reads, not one per 64 KiB. The splitter goes on
+	 * where it stopped, so no byte is scanned twice.
+	 */
+	if (c->in.len >= READ_CHUNK)
+		chunk = c->in.len < READ_LARGE ? c->in.len : READ_LARGE;
 	if (c->in.len > 0)
-		buf = bytes_reserve(&c->in, READ_CHUNK);
+		buf = bytes_reserve(&c->in, chunk);
 	else if ((buf = n->read_buf) == NULL &&
 	    (buf = n->read_buf = malloc(READ_CHUNK)) == NULL)
 		abort();
-	got = read(fd, buf, READ_CHUNK);
+	got = read(fd, buf, chunk);
 	if (got <= 0) {
 		if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
 		    errno == EINTR))

@@ -407,6 +407,56 @@ START_TEST(sndf_to_remote_matches_json_pack)
 }
 END_TEST
 
+/*
+ * Large messages, plain and with escapes, mixed with small ones: every one
+ * arrives whole, unchanged and in order, however the reads cut them.
+ */
+START_TEST(large_messages_arrive_whole_and_in_order)
+{
+	aemp_node *a, *b;
+	struct sink s = { 0 };
+	struct got g = { json_array() };
+	const char *port = pair(&a, &b, &s, NULL);
+	char *big = filler(300000);
+	json_t *want = json_array();
+	int i;
+
+	aemp_rcv(b, port, NULL, keep_all, &g);
+	for (i = 0; i < 60; i++) {
+		size_t len = 1 + (size_t)i * 4999 % 299999;
+		json_t *m;
+		if (i % 3 == 1)
+			big[len / 2] = '"';	/* escapes: the general path */
+		m = json_pack("[is%]", i, big, len);
+		big[len / 2] = 'x';
+		json_array_append(want, m);
+		if (i % 2 == 0)
+			aemp_snd(a, port, m);
+		else {
+			aemp_snd(a, port, json_deep_copy(m));
+			json_decref(m);
+		}
+		aemp_sndf(a, port, "si", "small", i);
+		json_array_append_new(want, json_pack("[si]", "small", i));
+	}
+	{
+		double end = flow_now() + 20;
+		while (json_array_size(g.msgs) < json_array_size(want) &&
+		    flow_now() < end)
+			tn_run_for(base, 0.01);
+	}
+	ck_assert_int_eq(json_array_size(g.msgs), json_array_size(want));
+	for (i = 0; i < (int)json_array_size(want); i++)
+		ck_assert_msg(json_equal(json_array_get(g.msgs, (size_t)i),
+		    json_array_get(want, (size_t)i)), "message %d differs", i);
+	json_decref(want);
+	json_decref(g.msgs);
+	free(big);
+	aemp_free(b);
+	aemp_free(a);
+}
+END_TEST
+
 /* --- max_packet ------------------------------------------------------------ */
 
 /*
@@ -485,6 +535,7 @@ flow_suite(void)
 	tcase_add_test(tc, watermark_cleared_by_node_down);
 	tcase_add_test(tc, paced_sender_loses_nothing);
 	tcase_add_test(tc, sndf_to_remote_matches_json_pack);
+	tcase_add_test(tc, large_messages_arrive_whole_and_in_order);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("max_packet");
 	tcase_add_checked_fixture(tc, setup, teardown);
