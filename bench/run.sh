@@ -69,15 +69,15 @@ while [ "$i" -lt "$RUNS" ]; do
 	echo "  round $i: tput" >&2
 	run tput_remote "$BIN/tput" aemp 3000000
 	run tput_raw "$BIN/tput" raw 10000000
-	run tput_remote_snd "$BIN/tput" snd 3000000
-	run tput_naive "$BIN/tput" naive 3000000
+	run tput_remote_snd "$BIN/tput" snd 2000000
+	run tput_naive "$BIN/tput" naive 2000000
 	echo "  round $i: tput_1k, tput_64k, backpressure" >&2
-	run tput_1k "$BIN/tput" aemp 500000 1024
-	run raw_1k "$BIN/tput" raw 2000000 1024
-	run tput_64k "$BIN/tput" aemp 20000 65536
-	run raw_64k "$BIN/tput" raw 40000 65536
-	run bp "$BIN/tput" bp 100000 1024
-	run bp_naive "$BIN/tput" bpnaive 100000 1024
+	run tput_1k "$BIN/tput" aemp 300000 1024
+	run raw_1k "$BIN/tput" raw 1000000 1024
+	run tput_64k "$BIN/tput" aemp 10000 65536
+	run raw_64k "$BIN/tput" raw 20000 65536
+	run bp "$BIN/tput" bp 50000 1024
+	run bp_naive "$BIN/tput" bpnaive 50000 1024
 	echo "  round $i: rtt" >&2
 	run rtt "$BIN/rtt" 20000 same
 	run rtt_xcpu "$BIN/rtt" 20000 xcpu
