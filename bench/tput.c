@@ -35,6 +35,18 @@
 /* The receiver's port name is NAME.a with a 9-character prefix. */
 #define RAW_PORT	"abcdefghi.a"
 
+/* CPU seconds this process has used. */
+static double
+cpu_seconds(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0;
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	    (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
 struct tput {
 	long		 total;
 	size_t		 size;		/* payload bytes, 0: "payload" */
@@ -86,6 +98,7 @@ rx_test(aemp_node *n, const char *self, json_t *msg, void *ud)
 		fprintf(rx->out, "rate %.0f\n", (double)(rx->total - 1) /
 		    (bench_now() - rx->t0));
 		fprintf(rx->out, "lost %ld\n", rx->disorder);
+		fprintf(rx->out, "cpu_rx_s %.3f\n", cpu_seconds());
 
 	}
 	return 0;
@@ -216,6 +229,8 @@ run_aemp(struct tput *t, int snd, int naive)
 	printf("%s\n", line);
 	bench_child_line(&c, line, sizeof line);
 	printf("%s\n", line);
+	bench_child_line(&c, line, sizeof line);
+	printf("%s\ncpu_tx_s %.3f\n", line, cpu_seconds());
 	if ((naive || t->spin) && getrusage(RUSAGE_SELF, &ru) == 0)
 		printf("peak_rss_mb %.1f\n", (double)ru.ru_maxrss / 1024);
 	if (t->spin && !naive)
@@ -276,6 +291,7 @@ raw_receiver(FILE *out, void *arg)
 	}
 	fprintf(out, "rate %.0f\n", (double)(t->total - 1) /
 	    (bench_now() - t0));
+	fprintf(out, "cpu_rx_s %.3f\n", cpu_seconds());
 	pause();
 }
 
@@ -300,6 +316,8 @@ run_raw(struct tput *t)
 	}
 	bench_child_line(&c, line, sizeof line);
 	printf("%s\n", line);
+	bench_child_line(&c, line, sizeof line);
+	printf("%s\ncpu_tx_s %.3f\n", line, cpu_seconds());
 	close(fd);
 	bench_child_end(&c);
 	free(buf);

@@ -176,11 +176,17 @@ plain_span_avx2(const char *p, size_t n)
 size_t
 plain_span(const char *p, size_t n)
 {
-	size_t i = 0;
+	size_t i = 0, lim = n < 16 ? n : 16;
 
+	/* names and tags are short: they end before the vectors start */
+	for (; i < lim; i++)
+		if (!plain_byte((unsigned char)p[i]))
+			return i;
+	if (i == n)
+		return i;
 #if defined(__x86_64__) && defined(__GNUC__)
 	if (n >= 256 && __builtin_cpu_supports("avx2"))
-		i = plain_span_avx2(p, n);
+		i += plain_span_avx2(p + i, n - i);
 #endif
 #ifdef __SSE2__
 	const __m128i space = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7f);

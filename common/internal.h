@@ -278,6 +278,7 @@ struct aemp_node {
 	struct dict	 remotes;	/* node ID -> struct aemp_remote */
 	struct aemp_remote *last_remote; /* aemp_snd()'s last, never freed */
 	struct aemp_port *last_port;	/* aemp_snd()'s last local port */
+	struct aemp_port *last_rcv;	/* the port a packet went to last */
 	struct dict	 funcs;		/* name -> struct func */
 	aemp_resolve_fn	 resolve;	/* aemp_set_resolver() */
 	void		*resolve_ud;

@@ -138,6 +138,8 @@ port_free(aemp_node *n, struct aemp_port *p)
 
 	if (n->last_port == p)
 		n->last_port = NULL;
+	if (n->last_rcv == p)
+		n->last_rcv = NULL;
 	for (t = p->tags; t != NULL; t = next) {
 		next = t->next;
 		free(t);
@@ -359,8 +361,12 @@ void
 kernel_deliver_tagged(aemp_node *n, const char *name, const char *tag,
     size_t len, json_t *msg, struct aemp_remote *from)
 {
-	struct aemp_port *p = *name ? dict_get(&n->ports, name) : NULL;
+	struct aemp_port *p = n->last_rcv;
 	struct rcv_tag *t;
+
+	/* a stream of packets mostly goes to one port: no lookup for it */
+	if (p == NULL || strcmp(PORT_NAME(p), name) != 0)
+		p = n->last_rcv = *name ? dict_get(&n->ports, name) : NULL;
 
 	if (p != NULL && !p->dead && (t = tag_find(p, tag, len)) != NULL &&
 	    t->cb != NULL) {

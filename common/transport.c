@@ -28,6 +28,7 @@
 #define READ_BUDGET	1024	/* packets per read callback */
 #define READ_CHUNK	(64 * 1024)	/* bytes per read in the data phase */
 #define READ_LARGE	(1024 * 1024)	/* per read while a large packet comes */
+#define WRITE_EARLY	(256 * 1024)	/* queued bytes written at once */
 #define MAX_PREAUTH	256	/* connections still in their handshake */
 
 static void conn_read(struct bufferevent *, void *);
@@ -35,6 +36,7 @@ static void read_more(evutil_socket_t, short, void *);
 static void read_later(struct aemp_conn *);
 static void conn_flush(evutil_socket_t, short, void *);
 static void flush_out(struct aemp_conn *);
+static int flush_write(struct aemp_conn *, int in_send);
 static void conn_write(evutil_socket_t, short, void *);
 static void conn_read_data(evutil_socket_t, short, void *);
 static void data_phase(struct aemp_conn *);
@@ -1056,11 +1058,26 @@ conn_event(struct bufferevent *bev, short what, void *arg)
 /* --- writing -------------------------------------------------------------- */
 
 /*
- * Writes what the socket takes. While some is left, the write event
- * waits for room, and no progress for monitor_timeout means a hung peer.
+ * Writes what the socket takes, then tells the program when the queue
+ * toward the node is down to its low mark.
  */
 static void
 flush_out(struct aemp_conn *c)
+{
+	flush_write(c, 0);
+	if (c->state == CONN_UP && c->remote != NULL && c->remote->wm_above &&
+	    c->remote->conn == c)
+		remote_drained(c->remote);
+}
+
+/*
+ * Writes what the socket takes. While some is left, the write event
+ * waits for room, and no progress for monitor_timeout means a hung peer.
+ * From inside a send (in_send), an error only returns -1: closing would
+ * fire monitors inside the program's aemp_snd().
+ */
+static int
+flush_write(struct aemp_conn *c, int in_send)
 {
 	ssize_t got;
 
@@ -1069,8 +1086,10 @@ flush_out(struct aemp_conn *c)
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+			if (in_send)
+				return -1;
 			transport_close(c, strerror(errno));
-			return;
+			return -1;
 		}
 		if (got <= 0)
 			break;
@@ -1096,8 +1115,7 @@ flush_out(struct aemp_conn *c)
 		event_del(c->write_ev);
 		c->write_waiting = 0;
 	}
-	if (c->remote != NULL && c->remote->wm_above && c->remote->conn == c)
-		remote_drained(c->remote);
+	return 0;
 }
 
 /*
@@ -1134,8 +1152,20 @@ conn_queued(struct aemp_conn *c, size_t before)
 	c->listener_less_keepalive = 1;
 	if (before == 0 && c->out.len > 0 && !c->reading)
 		event_active(c->flush_ev, EV_TIMEOUT, 1);
-	if (c->node->max_queue > 0 && c->out.len > c->node->max_queue)
+	if (c->node->max_queue > 0 && c->out.len > c->node->max_queue) {
 		transport_close(c, "send queue overflow");
+		return;
+	}
+	/*
+	 * A long queue is written now rather than at the end of the turn:
+	 * its bytes are still in the cache, and the queue stays short. The
+	 * program hears of a drained queue, or of an error, from the flush
+	 * event, never from inside the send that wrote it.
+	 */
+	if (c->out.len >= WRITE_EARLY && !c->write_waiting &&
+	    (flush_write(c, 1) < 0 || (c->remote != NULL &&
+	    c->remote->wm_above)))
+		event_active(c->flush_ev, EV_TIMEOUT, 1);
 }
 
 /* The caller appended packets to c->out, which held before bytes. */
