@@ -195,7 +195,8 @@ plain_span(const char *p, size_t n)
 
 	for (; i + 32 <= n; i += 32) {
 		a = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
-		b = _mm_loadu_si128((const __m128i *)(const void *)(p + i + 16));
+		b = _mm_loadu_si128((const __m128i *)(const void *)(p + i +
+		    16));
 		bad = _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8(a, space),
 		    _mm_cmpeq_epi8(a, del)), _mm_or_si128(_mm_cmpeq_epi8(a,
 		    quote), _mm_cmpeq_epi8(a, bsl)));
@@ -263,7 +264,8 @@ dump_estimate(json_t *v, int depth)
 			return DUMP_GUESS;
 		n = json_array_size(v);
 		for (sum = 2, i = 0; i < n; i++)
-			sum += dump_estimate(json_array_get(v, i), depth + 1) + 1;
+			sum += dump_estimate(json_array_get(v, i),
+			    depth + 1) + 1;
 		return sum;
 	case JSON_STRING:
 		n = json_string_length(v);

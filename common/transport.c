@@ -27,7 +27,7 @@
 #define NONCE_BYTES	66
 #define READ_BUDGET	1024	/* packets per read callback */
 #define READ_CHUNK	(64 * 1024)	/* bytes per read in the data phase */
-#define READ_LARGE	(1024 * 1024)	/* per read while a large packet comes */
+#define READ_LARGE	(1024 * 1024)	/* per read of a large packet */
 #define WRITE_EARLY	(256 * 1024)	/* queued bytes written at once */
 #define MAX_PREAUTH	256	/* connections still in their handshake */
 

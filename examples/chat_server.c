@@ -14,7 +14,7 @@
 
 #include "aemp.h"
 
-#define QUEUE_HIGH	(256 * 1024)	/* bytes queued toward a client's node */
+#define QUEUE_HIGH	(256 * 1024)	/* queued toward a client's node */
 #define QUEUE_LOW	(64 * 1024)
 #define BACKLOG_MAX	10000		/* lines held for a slow client */
 

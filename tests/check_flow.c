@@ -339,7 +339,7 @@ START_TEST(paced_sender_loses_nothing)
 }
 END_TEST
 
-/* --- aemp_sndf straight into the queue -------------------------------------- */
+/* --- aemp_sndf straight into the queue ----------------------------------- */
 
 struct got {
 	json_t	*msgs;
@@ -457,7 +457,7 @@ START_TEST(large_messages_arrive_whole_and_in_order)
 }
 END_TEST
 
-/* --- max_packet ------------------------------------------------------------ */
+/* --- max_packet --------------------------------------------------------- */
 
 /*
  * alpha sends beta (max_packet 100000) one packet of exactly len bytes,
