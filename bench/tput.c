@@ -32,6 +32,9 @@
 #define BP_HIGH		(1024 * 1024)		/* the bp sender's marks */
 #define BP_LOW		(256 * 1024)
 
+/* Bytes per raw read and write, as large as aemp's largest reads. */
+#define RAW_BUF		(1024 * 1024)
+
 /* The receiver's port name is NAME.a with a 9-character prefix. */
 #define RAW_PORT	"abcdefghi.a"
 
@@ -270,7 +273,7 @@ raw_receiver(FILE *out, void *arg)
 	struct tput *t = arg;
 	long i;
 	int port, lfd = bench_raw_listen(&port), fd;
-	static char buf[256 * 1024];
+	static char buf[RAW_BUF];
 	size_t total = 0, got = 0, first;
 	double t0 = 0;
 
@@ -299,7 +302,7 @@ static int
 run_raw(struct tput *t)
 {
 	struct bench_child c;
-	size_t size = 64 * 1024 + 2 * (t->size + 64);
+	size_t size = RAW_BUF + 2 * (t->size + 64);
 	char *buf = malloc(size);
 	char line[128];
 	long i = 0;
