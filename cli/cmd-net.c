@@ -84,6 +84,22 @@ status(struct net *nt, int opened)
 
 /* --- snd --------------------------------------------------------------- */
 
+#define SND_WRITING	(64 * 1024)	/* a message this large is "large" */
+
+/*
+ * A large message takes a while to be written: once the last of it has
+ * left the queue, the node's confirmation gets its own NET_TIMEOUT.
+ */
+static void
+snd_written(aemp_node *n, const char *nodeid, void *ud)
+{
+	struct net *nt = ud;
+
+	(void)n;
+	if (!nt->nt_done && nt->nt_timer != NULL)
+		net_deadline(nt, "%s did not confirm the delivery", nodeid);
+}
+
 /*
  * Like the reference: send, then monitor the port, then ask its node to
  * relay "message sent successfully" back: the node handles requests in
@@ -108,6 +124,8 @@ cmd_snd_exec(struct cli *cli, const struct aemp_cmd *self, int argc,
 	if ((rc = net_open(&nt, cli, argv[0])) == 0) {
 		node = aemp_node_of(argv[1]);
 		net_target(&nt, node);
+		aemp_set_watermark(nt.nt_node, SND_WRITING, 0, snd_written,
+		    &nt);
 		aemp_snd(nt.nt_node, argv[1], msg);
 		msg = NULL;
 		aemp_mon_cb(nt.nt_node, argv[1], died_first, &nt);

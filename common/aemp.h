@@ -228,6 +228,29 @@ AEMP_API
 json_t		*aemp_stats(aemp_node *);
 #define AEMP_STATS_REQUEST	"aemp_c_stats"
 
+/* --- back-pressure ---------------------------------------------------- */
+
+/*
+ * The bytes queued toward the node of port (a port ID or a node ID) that
+ * the kernel has not taken yet: what waits for a connection, then what
+ * waits for room in the socket. 0 for local ports and nodes nothing is
+ * queued for.
+ */
+AEMP_API
+size_t		 aemp_queued(aemp_node *, const char *port);
+/*
+ * Watermarks on every node's queue: when the bytes queued toward a node
+ * have gone above high, cb(nodeid) is called once as soon as they are
+ * down to low or less; it is not called again until the queue has gone
+ * above high again. A node going down clears the mark without a call
+ * (its monitors tell). high 0 turns the watermarks off; low must be less
+ * than high. Nothing on the wire changes.
+ */
+typedef void (*aemp_drain_fn)(aemp_node *, const char *nodeid, void *ud);
+AEMP_API
+int		 aemp_set_watermark(aemp_node *, size_t high, size_t low,
+		    aemp_drain_fn cb, void *ud);
+
 /* --- global groups ----------------------------------------------------- */
 
 /*

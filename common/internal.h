@@ -133,6 +133,7 @@ struct aemp_remote {
 	int		 probe_pending;
 	int		 sent_since_probe;
 	struct stats_remote stats;	/* stats.c */
+	int		 wm_above;	/* the queue went above wm_high */
 };
 
 static inline const char *
@@ -265,6 +266,10 @@ struct aemp_node {
 	int		 nodelay;
 	size_t		 max_packet;
 	size_t		 max_queue;
+	/* aemp_set_watermark() */
+	size_t		 wm_high, wm_low;
+	aemp_drain_fn	 wm_cb;
+	void		*wm_ud;
 	char		*read_buf;	/* what each read goes into first */
 	/* the next port aemp_port() makes, named ahead (kernel.c) */
 	char		 next_port[PORT_NAME_MAX];
@@ -285,6 +290,7 @@ struct aemp_node {
 	struct dict	 remotes;	/* node ID -> struct aemp_remote */
 	struct aemp_remote *last_remote; /* aemp_snd()'s last, never freed */
 	struct aemp_port *last_port;	/* aemp_snd()'s last local port */
+	struct aemp_port *last_rcv;	/* the port a packet went to last */
 	struct dict	 funcs;		/* name -> struct func */
 	aemp_resolve_fn	 resolve;	/* aemp_set_resolver() */
 	void		*resolve_ud;
@@ -409,6 +415,9 @@ void	 remote_down(struct aemp_remote *, const char *why);
 void	 remote_free_all(aemp_node *);
 void	 remote_packet(struct aemp_remote *, json_t *pkt);
 void	 remote_probe_answer(struct aemp_remote *, json_t *msg);
+size_t	 remote_queued(struct aemp_remote *);
+void	 remote_sent_bytes(struct aemp_remote *, size_t before);
+void	 remote_drained(struct aemp_remote *);
 
 /* transport.c */
 int	 transport_listen(aemp_node *, json_t *binds);
@@ -419,6 +428,7 @@ int	 transport_write(struct aemp_conn *, json_t *pkt);
 int	 transport_write_named(struct aemp_conn *, const char *name,
 	    size_t len, json_t *msg);
 void	 transport_write_buffer(struct aemp_conn *, struct bytes *);
+void	 transport_queued(struct aemp_conn *, size_t before);
 void	 transport_free_all(aemp_node *);
 
 /* words.c */

@@ -28,6 +28,8 @@
 #define NONCE_BYTES	66
 #define READ_BUDGET	1024	/* packets per read callback */
 #define READ_CHUNK	(64 * 1024)	/* bytes per read in the data phase */
+#define READ_LARGE	(1024 * 1024)	/* per read of a large packet */
+#define WRITE_EARLY	(256 * 1024)	/* queued bytes written at once */
 #define MAX_PREAUTH	256	/* connections still in their handshake */
 
 static void conn_handshake_read(struct aemp_conn *);
@@ -35,6 +37,7 @@ static void read_more(evutil_socket_t, short, void *);
 static void read_later(struct aemp_conn *);
 static void conn_flush(evutil_socket_t, short, void *);
 static void flush_out(struct aemp_conn *);
+static int flush_write(struct aemp_conn *, int in_send);
 static void conn_write(evutil_socket_t, short, void *);
 static void conn_read_data(evutil_socket_t, short, void *);
 static void data_phase(struct aemp_conn *);
@@ -938,6 +941,21 @@ general:
 	return c->state == CONN_UP ? 0 : -1;
 }
 
+/* Delivers what fast_packet() parsed; -1 when the connection closed. */
+static int
+deliver_fast(struct aemp_conn *c, const char *name, const char *tag,
+    size_t taglen, json_t *msg)
+{
+	c->remote->stats.msgs_in++;
+	c->listener_less_keepalive = 1;
+	if (tag != NULL)
+		kernel_deliver_tagged(c->node, name, tag, taglen, msg,
+		    c->remote);
+	else
+		kernel_deliver(c->node, name, msg, c->remote);
+	return c->state == CONN_UP ? 0 : -1;
+}
+
 /*
  * Delivers the whole packets at the start of p (len bytes, beginning at a
  * packet boundary or where the splitter left off), fast_packet()'s shapes
@@ -948,8 +966,17 @@ general:
 static size_t
 parse_packets(struct aemp_conn *c, const char *p, size_t len, int *budget)
 {
-	size_t done = 0, pos;
+	size_t done = 0, pos, whole;
+	const char *last;
 
+	/*
+	 * Whole packets end at or before the last ']': the fast parser
+	 * looks no further, so that the start of a large packet that has not
+	 * all come is not parsed in vain before the splitter takes it.
+	 */
+	last = len > c->scanned ? memrchr(p + c->scanned, ']', len -
+	    c->scanned) : NULL;
+	whole = last != NULL ? (size_t)(last + 1 - p) : 0;
 	while ((pos = done + c->scanned) < len) {
 		ssize_t used;
 		size_t skip, plen;
@@ -957,18 +984,11 @@ parse_packets(struct aemp_conn *c, const char *p, size_t len, int *budget)
 		const char *tag;
 		size_t taglen;
 		json_t *msg;
-		if (c->scanned == 0 && !c->node->trace &&
-		    (plen = fast_packet(p + pos, len - pos, c->scan.max, name,
-		    &tag, &taglen, &msg)) > 0) {
+		if (c->scanned == 0 && !c->node->trace && pos < whole &&
+		    (plen = fast_packet(p + pos, whole - pos, c->scan.max,
+		    name, &tag, &taglen, &msg)) > 0) {
 			done += plen;
-			c->remote->stats.msgs_in++;
-			c->listener_less_keepalive = 1;
-			if (tag != NULL)
-				kernel_deliver_tagged(c->node, name, tag, taglen,
-				    msg, c->remote);
-			else
-				kernel_deliver(c->node, name, msg, c->remote);
-			if (c->state != CONN_UP)
+			if (deliver_fast(c, name, tag, taglen, msg) < 0)
 				return done;
 			goto delivered;
 		}
@@ -988,6 +1008,16 @@ parse_packets(struct aemp_conn *c, const char *p, size_t len, int *budget)
 		c->scanned = 0;
 		pos = done + skip;
 		done += skip + plen;
+		/*
+		 * A packet that came in pieces is whole now: the fast parser
+		 * takes it as it takes one that came in one read.
+		 */
+		if (!c->node->trace && fast_packet(p + pos, plen, 0, name,
+		    &tag, &taglen, &msg) > 0) {
+			if (deliver_fast(c, name, tag, taglen, msg) < 0)
+				return done;
+			goto delivered;
+		}
 		c->remote->stats.msgs_in++;
 		if (deliver_packet(c, p + pos, plen) < 0)
 			return done;
@@ -1051,7 +1081,7 @@ conn_read_data(evutil_socket_t fd, short what, void *arg)
 	aemp_node *n = c->node;
 	int budget = READ_BUDGET;
 	ssize_t got;
-	size_t done;
+	size_t done, chunk = READ_CHUNK;
 	char *buf;
 
 	(void)what; (void)fd;
@@ -1063,12 +1093,20 @@ conn_read_data(evutil_socket_t fd, short what, void *arg)
 		read_packets(c);
 		return;
 	}
+	/*
+	 * A packet begun that is already longer than a read is read on in
+	 * reads as long as what it has (up to READ_LARGE): a large packet
+	 * then takes a few reads, not one per 64 KiB. The splitter goes on
+	 * where it stopped, so no byte is scanned twice.
+	 */
+	if (c->in.len >= READ_CHUNK)
+		chunk = c->in.len < READ_LARGE ? c->in.len : READ_LARGE;
 	if (c->in.len > 0)
-		buf = bytes_reserve(&c->in, READ_CHUNK);
+		buf = bytes_reserve(&c->in, chunk);
 	else if ((buf = n->read_buf) == NULL &&
 	    (buf = n->read_buf = malloc(READ_CHUNK)) == NULL)
 		abort();
-	got = stream_read(c->stream, buf, READ_CHUNK);
+	got = stream_read(c->stream, buf, chunk);
 	if (got <= 0) {
 		if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
 		    errno == EINTR))
@@ -1169,11 +1207,26 @@ fail:
 /* --- writing -------------------------------------------------------------- */
 
 /*
- * Writes what the socket takes. While some is left, the write event
- * waits for room, and no progress for monitor_timeout means a hung peer.
+ * Writes what the socket takes, then tells the program when the queue
+ * toward the node is down to its low mark.
  */
 static void
 flush_out(struct aemp_conn *c)
+{
+	flush_write(c, 0);
+	if (c->state == CONN_UP && c->remote != NULL && c->remote->wm_above &&
+	    c->remote->conn == c)
+		remote_drained(c->remote);
+}
+
+/*
+ * Writes what the socket takes. While some is left, the write event
+ * waits for room, and no progress for monitor_timeout means a hung peer.
+ * From inside a send (in_send), an error only returns -1: closing would
+ * fire monitors inside the program's aemp_snd().
+ */
+static int
+flush_write(struct aemp_conn *c, int in_send)
 {
 	struct aemp_stream *s = c->stream;
 	ssize_t got;
@@ -1181,16 +1234,19 @@ flush_out(struct aemp_conn *c)
 
 	/* a stream's own bytes (TLS records) when we have none queued */
 	if (c->out.len == 0 && stream_flush(s) < 0) {
-		transport_close(c, stream_error(s, errno));
-		return;
+		if (!in_send)
+			transport_close(c, stream_error(s, errno));
+		return -1;
 	}
 	while (c->out.len > 0) {
 		got = stream_write(s, bytes_ptr(&c->out), c->out.len);
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+			if (in_send)
+				return -1;
 			transport_close(c, stream_error(s, errno));
-			return;
+			return -1;
 		}
 		if (got > 0) {
 			bytes_consume(&c->out, (size_t)got);
@@ -1223,6 +1279,7 @@ flush_out(struct aemp_conn *c)
 		event_del(c->write_ev);
 		c->write_waiting = 0;
 	}
+	return 0;
 }
 
 /*
@@ -1261,8 +1318,27 @@ conn_queued(struct aemp_conn *c, size_t before)
 	c->listener_less_keepalive = 1;
 	if (before == 0 && c->out.len > 0 && !c->reading)
 		event_active(c->flush_ev, EV_TIMEOUT, 1);
-	if (c->node->max_queue > 0 && c->out.len > c->node->max_queue)
+	if (c->node->max_queue > 0 && c->out.len > c->node->max_queue) {
 		transport_close(c, "send queue overflow");
+		return;
+	}
+	/*
+	 * A long queue is written now rather than at the end of the turn:
+	 * its bytes are still in the cache, and the queue stays short. The
+	 * program hears of a drained queue, or of an error, from the flush
+	 * event, never from inside the send that wrote it.
+	 */
+	if (c->out.len >= WRITE_EARLY && !c->write_waiting &&
+	    (flush_write(c, 1) < 0 || (c->remote != NULL &&
+	    c->remote->wm_above)))
+		event_active(c->flush_ev, EV_TIMEOUT, 1);
+}
+
+/* The caller appended packets to c->out, which held before bytes. */
+void
+transport_queued(struct aemp_conn *c, size_t before)
+{
+	conn_queued(c, before);
 }
 
 /* Queues pkt for this loop turn's write (see conn_flush). */

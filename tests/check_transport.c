@@ -646,6 +646,57 @@ START_TEST(packet_over_cap)
 }
 END_TEST
 
+/*
+ * A packet of exactly len bytes, ["","devnull","xx..."], to a node with
+ * max_packet 65536, in pieces: taken at and under the cap (the node then
+ * answers an info request on the same connection), "packet too large"
+ * over it.
+ */
+static void
+packet_of(size_t len, int fits)
+{
+	static const char head[] = "[\"\",\"devnull\",\"";
+	struct child c;
+	char *p = malloc(len + 1);
+	int fd;
+
+	memcpy(p, head, sizeof head - 1);
+	memset(p + sizeof head - 1, 'x', len - (sizeof head - 1) - 2);
+	memcpy(p + len - 2, "\"]", 3);
+	if (!fits) {
+		expect_packet_error(p, "packet too large",
+		    "{\"max_packet\": 65536}");
+		free(p);
+		return;
+	}
+	child_start(&c, "{\"max_packet\": 65536}");
+	fd = raw_authenticated(c.port);
+	raw_send(fd, p);
+	raw_send(fd, "[\"\",\"info\",\"raw#r1\"]");
+	ck_assert(raw_read_until(fd, "[\"r1\",\"victim\"]"));
+	close(fd);
+	child_stop(&c);
+	free(p);
+}
+
+START_TEST(packet_one_under_cap)
+{
+	packet_of(65535, 1);
+}
+END_TEST
+
+START_TEST(packet_at_cap)
+{
+	packet_of(65536, 1);
+}
+END_TEST
+
+START_TEST(packet_one_over_cap)
+{
+	packet_of(65537, 0);
+}
+END_TEST
+
 START_TEST(unknown_ports_and_bad_requests_are_harmless)
 {
 	struct child c;
@@ -1421,6 +1472,9 @@ transport_suite(void)
 	tcase_add_test(data, packet_not_array);
 	tcase_add_test(data, first_element_not_string);
 	tcase_add_test(data, packet_over_cap);
+	tcase_add_test(data, packet_one_under_cap);
+	tcase_add_test(data, packet_at_cap);
+	tcase_add_test(data, packet_one_over_cap);
 	tcase_add_test(data, unknown_ports_and_bad_requests_are_harmless);
 	tcase_add_test(data, many_packets_in_one_write_and_split_packets);
 	tcase_add_test(data, nul_bytes_in_strings);
