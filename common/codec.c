@@ -321,15 +321,12 @@ json_dump_named(const char *name, size_t len, json_t *msg, struct bytes *out)
 	else {
 		/* pre bytes held for the name, then jansson appends */
 		bytes_commit(out, pre);
-		if (json_dump_callback(msg, dump_to_bytes, out,
-		    JSON_COMPACT) != 0 || out->len - at - pre < 2) {
-			out->len = at;
-			return -1;
-		}
-		need = out->len - at - pre;
+		need = json_dump_callback(msg, dump_to_bytes, out,
+		    JSON_COMPACT) == 0 ? out->len - at - pre : 0;
 		out->len = at;
 		p = bytes_ptr(out) + at;
 	}
+	/* jansson refuses lone surrogates (Perl's bytes): written as Perl does */
 	if (need == 0 && (p = perl_dump_into(msg, out, pre, &need)) == NULL)
 		return -1;
 	if (need < 2)
