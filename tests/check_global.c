@@ -500,8 +500,11 @@ START_TEST(ephemeral_bind_announced)
 	addr = tn_addr(a);
 	ck_assert_int_eq(sscanf(addr, "127.0.0.1:%d", &port), 1);
 	ck_assert_int_gt(port, 0);
-	b = tn_node(base, "beta", json_pack("{s[ss]}", "seeds", "127.0.0.1:0",
-	    addr));
+	/* a seed must say where to connect: port 0 is refused at configure */
+	ck_assert_ptr_null(tn_node(base, "gamma", json_pack("{s[s]}", "seeds",
+	    "127.0.0.1:0")));
+	b = tn_node(base, "beta", json_pack("{s[s]}", "seeds", addr));
+	ck_assert_ptr_nonnull(b);
 	tn_log_capture(b, &blog);
 	ck_assert(wait_for(is_up, b, "alpha", 1, 5));
 	snprintf(want, sizeof want, "alpha told us its addresses (%s).", addr);
