@@ -126,6 +126,9 @@ struct aemp_remote {
 	uint64_t	 probe_seq;
 	int		 probe_pending;
 	int		 sent_since_probe;
+	/* a new connection for this node, held while conn is probed */
+	struct aemp_conn *challenger;
+	struct ntimer	*challenge_ev;
 };
 
 static inline const char *
@@ -140,6 +143,10 @@ enum conn_state {
 	CONN_CONNECTING,	/* TCP connect in progress */
 	CONN_GREETING,		/* waiting for the peer's two greeting lines */
 	CONN_AUTH,		/* waiting for the peer's auth line */
+	CONN_HELD,		/* a second connection for a node that is up,
+				   waiting while the old one is probed */
+	CONN_PARKED,		/* authenticated, waiting while the connection
+				   a simultaneous connect keeps finishes */
 	CONN_UP,		/* data phase */
 	CONN_CLOSED
 };
@@ -171,6 +178,7 @@ struct aemp_conn {
 	int		 seed;		/* index in node->seeds + 1, or 0 */
 	int		 listener_less_keepalive;
 	unsigned	 closing;
+	int		 outgoing;	/* we initiated it */
 };
 
 /* --- deferred work ------------------------------------------------------ */
@@ -356,6 +364,7 @@ void	 remote_down(struct aemp_remote *, const char *why);
 void	 remote_free_all(aemp_node *);
 void	 remote_packet(struct aemp_remote *, json_t *pkt);
 void	 remote_probe_answer(struct aemp_remote *, json_t *msg);
+void	 remote_challenge(struct aemp_remote *, struct aemp_conn *);
 
 /* transport.c */
 int	 transport_listen(aemp_node *, json_t *binds);
@@ -366,6 +375,7 @@ int	 transport_write(struct aemp_conn *, json_t *pkt);
 int	 transport_write_named(struct aemp_conn *, const char *name,
 	    size_t len, json_t *msg);
 void	 transport_write_buffer(struct aemp_conn *, struct bytes *);
+void	 transport_held_verdict(struct aemp_conn *, int accept);
 void	 transport_free_all(aemp_node *);
 
 /* the global service: global.c, and global_seed_result() in seed.c */

@@ -208,6 +208,24 @@ remote_connect(struct aemp_remote *r)
  * no answer within monitor_timeout means our messages make no progress,
  * and the node is dropped with a transport error.
  */
+/*
+ * ["snd", OURID, "devnull", "aemp-probe", SEQ], built value by value: a
+ * varargs format once named four items for five values, so that SEQ was
+ * read from the pointer to "aemp-probe" and no probe was ever answered.
+ */
+static json_t *
+probe_message(const char *self, uint64_t seq)
+{
+	json_t *msg = json_array();
+
+	json_array_append_new(msg, json_string("snd"));
+	json_array_append_new(msg, json_string(self));
+	json_array_append_new(msg, json_string("devnull"));
+	json_array_append_new(msg, json_string("aemp-probe"));
+	json_array_append_new(msg, json_integer((json_int_t)seq));
+	return msg;
+}
+
 static void
 probe_tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -227,8 +245,7 @@ probe_tick(evutil_socket_t fd, short what, void *arg)
 		return;
 	r->probe_pending = 1;
 	r->probe_sent = node_now();
-	remote_send_name(r, "", json_pack("[ssssI]", "snd", n->id, "devnull",
-	    "aemp-probe", (json_int_t)++r->probe_seq));
+	remote_send_name(r, "", probe_message(n->id, ++r->probe_seq));
 	r->sent_since_probe = 0;
 }
 
@@ -236,9 +253,61 @@ probe_tick(evutil_socket_t fd, short what, void *arg)
 void
 remote_probe_answer(struct aemp_remote *r, json_t *msg)
 {
-	if (json_integer_value(json_array_get(msg, 2)) ==
+	struct aemp_conn *c = r->challenger;
+
+	if (json_integer_value(json_array_get(msg, 2)) !=
 	    (json_int_t)r->probe_seq)
-		r->probe_pending = 0;
+		return;
+	r->probe_pending = 0;
+	if (c != NULL) {
+		/* the old connection is alive: the newcomer is a duplicate */
+		r->challenger = NULL;
+		ntimer_del(r->node, r->challenge_ev);
+		transport_held_verdict(c, 0);
+	}
+}
+
+/* Bound on the answer that decides between an old and a new connection. */
+#define CHALLENGE_BOUND	1.0
+
+static void
+challenge_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct aemp_remote *r = arg;
+	struct aemp_conn *c = r->challenger;
+
+	(void)fd; (void)what;
+	if (c == NULL)
+		return;
+	r->challenger = NULL;
+	if (r->conn != NULL)
+		remote_down(r, "peer not responding (a new connection from "
+		    "it replaces this one)");
+	transport_held_verdict(c, 1);
+}
+
+/*
+ * A second connection c authenticates as r, which is up: a duplicate of
+ * a live node (refused, as the reference does), or the restarted node
+ * whose old connection is dead without a FIN (a frozen process, a
+ * partition). The old connection is probed at once; an answer within
+ * CHALLENGE_BOUND (or monitor_timeout / 2 if shorter) keeps it, silence
+ * drops it as a transport error and lets c in.
+ */
+void
+remote_challenge(struct aemp_remote *r, struct aemp_conn *c)
+{
+	aemp_node *n = r->node;
+	double bound = n->monitor_timeout / 2 < CHALLENGE_BOUND ?
+	    n->monitor_timeout / 2 : CHALLENGE_BOUND;
+
+	r->challenger = c;
+	if (r->challenge_ev == NULL)
+		r->challenge_ev = ntimer_new(n, 0, challenge_timeout, r);
+	ntimer_add(n, r->challenge_ev, bound);
+	r->probe_pending = 1;
+	r->probe_sent = node_now();
+	remote_send_name(r, "", probe_message(n->id, ++r->probe_seq));
 }
 
 static void
@@ -284,11 +353,16 @@ remote_down(struct aemp_remote *r, const char *why)
 	int was_up = r->conn != NULL;
 	json_t *reason = json_pack("[sss]", "transport_error", r->id, why);
 
+	struct aemp_conn *challenger = r->challenger;
+
 	if (was_up) {
 		struct aemp_conn *c = r->conn;
 		r->conn = NULL;
 		transport_close(c, why);
 	}
+	/* the old connection is gone by itself: the newcomer may come in */
+	r->challenger = NULL;
+	ntimer_del(n, r->challenge_ev);
 	stop_connecting(r);
 	ntimer_del(n, r->probe_ev);
 	bytes_free(&r->queue);
@@ -302,6 +376,8 @@ remote_down(struct aemp_remote *r, const char *why)
 		    r->id, why);
 	}
 	json_decref(reason);
+	if (challenger != NULL)
+		transport_held_verdict(challenger, 1);
 }
 
 /* A packet (stolen) arrived from r. */
@@ -361,6 +437,8 @@ remote_free_all(aemp_node *n)
 		}
 		if (r->probe_ev != NULL)
 			ntimer_free(n, r->probe_ev);
+		if (r->challenge_ev != NULL)
+			ntimer_free(n, r->challenge_ev);
 		bytes_free(&r->queue);
 		json_decref(r->addrs);
 		free(r->id);

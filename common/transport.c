@@ -337,6 +337,19 @@ conn_free(aemp_node *n, void *arg)
 	free(c);
 }
 
+static struct aemp_conn *conn_sibling(struct aemp_conn *, enum conn_state);
+static void conn_up(struct aemp_conn *);
+
+static void
+unpark(aemp_node *n, void *arg)
+{
+	struct aemp_conn *c = arg;
+
+	(void)n;
+	if (c->state == CONN_PARKED && conn_sibling(c, CONN_AUTH) == NULL)
+		conn_up(c);
+}
+
 void
 transport_close(struct aemp_conn *c, const char *why)
 {
@@ -381,6 +394,19 @@ transport_close(struct aemp_conn *c, const char *why)
 	}
 	bufferevent_free(c->bev);
 	c->bev = NULL;
+	if (!n->freeing && was == CONN_HELD) {
+		struct aemp_remote *r = dict_get(&n->remotes, c->rnodeid);
+		if (r != NULL && r->challenger == c) {
+			r->challenger = NULL;
+			ntimer_del(n, r->challenge_ev);
+		}
+	}
+	if (!n->freeing && was == CONN_AUTH && c->rnodeid != NULL) {
+		/* the connection a parked one waited for failed: take that */
+		struct aemp_conn *o = conn_sibling(c, CONN_PARKED);
+		if (o != NULL)
+			node_call_later(n, unpark, o);
+	}
 	if (!n->freeing) {
 		if (c->seed && was != CONN_UP)
 			global_seed_result(n, c, c->rnodeid, why);
@@ -520,6 +546,7 @@ transport_connect(aemp_node *n, const char *addr, const char *expect)
 	}
 	bev = bufferevent_socket_new(n->base, -1, BEV_OPT_CLOSE_ON_FREE);
 	c = conn_new(n, bev, addr, expect);
+	c->outgoing = 1;
 	if (bufferevent_socket_connect(bev, res->ai_addr,
 	    (int)res->ai_addrlen) < 0) {
 		freeaddrinfo(res);
@@ -580,15 +607,59 @@ token_equal(const char *a, const char *b)
 	return diff == 0;
 }
 
+/*
+ * Two connections between the same two nodes, both initiated at once
+ * while a mesh forms: both sides keep the one initiated by the node with
+ * the smaller ID (compared as bytes), so neither closes a connection the
+ * other keeps, and no link that is up goes down for it. Perl peers keep
+ * the newest instead; whichever of the two they close, the other stays.
+ */
+static int
+conn_preferred(struct aemp_conn *c)
+{
+	int smaller = strcmp(c->node->id, c->rnodeid) < 0;
+
+	return smaller == (c->outgoing != 0);
+}
+
+/* Another connection with c's peer in state, or NULL. */
+static struct aemp_conn *
+conn_sibling(struct aemp_conn *c, enum conn_state state)
+{
+	struct aemp_conn *o;
+
+	for (o = c->node->conns; o != NULL; o = o->next)
+		if (o != c && o->state == state && o->rnodeid != NULL &&
+		    strcmp(o->rnodeid, c->rnodeid) == 0)
+			return o;
+	return NULL;
+}
+
+/* Our auth line (3.4): the only method we choose is hmac_md6_64_256. */
+static void
+send_auth(struct aemp_conn *c)
+{
+	aemp_node *n = c->node;
+	char token[65];
+
+	aemp_auth_token(n->secret, c->lgreet1, c->lgreet2, c->rgreet1,
+	    c->rgreet2, token);
+	aemp_auth_token(n->secret, c->rgreet1, c->rgreet2, c->lgreet1,
+	    c->lgreet2, c->expect_token);
+	evbuffer_add_printf(bufferevent_get_output(c->bev),
+	    "hmac_md6_64_256;%s;json\n", token);
+	explicit_bzero(token, sizeof token);
+	c->state = CONN_AUTH;
+}
+
 /* Checks the peer's greeting (3.2), chooses methods (3.3), sends auth. */
 static const char *
 handle_greeting(struct aemp_conn *c)
 {
 	aemp_node *n = c->node;
 	struct aemp_greeting g;
-	struct aemp_remote *r;
+	struct aemp_remote *r = NULL;
 	const char *why = NULL, *method = NULL;
-	char token[65];
 	size_t i;
 
 	if (aemp_greeting_parse(c->rgreet1, strlen(c->rgreet1), &g, &why) < 0)
@@ -606,7 +677,7 @@ handle_greeting(struct aemp_conn *c)
 	else if (strcmp(g.nodeid, n->id) == 0)
 		why = "I refuse to talk to myself";
 	else if ((r = dict_get(&n->remotes, g.nodeid)) != NULL &&
-	    r->conn != NULL)
+	    r->conn != NULL && r->challenger != NULL)
 		why = "already connected, not connecting again.";
 	if (why == NULL) {
 		for (i = 0; g.auths[i] != NULL && method == NULL; i++)
@@ -631,18 +702,53 @@ handle_greeting(struct aemp_conn *c)
 		    c->peer, g.nodeid);
 		why = "already connected";
 	}
-	if (why == NULL) {
-		aemp_auth_token(n->secret, c->lgreet1, c->lgreet2, c->rgreet1,
-		    c->rgreet2, token);
-		aemp_auth_token(n->secret, c->rgreet1, c->rgreet2, c->lgreet1,
-		    c->lgreet2, c->expect_token);
-		evbuffer_add_printf(bufferevent_get_output(c->bev),
-		    "%s;%s;json\n", method, token);
-		explicit_bzero(token, sizeof token);
-		c->state = CONN_AUTH;
-	}
+	if (why == NULL && r != NULL && r->conn != NULL) {
+		/* live duplicate or restarted node? (remote_challenge) */
+		c->state = CONN_HELD;
+		bufferevent_disable(c->bev, EV_READ);
+		remote_challenge(r, c);
+	} else if (why == NULL && !conn_preferred(c) &&
+	    (conn_sibling(c, CONN_AUTH) != NULL ||
+	    conn_sibling(c, CONN_PARKED) != NULL))
+		why = "simultaneous connect, keeping the other connection";
+	else if (why == NULL)
+		send_auth(c);
 	aemp_greeting_clear(&g);
 	return why;
+}
+
+/*
+ * The held connection c may go on (accept) or is a duplicate of a live
+ * connection. Its buffered lines are read after the current callback.
+ */
+static void
+held_resume(aemp_node *n, void *arg)
+{
+	struct aemp_conn *c = arg;
+
+	(void)n;
+	if (c->state == CONN_AUTH)
+		conn_read(c->bev, c);
+}
+
+void
+transport_held_verdict(struct aemp_conn *c, int accept)
+{
+	aemp_node *n = c->node;
+
+	if (c->state != CONN_HELD)
+		return;
+	if (!accept) {
+		aemp_log(n, 9, "%s %s already connected, not connecting again.",
+		    c->peer, c->rnodeid);
+		transport_close(c, "already connected");
+		return;
+	}
+	aemp_log(n, 9, "%s: the old connection to %s made no progress, "
+	    "taking this one", c->peer, c->rnodeid);
+	send_auth(c);
+	bufferevent_enable(c->bev, EV_READ);
+	node_call_later(n, held_resume, c);
 }
 
 static const char *
@@ -681,7 +787,23 @@ conn_up(struct aemp_conn *c)
 {
 	aemp_node *n = c->node;
 	struct aemp_remote *r = remote_get(n, c->rnodeid, 1);
+	struct aemp_conn *o;
 
+	/* a simultaneous connect: see conn_preferred() */
+	if (!conn_preferred(c) && r->conn != NULL) {
+		transport_close(c, "simultaneous connect, keeping the other "
+		    "connection");
+		return;
+	}
+	if (!conn_preferred(c) && r->conn == NULL &&
+	    conn_sibling(c, CONN_AUTH) != NULL) {
+		c->state = CONN_PARKED;
+		bufferevent_disable(c->bev, EV_READ);
+		return;
+	}
+	while ((o = conn_sibling(c, CONN_PARKED)) != NULL)
+		transport_close(o, "simultaneous connect, keeping the other "
+		    "connection");
 	c->state = CONN_UP;
 	if (c->timer != NULL)
 		ntimer_free(c->node, c->timer);
