@@ -179,6 +179,7 @@ struct aemp_conn {
 	int		 listener_less_keepalive;
 	unsigned	 closing;
 	int		 outgoing;	/* we initiated it */
+	double		 up_since;	/* node_now() when it came up */
 };
 
 /* --- deferred work ------------------------------------------------------ */

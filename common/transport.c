@@ -702,7 +702,17 @@ handle_greeting(struct aemp_conn *c)
 		    c->peer, g.nodeid);
 		why = "already connected";
 	}
-	if (why == NULL && r != NULL && r->conn != NULL) {
+	if (why == NULL && r != NULL && r->conn != NULL && conn_preferred(c) &&
+	    !conn_preferred(r->conn) &&
+	    node_now() - r->conn->up_since < n->monitor_timeout)
+		/*
+		 * Most likely the other half of a simultaneous connect whose
+		 * first half came up here first: the peer may hold that one
+		 * back for this one (conn_up), so a probe would go unanswered.
+		 * This one goes; the peer then takes the other.
+		 */
+		why = "simultaneous connect, keeping the other connection";
+	else if (why == NULL && r != NULL && r->conn != NULL) {
 		/* live duplicate or restarted node? (remote_challenge) */
 		c->state = CONN_HELD;
 		bufferevent_disable(c->bev, EV_READ);
@@ -805,6 +815,7 @@ conn_up(struct aemp_conn *c)
 		transport_close(o, "simultaneous connect, keeping the other "
 		    "connection");
 	c->state = CONN_UP;
+	c->up_since = node_now();
 	if (c->timer != NULL)
 		ntimer_free(c->node, c->timer);
 	c->timer = NULL;
