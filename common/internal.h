@@ -129,6 +129,7 @@ struct aemp_remote {
 	/* a new connection for this node, held while conn is probed */
 	struct aemp_conn *challenger;
 	struct ntimer	*challenge_ev;
+	double		 idle_since;	/* made, or last went down */
 };
 
 static inline const char *
@@ -295,6 +296,7 @@ struct aemp_node {
 	struct seed	*seeds;
 	size_t		 nseeds;
 	struct ntimer	*seed_ev;
+	struct ntimer	*forget_ev;	/* forgets idle remotes (remote.c) */
 
 	/* deferred work, run from one event in FIFO order: a ring */
 	struct defer	*defer_ring;

@@ -5,10 +5,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "internal.h"
 
+/* Idle records of other nodes kept at most (see remote_forgettable). */
+#define REMOTES_IDLE_MAX	4096
+
 void kernel_nodes_event(aemp_node *, const char *id, int up, json_t *reason);
+
+static void forget_schedule(aemp_node *, double);
 
 struct aemp_remote *
 remote_get(aemp_node *n, const char *id, int create)
@@ -23,10 +31,144 @@ remote_get(aemp_node *n, const char *id, int create)
 	r->node = n;
 	r->id = strdup(id);
 	r->addrs = json_array();
+	r->idle_since = node_now();
 	dict_init(&r->lmon, mon_list_key);
 	dict_init(&r->rmon, mon_other_key);
 	dict_put(&n->remotes, r->id, r);
+	forget_schedule(n, n->remotes.count > REMOTES_IDLE_MAX ? 0 :
+	    n->monitor_timeout);
 	return r;
+}
+
+static void
+remote_free(aemp_node *n, struct aemp_remote *r)
+{
+	struct dict_entry *le;
+	size_t lpos = 0;
+
+	while ((le = dict_next(&r->lmon, &lpos)) != NULL) {
+		struct mon_list *l = le->value;
+		struct aemp_mon *m;
+		while ((m = l->head) != NULL) {
+			mon_unlink(m);
+			mon_free(m);
+		}
+		free(l->portid);
+		free(l->name);
+		free(l);
+	}
+	dict_clear(&r->lmon);
+	lpos = 0;
+	while ((le = dict_next(&r->rmon, &lpos)) != NULL) {
+		struct aemp_mon *m = le->value;
+		mon_unlink(m);
+		mon_free(m);
+	}
+	dict_clear(&r->rmon);
+	if (r->connect_ev != NULL) {
+		ntimer_free(n, r->connect_ev);
+		ntimer_free(n, r->timeout_ev);
+	}
+	if (r->probe_ev != NULL)
+		ntimer_free(n, r->probe_ev);
+	if (r->challenge_ev != NULL)
+		ntimer_free(n, r->challenge_ev);
+	bytes_free(&r->queue);
+	json_decref(r->addrs);
+	free(r->id);
+	free(r);
+}
+
+/*
+ * What we know of a node that is down, unmonitored, with nothing queued
+ * and no seed is only its addresses, which the global service tells us
+ * again: every aemp CLI call is a node with a fresh ID, and relays name
+ * any ID a peer likes, so such records are forgotten after
+ * monitor_timeout, and at once while there are more than
+ * REMOTES_IDLE_MAX of them.
+ */
+static int
+remote_forgettable(aemp_node *n, struct aemp_remote *r)
+{
+	size_t i;
+
+	if (r->conn != NULL || r->connecting || r->queue.len > 0 ||
+	    r->lmon.count > 0 || r->rmon.count > 0 || r->challenger != NULL)
+		return 0;
+	for (i = 0; i < n->nseeds; i++)
+		if (n->seeds[i].nodeid != NULL &&
+		    strcmp(n->seeds[i].nodeid, r->id) == 0)
+			return 0;
+	return 1;
+}
+
+static void
+forget_tick(evutil_socket_t fd, short what, void *arg)
+{
+	aemp_node *n = arg;
+	struct aemp_remote **gone;
+	struct dict_entry *e;
+	size_t pos = 0, ngone = 0, i, waiting = 0;
+	int all = n->remotes.count > REMOTES_IDLE_MAX;
+	double now = node_now();
+
+	(void)fd; (void)what;
+	if (n->freeing || n->remotes.count == 0)
+		return;
+	gone = malloc(n->remotes.count * sizeof *gone);
+	if (gone == NULL)
+		abort();
+	/* collected first: deleting moves the table's entries */
+	while ((e = dict_next(&n->remotes, &pos)) != NULL) {
+		struct aemp_remote *r = e->value;
+		if (!remote_forgettable(n, r))
+			continue;
+		if (all || now - r->idle_since >= n->monitor_timeout)
+			gone[ngone++] = r;
+		else
+			waiting++;
+	}
+	for (i = 0; i < ngone; i++) {
+		if (n->last_remote == gone[i])
+			n->last_remote = NULL;
+		dict_del(&n->remotes, gone[i]->id);
+		remote_free(n, gone[i]);
+	}
+	free(gone);
+	if (ngone > 0 && n->remotes.cap > 64 &&
+	    n->remotes.count < n->remotes.cap / 8) {
+		/* the table shrinks too */
+		struct dict d;
+		dict_init(&d, remote_key);
+		pos = 0;
+		while ((e = dict_next(&n->remotes, &pos)) != NULL)
+			dict_put(&d, remote_key(e->value), e->value);
+		dict_clear(&n->remotes);
+		n->remotes = d;
+	}
+	if (ngone > 0)
+		aemp_log(n, 9, "forgot %zu nodes that were down and idle",
+		    ngone);
+#ifdef __GLIBC__
+	/* many small blocks freed at once: glibc keeps them otherwise */
+	if (ngone >= 256)
+		malloc_trim(0);
+#endif
+	if (waiting > 0)
+		forget_schedule(n, n->monitor_timeout);
+}
+
+/* The next sweep for idle remotes within seconds (a sooner one stays). */
+static void
+forget_schedule(aemp_node *n, double seconds)
+{
+	if (n->freeing)
+		return;
+	if (n->forget_ev == NULL)
+		n->forget_ev = ntimer_new(n, 0, forget_tick, n);
+	else if (ntimer_pending(n->forget_ev) && seconds > 0)
+		return;
+	ntimer_add(n, n->forget_ev, seconds);
 }
 
 /*
@@ -366,6 +508,8 @@ remote_down(struct aemp_remote *r, const char *why)
 	stop_connecting(r);
 	ntimer_del(n, r->probe_ev);
 	bytes_free(&r->queue);
+	r->idle_since = node_now();
+	forget_schedule(n, n->monitor_timeout);
 	if (!was_up)
 		aemp_log(n, 9, "%s: %s", r->id, why);
 	kernel_remote_down(n, r, reason);
@@ -407,43 +551,11 @@ remote_free_all(aemp_node *n)
 	struct dict_entry *e;
 	size_t pos = 0;
 
-	while ((e = dict_next(&n->remotes, &pos)) != NULL) {
-		struct aemp_remote *r = e->value;
-		struct dict_entry *le;
-		size_t lpos = 0;
-
-		while ((le = dict_next(&r->lmon, &lpos)) != NULL) {
-			struct mon_list *l = le->value;
-			struct aemp_mon *m;
-			while ((m = l->head) != NULL) {
-				mon_unlink(m);
-				mon_free(m);
-			}
-			free(l->portid);
-			free(l->name);
-			free(l);
-		}
-		dict_clear(&r->lmon);
-		lpos = 0;
-		while ((le = dict_next(&r->rmon, &lpos)) != NULL) {
-			struct aemp_mon *m = le->value;
-			mon_unlink(m);
-			mon_free(m);
-		}
-		dict_clear(&r->rmon);
-		if (r->connect_ev != NULL) {
-			ntimer_free(n, r->connect_ev);
-			ntimer_free(n, r->timeout_ev);
-		}
-		if (r->probe_ev != NULL)
-			ntimer_free(n, r->probe_ev);
-		if (r->challenge_ev != NULL)
-			ntimer_free(n, r->challenge_ev);
-		bytes_free(&r->queue);
-		json_decref(r->addrs);
-		free(r->id);
-		free(r);
-	}
+	while ((e = dict_next(&n->remotes, &pos)) != NULL)
+		remote_free(n, e->value);
 	dict_clear(&n->remotes);
 	n->last_remote = NULL;
+	if (n->forget_ev != NULL)
+		ntimer_free(n, n->forget_ev);
+	n->forget_ev = NULL;
 }
