@@ -13,6 +13,9 @@
 
 #include <errno.h>
 #include <ifaddrs.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +31,12 @@
 #define READ_BUDGET	1024	/* packets per read callback */
 #define READ_CHUNK	(64 * 1024)	/* bytes per read in the data phase */
 #define MAX_PREAUTH	256	/* connections still in their handshake */
+/*
+ * Bytes of max_packet per value a packet may hold: 64 MiB allow 4 M
+ * values, which decode to about 200 MiB (jansson's ~50 bytes a value).
+ */
+#define MAX_PACKET_PER_VALUE	16
+#define BIG_PACKET_TRIM	(1024 * 1024)
 
 static void conn_read(struct bufferevent *, void *);
 static void read_more(evutil_socket_t, short, void *);
@@ -307,6 +316,7 @@ conn_new(aemp_node *n, struct bufferevent *bev, const char *peer,
 	c->expect = expect ? strdup(expect) : NULL;
 	c->state = CONN_CONNECTING;
 	aemp_scan_init(&c->scan, n->max_packet);
+	c->scan.max_values = n->max_packet / MAX_PACKET_PER_VALUE;
 	c->more_ev = event_new(n->base, -1, 0, read_more, c);
 	c->flush_ev = event_new(n->base, -1, 0, conn_flush, c);
 	c->next = n->conns;
@@ -972,8 +982,10 @@ parse_packets(struct aemp_conn *c, const char *p, size_t len, int *budget)
 		}
 		used = aemp_scan_feed(&c->scan, p + pos, len - pos);
 		if (used < 0) {
-			transport_close(c, c->scan.max && c->scanned +
-			    len - pos > c->scan.max ? "packet too large" :
+			transport_close(c, c->scan.too_many ? "packet too "
+			    "large (too many values)" : c->scan.max &&
+			    c->scanned + len - pos > c->scan.max ?
+			    "packet too large" :
 			    "protocol error: malformed packet stream");
 			return done;
 		}
@@ -988,6 +1000,11 @@ parse_packets(struct aemp_conn *c, const char *p, size_t len, int *budget)
 		done += skip + plen;
 		if (deliver_packet(c, p + pos, plen) < 0)
 			return done;
+#ifdef __GLIBC__
+		/* what a big packet decoded to is freed: give it back */
+		if (plen >= BIG_PACKET_TRIM)
+			malloc_trim(0);
+#endif
 	delivered:
 		if (--*budget == 0) {
 			read_later(c);

@@ -753,6 +753,76 @@ START_TEST(anonymous_peers_are_forgotten)
 }
 END_TEST
 
+/* VmHWM (peak resident) of pid in KiB. */
+static long
+hwm_kib(pid_t pid)
+{
+	char path[64], *text, *p;
+	long kib = -1;
+
+	snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
+	if ((text = test_slurp(path)) == NULL)
+		return -1;
+	if ((p = strstr(text, "VmHWM:")) != NULL)
+		kib = strtol(p + 6, NULL, 10);
+	free(text);
+	return kib;
+}
+
+/*
+ * One 60 MiB packet of small integers (under max_packet, 64 MiB) once
+ * took 1,264 MiB to decode: jansson spends about 50 bytes on a value
+ * written in two. Decoded packets are bounded by a count of values
+ * (max_packet / 16): this one is refused at that count, with the
+ * connection, and the node's peak stays under PEAK_BOUND.
+ */
+#define BIG_PACKET	(60 * 1024 * 1024)
+#define PEAK_BOUND	(256 * 1024)	/* KiB */
+
+START_TEST(big_packet_of_small_values_is_bounded)
+{
+	struct child v;
+	char g1[4096], g2[4096], my1[256];
+	char *pkt = malloc(BIG_PACKET);
+	size_t len = 0;
+	long hwm0, hwm1, rss1;
+	int fd;
+
+	signal(SIGPIPE, SIG_IGN);
+	child_start(&v, "victim", 30.0, 0);
+	fd = raw_greet(v.port, "big", g1, g2, my1);
+	ck_assert(raw_auth(fd, g1, g2, my1));
+	hwm0 = hwm_kib(v.pid);
+	len = (size_t)snprintf(pkt, BIG_PACKET, "[\"nowhere\"");
+	while (len + 3 < BIG_PACKET) {
+		pkt[len++] = ',';
+		pkt[len++] = '1';
+	}
+	pkt[len++] = ']';
+	for (size_t off = 0; off < len;) {
+		ssize_t w = write(fd, pkt + off, len - off);
+		if (w <= 0)
+			break;	/* refused before its end: fine */
+		off += (size_t)w;
+	}
+	free(pkt);
+	/* it was read and decoded, or refused, by the time it answers */
+	ck_assert(test_wait_for_text(v.log, "big is down", 30) ||
+	    kill(v.pid, 0) == 0);
+	usleep(500000);
+	hwm1 = hwm_kib(v.pid);
+	rss1 = rss_kib(v.pid);
+	printf("big_packet: VmHWM %ld KiB before, %ld KiB after; VmRSS %ld "
+	    "KiB after\n", hwm0, hwm1, rss1);
+	fflush(stdout);
+	ck_assert_int_le(hwm1, PEAK_BOUND);
+	ck_assert_int_le(rss1, 64 * 1024);
+	ck_assert(test_wait_for_text(v.log, "too many values", 1));
+	close(fd);
+	child_stop(&v);
+}
+END_TEST
+
 static Suite *
 liveness_suite(void)
 {
@@ -778,6 +848,7 @@ liveness_suite(void)
 	suite_add_tcase(s, mesh);
 	tcase_set_timeout(mem, 120);
 	tcase_add_test(mem, anonymous_peers_are_forgotten);
+	tcase_add_test(mem, big_packet_of_small_values_is_bounded);
 	suite_add_tcase(s, mem);
 	return s;
 }
