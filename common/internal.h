@@ -263,6 +263,8 @@ struct aemp_node {
 	int		 nodelay;
 	size_t		 max_packet;
 	size_t		 max_queue;
+	size_t		 max_queue_total;	/* all remotes' queues together */
+	size_t		 queued_total;		/* their bytes now */
 	char		*read_buf;	/* what each read goes into first */
 	/* the next port aemp_port() makes, named ahead (kernel.c) */
 	char		 next_port[PORT_NAME_MAX];

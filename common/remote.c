@@ -73,6 +73,7 @@ remote_free(aemp_node *n, struct aemp_remote *r)
 		ntimer_free(n, r->probe_ev);
 	if (r->challenge_ev != NULL)
 		ntimer_free(n, r->challenge_ev);
+	n->queued_total -= r->queue.len;
 	bytes_free(&r->queue);
 	json_decref(r->addrs);
 	free(r->id);
@@ -192,7 +193,7 @@ static void
 send_packet(struct aemp_remote *r, const char *name, size_t len, json_t *pkt)
 {
 	aemp_node *n = r->node;
-
+	size_t before;
 	int rc;
 
 	node_trace(n, "SND", r->id, pkt, name == NULL);
@@ -209,14 +210,22 @@ send_packet(struct aemp_remote *r, const char *name, size_t len, json_t *pkt)
 		json_decref(pkt);
 		return;
 	}
+	before = r->queue.len;
 	rc = json_dump_named(name, len, pkt, &r->queue);
 	json_decref(pkt);
 	if (rc < 0) {
 		unencodable(r);
 		return;
 	}
+	n->queued_total += r->queue.len - before;
 	if (n->max_queue > 0 && r->queue.len > n->max_queue) {
 		remote_down(r, "send queue overflow");
+		return;
+	}
+	/* many unreachable nodes must not add up to all memory */
+	if (n->max_queue_total > 0 && n->queued_total > n->max_queue_total) {
+		remote_down(r, "send queue overflow (max_queue_total, all "
+		    "nodes)");
 		return;
 	}
 	remote_connect(r);
@@ -474,6 +483,7 @@ remote_up(struct aemp_remote *r, struct aemp_conn *c)
 	r->conn = c;
 	c->remote = r;
 	stop_connecting(r);
+	n->queued_total -= r->queue.len;
 	transport_write_buffer(c, &r->queue);
 	probe_start(r);
 	kernel_nodes_event(n, r->id, 1, NULL);
@@ -507,6 +517,7 @@ remote_down(struct aemp_remote *r, const char *why)
 	ntimer_del(n, r->challenge_ev);
 	stop_connecting(r);
 	ntimer_del(n, r->probe_ev);
+	n->queued_total -= r->queue.len;
 	bytes_free(&r->queue);
 	r->idle_since = node_now();
 	forget_schedule(n, n->monitor_timeout);

@@ -34,6 +34,7 @@ static const struct aemp_key {
 	{ "nodelay",		AEMP_KEY_BOOL },
 	{ "max_packet",		AEMP_KEY_NUMBER },
 	{ "max_queue",		AEMP_KEY_NUMBER },
+	{ "max_queue_total",	AEMP_KEY_NUMBER },
 	{ "profile",		AEMP_KEY_STRING },
 };
 #define NKEYS (sizeof aemp_key_table / sizeof aemp_key_table[0])
@@ -42,7 +43,7 @@ static const char *const aemp_key_names[NKEYS + 1] = {
 	"nodeid", "secret", "cert", "binds", "seeds", "services", "parent",
 	"monitor_timeout", "connect_interval", "framing_format", "auth_offer",
 	"auth_accept", "autocork", "nodelay", "max_packet", "max_queue",
-	"profile", NULL
+	"max_queue_total", "profile", NULL
 };
 
 /* Sets *err (when err is not NULL) to a formatted, malloc()ed message. */

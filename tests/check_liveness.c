@@ -823,6 +823,68 @@ START_TEST(big_packet_of_small_values_is_bounded)
 }
 END_TEST
 
+/* --- one bound on what is queued for all nodes --------------------------- */
+
+struct overflow {
+	int	 fired, total_reason;
+};
+
+static void
+on_overflow(aemp_node *n, const char *port, json_t *reason, void *ud)
+{
+	struct overflow *o = ud;
+	const char *why = json_string_value(json_array_get(reason, 2));
+
+	(void)n; (void)port;
+	o->fired++;
+	if (why != NULL && strstr(why, "max_queue_total") != NULL)
+		o->total_reason++;
+}
+
+/*
+ * 100 nodes that never answer, 256 KiB queued for each (25 MiB), under
+ * max_queue (4 MiB) each: with max_queue_total 16 MiB, the nodes past
+ * the bound fail with a transport error, the others keep their queues.
+ */
+START_TEST(queues_of_all_nodes_are_bounded)
+{
+	struct event_base *base = event_base_new();
+	struct overflow o = { 0, 0 };
+	char *big = malloc(256 * 1024 + 1), port[32];
+	aemp_node *a;
+
+	tn_isolate();
+	a = tn_node(base, "a", json_pack("{sfsisi}", "monitor_timeout", 30.0,
+	    "max_queue", 4 * 1024 * 1024, "max_queue_total",
+	    16 * 1024 * 1024));
+	ck_assert_ptr_nonnull(a);
+	memset(big, 'x', 256 * 1024);
+	big[256 * 1024] = '\0';
+	for (int i = 0; i < 100; i++) {
+		snprintf(port, sizeof port, "ghost%d#p", i);
+		aemp_mon_cb(a, port, on_overflow, &o);
+		aemp_snd(a, port, json_pack("[s]", big));
+	}
+	tn_run_for(base, 0.5);
+	/* 16 MiB hold 63 of them (with their monitor requests) */
+	ck_assert_int_ge(o.fired, 100 - 64);
+	ck_assert_int_le(o.fired, 100 - 60);
+	ck_assert_int_eq(o.total_reason, o.fired);
+	/* while those queues are full, every new one fails too */
+	o.fired = o.total_reason = 0;
+	for (int i = 100; i < 130; i++) {
+		snprintf(port, sizeof port, "ghost%d#p", i);
+		aemp_mon_cb(a, port, on_overflow, &o);
+		aemp_snd(a, port, json_pack("[s]", big));
+	}
+	tn_run_for(base, 0.2);
+	ck_assert_int_eq(o.fired, 30);
+	free(big);
+	aemp_free(a);
+	event_base_free(base);
+}
+END_TEST
+
 static Suite *
 liveness_suite(void)
 {
@@ -849,6 +911,7 @@ liveness_suite(void)
 	tcase_set_timeout(mem, 120);
 	tcase_add_test(mem, anonymous_peers_are_forgotten);
 	tcase_add_test(mem, big_packet_of_small_values_is_bounded);
+	tcase_add_test(mem, queues_of_all_nodes_are_bounded);
 	suite_add_tcase(s, mem);
 	return s;
 }

@@ -191,8 +191,9 @@ START_TEST(test_keys)
 
 	for (k = aemp_keys(); *k != NULL; k++, n++)
 		ck_assert_int_ge(aemp_key_type(*k), 0);
-	ck_assert_int_eq(n, 17);
+	ck_assert_int_eq(n, 18);
 	ck_assert_int_eq(aemp_key_type("max_queue"), AEMP_KEY_NUMBER);
+	ck_assert_int_eq(aemp_key_type("max_queue_total"), AEMP_KEY_NUMBER);
 	ck_assert_int_eq(aemp_key_type("nope"), -1);
 	ck_assert_int_eq(aemp_key_type("services"), AEMP_KEY_SERVICES);
 }
