@@ -745,9 +745,15 @@ START_TEST(anonymous_peers_are_forgotten)
 	fflush(stdout);
 	ck_assert_int_le(known1, known0 + 10);
 	ck_assert_int_le(known2, known0 + 10);
-	/* 0.46 KiB per ID were kept before: 4.5 MiB for these 10,000 */
-	ck_assert_int_le(rss1 - rss0, 2048);
-	ck_assert_int_le(rss2 - rss0, 4096);
+	/*
+	 * 0.46 KiB per ID were kept before: 4.5 MiB for these 10,000. (A
+	 * sanitizer build's quarantine holds freed memory by design.)
+	 */
+	if (getenv("AEMP_BUILD") == NULL ||
+	    strstr(getenv("AEMP_BUILD"), "asan") == NULL) {
+		ck_assert_int_le(rss1 - rss0, 2048);
+		ck_assert_int_le(rss2 - rss0, 4096);
+	}
 	close(fd);
 	child_stop(&v);
 }
