@@ -134,6 +134,10 @@ struct aemp_remote {
 	int		 sent_since_probe;
 	struct stats_remote stats;	/* stats.c */
 	int		 wm_above;	/* the queue went above wm_high */
+	/* a new connection for this node, held while conn is probed */
+	struct aemp_conn *challenger;
+	struct ntimer	*challenge_ev;
+	double		 idle_since;	/* made, or last went down */
 };
 
 static inline const char *
@@ -148,6 +152,10 @@ enum conn_state {
 	CONN_CONNECTING,	/* TCP connect in progress */
 	CONN_GREETING,		/* waiting for the peer's two greeting lines */
 	CONN_AUTH,		/* waiting for the peer's auth line */
+	CONN_HELD,		/* a second connection for a node that is up,
+				   waiting while the old one is probed */
+	CONN_PARKED,		/* authenticated, waiting while the connection
+				   a simultaneous connect keeps finishes */
 	CONN_UP,		/* data phase */
 	CONN_CLOSED
 };
@@ -165,6 +173,7 @@ struct aemp_conn {
 	char		*lgreet1, *lgreet2, *rgreet1, *rgreet2;
 	char		*rnodeid;
 	char		 expect_token[65];
+	const char	*auth_method;	/* ours, a literal (send_auth) */
 	struct ntimer	*timer;		/* handshake timeout, then keepalive */
 	struct event	*more_ev;	/* continue parsing after the budget */
 	/* data phase: reads and writes without the bufferevent */
@@ -183,6 +192,8 @@ struct aemp_conn {
 	int		 listener_less_keepalive;
 	unsigned	 closing;
 	int		 inbound;	/* accepted, not connected by us */
+	int		 outgoing;	/* we initiated it */
+	double		 up_since;	/* node_now() when it came up */
 };
 
 /* --- deferred work ------------------------------------------------------ */
@@ -270,6 +281,8 @@ struct aemp_node {
 	size_t		 wm_high, wm_low;
 	aemp_drain_fn	 wm_cb;
 	void		*wm_ud;
+	size_t		 max_queue_total;	/* all remotes' queues together */
+	size_t		 queued_total;		/* their bytes now */
 	char		*read_buf;	/* what each read goes into first */
 	/* the next port aemp_port() makes, named ahead (kernel.c) */
 	char		 next_port[PORT_NAME_MAX];
@@ -304,6 +317,7 @@ struct aemp_node {
 	struct seed	*seeds;
 	size_t		 nseeds;
 	struct ntimer	*seed_ev;
+	struct ntimer	*forget_ev;	/* forgets idle remotes (remote.c) */
 
 	/* deferred work, run from one event in FIFO order: a ring */
 	struct defer	*defer_ring;
@@ -418,6 +432,7 @@ void	 remote_probe_answer(struct aemp_remote *, json_t *msg);
 size_t	 remote_queued(struct aemp_remote *);
 void	 remote_sent_bytes(struct aemp_remote *, size_t before);
 void	 remote_drained(struct aemp_remote *);
+void	 remote_challenge(struct aemp_remote *, struct aemp_conn *);
 
 /* transport.c */
 int	 transport_listen(aemp_node *, json_t *binds);
@@ -429,6 +444,7 @@ int	 transport_write_named(struct aemp_conn *, const char *name,
 	    size_t len, json_t *msg);
 void	 transport_write_buffer(struct aemp_conn *, struct bytes *);
 void	 transport_queued(struct aemp_conn *, size_t before);
+void	 transport_held_verdict(struct aemp_conn *, int accept);
 void	 transport_free_all(aemp_node *);
 
 /* words.c */

@@ -23,6 +23,7 @@
 
 #define DEFAULT_MAX_PACKET	(64u * 1024 * 1024)
 #define DEFAULT_MAX_QUEUE	(256u * 1024 * 1024)
+#define DEFAULT_MAX_QUEUE_TOTAL	(512u * 1024 * 1024)
 
 static const char base62[] =
     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -346,6 +347,8 @@ node_apply_config(aemp_node *n, char **err)
 	n->max_packet = (size_t)config_number(c, "max_packet",
 	    DEFAULT_MAX_PACKET);
 	n->max_queue = (size_t)config_number(c, "max_queue", DEFAULT_MAX_QUEUE);
+	n->max_queue_total = (size_t)config_number(c, "max_queue_total",
+	    DEFAULT_MAX_QUEUE_TOTAL);
 	n->auth_offer = json_incref(json_object_get(c, "auth_offer"));
 	n->auth_accept = json_incref(json_object_get(c, "auth_accept"));
 	if (!json_is_array(n->auth_offer)) {

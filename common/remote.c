@@ -5,11 +5,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "internal.h"
 
+/* Idle records of other nodes kept at most (see remote_forgettable). */
+#define REMOTES_IDLE_MAX	4096
+
 void kernel_nodes_event(aemp_node *, const char *id, int up, json_t *reason);
 static void watermark_rise(struct aemp_remote *);
+
+static void forget_schedule(aemp_node *, double);
 
 struct aemp_remote *
 remote_get(aemp_node *n, const char *id, int create)
@@ -24,10 +32,145 @@ remote_get(aemp_node *n, const char *id, int create)
 	r->node = n;
 	r->id = strdup(id);
 	r->addrs = json_array();
+	r->idle_since = node_now();
 	dict_init(&r->lmon, mon_list_key);
 	dict_init(&r->rmon, mon_other_key);
 	dict_put(&n->remotes, r->id, r);
+	forget_schedule(n, n->remotes.count > REMOTES_IDLE_MAX ? 0 :
+	    n->monitor_timeout);
 	return r;
+}
+
+static void
+remote_free(aemp_node *n, struct aemp_remote *r)
+{
+	struct dict_entry *le;
+	size_t lpos = 0;
+
+	while ((le = dict_next(&r->lmon, &lpos)) != NULL) {
+		struct mon_list *l = le->value;
+		struct aemp_mon *m;
+		while ((m = l->head) != NULL) {
+			mon_unlink(m);
+			mon_free(m);
+		}
+		free(l->portid);
+		free(l->name);
+		free(l);
+	}
+	dict_clear(&r->lmon);
+	lpos = 0;
+	while ((le = dict_next(&r->rmon, &lpos)) != NULL) {
+		struct aemp_mon *m = le->value;
+		mon_unlink(m);
+		mon_free(m);
+	}
+	dict_clear(&r->rmon);
+	if (r->connect_ev != NULL) {
+		ntimer_free(n, r->connect_ev);
+		ntimer_free(n, r->timeout_ev);
+	}
+	if (r->probe_ev != NULL)
+		ntimer_free(n, r->probe_ev);
+	if (r->challenge_ev != NULL)
+		ntimer_free(n, r->challenge_ev);
+	n->queued_total -= r->queue.len;
+	bytes_free(&r->queue);
+	json_decref(r->addrs);
+	free(r->id);
+	free(r);
+}
+
+/*
+ * What we know of a node that is down, unmonitored, with nothing queued
+ * and no seed is only its addresses, which the global service tells us
+ * again: every aemp CLI call is a node with a fresh ID, and relays name
+ * any ID a peer likes, so such records are forgotten after
+ * monitor_timeout, and at once while there are more than
+ * REMOTES_IDLE_MAX of them.
+ */
+static int
+remote_forgettable(aemp_node *n, struct aemp_remote *r)
+{
+	size_t i;
+
+	if (r->conn != NULL || r->connecting || r->queue.len > 0 ||
+	    r->lmon.count > 0 || r->rmon.count > 0 || r->challenger != NULL)
+		return 0;
+	for (i = 0; i < n->nseeds; i++)
+		if (n->seeds[i].nodeid != NULL &&
+		    strcmp(n->seeds[i].nodeid, r->id) == 0)
+			return 0;
+	return 1;
+}
+
+static void
+forget_tick(evutil_socket_t fd, short what, void *arg)
+{
+	aemp_node *n = arg;
+	struct aemp_remote **gone;
+	struct dict_entry *e;
+	size_t pos = 0, ngone = 0, i, waiting = 0;
+	int all = n->remotes.count > REMOTES_IDLE_MAX;
+	double now = node_now();
+
+	(void)fd; (void)what;
+	if (n->freeing || n->remotes.count == 0)
+		return;
+	gone = malloc(n->remotes.count * sizeof *gone);
+	if (gone == NULL)
+		abort();
+	/* collected first: deleting moves the table's entries */
+	while ((e = dict_next(&n->remotes, &pos)) != NULL) {
+		struct aemp_remote *r = e->value;
+		if (!remote_forgettable(n, r))
+			continue;
+		if (all || now - r->idle_since >= n->monitor_timeout)
+			gone[ngone++] = r;
+		else
+			waiting++;
+	}
+	for (i = 0; i < ngone; i++) {
+		if (n->last_remote == gone[i])
+			n->last_remote = NULL;
+		dict_del(&n->remotes, gone[i]->id);
+		remote_free(n, gone[i]);
+	}
+	free(gone);
+	if (ngone > 0 && n->remotes.cap > 64 &&
+	    n->remotes.count < n->remotes.cap / 8) {
+		/* the table shrinks too */
+		struct dict d;
+		dict_init(&d, remote_key);
+		pos = 0;
+		while ((e = dict_next(&n->remotes, &pos)) != NULL)
+			dict_put(&d, remote_key(e->value), e->value);
+		dict_clear(&n->remotes);
+		n->remotes = d;
+	}
+	if (ngone > 0)
+		aemp_log(n, 9, "forgot %zu nodes that were down and idle",
+		    ngone);
+#ifdef __GLIBC__
+	/* many small blocks freed at once: glibc keeps them otherwise */
+	if (ngone >= 256)
+		malloc_trim(0);
+#endif
+	if (waiting > 0)
+		forget_schedule(n, n->monitor_timeout);
+}
+
+/* The next sweep for idle remotes within seconds (a sooner one stays). */
+static void
+forget_schedule(aemp_node *n, double seconds)
+{
+	if (n->freeing)
+		return;
+	if (n->forget_ev == NULL)
+		n->forget_ev = ntimer_new(n, 0, forget_tick, n);
+	else if (ntimer_pending(n->forget_ev) && seconds > 0)
+		return;
+	ntimer_add(n, n->forget_ev, seconds);
 }
 
 /*
@@ -51,7 +194,7 @@ static void
 send_packet(struct aemp_remote *r, const char *name, size_t len, json_t *pkt)
 {
 	aemp_node *n = r->node;
-
+	size_t before;
 	int rc;
 
 	r->stats.msgs_out++;
@@ -71,14 +214,22 @@ send_packet(struct aemp_remote *r, const char *name, size_t len, json_t *pkt)
 		json_decref(pkt);
 		return;
 	}
+	before = r->queue.len;
 	rc = json_dump_named(name, len, pkt, &r->queue);
 	json_decref(pkt);
 	if (rc < 0) {
 		unencodable(r);
 		return;
 	}
+	n->queued_total += r->queue.len - before;
 	if (n->max_queue > 0 && r->queue.len > n->max_queue) {
 		remote_down(r, "send queue overflow");
+		return;
+	}
+	/* many unreachable nodes must not add up to all memory */
+	if (n->max_queue_total > 0 && n->queued_total > n->max_queue_total) {
+		remote_down(r, "send queue overflow (max_queue_total, all "
+		    "nodes)");
 		return;
 	}
 	watermark_rise(r);
@@ -297,6 +448,24 @@ remote_connect(struct aemp_remote *r)
  * no answer within monitor_timeout means our messages make no progress,
  * and the node is dropped with a transport error.
  */
+/*
+ * ["snd", OURID, "devnull", "aemp-probe", SEQ], built value by value: a
+ * varargs format once named four items for five values, so that SEQ was
+ * read from the pointer to "aemp-probe" and no probe was ever answered.
+ */
+static json_t *
+probe_message(const char *self, uint64_t seq)
+{
+	json_t *msg = json_array();
+
+	json_array_append_new(msg, json_string("snd"));
+	json_array_append_new(msg, json_string(self));
+	json_array_append_new(msg, json_string("devnull"));
+	json_array_append_new(msg, json_string("aemp-probe"));
+	json_array_append_new(msg, json_integer((json_int_t)seq));
+	return msg;
+}
+
 static void
 probe_tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -316,8 +485,7 @@ probe_tick(evutil_socket_t fd, short what, void *arg)
 		return;
 	r->probe_pending = 1;
 	r->probe_sent = node_now();
-	remote_send_name(r, "", json_pack("[ssssI]", "snd", n->id, "devnull",
-	    "aemp-probe", (json_int_t)++r->probe_seq));
+	remote_send_name(r, "", probe_message(n->id, ++r->probe_seq));
 	r->sent_since_probe = 0;
 }
 
@@ -325,9 +493,61 @@ probe_tick(evutil_socket_t fd, short what, void *arg)
 void
 remote_probe_answer(struct aemp_remote *r, json_t *msg)
 {
-	if (json_integer_value(json_array_get(msg, 2)) ==
+	struct aemp_conn *c = r->challenger;
+
+	if (json_integer_value(json_array_get(msg, 2)) !=
 	    (json_int_t)r->probe_seq)
-		r->probe_pending = 0;
+		return;
+	r->probe_pending = 0;
+	if (c != NULL) {
+		/* the old connection is alive: the newcomer is a duplicate */
+		r->challenger = NULL;
+		ntimer_del(r->node, r->challenge_ev);
+		transport_held_verdict(c, 0);
+	}
+}
+
+/* Bound on the answer that decides between an old and a new connection. */
+#define CHALLENGE_BOUND	1.0
+
+static void
+challenge_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct aemp_remote *r = arg;
+	struct aemp_conn *c = r->challenger;
+
+	(void)fd; (void)what;
+	if (c == NULL)
+		return;
+	r->challenger = NULL;
+	if (r->conn != NULL)
+		remote_down(r, "peer not responding (a new connection from "
+		    "it replaces this one)");
+	transport_held_verdict(c, 1);
+}
+
+/*
+ * A second connection c authenticates as r, which is up: a duplicate of
+ * a live node (refused, as the reference does), or the restarted node
+ * whose old connection is dead without a FIN (a frozen process, a
+ * partition). The old connection is probed at once; an answer within
+ * CHALLENGE_BOUND (or monitor_timeout / 2 if shorter) keeps it, silence
+ * drops it as a transport error and lets c in.
+ */
+void
+remote_challenge(struct aemp_remote *r, struct aemp_conn *c)
+{
+	aemp_node *n = r->node;
+	double bound = n->monitor_timeout / 2 < CHALLENGE_BOUND ?
+	    n->monitor_timeout / 2 : CHALLENGE_BOUND;
+
+	r->challenger = c;
+	if (r->challenge_ev == NULL)
+		r->challenge_ev = ntimer_new(n, 0, challenge_timeout, r);
+	ntimer_add(n, r->challenge_ev, bound);
+	r->probe_pending = 1;
+	r->probe_sent = node_now();
+	remote_send_name(r, "", probe_message(n->id, ++r->probe_seq));
 }
 
 static void
@@ -353,6 +573,7 @@ remote_up(struct aemp_remote *r, struct aemp_conn *c)
 	c->remote = r;
 	stop_connecting(r);
 	stats_remote_up(r);
+	n->queued_total -= r->queue.len;
 	transport_write_buffer(c, &r->queue);
 	probe_start(r);
 	kernel_nodes_event(n, r->id, 1, NULL);
@@ -374,16 +595,24 @@ remote_down(struct aemp_remote *r, const char *why)
 	int was_up = r->conn != NULL;
 	json_t *reason = json_pack("[sss]", "transport_error", r->id, why);
 
+	struct aemp_conn *challenger = r->challenger;
+
 	if (was_up) {
 		struct aemp_conn *c = r->conn;
 		r->conn = NULL;
 		transport_close(c, why);
 	}
+	/* the old connection is gone by itself: the newcomer may come in */
+	r->challenger = NULL;
+	ntimer_del(n, r->challenge_ev);
 	stop_connecting(r);
 	stats_remote_down(r);
 	ntimer_del(n, r->probe_ev);
+	n->queued_total -= r->queue.len;
 	bytes_free(&r->queue);
 	r->wm_above = 0;
+	r->idle_since = node_now();
+	forget_schedule(n, n->monitor_timeout);
 	if (!was_up)
 		aemp_log(n, 9, "%s: %s", r->id, why);
 	kernel_remote_down(n, r, reason);
@@ -394,6 +623,8 @@ remote_down(struct aemp_remote *r, const char *why)
 		    r->id, why);
 	}
 	json_decref(reason);
+	if (challenger != NULL)
+		transport_held_verdict(challenger, 1);
 }
 
 /* A packet (stolen) arrived from r. */
@@ -423,41 +654,11 @@ remote_free_all(aemp_node *n)
 	struct dict_entry *e;
 	size_t pos = 0;
 
-	while ((e = dict_next(&n->remotes, &pos)) != NULL) {
-		struct aemp_remote *r = e->value;
-		struct dict_entry *le;
-		size_t lpos = 0;
-
-		while ((le = dict_next(&r->lmon, &lpos)) != NULL) {
-			struct mon_list *l = le->value;
-			struct aemp_mon *m;
-			while ((m = l->head) != NULL) {
-				mon_unlink(m);
-				mon_free(m);
-			}
-			free(l->portid);
-			free(l->name);
-			free(l);
-		}
-		dict_clear(&r->lmon);
-		lpos = 0;
-		while ((le = dict_next(&r->rmon, &lpos)) != NULL) {
-			struct aemp_mon *m = le->value;
-			mon_unlink(m);
-			mon_free(m);
-		}
-		dict_clear(&r->rmon);
-		if (r->connect_ev != NULL) {
-			ntimer_free(n, r->connect_ev);
-			ntimer_free(n, r->timeout_ev);
-		}
-		if (r->probe_ev != NULL)
-			ntimer_free(n, r->probe_ev);
-		bytes_free(&r->queue);
-		json_decref(r->addrs);
-		free(r->id);
-		free(r);
-	}
+	while ((e = dict_next(&n->remotes, &pos)) != NULL)
+		remote_free(n, e->value);
 	dict_clear(&n->remotes);
 	n->last_remote = NULL;
+	if (n->forget_ev != NULL)
+		ntimer_free(n, n->forget_ev);
+	n->forget_ev = NULL;
 }

@@ -13,6 +13,9 @@
 
 #include <errno.h>
 #include <ifaddrs.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,8 +34,15 @@
 #define READ_LARGE	(1024 * 1024)	/* per read of a large packet */
 #define WRITE_EARLY	(256 * 1024)	/* queued bytes written at once */
 #define MAX_PREAUTH	256	/* connections still in their handshake */
+/*
+ * Bytes of max_packet per value a packet may hold: 64 MiB allow 4 M
+ * values, which decode to about 200 MiB (jansson's ~50 bytes a value).
+ */
+#define MAX_PACKET_PER_VALUE	16
+#define BIG_PACKET_TRIM	(1024 * 1024)
 
 static void conn_handshake_read(struct aemp_conn *);
+static void read_packets(struct aemp_conn *);
 static void read_more(evutil_socket_t, short, void *);
 static void read_later(struct aemp_conn *);
 static void conn_flush(evutil_socket_t, short, void *);
@@ -334,6 +344,7 @@ conn_new(aemp_node *n, evutil_socket_t fd, const char *peer,
 	c->expect = expect ? strdup(expect) : NULL;
 	c->state = CONN_CONNECTING;
 	aemp_scan_init(&c->scan, n->max_packet);
+	c->scan.max_values = n->max_packet / MAX_PACKET_PER_VALUE;
 	c->more_ev = event_new(n->base, -1, 0, read_more, c);
 	c->flush_ev = event_new(n->base, -1, 0, conn_flush, c);
 	c->pump_ev = event_new(n->base, -1, 0, conn_pump, c);
@@ -367,6 +378,24 @@ conn_free(aemp_node *n, void *arg)
 	free(c->why);
 	explicit_bzero(c->expect_token, sizeof c->expect_token);
 	free(c);
+}
+
+static struct aemp_conn *conn_sibling(struct aemp_conn *, enum conn_state);
+static void conn_up(struct aemp_conn *);
+
+static void
+unpark(aemp_node *n, void *arg)
+{
+	struct aemp_conn *c = arg;
+
+	(void)n;
+	if (c->state != CONN_PARKED || conn_sibling(c, CONN_AUTH) != NULL)
+		return;
+	event_add(c->read_ev, NULL);
+	conn_up(c);
+	/* packets that came behind its auth line while it waited */
+	if (c->state == CONN_UP && c->in.len > 0)
+		read_packets(c);
 }
 
 void
@@ -417,6 +446,19 @@ transport_close(struct aemp_conn *c, const char *why)
 	}
 	stream_close(c->stream);
 	c->stream = NULL;
+	if (!n->freeing && was == CONN_HELD) {
+		struct aemp_remote *r = dict_get(&n->remotes, c->rnodeid);
+		if (r != NULL && r->challenger == c) {
+			r->challenger = NULL;
+			ntimer_del(n, r->challenge_ev);
+		}
+	}
+	if (!n->freeing && was == CONN_AUTH && c->rnodeid != NULL) {
+		/* the connection a parked one waited for failed: take that */
+		struct aemp_conn *o = conn_sibling(c, CONN_PARKED);
+		if (o != NULL)
+			node_call_later(n, unpark, o);
+	}
 	if (!n->freeing) {
 		if (c->seed && was != CONN_UP)
 			global_seed_result(n, c, c->rnodeid, why);
@@ -562,6 +604,7 @@ transport_connect(aemp_node *n, const char *addr, const char *expect)
 		return NULL;
 	}
 	c = conn_new(n, fd, addr, expect);
+	c->outgoing = 1;
 	if (connect(fd, res->ai_addr, res->ai_addrlen) < 0 &&
 	    errno != EINPROGRESS) {
 		freeaddrinfo(res);
@@ -650,15 +693,72 @@ start_tls(struct aemp_conn *c)
 	return NULL;
 }
 
+/*
+ * Two connections between the same two nodes, both initiated at once
+ * while a mesh forms: both sides keep the one initiated by the node with
+ * the smaller ID (compared as bytes), so neither closes a connection the
+ * other keeps, and no link that is up goes down for it. Perl peers keep
+ * the newest instead; whichever of the two they close, the other stays.
+ */
+static int
+conn_preferred(struct aemp_conn *c)
+{
+	int smaller = strcmp(c->node->id, c->rnodeid) < 0;
+
+	return smaller == (c->outgoing != 0);
+}
+
+/* Another connection with c's peer in state, or NULL. */
+static struct aemp_conn *
+conn_sibling(struct aemp_conn *c, enum conn_state state)
+{
+	struct aemp_conn *o;
+
+	for (o = c->node->conns; o != NULL; o = o->next)
+		if (o != c && o->state == state && o->rnodeid != NULL &&
+		    strcmp(o->rnodeid, c->rnodeid) == 0)
+			return o;
+	return NULL;
+}
+
+/*
+ * Our auth line (3.4, 10.6) with the method handle_greeting() chose: under
+ * TLS (started by then) tls_md6_64_256 or tls_anon, else hmac_md6_64_256.
+ */
+static void
+send_auth(struct aemp_conn *c)
+{
+	aemp_node *n = c->node;
+	const char *method = c->auth_method;
+	char token[65];
+
+	if (strcmp(method, "tls_md6_64_256") == 0)
+		aemp_tls_token(c->lgreet1, c->lgreet2, c->rgreet1,
+		    c->rgreet2, token);
+	else if (strcmp(method, "tls_anon") == 0)
+		token[0] = '\0';
+	else
+		aemp_auth_token(n->secret, c->lgreet1, c->lgreet2,
+		    c->rgreet1, c->rgreet2, token);
+	if (!c->tls)
+		aemp_auth_token(n->secret, c->rgreet1, c->rgreet2,
+		    c->lgreet1, c->lgreet2, c->expect_token);
+	bytes_add(&c->out, method, strlen(method));
+	bytes_add(&c->out, ";", 1);
+	bytes_add(&c->out, token, strlen(token));
+	bytes_add(&c->out, ";json\n", 6);
+	explicit_bzero(token, sizeof token);
+	c->state = CONN_AUTH;
+}
+
 /* Checks the peer's greeting (3.2), chooses methods (3.3), sends auth. */
 static const char *
 handle_greeting(struct aemp_conn *c)
 {
 	aemp_node *n = c->node;
 	struct aemp_greeting g;
-	struct aemp_remote *r;
+	struct aemp_remote *r = NULL;
 	const char *why = NULL, *method = NULL;
-	char token[65];
 	size_t i;
 	int tls;
 
@@ -686,7 +786,7 @@ handle_greeting(struct aemp_conn *c)
 		    "%s: refusing node ID '%.100s' in its greeting: it "
 		    "contains '#'", c->peer, g.nodeid);
 	} else if ((r = dict_get(&n->remotes, g.nodeid)) != NULL &&
-	    r->conn != NULL)
+	    r->conn != NULL && r->challenger != NULL)
 		why = "already connected, not connecting again.";
 	else if (tls && strcmp(c->lgreet2, c->rgreet2) == 0)
 		why = "identical nonces, no TLS roles";
@@ -732,27 +832,70 @@ handle_greeting(struct aemp_conn *c)
 	}
 	if (why == NULL && tls)
 		why = start_tls(c);
-	if (why == NULL) {
-		if (strcmp(method, "tls_md6_64_256") == 0)
-			aemp_tls_token(c->lgreet1, c->lgreet2, c->rgreet1,
-			    c->rgreet2, token);
-		else if (strcmp(method, "tls_anon") == 0)
-			token[0] = '\0';
-		else
-			aemp_auth_token(n->secret, c->lgreet1, c->lgreet2,
-			    c->rgreet1, c->rgreet2, token);
-		if (!tls)
-			aemp_auth_token(n->secret, c->rgreet1, c->rgreet2,
-			    c->lgreet1, c->lgreet2, c->expect_token);
-		bytes_add(&c->out, method, strlen(method));
-		bytes_add(&c->out, ";", 1);
-		bytes_add(&c->out, token, strlen(token));
-		bytes_add(&c->out, ";json\n", 6);
-		explicit_bzero(token, sizeof token);
-		c->state = CONN_AUTH;
-	}
+	if (why == NULL)
+		c->auth_method = strcmp(method, "tls_md6_64_256") == 0 ?
+		    "tls_md6_64_256" : strcmp(method, "tls_anon") == 0 ?
+		    "tls_anon" : "hmac_md6_64_256";
+	if (why == NULL && r != NULL && r->conn != NULL && conn_preferred(c) &&
+	    !conn_preferred(r->conn) &&
+	    node_now() - r->conn->up_since < n->monitor_timeout)
+		/*
+		 * Most likely the other half of a simultaneous connect whose
+		 * first half came up here first: the peer may hold that one
+		 * back for this one (conn_up), so a probe would go unanswered.
+		 * This one goes; the peer then takes the other.
+		 */
+		why = "simultaneous connect, keeping the other connection";
+	else if (why == NULL && r != NULL && r->conn != NULL) {
+		/* live duplicate or restarted node? (remote_challenge) */
+		c->state = CONN_HELD;
+		event_del(c->read_ev);
+		remote_challenge(r, c);
+	} else if (why == NULL && !conn_preferred(c) &&
+	    (conn_sibling(c, CONN_AUTH) != NULL ||
+	    conn_sibling(c, CONN_PARKED) != NULL))
+		why = "simultaneous connect, keeping the other connection";
+	else if (why == NULL)
+		send_auth(c);
 	aemp_greeting_clear(&g);
 	return why;
+}
+
+/*
+ * The held connection c may go on (accept) or is a duplicate of a live
+ * connection. Its buffered lines are read after the current callback.
+ */
+static void
+held_resume(aemp_node *n, void *arg)
+{
+	struct aemp_conn *c = arg;
+
+	(void)n;
+	if (c->state == CONN_AUTH)
+		conn_handshake_read(c);
+}
+
+void
+transport_held_verdict(struct aemp_conn *c, int accept)
+{
+	aemp_node *n = c->node;
+
+	if (c->state != CONN_HELD)
+		return;
+	if (!accept) {
+		aemp_log(n, 9, "%s %s already connected, not connecting again.",
+		    c->peer, c->rnodeid);
+		transport_close(c, "already connected");
+		return;
+	}
+	aemp_log(n, 9, "%s: the old connection to %s made no progress, "
+	    "taking this one", c->peer, c->rnodeid);
+	send_auth(c);
+	flush_out(c);
+	if (c->state == CONN_CLOSED)
+		return;
+	event_add(c->read_ev, NULL);
+	node_call_later(n, held_resume, c);
 }
 
 static const char *
@@ -803,9 +946,26 @@ conn_up(struct aemp_conn *c)
 {
 	aemp_node *n = c->node;
 	struct aemp_remote *r = remote_get(n, c->rnodeid, 1);
+	struct aemp_conn *o;
 
+	/* a simultaneous connect: see conn_preferred() */
+	if (!conn_preferred(c) && r->conn != NULL) {
+		transport_close(c, "simultaneous connect, keeping the other "
+		    "connection");
+		return;
+	}
+	if (!conn_preferred(c) && r->conn == NULL &&
+	    conn_sibling(c, CONN_AUTH) != NULL) {
+		c->state = CONN_PARKED;
+		event_del(c->read_ev);
+		return;
+	}
+	while ((o = conn_sibling(c, CONN_PARKED)) != NULL)
+		transport_close(o, "simultaneous connect, keeping the other "
+		    "connection");
 	c->state = CONN_UP;
 	n->stats.hs_ok++;
+	c->up_since = node_now();
 	if (c->timer != NULL)
 		ntimer_free(c->node, c->timer);
 	c->timer = NULL;
@@ -994,8 +1154,10 @@ parse_packets(struct aemp_conn *c, const char *p, size_t len, int *budget)
 		}
 		used = aemp_scan_feed(&c->scan, p + pos, len - pos);
 		if (used < 0) {
-			transport_close(c, c->scan.max && c->scanned +
-			    len - pos > c->scan.max ? "packet too large" :
+			transport_close(c, c->scan.too_many ? "packet too "
+			    "large (too many values)" : c->scan.max &&
+			    c->scanned + len - pos > c->scan.max ?
+			    "packet too large" :
 			    "protocol error: malformed packet stream");
 			return done;
 		}
@@ -1021,6 +1183,11 @@ parse_packets(struct aemp_conn *c, const char *p, size_t len, int *budget)
 		c->remote->stats.msgs_in++;
 		if (deliver_packet(c, p + pos, plen) < 0)
 			return done;
+#ifdef __GLIBC__
+		/* what a big packet decoded to is freed: give it back */
+		if (plen >= BIG_PACKET_TRIM)
+			malloc_trim(0);
+#endif
 	delivered:
 		if (--*budget == 0) {
 			read_later(c);

@@ -40,6 +40,7 @@ enum {
 	CL_QUOTE,
 	CL_OPEN,
 	CL_CLOSE,
+	CL_COMMA,	/* counted: see max_values */
 	CL_BAD
 };
 
@@ -47,7 +48,8 @@ static const unsigned char scan_class[256] = {
 	['\0'] = CL_BAD,
 	['"'] = CL_QUOTE,
 	['['] = CL_OPEN, ['{'] = CL_OPEN,
-	[']'] = CL_CLOSE, ['}'] = CL_CLOSE
+	[']'] = CL_CLOSE, ['}'] = CL_CLOSE,
+	[','] = CL_COMMA
 };
 
 static int
@@ -597,6 +599,8 @@ void
 aemp_scan_reset(struct aemp_scan *s)
 {
 	s->skip = s->len = 0;
+	s->values = 0;
+	s->too_many = 0;
 	s->done = 0;
 	s->state = SCAN_IDLE;
 	s->depth = 0;
@@ -735,6 +739,13 @@ aemp_scan_feed(struct aemp_scan *s, const char *buf, size_t len)
 				if (scan_push(s, depth, c) != 0)
 					goto error;
 				depth++;
+				/* FALLTHROUGH */
+			case CL_COMMA:
+				if (++s->values > s->max_values &&
+				    s->max_values != 0) {
+					s->too_many = 1;
+					goto error;
+				}
 				break;
 			case CL_CLOSE:
 				if (s->stack[--depth] != (c == ']' ? '[' : '{'))

@@ -111,6 +111,14 @@ char	*aemp_hostport_format(const char *host, int port);
  */
 struct aemp_scan {
 	size_t		 max;		/* cap on len; 0 = none */
+	/*
+	 * Cap on the values in a packet (each ',' and each '[' or '{'), 0 =
+	 * none: decoded, a value costs 25 times the two bytes it may take on
+	 * the wire. too_many says that this cap made the error.
+	 */
+	size_t		 max_values;
+	size_t		 values;
+	int		 too_many;
 	size_t		 skip, len;	/* see above */
 	int		 done;
 	/* private */

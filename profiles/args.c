@@ -38,6 +38,7 @@ static const struct aemp_key {
 	{ "max_queue",		AEMP_KEY_NUMBER },
 	{ "status_bind",	AEMP_KEY_STRING },
 	{ "status_token",	AEMP_KEY_STRING },
+	{ "max_queue_total",	AEMP_KEY_NUMBER },
 	{ "profile",		AEMP_KEY_STRING },
 };
 #define NKEYS (sizeof aemp_key_table / sizeof aemp_key_table[0])
@@ -46,7 +47,7 @@ static const char *const aemp_key_names[NKEYS + 1] = {
 	"nodeid", "secret", "cert", "binds", "seeds", "services", "parent",
 	"monitor_timeout", "connect_interval", "framing_format", "auth_offer",
 	"auth_accept", "autocork", "nodelay", "max_packet", "max_queue",
-	"status_bind", "status_token", "profile", NULL
+	"status_bind", "status_token", "max_queue_total", "profile", NULL
 };
 
 /* Sets *err (when err is not NULL) to a formatted, malloc()ed message. */

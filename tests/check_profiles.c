@@ -240,7 +240,8 @@ START_TEST(test_keys)
 
 	for (k = aemp_keys(); *k != NULL; k++, n++)
 		ck_assert_int_ge(aemp_key_type(*k), 0);
-	ck_assert_int_eq(n, 19);
+	ck_assert_int_eq(n, 20);
+	ck_assert_int_eq(aemp_key_type("max_queue_total"), AEMP_KEY_NUMBER);
 	ck_assert_int_eq(aemp_key_type("max_queue"), AEMP_KEY_NUMBER);
 	ck_assert_int_eq(aemp_key_type("status_bind"), AEMP_KEY_STRING);
 	ck_assert_int_eq(aemp_key_type("status_token"), AEMP_KEY_STRING);
