@@ -69,7 +69,9 @@ slot_for(aemp_node *n, const char *site, const char *subject, double now)
 
 	for (i = 0; i < LOGLIM_SLOTS; i++) {
 		e = &n->loglim[i];
-		if (e->site == site && strcmp(e->subject, subject) == 0)
+		/* subject as kept: a longer one must find its slot too */
+		if (e->site == site && strncmp(e->subject, subject,
+		    sizeof e->subject - 1) == 0)
 			return e;
 		if (lru == NULL || e->site == NULL ||
 		    (lru->site != NULL && e->used < lru->used))
