@@ -25,8 +25,11 @@ static void top_ask(aemp_node *, void *);
 static void
 human_duration(char *buf, size_t len, double s)
 {
-	if (s < 0)
+	/* the node's numbers: NaN or beyond an int's days is no UB here */
+	if (!(s >= 0))
 		s = 0;
+	if (s > 1e12)
+		s = 1e12;
 	if (s < 60)
 		snprintf(buf, len, "%.0fs", s);
 	else if (s < 3600)
@@ -35,14 +38,23 @@ human_duration(char *buf, size_t len, double s)
 		snprintf(buf, len, "%dh%02dm", (int)(s / 3600),
 		    (int)s % 3600 / 60);
 	else
-		snprintf(buf, len, "%dd%02dh", (int)(s / 86400),
-		    (int)s % 86400 / 3600);
+		snprintf(buf, len, "%lldd%02dh", (long long)(s / 86400),
+		    (int)((long long)s % 86400 / 3600));
 }
 
 static json_int_t
 num(json_t *o, const char *key)
 {
 	return json_integer_value(json_object_get(o, key));
+}
+
+/* A string of the answer, which the node (a peer) chose: "?" if none. */
+static const char *
+text(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s != NULL ? s : "?";
 }
 
 /* The previous snapshot's entry for node, or NULL. */
@@ -53,8 +65,7 @@ prev_conn(struct top *t, const char *node)
 	size_t i;
 
 	json_array_foreach(conns, i, c)
-		if (strcmp(json_string_value(json_object_get(c, "node")),
-		    node) == 0)
+		if (strcmp(text(c, "node"), node) == 0)
 			return c;
 	return NULL;
 }
@@ -89,8 +100,7 @@ draw(struct top *t, json_t *s)
 	    "uptime")));
 	/* home, clear: no curses needed */
 	printf("\033[H\033[2J\033[1m%s\033[0m  aemp %s  up %s\n",
-	    json_string_value(json_object_get(s, "nodeid")),
-	    json_string_value(json_object_get(s, "version")), up);
+	    text(s, "nodeid"), text(s, "version"), up);
 	printf("ports %lld alive, %lld created, %lld killed   messages %lld "
 	    "delivered, %lld to unknown ports\n", (long long)num(ports, "alive"),
 	    (long long)num(ports, "created"), (long long)num(ports, "killed"),
@@ -107,8 +117,7 @@ draw(struct top *t, json_t *s)
 	    "NODE", "STATE", "SINCE", "MSG/S IN", "MSG/S OUT", "KIB/S IN",
 	    "KIB/S OUT", "QUEUE", "IDLE", "ERR");
 	json_array_foreach(json_object_get(s, "connections"), i, c) {
-		const char *node = json_string_value(json_object_get(c, "node"));
-		const char *state = json_string_value(json_object_get(c, "state"));
+		const char *node = text(c, "node"), *state = text(c, "state");
 		json_t *p = prev_conn(t, node), *sv, *iv;
 		sv = json_object_get(c, "since");
 		iv = json_object_get(c, "last_activity_age");

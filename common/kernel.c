@@ -1519,9 +1519,11 @@ kernel_drop(aemp_node *n, const char *name, const char *why,
 	struct aemp_mon *m = name != NULL ? dict_get(&from->rmon, name) : NULL;
 	json_t *reason;
 
-	aemp_log(n, 2, "%s sent %s%s a message that cannot be represented "
-	    "here (%s): dropped it%s.", from->id, name != NULL ? "port " :
-	    "a port", name != NULL ? name : "", why, m != NULL ?
+	/* a peer can send these at will: limited, and the name cut short */
+	node_log_limited(n, 2, "undecodable messages", from->id, "%s sent "
+	    "%s%.100s a message that cannot be represented here (%s): "
+	    "dropped it%s.", from->id, name != NULL ? "port " : "a port",
+	    name != NULL ? name : "", why, m != NULL ?
 	    ", and fired its monitor of that port" : "");
 	if (m == NULL)
 		return;

@@ -16,6 +16,13 @@
 
 #include "internal.h"
 
+/*
+ * Lines of one kind in an interval, all subjects together: a peer can
+ * have many subjects (IPv6 /64s, node IDs), and past this the new ones
+ * are only counted, in the kind's own line.
+ */
+#define LOGLIM_SITE_BURST	(4 * LOGLIM_BURST)
+
 struct loglim {
 	const char	*site;		/* NULL: a free slot */
 	char		 subject[64];
@@ -61,6 +68,33 @@ flush_due(evutil_socket_t fd, short what, void *arg)
 		ntimer_add(n, n->loglim_ev, next);
 }
 
+/* Whether site has a slot for subject. */
+static int
+slot_exists(aemp_node *n, const char *site, const char *subject)
+{
+	size_t i;
+
+	for (i = 0; i < LOGLIM_SLOTS; i++)
+		if (n->loglim[i].site == site && strncmp(n->loglim[i].subject,
+		    subject, sizeof n->loglim[i].subject - 1) == 0)
+			return 1;
+	return 0;
+}
+
+/* The lines site logged in the current intervals of its slots. */
+static unsigned
+site_logged(aemp_node *n, const char *site, double now)
+{
+	unsigned count = 0;
+	size_t i;
+
+	for (i = 0; i < LOGLIM_SLOTS; i++)
+		if (n->loglim[i].site == site &&
+		    now - n->loglim[i].since < LOGLIM_INTERVAL)
+			count += n->loglim[i].logged;
+	return count;
+}
+
 static struct loglim *
 slot_for(aemp_node *n, const char *site, const char *subject, double now)
 {
@@ -69,7 +103,9 @@ slot_for(aemp_node *n, const char *site, const char *subject, double now)
 
 	for (i = 0; i < LOGLIM_SLOTS; i++) {
 		e = &n->loglim[i];
-		if (e->site == site && strcmp(e->subject, subject) == 0)
+		/* subject as kept: a longer one must find its slot too */
+		if (e->site == site && strncmp(e->subject, subject,
+		    sizeof e->subject - 1) == 0)
 			return e;
 		if (lru == NULL || e->site == NULL ||
 		    (lru->site != NULL && e->used < lru->used))
@@ -92,6 +128,7 @@ node_log_limited(aemp_node *n, int level, const char *site,
 	double now;
 	va_list ap;
 	char *msg;
+	int over = 0;
 
 	if (level > n->log_level)
 		return;
@@ -99,12 +136,20 @@ node_log_limited(aemp_node *n, int level, const char *site,
 	    (n->loglim = calloc(LOGLIM_SLOTS, sizeof *n->loglim)) == NULL)
 		return;
 	now = node_now();
-	e = slot_for(n, site, subject ? subject : "", now);
+	if (subject == NULL)
+		subject = "";
+	if (*subject != '\0' && !slot_exists(n, site, subject) &&
+	    site_logged(n, site, now) >= LOGLIM_SITE_BURST) {
+		/* counted under the kind, whose line says how many */
+		subject = "";
+		over = 1;
+	}
+	e = slot_for(n, site, subject, now);
 	e->used = now;
 	e->level = level;
 	if (now - e->since >= LOGLIM_INTERVAL)
 		summary(n, e, now);
-	if (e->logged >= LOGLIM_BURST) {
+	if (over || e->logged >= LOGLIM_BURST) {
 		e->suppressed++;
 		if (n->freeing)
 			return;

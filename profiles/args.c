@@ -561,7 +561,9 @@ aemp_args_have_secret(int argc, char *const *argv)
 
 	for (i = 1; i < argc; i++)
 		if (strcmp(argv[i - 1], "secret") == 0 ||
-		    strcmp(argv[i - 1], "setsecret") == 0)
+		    strcmp(argv[i - 1], "setsecret") == 0 ||
+		    strcmp(argv[i - 1], "status_token") == 0 ||
+		    strcmp(argv[i - 1], "setstatus_token") == 0)
 			return 1;
 	return 0;
 }

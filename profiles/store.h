@@ -91,7 +91,7 @@ int	 aemp_nodeid_valid(const char *id);
  * copied; the strings keep their length.
  */
 void	 aemp_scrub_secret_args(int argc, char **argv);
-/* Whether some argument follows "secret" or "setsecret". */
+/* Whether some argument follows "secret", "status_token" or their set*. */
 int	 aemp_args_have_secret(int argc, char *const *argv);
 /*
  * A warning (malloc()ed, naming the file) when secret is short or

@@ -1338,6 +1338,15 @@ START_TEST(test_secret_not_in_cmdline)
 	    secret);
 	json_decref(v);
 	free(text);
+	/* the status page's bearer token is a secret too, in either form */
+	plain[1] = "setstatus_token";
+	assert_scrubbed_while_waiting(&w, plain, secret);
+	if (asprintf(&text, "[\"profile\",\"q\",\"setstatus_token\",\"%s\"]",
+	    secret) < 0)
+		abort();
+	json[1] = text;
+	assert_scrubbed_while_waiting(&w, json, secret);
+	free(text);
 	free(plain[0]);
 	world_free(&w);
 }

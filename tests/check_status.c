@@ -1194,8 +1194,38 @@ read_line_fd(int fd, char *buf, size_t size)
 	return -1;
 }
 
+/*
+ * Answers each statistics request on fd with ["PORT",answer] (the request
+ * is ["","aemp_c_stats","NODE#PORT"]), until the peer goes.
+ */
 static void
-silent_node(int lfd, const char *nodeid)
+answer_stats(int fd, const char *answer)
+{
+	static const char req[] = "\"" AEMP_STATS_REQUEST "\",\"";
+	char buf[65536];
+	size_t len = 0;
+	ssize_t got;
+
+	while ((got = read(fd, buf + len, sizeof buf - 1 - len)) > 0) {
+		char *p, *hash, *end;
+		len += (size_t)got;
+		buf[len] = '\0';
+		while ((p = strstr(buf, req)) != NULL &&
+		    (end = strchr(p + sizeof req - 1, '"')) != NULL) {
+			*end = '\0';
+			hash = strchr(p + sizeof req - 1, '#');
+			dprintf(fd, "[\"%s\",%s]", hash != NULL ? hash + 1 : "",
+			    answer);
+			len -= (size_t)(end + 1 - buf);
+			memmove(buf, end + 1, len + 1);
+		}
+		if (len > sizeof buf / 2)
+			len = 0;
+	}
+}
+
+static void
+answering_node(int lfd, const char *nodeid, const char *answer)
 {
 	const char *auths[] = { "hmac_md6_64_256", NULL };
 	const char *framings[] = { "json", NULL };
@@ -1217,6 +1247,8 @@ silent_node(int lfd, const char *nodeid)
 		    read_line_fd(fd, r2, sizeof r2) == 0) {
 			aemp_auth_token(SECRET, g1, g2, r1, r2, token);
 			dprintf(fd, "hmac_md6_64_256;%s;json\n", token);
+			if (answer != NULL)
+				answer_stats(fd, answer);
 			while (read(fd, buf, sizeof buf) > 0)
 				;	/* hears everything, says nothing */
 		}
@@ -1224,6 +1256,12 @@ silent_node(int lfd, const char *nodeid)
 		free(g2);
 		close(fd);
 	}
+}
+
+static void
+silent_node(int lfd, const char *nodeid)
+{
+	answering_node(lfd, nodeid, NULL);
 }
 
 START_TEST(top_says_not_a_c_node)
@@ -1264,6 +1302,52 @@ START_TEST(top_says_not_a_c_node)
 }
 END_TEST
 
+/*
+ * aemp top draws what a node answers, and an answer is a peer's input: a
+ * statistics object without the fields a C node sends (strings missing,
+ * absurd numbers) is drawn with placeholders, never a crash. top keeps
+ * drawing until it is killed.
+ */
+START_TEST(top_survives_odd_answers)
+{
+	char seed[64], *out = NULL, *err = NULL;
+	int port, lfd = -1, rc;
+	struct sockaddr_in sa;
+	socklen_t salen = sizeof sa;
+	pid_t pid;
+
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sa, 0, sizeof sa);
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert(bind(lfd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+	    listen(lfd, 8) == 0 &&
+	    getsockname(lfd, (struct sockaddr *)&sa, &salen) == 0);
+	port = ntohs(sa.sin_port);
+	if ((pid = fork()) == 0)
+		answering_node(lfd, "liar", "{\"uptime\":1e300,\"time\":-1e300,"
+		    "\"connections\":[{},{\"node\":1,\"since\":1e300,"
+		    "\"last_activity_age\":-1e300}]}");
+	close(lfd);
+	snprintf(seed, sizeof seed, "127.0.0.1:%d", port);
+	{
+		char *args[] = { "setsecret", SECRET, "setseeds", seed, NULL };
+		ck_assert_int_eq(aemp_cli(NULL, NULL, args, 10), 0);
+	}
+	{
+		char *args[] = { "top", "liar", NULL };
+		rc = aemp_cli(&out, &err, args, 8);
+	}
+	kill(pid, SIGKILL);
+	test_wait(pid, 5);
+	/* -1: still running when the time was up, and killed */
+	ck_assert_msg(rc == -1, "top ended with %d: %s", rc, err);
+	ck_assert_msg(strstr(out, "NODE") != NULL, "nothing drawn: %s", out);
+	free(out);
+	free(err);
+}
+END_TEST
+
 static Suite *
 status_suite(void)
 {
@@ -1290,6 +1374,7 @@ status_suite(void)
 	tcase_add_test(tt, top_once_prints_json);
 	tcase_add_test(tt, top_unreachable_node);
 	tcase_add_test(tt, top_says_not_a_c_node);
+	tcase_add_test(tt, top_survives_odd_answers);
 	suite_add_tcase(s, tt);
 	return s;
 }

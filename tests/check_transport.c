@@ -1428,10 +1428,121 @@ START_TEST(authfail_table_is_bounded)
 	aemp_free(n);
 	ck_assert_msg(log.len < 64 * 1024, "%zu bytes of log", log.len);
 	ck_assert(tn_log_has(&log, "more like this"));
-	ck_assert(tn_log_has(&log, "2000::/64: authentication failed: 7 more "
-	    "like this"));
+	/*
+	 * 1,000 addresses: the first 12 lines one by one, then the kind's
+	 * count of all the rest (loglimit.c), so that many addresses cannot
+	 * log a line each
+	 */
+	ck_assert_msg(tn_log_has(&log, "authentication failed: 1104 more like "
+	    "this"), "%s", log.text);
 	free(log.text);
 	event_base_free(base);
+}
+END_TEST
+
+/*
+ * A subject longer than the limiter keeps (a peer's node ID can be any
+ * length) still finds its slot: 200 lines about one long subject log
+ * LOGLIM_BURST of them, and the count when the node goes.
+ */
+START_TEST(log_limit_long_subject)
+{
+	struct event_base *base = event_base_new();
+	struct tn_log log = { NULL, 0 };
+	char subject[201];
+	aemp_node *n;
+	size_t lines = 0;
+	char *p;
+	int i;
+
+	tn_isolate();
+	n = tn_node(base, "limited", NULL);
+	ck_assert_ptr_nonnull(n);
+	tn_log_capture(n, &log);
+	memset(subject, 'x', sizeof subject - 1);
+	subject[sizeof subject - 1] = '\0';
+	for (i = 0; i < 200; i++)
+		node_log_limited(n, 2, "long subjects", subject,
+		    "line %d about a long subject", i);
+	for (p = log.text; p != NULL && (p = strstr(p, "about a long "
+	    "subject")) != NULL; p++)
+		lines++;
+	ck_assert_msg(lines == LOGLIM_BURST, "%zu lines logged", lines);
+	aemp_free(n);
+	ck_assert(tn_log_has(&log, "long subjects: 197 more like this"));
+	free(log.text);
+	event_base_free(base);
+}
+END_TEST
+
+/*
+ * Many subjects of one kind (failed authentication from 1,000 IPv6 /64s,
+ * which one host can have): the kind as a whole logs a bounded number of
+ * lines, and the count of the rest.
+ */
+START_TEST(log_limit_many_subjects)
+{
+	struct event_base *base = event_base_new();
+	struct tn_log log = { NULL, 0 };
+	struct sockaddr_in6 sin6;
+	aemp_node *n;
+	size_t lines = 0;
+	char *p;
+	int i;
+
+	tn_isolate();
+	n = tn_node(base, "subjects", NULL);
+	ck_assert_ptr_nonnull(n);
+	tn_log_capture(n, &log);
+	memset(&sin6, 0, sizeof sin6);
+	sin6.sin6_family = AF_INET6;
+	sin6.sin6_addr.s6_addr[0] = 0x20;
+	for (i = 0; i < 1000; i++) {
+		sin6.sin6_addr.s6_addr[6] = (uint8_t)(i >> 8);
+		sin6.sin6_addr.s6_addr[7] = (uint8_t)i;
+		authfail_record(n, (struct sockaddr *)&sin6, "x", "wrong");
+	}
+	aemp_free(n);
+	for (p = log.text; p != NULL && (p = strchr(p, '\n')) != NULL; p++)
+		lines++;
+	ck_assert_msg(lines < 50, "%zu lines for 1,000 failures", lines);
+	ck_assert_msg(tn_log_has(&log, "authentication failed: "),
+	    "%s", log.text);
+	ck_assert_msg(tn_log_has(&log, "more like this"), "%s", log.text);
+	free(log.text);
+	event_base_free(base);
+}
+END_TEST
+
+/*
+ * A flood of packets whose values cannot be kept (no UTF-8): each costs
+ * its message only, and a bounded number of log lines, counts included.
+ */
+START_TEST(undecodable_flood_log_is_bounded)
+{
+	struct child c;
+	char buf[256];
+	int fd, i;
+	long lines;
+
+	child_start(&c, NULL);
+	fd = raw_authenticated(c.port);
+	for (i = 0; i < 2000; i++) {
+		snprintf(buf, sizeof buf, "[\"p%d\\n\",\"\xff\"]", i);
+		raw_send(fd, buf);
+	}
+	raw_send(fd, "[\"\",\"info\",\"raw#r1\"]");
+	ck_assert(raw_read_until(fd, "[\"r1\",\"victim\"]"));
+	{
+		char *text = test_slurp(c.log), *p;
+		for (lines = 0, p = text; (p = strchr(p, '\n')) != NULL; p++)
+			lines++;
+		ck_assert_ptr_null(strstr(text, "raw is down"));
+		free(text);
+	}
+	ck_assert_msg(lines < 100, "%ld log lines", lines);
+	close(fd);
+	child_stop(&c);
 }
 END_TEST
 
@@ -1449,6 +1560,9 @@ transport_suite(void)
 		tcase_add_test(fl, brute_force_is_logged_and_throttled);
 		tcase_add_test(fl, authfail_table_is_bounded);
 		tcase_add_test(fl, bad_request_flood_log_is_bounded);
+		tcase_add_test(fl, log_limit_long_subject);
+		tcase_add_test(fl, log_limit_many_subjects);
+		tcase_add_test(fl, undecodable_flood_log_is_bounded);
 		suite_add_tcase(s, fl);
 	}
 	tcase_add_test(hs, garbage_greeting);
