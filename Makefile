@@ -2,8 +2,8 @@
 PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
-PKGS    := libevent jansson sqlite3
-DEBS    := build-essential pkg-config libevent-dev libjansson-dev libsqlite3-dev check groff-base valgrind clang
+PKGS    := libevent jansson sqlite3 openssl
+DEBS    := build-essential pkg-config libevent-dev libjansson-dev libsqlite3-dev check groff-base valgrind clang libssl-dev openssl
 
 ifeq ($(SANITIZE),1)
 B       := build/asan

@@ -147,15 +147,6 @@ cmd_gensecret_exec(struct cli *cli, const struct aemp_cmd *self, int argc,
 	return rc != 0 ? cli_errstr(argv[0], self->key, err) : 0;
 }
 
-static int
-cmd_tls_exec(struct cli *cli, const struct aemp_cmd *self, int argc,
-    char **argv)
-{
-	(void)cli; (void)self; (void)argc;
-	return cli_error(argv[0], "not supported yet: TLS (use a shared "
-	    "secret: aemp gensecret)");
-}
-
 /*
  * As every setter, and a warning (exit status 0) for a secret that can
  * be guessed: one unauthenticated connection gives an attacker a token
@@ -203,16 +194,6 @@ const struct aemp_cmd cmd_delsecret_entry = {
 	CMD_WRITE, "secret", cmd_del_exec
 };
 
-const struct aemp_cmd cmd_gencert_entry = {
-	"gencert", NULL, 0, 0, "",
-	"not supported yet: TLS (generate a certificate)",
-	0, "cert", cmd_tls_exec
-};
-const struct aemp_cmd cmd_setcert_entry = {
-	"setcert", "cert", 1, 1, "FILE",
-	"not supported yet: TLS (set the key and certificate from FILE)",
-	0, "cert", cmd_tls_exec
-};
 const struct aemp_cmd cmd_delcert_entry = {
 	"delcert", NULL, 0, 0, "",
 	"remove the certificate (inherit it again)",

@@ -28,6 +28,8 @@
 
 struct aemp_conn;
 struct aemp_global;
+struct aemp_stream;
+struct ssl_ctx_st;
 
 /* --- monitors ------------------------------------------------------------ */
 
@@ -150,7 +152,9 @@ enum conn_state {
 struct aemp_conn {
 	aemp_node	*node;
 	struct aemp_conn *prev, *next;	/* node->conns */
-	struct bufferevent *bev;
+	struct aemp_stream *stream;	/* TCP, then TLS (stream.h) */
+	int		 tls;		/* TLS was started (10.3) */
+	char		*why;		/* a composed reason for closing */
 	enum conn_state	 state;
 	char		*peer;		/* "host:port" of the other side */
 	char		*expect;	/* node ID we connected to, or NULL */
@@ -166,7 +170,8 @@ struct aemp_conn {
 	struct event	*flush_ev;	/* writes out, once per loop turn */
 	struct event	*read_ev;
 	struct event	*write_ev;	/* while the socket takes no more */
-	evutil_socket_t	 fd;		/* the bufferevent's, once up */
+	struct event	*pump_ev;	/* read what a TLS stream holds */
+	evutil_socket_t	 fd;		/* the socket under the stream */
 	int		 reading;	/* in its read callback: flush after */
 	int		 write_waiting;	/* write_ev is pending */
 	struct aemp_scan scan;
@@ -251,6 +256,7 @@ struct aemp_node {
 
 	/* settings from config */
 	char		*secret;
+	struct ssl_ctx_st *tls_ctx;	/* from the cert key, or NULL */
 	double		 monitor_timeout;
 	double		 connect_interval;
 	json_t		*auth_offer, *auth_accept;

@@ -7,7 +7,6 @@
 #include <sys/utsname.h>
 
 #include <errno.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +16,7 @@
 
 #include "internal.h"
 #include "store.h"
+#include "stream.h"
 #include "xmalloc.h"
 
 #define DEFAULT_MAX_PACKET	(64u * 1024 * 1024)
@@ -295,6 +295,18 @@ node_apply_config(aemp_node *n, char **err)
 
 	v = json_object_get(c, "secret");
 	n->secret = json_is_string(v) ? xstrdup(json_string_value(v)) : NULL;
+	/* TLS is enabled exactly when cert exists (AEMP-TLS-EXT.md 10.1) */
+	v = json_object_get(c, "cert");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_string(v)) {
+			*err = xstrdup("cert: must be PEM text (a string)");
+			return -1;
+		}
+		n->tls_ctx = tls_ctx_new(json_string_value(v),
+		    json_string_length(v), err);
+		if (n->tls_ctx == NULL)
+			return -1;
+	}
 	n->monitor_timeout = config_number(c, "monitor_timeout", 30);
 	if (n->monitor_timeout <= 0)
 		n->monitor_timeout = 30;
@@ -376,17 +388,6 @@ aemp_configure(struct event_base *base, json_t *config, char **err)
 	n->tfd = -1;
 	if (config == NULL)
 		config = json_object();
-	/*
-	 * A peer that goes away while we write must be an error on that
-	 * connection, not the death of the process. Only a default
-	 * disposition is changed: a handler the program installed stays.
-	 */
-	{
-		struct sigaction sa;
-		if (sigaction(SIGPIPE, NULL, &sa) == 0 &&
-		    sa.sa_handler == SIG_DFL)
-			signal(SIGPIPE, SIG_IGN);
-	}
 	n->log_fn = log_stderr;
 	lv = env2("AEMP_WARNLEVEL", "PERL_ANYEVENT_MP_WARNLEVEL");
 	n->log_level = lv != NULL ? atoi(lv) : 5;
@@ -483,6 +484,8 @@ aemp_free(aemp_node *n)
 	if (n->secret != NULL)
 		explicit_bzero(n->secret, strlen(n->secret));
 	free(n->secret);
+	if (n->tls_ctx != NULL)
+		tls_ctx_free(n->tls_ctx);
 	free(n->die_msg);
 	free(n->read_buf);
 	free(n->errmsg);

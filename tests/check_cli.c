@@ -401,11 +401,106 @@ START_TEST(test_gensecret_tls)
 	    first);
 	json_decref(v);
 	free(first);
-	AEMP_FAILS(&w, 1, "not supported yet: TLS", "gencert");
-	AEMP_FAILS(&w, 1, "not supported yet: TLS", "setcert", "/etc/passwd");
-	AEMP_FAILS(&w, 1, "not supported yet: TLS", "cert", "/etc/passwd");
 	AEMP_OK(&w, "--help");
-	ck_assert_ptr_nonnull(strstr(w.out, "not supported yet: TLS"));
+	ck_assert_ptr_null(strstr(w.out, "not supported yet"));
+	world_free(&w);
+}
+END_TEST
+
+/*
+ * gencert stores a certificate of the reference's shape (10.2), which a
+ * node accepts; setcert stores a file verbatim but refuses one without a
+ * certificate or without a key; delcert removes it; the store stays 0600.
+ */
+START_TEST(test_gencert_setcert_delcert)
+{
+	struct world w;
+	char path[512], *cmd, *pem, *openssl_out = NULL;
+	const char *cert;
+	struct stat st;
+	json_t *v;
+
+	world_init(&w);
+	AEMP_OK(&w, "gencert", "showconfig");
+	v = parse_out(&w);
+	cert = json_string_value(json_object_get(v, "cert"));
+	ck_assert_ptr_nonnull(cert);
+	/* certificate first, then the PKCS#8 key */
+	ck_assert(strncmp(cert, "-----BEGIN CERTIFICATE-----\n", 28) == 0);
+	ck_assert_ptr_nonnull(strstr(cert, "-----BEGIN PRIVATE KEY-----\n"));
+	ck_assert(strstr(cert, "BEGIN PRIVATE KEY") > strstr(cert,
+	    "END CERTIFICATE"));
+	snprintf(path, sizeof path, "%s/gen.pem", w.dir);
+	write_bytes(path, cert, 0);
+	if (asprintf(&cmd, "openssl x509 -in '%s' -noout -text", path) < 0)
+		abort();
+	{
+		char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+		ck_assert_int_eq(test_run(argv, NULL, NULL, &openssl_out, NULL,
+		    30), 0);
+	}
+	ck_assert_ptr_nonnull(strstr(openssl_out, "Issuer: CN = AnyEvent::MP"));
+	ck_assert_ptr_nonnull(strstr(openssl_out, "Subject: CN = AnyEvent::MP"));
+	ck_assert_ptr_nonnull(strstr(openssl_out, "(2048 bit)"));
+	ck_assert_ptr_nonnull(strstr(openssl_out, "sha256WithRSAEncryption"));
+	ck_assert_ptr_nonnull(strstr(openssl_out, "CA:TRUE"));
+	ck_assert_ptr_nonnull(strstr(openssl_out, "Version: 3"));
+	free(openssl_out);
+	free(cmd);
+	/* what a node loads: setcert checks it the same way */
+	AEMP_OK(&w, "profile", "q", "setcert", path);
+	ck_assert_int_eq(stat(w.rc, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0600);
+	json_decref(v);
+
+	/* a second one differs; delcert removes it */
+	pem = strdup(cert);
+	AEMP_OK(&w, "profile", "p", "gencert", "showconfig", "p");
+	v = parse_out(&w);
+	ck_assert_str_ne(json_string_value(json_object_get(v, "cert")), pem);
+	json_decref(v);
+	AEMP_OK(&w, "profile", "p", "delcert", "showconfig", "p");
+	v = parse_out(&w);
+	/* p inherits the global default's again */
+	ck_assert_str_eq(json_string_value(json_object_get(v, "cert")), pem);
+	json_decref(v);
+	AEMP_OK(&w, "delcert", "showconfig");
+	v = parse_out(&w);
+	ck_assert_ptr_null(json_object_get(v, "cert"));
+	json_decref(v);
+
+	/* setcert: verbatim, key first is fine (the CA layout) */
+	snprintf(path, sizeof path, "%s/keyfirst.pem", w.dir);
+	{
+		const char *k = strstr(pem, "-----BEGIN PRIVATE KEY-----");
+		char *text;
+		if (asprintf(&text, "%s%.*s", k, (int)(k - pem), pem) < 0)
+			abort();
+		write_bytes(path, text, 0);
+		AEMP_OK(&w, "setcert", path, "showconfig");
+		v = parse_out(&w);
+		ck_assert_str_eq(json_string_value(json_object_get(v, "cert")),
+		    text);
+		json_decref(v);
+		free(text);
+	}
+	AEMP_OK(&w, "delcert");
+	/* refusals, with nothing changed */
+	snprintf(path, sizeof path, "%s/certonly.pem", w.dir);
+	write_bytes(path, pem, (size_t)(strstr(pem, "-----BEGIN PRIVATE KEY")
+	    - pem));
+	AEMP_FAILS(&w, 1, "no private key", "setcert", path);
+	snprintf(path, sizeof path, "%s/keyonly.pem", w.dir);
+	write_bytes(path, strstr(pem, "-----BEGIN PRIVATE KEY"), 0);
+	AEMP_FAILS(&w, 1, "no certificate", "cert", path);
+	AEMP_FAILS(&w, 1, "/etc/passwd: no certificate", "setcert",
+	    "/etc/passwd");
+	AEMP_FAILS(&w, 1, "No such file", "setcert", "/nonexistent/x.pem");
+	AEMP_OK(&w, "showconfig");
+	v = parse_out(&w);
+	ck_assert_ptr_null(json_object_get(v, "cert"));
+	json_decref(v);
+	free(pem);
 	world_free(&w);
 }
 END_TEST
@@ -1206,6 +1301,7 @@ cli_suite(void)
 	tcase_add_test(tc, test_profiles);
 	tcase_add_test(tc, test_import_export);
 	tcase_add_test(tc, test_gensecret_tls);
+	tcase_add_test(tc, test_gencert_setcert_delcert);
 	tcase_add_test(tc, test_locked_store);
 	tcase_add_test(tc, test_concurrent_writers);
 	tcase_add_test(tc, test_valgrind_commands);
