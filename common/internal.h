@@ -30,6 +30,8 @@ struct aemp_conn;
 struct aemp_global;
 struct aemp_stream;
 struct ssl_ctx_st;
+struct dcstate;
+struct lcstate;
 
 /* --- monitors ------------------------------------------------------------ */
 
@@ -180,6 +182,9 @@ struct aemp_conn {
 	int		 listener_less_keepalive;
 	unsigned	 closing;
 	int		 inbound;	/* accepted, not connected by us */
+	/* a data connection (dataconn.c): its ID, and whether we connected */
+	char		*dc_id;
+	int		 dc_out;
 };
 
 /* --- deferred work ------------------------------------------------------ */
@@ -321,6 +326,9 @@ struct aemp_node {
 	struct ntimer	*loglim_ev;	/* logs the counts of suppressed lines */
 	struct authfail	*authfail;	/* authfail.c: failing addresses */
 	size_t		 nauthfail;
+	struct dcstate	*dc;		/* dataconn.c */
+	struct lcstate	*lc;		/* logcatcher.c */
+	int		 lc_level;	/* highest level a catcher takes, -1 */
 };
 
 /* node.c */
@@ -331,6 +339,8 @@ double	 node_now(void);
 struct defer *node_defer(aemp_node *, enum defer_kind);
 void	 node_call_later(aemp_node *, void (*)(aemp_node *, void *), void *);
 void	 node_free_later(aemp_node *, void (*)(aemp_node *, void *), void *);
+/* A formatted line to the log catchers and the logger (aemp_log()). */
+void	 node_log_line(aemp_node *, int level, const char *msg);
 void	 node_trace(aemp_node *, const char *dir, const char *nodeid,
 	    json_t *pkt, int skip_first);
 
@@ -413,6 +423,34 @@ int	 transport_write_named(struct aemp_conn *, const char *name,
 	    size_t len, json_t *msg);
 void	 transport_write_buffer(struct aemp_conn *, struct bytes *);
 void	 transport_free_all(aemp_node *);
+
+/*
+ * transport.c for data connections (dataconn.c): connect with the
+ * aemp-dataconn greeting for id; take the stream of a connection whose
+ * handshake finished, with the bytes read behind it (in) and our bytes
+ * not yet sent (out), both moved into the caller's buffers.
+ */
+struct aemp_conn *transport_connect_data(aemp_node *, const char *addr,
+	    const char *nodeid, const char *id);
+struct aemp_stream *transport_detach(struct aemp_conn *, struct bytes *in,
+	    struct bytes *out);
+
+/*
+ * dataconn.c (AEMP-TLS-EXT.md 11): dataconn_ready() takes a data
+ * connection whose handshake finished; dataconn_failed() hears that our
+ * own attempt for id failed.
+ */
+void	 dataconn_start(aemp_node *);
+void	 dataconn_free(aemp_node *);
+void	 dataconn_ready(struct aemp_conn *);
+void	 dataconn_failed(aemp_node *, const char *id, const char *why);
+int	 dataconn_id_valid(const char *id);
+size_t	 dataconn_pending(aemp_node *);	/* IDs expected or being opened */
+
+/* logcatcher.c (AEMP-TLS-EXT.md 12): the source side's log hook */
+void	 logcatcher_start(aemp_node *);
+void	 logcatcher_free(aemp_node *);
+void	 logcatcher_forward(aemp_node *, int level, const char *msg);
 
 /* words.c */
 /*
