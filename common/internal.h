@@ -329,6 +329,7 @@ struct aemp_node {
 	struct dcstate	*dc;		/* dataconn.c */
 	struct lcstate	*lc;		/* logcatcher.c */
 	int		 lc_level;	/* highest level a catcher takes, -1 */
+	int		 log_busy;	/* inside log_fn: no recursion */
 };
 
 /* node.c */

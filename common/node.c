@@ -123,8 +123,12 @@ node_log_line(aemp_node *n, int level, const char *msg)
 {
 	if (level <= n->lc_level)
 		logcatcher_forward(n, level, msg);
-	if (level <= n->log_level)
+	/* a logger that logs gets its own lines forwarded, not again */
+	if (level <= n->log_level && !n->log_busy) {
+		n->log_busy = 1;
 		n->log_fn(n, level, msg, n->log_ud);
+		n->log_busy = 0;
+	}
 }
 
 static const char *
