@@ -451,9 +451,14 @@ stream_bev(aemp_node *n, struct aemp_stream *s, struct bytes *in,
 			abort();
 		if (out->len > 0)
 			bufferevent_write(bev, bytes_ptr(out), out->len);
-		if (in->len > 0)
-			evbuffer_add(bufferevent_get_input(bev), bytes_ptr(in),
-			    in->len);
+		if (in->len > 0) {
+			/* the input's end is the socket's alone: frozen */
+			struct evbuffer *input = bufferevent_get_input(bev);
+			evbuffer_unfreeze(input, 0);
+			if (evbuffer_add(input, bytes_ptr(in), in->len) < 0)
+				abort();
+			evbuffer_freeze(input, 0);
+		}
 		return bev;
 	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
@@ -504,9 +509,16 @@ static void
 hand_over(aemp_node *n, struct bufferevent *bev, aemp_dataconn_fn fn,
     json_t *args, void *ud)
 {
+	bufferevent_data_cb readcb = NULL;
+
+	/* fn may free bev: our reference keeps it to look at */
+	bufferevent_incref(bev);
 	fn(n, bev, args, ud);
-	if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+	bufferevent_getcb(bev, &readcb, NULL, NULL, NULL);
+	if (readcb != NULL &&
+	    evbuffer_get_length(bufferevent_get_input(bev)) > 0)
 		bufferevent_trigger(bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
+	bufferevent_decref(bev);
 }
 
 /* The target's side of a stream: INITFUNC(@INITDATA, stream). */

@@ -582,7 +582,8 @@ raw_write(int fd, const char *s)
  * line (1) or kept it open.
  */
 static int
-raw_dataconn(const char *id, const char *secret, int *got_auth)
+raw_dataconn(const char *id, const char *secret, const char *extra,
+    int *got_auth)
 {
 	char my1[256], buf[8192], g1[4096], g2[512], token[65], line[512];
 	const char *nonce = "bm9uY2Vub25jZW5vbmNl";
@@ -605,7 +606,9 @@ raw_dataconn(const char *id, const char *secret, int *got_auth)
 	snprintf(g2, sizeof g2, "%.*s", (int)(nl2 - nl - 1), nl + 1);
 	ck_assert(strncmp(g1, "aemp;1;B;", 9) == 0);
 	aemp_auth_token(secret, my1, nonce, g1, g2, token);
-	snprintf(line, sizeof line, "hmac_md6_64_256;%s;json\n", token);
+	/* the auth line and the first application bytes in one write */
+	snprintf(line, sizeof line, "hmac_md6_64_256;%s;json\n%s", token,
+	    extra);
 	raw_write(fd, line);
 	closed = raw_gather(fd, buf, sizeof buf, &len, 1.0) < 0;
 	*got_auth = strstr(buf, "hmac_md6_64_256;") != NULL;
@@ -622,7 +625,7 @@ START_TEST(unknown_dataconn_id)
 	aemp_mon_nodes(na, on_node, &ea);
 	aemp_mon_nodes(nb, on_node, &eb);
 	/* authenticates as A, which B is connected to already: no matter */
-	ck_assert_int_eq(raw_dataconn("nosuch@A", SECRET, &auth), 1);
+	ck_assert_int_eq(raw_dataconn("nosuch@A", SECRET, "", &auth), 1);
 	ck_assert_int_eq(auth, 1);	/* B did authenticate it */
 	tn_run_for(base, 0.3);
 	ck_assert_int_eq(ea.count, 0);
@@ -649,13 +652,59 @@ START_TEST(wrong_secret)
 	    aemp_port(na, NULL, NULL), 5, "Test::sink"));
 	tn_run_for(base, 0.2);
 	ck_assert_uint_eq(dataconn_pending(nb), 1);
-	ck_assert_int_eq(raw_dataconn("9@A", "wrong", &auth), 1);
+	ck_assert_int_eq(raw_dataconn("9@A", "wrong", "", &auth), 1);
 	ck_assert(tn_log_has(&log, "shared secret mismatch"));
 	ck_assert_int_eq(eb.count, 0);
 	ck_assert_uint_eq(dataconn_pending(nb), 1);	/* still waiting */
 	still_connected();
 	net_down();
 	free(log.text);
+}
+END_TEST
+
+/* What an early target read. */
+static char early[256];
+
+static void
+early_read(struct bufferevent *bev, void *arg)
+{
+	size_t len = strlen(early);
+
+	(void)arg;
+	evbuffer_remove(bufferevent_get_input(bev), early + len,
+	    sizeof early - 1 - len);
+}
+
+static void
+early_target(aemp_node *n, struct bufferevent *bev, json_t *args, void *ud)
+{
+	(void)n; (void)args;
+	*(struct bufferevent **)ud = bev;
+	bufferevent_setcb(bev, early_read, NULL, NULL, NULL);
+	bufferevent_enable(bev, EV_READ);
+}
+
+/* Bytes in the same read as the auth line reach the application first. */
+START_TEST(bytes_behind_handshake)
+{
+	struct bufferevent *bev = NULL;
+	int auth = 0;
+
+	net_up(0, 0);
+	aemp_register_dataconn(nb, "Test::early", early_target, &bev);
+	aemp_snd(na, "B#", json_pack("[sssis]",
+	    "AnyEvent::MP::DataConn::_expect", "5@A",
+	    aemp_port(na, NULL, NULL), 5, "Test::early"));
+	tn_run_for(base, 0.2);
+	ck_assert_int_eq(raw_dataconn("5@A", SECRET, "early bytes\n", &auth),
+	    0);
+	ck_assert_int_eq(auth, 1);
+	tn_run_for(base, 0.2);
+	ck_assert_ptr_nonnull(bev);
+	ck_assert_str_eq(early, "early bytes\n");
+	bufferevent_free(bev);
+	still_connected();
+	net_down();
 }
 END_TEST
 
@@ -735,6 +784,7 @@ dataconn_suite(void)
 	tcase_set_timeout(raw, 60);
 	tcase_add_test(raw, unknown_dataconn_id);
 	tcase_add_test(raw, wrong_secret);
+	tcase_add_test(raw, bytes_behind_handshake);
 	tcase_set_timeout(leak, 300);
 	tcase_add_test(leak, thousand);
 	suite_add_tcase(s, bulk);
