@@ -75,6 +75,12 @@ while [ "$i" -lt "$RUNS" ]; do
 	run mesh32 "$BIN/mesh" "$B/bin/aempd" 32 30
 	echo "  round $i: fanout" >&2
 	run fanout "$BIN/fanout" 20000
+	echo "  round $i: dataconn" >&2
+	run dc "$BIN/dataconn" aemp 1073741824
+	run dc_raw "$BIN/dataconn" raw 1073741824
+	run dc_bev "$BIN/dataconn" rawbev 1073741824
+	run dc_tls "$BIN/dataconn" tls 1073741824
+	run dc_rawtls "$BIN/dataconn" rawtls 1073741824
 done
 
 tr=$(med tput_remote rate); tw=$(med tput_raw rate)
@@ -89,6 +95,9 @@ pc=$(med port_mem cpu_us_per_port)
 hs=$(med handshake median_us)
 m16=$(med mesh16 seconds); m32=$(med mesh32 seconds)
 fo=$(med fanout rate)
+dc=$(med dc rate); dcr=$(med dc_raw rate); dcb=$(med dc_bev rate)
+dct=$(med dc_tls rate); dctr=$(med dc_rawtls rate)
+rdc=$(ratio "$dc" "$dcr"); rdcb=$(ratio "$dc" "$dcb"); rdct=$(ratio "$dct" "$dctr")
 rr=$(ratio "$tr" "$tw"); rt=$(ratio "$rm_" "$wm"); rf=$(ratio "$fm" "$wm")
 rx=$(ratio "$xm" "$xw"); rxf=$(ratio "$xf" "$xw")
 
@@ -114,6 +123,10 @@ e=$(err mesh32)
 echo "{\"bench\": \"mesh\", \"n\": 32, \"value\": $m32, \"unit\": \"s\", \"target\": \"<= 10\", \"met\": $(met "$m32" "<=" 10), \"runs\": $(all mesh32 seconds)${e:+, \"error\": $e}}"
 e=$(err fanout)
 echo "{\"bench\": \"fanout\", \"value\": $fo, \"unit\": \"deliveries/s\", \"target\": \">= 500000\", \"met\": $(met "$fo" ">=" 500000), \"runs\": $(all fanout rate)${e:+, \"error\": $e}}"
+e=$(err dc)
+echo "{\"bench\": \"dataconn\", \"value\": $dc, \"unit\": \"bytes/s\", \"bytes\": 1073741824, \"baseline\": $dcr, \"ratio\": $rdc, \"bufferevent_baseline\": $dcb, \"bufferevent_ratio\": $rdcb, \"target\": \"ratio >= 0.9\", \"met\": $(met "$rdc" ">=" 0.9), \"runs\": $(all dc rate), \"baseline_runs\": $(all dc_raw rate)${e:+, \"error\": $e}}"
+e=$(err dc_tls)
+echo "{\"bench\": \"dataconn_tls\", \"value\": $dct, \"unit\": \"bytes/s\", \"bytes\": 1073741824, \"baseline\": $dctr, \"ratio\": $rdct, \"target\": \"ratio >= 0.9\", \"met\": $(met "$rdct" ">=" 0.9), \"runs\": $(all dc_tls rate), \"baseline_runs\": $(all dc_rawtls rate)${e:+, \"error\": $e}}"
 
 yn() { [ "$1" = true ] && echo yes || echo NO; }
 echo
@@ -132,7 +145,10 @@ printf '%-12s %16s %16s %8s  %-22s %s\n' handshake "$hs us" "" "" "<= 1000 us" "
 printf '%-12s %16s %16s %8s  %-22s %s\n' "mesh N=16" "$m16 s" "" "" "" ""
 printf '%-12s %16s %16s %8s  %-22s %s\n' "mesh N=32" "$m32 s" "" "" "<= 10 s" "$(yn "$(met "$m32" "<=" 10)")"
 printf '%-12s %16s %16s %8s  %-22s %s\n' fanout "$fo /s" "" "" ">= 500,000 /s" "$(yn "$(met "$fo" ">=" 500000)")"
-for name in tput_remote tput_raw rtt rtt_xcpu tput_local port_mem handshake mesh16 mesh32 fanout; do
+printf '%-12s %16s %16s %8s  %-22s %s\n' dataconn "$dc B/s" "$dcr B/s" "$rdc" ">= 0.9 x raw TCP" "$(yn "$(met "$rdc" ">=" 0.9)")"
+printf '%-12s %16s %16s %8s  %-22s %s\n' "  bufferev." "$dc B/s" "$dcb B/s" "$rdcb" "(bare bufferevents)" ""
+printf '%-12s %16s %16s %8s  %-22s %s\n' dataconn_tls "$dct B/s" "$dctr B/s" "$rdct" ">= 0.9 x bare OpenSSL" "$(yn "$(met "$rdct" ">=" 0.9)")"
+for name in tput_remote tput_raw rtt rtt_xcpu tput_local port_mem handshake mesh16 mesh32 fanout dc dc_raw dc_bev dc_tls dc_rawtls; do
 	e=$(err "$name")
 	[ -n "$e" ] && echo "$name failed: $e (see $LOG)"
 done
