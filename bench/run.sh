@@ -56,6 +56,12 @@ met() {
 	    print r }'
 }
 
+# The TLS rows: one certificate for every node, as gencert makes it.
+CERT=$TABLE.pem
+openssl req -x509 -new -nodes -newkey rsa:2048 -keyout "$CERT.key" \
+    -out "$CERT.crt" -subj /CN=AnyEvent::MP -days 30 -batch 2>>"$LOG" &&
+    cat "$CERT.crt" "$CERT.key" >"$CERT"
+
 echo "running benchmarks ($RUNS runs each; log in $LOG)" >&2
 i=0
 while [ "$i" -lt "$RUNS" ]; do
@@ -75,6 +81,15 @@ while [ "$i" -lt "$RUNS" ]; do
 	run mesh32 "$BIN/mesh" "$B/bin/aempd" 32 30
 	echo "  round $i: fanout" >&2
 	run fanout "$BIN/fanout" 20000
+	echo "  round $i: tls" >&2
+	export AEMP_BENCH_CERT="$CERT"
+	run tput_remote_tls "$BIN/tput" aemp 3000000
+	run tput_rawtls "$BIN/tput" rawtls 10000000
+	run rtt_tls "$BIN/rtt" 20000 same
+	run handshake_tls "$BIN/handshake" 40
+	run conn_mem_tls "$BIN/connmem" 200
+	unset AEMP_BENCH_CERT
+	run conn_mem "$BIN/connmem" 200
 	echo "  round $i: dataconn" >&2
 	run dc "$BIN/dataconn" aemp 1073741824
 	run dc_raw "$BIN/dataconn" raw 1073741824
@@ -95,6 +110,12 @@ pc=$(med port_mem cpu_us_per_port)
 hs=$(med handshake median_us)
 m16=$(med mesh16 seconds); m32=$(med mesh32 seconds)
 fo=$(med fanout rate)
+ttr=$(med tput_remote_tls rate); ttw=$(med tput_rawtls rate)
+trm=$(med rtt_tls median_us); trp=$(med rtt_tls p99_us)
+ths=$(med handshake_tls median_us)
+cm=$(med conn_mem bytes_per_conn); cmt=$(med conn_mem_tls bytes_per_conn)
+rtc=$(ratio "$ttr" "$tr"); rtb=$(ratio "$ttr" "$ttw"); rtr=$(ratio "$trm" "$rm_")
+tm=$(met "$ttr" ">=" 1500000); [ "$(met "$rtc" ">=" 0.6)" = false ] && tm=false
 dc=$(med dc rate); dcr=$(med dc_raw rate); dcb=$(med dc_bev rate)
 dct=$(med dc_tls rate); dctr=$(med dc_rawtls rate)
 rdc=$(ratio "$dc" "$dcr"); rdcb=$(ratio "$dc" "$dcb"); rdct=$(ratio "$dct" "$dctr")
@@ -123,6 +144,14 @@ e=$(err mesh32)
 echo "{\"bench\": \"mesh\", \"n\": 32, \"value\": $m32, \"unit\": \"s\", \"target\": \"<= 10\", \"met\": $(met "$m32" "<=" 10), \"runs\": $(all mesh32 seconds)${e:+, \"error\": $e}}"
 e=$(err fanout)
 echo "{\"bench\": \"fanout\", \"value\": $fo, \"unit\": \"deliveries/s\", \"target\": \">= 500000\", \"met\": $(met "$fo" ">=" 500000), \"runs\": $(all fanout rate)${e:+, \"error\": $e}}"
+e=$(err tput_remote_tls)
+echo "{\"bench\": \"tput_remote_tls\", \"value\": $ttr, \"unit\": \"msg/s\", \"baseline\": $ttw, \"baseline_is\": \"bare OpenSSL pair\", \"ratio\": $rtb, \"cleartext\": $tr, \"ratio_to_cleartext\": $rtc, \"target\": \">= 1500000 and >= 0.6 x tput_remote\", \"met\": $tm, \"runs\": $(all tput_remote_tls rate), \"baseline_runs\": $(all tput_rawtls rate)${e:+, \"error\": $e}}"
+e=$(err rtt_tls)
+echo "{\"bench\": \"rtt_tls\", \"value\": $trm, \"unit\": \"us\", \"p99\": $trp, \"baseline\": $rm_, \"baseline_is\": \"cleartext rtt\", \"ratio\": $rtr, \"target\": \"ratio <= 1.15\", \"met\": $(met "$rtr" "<=" 1.15), \"runs\": $(all rtt_tls median_us)${e:+, \"error\": $e}}"
+e=$(err handshake_tls)
+echo "{\"bench\": \"handshake_tls\", \"value\": $ths, \"unit\": \"us\", \"baseline\": $hs, \"baseline_is\": \"cleartext handshake\", \"target\": \"<= 5000\", \"met\": $(met "$ths" "<=" 5000), \"runs\": $(all handshake_tls median_us)${e:+, \"error\": $e}}"
+e=$(err conn_mem_tls)
+echo "{\"bench\": \"conn_mem_tls\", \"value\": $cmt, \"unit\": \"B/peer\", \"baseline\": $cm, \"baseline_is\": \"cleartext peers\", \"peers\": 200, \"runs\": $(all conn_mem_tls bytes_per_conn)${e:+, \"error\": $e}}"
 e=$(err dc)
 echo "{\"bench\": \"dataconn\", \"value\": $dc, \"unit\": \"bytes/s\", \"bytes\": 1073741824, \"baseline\": $dcr, \"ratio\": $rdc, \"bufferevent_baseline\": $dcb, \"bufferevent_ratio\": $rdcb, \"target\": \"ratio >= 0.9\", \"met\": $(met "$rdc" ">=" 0.9), \"runs\": $(all dc rate), \"baseline_runs\": $(all dc_raw rate)${e:+, \"error\": $e}}"
 e=$(err dc_tls)
@@ -145,10 +174,14 @@ printf '%-12s %16s %16s %8s  %-22s %s\n' handshake "$hs us" "" "" "<= 1000 us" "
 printf '%-12s %16s %16s %8s  %-22s %s\n' "mesh N=16" "$m16 s" "" "" "" ""
 printf '%-12s %16s %16s %8s  %-22s %s\n' "mesh N=32" "$m32 s" "" "" "<= 10 s" "$(yn "$(met "$m32" "<=" 10)")"
 printf '%-12s %16s %16s %8s  %-22s %s\n' fanout "$fo /s" "" "" ">= 500,000 /s" "$(yn "$(met "$fo" ">=" 500000)")"
+printf '%-12s %16s %16s %8s  %-22s %s\n' tput_tls "$ttr msg/s" "$ttw msg/s" "$rtb" ">= 1.5M, >= 0.6 x $rtc" "$(yn "$tm")"
+printf '%-12s %16s %16s %8s  %-22s %s\n' rtt_tls "$trm us" "$rm_ us" "$rtr" "<= 1.15 x rtt" "$(yn "$(met "$rtr" "<=" 1.15)")"
+printf '%-12s %16s %16s %8s  %-22s %s\n' handshake_tls "$ths us" "$hs us" "" "<= 5000 us" "$(yn "$(met "$ths" "<=" 5000)")"
+printf '%-12s %16s %16s %8s  %-22s %s\n' conn_mem_tls "$cmt B/peer" "$cm B/peer" "" "(RSS, 200 peers)" ""
 printf '%-12s %16s %16s %8s  %-22s %s\n' dataconn "$dc B/s" "$dcr B/s" "$rdc" ">= 0.9 x raw TCP" "$(yn "$(met "$rdc" ">=" 0.9)")"
 printf '%-12s %16s %16s %8s  %-22s %s\n' "  bufferev." "$dc B/s" "$dcb B/s" "$rdcb" "(bare bufferevents)" ""
 printf '%-12s %16s %16s %8s  %-22s %s\n' dataconn_tls "$dct B/s" "$dctr B/s" "$rdct" ">= 0.9 x bare OpenSSL" "$(yn "$(met "$rdct" ">=" 0.9)")"
-for name in tput_remote tput_raw rtt rtt_xcpu tput_local port_mem handshake mesh16 mesh32 fanout dc dc_raw dc_bev dc_tls dc_rawtls; do
+for name in tput_remote tput_raw rtt rtt_xcpu tput_local port_mem handshake mesh16 mesh32 fanout tput_remote_tls tput_rawtls rtt_tls handshake_tls conn_mem conn_mem_tls dc dc_raw dc_bev dc_tls dc_rawtls; do
 	e=$(err "$name")
 	[ -n "$e" ] && echo "$name failed: $e (see $LOG)"
 done

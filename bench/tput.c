@@ -4,8 +4,15 @@
  * counts. "aemp" runs two nodes; "raw" sends the same bytes through a
  * blocking TCP_NODELAY socket pair, the baseline.
  *
- * usage: tput aemp|raw COUNT     prints "rate MSGS_PER_SECOND"
+ * "rawtls" sends them through a bare OpenSSL connection over such a pair
+ * (certificate and trust from $AEMP_BENCH_CERT, TLS 1.2+, the default
+ * cipher, as the nodes have), the baseline of the TLS row.
+ *
+ * usage: tput aemp|raw|rawtls COUNT     prints "rate MSGS_PER_SECOND"
  */
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include "bench.h"
 
 #define WINDOW		(256 * 1024)	/* messages in flight at most */
@@ -189,18 +196,104 @@ run_raw(long total)
 	return 0;
 }
 
+/* --- raw TLS ------------------------------------------------------------ */
+
+static SSL *
+rawtls_ssl(int fd, int server)
+{
+	const char *pem = getenv("AEMP_BENCH_CERT");
+	SSL_CTX *ctx = SSL_CTX_new(TLS_method());
+	SSL *ssl;
+
+	if (pem == NULL || ctx == NULL ||
+	    SSL_CTX_use_certificate_chain_file(ctx, pem) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, pem, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_load_verify_locations(ctx, pem, NULL) != 1) {
+		fprintf(stderr, "tput: rawtls needs AEMP_BENCH_CERT\n");
+		exit(1);
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
+	    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	ssl = SSL_new(ctx);
+	SSL_set_fd(ssl, fd);
+	if ((server ? SSL_accept(ssl) : SSL_connect(ssl)) != 1) {
+		ERR_print_errors_fp(stderr);
+		exit(1);
+	}
+	return ssl;
+}
+
+static void
+rawtls_receiver(FILE *out, void *arg)
+{
+	long total = *(long *)arg, count = 0;
+	int port, lfd = bench_raw_listen(&port), fd;
+	static char buf[256 * 1024];
+	double t0 = 0;
+	SSL *ssl;
+
+	fprintf(out, "%d\n", port);
+	if ((fd = accept(lfd, NULL, NULL)) < 0)
+		bench_die("accept");
+	ssl = rawtls_ssl(fd, 1);
+	while (count < total) {
+		int r = SSL_read(ssl, buf, sizeof buf);
+		const char *p = buf, *end;
+		if (r <= 0)
+			bench_die("SSL_read");
+		if (count == 0)
+			t0 = bench_now();
+		end = buf + r;
+		while ((p = memchr(p, ']', (size_t)(end - p))) != NULL) {
+			count++;
+			p++;
+		}
+	}
+	fprintf(out, "rate %.0f\n", (double)(total - 1) / (bench_now() - t0));
+	pause();
+}
+
+static int
+run_rawtls(long total)
+{
+	struct bench_child c;
+	static char buf[64 * 1024];
+	char line[128];
+	long i = 0;
+	SSL *ssl;
+
+	bench_fork(&c, rawtls_receiver, &total);
+	bench_child_line(&c, line, sizeof line);
+	ssl = rawtls_ssl(bench_raw_connect(atoi(line)), 0);
+	while (i < total) {
+		size_t len = 0;
+		while (i < total && len + 64 < sizeof buf)
+			len += (size_t)snprintf(buf + len, sizeof buf - len,
+			    "[\"" RAW_PORT "\",\"test\",%ld,\"payload\"]", i++);
+		if (SSL_write(ssl, buf, (int)len) != (int)len)
+			bench_die("SSL_write");
+	}
+	bench_child_line(&c, line, sizeof line);
+	printf("%s\n", line);
+	bench_child_end(&c);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	long total;
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: tput aemp|raw COUNT\n");
+		fprintf(stderr, "usage: tput aemp|raw|rawtls COUNT\n");
 		return 2;
 	}
 	bench_isolate();
 	total = atol(argv[2]);
 	if (total < 2)
 		total = 2;
+	if (strcmp(argv[1], "rawtls") == 0)
+		return run_rawtls(total);
 	return strcmp(argv[1], "raw") == 0 ? run_raw(total) : run_aemp(total);
 }

@@ -64,8 +64,6 @@ void	 tls_ctx_free(struct ssl_ctx_st *);
 struct aemp_stream *stream_tls_new(struct aemp_stream *lower,
 	    struct ssl_ctx_st *, int client, const void *early,
 	    size_t early_len);
-/* 1 once the TLS handshake finished, for streams that are TLS. */
-int	 stream_tls_established(struct aemp_stream *);
 /* "client, TLSv1.3 TLS_AES_256_GCM_SHA384" into buf, for the log. */
 void	 stream_tls_describe(struct aemp_stream *, char *buf, size_t size);
 

@@ -451,10 +451,10 @@ START_TEST(test_gencert_setcert_delcert)
 	AEMP_OK(&w, "profile", "q", "setcert", path);
 	ck_assert_int_eq(stat(w.rc, &st), 0);
 	ck_assert_int_eq(st.st_mode & 0777, 0600);
+	pem = strdup(cert);
 	json_decref(v);
 
 	/* a second one differs; delcert removes it */
-	pem = strdup(cert);
 	AEMP_OK(&w, "profile", "p", "gencert", "showconfig", "p");
 	v = parse_out(&w);
 	ck_assert_str_ne(json_string_value(json_object_get(v, "cert")), pem);

@@ -19,6 +19,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 #include "testutil.h"
 #include "nodeutil.h"
 #include "md6.h"
@@ -465,6 +467,37 @@ START_TEST(ordered_stream_inside_tls)
 }
 END_TEST
 
+/* Three nodes through one seed: the global service meshes them and a
+   group registered on one is found on another, all inside TLS. */
+START_TEST(global_mesh_inside_tls)
+{
+	aemp_node *s = node_with("seed", CA_A, NULL, NULL, NULL);
+	aemp_node *x = node_with("xray", CA_B, NULL, s, NULL);
+	aemp_node *y = node_with("yankee", CA_C, NULL, s, NULL);
+	const char *px = aemp_port(x, NULL, NULL);
+	json_t *members = NULL;
+	int i;
+
+	aemp_grp_reg(x, "tls_group", px);
+	for (i = 0; i < 500; i++) {
+		tn_run_for(base, 0.02);
+		json_decref(members);
+		members = aemp_grp_get(y, "tls_group");
+		if (aemp_node_is_up(x, "yankee") && aemp_node_is_up(y, "xray") &&
+		    json_array_size(members) == 1)
+			break;
+	}
+	ck_assert(aemp_node_is_up(x, "yankee"));
+	ck_assert(aemp_node_is_up(y, "xray"));
+	ck_assert_int_eq(json_array_size(members), 1);
+	ck_assert_str_eq(json_string_value(json_array_get(members, 0)), px);
+	json_decref(members);
+	aemp_free(y);
+	aemp_free(x);
+	aemp_free(s);
+}
+END_TEST
+
 /* --- refusals (10.7), each followed by a peer that gets in ----------------- */
 
 /* A legitimate peer with PEM p still gets into a. */
@@ -809,6 +842,155 @@ START_TEST(hostile_long_auth_line_inside_tls)
 }
 END_TEST
 
+/* Under TLS there is no hmac key: the reference rejects it (10.6). */
+START_TEST(hmac_inside_tls_rejected)
+{
+	hostile("hmac", NULL, "authentication failure/shared secret mismatch");
+}
+END_TEST
+
+/*
+ * A foreign TLS client in a child process: it reads the node's greeting
+ * byte by byte and then runs blocking OpenSSL on the socket (the other
+ * way 10.4 allows), authenticates with tls_anon and sends "before"; then
+ * KEYUPDATE: 20 key updates (each asking for the node's), "after"
+ * behind every one; RENEGOTIATE (TLS 1.2): a renegotiation the node must
+ * refuse, then "after".
+ */
+enum cpeer_mode { KEYUPDATE, RENEGOTIATE };
+
+static void
+cpeer(const char *addr, const char *target, enum cpeer_mode mode)
+{
+	char g[512], line[4200], pkt[256];
+	struct sockaddr_in sin;
+	struct ssl_ctx_st *ctx;
+	char *err = NULL;
+	int fd, lfs = 0, i;
+	size_t len = 0;
+	SSL *ssl;
+
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)atoi(strrchr(addr, ':') + 1));
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (connect(fd, (struct sockaddr *)&sin, sizeof sin) < 0)
+		_exit(10);
+	snprintf(g, sizeof g, "aemp;1;cpeer;tls_md6_64_256,tls_anon;json;tls=1.0\n%.88s\n",
+	    "++++++++++++++++++++++++++++++++++++++++++++"
+	    "++++++++++++++++++++++++++++++++++++++++++++");
+	if (write(fd, g, strlen(g)) < 0)
+		_exit(11);
+	while (lfs < 2 && read(fd, g, 1) == 1)
+		lfs += g[0] == '\n';
+	if ((ctx = tls_ctx_new(pems[SELF1], strlen(pems[SELF1]), &err)) ==
+	    NULL)
+		_exit(12);
+	if (mode == RENEGOTIATE) {
+		SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
+		SSL_CTX_clear_options(ctx, SSL_OP_NO_RENEGOTIATION);
+	}
+	ssl = SSL_new(ctx);
+	SSL_set_fd(ssl, fd);
+	if (SSL_connect(ssl) != 1)
+		_exit(13);
+	SSL_write(ssl, "tls_anon;;json\n", 15);
+	while (len < sizeof line - 1 && memchr(line, '\n', len) == NULL) {
+		int r = SSL_read(ssl, line + len, (int)(sizeof line - 1 - len));
+		if (r <= 0)
+			_exit(14);
+		len += (size_t)r;
+	}
+	snprintf(pkt, sizeof pkt, "[\"%s\",\"before\"]", target);
+	SSL_write(ssl, pkt, (int)strlen(pkt));
+	snprintf(pkt, sizeof pkt, "[\"%s\",\"after\"]", target);
+	if (mode == KEYUPDATE) {
+		for (i = 0; i < 20; i++) {
+			if (SSL_key_update(ssl, SSL_KEY_UPDATE_REQUESTED) != 1)
+				_exit(15);
+			if (SSL_write(ssl, pkt, (int)strlen(pkt)) <= 0)
+				_exit(16);
+		}
+	} else {
+		SSL_renegotiate(ssl);
+		SSL_do_handshake(ssl);	/* refused: it fails */
+		SSL_write(ssl, pkt, (int)strlen(pkt));
+	}
+	/* read until the node closes or 3 s pass */
+	{
+		struct timeval tv = { 3, 0 };
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+		while (SSL_read(ssl, line, sizeof line) > 0)
+			;
+	}
+	_exit(0);
+}
+
+static int
+count_words(aemp_node *n, const char *self, json_t *msg, void *ud)
+{
+	struct box *b = ud;
+	const char *w = json_string_value(json_array_get(msg, 0));
+
+	(void)n; (void)self;
+	if (w != NULL && strcmp(w, "before") == 0)
+		b[0].count++;
+	else if (w != NULL && strcmp(w, "after") == 0)
+		b[1].count++;
+	return 0;
+}
+
+static void
+cpeer_case(enum cpeer_mode mode)
+{
+	struct tn_log la = { 0 };
+	aemp_node *a = node_with("alpha", SELF1, NULL, NULL, &la);
+	struct box b[2];
+	const char *pa;
+	pid_t pid;
+	int st = 0, i;
+
+	memset(b, 0, sizeof b);
+	pa = aemp_port(a, count_words, b);
+	fflush(NULL);
+	if ((pid = fork()) == 0)
+		cpeer(tn_addr(a), strchr(pa, '#') + 1, mode);
+	ck_assert_int_gt(pid, 0);
+	for (i = 0; i < 500 && waitpid(pid, &st, WNOHANG) != pid; i++) {
+		tn_run_for(base, 0.02);
+		if (mode == KEYUPDATE && b[1].count == 20)
+			break;
+	}
+	tn_run_for(base, 0.1);
+	ck_assert_msg(b[0].count == 1, "nothing from the peer (status %d): %s",
+	    st, la.text ? la.text : "");
+	if (mode == KEYUPDATE) {
+		/* every message behind a key update arrived */
+		ck_assert_int_eq(b[1].count, 20);
+	} else {
+		/* no renegotiation; the connection is closed or goes on */
+		ck_assert_int_le(b[1].count, 1);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	still_admits(a, SELF1, NULL);
+	aemp_free(a);
+	log_free(&la);
+}
+
+START_TEST(hostile_key_updates)
+{
+	cpeer_case(KEYUPDATE);
+}
+END_TEST
+
+START_TEST(hostile_renegotiation)
+{
+	cpeer_case(RENEGOTIATE);
+}
+END_TEST
+
 /* --- the stream layer ------------------------------------------------------ */
 
 /*
@@ -901,6 +1083,10 @@ tls_suite(void)
 	tcase_add_test(foreign, hostile_garbage_records);
 	tcase_add_test(foreign, hostile_tls_handshake_never_finishes);
 	tcase_add_test(foreign, hostile_long_auth_line_inside_tls);
+	tcase_add_test(foreign, hostile_key_updates);
+	tcase_add_test(foreign, hmac_inside_tls_rejected);
+	tcase_add_test(nodes, global_mesh_inside_tls);
+	tcase_add_test(foreign, hostile_renegotiation);
 	suite_add_tcase(s, foreign);
 	suite_add_tcase(s, unit);
 	suite_add_tcase(s, nodes);

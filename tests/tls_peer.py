@@ -10,7 +10,7 @@ usage: tls_peer.py PORT PEMFILE ROLE MODE [TARGET_PORT]
         for EOF; drop: the same, then close TCP without close_notify;
         garbage: send junk where the ClientHello belongs; stall: send the
         greeting and nothing else; longauth: a 5000-byte auth line inside
-        TLS.
+        TLS; hmac: an hmac_md6_64_256 line inside TLS (always rejected).
 Prints our two lines, the node's two lines and its auth line on stdout.
 """
 import socket
@@ -95,8 +95,11 @@ data = out.read()
 if data:
     sock.sendall(data)
 
-if mode == "longauth":
-    tls.write(b"tls_anon;" + b"x" * 5000)
+if mode in ("longauth", "hmac"):
+    if mode == "hmac":
+        tls.write(b"hmac_md6_64_256;" + b"0" * 64 + b";json\n")
+    else:
+        tls.write(b"tls_anon;" + b"x" * 5000)
     sock.sendall(out.read())
     sock.settimeout(10)
     try:
