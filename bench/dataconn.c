@@ -149,8 +149,8 @@ source_write(struct bufferevent *bev, void *arg)
 		s->sent += (long long)len;
 	}
 	if (s->sent == s->total && evbuffer_get_length(out) == 0) {
-		/* the end now: the loop stops before a deferred close */
-		shutdown(bufferevent_getfd(bev), SHUT_WR);
+		/* the end of the stream, then our end goes */
+		bufferevent_flush(bev, EV_WRITE, BEV_FINISHED);
 		bufferevent_free(bev);
 		bench_finish(s->n, &s->done);
 	}

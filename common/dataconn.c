@@ -4,11 +4,9 @@
  * to a node's listener with the aemp-dataconn greeting; transport.c runs
  * its handshake (the same code as for node connections) and hands the
  * connection here once authenticated. The application gets the stream
- * as a bufferevent: on the socket itself for plain TCP, on one end of a
- * socketpair for TLS, whose other end a pump here connects to the TLS
- * stream (the TLS state lives in memory BIOs that a bufferevent cannot
- * drive, and a socketpair, unlike a bufferevent pair, tells the pump when
- * the application closes its end).
+ * as one end of a bufferevent pair whose other end a pump here connects
+ * to the stream, TCP or TLS alike (see stream_bev() for why not a socket
+ * bufferevent).
  *
  * Initiator I, target T, one state (struct dcwant) per ID on each side:
  * I sends _expect and the snd barrier, then connects (or asks T with
@@ -34,7 +32,10 @@
 #define DC_EXPECT	"AnyEvent::MP::DataConn::_expect"
 #define DC_CONNECT	"AnyEvent::MP::DataConn::_connect"
 #define DC_RETRY	2.0		/* seconds between connect attempts */
-#define PUMP_CHUNK	(256 * 1024)	/* bytes per read in the TLS pump */
+#define PUMP_CHUNK	(256 * 1024)	/* bytes per read in the pump */
+#define PUMP_HIGH	(4 * 1024 * 1024)	/* bytes waiting either way */
+#define PUMP_CHECK	0.2		/* seconds: is the application's
+					   end still there? */
 
 struct dcwant {
 	struct dcwant	*prev, *next;
@@ -65,16 +66,34 @@ struct dcfunc {
 	void		*ud;
 };
 
-/* Between the TLS stream and the application's end of a socketpair. */
+/*
+ * The pump's read buffers: handed to the application's evbuffer as
+ * references and back here when it drained them, so that a bulk stream
+ * reads into the same warm pages instead of a fresh chain per read. The
+ * application may hold some after the pump is gone: the pool lives
+ * until the last comes back.
+ */
+#define POOL_BUFS	(PUMP_HIGH / PUMP_CHUNK + 4)
+struct dcpool {
+	int		 refs;		/* the pump, and buffers out */
+	int		 nfree;
+	int		 made;		/* buffers allocated, at most POOL_BUFS */
+	char		*free[POOL_BUFS];
+	struct event	*wake;		/* the pump waits for a buffer */
+};
+
+/* Between a stream and the application's end of a bufferevent pair. */
 struct dcpump {
 	struct dcpump	*prev, *next;
 	aemp_node	*node;
 	struct aemp_stream *s;
-	int		 u;		/* our end of the socketpair */
-	struct bytes	 down;		/* from the stream, for the app */
-	struct bytes	 up;		/* from the app, for the stream */
-	struct event	*u_rd, *u_wr, *s_rd, *s_wr, *again;
-	int		 s_eof, u_eof, s_shut, u_shut;
+	struct bufferevent *mine;	/* our end of the pair */
+	struct evbuffer	*tmp;		/* what one read gets */
+	struct dcpool	*pool;
+	struct bytes	 pre;		/* ours, before the application's */
+	struct event	*s_rd, *s_wr, *again;
+	struct ntimer	*check;
+	int		 s_eof, s_shut, app_eof, app_gone;
 };
 
 struct dcstate {
@@ -300,6 +319,45 @@ dataconn_failed(aemp_node *n, const char *id, const char *why)
 /* --- handing the stream over ------------------------------------------------ */
 
 static void
+pool_unref(struct dcpool *pool)
+{
+	if (--pool->refs > 0)
+		return;
+	while (pool->nfree > 0)
+		free(pool->free[--pool->nfree]);
+	free(pool);
+}
+
+/* libevent is done with a buffer (the application drained it). */
+/* A free buffer, a new one while there are fewer than POOL_BUFS. */
+static int
+pool_ready(struct dcpool *pool)
+{
+	if (pool->nfree == 0 && pool->made < POOL_BUFS) {
+		pool->free[pool->nfree++] = xmalloc(PUMP_CHUNK);
+		pool->made++;
+	}
+	return pool->nfree > 0;
+}
+
+static void
+pool_back(const void *data, size_t len, void *arg)
+{
+	struct dcpool *pool = arg;
+
+	(void)len;
+	if (pool->refs > 1) {
+		pool->free[pool->nfree++] = (char *)data;
+		if (pool->wake != NULL)
+			event_active(pool->wake, EV_TIMEOUT, 1);
+	} else {
+		free((void *)data);
+		pool->made--;
+	}
+	pool_unref(pool);
+}
+
+static void
 pump_free(struct dcpump *p)
 {
 	aemp_node *n = p->node;
@@ -310,15 +368,16 @@ pump_free(struct dcpump *p)
 		n->dc->pumps = p->next;
 	if (p->next != NULL)
 		p->next->prev = p->prev;
-	event_free(p->u_rd);
-	event_free(p->u_wr);
 	event_free(p->s_rd);
 	event_free(p->s_wr);
 	event_free(p->again);
-	close(p->u);
+	ntimer_free(n, p->check);
+	bufferevent_free(p->mine);
+	evbuffer_free(p->tmp);
+	p->pool->wake = NULL;
+	pool_unref(p->pool);
 	stream_close(p->s);
-	bytes_free(&p->down);
-	bytes_free(&p->up);
+	bytes_free(&p->pre);
 	free(p);
 }
 
@@ -326,19 +385,14 @@ static void
 pump_arm(struct dcpump *p)
 {
 	int pend = stream_pending(p->s);
-	int s_read = (p->down.len == 0 && !p->s_eof) ||
-	    (p->up.len > 0 && p->s->want == EV_READ);
-	int s_write = (p->up.len > 0 && p->s->want == EV_WRITE) ||
+	size_t held = evbuffer_get_length(bufferevent_get_input(p->mine)) +
+	    p->pre.len;
+	int s_read = (!p->s_eof && !p->app_gone && pool_ready(p->pool) &&
+	    evbuffer_get_length(bufferevent_get_output(p->mine)) <
+	    PUMP_HIGH) || (held > 0 && p->s->want == EV_READ);
+	int s_write = (held > 0 && p->s->want == EV_WRITE) ||
 	    (pend & STREAM_HAS_OUTPUT);
 
-	if (p->up.len == 0 && !p->u_eof)
-		event_add(p->u_rd, NULL);
-	else
-		event_del(p->u_rd);
-	if (p->down.len > 0)
-		event_add(p->u_wr, NULL);
-	else
-		event_del(p->u_wr);
 	if (s_read)
 		event_add(p->s_rd, NULL);
 	else
@@ -347,83 +401,99 @@ pump_arm(struct dcpump *p)
 		event_add(p->s_wr, NULL);
 	else
 		event_del(p->s_wr);
-	if ((pend & STREAM_HAS_INPUT) && p->down.len == 0 && !p->s_eof)
+	if ((pend & STREAM_HAS_INPUT) && s_read)
 		event_active(p->again, EV_TIMEOUT, 1);
 }
 
+/* What the application wrote, ours first (the end of the handshake). */
+static int
+pump_up(struct dcpump *p)
+{
+	struct evbuffer *in = bufferevent_get_input(p->mine);
+	struct evbuffer_iovec v;
+	const void *ptr;
+	size_t len;
+	ssize_t got;
+
+	if (p->pre.len > 0) {
+		ptr = bytes_ptr(&p->pre);
+		len = p->pre.len;
+	} else if (evbuffer_peek(in, -1, NULL, &v, 1) > 0) {
+		ptr = v.iov_base;
+		len = v.iov_len;
+	} else
+		return 0;
+	got = stream_write(p->s, ptr, len);
+	if (got <= 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK ||
+		    errno == EINTR ? 0 : -1;
+	if (p->pre.len > 0)
+		bytes_consume(&p->pre, (size_t)got);
+	else
+		evbuffer_drain(in, (size_t)got);
+	return 1;
+}
+
 /*
- * Moves bytes both ways until neither side takes or gives more. An end
- * of the TLS stream is passed on as a half close, and so is the
- * application's; when both directions are done, or one fails, it ends.
+ * Moves bytes both ways until neither side takes or gives more: from
+ * the stream straight into evbuffer chains handed to the pair (no copy
+ * for TCP), from the pair's chains to the stream. The stream's end
+ * reaches the application as BEV_EVENT_EOF; the application's end
+ * (bufferevent_flush(BEV_FINISHED), or freeing its end) shuts the
+ * stream down once what it wrote is out.
  */
 static void
 pump_run(evutil_socket_t fd, short what, void *arg)
 {
 	struct dcpump *p = arg;
 	struct aemp_stream *s = p->s;
-	int turns, progress, dead = 0;
+	struct evbuffer *out = bufferevent_get_output(p->mine);
+	int turns, progress, dead = 0, r;
 	ssize_t got;
 
 	(void)fd; (void)what;
+	if (!p->app_gone && bufferevent_pair_get_partner(p->mine) == NULL)
+		p->app_gone = p->app_eof = 1;
 	for (turns = 0; turns < 64 && !dead; turns++) {
 		progress = 0;
-		if (p->down.len == 0 && !p->s_eof) {
-			got = stream_read(s, bytes_reserve(&p->down,
-			    PUMP_CHUNK), PUMP_CHUNK);
+		if (!p->s_eof && !p->app_gone &&
+		    evbuffer_get_length(out) < PUMP_HIGH &&
+		    pool_ready(p->pool)) {
+			char *buf = p->pool->free[--p->pool->nfree];
+			got = stream_read(s, buf, PUMP_CHUNK);
 			if (got > 0) {
-				bytes_commit(&p->down, (size_t)got);
+				p->pool->refs++;
+				evbuffer_add_reference(p->tmp, buf,
+				    (size_t)got, pool_back, p->pool);
+				bufferevent_write_buffer(p->mine, p->tmp);
 				progress = 1;
-			} else if (got == 0 || (errno != EAGAIN &&
-			    errno != EWOULDBLOCK && errno != EINTR)) {
-				p->s_eof = 1;
-				progress = 1;
+			} else {
+				p->pool->free[p->pool->nfree++] = buf;
+				if (got == 0 || (errno != EAGAIN &&
+				    errno != EWOULDBLOCK && errno != EINTR)) {
+					p->s_eof = 1;
+					progress = 1;
+					/* the application reads an end */
+					bufferevent_flush(p->mine, EV_WRITE,
+					    BEV_FINISHED);
+				}
 			}
 		}
-		if (p->down.len > 0) {
-			got = send(p->u, bytes_ptr(&p->down), p->down.len,
-			    MSG_NOSIGNAL);
-			if (got > 0) {
-				bytes_consume(&p->down, (size_t)got);
-				progress = 1;
-			} else if (errno != EAGAIN && errno != EWOULDBLOCK &&
-			    errno != EINTR)
-				dead = 1;
-		}
-		if (p->s_eof && p->down.len == 0 && !p->u_shut) {
-			shutdown(p->u, SHUT_WR);
-			p->u_shut = 1;
-		}
-		if (p->up.len == 0 && !p->u_eof) {
-			got = read(p->u, bytes_reserve(&p->up, PUMP_CHUNK),
-			    PUMP_CHUNK);
-			if (got > 0) {
-				bytes_commit(&p->up, (size_t)got);
-				progress = 1;
-			} else if (got == 0 || (errno != EAGAIN &&
-			    errno != EWOULDBLOCK && errno != EINTR)) {
-				p->u_eof = 1;
-				progress = 1;
-			}
-		}
-		if (p->up.len > 0) {
-			got = stream_write(s, bytes_ptr(&p->up), p->up.len);
-			if (got > 0) {
-				bytes_consume(&p->up, (size_t)got);
-				progress = 1;
-			} else if (errno != EAGAIN && errno != EWOULDBLOCK &&
-			    errno != EINTR)
-				dead = 1;
-		}
+		if ((r = pump_up(p)) < 0)
+			dead = 1;
+		else if (r > 0)
+			progress = 1;
 		if (stream_flush(s) < 0)
 			dead = 1;
-		if (p->u_eof && p->up.len == 0 && !p->s_shut) {
+		if (p->app_eof && !p->s_shut && p->pre.len == 0 &&
+		    evbuffer_get_length(bufferevent_get_input(p->mine)) == 0) {
 			s->ops->shutdown(s);
 			p->s_shut = 1;
 		}
 		if (!progress)
 			break;
 	}
-	if (dead || (p->s_eof && p->u_shut && p->u_eof && p->s_shut &&
+	if (dead || (p->s_shut && (p->s_eof || p->app_gone) &&
 	    !(stream_pending(s) & STREAM_HAS_OUTPUT))) {
 		pump_free(p);
 		return;
@@ -433,61 +503,82 @@ pump_run(evutil_socket_t fd, short what, void *arg)
 	pump_arm(p);
 }
 
-/* The application's bufferevent for stream s, with in and out in it. */
+static void
+pump_read(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	pump_run(-1, 0, arg);
+}
+
+static void
+pump_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct dcpump *p = arg;
+
+	(void)bev;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		p->app_eof = 1;
+	pump_run(-1, 0, p);
+}
+
+/* Whether the application freed its end: a pair does not say. */
+static void
+pump_check(evutil_socket_t fd, short what, void *arg)
+{
+	struct dcpump *p = arg;
+
+	(void)fd; (void)what;
+	if (bufferevent_pair_get_partner(p->mine) == NULL)
+		pump_run(-1, 0, p);
+}
+
+/*
+ * The application's end of a bufferevent pair for stream s, with in
+ * (read behind the handshake) waiting in it and out (ours, not yet sent)
+ * going out first. A socket bufferevent would be simpler, but libevent
+ * 2.1 reads at most 4 KiB per read(2) into one, a third of what the
+ * socket gives; the pump reads 256 KiB at a time, without copying for
+ * plain TCP, and runs TLS through the same code.
+ */
 static struct bufferevent *
 stream_bev(aemp_node *n, struct aemp_stream *s, struct bytes *in,
     struct bytes *out)
 {
-	struct bufferevent *bev;
+	struct bufferevent *pair[2];
 	struct dcpump *p;
-	int sv[2];
 
-	if (strcmp(s->ops->name, "tcp") == 0) {
-		int fd = s->fd;
-		s->fd = -1;
-		stream_close(s);
-		bev = bufferevent_socket_new(n->base, fd, BEV_OPT_CLOSE_ON_FREE);
-		if (bev == NULL)
-			abort();
-		if (out->len > 0)
-			bufferevent_write(bev, bytes_ptr(out), out->len);
-		if (in->len > 0) {
-			/* the input's end is the socket's alone: frozen */
-			struct evbuffer *input = bufferevent_get_input(bev);
-			evbuffer_unfreeze(input, 0);
-			if (evbuffer_add(input, bytes_ptr(in), in->len) < 0)
-				abort();
-			evbuffer_freeze(input, 0);
-		}
-		return bev;
-	}
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
-	    sv) < 0) {
-		aemp_log(n, 2, "data connection: socketpair: %s",
-		    strerror(errno));
-		stream_close(s);
-		return NULL;
-	}
+	if (bufferevent_pair_new(n->base, BEV_OPT_DEFER_CALLBACKS, pair) < 0)
+		abort();
 	p = xcalloc(1, sizeof *p);
 	p->node = n;
 	p->s = s;
-	p->u = sv[0];
-	bytes_move(&p->down, in);
-	bytes_move(&p->up, out);
-	p->u_rd = event_new(n->base, p->u, EV_READ, pump_run, p);
-	p->u_wr = event_new(n->base, p->u, EV_WRITE, pump_run, p);
+	p->mine = pair[1];
+	p->tmp = evbuffer_new();
+	p->pool = xcalloc(1, sizeof *p->pool);
+	p->pool->refs = 1;
+	/* buffers are made as the stream needs them: idle ones cost none */
+	bytes_move(&p->pre, out);
+	if (in->len > 0)
+		bufferevent_write(p->mine, bytes_ptr(in), in->len);
+	/* the application's writes wait in its end while we cannot send */
+	bufferevent_setwatermark(p->mine, EV_READ, 0, PUMP_HIGH);
+	bufferevent_setwatermark(p->mine, EV_WRITE, PUMP_HIGH / 2, 0);
+	bufferevent_setcb(p->mine, pump_read, pump_read, pump_event, p);
+	bufferevent_enable(p->mine, EV_READ | EV_WRITE);
+	/* and ours in the application's, until it reads (its to change) */
+	bufferevent_setwatermark(pair[0], EV_READ, 0, PUMP_HIGH);
 	p->s_rd = event_new(n->base, s->fd, EV_READ, pump_run, p);
 	p->s_wr = event_new(n->base, s->fd, EV_WRITE, pump_run, p);
 	p->again = event_new(n->base, -1, 0, pump_run, p);
+	p->pool->wake = p->again;
+	p->check = ntimer_new(n, 1, pump_check, p);
+	ntimer_add(n, p->check, PUMP_CHECK);
 	p->next = n->dc->pumps;
 	if (p->next != NULL)
 		p->next->prev = p;
 	n->dc->pumps = p;
 	event_active(p->again, EV_TIMEOUT, 1);
-	bev = bufferevent_socket_new(n->base, sv[1], BEV_OPT_CLOSE_ON_FREE);
-	if (bev == NULL)
-		abort();
-	return bev;
+	return pair[0];
 }
 
 static struct dcfunc *
@@ -680,7 +771,23 @@ barrier_reply(aemp_node *n, const char *self, json_t *msg, void *ud)
 	return 0;
 }
 
-/* A local data connection is a socketpair (11.1). */
+/* A socket bufferevent writing up to 256 KiB at a time. */
+static struct bufferevent *
+bev_new(aemp_node *n, int fd)
+{
+	struct bufferevent *bev = bufferevent_socket_new(n->base, fd,
+	    BEV_OPT_CLOSE_ON_FREE);
+
+	if (bev == NULL)
+		abort();
+	bufferevent_set_max_single_write(bev, PUMP_CHUNK);
+	return bev;
+}
+
+/*
+ * A local data connection is a socketpair (11.1): unlike a bufferevent
+ * pair, either side sees the other close.
+ */
 struct dclocal {
 	aemp_node	*node;
 	char		*port;
@@ -712,10 +819,8 @@ local_run(aemp_node *n, void *arg)
 		l->cb(n, NULL, reason, l->ud);
 		json_decref(reason);
 	} else {
-		a = bufferevent_socket_new(n->base, sv[0], BEV_OPT_CLOSE_ON_FREE);
-		b = bufferevent_socket_new(n->base, sv[1], BEV_OPT_CLOSE_ON_FREE);
-		if (a == NULL || b == NULL)
-			abort();
+		a = bev_new(n, sv[0]);
+		b = bev_new(n, sv[1]);
 		f->fn(n, b, l->data, f->ud);
 		l->cb(n, a, NULL, l->ud);
 	}

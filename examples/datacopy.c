@@ -42,6 +42,7 @@ struct copy {
 	int		 eof;		/* send: the file is all read */
 	int		 status;
 	int		 started;
+	int		 sent_end;	/* send: the end of the stream went */
 };
 
 static double
@@ -103,12 +104,13 @@ send_more(struct bufferevent *bev, void *ud)
 			c->bytes += (unsigned long long)got;
 		}
 	}
-	if (c->eof && evbuffer_get_length(out) == 0) {
-		/* all handed to the kernel: closing sends the end */
-		bufferevent_free(bev);
-		if (c->progress || since(&c->start) > 1.0)
-			progress(c->node, c);
-		finish(c, 0);
+	if (c->eof && evbuffer_get_length(out) == 0 && !c->sent_end) {
+		/*
+		 * All written: the receiver reads the end of the stream, and
+		 * closes when it has it all, which is our end (send_event).
+		 */
+		c->sent_end = 1;
+		bufferevent_flush(bev, EV_WRITE, BEV_FINISHED);
 	}
 }
 
@@ -118,9 +120,15 @@ send_event(struct bufferevent *bev, short what, void *ud)
 	struct copy *c = ud;
 
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		bufferevent_free(bev);
+		if (c->sent_end && !(what & BEV_EVENT_ERROR)) {
+			if (c->progress || since(&c->start) > 1.0)
+				progress(c->node, c);
+			finish(c, 0);
+			return;
+		}
 		fprintf(stderr, "datacopy: the receiver closed the connection "
 		    "after %llu bytes\n", c->bytes);
-		bufferevent_free(bev);
 		finish(c, 1);
 	}
 }

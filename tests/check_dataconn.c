@@ -763,6 +763,61 @@ START_TEST(thousand)
 }
 END_TEST
 
+/* examples/datacopy: a 20 MB file between two processes, byte for byte. */
+START_TEST(datacopy_example)
+{
+	char *dir = test_tmpdir(), rc[512], in[512], out[512], bind[64];
+	char seed[64], *aemp = test_bin("aemp"), *dc = test_example("datacopy");
+	char *env[] = { rc, NULL, NULL };
+	char *setup1[] = { aemp, "setsecret", "sekr1tsekr1t", "profile",
+	    "recv", "nodeid", "recv", "binds", bind, NULL };
+	char *setup2[] = { aemp, "profile", "send", "nodeid", "sender",
+	    "seeds", seed, "binds", "[]", NULL };
+	char *recv_argv[] = { dc, "receive", out, NULL };
+	char *send_argv[] = { dc, "send", "recv", in, NULL };
+	char *a, *b;
+	FILE *f;
+	pid_t pid;
+	int port = test_free_port(), i;
+
+	snprintf(rc, sizeof rc, "AEMP_RC=%s/aemp.db", dir);
+	snprintf(in, sizeof in, "%s/in", dir);
+	snprintf(out, sizeof out, "%s/out", dir);
+	snprintf(bind, sizeof bind, "127.0.0.1:%d", port);
+	snprintf(seed, sizeof seed, "127.0.0.1:%d", port);
+	ck_assert_int_eq(test_run(setup1, env, NULL, NULL, NULL, 20), 0);
+	ck_assert_int_eq(test_run(setup2, env, NULL, NULL, NULL, 20), 0);
+	f = fopen(in, "w");
+	for (i = 0; i < 20 * 1000 * 1000; i++)
+		putc(pattern((size_t)i, 5) | 1, f);	/* no NUL: strlen */
+	fclose(f);
+	env[1] = "AEMP_PROFILE=recv";
+	pid = test_spawn(recv_argv, env, NULL, -1);
+	usleep(500000);
+	env[1] = "AEMP_PROFILE=send";
+	ck_assert_int_eq(test_run(send_argv, env, NULL, NULL, NULL, 60), 0);
+	a = test_slurp(in);
+	b = NULL;
+	for (i = 0; i < 50; i++) {	/* the receiver may still write */
+		free(b);
+		b = test_slurp(out);
+		if (b != NULL && strlen(b) == strlen(a))
+			break;
+		usleep(100000);
+	}
+	ck_assert_ptr_nonnull(b);
+	ck_assert_uint_eq(strlen(b), strlen(a));
+	ck_assert(memcmp(a, b, strlen(a)) == 0);
+	test_stop(pid);
+	free(a);
+	free(b);
+	test_rmtree(dir);
+	free(dir);
+	free(aemp);
+	free(dc);
+}
+END_TEST
+
 static Suite *
 dataconn_suite(void)
 {
@@ -775,6 +830,7 @@ dataconn_suite(void)
 	tcase_add_test(bulk, tls_both_ways);
 	tcase_add_test(bulk, target_without_listeners);
 	tcase_add_test(bulk, local_socketpair);
+	tcase_add_test(bulk, datacopy_example);
 	tcase_set_timeout(fail, 60);
 	tcase_add_test(fail, initiator_timeout);
 	tcase_add_test(fail, connection_refused);
