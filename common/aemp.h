@@ -231,10 +231,12 @@ aemp_watch	*aemp_grp_mon(aemp_node *, const char *group, aemp_grp_fn cb,
 
 struct bufferevent;
 /*
- * A data connection's stream: bev is the caller's from now on (read and
- * write it on the node's base; bufferevent_free() closes the
- * connection), with any bytes that came behind the handshake already in
- * its input. On the target, args are the INITDATA (borrowed). On the
+ * A data connection's stream: bev is the caller's from now on (one end of
+ * a bufferevent pair on the node's base: read and write it there;
+ * bufferevent_flush(bev, EV_WRITE, BEV_FINISHED) ends our direction,
+ * bufferevent_free() closes the connection once what was written is
+ * out), with any bytes that came behind the handshake already in its
+ * input. On the target, args are the INITDATA (borrowed). On the
  * initiator args is NULL, or, when the connection failed, bev is NULL and
  * args the reason the context port was killed with.
  */
