@@ -582,8 +582,8 @@ raw_write(int fd, const char *s)
  * line (1) or kept it open.
  */
 static int
-raw_dataconn(const char *id, const char *secret, const char *extra,
-    int *got_auth)
+raw_dataconn_as(const char *as, const char *id, const char *secret,
+    const char *extra, int *got_auth)
 {
 	char my1[256], buf[8192], g1[4096], g2[512], token[65], line[512];
 	const char *nonce = "bm9uY2Vub25jZW5vbmNl";
@@ -591,8 +591,8 @@ raw_dataconn(const char *id, const char *secret, const char *extra,
 	char *nl, *nl2;
 	int fd = raw_connect(tn_addr(nb)), closed;
 
-	snprintf(my1, sizeof my1, "aemp-dataconn;1;A;hmac_md6_64_256;json;"
-	    "dataconn_id=%s", id);
+	snprintf(my1, sizeof my1, "aemp-dataconn;1;%s;hmac_md6_64_256;json;"
+	    "dataconn_id=%s", as, id);
 	raw_write(fd, my1);
 	raw_write(fd, "\n");
 	raw_write(fd, nonce);
@@ -614,6 +614,13 @@ raw_dataconn(const char *id, const char *secret, const char *extra,
 	*got_auth = strstr(buf, "hmac_md6_64_256;") != NULL;
 	close(fd);
 	return closed;
+}
+
+static int
+raw_dataconn(const char *id, const char *secret, const char *extra,
+    int *got_auth)
+{
+	return raw_dataconn_as("A", id, secret, extra, got_auth);
 }
 
 START_TEST(unknown_dataconn_id)
@@ -659,6 +666,34 @@ START_TEST(wrong_secret)
 	still_connected();
 	net_down();
 	free(log.text);
+}
+END_TEST
+
+static void early_target(aemp_node *, struct bufferevent *, json_t *,
+    void *);
+
+/* An ID promised to A, taken by another node that knows the secret. */
+START_TEST(id_from_another_node)
+{
+	struct bufferevent *bev = NULL;
+	struct events eb = { 0 };
+	int auth = 0;
+
+	net_up(0, 0);
+	aemp_mon_nodes(nb, on_node, &eb);
+	aemp_register_dataconn(nb, "Test::early", early_target, &bev);
+	aemp_snd(na, "B#", json_pack("[sssis]",
+	    "AnyEvent::MP::DataConn::_expect", "6@A",
+	    aemp_port(na, NULL, NULL), 5, "Test::early"));
+	tn_run_for(base, 0.2);
+	ck_assert_int_eq(raw_dataconn_as("Z", "6@A", SECRET, "stolen\n",
+	    &auth), 1);
+	ck_assert_int_eq(auth, 1);
+	ck_assert_ptr_null(bev);
+	ck_assert_int_eq(eb.count, 0);
+	ck_assert_uint_eq(dataconn_pending(nb), 1);	/* A may still come */
+	still_connected();
+	net_down();
 }
 END_TEST
 
@@ -841,6 +876,7 @@ dataconn_suite(void)
 	tcase_add_test(raw, unknown_dataconn_id);
 	tcase_add_test(raw, wrong_secret);
 	tcase_add_test(raw, bytes_behind_handshake);
+	tcase_add_test(raw, id_from_another_node);
 	tcase_set_timeout(leak, 300);
 	tcase_add_test(leak, thousand);
 	suite_add_tcase(s, bulk);
