@@ -94,6 +94,7 @@ struct dcpump {
 	struct event	*s_rd, *s_wr, *again;
 	struct ntimer	*check;
 	int		 s_eof, s_shut, app_eof, app_gone;
+	int		 rd_on, wr_on;	/* s_rd, s_wr are added */
 };
 
 struct dcstate {
@@ -393,14 +394,21 @@ pump_arm(struct dcpump *p)
 	int s_write = (held > 0 && p->s->want == EV_WRITE) ||
 	    (pend & STREAM_HAS_OUTPUT);
 
-	if (s_read)
-		event_add(p->s_rd, NULL);
-	else
-		event_del(p->s_rd);
-	if (s_write)
-		event_add(p->s_wr, NULL);
-	else
-		event_del(p->s_wr);
+	/* persistent events, changed only when the want changes */
+	if (s_read != p->rd_on) {
+		if (s_read)
+			event_add(p->s_rd, NULL);
+		else
+			event_del(p->s_rd);
+		p->rd_on = s_read;
+	}
+	if (s_write != p->wr_on) {
+		if (s_write)
+			event_add(p->s_wr, NULL);
+		else
+			event_del(p->s_wr);
+		p->wr_on = s_write;
+	}
 	if ((pend & STREAM_HAS_INPUT) && s_read)
 		event_active(p->again, EV_TIMEOUT, 1);
 }
@@ -485,8 +493,10 @@ pump_run(evutil_socket_t fd, short what, void *arg)
 			progress = 1;
 		if (stream_flush(s) < 0)
 			dead = 1;
+		/* a TLS stream's records must be out before its end goes */
 		if (p->app_eof && !p->s_shut && p->pre.len == 0 &&
-		    evbuffer_get_length(bufferevent_get_input(p->mine)) == 0) {
+		    evbuffer_get_length(bufferevent_get_input(p->mine)) == 0 &&
+		    !(stream_pending(s) & STREAM_HAS_OUTPUT)) {
 			s->ops->shutdown(s);
 			p->s_shut = 1;
 		}
@@ -567,8 +577,9 @@ stream_bev(aemp_node *n, struct aemp_stream *s, struct bytes *in,
 	bufferevent_enable(p->mine, EV_READ | EV_WRITE);
 	/* and ours in the application's, until it reads (its to change) */
 	bufferevent_setwatermark(pair[0], EV_READ, 0, PUMP_HIGH);
-	p->s_rd = event_new(n->base, s->fd, EV_READ, pump_run, p);
-	p->s_wr = event_new(n->base, s->fd, EV_WRITE, pump_run, p);
+	p->s_rd = event_new(n->base, s->fd, EV_READ | EV_PERSIST, pump_run, p);
+	p->s_wr = event_new(n->base, s->fd, EV_WRITE | EV_PERSIST, pump_run,
+	    p);
 	p->again = event_new(n->base, -1, 0, pump_run, p);
 	p->pool->wake = p->again;
 	p->check = ntimer_new(n, 1, pump_check, p);
