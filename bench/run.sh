@@ -109,6 +109,12 @@ while [ "$i" -lt "$RUNS" ]; do
 	run conn_mem_tls "$BIN/connmem" 200
 	unset AEMP_BENCH_CERT
 	run conn_mem "$BIN/connmem" 200
+	echo "  round $i: dataconn" >&2
+	run dc "$BIN/dataconn" aemp 1073741824
+	run dc_raw "$BIN/dataconn" raw 1073741824
+	run dc_bev "$BIN/dataconn" rawbev 1073741824
+	run dc_tls "$BIN/dataconn" tls 1073741824
+	run dc_rawtls "$BIN/dataconn" rawtls 1073741824
 done
 
 tr=$(med tput_remote rate); tw=$(med tput_raw rate)
@@ -141,6 +147,9 @@ ths=$(med handshake_tls median_us)
 cm=$(med conn_mem bytes_per_conn); cmt=$(med conn_mem_tls bytes_per_conn)
 rtc=$(ratio "$ttr" "$tr"); rtb=$(ratio "$ttr" "$ttw"); rtr=$(ratio "$trm" "$rm_")
 tm=$(met "$ttr" ">=" 1500000); [ "$(met "$rtc" ">=" 0.6)" = false ] && tm=false
+dc=$(med dc rate); dcr=$(med dc_raw rate); dcb=$(med dc_bev rate)
+dct=$(med dc_tls rate); dctr=$(med dc_rawtls rate)
+rdc=$(ratio "$dc" "$dcr"); rdcb=$(ratio "$dc" "$dcb"); rdct=$(ratio "$dct" "$dctr")
 rr=$(ratio "$tr" "$tw"); rt=$(ratio "$rm_" "$wm"); rf=$(ratio "$fm" "$wm")
 rs=$(ratio "$ts" "$tw"); rn=$(ratio "$tn" "$tw")
 r1=$(ratio "$t1" "$w1"); r64=$(ratio "$t64" "$w64"); rbp=$(ratio "$bpr" "$bpo")
@@ -197,6 +206,10 @@ e=$(err handshake_tls)
 echo "{\"bench\": \"handshake_tls\", \"value\": $ths, \"unit\": \"us\", \"baseline\": $hs, \"baseline_is\": \"cleartext handshake\", \"target\": \"<= 5000\", \"met\": $(met "$ths" "<=" 5000), \"runs\": $(all handshake_tls median_us)${e:+, \"error\": $e}}"
 e=$(err conn_mem_tls)
 echo "{\"bench\": \"conn_mem_tls\", \"value\": $cmt, \"unit\": \"B/peer\", \"baseline\": $cm, \"baseline_is\": \"cleartext peers\", \"peers\": 200, \"runs\": $(all conn_mem_tls bytes_per_conn)${e:+, \"error\": $e}}"
+e=$(err dc)
+echo "{\"bench\": \"dataconn\", \"value\": $dc, \"unit\": \"bytes/s\", \"bytes\": 1073741824, \"baseline\": $dcr, \"ratio\": $rdc, \"bufferevent_baseline\": $dcb, \"bufferevent_ratio\": $rdcb, \"target\": \"ratio >= 0.9\", \"met\": $(met "$rdc" ">=" 0.9), \"runs\": $(all dc rate), \"baseline_runs\": $(all dc_raw rate)${e:+, \"error\": $e}}"
+e=$(err dc_tls)
+echo "{\"bench\": \"dataconn_tls\", \"value\": $dct, \"unit\": \"bytes/s\", \"bytes\": 1073741824, \"baseline\": $dctr, \"ratio\": $rdct, \"target\": \"ratio >= 0.9\", \"met\": $(met "$rdct" ">=" 0.9), \"runs\": $(all dc_tls rate), \"baseline_runs\": $(all dc_rawtls rate)${e:+, \"error\": $e}}"
 
 yn() { [ "$1" = true ] && echo yes || echo NO; }
 echo
@@ -231,7 +244,10 @@ printf '%-12s %16s %16s %8s  %-22s %s\n' tput_tls "$ttr msg/s" "$ttw msg/s" "$rt
 printf '%-12s %16s %16s %8s  %-22s %s\n' rtt_tls "$trm us" "$rm_ us" "$rtr" "<= 1.15 x rtt" "$(yn "$(met "$rtr" "<=" 1.15)")"
 printf '%-12s %16s %16s %8s  %-22s %s\n' handshake_tls "$ths us" "$hs us" "" "<= 5000 us" "$(yn "$(met "$ths" "<=" 5000)")"
 printf '%-12s %16s %16s %8s  %-22s %s\n' conn_mem_tls "$cmt B/peer" "$cm B/peer" "" "(RSS, 200 peers)" ""
-for name in tput_remote tput_raw tput_remote_snd tput_naive tput_1k raw_1k tput_64k raw_64k bp bp_naive rtt rtt_xcpu tput_local port_mem handshake mesh16 mesh32 mesh128 fanout tput_scraped snapshot tput_remote_tls tput_rawtls rtt_tls handshake_tls conn_mem conn_mem_tls; do
+printf '%-12s %16s %16s %8s  %-22s %s\n' dataconn "$dc B/s" "$dcr B/s" "$rdc" ">= 0.9 x raw TCP" "$(yn "$(met "$rdc" ">=" 0.9)")"
+printf '%-12s %16s %16s %8s  %-22s %s\n' "  bufferev." "$dc B/s" "$dcb B/s" "$rdcb" "(bare bufferevents)" ""
+printf '%-12s %16s %16s %8s  %-22s %s\n' dataconn_tls "$dct B/s" "$dctr B/s" "$rdct" ">= 0.9 x bare OpenSSL" "$(yn "$(met "$rdct" ">=" 0.9)")"
+for name in tput_remote tput_raw tput_remote_snd tput_naive tput_1k raw_1k tput_64k raw_64k bp bp_naive rtt rtt_xcpu tput_local port_mem handshake mesh16 mesh32 mesh128 fanout tput_scraped snapshot tput_remote_tls tput_rawtls rtt_tls handshake_tls conn_mem conn_mem_tls dc dc_raw dc_bev dc_tls dc_rawtls; do
 	e=$(err "$name")
 	[ -n "$e" ] && echo "$name failed: $e (see $LOG)"
 done

@@ -71,6 +71,7 @@ extern const struct aemp_cmd cmd_snd_entry, cmd_cal_entry, cmd_mon_entry;
 extern const struct aemp_cmd cmd_eval_entry, cmd_trace_entry;
 extern const struct aemp_cmd cmd_shell_entry;
 extern const struct aemp_cmd cmd_run_entry, cmd_restart_entry;
+extern const struct aemp_cmd cmd_log_entry;
 
 const struct aemp_cmd *const aemp_cmd_table[] = {
 	&cmd_snd_entry,
@@ -82,6 +83,7 @@ const struct aemp_cmd *const aemp_cmd_table[] = {
 	&cmd_shell_entry,
 	&cmd_run_entry,
 	&cmd_restart_entry,
+	&cmd_log_entry,
 	&cmd_setnodeid_entry,
 	&cmd_delnodeid_entry,
 	&cmd_gensecret_entry,

@@ -275,6 +275,54 @@ json_t		*aemp_grp_get(aemp_node *, const char *group);
 AEMP_API
 aemp_watch	*aemp_grp_mon(aemp_node *, const char *group, aemp_grp_fn cb,
 		    void *ud);
+/* --- data connections (AnyEvent::MP::DataConn) --------------------------- */
+
+struct bufferevent;
+/*
+ * A data connection's stream: bev is the caller's from now on (one end of
+ * a bufferevent pair on the node's base: read and write it there;
+ * bufferevent_flush(bev, EV_WRITE, BEV_FINISHED) ends our direction,
+ * bufferevent_free() closes the connection once what was written is
+ * out), with any bytes that came behind the handshake already in its
+ * input. On the target, args are the INITDATA (borrowed). On the
+ * initiator args is NULL, or, when the connection failed, bev is NULL and
+ * args the reason the context port was killed with.
+ */
+typedef void (*aemp_dataconn_fn)(aemp_node *, struct bufferevent *bev,
+    json_t *args, void *ud);
+/*
+ * Open a data connection to node (a node ID or a port ID) from the
+ * context port self (a live local port): func(args..., stream) is called
+ * on the target (a name registered there with aemp_register_dataconn()),
+ * cb(stream) here. args (stolen, may be NULL) is an array. On failure or
+ * after timeout seconds, self is killed with ["AnyEvent::MP::DataConn",
+ * TEXT] and cb gets a NULL stream. Returns 0, or -1 (aemp_error()).
+ */
+AEMP_API
+int		 aemp_dataconn(aemp_node *, const char *self, const char *node,
+		    double timeout, const char *func, json_t *args,
+		    aemp_dataconn_fn cb, void *ud);
+/* Accept incoming data connections for func (NULL fn: no more). */
+AEMP_API
+int		 aemp_register_dataconn(aemp_node *, const char *func,
+		    aemp_dataconn_fn fn, void *ud);
+
+/* --- log collection (AnyEvent::MP::LogCatcher) --------------------------- */
+
+/* A line caught from node: its level and text (a trailing LF may remain). */
+typedef void (*aemp_caught_fn)(aemp_node *, const char *node, int level,
+    const char *text, void *ud);
+/*
+ * Catch the log lines at or below level of every other node that is up
+ * or comes up later, until called again (level < 0: stop). cb NULL
+ * prints "YYYY-MM-DD HH:MM:SS [NODE] <LEVEL> TEXT" on stderr. Every node
+ * sends its lines to catchers that ask (aemp_log() forwards them, before
+ * and whatever its own log level).
+ */
+AEMP_API
+int		 aemp_log_catch(aemp_node *, int level, aemp_caught_fn cb,
+		    void *ud);
+
 #define aemp_register	aemp_grp_reg
 #define aemp_find	aemp_grp_get
 

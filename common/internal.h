@@ -31,6 +31,8 @@ struct aemp_conn;
 struct aemp_global;
 struct aemp_stream;
 struct ssl_ctx_st;
+struct dcstate;
+struct lcstate;
 
 /* --- monitors ------------------------------------------------------------ */
 
@@ -194,6 +196,9 @@ struct aemp_conn {
 	int		 inbound;	/* accepted, not connected by us */
 	int		 outgoing;	/* we initiated it */
 	double		 up_since;	/* node_now() when it came up */
+	/* a data connection (dataconn.c): its ID, and whether we connected */
+	char		*dc_id;
+	int		 dc_out;
 };
 
 /* --- deferred work ------------------------------------------------------ */
@@ -345,6 +350,10 @@ struct aemp_node {
 	struct authfail	*authfail;	/* authfail.c */
 	size_t		 nauthfail;
 	struct stats_node stats;	/* stats.c */
+	struct dcstate	*dc;		/* dataconn.c */
+	struct lcstate	*lc;		/* logcatcher.c */
+	int		 lc_level;	/* highest level a catcher takes, -1 */
+	int		 log_busy;	/* inside log_fn: no recursion */
 };
 
 /* node.c */
@@ -355,6 +364,8 @@ double	 node_now(void);
 struct defer *node_defer(aemp_node *, enum defer_kind);
 void	 node_call_later(aemp_node *, void (*)(aemp_node *, void *), void *);
 void	 node_free_later(aemp_node *, void (*)(aemp_node *, void *), void *);
+/* A formatted line to the log catchers and the logger (aemp_log()). */
+void	 node_log_line(aemp_node *, int level, const char *msg);
 void	 node_trace(aemp_node *, const char *dir, const char *nodeid,
 	    json_t *pkt, int skip_first);
 
@@ -446,6 +457,34 @@ void	 transport_write_buffer(struct aemp_conn *, struct bytes *);
 void	 transport_queued(struct aemp_conn *, size_t before);
 void	 transport_held_verdict(struct aemp_conn *, int accept);
 void	 transport_free_all(aemp_node *);
+
+/*
+ * transport.c for data connections (dataconn.c): connect with the
+ * aemp-dataconn greeting for id; take the stream of a connection whose
+ * handshake finished, with the bytes read behind it (in) and our bytes
+ * not yet sent (out), both moved into the caller's buffers.
+ */
+struct aemp_conn *transport_connect_data(aemp_node *, const char *addr,
+	    const char *nodeid, const char *id);
+struct aemp_stream *transport_detach(struct aemp_conn *, struct bytes *in,
+	    struct bytes *out);
+
+/*
+ * dataconn.c (AEMP-TLS-EXT.md 11): dataconn_ready() takes a data
+ * connection whose handshake finished; dataconn_failed() hears that our
+ * own attempt for id failed.
+ */
+void	 dataconn_start(aemp_node *);
+void	 dataconn_free(aemp_node *);
+void	 dataconn_ready(struct aemp_conn *);
+void	 dataconn_failed(aemp_node *, const char *id, const char *why);
+int	 dataconn_id_valid(const char *id);
+size_t	 dataconn_pending(aemp_node *);	/* IDs expected or being opened */
+
+/* logcatcher.c (AEMP-TLS-EXT.md 12): the source side's log hook */
+void	 logcatcher_start(aemp_node *);
+void	 logcatcher_free(aemp_node *);
+void	 logcatcher_forward(aemp_node *, int level, const char *msg);
 
 /* words.c */
 /*

@@ -130,7 +130,7 @@ node_log_limited(aemp_node *n, int level, const char *site,
 	char *msg;
 	int over = 0;
 
-	if (level > n->log_level)
+	if (level > n->log_level && level > n->lc_level)
 		return;
 	if (n->loglim == NULL &&
 	    (n->loglim = calloc(LOGLIM_SLOTS, sizeof *n->loglim)) == NULL)
@@ -163,7 +163,7 @@ node_log_limited(aemp_node *n, int level, const char *site,
 	e->logged++;
 	va_start(ap, fmt);
 	if (vasprintf(&msg, fmt, ap) >= 0) {
-		n->log_fn(n, level, msg, n->log_ud);
+		node_log_line(n, level, msg);
 		free(msg);
 	}
 	va_end(ap);

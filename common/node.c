@@ -146,14 +146,31 @@ aemp_log(aemp_node *n, int level, const char *fmt, ...)
 	va_list ap;
 	char *msg;
 
-	if (level > n->log_level)
+	if (level > n->log_level && level > n->lc_level)
 		return;
 	va_start(ap, fmt);
 	if (vasprintf(&msg, fmt, ap) >= 0) {
-		n->log_fn(n, level, msg, n->log_ud);
+		node_log_line(n, level, msg);
 		free(msg);
 	}
 	va_end(ap);
+}
+
+/*
+ * Where every line goes: log catchers first, whatever the node's own
+ * level (AEMP-TLS-EXT.md 12.2), then the node's logger.
+ */
+void
+node_log_line(aemp_node *n, int level, const char *msg)
+{
+	if (level <= n->lc_level)
+		logcatcher_forward(n, level, msg);
+	/* a logger that logs gets its own lines forwarded, not again */
+	if (level <= n->log_level && !n->log_busy) {
+		n->log_busy = 1;
+		n->log_fn(n, level, msg, n->log_ud);
+		n->log_busy = 0;
+	}
 }
 
 static const char *
@@ -420,6 +437,7 @@ aemp_configure(struct event_base *base, json_t *config, char **err)
 	*err = NULL;
 	n->tfd = -1;
 	n->stats.started = node_now();
+	n->lc_level = -1;
 	if (config == NULL)
 		config = json_object();
 	n->log_fn = aemp_log_stderr;
@@ -472,6 +490,8 @@ aemp_configure(struct event_base *base, json_t *config, char **err)
 		free(s);
 	}
 	global_start(n);
+	dataconn_start(n);
+	logcatcher_start(n);
 	if (err == &dummy)
 		free(dummy);
 	return n;
@@ -496,6 +516,8 @@ aemp_free(aemp_node *n)
 	n->freeing = 1;
 	if (n->base != NULL) {
 		global_free(n);
+		logcatcher_free(n);
+		dataconn_free(n);
 		transport_free_all(n);
 		remote_free_all(n);
 		defer_free_all(n);

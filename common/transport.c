@@ -376,6 +376,7 @@ conn_free(aemp_node *n, void *arg)
 	free(c->rgreet2);
 	free(c->rnodeid);
 	free(c->why);
+	free(c->dc_id);
 	explicit_bzero(c->expect_token, sizeof c->expect_token);
 	free(c);
 }
@@ -464,6 +465,8 @@ transport_close(struct aemp_conn *c, const char *why)
 			global_seed_result(n, c, c->rnodeid, why);
 		if (c->remote != NULL && c->remote->conn == c)
 			remote_down(c->remote, why);
+		if (c->dc_out)
+			dataconn_failed(n, c->dc_id, why);
 		/* callers up the stack may still hold c: free it later */
 		node_free_later(n, conn_free, c);
 	} else
@@ -513,7 +516,7 @@ conn_start(struct aemp_conn *c)
 	char *accept = strlist_join(n->auth_accept, ",", 0);
 	const char *auths[32], *framings[] = { "json", NULL };
 	const char *kv[] = { "provider", PROVIDER, "peeraddr", c->peer,
-	    n->tls_ctx != NULL ? "tls" : NULL, "1.0", NULL };
+	    "tls", "1.0", NULL, NULL, NULL };
 	char *p, *save = NULL;
 	size_t na = 0;
 	int one = 1;
@@ -527,8 +530,23 @@ conn_start(struct aemp_conn *c)
 		if (n->tls_ctx != NULL || strncmp(p, "tls_", 4) != 0)
 			auths[na++] = p;
 	auths[na] = NULL;
+	/* the optional pairs: tls when we have a cert, dataconn_id (11.3) */
+	if (n->tls_ctx == NULL)
+		kv[4] = NULL;
+	if (c->dc_out) {
+		kv[n->tls_ctx != NULL ? 6 : 4] = "dataconn_id";
+		kv[n->tls_ctx != NULL ? 7 : 5] = c->dc_id;
+	}
 	c->lgreet1 = aemp_greeting_format(n->id, auths, framings, kv);
 	free(accept);
+	if (c->lgreet1 != NULL && c->dc_out) {
+		/* "aemp;..." becomes "aemp-dataconn;..." */
+		char *line;
+		if (asprintf(&line, "aemp-dataconn%s", c->lgreet1 + 4) < 0)
+			abort();
+		free(c->lgreet1);
+		c->lgreet1 = line;
+	}
 	if (getrandom(nonce, sizeof nonce, 0) != sizeof nonce)
 		abort();
 	c->lgreet2 = aemp_base64(nonce, sizeof nonce);
@@ -715,7 +733,8 @@ conn_sibling(struct aemp_conn *c, enum conn_state state)
 	struct aemp_conn *o;
 
 	for (o = c->node->conns; o != NULL; o = o->next)
-		if (o != c && o->state == state && o->rnodeid != NULL &&
+		if (o != c && o->state == state && o->dc_id == NULL &&
+		    o->rnodeid != NULL &&
 		    strcmp(o->rnodeid, c->rnodeid) == 0)
 			return o;
 	return NULL;
@@ -764,6 +783,19 @@ handle_greeting(struct aemp_conn *c)
 
 	if (aemp_greeting_parse(c->rgreet1, strlen(c->rgreet1), &g, &why) < 0)
 		return "unparsable greeting";
+	/*
+	 * Only aemp and, on a connection we accepted, aemp-dataconn with
+	 * an ID we could have handed out (11.3, 11.5).
+	 */
+	if (strcmp(g.protocol, "aemp") != 0) {
+		if (strcmp(g.protocol, "aemp-dataconn") != 0 || !c->inbound ||
+		    c->dc_id != NULL || g.dataconn_id == NULL ||
+		    !dataconn_id_valid(g.dataconn_id)) {
+			aemp_greeting_clear(&g);
+			return "unparsable greeting";
+		}
+		c->dc_id = strdup(g.dataconn_id);
+	}
 	c->rnodeid = strdup(g.nodeid);
 	/* TLS iff we have a cert and the peer announced tls=1.x (10.3) */
 	tls = n->tls_ctx != NULL && g.tls != NULL &&
@@ -777,7 +809,7 @@ handle_greeting(struct aemp_conn *c)
 		why = "authentication error, echo attack?";
 	else if (g.version != 1)
 		why = "version mismatch";
-	else if (strcmp(g.nodeid, n->id) == 0)
+	else if (strcmp(g.nodeid, n->id) == 0 && c->dc_id == NULL)
 		why = "I refuse to talk to myself";
 	else if (strchr(g.nodeid, '#') != NULL) {
 		/* "node#port" names ports: such a node is unreachable */
@@ -785,7 +817,8 @@ handle_greeting(struct aemp_conn *c)
 		node_log_limited(n, 5, "refused a node ID with '#'", NULL,
 		    "%s: refusing node ID '%.100s' in its greeting: it "
 		    "contains '#'", c->peer, g.nodeid);
-	} else if ((r = dict_get(&n->remotes, g.nodeid)) != NULL &&
+	} else if (c->dc_id == NULL &&
+	    (r = dict_get(&n->remotes, g.nodeid)) != NULL &&
 	    r->conn != NULL && r->challenger != NULL)
 		why = "already connected, not connecting again.";
 	else if (tls && strcmp(c->lgreet2, c->rgreet2) == 0)
@@ -851,7 +884,7 @@ handle_greeting(struct aemp_conn *c)
 		c->state = CONN_HELD;
 		event_del(c->read_ev);
 		remote_challenge(r, c);
-	} else if (why == NULL && !conn_preferred(c) &&
+	} else if (why == NULL && c->dc_id == NULL && !conn_preferred(c) &&
 	    (conn_sibling(c, CONN_AUTH) != NULL ||
 	    conn_sibling(c, CONN_PARKED) != NULL))
 		why = "simultaneous connect, keeping the other connection";
@@ -1333,6 +1366,11 @@ conn_handshake_read(struct aemp_conn *c)
 				    c->stream->fd : -1, c->peer, why);
 				if (why != NULL)
 					goto fail;
+				if (c->dc_id != NULL) {
+					/* never the node's connection (11.3) */
+					dataconn_ready(c);
+					return;
+				}
 				conn_up(c);
 			} else if (c->rgreet1 == NULL)
 				c->rgreet1 = line;
@@ -1558,4 +1596,61 @@ transport_free_all(aemp_node *n)
 	free(n->listeners);
 	n->listeners = NULL;
 	n->nlisteners = 0;
+}
+
+/* --- data connections (dataconn.c) ---------------------------------------- */
+
+struct aemp_conn *
+transport_connect_data(aemp_node *n, const char *addr, const char *nodeid,
+    const char *id)
+{
+	struct aemp_conn *c = transport_connect(n, addr, nodeid);
+
+	if (c != NULL) {
+		c->dc_id = strdup(id);
+		c->dc_out = 1;
+	}
+	return c;
+}
+
+/*
+ * The connection goes (no node event: it never was the node's), its
+ * stream stays. Our bytes not yet sent get one more try first.
+ */
+struct aemp_stream *
+transport_detach(struct aemp_conn *c, struct bytes *in, struct bytes *out)
+{
+	aemp_node *n = c->node;
+	struct aemp_stream *s = c->stream;
+	ssize_t got;
+
+	while (c->out.len > 0) {
+		got = stream_write(s, bytes_ptr(&c->out), c->out.len);
+		if (got <= 0)
+			break;
+		bytes_consume(&c->out, (size_t)got);
+	}
+	bytes_move(out, &c->out);
+	bytes_move(in, &c->in);
+	c->state = CONN_CLOSED;
+	c->dc_out = 0;
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		n->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	if (c->timer != NULL)
+		ntimer_free(n, c->timer);
+	c->timer = NULL;
+	event_free(c->more_ev);
+	event_free(c->flush_ev);
+	event_free(c->pump_ev);
+	event_free(c->read_ev);
+	event_free(c->write_ev);
+	c->more_ev = c->flush_ev = c->pump_ev = c->read_ev = c->write_ev =
+	    NULL;
+	c->stream = NULL;
+	node_free_later(n, conn_free, c);
+	return s;
 }

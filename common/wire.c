@@ -239,6 +239,21 @@ parse_version(const char *s, size_t n, int *out)
 	return 0;
 }
 
+/* "-WORD" behind "aemp": the reference accepts aemp-\w+ (11.3). */
+static int
+protocol_suffix(const char *s, size_t n)
+{
+	size_t	 i;
+
+	if (n < 2 || s[0] != '-')
+		return 0;
+	for (i = 1; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' &&
+		    s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+			return 0;
+	return 1;
+}
+
 int
 aemp_greeting_parse(const char *line, size_t len, struct aemp_greeting *g,
     const char **why)
@@ -266,13 +281,15 @@ aemp_greeting_parse(const char *line, size_t len, struct aemp_greeting *g,
 		fl[i] = (e != NULL ? e : end) - p;
 		p = e != NULL ? e + 1 : NULL;
 	}
-	if (fl[0] != 4 || memcmp(f[0], "aemp", 4) != 0)
+	if (fl[0] < 4 || memcmp(f[0], "aemp", 4) != 0 ||
+	    (fl[0] > 4 && !protocol_suffix(f[0] + 4, fl[0] - 4)))
 		return -1;
 	if (parse_version(f[1], fl[1], &g->version) != 0 || fl[2] == 0)
 		return -1;
 
 	*why = "out of memory";
-	if ((g->nodeid = dup_n(f[2], fl[2])) == NULL ||
+	if ((g->protocol = dup_n(f[0], fl[0])) == NULL ||
+	    (g->nodeid = dup_n(f[2], fl[2])) == NULL ||
 	    (g->auths = split_list(f[3], fl[3])) == NULL ||
 	    (g->framings = split_list(f[4], fl[4])) == NULL)
 		goto fail;
@@ -288,6 +305,11 @@ aemp_greeting_parse(const char *line, size_t len, struct aemp_greeting *g,
 					goto fail;
 			} else if (kl == 8 && memcmp(p, "peeraddr", 8) == 0) {
 				if (set_value(&g->peeraddr, eq + 1,
+				    e - eq - 1) != 0)
+					goto fail;
+			} else if (kl == 11 &&
+			    memcmp(p, "dataconn_id", 11) == 0) {
+				if (set_value(&g->dataconn_id, eq + 1,
 				    e - eq - 1) != 0)
 					goto fail;
 			} else if (kl == 3 && memcmp(p, "tls", 3) == 0) {
@@ -314,6 +336,8 @@ aemp_greeting_clear(struct aemp_greeting *g)
 	free(g->provider);
 	free(g->peeraddr);
 	free(g->tls);
+	free(g->protocol);
+	free(g->dataconn_id);
 	memset(g, 0, sizeof *g);
 }
 

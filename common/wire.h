@@ -22,6 +22,8 @@ struct aemp_greeting {
 	char	 *provider;		/* NULL when absent; values unescaped */
 	char	 *peeraddr;
 	char	 *tls;
+	char	 *protocol;		/* "aemp" or "aemp-WORD" (11.3) */
+	char	 *dataconn_id;		/* NULL when absent */
 };
 
 /*
@@ -30,8 +32,10 @@ struct aemp_greeting {
  * that is not aemp;VERSION;... (the caller checks the version itself so
  * that it can say "version mismatch"), or "out of memory". g need not be
  * initialised; on failure it is left empty. Empty items of the comma lists
- * are dropped; of the KEY=VALUE fields only provider, peeraddr and tls are
- * kept (the last one wins), fields without '=' are ignored.
+ * are dropped; of the KEY=VALUE fields only provider, peeraddr, tls and
+ * dataconn_id are kept (the last one wins), fields without '=' are
+ * ignored. The protocol field may be "aemp" or "aemp-" followed by word
+ * characters (AEMP-TLS-EXT.md 11.3): the caller decides what it accepts.
  */
 int	 aemp_greeting_parse(const char *line, size_t len,
 	    struct aemp_greeting *g, const char **why);
