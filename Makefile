@@ -1,3 +1,4 @@
+# Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE.
 # aemp: plain GNU make. Outputs go under $(B) (build/, or build/asan with SANITIZE=1).
 PREFIX  ?= /usr/local
 DESTDIR ?=

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * bench.h: helpers shared by the benchmark programs: clocks, nodes on
  * 127.0.0.1, child processes that report over a pipe, raw TCP sockets.

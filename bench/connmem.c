@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * connmem.c: memory per connected peer. A node in a child process counts
  * peers coming up; after WARM of them it notes its resident set size,

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * dataconn.c: bytes/s of one bulk transfer between two processes over a
  * data connection (AnyEvent::MP::DataConn), and the baselines of the same

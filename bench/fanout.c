@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * fanout.c: the chat server pattern. A hub node's relay port sends each
  * message it gets to 100 ports spread over 4 leaf nodes, each leaf in its

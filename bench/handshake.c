@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * handshake.c: a fresh node connects to a node in another process until
  * it is up: TCP connect, greetings and the hmac_md6_64_256 handshake.

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * local.c: in-process throughput: snd ["test",<int>] to a local port
  * whose "test" receiver counts, in batches that the loop delivers.

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * mesh.c: starts N aempd processes on 127.0.0.1, every one with the same
  * single seed (the first), and measures the seconds until every node has

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * portmem.c: creates COUNT ports, each with one tag receiver, and
  * reports the resident memory they took and the time each creation took.

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * rtt.c: ping-pong round trips between two processes, one message in
  * flight: "aemp" between two nodes (["ECHO","ping",REPLY,<int>] answered

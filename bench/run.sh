@@ -1,4 +1,5 @@
 #!/bin/sh
+# Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE.
 # run.sh: runs every benchmark RUNS times (default 3) from build dir $1,
 # prints one JSON object per line (medians; raw baselines from this same
 # run) and then a table. Everything stays on 127.0.0.1.

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * snapshot.c: the cost of aemp_stats() (what /metrics, /status.json and
  * "aemp top" ask for) on a node with PORTS local ports, a tenth of them

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * tput.c: one-way throughput between two processes: the sender sends
  * ["PORT","test",<int>,PAYLOAD] packets as fast as it can, the receiver

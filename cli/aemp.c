@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * aemp.c: the aemp command-line tool's main: the command table, the
  * dispatcher that chains commands into one store transaction, and help.

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * cli.h: what the aemp command files share: the command entry, the state
  * of one invocation, and the helpers for printing results and errors.

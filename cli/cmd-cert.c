@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * cmd-cert.c: gencert, setcert and the PEM checks behind them
  * (AEMP-TLS-EXT.md 10.2). gencert makes with the OpenSSL API what the

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * cmd-config.c: the commands that set, add to, remove from and delete one
  * configuration key of the selected profile (or the global default).

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * cmd-log.c: aemp log [LEVEL] [--follow]: an anonymous node catches the
  * log lines of every node of the network (AEMP-TLS-EXT.md 12.3), those

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * cmd-net.c: the commands that talk to a running network as an
  * anonymous node: snd, cal, mon, eval, trace and restart.

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * cmd-port.c: moving configuration between the store and the reference
  * implementation's JSON file (~/.perl-anyevent-mp): global keys at the

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * cmd-profile.c: selecting, deleting, inheriting and showing profiles,
  * and showing the effective configuration a node would use.

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * cmd-run.c: run a node: aemp becomes aempd (exec), which gets the
  * configure arguments.

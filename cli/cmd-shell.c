@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * cmd-shell.c: an interactive shell on a node of the network: Perl code
  * for Perl nodes (eval), node port requests for nodes that refuse eval.

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * cmd-top.c: "aemp top [NODE] [--once]": a C node's counters (the
  * AEMP_STATS_REQUEST node port request, see libaemp(3)) in the terminal,

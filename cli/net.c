@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * net.c: the anonymous node behind aemp's network commands, their
  * deadline, and the ways the reference prints what comes back.

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * net.h: what the aemp commands that talk to a network share: an
  * anonymous node configured from the "aemp" profile, a deadline, message

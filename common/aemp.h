@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * aemp.h: the public API of libaemp, an AnyEvent::MP 1.30 compatible
  * message-passing node for C programs, on libevent with jansson values.

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * authfail.c: online guessing of the shared secret is slowed down per
  * source address. An address that failed to authenticate more than

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * bytes.c: the data phase's byte queue (see bytes.h). It replaces
  * libevent's chained buffers there: a chained buffer frees its chunk each

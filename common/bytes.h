@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * bytes.h: a byte queue for the data phase: bytes are added at the end
  * and consumed from the front of one contiguous block, so a reader parses

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * codec.c: the JSON fast paths of the data phase: reading and writing
  * packets of the shapes nearly all traffic has without jansson's lexer

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * codec.h: JSON fast paths for packets (see codec.c).
  */

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * dataconn.c: bulk data connections (AnyEvent::MP::DataConn,
  * AEMP-TLS-EXT.md section 11). A data connection is a second connection

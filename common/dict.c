@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * dict.c: the string-keyed hash table behind ports, nodes and functions.
  */

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * dict.h: a string-keyed hash table (open addressing, linear probing,
  * backward-shift deletion). Every key is a string inside its value, which

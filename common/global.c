@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * global.c: the global service (AEMP.md section 7): the full mesh built by
  * spawning AnyEvent::MP::Global::connect on every node that comes up,

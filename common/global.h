@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * global.h: the state of the global service (AEMP.md section 7), shared
  * by global.c (full mesh, the connect port), seed.c and group.c, and

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * group.c: global groups (AEMP.md section 7): local registrations, the
  * network-wide view every node keeps, and group monitors.

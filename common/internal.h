@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * internal.h: the node's data structures, shared by the files of libaemp
  * (node.c, kernel.c, remote.c, transport.c, and the global service's

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * kernel.c: local ports, receivers and delivery, kill, monitors, spawn,
  * cal, after and the node port's requests (AEMP.md sections 4 and 5).

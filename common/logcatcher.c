@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * logcatcher.c: network-wide log collection (AnyEvent::MP::LogCatcher,
  * AEMP-TLS-EXT.md section 12).

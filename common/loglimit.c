@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * loglimit.c: log lines that a peer can cause at will (failed
  * authentication, requests for functions that do not exist, malformed

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * md6.c: MD6 (w=64, mode L=64, no key), HMAC-MD6-256 and the
  * hmac_md6_64_256 authentication token of AEMP.md section 3.4.

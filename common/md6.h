@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * md6.h: MD6 (Rivest et al. 2008) with w=64, no key, mode L=64, r=40+d/4,
  * and HMAC-MD6-256 as AnyEvent::MP uses them for authentication.

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * names.c: the Pkg::Sub name rule (see names.h).
  */

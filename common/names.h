@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * names.h: the Pkg::Sub name rule. A function name picks code to run
  * (a registered function, a module file), so every name that arrives

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * node.c: a node's life cycle (configure, free), its logger and its queue
  * of deferred work.

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * remote.c: what a node knows of each other node: its send queue while
  * unconnected, its addresses, connect attempts, and going up and down.

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * seed.c: seeds (AEMP.md section 7): the host:port addresses a node
  * connects to, one at a time, to stay in touch with the network.

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * stats.c: the node's counters (stats.h) and aemp_stats(), the snapshot
  * that aempd's status page, /metrics and "aemp top" show. The counters

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * stats.h: the counters a node keeps about itself and each remote node,
  * for aemp_stats(). They are plain integers bumped on paths that already

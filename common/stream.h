@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * stream.h: a byte stream under the transport. The transport reads into
  * its own buffers and writes from its flat byte queues through these

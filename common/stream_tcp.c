@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * stream_tcp.c: the plain TCP stream. Writes use send(MSG_NOSIGNAL): a
  * peer that goes away while we write is an error on this connection, and

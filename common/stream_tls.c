@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * stream_tls.c: TLS over another stream (AEMP-TLS-EXT.md 10.4, 10.5),
  * with OpenSSL driven through two memory BIOs from our event loop. Bytes

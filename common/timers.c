@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * timers.c: a node's timers, kept in a heap of its own behind one
  * timerfd. Timers in libevent's own heap made every poll carry a timeout,

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * transport.c: one TCP connection between two nodes: listening,
  * connecting, the greeting and authentication handshake, and JSON framing

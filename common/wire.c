@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * wire.c: greeting and auth lines, host:port strings and the incremental
  * JSON packet splitter of the AEMP transport, as pure functions on memory.

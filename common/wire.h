@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * wire.h: the byte-level pieces of the AEMP transport (AEMP.md section 3),
  * as pure functions over memory so that they can be unit-tested and fuzzed

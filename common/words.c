@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * words.c: a list as Perl interpolates it ("@_"), which is how the
  * reference and its users print kill reasons and messages, and the one

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * xmalloc.c: allocation that aborts on out-of-memory (see xmalloc.h).
  */

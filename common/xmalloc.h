@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * xmalloc.h: allocation where running out of memory aborts. That is
  * libaemp's policy for its own bookkeeping (ports, monitors, queues,

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * aempd.c: the node daemon: runs a node from a profile with its services
  * in the foreground until SIGINT or SIGTERM; SIGHUP reloads what can be

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * aempd.h: what the files of the node daemon share: its state, the
  * module loader, the service runner and systemd notification.

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * http.c: aempd's status endpoint, on when the profile sets status_bind:
  * "/" (a self-contained page that draws the rest), "/status.json"

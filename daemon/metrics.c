@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * metrics.c: aemp_stats() in the Prometheus text exposition format
  * (version 0.0.4): every metric once, with HELP and TYPE lines before its

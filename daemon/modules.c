@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * modules.c: loads service modules (shared objects) from the module path
  * and resolves function names such as Chat::Server::start through them.

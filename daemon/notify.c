@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * notify.c: tells systemd about the daemon's state (sd_notify(3)'s
  * protocol, without libsystemd): one datagram to $NOTIFY_SOCKET.

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * services.c: runs the profile's services in the order listed: "Pkg::"
  * loads a module, "Pkg::func" calls a function, ["Pkg::func", args...]

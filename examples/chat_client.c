@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * chat_client.c: the tutorial's chat client, supervisor included: finds
  * the server in eg_chat_server (or tries again a second later), joins

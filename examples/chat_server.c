@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * chat_server.c: the tutorial's chat server: a port in the global group
  * eg_chat_server relays "join" and "privmsg" to every client that joined,

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * datacopy.c: copies a file (or stdin) to another node over a data
  * connection (AnyEvent::MP::DataConn), the receiving node writing it to

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * echo.c: a node offering the spawnable function Echo::echo, whose port
  * answers ["ping", REPLY, DATA...] with ["pong", DATA...] to REPLY. The

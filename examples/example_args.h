@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * example_args.h: turns "KEY VALUE ..." command-line pairs into configure
  * arguments for the examples that take them (values that look like JSON

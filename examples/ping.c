@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * ping.c: spawns Echo::echo on a node running echo.c and measures COUNT
  * round trips, one at a time; prints the median and 99th percentile.

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * receiver.c: the tutorial's receiver: a port in the global group
  * eg_receivers prints the data of every "test" message sent to it.

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * sender.c: the tutorial's sender: every second, sends "test" and the
  * current time to every port in the global group eg_receivers.

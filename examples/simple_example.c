@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * simple_example.c: the tutorial's first program: a port receives the
  * message a node sends to itself.

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * args.c: the configuration keys and how command-line arguments become
  * their JSON values, shared by aemp (setX, showconfig) and aempd

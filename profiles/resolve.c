@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * resolve.c: the effective configuration of a profile (AEMP.md section
  * 8), layered from the defaults, the configure arguments, the global

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * store.c: the profile store, an SQLite file holding the global default
  * configuration and named profiles as key -> JSON value rows.

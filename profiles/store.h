@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * store.h: the profile store (SQLite) and effective-configuration
  * resolution (AEMP.md section 8). One API for aemp, aempd and libaemp.

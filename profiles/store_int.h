@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * store_int.h: what the files of profiles/ share and nobody else needs.
  */

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * check_browser.c: aempd's status page in a real browser. Debian's
  * chromium, headless, opens "/" of a running 3-node network: --dump-dom

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * check_cli.c: the aemp command-line tool as users meet it, run as a
  * child process against a store in a fresh temp directory.

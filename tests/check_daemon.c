@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * check_daemon.c: aempd and the examples as processes: start, serve,
  * clean exit on signals, refusal without a secret, and a valgrind-clean

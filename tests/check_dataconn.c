@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * check_dataconn.c: data connections (AEMP-TLS-EXT.md section 11) between
  * C nodes in one process on 127.0.0.1: 64 MiB each way in both

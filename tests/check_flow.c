@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * check_flow.c: flow between two nodes in one process (127.0.0.1): the
  * send queue watermarks (aemp_queued, aemp_set_watermark) and packets at

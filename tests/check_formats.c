@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * check_formats.c: the compiler checks printf formats, but not jansson's
  * json_pack() language (jansson declares no format attribute, and no

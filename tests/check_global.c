@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * check_global.c: the global service (AEMP.md section 7) with several
  * nodes in one process on 127.0.0.1: full mesh through a seed, master

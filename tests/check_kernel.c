@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * check_kernel.c: ports, messages, kill and monitor semantics, spawn, cal
  * and after on one node, then between nodes in one process (127.0.0.1).

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * check_liveness.c: links that are healthy stay up. The liveness probe
  * must be answered (idle and streaming pairs stay connected for five

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * check_logcatcher.c: network-wide log collection (AEMP-TLS-EXT.md
  * section 12) between C nodes on 127.0.0.1: two catchers at different

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * check_md6.c: MD6, HMAC-MD6-256 and auth-token tests against the shared
  * vectors (protocol/vectors/md6.txt and handshake.txt) and a naive tree.

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * check_names.c: the one Pkg::Sub name rule (common/names.c) that spawn,
  * services and modules share, and the string-list joiner.

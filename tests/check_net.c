@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * check_net.c: aempd with services, modules, readiness, reload and
  * restart, and aemp's network commands against running nodes: processes

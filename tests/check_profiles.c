@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * check_profiles.c: unit tests of the profile store API: argument
  * parsing, the SQLite file, transactions and effective configuration.

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * check_status.c: the node's counters (aemp_stats() and the node port
  * request), aempd's status endpoint (paths, methods, huge headers, bearer

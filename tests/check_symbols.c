@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * check_symbols.c: libaemp.so exports the functions aemp.h declares and
  * nothing else, so a program's own names never replace the library's.

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * check_tls.c: TLS between nodes (AEMP-TLS-EXT.md section 10): the token
  * vector, the cert key, C node against C node with a shared certificate

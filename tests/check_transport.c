@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * check_transport.c: a node under bad input on the wire: broken greetings,
  * failed authentication, stalled handshakes and malformed packets. Each

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * check_tutorial.c: the tutorial's programs as processes on 127.0.0.1:
  * an aempd seed with the receiver and sender examples, the global

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * check_wire.c: unit tests for the byte-level transport pieces in wire.c.
  */

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE.
 """A foreign TLS peer for check_tls.c, written from AEMP-TLS-EXT.md section
 10 with Python's ssl module and memory BIOs: node ID "pyc", auth tls_anon.
 

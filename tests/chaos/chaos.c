@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * chaos.c: the chaos test driver: a seed aempd and chaos_node processes on
  * 127.0.0.1, SIGKILLed, restarted and SIGSTOPped at random, then the AEMP

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * chaos_node.c: a node for the chaos test that streams sequence numbers
  * to every other member of group "chaos" and checks that what its own

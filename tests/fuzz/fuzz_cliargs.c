@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * fuzz_cliargs.c: libFuzzer target for the configuration argument parsers
  * shared by aemp and aempd: a value for any key, and KEY VALUE lists.

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * fuzz_codec.c: libFuzzer target for the JSON fast paths: whatever
  * fast_packet() accepts, jansson must read as the same packet (its

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * fuzz_dcgreet.c: libFuzzer target for the aemp-dataconn greeting
  * (AEMP-TLS-EXT.md 11.3). The input up to its first LF is greeting line

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * fuzz_global.c: libFuzzer target for the global service's messages
  * (addr, nodes, set, reg0, reg1, find, seedme0, seedme1, setup, and

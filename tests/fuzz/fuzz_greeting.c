@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * fuzz_greeting.c: libFuzzer target for greeting line 1 and auth line
  * parsing, checking that whatever parses also survives a format round trip.

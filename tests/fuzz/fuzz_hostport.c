@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * fuzz_hostport.c: libFuzzer target for host:port parsing, checking that
  * what parses formats back to the same host and port.

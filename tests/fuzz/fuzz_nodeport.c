@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * fuzz_nodeport.c: libFuzzer target for node-port requests: any JSON a
  * peer could send to the node port "" must be handled or logged, never

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * fuzz_packets.c: libFuzzer target holding the packet splitter to jansson's
  * idea of where a top-level array ends, in any chunking of the stream.

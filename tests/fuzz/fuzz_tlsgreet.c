@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * fuzz_tlsgreet.c: libFuzzer target for the greeting-to-TLS transition
  * (AEMP-TLS-EXT.md 10.4): a node with a certificate gets a greeting that

@@ -1,4 +1,5 @@
 #!/bin/sh
+# Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE.
 # check-package.sh BUILDDIR: builds the Debian packages (aemp, libaemp0,
 # libaemp-dev) from a copy of the source tree under BUILDDIR/package,
 # runs lintian (errors fail, warnings are listed in lintian.txt),

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * nodeutil.c: in-process multi-node test helpers (see nodeutil.h).
  */

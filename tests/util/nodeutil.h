@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * nodeutil.h: helpers for tests that run several nodes in one process on
  * one event base, all on 127.0.0.1.

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * testutil.c: helpers shared by the Check programs (see testutil.h).
  */

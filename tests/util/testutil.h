@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * testutil.h: what the Check programs share: a main(), temp dirs, free
  * loopback ports, and running our binaries as child processes that the

@@ -1,3 +1,4 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * Chat/Server.c: the tutorial's chat server as an aempd service module
  * (module Chat::Server, file Chat/Server.so in the module path).
