@@ -1058,7 +1058,7 @@ main(int argc, char **argv)
 		}
 	}
 	reap();
-	final_t = now();
+	final_t = test_now();
 	/* newest first: the seed goes last, after the churn of the others */
 	for (int i = nincs - 1; i >= 0; i--) {
 		struct inc *in = &incs[i];
