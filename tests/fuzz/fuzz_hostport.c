@@ -29,8 +29,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(s);
 		return 0;
 	}
-	if (!aemp_bind_valid(s) || aemp_seed_valid(s) != (port != NULL &&
-	    strcmp(port, "*") != 0))
+	if (!aemp_bind_valid(s) || aemp_seed_valid(s) !=
+	    aemp_port_connectable(port))
 		abort();
 	if (host == NULL && port == NULL)
 		abort();
@@ -39,7 +39,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (port != NULL && strcmp(port, "*") != 0) {
 		v = strtol(port, NULL, 10);
 		snprintf(buf, sizeof buf, "%ld", v);
-		if (v < 1 || v > 65535 || strcmp(buf, port) != 0)
+		/* 0 binds any free port, like "*" (seeds refuse it) */
+		if (v < 0 || v > 65535 || strcmp(buf, port) != 0)
 			abort();
 		if (host != NULL) {
 			line = aemp_hostport_format(host, (int)v);
