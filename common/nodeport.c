@@ -1,0 +1,216 @@
+/*
+ * nodeport.c: the node port's requests (AEMP.md section 5), from other
+ * nodes and from local senders.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernel.h"
+#include "xmalloc.h"
+
+/* --- the node port -------------------------------------------------------- */
+
+/*
+ * The node port's snd: packets on a connection are processed in order,
+ * so a relay from a peer to a local port is delivered now, like a packet
+ * addressed to that port directly, and not overtaken by the next one.
+ */
+static void
+relay(aemp_node *n, const char *to, json_t *msg, struct aemp_remote *from)
+{
+	const char *name;
+
+	if (from != NULL && is_local(n, to, &name) && *name != '\0')
+		kernel_deliver(n, name, msg, NULL);
+	else
+		aemp_snd(n, to, msg);
+}
+
+/* snd(@reply, values...): reply is [PORTID, leading elements...]. */
+static void
+reply_to(aemp_node *n, json_t *reply, json_t *values)
+{
+	const char *port = json_id(json_array_get(reply, 0));
+	json_t *msg;
+
+	if (port == NULL) {
+		json_decref(values);
+		return;
+	}
+	msg = json_array();
+	for (size_t i = 1; i < json_array_size(reply); i++)
+		json_array_append(msg, json_array_get(reply, i));
+	json_array_extend(msg, values);
+	json_decref(values);
+	aemp_snd(n, port, msg);
+}
+
+/* Elements from index i on, as a new array. */
+static json_t *
+rest(json_t *a, size_t i)
+{
+	json_t *r = json_array();
+
+	for (; i < json_array_size(a); i++)
+		json_array_append(r, json_array_get(a, i));
+	return r;
+}
+
+static void
+req_mon1(aemp_node *n, const char *name, struct aemp_remote *from)
+{
+	struct aemp_port *p = dict_get(&n->ports, name);
+	struct aemp_mon *m;
+	char *id;
+
+	if (p == NULL) {
+		id = xasprintf("%s#%s", n->id, name);
+		remote_send_name(from, "", json_pack("[sssss]", "kil0", name,
+		    "no_such_port", "cannot monitor nonexistent port", id));
+		free(id);
+		return;
+	}
+	if (dict_get(&from->rmon, name) != NULL)
+		return;
+	m = mon_new(MON_REMOTE);
+	m->remote = from;
+	m->other = xstrdup(name);
+	dict_put(&from->rmon, m->other, m);
+	mon_link(port_mons(p), m);
+}
+
+static void
+req_mon0(aemp_node *n, const char *name, struct aemp_remote *from)
+{
+	struct aemp_mon *m = dict_del(&from->rmon, name);
+
+	(void)n;
+	if (m != NULL) {
+		mon_unlink(m);
+		mon_free(m);
+	}
+}
+
+static void
+req_kil0(aemp_node *n, const char *name, json_t *reason,
+    struct aemp_remote *from)
+{
+	struct mon_list *l = dict_del(&from->lmon, name);
+
+	if (l == NULL)
+		return;
+	mon_list_fire(n, l, reason);
+	remote_mon_list_free(l);
+}
+
+static void
+req_function(aemp_node *n, const char *tag, json_t *args)
+{
+	struct func *f = func_lookup(n, tag);
+
+	if (f == NULL) {
+		node_log_limited(n, 2, "node port requests for unregistered "
+		    "functions", NULL, "node port request '%s' is not a "
+		    "registered function, ignored", tag);
+		return;
+	}
+	if (f->fn(n, n->id, args, f->ud) < 0)
+		aemp_log(n, 2, "node port function %s failed: %s", tag,
+		    n->die_msg ? n->die_msg : "error");
+	free(n->die_msg);
+	n->die_msg = NULL;
+}
+
+/*
+ * A request to the node port: msg is [TAG, args...]. Malformed requests
+ * are logged and ignored: a peer's mistake must not take the node down.
+ */
+void
+kernel_node_request(aemp_node *n, json_t *msg, struct aemp_remote *from)
+{
+	const char *tag = json_id(json_array_get(msg, 0));
+	const char *arg1 = json_id(json_array_get(msg, 1));
+	json_t *args;
+
+	if (tag == NULL || *tag == '\0')
+		return;
+	if (strcmp(tag, "devnull") == 0) {
+		if (from != NULL && json_is_string(json_array_get(msg, 1)) &&
+		    strcmp(json_string_value(json_array_get(msg, 1)),
+		    "aemp-probe") == 0)
+			remote_probe_answer(from, msg);
+		return;
+	}
+	args = rest(msg, 1);
+	if (strcmp(tag, "mon1") == 0 || strcmp(tag, "mon0") == 0 ||
+	    strcmp(tag, "kil0") == 0 || strcmp(tag, "kil") == 0) {
+		if (arg1 == NULL)
+			goto malformed;
+		if (strcmp(tag, "kil") == 0) {
+			struct aemp_port *p = *arg1 ? dict_get(&n->ports, arg1) :
+			    NULL;
+			if (p != NULL)
+				port_kill(n, p, rest(msg, 2));
+		} else if (from == NULL)
+			;	/* only meaningful between nodes */
+		else if (strcmp(tag, "mon1") == 0)
+			req_mon1(n, arg1, from);
+		else if (strcmp(tag, "mon0") == 0)
+			req_mon0(n, arg1, from);
+		else {
+			json_t *reason = rest(msg, 2);
+			req_kil0(n, arg1, reason, from);
+			json_decref(reason);
+		}
+	} else if (strcmp(tag, "snd") == 0) {
+		if (arg1 == NULL)
+			goto malformed;
+		relay(n, arg1, rest(msg, 2), from);
+	} else if (strcmp(tag, "snd_multiple") == 0) {
+		size_t i;
+		json_t *v;
+		json_array_foreach(args, i, v) {
+			const char *to = json_id(json_array_get(v, 0));
+			if (to != NULL)
+				relay(n, to, rest(v, 1), from);
+		}
+	} else if (strcmp(tag, "info") == 0)
+		reply_to(n, args, json_pack("[s]", n->id));
+	else if (strcmp(tag, "known_nodes") == 0)
+		reply_to(n, args, aemp_known_nodes(n));
+	else if (strcmp(tag, "up_nodes") == 0)
+		reply_to(n, args, aemp_up_nodes(n));
+	else if (strcmp(tag, "time") == 0)
+		reply_to(n, args, json_pack("[f]", node_now()));
+	else if (strcmp(tag, STATS_REQUEST) == 0)	/* stats.c */
+		reply_to(n, args, json_pack("[o]", aemp_stats(n)));
+	else if (strcmp(tag, "eval") == 0) {
+		json_t *reply = rest(msg, 2);
+		node_log_limited(n, 2, "refused eval requests", NULL,
+		    "refusing eval request%s%s", from ? " from " : "",
+		    from ? from->id : "");
+		reply_to(n, reply, json_pack("[s]",
+		    "eval is not supported by this node"));
+		json_decref(reply);
+	} else if (strcmp(tag, "AnyEvent::MP::_spawn") == 0) {
+		const char *func = json_id(json_array_get(msg, 2));
+		json_t *fargs;
+		if (arg1 == NULL || func == NULL)
+			goto malformed;
+		fargs = rest(msg, 3);
+		spawn_run(n, arg1, func, fargs);
+		json_decref(fargs);
+	} else
+		req_function(n, tag, args);
+	json_decref(args);
+	return;
+malformed:
+	{
+		char *text = json_dumps(msg, JSON_COMPACT);
+		node_log_limited(n, 2, "malformed node port requests", NULL,
+		    "malformed node port request%s%s: %.200s",
+		    from ? " from " : "", from ? from->id : "", text);
+		free(text);
+	}
+	json_decref(args);
+}
