@@ -122,6 +122,182 @@ req_function(aemp_node *n, const char *tag, json_t *args)
 }
 
 /*
+ * The requests, one handler each: msg is [TAG, args...] and args is
+ * rest(msg, 1) (borrowed); the table has checked that the first min_args
+ * arguments are IDs. from is NULL for a local sender.
+ */
+
+/* A liveness probe's answer (remote.c); anything else is thrown away. */
+static void
+np_devnull(aemp_node *n, json_t *msg, json_t *args, struct aemp_remote *from)
+{
+	(void)n; (void)args;
+	if (from != NULL && json_is_string(json_array_get(msg, 1)) &&
+	    strcmp(json_string_value(json_array_get(msg, 1)),
+	    "aemp-probe") == 0)
+		remote_probe_answer(from, msg);
+}
+
+static void
+np_kil(aemp_node *n, json_t *msg, json_t *args, struct aemp_remote *from)
+{
+	const char *arg1 = json_id(json_array_get(msg, 1));
+	struct aemp_port *p = *arg1 ? dict_get(&n->ports, arg1) : NULL;
+
+	(void)args; (void)from;
+	if (p != NULL)
+		port_kill(n, p, rest(msg, 2));
+}
+
+/* mon1, mon0 and kil0 are only meaningful between nodes. */
+static void
+np_mon1(aemp_node *n, json_t *msg, json_t *args, struct aemp_remote *from)
+{
+	(void)args;
+	if (from != NULL)
+		req_mon1(n, json_id(json_array_get(msg, 1)), from);
+}
+
+static void
+np_mon0(aemp_node *n, json_t *msg, json_t *args, struct aemp_remote *from)
+{
+	(void)args;
+	if (from != NULL)
+		req_mon0(n, json_id(json_array_get(msg, 1)), from);
+}
+
+static void
+np_kil0(aemp_node *n, json_t *msg, json_t *args, struct aemp_remote *from)
+{
+	json_t *reason;
+
+	(void)args;
+	if (from == NULL)
+		return;
+	reason = rest(msg, 2);
+	req_kil0(n, json_id(json_array_get(msg, 1)), reason, from);
+	json_decref(reason);
+}
+
+static void
+np_snd(aemp_node *n, json_t *msg, json_t *args, struct aemp_remote *from)
+{
+	(void)args;
+	relay(n, json_id(json_array_get(msg, 1)), rest(msg, 2), from);
+}
+
+static void
+np_snd_multiple(aemp_node *n, json_t *msg, json_t *args,
+    struct aemp_remote *from)
+{
+	size_t i;
+	json_t *v;
+
+	(void)msg;
+	json_array_foreach(args, i, v) {
+		const char *to = json_id(json_array_get(v, 0));
+		if (to != NULL)
+			relay(n, to, rest(v, 1), from);
+	}
+}
+
+static void
+np_info(aemp_node *n, json_t *msg, json_t *args, struct aemp_remote *from)
+{
+	(void)msg; (void)from;
+	reply_to(n, args, json_pack("[s]", n->id));
+}
+
+static void
+np_known_nodes(aemp_node *n, json_t *msg, json_t *args,
+    struct aemp_remote *from)
+{
+	(void)msg; (void)from;
+	reply_to(n, args, aemp_known_nodes(n));
+}
+
+static void
+np_up_nodes(aemp_node *n, json_t *msg, json_t *args, struct aemp_remote *from)
+{
+	(void)msg; (void)from;
+	reply_to(n, args, aemp_up_nodes(n));
+}
+
+static void
+np_time(aemp_node *n, json_t *msg, json_t *args, struct aemp_remote *from)
+{
+	(void)msg; (void)from;
+	reply_to(n, args, json_pack("[f]", node_now()));
+}
+
+/* stats.c */
+static void
+np_stats(aemp_node *n, json_t *msg, json_t *args, struct aemp_remote *from)
+{
+	(void)msg; (void)from;
+	reply_to(n, args, json_pack("[o]", aemp_stats(n)));
+}
+
+static void
+np_eval(aemp_node *n, json_t *msg, json_t *args, struct aemp_remote *from)
+{
+	json_t *reply = rest(msg, 2);
+
+	(void)args;
+	node_log_limited(n, 2, "refused eval requests", NULL,
+	    "refusing eval request%s%s", from ? " from " : "",
+	    from ? from->id : "");
+	reply_to(n, reply, json_pack("[s]",
+	    "eval is not supported by this node"));
+	json_decref(reply);
+}
+
+static void
+np_spawn(aemp_node *n, json_t *msg, json_t *args, struct aemp_remote *from)
+{
+	json_t *fargs = rest(msg, 3);
+
+	(void)args; (void)from;
+	spawn_run(n, json_id(json_array_get(msg, 1)),
+	    json_id(json_array_get(msg, 2)), fargs);
+	json_decref(fargs);
+}
+
+/*
+ * The node port's requests: a request is added by adding a row. A name
+ * that is none of these is a registered function's (req_function).
+ */
+const struct node_request node_requests[] = {
+	{ "devnull",		0, np_devnull },
+	{ "mon1",		1, np_mon1 },
+	{ "mon0",		1, np_mon0 },
+	{ "kil0",		1, np_kil0 },
+	{ "kil",		1, np_kil },
+	{ "snd",		1, np_snd },
+	{ "snd_multiple",	0, np_snd_multiple },
+	{ "info",		0, np_info },
+	{ "known_nodes",	0, np_known_nodes },
+	{ "up_nodes",		0, np_up_nodes },
+	{ "time",		0, np_time },
+	{ STATS_REQUEST,	0, np_stats },
+	{ "eval",		0, np_eval },
+	{ "AnyEvent::MP::_spawn", 2, np_spawn },
+	{ NULL,			0, NULL }
+};
+
+/* The row for request name, or NULL. */
+const struct node_request *
+node_request_find(const char *name)
+{
+	const struct node_request *r;
+
+	for (r = node_requests; r->name != NULL; r++)
+		if (strcmp(r->name, name) == 0)
+			return r;
+	return NULL;
+}
+
+/*
  * A request to the node port: msg is [TAG, args...]. Malformed requests
  * are logged and ignored: a peer's mistake must not take the node down.
  */
@@ -129,79 +305,22 @@ void
 kernel_node_request(aemp_node *n, json_t *msg, struct aemp_remote *from)
 {
 	const char *tag = json_id(json_array_get(msg, 0));
-	const char *arg1 = json_id(json_array_get(msg, 1));
+	const struct node_request *r;
 	json_t *args;
+	size_t i;
 
 	if (tag == NULL || *tag == '\0')
 		return;
-	if (strcmp(tag, "devnull") == 0) {
-		if (from != NULL && json_is_string(json_array_get(msg, 1)) &&
-		    strcmp(json_string_value(json_array_get(msg, 1)),
-		    "aemp-probe") == 0)
-			remote_probe_answer(from, msg);
+	args = rest(msg, 1);
+	if ((r = node_request_find(tag)) == NULL) {
+		req_function(n, tag, args);
+		json_decref(args);
 		return;
 	}
-	args = rest(msg, 1);
-	if (strcmp(tag, "mon1") == 0 || strcmp(tag, "mon0") == 0 ||
-	    strcmp(tag, "kil0") == 0 || strcmp(tag, "kil") == 0) {
-		if (arg1 == NULL)
+	for (i = 1; i <= r->min_args; i++)
+		if (json_id(json_array_get(msg, i)) == NULL)
 			goto malformed;
-		if (strcmp(tag, "kil") == 0) {
-			struct aemp_port *p = *arg1 ? dict_get(&n->ports, arg1) :
-			    NULL;
-			if (p != NULL)
-				port_kill(n, p, rest(msg, 2));
-		} else if (from == NULL)
-			;	/* only meaningful between nodes */
-		else if (strcmp(tag, "mon1") == 0)
-			req_mon1(n, arg1, from);
-		else if (strcmp(tag, "mon0") == 0)
-			req_mon0(n, arg1, from);
-		else {
-			json_t *reason = rest(msg, 2);
-			req_kil0(n, arg1, reason, from);
-			json_decref(reason);
-		}
-	} else if (strcmp(tag, "snd") == 0) {
-		if (arg1 == NULL)
-			goto malformed;
-		relay(n, arg1, rest(msg, 2), from);
-	} else if (strcmp(tag, "snd_multiple") == 0) {
-		size_t i;
-		json_t *v;
-		json_array_foreach(args, i, v) {
-			const char *to = json_id(json_array_get(v, 0));
-			if (to != NULL)
-				relay(n, to, rest(v, 1), from);
-		}
-	} else if (strcmp(tag, "info") == 0)
-		reply_to(n, args, json_pack("[s]", n->id));
-	else if (strcmp(tag, "known_nodes") == 0)
-		reply_to(n, args, aemp_known_nodes(n));
-	else if (strcmp(tag, "up_nodes") == 0)
-		reply_to(n, args, aemp_up_nodes(n));
-	else if (strcmp(tag, "time") == 0)
-		reply_to(n, args, json_pack("[f]", node_now()));
-	else if (strcmp(tag, STATS_REQUEST) == 0)	/* stats.c */
-		reply_to(n, args, json_pack("[o]", aemp_stats(n)));
-	else if (strcmp(tag, "eval") == 0) {
-		json_t *reply = rest(msg, 2);
-		node_log_limited(n, 2, "refused eval requests", NULL,
-		    "refusing eval request%s%s", from ? " from " : "",
-		    from ? from->id : "");
-		reply_to(n, reply, json_pack("[s]",
-		    "eval is not supported by this node"));
-		json_decref(reply);
-	} else if (strcmp(tag, "AnyEvent::MP::_spawn") == 0) {
-		const char *func = json_id(json_array_get(msg, 2));
-		json_t *fargs;
-		if (arg1 == NULL || func == NULL)
-			goto malformed;
-		fargs = rest(msg, 3);
-		spawn_run(n, arg1, func, fargs);
-		json_decref(fargs);
-	} else
-		req_function(n, tag, args);
+	r->handler(n, msg, args, from);
 	json_decref(args);
 	return;
 malformed:
