@@ -9,17 +9,6 @@
 /* --- after --------------------------------------------------------------- */
 
 void
-timer_unlink(aemp_node *n, aemp_timer *t)
-{
-	if (t->prev != NULL)
-		t->prev->next = t->next;
-	else
-		n->timers = t->next;
-	if (t->next != NULL)
-		t->next->prev = t->prev;
-}
-
-void
 timer_free(aemp_timer *t)
 {
 	ntimer_free(t->node, t->ev);
@@ -35,8 +24,8 @@ timer_fired(evutil_socket_t fd, short what, void *arg)
 	aemp_node *n = t->node;
 
 	(void)fd; (void)what;
-	timer_unlink(n, t);
-	t->prev = t->next = t;	/* firing: a cancel from cb only defuses */
+	LIST_REMOVE(t, entry);
+	t->firing = 1;		/* a cancel from cb only defuses */
 	if (t->port != NULL) {
 		aemp_snd(n, t->port, t->msg);
 		t->msg = NULL;
@@ -51,10 +40,7 @@ timer_new(aemp_node *n, double seconds)
 	aemp_timer *t = xcalloc(1, sizeof *t);
 	t->node = n;
 	t->ev = ntimer_new(n, 0, timer_fired, t);
-	t->next = n->timers;
-	if (n->timers != NULL)
-		n->timers->prev = t;
-	n->timers = t;
+	LIST_INSERT_HEAD(&n->timers, t, entry);
 	ntimer_add(n, t->ev, seconds);
 	return t;
 }
@@ -84,10 +70,11 @@ aemp_timer_cancel(aemp_node *n, aemp_timer *t)
 {
 	if (t == NULL)
 		return;
-	if (t->prev == t) {
+	if (t->firing) {
 		t->cb = NULL;	/* its own callback: timer_fired frees it */
 		return;
 	}
-	timer_unlink(n, t);
+	LIST_REMOVE(t, entry);
 	timer_free(t);
+	(void)n;
 }

@@ -29,7 +29,7 @@ kernel_run_defer(aemp_node *n, struct defer *d)
 			/* monitors die with the node, unfired */
 			struct aemp_mon *m;
 			while (d->dead->mons != NULL &&
-			    (m = d->dead->mons->head) != NULL) {
+			    (m = TAILQ_FIRST(&d->dead->mons->mons)) != NULL) {
 				mon_unlink(m);
 				mon_free(m);
 			}

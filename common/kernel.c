@@ -17,7 +17,8 @@ kernel_free(aemp_node *n)
 	while ((e = dict_next(&n->ports, &pos)) != NULL) {
 		struct aemp_port *p = e->value;
 		struct aemp_mon *m;
-		while (p->mons != NULL && (m = p->mons->head) != NULL) {
+		while (p->mons != NULL &&
+		    (m = TAILQ_FIRST(&p->mons->mons)) != NULL) {
 			mon_unlink(m);
 			mon_free(m);
 		}
@@ -31,9 +32,9 @@ kernel_free(aemp_node *n)
 		free(f);
 	}
 	dict_clear(&n->funcs);
-	while (n->timers != NULL) {
-		aemp_timer *t = n->timers;
-		timer_unlink(n, t);
+	while (!LIST_EMPTY(&n->timers)) {
+		aemp_timer *t = LIST_FIRST(&n->timers);
+		LIST_REMOVE(t, entry);
 		timer_free(t);
 	}
 	for (w = n->node_watches; w != NULL; w = w->next)

@@ -32,7 +32,6 @@ void	 spawn_run(aemp_node *, const char *name, const char *func,
 	    json_t *args);
 
 /* after.c */
-void	 timer_unlink(aemp_node *, aemp_timer *);
 void	 timer_free(aemp_timer *);
 
 /* watch.c */

@@ -13,13 +13,7 @@ void
 mon_link(struct mon_list *l, struct aemp_mon *m)
 {
 	m->list = l;
-	m->next = NULL;
-	m->prev = l->tail;
-	if (l->tail != NULL)
-		l->tail->next = m;
-	else
-		l->head = m;
-	l->tail = m;
+	TAILQ_INSERT_TAIL(&l->mons, m, entry);
 }
 
 void
@@ -29,16 +23,8 @@ mon_unlink(struct aemp_mon *m)
 
 	if (l == NULL)
 		return;
-	if (m->prev != NULL)
-		m->prev->next = m->next;
-	else
-		l->head = m->next;
-	if (m->next != NULL)
-		m->next->prev = m->prev;
-	else
-		l->tail = m->prev;
+	TAILQ_REMOVE(&l->mons, m, entry);
 	m->list = NULL;
-	m->prev = m->next = NULL;
 }
 
 void
@@ -89,14 +75,15 @@ mon_list_fire(aemp_node *n, struct mon_list *l, json_t *reason)
 	struct mon_list firing = *l;
 	struct aemp_mon *m;
 
-	l->head = l->tail = NULL;
+	TAILQ_INIT(&firing.mons);
+	TAILQ_CONCAT(&firing.mons, &l->mons, entry);
 	/* a cancel during the walk only unlinks: the list is the caller's */
 	firing.remote = NULL;
-	for (m = firing.head; m != NULL; m = m->next)
+	TAILQ_FOREACH(m, &firing.mons, entry)
 		m->list = &firing;
-	while ((m = firing.head) != NULL) {
+	while ((m = TAILQ_FIRST(&firing.mons)) != NULL) {
 		mon_unlink(m);
-		m->prev = m->next = m;	/* "pending": a cancel now defuses it */
+		m->pending = 1;		/* a cancel now defuses it */
 		if (m->kind != MON_CB || m->cb != NULL)
 			mon_fire(n, m, firing.portid, reason);
 		mon_free(m);
@@ -124,6 +111,7 @@ remote_mon_list(aemp_node *n, const char *port, size_t nodelen,
 	if (l != NULL)
 		return l;
 	l = xcalloc(1, sizeof *l);
+	TAILQ_INIT(&l->mons);
 	l->remote = r;
 	l->portid = xstrdup(port);
 	l->name = xstrdup(name);
@@ -161,7 +149,7 @@ mon_attach(aemp_node *n, const char *port, struct aemp_mon *m)
 			d->msg = json_pack("[sss]", "no_such_port",
 			    "cannot monitor nonexistent port", port);
 			m->list = NULL;
-			m->prev = m->next = m;	/* marks "pending in defer" */
+			m->pending = 1;		/* in defer */
 		}
 		/* our own node port never dies while we run: never fires */
 		return m;
@@ -209,7 +197,7 @@ aemp_mon_cancel(aemp_node *n, aemp_mon *m)
 
 	if (m == NULL)
 		return;
-	if (m->prev == m) {
+	if (m->pending) {
 		m->cb = NULL;	/* pending in defer: it frees it unfired */
 		m->kind = MON_CB;
 		return;
@@ -217,7 +205,7 @@ aemp_mon_cancel(aemp_node *n, aemp_mon *m)
 	l = m->list;
 	mon_unlink(m);
 	mon_free(m);
-	if (l != NULL && l->remote != NULL && l->head == NULL) {
+	if (l != NULL && l->remote != NULL && TAILQ_EMPTY(&l->mons)) {
 		struct aemp_remote *r = l->remote;
 		dict_del(&r->lmon, l->name);
 		/* queued behind its mon1 while we are still connecting */

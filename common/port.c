@@ -124,6 +124,7 @@ port_mons(struct aemp_port *p)
 {
 	if (p->mons == NULL) {
 		p->mons = xcalloc(1, sizeof *p->mons);
+		TAILQ_INIT(&p->mons->mons);
 		p->mons->portid = p->id;
 	}
 	return p->mons;
@@ -501,7 +502,7 @@ void
 run_kill(aemp_node *n, struct aemp_port *p, json_t *reason)
 {
 	if (json_array_size(reason) > 0 && (p->mons == NULL ||
-	    p->mons->head == NULL)) {
+	    TAILQ_EMPTY(&p->mons->mons))) {
 		char *text = aemp_words(reason);
 		node_log_limited(n, 2, "unmonitored ports died", NULL,
 		    "unmonitored local port %s died with reason: %s", p->id,

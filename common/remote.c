@@ -336,7 +336,7 @@ remote_free_all(aemp_node *n)
 		while ((le = dict_next(&r->lmon, &lpos)) != NULL) {
 			struct mon_list *l = le->value;
 			struct aemp_mon *m;
-			while ((m = l->head) != NULL) {
+			while ((m = TAILQ_FIRST(&l->mons)) != NULL) {
 				mon_unlink(m);
 				mon_free(m);
 			}

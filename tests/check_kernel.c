@@ -500,7 +500,8 @@ START_TEST(node_request_table_rows_answer)
 	aemp_node *n = tn_node(base, "one", NULL);
 	struct tn_log log = { 0 };
 	struct box b = { 0 };
-	const char *p = aemp_port(n, keep_msg, &b), *q;
+	const char *p = aemp_port(n, keep_msg, &b);
+	char *q;
 	const struct node_request *r;
 	int spawned = 0, died = 0;
 	size_t i, rows = 0;
@@ -557,11 +558,13 @@ START_TEST(node_request_table_rows_answer)
 	b.got = 0;
 
 	/* kil kills a local port; spawn runs a registered function */
-	q = aemp_port(n, keep_msg, &b);
+	/* the ID dies with the port: a copy */
+	q = strdup(aemp_port(n, keep_msg, &b));
 	aemp_mon_cb(n, q, died_fn, &died);
 	aemp_snd(n, "one", json_pack("[ss]", "kil", strchr(q, '#') + 1));
 	ck_assert(tn_run_until(base, &died, 2));
 	ck_assert_int_eq(aemp_port_exists(n, q), 0);
+	free(q);
 	ck_assert_int_eq(aemp_register_func(n, "Table::spawned", spawned_fn,
 	    &spawned), 0);
 	aemp_snd(n, "one", json_pack("[sss]", "AnyEvent::MP::_spawn",
