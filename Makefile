@@ -2,9 +2,9 @@
 PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
-PKGS    := libevent jansson sqlite3
+PKGS    := libevent jansson sqlite3 openssl
 DEBS    := build-essential pkg-config libevent-dev libjansson-dev libsqlite3-dev check groff-base valgrind clang \
-	   chromium
+	   libssl-dev openssl chromium
 
 ifeq ($(SANITIZE),1)
 B       := build/asan
@@ -180,8 +180,28 @@ install: all
 	for m in $(MODULES); do r=$${m#$(B)/lib/aemp/}; \
 	  install -d $(DESTDIR)$(PREFIX)/lib/aemp/$$(dirname $$r); \
 	  install -m 755 $$m $(DESTDIR)$(PREFIX)/lib/aemp/$$r; done
-	for u in $(wildcard systemd/*.service); do \
-	  sed 's|@PREFIX@|$(PREFIX)|g' $$u > $(DESTDIR)$(PREFIX)/lib/systemd/system/$$(basename $$u); done
+	for u in $(wildcard systemd/*.service.in); do \
+	  sed 's|@PREFIX@|$(PREFIX)|g' $$u > $(DESTDIR)$(PREFIX)/lib/systemd/system/$$(basename $$u .in); done
+
+# What install installed (empty directories of ours go too).
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/aemp $(DESTDIR)$(PREFIX)/bin/aempd \
+	  $(DESTDIR)$(PREFIX)/lib/libaemp.a $(DESTDIR)$(PREFIX)/lib/libaemp.so* \
+	  $(DESTDIR)$(PREFIX)/include/aemp.h $(DESTDIR)$(PREFIX)/lib/pkgconfig/aemp.pc
+	for m in $(MAN); do s=$${m##*.}; rm -f $(DESTDIR)$(PREFIX)/share/man/man$$s/$${m#man/}; done
+	for m in $(MODULES); do rm -f $(DESTDIR)$(PREFIX)/lib/aemp/$${m#$(B)/lib/aemp/}; done
+	for u in $(wildcard systemd/*.service.in); do \
+	  rm -f $(DESTDIR)$(PREFIX)/lib/systemd/system/$$(basename $$u .in); done
+	-find $(DESTDIR)$(PREFIX)/lib/aemp -depth -type d -empty -delete 2>/dev/null
+
+# The Debian packages, built, linted, installed with dpkg -i and run
+# (tests/package/check-package.sh; as root; about PKG_TIME). Not part of
+# check: it installs packages on this machine.
+PKG_DEBS := dpkg-dev debhelper lintian fakeroot
+check-package:
+	@if [ "$$(id -u)" = 0 ] && ! command -v dpkg-buildpackage >/dev/null; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(PKG_DEBS); fi
+	sh tests/package/check-package.sh $(B)
 
 deps:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -192,7 +212,7 @@ deps:
 clean:
 	rm -rf build
 
-.PHONY: all check fuzz install deps clean
+.PHONY: all check fuzz install uninstall check-package deps clean
 .SECONDARY:
 
 # Benchmarks (not part of check): optimised build under build/bench, then

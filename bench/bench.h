@@ -63,6 +63,17 @@ bench_node(struct event_base *base, const char *id, int listen,
 	char *err = NULL;
 	aemp_node *n;
 
+	/* $AEMP_BENCH_CERT: a PEM file, for the TLS rows */
+	if (getenv("AEMP_BENCH_CERT") != NULL) {
+		FILE *f = fopen(getenv("AEMP_BENCH_CERT"), "r");
+		char pem[64 * 1024];
+		size_t len;
+		if (f == NULL)
+			bench_die("AEMP_BENCH_CERT");
+		len = fread(pem, 1, sizeof pem, f);
+		fclose(f);
+		json_object_set_new(cfg, "cert", json_stringn(pem, len));
+	}
 	json_object_set_new(cfg, "binds", listen ?
 	    json_pack("[s]", "127.0.0.1:*") : json_array());
 	if (seed != NULL)

@@ -1,11 +1,16 @@
 /*
  * mesh.c: starts N aempd processes on 127.0.0.1, every one with the same
  * single seed (the first), and measures the seconds until every node has
- * every other node up. Each daemon's log (level 7) says when a node goes
- * up or down; the daemons are stopped afterwards, complete or not.
+ * every other node up, counted from when the seed listens. Each daemon's
+ * log (level 7) says when a node goes up or down; the daemons are stopped
+ * afterwards, complete or not.
  *
- * usage: mesh AEMPD N TIMEOUT   prints "seconds X", or "error TEXT"
+ * usage: mesh AEMPD N TIMEOUT   prints "seconds X", "downs D" (node down
+ *        events logged), "cpu_s C" (CPU seconds of all daemons),
+ *        "rss_mb R" (largest daemon's peak RSS), or "error TEXT"
  */
+#include <sys/resource.h>
+
 #include <poll.h>
 
 #include "bench.h"
@@ -17,6 +22,7 @@ struct daemon {
 	size_t	 len;
 	char	**up;		/* node IDs up, unordered */
 	size_t	 nup;
+	size_t	 downs;		/* "is down" lines */
 };
 
 /* A port on 127.0.0.1 that was free a moment ago, for the seed. */
@@ -60,8 +66,10 @@ parse_line(struct daemon *d, char *line)
 	*sp++ = '\0';
 	if (strncmp(sp, "is up (", 7) == 0)
 		set_up(d, lv, 1);
-	else if (strncmp(sp, "is down (", 9) == 0)
+	else if (strncmp(sp, "is down (", 9) == 0) {
 		set_up(d, lv, 0);
+		d->downs++;
+	}
 }
 
 static void
@@ -111,8 +119,29 @@ main(int argc, char **argv)
 	ds = calloc((size_t)n, sizeof *ds);
 	pfd = calloc((size_t)n, sizeof *pfd);
 	seedport = free_port();
+	spawn(&ds[0], argv[1], 0, seedport);
+	/* the others' first connect must not find nobody listening */
 	t0 = bench_now();
-	for (i = 0; i < n; i++)
+	for (;;) {
+		struct sockaddr_in sin;
+		int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
+		memset(&sin, 0, sizeof sin);
+		sin.sin_family = AF_INET;
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		sin.sin_port = htons((unsigned short)seedport);
+		ok = connect(fd, (struct sockaddr *)&sin, sizeof sin) == 0;
+		close(fd);
+		if (ok)
+			break;
+		if (bench_now() - t0 > timeout) {
+			printf("error the seed never listened\n");
+			kill(ds[0].pid, SIGTERM);
+			return 0;
+		}
+		usleep(2000);
+	}
+	t0 = bench_now();
+	for (i = 1; i < n; i++)
 		spawn(&ds[i], argv[1], i, seedport);
 	while (!complete && !dead && bench_now() - t0 < timeout) {
 		for (i = 0; i < n; i++) {
@@ -167,10 +196,26 @@ main(int argc, char **argv)
 	}
 	for (i = 0; i < n; i++)
 		kill(ds[i].pid, SIGTERM);
-	for (i = 0; i < n; i++) {
-		waitpid(ds[i].pid, NULL, 0);
-		if (ds[i].fd >= 0)
-			close(ds[i].fd);
+	{
+		double cpu = 0;
+		long rss = 0;
+		size_t downs = 0;
+		for (i = 0; i < n; i++) {
+			struct rusage ru;
+			if (wait4(ds[i].pid, NULL, 0, &ru) > 0) {
+				cpu += (double)ru.ru_utime.tv_sec +
+				    (double)ru.ru_utime.tv_usec / 1e6 +
+				    (double)ru.ru_stime.tv_sec +
+				    (double)ru.ru_stime.tv_usec / 1e6;
+				if (ru.ru_maxrss > rss)
+					rss = ru.ru_maxrss;
+			}
+			if (ds[i].fd >= 0)
+				close(ds[i].fd);
+			downs += ds[i].downs;
+		}
+		printf("downs %zu\ncpu_s %.2f\nrss_mb %.1f\n", downs, cpu,
+		    (double)rss / 1024);
 	}
 	return 0;
 }

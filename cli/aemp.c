@@ -211,6 +211,9 @@ missing_arg(const struct aemp_cmd *cmd, int have)
 	size_t len;
 	int i;
 
+	/* options such as "[--timeout SECONDS]" are not counted */
+	while (strncmp(p, "[-", 2) == 0 && strchr(p, ']') != NULL)
+		p = strchr(p, ']') + 1 + strspn(strchr(p, ']') + 1, " ");
 	for (i = 0; *p != '\0'; i++) {
 		p += strspn(p, " [");
 		len = strcspn(p, " []");
@@ -389,7 +392,7 @@ parse_chain(int argc, char **argv, struct call *calls, int *ncalls)
 static int
 run_chain(struct call *calls, int ncalls)
 {
-	struct cli cli = { NULL, NULL };
+	struct cli cli = { NULL, NULL, 0 };
 	int i, flags = 0, status = 0;
 	char *err = NULL;
 

@@ -13,6 +13,7 @@
 struct cli {
 	aemp_store	*c_store;	/* NULL for commands without CMD_READ */
 	const char	*c_profile;	/* NULL: the global default config */
+	double		 c_timeout;	/* --timeout of a network command, or 0 */
 };
 
 struct aemp_cmd;

@@ -45,9 +45,14 @@ cmd_del_exec(struct cli *cli, const struct aemp_cmd *self, int argc,
 
 /*
  * addX and delX edit the list stored in the profile itself (not an
- * inherited one). Adding moves an existing equal entry to the end, as the
- * reference does, so the list never holds duplicates; removing a missing
- * entry, or from a missing list, changes nothing.
+ * inherited one), as the reference does: addseed and addbind move an
+ * existing equal entry to the end and delseed and delbind remove every
+ * equal entry, so those lists hold no duplicates; services are instances
+ * (aempd starts each entry, duplicates too), so addservice appends and
+ * delservice removes the first equal entry only. Removing a missing
+ * entry, or from a missing list, changes nothing. An added entry is
+ * checked as a node reads it; one to remove only needs to be JSON, so
+ * that a bad entry (imported, say) can still be removed.
  */
 static int
 edit_list(struct cli *cli, const struct aemp_cmd *self, char **argv,
@@ -57,8 +62,11 @@ edit_list(struct cli *cli, const struct aemp_cmd *self, char **argv,
 	char *err = NULL;
 	size_t i;
 	int changed = add, rc = -1;
+	int instances = aemp_key_type(self->key) == AEMP_KEY_SERVICES;
 
-	if ((item = aemp_config_item(self->key, argv[1], &err)) == NULL)
+	item = add ? aemp_config_item(self->key, argv[1], &err) :
+	    aemp_json_arg(self->key, argv[1], &err);
+	if (item == NULL)
 		return cli_errstr(argv[0], self->key, err);
 	if ((own = aemp_store_get(cli->c_store, cli->c_profile, &err)) == NULL)
 		goto out;
@@ -71,10 +79,20 @@ edit_list(struct cli *cli, const struct aemp_cmd *self, char **argv,
 		json_object_set_new(own, self->key, json_array());
 		list = json_object_get(own, self->key);
 	}
-	for (i = json_array_size(list); i-- > 0;) {
-		if (json_equal(json_array_get(list, i), item)) {
-			json_array_remove(list, i);
-			changed = 1;
+	if (instances && !add) {
+		for (i = 0; i < json_array_size(list); i++) {
+			if (json_equal(json_array_get(list, i), item)) {
+				json_array_remove(list, i);
+				changed = 1;
+				break;
+			}
+		}
+	} else if (!instances) {
+		for (i = json_array_size(list); i-- > 0;) {
+			if (json_equal(json_array_get(list, i), item)) {
+				json_array_remove(list, i);
+				changed = 1;
+			}
 		}
 	}
 	if (add)
@@ -147,15 +165,6 @@ cmd_gensecret_exec(struct cli *cli, const struct aemp_cmd *self, int argc,
 	return rc != 0 ? cli_errstr(argv[0], self->key, err) : 0;
 }
 
-static int
-cmd_tls_exec(struct cli *cli, const struct aemp_cmd *self, int argc,
-    char **argv)
-{
-	(void)cli; (void)self; (void)argc;
-	return cli_error(argv[0], "not supported yet: TLS (use a shared "
-	    "secret: aemp gensecret)");
-}
-
 /*
  * As every setter, and a warning (exit status 0) for a secret that can
  * be guessed: one unauthenticated connection gives an attacker a token
@@ -203,16 +212,6 @@ const struct aemp_cmd cmd_delsecret_entry = {
 	CMD_WRITE, "secret", cmd_del_exec
 };
 
-const struct aemp_cmd cmd_gencert_entry = {
-	"gencert", NULL, 0, 0, "",
-	"not supported yet: TLS (generate a certificate)",
-	0, "cert", cmd_tls_exec
-};
-const struct aemp_cmd cmd_setcert_entry = {
-	"setcert", "cert", 1, 1, "FILE",
-	"not supported yet: TLS (set the key and certificate from FILE)",
-	0, "cert", cmd_tls_exec
-};
 const struct aemp_cmd cmd_delcert_entry = {
 	"delcert", NULL, 0, 0, "",
 	"remove the certificate (inherit it again)",
@@ -273,12 +272,13 @@ const struct aemp_cmd cmd_delservices_entry = {
 };
 const struct aemp_cmd cmd_addservice_entry = {
 	"addservice", NULL, 1, 1, "SERVICE",
-	"add a service (Pkg::, Pkg::func or a JSON [\"Pkg::func\", args...])",
+	"add a service instance (Pkg::, Pkg::func or a JSON [\"Pkg::func\", "
+	"args...]); a service added twice runs twice",
 	CMD_WRITE, "services", cmd_add_exec
 };
 const struct aemp_cmd cmd_delservice_entry = {
 	"delservice", NULL, 1, 1, "SERVICE",
-	"remove a service, if present",
+	"remove one instance of a service, if present",
 	CMD_WRITE, "services", cmd_remove_exec
 };
 

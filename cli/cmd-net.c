@@ -84,6 +84,22 @@ status(struct net *nt, int opened)
 
 /* --- snd --------------------------------------------------------------- */
 
+#define SND_WRITING	(64 * 1024)	/* a message this large is "large" */
+
+/*
+ * A large message takes a while to be written: once the last of it has
+ * left the queue, the node's confirmation gets its own NET_TIMEOUT.
+ */
+static void
+snd_written(aemp_node *n, const char *nodeid, void *ud)
+{
+	struct net *nt = ud;
+
+	(void)n;
+	if (!nt->nt_done && nt->nt_timer != NULL)
+		net_deadline(nt, "%s did not confirm the delivery", nodeid);
+}
+
 /*
  * Like the reference: send, then monitor the port, then ask its node to
  * relay "message sent successfully" back: the node handles requests in
@@ -100,12 +116,16 @@ cmd_snd_exec(struct cli *cli, const struct aemp_cmd *self, int argc,
 	int rc;
 
 	(void)self;
+	if (net_options(cli, &argc, &argv, 1) < 0)
+		return -1;
 	if (net_check_port(argv[0], argv[1]) < 0 ||
 	    (msg = net_args(argv[0], argc - 2, argv + 2)) == NULL)
 		return -1;
 	if ((rc = net_open(&nt, cli, argv[0])) == 0) {
 		node = aemp_node_of(argv[1]);
 		net_target(&nt, node);
+		aemp_set_watermark(nt.nt_node, SND_WRITING, 0, snd_written,
+		    &nt);
 		aemp_snd(nt.nt_node, argv[1], msg);
 		msg = NULL;
 		aemp_mon_cb(nt.nt_node, argv[1], died_first, &nt);
@@ -130,6 +150,8 @@ cmd_cal_exec(struct cli *cli, const struct aemp_cmd *self, int argc,
 	int rc;
 
 	(void)self;
+	if (net_options(cli, &argc, &argv, 1) < 0)
+		return -1;
 	if (net_check_port(argv[0], argv[1]) < 0 ||
 	    (msg = net_args(argv[0], argc - 2, argv + 2)) == NULL)
 		return -1;
@@ -142,6 +164,16 @@ cmd_cal_exec(struct cli *cli, const struct aemp_cmd *self, int argc,
 		    finish_json, &nt)));
 		aemp_snd(nt.nt_node, argv[1], msg);
 		msg = NULL;
+		/*
+		 * A node ignores a request for a function it does not know
+		 * (the reference sends nothing back either), so a silent
+		 * node port most likely means just that.
+		 */
+		if (strchr(argv[1], '#') == NULL && argc > 2 &&
+		    asprintf(&nt.nt_hint, "(%s is up: '%s' is probably not a "
+		    "request or function known there; its log says so)",
+		    argv[1], argv[2]) < 0)
+			nt.nt_hint = NULL;
 		net_deadline(&nt, "no reply from %s", argv[1]);
 	}
 	json_decref(msg);
@@ -182,6 +214,8 @@ cmd_mon_exec(struct cli *cli, const struct aemp_cmd *self, int argc,
 	int rc;
 
 	(void)self;
+	if (net_options(cli, &argc, &argv, 1) < 0)
+		return -1;
 	if (check_extra(argv, argc, 1) < 0 ||
 	    net_check_port(argv[0], argv[1]) < 0)
 		return -1;
@@ -236,6 +270,8 @@ cmd_eval_exec(struct cli *cli, const struct aemp_cmd *self, int argc,
 	int rc, i;
 
 	(void)self;
+	if (net_options(cli, &argc, &argv, 2) < 0)
+		return -1;
 	if (net_check_port(argv[0], argv[1]) < 0)
 		return -1;
 	f = open_memstream(&expr, &len);
@@ -404,6 +440,8 @@ cmd_trace_exec(struct cli *cli, const struct aemp_cmd *self, int argc,
 	int rc, i;
 
 	(void)self;
+	if (net_options(cli, &argc, &argv, 1) < 0)
+		return -1;
 	memset(&t, 0, sizeof t);
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--dot") == 0)
@@ -440,8 +478,11 @@ cmd_trace_exec(struct cli *cli, const struct aemp_cmd *self, int argc,
 /* --- restart ----------------------------------------------------------- */
 
 /*
- * Perl nodes restart through eval, as the reference's aemp does; a node
- * that refuses eval is asked to call AEMPD_RESTART instead.
+ * Perl nodes restart through eval, as the reference's aemp does; aempd
+ * is asked to call AEMPD_RESTART instead. Which one it is, the answer to
+ * the eval probe says ("1", which a C node answers without logging an
+ * eval attempt): sending the restart code itself would make every C node
+ * log a refused eval, as if attacked.
  */
 static int
 restart_eval_reply(aemp_node *n, const char *self, json_t *msg, void *ud)
@@ -459,6 +500,12 @@ restart_eval_reply(aemp_node *n, const char *self, json_t *msg, void *ud)
 		    "aempd?)", nt->nt_target);
 		return 0;
 	}
+	if (err != NULL && *err == '\0') {	/* a Perl node */
+		aemp_snd(n, nt->nt_target, json_pack("[sss]", "eval",
+		    PERL_RESTART, aemp_port(n, eval_reply, nt)));
+		net_deadline(nt, "no answer from %s", nt->nt_target);
+		return 0;
+	}
 	return eval_reply(n, self, msg, ud);
 }
 
@@ -470,13 +517,15 @@ cmd_restart_exec(struct cli *cli, const struct aemp_cmd *self, int argc,
 	int rc;
 
 	(void)self;
+	if (net_options(cli, &argc, &argv, 1) < 0)
+		return -1;
 	if (check_extra(argv, argc, 1) < 0 ||
 	    net_check_port(argv[0], argv[1]) < 0)
 		return -1;
 	if ((rc = net_open(&nt, cli, argv[0])) == 0) {
 		net_target(&nt, argv[1]);
 		aemp_snd(nt.nt_node, nt.nt_target, json_pack("[sss]", "eval",
-		    PERL_RESTART, aemp_port(nt.nt_node, restart_eval_reply,
+		    NET_EVAL_PROBE, aemp_port(nt.nt_node, restart_eval_reply,
 		    &nt)));
 		net_deadline(&nt, "no answer from %s", nt.nt_target);
 	}
@@ -484,35 +533,35 @@ cmd_restart_exec(struct cli *cli, const struct aemp_cmd *self, int argc,
 }
 
 const struct aemp_cmd cmd_snd_entry = {
-	"snd", NULL, 1, -1, "PORT [ARG...]",
+	"snd", NULL, 1, -1, "[--timeout SECONDS] PORT [ARG...]",
 	"send a message to PORT as an anonymous node, then wait until PORT's "
 	"node confirms it was delivered",
 	CMD_READ, NULL, cmd_snd_exec
 };
 const struct aemp_cmd cmd_cal_entry = {
-	"cal", NULL, 1, -1, "PORT [ARG...]",
+	"cal", NULL, 1, -1, "[--timeout SECONDS] PORT [ARG...]",
 	"send a message with a reply port appended to PORT and print the "
 	"reply as comma-separated JSON",
 	CMD_READ, NULL, cmd_cal_exec
 };
 const struct aemp_cmd cmd_mon_entry = {
-	"mon", NULL, 1, -1, "PORT",
+	"mon", NULL, 1, -1, "[--timeout SECONDS] PORT",
 	"wait until PORT dies and print the reason it was killed with",
 	CMD_READ, NULL, cmd_mon_exec
 };
 const struct aemp_cmd cmd_eval_entry = {
-	"eval", NULL, 2, -1, "NODE EXPR...",
+	"eval", NULL, 2, -1, "[--timeout SECONDS] NODE EXPR...",
 	"evaluate Perl code on NODE (Perl nodes only) and print the results",
 	CMD_READ, NULL, cmd_eval_exec
 };
 const struct aemp_cmd cmd_trace_entry = {
-	"trace", NULL, 1, -1, "NODE [--dot]",
+	"trace", NULL, 1, -1, "[--timeout SECONDS] NODE [--dot]",
 	"print every node reachable from NODE with the nodes it is connected "
 	"to, or with --dot a Graphviz graph of the mesh",
 	CMD_READ, NULL, cmd_trace_exec
 };
 const struct aemp_cmd cmd_restart_entry = {
-	"restart", NULL, 1, -1, "NODE",
+	"restart", NULL, 1, -1, "[--timeout SECONDS] NODE",
 	"make aempd (or a Perl node under AnyEvent::Watchdog) on NODE restart "
 	"itself",
 	CMD_READ, NULL, cmd_restart_exec

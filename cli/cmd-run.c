@@ -70,6 +70,10 @@ check_args(const char *cmd, int argc, char **argv)
 		}
 		pairs[n++] = argv[i];
 	}
+	if (aemp_config_odd_start(n, pairs, &err) < 0) {
+		free(pairs);
+		return cli_errstr(cmd, NULL, err);
+	}
 	if (n % 2 == 1) {
 		memmove(pairs + 1, pairs, (size_t)n * sizeof *pairs);
 		pairs[0] = "profile";

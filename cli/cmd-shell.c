@@ -5,6 +5,9 @@
  * Lines are handled one at a time, each after the answer to the one
  * before (or its timeout), so piped input gives ordered output.
  */
+#include <sys/stat.h>
+
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,7 +153,7 @@ timed_out(aemp_node *n, void *ud)
 	s->s_timer = NULL;
 	fflush(stdout);
 	fprintf(stderr, "aemp: shell: no answer from %s within %g seconds\n",
-	    node, NET_TIMEOUT);
+	    node, s->s_net.nt_timeout);
 	if (s->s_next != NULL) {
 		free(s->s_next);
 		s->s_next = NULL;
@@ -172,7 +175,7 @@ ask(struct shell *s, const char *node, json_t *msg, int append)
 	if (append)
 		json_array_append_new(msg, json_string(s->s_reply));
 	aemp_snd(n, node, msg);
-	s->s_timer = aemp_after(n, NET_TIMEOUT, timed_out, s);
+	s->s_timer = aemp_after(n, s->s_net.nt_timeout, timed_out, s);
 }
 
 /* =NODE: ask whether it evaluates Perl; the switch happens on the answer. */
@@ -182,7 +185,7 @@ probe(struct shell *s, const char *node)
 	free(s->s_next);
 	s->s_next = xstrdup(node);
 	s->s_words = 0;
-	ask(s, node, json_pack("[ss]", "eval", "1"), 1);
+	ask(s, node, json_pack("[ss]", "eval", NET_EVAL_PROBE), 1);
 }
 
 static int
@@ -251,7 +254,7 @@ relay_confirm(struct shell *s)
 	s->s_reply = xstrdup(aemp_port(n, on_answer, s));
 	aemp_snd(n, s->s_node, json_pack("[sss]", "snd", s->s_reply,
 	    "message sent successfully"));
-	s->s_timer = aemp_after(n, NET_TIMEOUT, timed_out, s);
+	s->s_timer = aemp_after(n, s->s_net.nt_timeout, timed_out, s);
 }
 
 static void
@@ -364,6 +367,30 @@ on_stdin(evutil_socket_t fd, short what, void *arg)
 	shell_lines(s);
 }
 
+/*
+ * A regular file, /dev/null and other devices that are not terminals
+ * cannot be polled (epoll refuses them): their lines are all there, so
+ * they are read now, to the end. Pipes, sockets and terminals are read
+ * as they become readable.
+ */
+static int
+read_unpollable(struct shell *s)
+{
+	struct stat st;
+	int r;
+
+	if (fstat(STDIN_FILENO, &st) < 0)
+		return -1;
+	if (!S_ISREG(st.st_mode) && !(S_ISCHR(st.st_mode) && !s->s_tty))
+		return 0;
+	while ((r = evbuffer_read(s->s_in, STDIN_FILENO, 65536)) > 0)
+		;
+	if (r < 0 && errno != EINTR)
+		return -1;
+	s->s_eof = 1;
+	return 0;
+}
+
 /* Without a NODE: the first node that comes up (a seed). */
 static void
 first_up(aemp_node *n, const char *nodeid, int up, json_t *reason, void *ud)
@@ -385,9 +412,8 @@ nobody_up(aemp_node *n, void *ud)
 
 	(void)n;
 	s->s_timer = NULL;
-	cli_error("shell", "no node came up within %g seconds%s", NET_TIMEOUT,
-	    s->s_net.nt_seeds == 0 ? " (no seeds are configured for profile "
-	    NET_PROFILE ": see 'aemp seeds')" : "");
+	cli_error("shell", "no node came up within %g seconds",
+	    s->s_net.nt_timeout);
 	net_finish(&s->s_net, 1);
 }
 
@@ -400,6 +426,8 @@ cmd_shell_exec(struct cli *cli, const struct aemp_cmd *self, int argc,
 	int rc;
 
 	(void)self;
+	if (net_options(cli, &argc, &argv, 0) < 0)
+		return -1;
 	if (argc > 2)
 		return cli_error(argv[0], "unexpected argument '%s' (shell "
 		    "must be the last command)", argv[2]);
@@ -411,23 +439,32 @@ cmd_shell_exec(struct cli *cli, const struct aemp_cmd *self, int argc,
 	n = s.s_net.nt_node;
 	s.s_tty = isatty(STDIN_FILENO);
 	s.s_in = evbuffer_new();
-	s.s_ev = event_new(aemp_base(n), STDIN_FILENO, EV_READ | EV_PERSIST,
-	    on_stdin, &s);
+	if (read_unpollable(&s) < 0) {
+		cli_error(argv[0], "standard input: %s", strerror(errno));
+		evbuffer_free(s.s_in);
+		net_close(&s.s_net);
+		return -1;
+	}
+	if (!s.s_eof)
+		s.s_ev = event_new(aemp_base(n), STDIN_FILENO, EV_READ |
+		    EV_PERSIST, on_stdin, &s);
 	if (argc > 1) {
 		char *node = aemp_node_of(argv[1]);
 		probe(&s, node);
 		free(node);
 	} else {
 		s.s_watch = aemp_mon_nodes(n, first_up, &s);
-		s.s_timer = aemp_after(n, NET_TIMEOUT, nobody_up, &s);
+		s.s_timer = aemp_after(n, s.s_net.nt_timeout, nobody_up, &s);
 	}
 	if (s.s_tty)
 		printf("aemp shell: type help for help.\n");
-	event_add(s.s_ev, NULL);
+	if (s.s_ev != NULL)
+		event_add(s.s_ev, NULL);
 	rc = net_run(&s.s_net);
 	aemp_timer_cancel(n, s.s_timer);
 	aemp_watch_cancel(n, s.s_watch);
-	event_free(s.s_ev);
+	if (s.s_ev != NULL)
+		event_free(s.s_ev);
 	evbuffer_free(s.s_in);
 	net_close(&s.s_net);
 	free(s.s_node);
@@ -437,7 +474,7 @@ cmd_shell_exec(struct cli *cli, const struct aemp_cmd *self, int argc,
 }
 
 const struct aemp_cmd cmd_shell_entry = {
-	"shell", NULL, 0, -1, "[NODE]",
+	"shell", NULL, 0, -1, "[--timeout SECONDS] [NODE]",
 	"read Perl code (Perl nodes) or node port requests (C nodes) and run "
 	"them on NODE, printing the results; =NODE switches node",
 	CMD_READ, NULL, cmd_shell_exec

@@ -3,6 +3,7 @@
  * deadline, and the ways the reference prints what comes back.
  */
 #include <ctype.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,14 @@ net_open(struct net *nt, struct cli *cli, const char *cmd)
 		return cli_errstr(cmd, NULL, err);
 	nt->nt_seeds = (int)json_array_size(json_object_get(config, "seeds"));
 	nt->nt_secret = json_is_string(json_object_get(config, "secret"));
+	nt->nt_timeout = cli->c_timeout > 0 ? cli->c_timeout : NET_TIMEOUT;
+	if (nt->nt_seeds == 0) {
+		/* an anonymous node finds other nodes only through seeds */
+		json_decref(config);
+		return cli_error(cmd, "no seeds are configured for profile "
+		    NET_PROFILE ", so no node can be reached (see 'aemp "
+		    "seeds')");
+	}
 	if ((nt->nt_node = aemp_configure(NULL, config, &err)) == NULL)
 		return cli_errstr(cmd, NULL, err);
 	return 0;
@@ -65,6 +74,36 @@ net_close(struct net *nt)
 	nt->nt_node = NULL;
 	free(nt->nt_target);
 	free(nt->nt_what);
+	free(nt->nt_hint);
+}
+
+int
+net_options(struct cli *cli, int *argc, char ***argv, int min_args)
+{
+	char **av = *argv, *end;
+	double t;
+
+	if (*argc >= 2 && strcmp(av[1], "--timeout") == 0) {
+		if (*argc < 3)
+			return cli_error(av[0], "--timeout: missing SECONDS");
+		t = strtod(av[2], &end);
+		if (!isdigit((unsigned char)av[2][0]) || *end != '\0' ||
+		    !isfinite(t) || t <= 0 || t > 86400)
+			return cli_error(av[0], "--timeout: '%s' is not a number "
+			    "of seconds (more than 0, at most 86400)", av[2]);
+		cli->c_timeout = t;
+		/* swapped, not copied: every word stays owned once */
+		end = av[2];
+		av[2] = av[0];
+		av[0] = end;
+		*argv = av + 2;
+		*argc -= 2;
+		av = *argv;
+	}
+	if (*argc - 1 < min_args)
+		return cli_error(av[0], "missing argument (see 'aemp %s "
+		    "--help')", av[0]);
+	return 0;
 }
 
 int
@@ -106,14 +145,13 @@ deadline_passed(aemp_node *n, void *ud)
 		return;
 	if (nt->nt_target != NULL && !aemp_node_is_up(n, nt->nt_target))
 		cli_error(nt->nt_cmd, "cannot reach node %s within %g "
-		    "seconds%s%s", nt->nt_target, NET_TIMEOUT,
-		    nt->nt_seeds == 0 ? " (no seeds are configured for profile "
-		    NET_PROFILE ": see 'aemp seeds')" : "",
+		    "seconds%s", nt->nt_target, nt->nt_timeout,
 		    !nt->nt_secret ? " (no shared secret is configured: see "
 		    "'aemp gensecret')" : "");
 	else
-		cli_error(nt->nt_cmd, "%s within %g seconds", nt->nt_what ?
-		    nt->nt_what : "no answer", NET_TIMEOUT);
+		cli_error(nt->nt_cmd, "%s within %g seconds%s%s", nt->nt_what ?
+		    nt->nt_what : "no answer", nt->nt_timeout,
+		    nt->nt_hint ? " " : "", nt->nt_hint ? nt->nt_hint : "");
 	net_finish(nt, 1);
 }
 
@@ -132,8 +170,8 @@ net_deadline(struct net *nt, const char *what, ...)
 	if (vasprintf(&nt->nt_what, what, ap) < 0)
 		nt->nt_what = NULL;
 	va_end(ap);
-	nt->nt_timer = aemp_after(nt->nt_node, NET_TIMEOUT, deadline_passed,
-	    nt);
+	nt->nt_timer = aemp_after(nt->nt_node, nt->nt_timeout,
+	    deadline_passed, nt);
 }
 
 int

@@ -16,6 +16,12 @@
 #define NET_NODEID	"anon/"
 /* What a C node answers to eval (AEMP.md section 5). */
 #define NET_NO_EVAL	"eval is not supported by this node"
+/*
+ * The eval that asks whether a node evaluates Perl: a Perl node answers
+ * ["", 1], a C node NET_NO_EVAL and logs it as a probe, not as a refused
+ * eval (see kernel.c).
+ */
+#define NET_EVAL_PROBE	"1"
 
 struct net {
 	aemp_node	*nt_node;
@@ -27,13 +33,24 @@ struct net {
 	int		 nt_done;
 	int		 nt_seeds;	/* seeds configured */
 	int		 nt_secret;	/* a shared secret is configured */
+	double		 nt_timeout;	/* --timeout, else NET_TIMEOUT */
+	char		*nt_hint;	/* what probably happened, for a timeout */
 };
+
+/*
+ * A network command's "--timeout SECONDS" right after its name: taken out
+ * of *argc / *argv (argv[0] stays the command name) into cli->c_timeout.
+ * Then at least min_args arguments must be left. Prints an error and
+ * returns -1 when not.
+ */
+int	 net_options(struct cli *, int *argc, char ***argv, int min_args);
 
 /*
  * Becomes an anonymous node: the effective configuration of profile
  * "aemp" (seeds, secret, ...) from the open store, with the node ID and
  * binds that profile sets itself, else "anon/" and no listener. Prints
- * an error and returns -1 on failure.
+ * an error and returns -1 on failure, and at once when no seeds are
+ * configured (no node could ever be reached).
  */
 int	 net_open(struct net *, struct cli *, const char *cmd);
 void	 net_close(struct net *);
@@ -41,9 +58,9 @@ void	 net_close(struct net *);
 int	 net_run(struct net *);
 void	 net_finish(struct net *, int status);
 /*
- * (Re)arms the deadline: NET_TIMEOUT seconds from now the command fails
+ * (Re)arms the deadline: nt_timeout seconds from now the command fails
  * with "cannot reach node TARGET" if that node never came up, else with
- * "WHAT within 5 seconds". what NULL disarms it.
+ * "WHAT within N seconds" and the hint, if set. what NULL disarms it.
  */
 void	 net_deadline(struct net *, const char *what, ...)
 	    __attribute__((format(printf, 2, 3)));

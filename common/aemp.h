@@ -10,7 +10,8 @@
  * - json_t values returned by functions are NEW references: json_decref().
  * - const char * port IDs returned by aemp_port() belong to the node and stay
  *   valid while the port lives (including during its monitor callbacks);
- *   char * returned by aemp_spawn() and aemp_port_dup() are malloc()ed.
+ *   char * returned by aemp_spawn(), aemp_words() and aemp_node_of() are
+ *   malloc()ed.
  * Nothing here exits, or prints except through the node's logger.
  */
 #ifndef AEMP_H
@@ -99,6 +100,18 @@ AEMP_API
 const char	*aemp_error(aemp_node *);
 AEMP_API
 void		 aemp_set_logger(aemp_node *, aemp_log_fn, void *ud);
+/*
+ * The default logger: "YYYY-MM-DD HH:MM:SS <LEVEL> msg" on stderr, or,
+ * when stderr is systemd's journal stream ($JOURNAL_STREAM matches it),
+ * "<PRIORITY>msg" with the syslog priority aemp_syslog_priority(level)
+ * gives, which journald reads as the line's priority.
+ */
+AEMP_API
+void		 aemp_log_stderr(aemp_node *, int level, const char *msg,
+		    void *ud);
+/* The syslog priority (0..7) of a log level 0..9 (see aempd(8)). */
+AEMP_API
+int		 aemp_syslog_priority(int level);
 AEMP_API
 void		 aemp_log(aemp_node *, int level, const char *fmt, ...)
 		    __attribute__((format(printf, 3, 4)));
@@ -214,6 +227,29 @@ int		 aemp_node_is_up(aemp_node *, const char *nodeid);
 AEMP_API
 json_t		*aemp_stats(aemp_node *);
 #define AEMP_STATS_REQUEST	"aemp_c_stats"
+
+/* --- back-pressure ---------------------------------------------------- */
+
+/*
+ * The bytes queued toward the node of port (a port ID or a node ID) that
+ * the kernel has not taken yet: what waits for a connection, then what
+ * waits for room in the socket. 0 for local ports and nodes nothing is
+ * queued for.
+ */
+AEMP_API
+size_t		 aemp_queued(aemp_node *, const char *port);
+/*
+ * Watermarks on every node's queue: when the bytes queued toward a node
+ * have gone above high, cb(nodeid) is called once as soon as they are
+ * down to low or less; it is not called again until the queue has gone
+ * above high again. A node going down clears the mark without a call
+ * (its monitors tell). high 0 turns the watermarks off; low must be less
+ * than high. Nothing on the wire changes.
+ */
+typedef void (*aemp_drain_fn)(aemp_node *, const char *nodeid, void *ud);
+AEMP_API
+int		 aemp_set_watermark(aemp_node *, size_t high, size_t low,
+		    aemp_drain_fn cb, void *ud);
 
 /* --- global groups ----------------------------------------------------- */
 

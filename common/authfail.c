@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "stream.h"
 
 #define AUTHFAIL_GRACE	3	/* free failures: typos, restarts */
 #define AUTHFAIL_FIRST	0.1	/* seconds, after the grace */
@@ -181,7 +182,7 @@ authfail_waiting(aemp_node *n, const struct sockaddr *sa)
 		if (!c->inbound || c->state != CONN_CONNECTING)
 			continue;
 		len = sizeof ss;
-		if (getpeername(bufferevent_getfd(c->bev),
+		if (getpeername(c->stream->fd,
 		    (struct sockaddr *)&ss, &len) == 0 &&
 		    addr_key((struct sockaddr *)&ss, other, text,
 		    sizeof text) == keylen && memcmp(key, other, keylen) == 0)

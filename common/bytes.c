@@ -23,19 +23,24 @@ bytes_reserve(struct bytes *b, size_t n)
 
 	if (b->start + b->len + n <= b->cap)
 		return b->data + b->start + b->len;
-	/* moving what is left to the front may be enough */
-	if (b->start > 0) {
+	/*
+	 * Moving what is left to the front may be enough; only when no more
+	 * is moved than was consumed, or a long queue that is written from
+	 * the front while packets are added would be moved again and again.
+	 */
+	if (b->start > 0 && b->start >= b->len) {
 		memmove(b->data, b->data + b->start, b->len);
 		b->start = 0;
 		if (b->len + n <= b->cap)
 			return b->data + b->len;
 	}
-	for (cap = b->cap ? b->cap : BYTES_MIN; cap < b->len + n; cap *= 2)
+	for (cap = b->cap ? b->cap : BYTES_MIN; cap < b->start + b->len + n;
+	    cap *= 2)
 		;
 	p = xreallocarray(b->data, cap, 1);
 	b->data = p;
 	b->cap = cap;
-	return b->data + b->len;
+	return b->data + b->start + b->len;
 }
 
 void

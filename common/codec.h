@@ -21,6 +21,10 @@ plain_byte(unsigned char b)
 	return b >= 0x20 && b <= 0x7e && b != '"' && b != '\\';
 }
 
+/* The length of the run of plain bytes at the start of p (n bytes). */
+size_t	 plain_span(const char *p, size_t n);
+/* json_string(s), faster for ASCII; NULL when s is not UTF-8. */
+json_t	*json_string_fast(const char *s);
 /* Port names that go into JSON as they are: printable ASCII, no escapes. */
 int	 transport_plain_name(const char *name, size_t *len);
 /*
@@ -35,6 +39,9 @@ json_id(json_t *s)
 	return v != NULL && strlen(v) == json_string_length(s) ? v : NULL;
 }
 
+#define FAST_INT	24	/* room fast_int() may need */
+/* Writes v in decimal as jansson does into p; returns the length. */
+size_t	 fast_int(json_int_t v, char *p);
 /*
  * Writes v into p (size bytes) exactly as json_dumpb(v, JSON_COMPACT)
  * would; -1 when it does not fit or cannot be dumped.

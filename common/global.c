@@ -268,6 +268,18 @@ up_seeds(aemp_node *n)
 	return a;
 }
 
+/* Whether a seed address is not (or not known to be) this node itself. */
+static int
+has_other_seeds(aemp_node *n)
+{
+	size_t i;
+
+	for (i = 0; i < n->nseeds; i++)
+		if (!n->seeds[i].self)
+			return 1;
+	return 0;
+}
+
 static void
 set_master(aemp_node *n, const char *node)
 {
@@ -282,9 +294,20 @@ set_master(aemp_node *n, const char *node)
 		send_global(n, old, json_pack("[s]", "seedme0"));
 	free(old);
 	if (g->master == NULL) {
-		aemp_log(n, 1, "no contact to any other node, cannot seed.");
+		/*
+		 * The reference says so at level 1 on every loss. A node
+		 * whose seeds are all itself (a lone seed, whose clients
+		 * come and go) is where it should be: info, once. With other
+		 * seeds it is a warning, once until a seed is master again.
+		 */
+		if (!g->lonely_logged)
+			aemp_log(n, has_other_seeds(n) ? 5 : 7, "no contact to "
+			    "any other node, cannot seed.");
+		g->lonely_logged = 1;
 		return;
 	}
+	if (node_is_seed(n, g->master))
+		g->lonely_logged = 0;
 	now = xstrdup(g->master);
 	send_global(n, now, json_pack("[s]", "seedme1"));
 	aemp_log(n, 7, "selected new master: %s.", now);

@@ -77,6 +77,7 @@ struct aemp_global {
 	struct cport	*cports;
 	json_t		*seedme;	/* node -> true: nodes we seed */
 	char		*master;	/* who seeds us, or NULL */
+	int		 lonely_logged;	/* "no contact" said since a seed was master */
 	struct dict	 bcasts;	/* node -> struct bcast */
 
 	/* connecting to learned nodes, a few at a time */

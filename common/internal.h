@@ -36,6 +36,8 @@
 
 struct aemp_conn;
 struct aemp_global;
+struct aemp_stream;
+struct ssl_ctx_st;
 
 /* --- monitors ------------------------------------------------------------ */
 
@@ -141,6 +143,7 @@ struct aemp_remote {
 	int		 probe_pending;
 	int		 sent_since_probe;
 	struct stats_remote stats;	/* stats.c */
+	int		 wm_above;	/* the queue went above wm_high */
 };
 
 static inline const char *
@@ -162,7 +165,9 @@ enum conn_state {
 struct aemp_conn {
 	aemp_node	*node;
 	struct aemp_conn *prev, *next;	/* node->conns */
-	struct bufferevent *bev;
+	struct aemp_stream *stream;	/* TCP, then TLS (stream.h) */
+	int		 tls;		/* TLS was started (10.3) */
+	char		*why;		/* a composed reason for closing */
 	enum conn_state	 state;
 	char		*peer;		/* "host:port" of the other side */
 	char		*expect;	/* node ID we connected to, or NULL */
@@ -178,7 +183,8 @@ struct aemp_conn {
 	struct event	*flush_ev;	/* writes out, once per loop turn */
 	struct event	*read_ev;
 	struct event	*write_ev;	/* while the socket takes no more */
-	evutil_socket_t	 fd;		/* the bufferevent's, once up */
+	struct event	*pump_ev;	/* read what a TLS stream holds */
+	evutil_socket_t	 fd;		/* the socket under the stream */
 	int		 reading;	/* in its read callback: flush after */
 	int		 write_waiting;	/* write_ev is pending */
 	struct aemp_scan scan;
@@ -264,12 +270,17 @@ struct aemp_node {
 
 	/* settings from config */
 	char		*secret;
+	struct ssl_ctx_st *tls_ctx;	/* from the cert key, or NULL */
 	double		 monitor_timeout;
 	double		 connect_interval;
 	json_t		*auth_offer, *auth_accept;
 	int		 nodelay;
 	size_t		 max_packet;
 	size_t		 max_queue;
+	/* aemp_set_watermark() */
+	size_t		 wm_high, wm_low;
+	aemp_drain_fn	 wm_cb;
+	void		*wm_ud;
 	char		*read_buf;	/* what each read goes into first */
 	/* the next port aemp_port() makes, named ahead (kernel.c) */
 	char		 next_port[PORT_NAME_MAX];
@@ -290,6 +301,7 @@ struct aemp_node {
 	struct dict	 remotes;	/* node ID -> struct aemp_remote */
 	struct aemp_remote *last_remote; /* aemp_snd()'s last, never freed */
 	struct aemp_port *last_port;	/* aemp_snd()'s last local port */
+	struct aemp_port *last_rcv;	/* the port a packet went to last */
 	struct dict	 funcs;		/* name -> struct func */
 	aemp_resolve_fn	 resolve;	/* aemp_set_resolver() */
 	void		*resolve_ud;
@@ -322,6 +334,7 @@ struct aemp_node {
 	aemp_log_fn	 log_fn;
 	void		*log_ud;
 	int		 log_level;
+	int		 log_journal;	/* stderr is systemd's journal stream */
 	int		 trace;
 	int		 freeing;
 	struct loglim	*loglim;	/* loglimit.c: LOGLIM_SLOTS */
@@ -417,6 +430,9 @@ void	 remote_down(struct aemp_remote *, const char *why);
 void	 remote_free_all(aemp_node *);
 void	 remote_packet(struct aemp_remote *, json_t *pkt);
 void	 remote_probe_answer(struct aemp_remote *, json_t *msg);
+size_t	 remote_queued(struct aemp_remote *);
+void	 remote_sent_bytes(struct aemp_remote *, size_t before);
+void	 remote_drained(struct aemp_remote *);
 
 /* transport.c */
 int	 transport_listen(aemp_node *, json_t *binds);
@@ -427,6 +443,7 @@ int	 transport_write(struct aemp_conn *, json_t *pkt);
 int	 transport_write_named(struct aemp_conn *, const char *name,
 	    size_t len, json_t *msg);
 void	 transport_write_buffer(struct aemp_conn *, struct bytes *);
+void	 transport_queued(struct aemp_conn *, size_t before);
 void	 transport_free_all(aemp_node *);
 
 /* words.c */

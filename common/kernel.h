@@ -18,6 +18,8 @@ void	 run_as(aemp_node *, struct aemp_port *, int (*call)(aemp_node *,
 	    struct aemp_port *, void *), void *arg);
 void	 port_kill(aemp_node *, struct aemp_port *, json_t *reason);
 void	 run_kill(aemp_node *, struct aemp_port *, json_t *reason);
+struct aemp_remote *remote_of(aemp_node *, const char *port,
+	    size_t nodelen);
 
 /* mon.c */
 void	 mon_link(struct mon_list *, struct aemp_mon *);

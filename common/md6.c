@@ -345,3 +345,26 @@ aemp_auth_token(const char *secret, const char *first1, const char *first2,
 	}
 	out[2 * HMAC_OUT] = '\0';
 }
+
+void
+aemp_tls_token(const char *first1, const char *first2, const char *second1,
+    const char *second2, char *out)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	const char		*part[4] = { first1, first2, second1, second2 };
+	struct md6_state	 st;
+	unsigned char		 d[32];
+	int			 i;
+
+	md6_init(&st, 256);
+	for (i = 0; i < 4; i++) {
+		md6_update(&st, part[i], strlen(part[i]));
+		md6_update(&st, "\n", 1);
+	}
+	md6_final(&st, d);
+	for (i = 0; i < 32; i++) {
+		out[2 * i] = hex[d[i] >> 4];
+		out[2 * i + 1] = hex[d[i] & 0xf];
+	}
+	out[64] = '\0';
+}

@@ -22,5 +22,12 @@ void	 aemp_hmac_md6_256(const void *key, size_t keylen, const void *msg,
 void	 aemp_auth_token(const char *secret, const char *first1,
 	    const char *first2, const char *second1, const char *second2,
 	    char *out);
+/*
+ * The tls_md6_64_256 token of AEMP-TLS-EXT.md 10.6: lowercase hex of
+ * MD6-256(first1 LF first2 LF second1 LF second2 LF), the sender's own
+ * lines first; no secret. out must hold 65 bytes.
+ */
+void	 aemp_tls_token(const char *first1, const char *first2,
+	    const char *second1, const char *second2, char *out);
 
 #endif

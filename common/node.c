@@ -3,11 +3,12 @@
  * of deferred work.
  */
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/utsname.h>
 
 #include <errno.h>
-#include <signal.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 
 #include "internal.h"
 #include "store.h"
+#include "stream.h"
 #include "xmalloc.h"
 
 #define DEFAULT_MAX_PACKET	(64u * 1024 * 1024)
@@ -78,14 +80,53 @@ aemp_error(aemp_node *n)
 
 /* --- logging ------------------------------------------------------------ */
 
-static void
-log_stderr(aemp_node *n, int level, const char *msg, void *ud)
+/*
+ * Whether stderr is the stream systemd connected to the journal: it sets
+ * JOURNAL_STREAM to "DEV:INODE" of that stream (systemd.exec(5)), which a
+ * redirection elsewhere no longer matches.
+ */
+static int
+stderr_is_journal(void)
+{
+	const char *v = getenv("JOURNAL_STREAM");
+	uintmax_t dev, ino;
+	struct stat st;
+	char end;
+
+	if (v == NULL || sscanf(v, "%ju:%ju%c", &dev, &ino, &end) != 2 ||
+	    fstat(STDERR_FILENO, &st) != 0)
+		return 0;
+	return (uintmax_t)st.st_dev == dev && (uintmax_t)st.st_ino == ino;
+}
+
+int
+aemp_syslog_priority(int level)
+{
+	/*
+	 * AnyEvent::Log's 1 fatal .. 9 trace onto syslog's 0 emerg ..
+	 * 7 debug. A node's fatal is not the system's emergency (journald
+	 * would write it on every terminal): crit. Alert (2: unexpected
+	 * errors, refused requests) to error (4) are err, so journalctl
+	 * -p err finds them; 0 (always shown) is a notice.
+	 */
+	static const int prio[10] = { 5, 2, 3, 3, 3, 4, 5, 6, 7, 7 };
+
+	return prio[level < 0 ? 0 : level > 9 ? 9 : level];
+}
+
+void
+aemp_log_stderr(aemp_node *n, int level, const char *msg, void *ud)
 {
 	char stamp[32];
 	time_t now = time(NULL);
 	struct tm tm;
 
-	(void)n; (void)ud;
+	(void)ud;
+	if (n != NULL && n->log_journal) {
+		/* journald takes "<N>" as the priority and stamps lines itself */
+		fprintf(stderr, "<%d>%s\n", aemp_syslog_priority(level), msg);
+		return;
+	}
 	localtime_r(&now, &tm);
 	strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm);
 	fprintf(stderr, "%s <%d> %s\n", stamp, level, msg);
@@ -94,7 +135,7 @@ log_stderr(aemp_node *n, int level, const char *msg, void *ud)
 void
 aemp_set_logger(aemp_node *n, aemp_log_fn fn, void *ud)
 {
-	n->log_fn = fn != NULL ? fn : log_stderr;
+	n->log_fn = fn != NULL ? fn : aemp_log_stderr;
 	n->log_ud = ud;
 }
 
@@ -262,15 +303,6 @@ config_number(json_t *config, const char *key, double def)
 }
 
 static int
-has_control_byte(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 1;
-	return 0;
-}
-
-static int
 node_apply_config(aemp_node *n, char **err)
 {
 	json_t *c = n->config, *v;
@@ -279,9 +311,7 @@ node_apply_config(aemp_node *n, char **err)
 	v = json_object_get(c, "nodeid");
 	id = json_is_string(v) ? json_string_value(v) :
 	    json_string_value(json_object_get(c, "profile"));
-	/* '#' splits port IDs, ';' and control bytes would break greetings */
-	if (id == NULL || *id == '\0' || strpbrk(id, "#;") != NULL ||
-	    has_control_byte(id)) {
+	if (!aemp_nodeid_valid(id)) {
 		if (asprintf(err, "invalid node ID '%s'", id ? id : "") < 0)
 			*err = NULL;
 		return -1;
@@ -295,6 +325,18 @@ node_apply_config(aemp_node *n, char **err)
 
 	v = json_object_get(c, "secret");
 	n->secret = json_is_string(v) ? xstrdup(json_string_value(v)) : NULL;
+	/* TLS is enabled exactly when cert exists (AEMP-TLS-EXT.md 10.1) */
+	v = json_object_get(c, "cert");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_string(v)) {
+			*err = xstrdup("cert: must be PEM text (a string)");
+			return -1;
+		}
+		n->tls_ctx = tls_ctx_new(json_string_value(v),
+		    json_string_length(v), err);
+		if (n->tls_ctx == NULL)
+			return -1;
+	}
 	n->monitor_timeout = config_number(c, "monitor_timeout", 30);
 	if (n->monitor_timeout <= 0)
 		n->monitor_timeout = 30;
@@ -377,18 +419,8 @@ aemp_configure(struct event_base *base, json_t *config, char **err)
 	n->stats.started = node_now();
 	if (config == NULL)
 		config = json_object();
-	/*
-	 * A peer that goes away while we write must be an error on that
-	 * connection, not the death of the process. Only a default
-	 * disposition is changed: a handler the program installed stays.
-	 */
-	{
-		struct sigaction sa;
-		if (sigaction(SIGPIPE, NULL, &sa) == 0 &&
-		    sa.sa_handler == SIG_DFL)
-			signal(SIGPIPE, SIG_IGN);
-	}
-	n->log_fn = log_stderr;
+	n->log_fn = aemp_log_stderr;
+	n->log_journal = stderr_is_journal();
 	lv = env2("AEMP_WARNLEVEL", "PERL_ANYEVENT_MP_WARNLEVEL");
 	n->log_level = lv != NULL ? atoi(lv) : 5;
 	lv = env2("AEMP_TRACE", "PERL_ANYEVENT_MP_TRACE");
@@ -484,6 +516,8 @@ aemp_free(aemp_node *n)
 	if (n->secret != NULL)
 		explicit_bzero(n->secret, strlen(n->secret));
 	free(n->secret);
+	if (n->tls_ctx != NULL)
+		tls_ctx_free(n->tls_ctx);
 	free(n->die_msg);
 	free(n->read_buf);
 	free(n->errmsg);

@@ -242,11 +242,22 @@ static void
 np_eval(aemp_node *n, json_t *msg, json_t *args, struct aemp_remote *from)
 {
 	json_t *reply = rest(msg, 2);
+	const char *code = json_string_value(json_array_get(msg, 1));
 
 	(void)args;
-	node_log_limited(n, 2, "refused eval requests", NULL,
-	    "refusing eval request%s%s", from ? " from " : "",
-	    from ? from->id : "");
+	/*
+	 * "1" is how aemp (shell, restart) asks whether a node
+	 * evaluates Perl: an expected question, not an attempt to
+	 * run code.
+	 */
+	if (code != NULL && strcmp(code, "1") == 0)
+		aemp_log(n, 8, "eval probe%s%s: this node does not "
+		    "evaluate Perl", from ? " from " : "",
+		    from ? from->id : "");
+	else
+		node_log_limited(n, 2, "refused eval requests", NULL,
+		    "refusing eval request%s%s", from ? " from " : "",
+		    from ? from->id : "");
 	reply_to(n, reply, json_pack("[s]",
 	    "eval is not supported by this node"));
 	json_decref(reply);

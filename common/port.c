@@ -137,6 +137,8 @@ port_free(aemp_node *n, struct aemp_port *p)
 
 	if (n->last_port == p)
 		n->last_port = NULL;
+	if (n->last_rcv == p)
+		n->last_rcv = NULL;
 	for (t = p->tags; t != NULL; t = next) {
 		next = t->next;
 		free(t);
@@ -359,8 +361,12 @@ void
 kernel_deliver_tagged(aemp_node *n, const char *name, const char *tag,
     size_t len, json_t *msg, struct aemp_remote *from)
 {
-	struct aemp_port *p = *name ? dict_get(&n->ports, name) : NULL;
+	struct aemp_port *p = n->last_rcv;
 	struct rcv_tag *t;
+
+	/* a stream of packets mostly goes to one port: no lookup for it */
+	if (p == NULL || strcmp(PORT_NAME(p), name) != 0)
+		p = n->last_rcv = *name ? dict_get(&n->ports, name) : NULL;
 
 	if (p != NULL && !p->dead && (t = tag_find(p, tag, len)) != NULL &&
 	    t->cb != NULL) {
@@ -371,6 +377,30 @@ kernel_deliver_tagged(aemp_node *n, const char *name, const char *tag,
 	}
 	json_array_insert_new(msg, 0, json_stringn_nocheck(tag, len));
 	kernel_deliver(n, name, msg, from);
+}
+
+/*
+ * The remote node of port (its first nodelen bytes). Senders mostly send
+ * to one node many times over, and a remote lives as long as the node:
+ * the last one is kept.
+ */
+struct aemp_remote *
+remote_of(aemp_node *n, const char *port, size_t nodelen)
+{
+	struct aemp_remote *r = n->last_remote;
+
+	if (r == NULL || strncmp(r->id, port, nodelen) != 0 ||
+	    r->id[nodelen] != '\0') {
+		/* most node IDs are short: no malloc() for them */
+		char buf[128], *nodeid = nodelen < sizeof buf ? buf :
+		    xmalloc(nodelen + 1);
+		memcpy(nodeid, port, nodelen);
+		nodeid[nodelen] = '\0';
+		r = n->last_remote = remote_get(n, nodeid, 1);
+		if (nodeid != buf)
+			free(nodeid);
+	}
+	return r;
 }
 
 int
@@ -416,25 +446,7 @@ aemp_snd(aemp_node *n, const char *port, json_t *msg)
 		return 0;
 	}
 	name = kernel_split(port, &nodelen);
-	{
-		/*
-		 * Senders mostly send to one node many times over, and a
-		 * remote lives as long as the node: the last one is kept.
-		 */
-		struct aemp_remote *r = n->last_remote;
-		if (r == NULL || strncmp(r->id, port, nodelen) != 0 ||
-		    r->id[nodelen] != '\0') {
-			/* most node IDs are short: no malloc() for them */
-			char buf[128], *nodeid = nodelen < sizeof buf ? buf :
-			    xmalloc(nodelen + 1);
-			memcpy(nodeid, port, nodelen);
-			nodeid[nodelen] = '\0';
-			r = n->last_remote = remote_get(n, nodeid, 1);
-			if (nodeid != buf)
-				free(nodeid);
-		}
-		remote_send_name(r, name, msg);
-	}
+	remote_send_name(remote_of(n, port, nodelen), name, msg);
 	return 0;
 }
 

@@ -9,6 +9,7 @@
 #include "internal.h"
 
 void kernel_nodes_event(aemp_node *, const char *id, int up, json_t *reason);
+static void watermark_rise(struct aemp_remote *);
 
 struct aemp_remote *
 remote_get(aemp_node *n, const char *id, int create)
@@ -62,6 +63,8 @@ send_packet(struct aemp_remote *r, const char *name, size_t len, json_t *pkt)
 		json_decref(pkt);
 		if (rc < 0)
 			unencodable(r);
+		else
+			watermark_rise(r);
 		return;
 	}
 	if (r->dying) {
@@ -78,7 +81,98 @@ send_packet(struct aemp_remote *r, const char *name, size_t len, json_t *pkt)
 		remote_down(r, "send queue overflow");
 		return;
 	}
+	watermark_rise(r);
 	remote_connect(r);
+}
+
+/* What waits for the connection, then what waits for the socket. */
+size_t
+remote_queued(struct aemp_remote *r)
+{
+	return r->queue.len + (r->conn != NULL ? r->conn->out.len : 0);
+}
+
+/* Packets were queued toward r: has the queue gone above the mark? */
+static void
+watermark_rise(struct aemp_remote *r)
+{
+	aemp_node *n = r->node;
+
+	if (n->wm_high > 0 && !r->wm_above && remote_queued(r) > n->wm_high)
+		r->wm_above = 1;
+}
+
+/*
+ * Some of the queue toward r was written (transport.c, once per flush):
+ * the program hears once that it is down to the low mark.
+ */
+void
+remote_drained(struct aemp_remote *r)
+{
+	aemp_node *n = r->node;
+
+	if (!r->wm_above || n->wm_high == 0 || remote_queued(r) > n->wm_low)
+		return;
+	r->wm_above = 0;
+	n->wm_cb(n, r->id, n->wm_ud);
+}
+
+size_t
+aemp_queued(aemp_node *n, const char *port)
+{
+	struct aemp_remote *r;
+	size_t len;
+	char *id;
+
+	if (port == NULL)
+		return 0;
+	kernel_split(port, &len);
+	if (len == strlen(n->id) && memcmp(port, n->id, len) == 0)
+		return 0;
+	if (n->last_remote != NULL && strncmp(n->last_remote->id, port,
+	    len) == 0 && n->last_remote->id[len] == '\0')
+		return remote_queued(n->last_remote);
+	if ((id = strndup(port, len)) == NULL)
+		abort();
+	r = remote_get(n, id, 0);
+	free(id);
+	return r != NULL ? remote_queued(r) : 0;
+}
+
+int
+aemp_set_watermark(aemp_node *n, size_t high, size_t low, aemp_drain_fn cb,
+    void *ud)
+{
+	struct dict_entry *e;
+	size_t pos = 0;
+
+	if (high > 0 && (cb == NULL || low >= high))
+		return node_error(n, "watermark: needs a callback and low "
+		    "less than high");
+	n->wm_high = high;
+	n->wm_low = low;
+	n->wm_cb = cb;
+	n->wm_ud = ud;
+	/* queues already above the new mark count as having passed it */
+	while ((e = dict_next(&n->remotes, &pos)) != NULL) {
+		struct aemp_remote *r = e->value;
+		r->wm_above = 0;
+		watermark_rise(r);
+	}
+	return 0;
+}
+
+/*
+ * One packet was appended to r->conn->out, which held before bytes
+ * (sndf.c's aemp_sndf() writes it itself).
+ */
+void
+remote_sent_bytes(struct aemp_remote *r, size_t before)
+{
+	r->stats.msgs_out++;
+	r->sent_since_probe = 1;
+	transport_queued(r->conn, before);
+	watermark_rise(r);
 }
 
 void
@@ -289,6 +383,7 @@ remote_down(struct aemp_remote *r, const char *why)
 	stats_remote_down(r);
 	ntimer_del(n, r->probe_ev);
 	bytes_free(&r->queue);
+	r->wm_above = 0;
 	if (!was_up)
 		aemp_log(n, 9, "%s: %s", r->id, why);
 	kernel_remote_down(n, r, reason);

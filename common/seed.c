@@ -103,13 +103,7 @@ seeds_init(aemp_node *n)
 
 	json_array_foreach(seeds, i, v) {
 		const char *addr = json_string_value(v);
-		char *host = NULL, *port = NULL;
-		int ok = addr != NULL &&
-		    aemp_hostport_parse(addr, &host, &port) == 0 &&
-		    aemp_port_connectable(port);
-		free(host);
-		free(port);
-		if (!ok) {
+		if (addr == NULL || !aemp_seed_valid(addr)) {
 			aemp_log(n, 2, "%s: unparsable seed address, ignored.",
 			    addr ? addr : "(not a string)");
 			continue;

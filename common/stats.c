@@ -123,15 +123,11 @@ remote_state(const struct aemp_remote *r)
 	return r->connecting ? "connecting" : "down";
 }
 
-/*
- * Whether r's connection is encrypted. There is no TLS yet: when the
- * transport gets it, this asks the connection.
- */
+/* Whether r's connection is encrypted (TLS was started on it, 10.3). */
 static int
 remote_tls(const struct aemp_remote *r)
 {
-	(void)r;
-	return 0;
+	return r->conn != NULL && r->conn->tls;
 }
 
 static json_t *

@@ -22,22 +22,26 @@
 #include "internal.h"
 #include "md6.h"
 #include "codec.h"
+#include "stream.h"
 
 #define PROVIDER	"aemp-c-" AEMP_VERSION
 #define NONCE_BYTES	66
 #define READ_BUDGET	1024	/* packets per read callback */
 #define READ_CHUNK	(64 * 1024)	/* bytes per read in the data phase */
+#define READ_LARGE	(1024 * 1024)	/* per read of a large packet */
+#define WRITE_EARLY	(256 * 1024)	/* queued bytes written at once */
 #define MAX_PREAUTH	256	/* connections still in their handshake */
 
-static void conn_read(struct bufferevent *, void *);
+static void conn_handshake_read(struct aemp_conn *);
 static void read_more(evutil_socket_t, short, void *);
 static void read_later(struct aemp_conn *);
 static void conn_flush(evutil_socket_t, short, void *);
 static void flush_out(struct aemp_conn *);
+static int flush_write(struct aemp_conn *, int in_send);
 static void conn_write(evutil_socket_t, short, void *);
 static void conn_read_data(evutil_socket_t, short, void *);
 static void data_phase(struct aemp_conn *);
-static void conn_event(struct bufferevent *, short, void *);
+static void conn_pump(evutil_socket_t, short, void *);
 
 /* --- addresses ------------------------------------------------------------ */
 
@@ -117,7 +121,7 @@ wildcard_hosts(void)
 
 /* --- listening ------------------------------------------------------------ */
 
-static struct aemp_conn *conn_new(aemp_node *, struct bufferevent *,
+static struct aemp_conn *conn_new(aemp_node *, evutil_socket_t fd,
     const char *peer, const char *expect);
 static void conn_start(struct aemp_conn *);
 static void arm(struct aemp_conn *, event_callback_fn, int, double);
@@ -157,7 +161,6 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
     int len, void *arg)
 {
 	aemp_node *n = arg;
-	struct bufferevent *bev;
 	struct aemp_conn *c;
 	char *peer = sockaddr_text(sa, (socklen_t)len);
 	double delay;
@@ -165,8 +168,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	(void)l;
 	evict_preauth(n);
 	evutil_make_socket_nonblocking(fd);
-	bev = bufferevent_socket_new(n->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	c = conn_new(n, bev, peer, NULL);
+	c = conn_new(n, fd, peer, NULL);
 	free(peer);
 	if ((delay = authfail_delay(n, sa)) > 0 &&
 	    authfail_waiting(n, sa) >= AUTHFAIL_WAITING) {
@@ -313,8 +315,12 @@ transport_listen(aemp_node *n, json_t *binds)
 
 /* --- connections ----------------------------------------------------------- */
 
+/*
+ * Both phases read and write through c->stream, plain TCP until TLS
+ * starts behind the greeting (stream.h); the events poll its socket.
+ */
 static struct aemp_conn *
-conn_new(aemp_node *n, struct bufferevent *bev, const char *peer,
+conn_new(aemp_node *n, evutil_socket_t fd, const char *peer,
     const char *expect)
 {
 	struct aemp_conn *c = calloc(1, sizeof *c);
@@ -322,18 +328,23 @@ conn_new(aemp_node *n, struct bufferevent *bev, const char *peer,
 	if (c == NULL)
 		abort();
 	c->node = n;
-	c->bev = bev;
+	c->fd = fd;
+	c->stream = stream_tcp_new(fd, peer);
 	c->peer = strdup(peer);
 	c->expect = expect ? strdup(expect) : NULL;
 	c->state = CONN_CONNECTING;
 	aemp_scan_init(&c->scan, n->max_packet);
 	c->more_ev = event_new(n->base, -1, 0, read_more, c);
 	c->flush_ev = event_new(n->base, -1, 0, conn_flush, c);
+	c->pump_ev = event_new(n->base, -1, 0, conn_pump, c);
+	c->read_ev = event_new(n->base, fd, EV_READ | EV_PERSIST,
+	    conn_read_data, c);
+	c->write_ev = event_new(n->base, fd, EV_WRITE | EV_PERSIST,
+	    conn_write, c);
 	c->next = n->conns;
 	if (c->next != NULL)
 		c->next->prev = c;
 	n->conns = c;
-	bufferevent_setcb(bev, conn_read, NULL, conn_event, c);
 	return c;
 }
 
@@ -353,6 +364,7 @@ conn_free(aemp_node *n, void *arg)
 	free(c->rgreet1);
 	free(c->rgreet2);
 	free(c->rnodeid);
+	free(c->why);
 	explicit_bzero(c->expect_token, sizeof c->expect_token);
 	free(c);
 }
@@ -363,8 +375,13 @@ transport_close(struct aemp_conn *c, const char *why)
 	aemp_node *n = c->node;
 	enum conn_state was = c->state;
 
+	char whybuf[512];
+
 	if (was == CONN_CLOSED)
 		return;
+	/* why may be the stream's own text, and the stream goes first */
+	snprintf(whybuf, sizeof whybuf, "%s", why);
+	why = whybuf;
 	c->state = CONN_CLOSED;
 	if (!n->freeing)
 		aemp_log(n, 9, "%s %s", c->peer, why);
@@ -383,26 +400,23 @@ transport_close(struct aemp_conn *c, const char *why)
 	c->more_ev = NULL;
 	event_free(c->flush_ev);
 	c->flush_ev = NULL;
-	if (c->read_ev != NULL) {
-		event_free(c->read_ev);
-		event_free(c->write_ev);
-	}
+	event_free(c->pump_ev);
+	c->pump_ev = NULL;
+	event_free(c->read_ev);
+	event_free(c->write_ev);
 	c->read_ev = c->write_ev = NULL;
 	/*
 	 * One non-blocking attempt to send what is queued, so that the peer
 	 * gets our auth line (and so its own verdict) or the last packets.
 	 */
-	if (was == CONN_UP) {
+	if (was != CONN_CONNECTING) {
 		if (c->out.len > 0)
-			(void)!write(c->fd, bytes_ptr(&c->out), c->out.len);
-	} else if (was != CONN_CONNECTING) {
-		struct evbuffer *out = bufferevent_get_output(c->bev);
-		/* socket bufferevents freeze the start of their output */
-		evbuffer_unfreeze(out, 1);
-		evbuffer_write(out, bufferevent_getfd(c->bev));
+			(void)stream_write(c->stream, bytes_ptr(&c->out),
+			    c->out.len);
+		(void)stream_flush(c->stream);
 	}
-	bufferevent_free(c->bev);
-	c->bev = NULL;
+	stream_close(c->stream);
+	c->stream = NULL;
 	if (!n->freeing) {
 		if (c->seed && was != CONN_UP)
 			global_seed_result(n, c, c->rnodeid, why);
@@ -452,11 +466,12 @@ static void
 conn_start(struct aemp_conn *c)
 {
 	aemp_node *n = c->node;
-	evutil_socket_t fd = bufferevent_getfd(c->bev);
+	evutil_socket_t fd = c->fd;
 	unsigned char nonce[NONCE_BYTES];
 	char *accept = strlist_join(n->auth_accept, ",", 0);
 	const char *auths[32], *framings[] = { "json", NULL };
-	const char *kv[] = { "provider", PROVIDER, "peeraddr", c->peer, NULL };
+	const char *kv[] = { "provider", PROVIDER, "peeraddr", c->peer,
+	    n->tls_ctx != NULL ? "tls" : NULL, "1.0", NULL };
 	char *p, *save = NULL;
 	size_t na = 0;
 	int one = 1;
@@ -464,10 +479,10 @@ conn_start(struct aemp_conn *c)
 	if (n->nodelay)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
-	/* TLS is not implemented: never claim tls_* methods (3.3) */
+	/* without a cert there is no TLS: never claim tls_* methods (3.3) */
 	for (p = strtok_r(accept, ",", &save); p != NULL && na < 31;
 	    p = strtok_r(NULL, ",", &save))
-		if (strncmp(p, "tls_", 4) != 0)
+		if (n->tls_ctx != NULL || strncmp(p, "tls_", 4) != 0)
 			auths[na++] = p;
 	auths[na] = NULL;
 	c->lgreet1 = aemp_greeting_format(n->id, auths, framings, kv);
@@ -475,11 +490,32 @@ conn_start(struct aemp_conn *c)
 	if (getrandom(nonce, sizeof nonce, 0) != sizeof nonce)
 		abort();
 	c->lgreet2 = aemp_base64(nonce, sizeof nonce);
-	evbuffer_add_printf(bufferevent_get_output(c->bev), "%s\n%s\n",
-	    c->lgreet1, c->lgreet2);
+	bytes_add(&c->out, c->lgreet1, strlen(c->lgreet1));
+	bytes_add(&c->out, "\n", 1);
+	bytes_add(&c->out, c->lgreet2, strlen(c->lgreet2));
+	bytes_add(&c->out, "\n", 1);
 	c->state = CONN_GREETING;
 	arm(c, handshake_timeout, 0, n->monitor_timeout);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	event_add(c->read_ev, NULL);
+	flush_out(c);
+}
+
+/* The socket of a connect in progress became writable. */
+static void
+connect_done(struct aemp_conn *c)
+{
+	int e = 0;
+	socklen_t len = sizeof e;
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0)
+		e = errno;
+	if (e != 0) {
+		transport_close(c, strerror(e));
+		return;
+	}
+	event_del(c->write_ev);
+	c->write_waiting = 0;
+	conn_start(c);
 }
 
 struct aemp_conn *
@@ -487,8 +523,8 @@ transport_connect(aemp_node *n, const char *addr, const char *expect)
 {
 	char *host = NULL, *port = NULL;
 	struct addrinfo *res;
-	struct bufferevent *bev;
 	struct aemp_conn *c;
+	int fd;
 
 	if (aemp_hostport_parse(addr, &host, &port) < 0 ||
 	    !aemp_port_connectable(port)) {
@@ -518,15 +554,24 @@ transport_connect(aemp_node *n, const char *addr, const char *expect)
 		aemp_log(n, 9, "%s: unable to resolve", addr);
 		return NULL;
 	}
-	bev = bufferevent_socket_new(n->base, -1, BEV_OPT_CLOSE_ON_FREE);
-	c = conn_new(n, bev, addr, expect);
-	if (bufferevent_socket_connect(bev, res->ai_addr,
-	    (int)res->ai_addrlen) < 0) {
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd < 0) {
+		aemp_log(n, 9, "%s %s", addr, strerror(errno));
+		freeaddrinfo(res);
+		return NULL;
+	}
+	c = conn_new(n, fd, addr, expect);
+	if (connect(fd, res->ai_addr, res->ai_addrlen) < 0 &&
+	    errno != EINPROGRESS) {
 		freeaddrinfo(res);
 		transport_close(c, strerror(errno));
 		return NULL;
 	}
 	freeaddrinfo(res);
+	/* writable once connected (connect_done), even when it was at once */
+	event_add(c->write_ev, NULL);
+	c->write_waiting = 1;
 	/* connecting counts against the handshake timeout too */
 	arm(c, handshake_timeout, 0, n->monitor_timeout);
 	return c;
@@ -541,16 +586,19 @@ transport_connect(aemp_node *n, const char *addr, const char *expect)
 static int
 read_line(struct aemp_conn *c, char **line)
 {
-	struct evbuffer *in = bufferevent_get_input(c->bev);
-	struct evbuffer_ptr eol = evbuffer_search_eol(in, NULL, NULL,
-	    EVBUFFER_EOL_LF);
+	const char *p = bytes_ptr(&c->in), *eol;
 	size_t len;
 
-	if (eol.pos < 0)
-		return evbuffer_get_length(in) >= AEMP_MAX_LINE ? -1 : 0;
-	if ((size_t)eol.pos + 1 > AEMP_MAX_LINE)
+	eol = c->in.len > 0 ? memchr(p, '\n', c->in.len) : NULL;
+	if (eol == NULL)
+		return c->in.len >= AEMP_MAX_LINE ? -1 : 0;
+	len = (size_t)(eol - p);
+	if (len + 1 > AEMP_MAX_LINE)
 		return -1;
-	*line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF);
+	if ((*line = strndup(p, len)) == NULL)
+		abort();
+	bytes_consume(&c->in, len + 1);
+	len = strlen(*line);
 	if (len > 0 && (*line)[len - 1] == '\r')
 		(*line)[len - 1] = '\0';
 	return 1;
@@ -580,6 +628,28 @@ token_equal(const char *a, const char *b)
 	return diff == 0;
 }
 
+/*
+ * TLS starts right behind the peer's nonce line (10.4): what we read past
+ * it is the start of the TLS stream. Our greeting must be out in
+ * plaintext first; it is a few hundred bytes into a fresh socket, so a
+ * flush all but always sends it. The smaller nonce line is the client.
+ */
+static const char *
+start_tls(struct aemp_conn *c)
+{
+	if (c->out.len > 0)
+		flush_out(c);
+	if (c->state == CONN_CLOSED)
+		return "Broken pipe";
+	if (c->out.len > 0)
+		return "greeting not sent before TLS (socket full)";
+	c->stream = stream_tls_new(c->stream, c->node->tls_ctx,
+	    strcmp(c->lgreet2, c->rgreet2) < 0, bytes_ptr(&c->in), c->in.len);
+	bytes_consume(&c->in, c->in.len);
+	c->tls = 1;
+	return NULL;
+}
+
 /* Checks the peer's greeting (3.2), chooses methods (3.3), sends auth. */
 static const char *
 handle_greeting(struct aemp_conn *c)
@@ -590,10 +660,14 @@ handle_greeting(struct aemp_conn *c)
 	const char *why = NULL, *method = NULL;
 	char token[65];
 	size_t i;
+	int tls;
 
 	if (aemp_greeting_parse(c->rgreet1, strlen(c->rgreet1), &g, &why) < 0)
 		return "unparsable greeting";
 	c->rnodeid = strdup(g.nodeid);
+	/* TLS iff we have a cert and the peer announced tls=1.x (10.3) */
+	tls = n->tls_ctx != NULL && g.tls != NULL &&
+	    (int)strtod(g.tls, NULL) == 1;
 	/*
 	 * An echoed greeting carries our own node ID too, so the echo check
 	 * comes first: otherwise it could never say what really happened.
@@ -614,20 +688,39 @@ handle_greeting(struct aemp_conn *c)
 	} else if ((r = dict_get(&n->remotes, g.nodeid)) != NULL &&
 	    r->conn != NULL)
 		why = "already connected, not connecting again.";
+	else if (tls && strcmp(c->lgreet2, c->rgreet2) == 0)
+		why = "identical nonces, no TLS roles";
 	if (why == NULL) {
+		/*
+		 * Under TLS only the tls_* methods can be sent (10.6): the
+		 * first of the peer's list that we offer. Without, hmac.
+		 */
 		for (i = 0; g.auths[i] != NULL && method == NULL; i++)
-			if (strncmp(g.auths[i], "tls_", 4) != 0 &&
-			    list_has(n->auth_offer, g.auths[i]) &&
-			    strcmp(g.auths[i], "hmac_md6_64_256") == 0)
+			if (list_has(n->auth_offer, g.auths[i]) && (tls ?
+			    strcmp(g.auths[i], "tls_md6_64_256") == 0 ||
+			    strcmp(g.auths[i], "tls_anon") == 0 :
+			    strcmp(g.auths[i], "hmac_md6_64_256") == 0))
 				method = g.auths[i];
 		for (i = 0; g.framings[i] != NULL; i++)
 			if (strcmp(g.framings[i], "json") == 0)
 				break;
-		if (method == NULL)
-			why = "no common auth type supported";
-		else if (g.framings[i] == NULL)
+		if (method == NULL) {
+			json_t *list = json_array();
+			char *text;
+			for (i = 0; g.auths[i] != NULL; i++)
+				json_array_append_new(list,
+				    json_string(g.auths[i]));
+			text = strlist_join(list, ",", 0);
+			json_decref(list);
+			free(c->why);
+			if (asprintf(&c->why, "%s: no common auth type "
+			    "supported", text) < 0)
+				abort();
+			free(text);
+			why = c->why;
+		} else if (g.framings[i] == NULL)
 			why = "no common framing method supported";
-		else if (n->secret == NULL)
+		else if (!tls && n->secret == NULL)
 			why = "unable to handshake TLS and no shared secret "
 			    "configured (set one with: aemp gensecret)";
 	}
@@ -637,13 +730,24 @@ handle_greeting(struct aemp_conn *c)
 		    c->peer, g.nodeid);
 		why = "already connected";
 	}
+	if (why == NULL && tls)
+		why = start_tls(c);
 	if (why == NULL) {
-		aemp_auth_token(n->secret, c->lgreet1, c->lgreet2, c->rgreet1,
-		    c->rgreet2, token);
-		aemp_auth_token(n->secret, c->rgreet1, c->rgreet2, c->lgreet1,
-		    c->lgreet2, c->expect_token);
-		evbuffer_add_printf(bufferevent_get_output(c->bev),
-		    "%s;%s;json\n", method, token);
+		if (strcmp(method, "tls_md6_64_256") == 0)
+			aemp_tls_token(c->lgreet1, c->lgreet2, c->rgreet1,
+			    c->rgreet2, token);
+		else if (strcmp(method, "tls_anon") == 0)
+			token[0] = '\0';
+		else
+			aemp_auth_token(n->secret, c->lgreet1, c->lgreet2,
+			    c->rgreet1, c->rgreet2, token);
+		if (!tls)
+			aemp_auth_token(n->secret, c->rgreet1, c->rgreet2,
+			    c->lgreet1, c->lgreet2, c->expect_token);
+		bytes_add(&c->out, method, strlen(method));
+		bytes_add(&c->out, ";", 1);
+		bytes_add(&c->out, token, strlen(token));
+		bytes_add(&c->out, ";json\n", 6);
 		explicit_bzero(token, sizeof token);
 		c->state = CONN_AUTH;
 	}
@@ -664,15 +768,27 @@ check_auth(struct aemp_conn *c, const char *line)
 		why = "authentication method not accepted";
 	else if (strcmp(a.framing, "json") != 0)
 		why = "unsupported framing method";
-	else if (strcmp(a.method, "hmac_md6_64_256") == 0) {
-		if (!token_equal(a.token, c->expect_token))
+	else if (strcmp(a.method, "tls_md6_64_256") == 0) {
+		/* the peer's lines first: its own (10.6) */
+		char expect[65];
+		aemp_tls_token(c->rgreet1, c->rgreet2, c->lgreet1, c->lgreet2,
+		    expect);
+		if (!c->tls || !token_equal(a.token, expect))
+			why = "authentication failure/shared secret mismatch";
+	} else if (strcmp(a.method, "tls_anon") == 0) {
+		if (!c->tls || a.token[0] != '\0')
+			why = "authentication failure/shared secret mismatch";
+	} else if (strcmp(a.method, "hmac_md6_64_256") == 0) {
+		/* the reference has no key under TLS and rejects it */
+		if (c->tls || !token_equal(a.token, c->expect_token))
 			why = "authentication failure/shared secret mismatch";
 	} else if (strcmp(a.method, "cleartext") == 0) {
 		size_t len = n->secret ? strlen(n->secret) : 0;
 		char *hex = malloc(2 * len + 1);
 		aemp_hex((const unsigned char *)(n->secret ? n->secret : ""),
 		    len, hex);
-		if (n->secret == NULL || !token_equal(a.token, hex))
+		/* under TLS without a secret: the empty token (10.6) */
+		if ((n->secret == NULL && !c->tls) || !token_equal(a.token, hex))
 			why = "authentication failure/shared secret mismatch";
 		explicit_bzero(hex, 2 * len + 1);
 		free(hex);
@@ -695,6 +811,11 @@ conn_up(struct aemp_conn *c)
 	c->timer = NULL;
 	data_phase(c);
 	aemp_log(n, 9, "%s connected as %s", c->peer, c->rnodeid);
+	if (c->tls) {
+		char info[128];
+		stream_tls_describe(c->stream, info, sizeof info);
+		aemp_log(n, 9, "%s TLS %s", c->peer, info);
+	}
 	if (n->nlisteners == 0)
 		arm(c, keepalive_tick, 1, n->monitor_timeout);
 	if (c->seed)
@@ -705,38 +826,39 @@ conn_up(struct aemp_conn *c)
 /* --- data phase ----------------------------------------------------------- */
 
 /*
- * The data phase reads and writes by itself: bufferevents read at most
- * 4 KiB at a time, each after a FIONREAD ioctl, and their chained buffers
- * allocate a chunk per message in request-response traffic. What the
- * handshake left in the bufferevent's buffers (our auth line not yet
- * sent, packets that came with the peer's) moves over, in order.
+ * The data phase reads and writes the same stream and byte queues as the
+ * handshake, without bufferevents: they read at most 4 KiB at a time,
+ * each after a FIONREAD ioctl, and their chained buffers allocate a chunk
+ * per message in request-response traffic. What the handshake left (our
+ * auth line not yet sent, packets that came with the peer's) is already
+ * in c->out and c->in, in order.
  */
 static void
 data_phase(struct aemp_conn *c)
 {
-	aemp_node *n = c->node;
-	evutil_socket_t fd = c->fd = bufferevent_getfd(c->bev);
-	struct evbuffer *in = bufferevent_get_input(c->bev);
-	struct evbuffer *out = bufferevent_get_output(c->bev);
-	size_t len;
-
-	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
-	evbuffer_unfreeze(out, 1);
-	if ((len = evbuffer_get_length(out)) > 0) {
-		evbuffer_remove(out, bytes_reserve(&c->out, len), len);
-		bytes_commit(&c->out, len);
-	}
-	if ((len = evbuffer_get_length(in)) > 0) {
-		evbuffer_remove(in, bytes_reserve(&c->in, len), len);
-		bytes_commit(&c->in, len);
-	}
-	c->read_ev = event_new(n->base, fd, EV_READ | EV_PERSIST,
-	    conn_read_data, c);
-	c->write_ev = event_new(n->base, fd, EV_WRITE | EV_PERSIST,
-	    conn_write, c);
-	event_add(c->read_ev, NULL);
-	if (c->out.len > 0)
+	if (c->out.len > 0 && !c->write_waiting)
 		event_active(c->flush_ev, EV_TIMEOUT, 1);
+}
+
+/*
+ * A TLS stream can hold decrypted input that the socket no longer shows
+ * as readable: it is read after the next poll, like read_later().
+ */
+static void
+pump_later(struct aemp_conn *c)
+{
+	struct timeval now = { 0, 0 };
+
+	if (c->state == CONN_UP && (stream_pending(c->stream) &
+	    STREAM_HAS_INPUT))
+		event_add(c->pump_ev, &now);
+}
+
+static void
+conn_pump(evutil_socket_t fd, short what, void *arg)
+{
+	(void)what;
+	conn_read_data(fd, EV_READ, arg);
 }
 
 static const char *
@@ -819,6 +941,21 @@ general:
 	return c->state == CONN_UP ? 0 : -1;
 }
 
+/* Delivers what fast_packet() parsed; -1 when the connection closed. */
+static int
+deliver_fast(struct aemp_conn *c, const char *name, const char *tag,
+    size_t taglen, json_t *msg)
+{
+	c->remote->stats.msgs_in++;
+	c->listener_less_keepalive = 1;
+	if (tag != NULL)
+		kernel_deliver_tagged(c->node, name, tag, taglen, msg,
+		    c->remote);
+	else
+		kernel_deliver(c->node, name, msg, c->remote);
+	return c->state == CONN_UP ? 0 : -1;
+}
+
 /*
  * Delivers the whole packets at the start of p (len bytes, beginning at a
  * packet boundary or where the splitter left off), fast_packet()'s shapes
@@ -829,8 +966,17 @@ general:
 static size_t
 parse_packets(struct aemp_conn *c, const char *p, size_t len, int *budget)
 {
-	size_t done = 0, pos;
+	size_t done = 0, pos, whole;
+	const char *last;
 
+	/*
+	 * Whole packets end at or before the last ']': the fast parser
+	 * looks no further, so that the start of a large packet that has not
+	 * all come is not parsed in vain before the splitter takes it.
+	 */
+	last = len > c->scanned ? memrchr(p + c->scanned, ']', len -
+	    c->scanned) : NULL;
+	whole = last != NULL ? (size_t)(last + 1 - p) : 0;
 	while ((pos = done + c->scanned) < len) {
 		ssize_t used;
 		size_t skip, plen;
@@ -838,18 +984,11 @@ parse_packets(struct aemp_conn *c, const char *p, size_t len, int *budget)
 		const char *tag;
 		size_t taglen;
 		json_t *msg;
-		if (c->scanned == 0 && !c->node->trace &&
-		    (plen = fast_packet(p + pos, len - pos, c->scan.max, name,
-		    &tag, &taglen, &msg)) > 0) {
+		if (c->scanned == 0 && !c->node->trace && pos < whole &&
+		    (plen = fast_packet(p + pos, whole - pos, c->scan.max,
+		    name, &tag, &taglen, &msg)) > 0) {
 			done += plen;
-			c->remote->stats.msgs_in++;
-			c->listener_less_keepalive = 1;
-			if (tag != NULL)
-				kernel_deliver_tagged(c->node, name, tag, taglen,
-				    msg, c->remote);
-			else
-				kernel_deliver(c->node, name, msg, c->remote);
-			if (c->state != CONN_UP)
+			if (deliver_fast(c, name, tag, taglen, msg) < 0)
 				return done;
 			goto delivered;
 		}
@@ -869,6 +1008,16 @@ parse_packets(struct aemp_conn *c, const char *p, size_t len, int *budget)
 		c->scanned = 0;
 		pos = done + skip;
 		done += skip + plen;
+		/*
+		 * A packet that came in pieces is whole now: the fast parser
+		 * takes it as it takes one that came in one read.
+		 */
+		if (!c->node->trace && fast_packet(p + pos, plen, 0, name,
+		    &tag, &taglen, &msg) > 0) {
+			if (deliver_fast(c, name, tag, taglen, msg) < 0)
+				return done;
+			goto delivered;
+		}
 		c->remote->stats.msgs_in++;
 		if (deliver_packet(c, p + pos, plen) < 0)
 			return done;
@@ -911,8 +1060,12 @@ read_later(struct aemp_conn *c)
 static void
 read_more(evutil_socket_t fd, short what, void *arg)
 {
+	struct aemp_conn *c = arg;
+
 	(void)fd; (void)what;
-	read_packets(arg);
+	read_packets(c);
+	if (c->in.len <= c->scanned)
+		pump_later(c);
 }
 
 /*
@@ -928,26 +1081,38 @@ conn_read_data(evutil_socket_t fd, short what, void *arg)
 	aemp_node *n = c->node;
 	int budget = READ_BUDGET;
 	ssize_t got;
-	size_t done;
+	size_t done, chunk = READ_CHUNK;
 	char *buf;
 
-	(void)what;
+	(void)what; (void)fd;
+	if (c->state != CONN_UP) {
+		conn_handshake_read(c);
+		return;
+	}
 	if (c->in.len > c->scanned) {
 		read_packets(c);
 		return;
 	}
+	/*
+	 * A packet begun that is already longer than a read is read on in
+	 * reads as long as what it has (up to READ_LARGE): a large packet
+	 * then takes a few reads, not one per 64 KiB. The splitter goes on
+	 * where it stopped, so no byte is scanned twice.
+	 */
+	if (c->in.len >= READ_CHUNK)
+		chunk = c->in.len < READ_LARGE ? c->in.len : READ_LARGE;
 	if (c->in.len > 0)
-		buf = bytes_reserve(&c->in, READ_CHUNK);
+		buf = bytes_reserve(&c->in, chunk);
 	else if ((buf = n->read_buf) == NULL &&
 	    (buf = n->read_buf = malloc(READ_CHUNK)) == NULL)
 		abort();
-	got = read(fd, buf, READ_CHUNK);
+	got = stream_read(c->stream, buf, chunk);
 	if (got <= 0) {
 		if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
 		    errno == EINTR))
 			return;
 		transport_close(c, got == 0 ? "Unexpected end-of-file" :
-		    strerror(errno));
+		    stream_error(c->stream, errno));
 		return;
 	}
 	stats_read(c->remote, (size_t)got);
@@ -968,102 +1133,135 @@ conn_read_data(evutil_socket_t fd, short what, void *arg)
 	if (c->state == CONN_UP && c->out.len > 0 &&
 	    !c->write_waiting)
 		flush_out(c);
+	pump_later(c);
 }
 
+/*
+ * The handshake: lines from c->in, read from the stream until it has no
+ * more. When TLS starts behind the greeting the stream changes under us
+ * and the loop goes on reading from the new one at once: the early bytes
+ * may already hold the peer's first flight.
+ */
 static void
-conn_read(struct bufferevent *bev, void *arg)
+conn_handshake_read(struct aemp_conn *c)
 {
-	struct aemp_conn *c = arg;
 	const char *why = NULL;
 	char *line;
-	int got;
+	ssize_t got;
+	int rc;
 
-	(void)bev;
-	while (c->state == CONN_GREETING || c->state == CONN_AUTH) {
-		got = read_line(c, &line);
-		if (got < 0) {
-			why = "line too long in handshake";
-			break;
+	for (;;) {
+		while (c->state == CONN_GREETING || c->state == CONN_AUTH) {
+			rc = read_line(c, &line);
+			if (rc < 0) {
+				why = "line too long in handshake";
+				goto fail;
+			}
+			if (rc == 0)
+				break;
+			if (c->state == CONN_AUTH) {
+				why = check_auth(c, line);
+				free(line);
+				authfail_record_fd(c->node, c->inbound ?
+				    c->stream->fd : -1, c->peer, why);
+				if (why != NULL)
+					goto fail;
+				conn_up(c);
+			} else if (c->rgreet1 == NULL)
+				c->rgreet1 = line;
+			else {
+				c->rgreet2 = line;
+				if ((why = handle_greeting(c)) != NULL)
+					goto fail;
+			}
 		}
-		if (got == 0)
+		if (c->state == CONN_UP) {
+			read_packets(c);
+			pump_later(c);
 			return;
-		if (c->state == CONN_AUTH) {
-			why = check_auth(c, line);
-			free(line);
-			authfail_record_fd(c->node, c->inbound ?
-			    bufferevent_getfd(c->bev) : -1, c->peer, why);
-			if (why != NULL)
-				break;
-			conn_up(c);
-		} else if (c->rgreet1 == NULL)
-			c->rgreet1 = line;
-		else {
-			c->rgreet2 = line;
-			if ((why = handle_greeting(c)) != NULL)
-				break;
 		}
+		if (c->state != CONN_GREETING && c->state != CONN_AUTH)
+			return;
+		got = stream_read(c->stream, bytes_reserve(&c->in,
+		    AEMP_MAX_LINE), AEMP_MAX_LINE);
+		if (got > 0) {
+			bytes_commit(&c->in, (size_t)got);
+			continue;
+		}
+		if (got == 0) {
+			why = "Unexpected end-of-file";
+			goto fail;
+		}
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			break;
+		why = stream_error(c->stream, errno);
+		goto fail;
 	}
-	if (why != NULL) {
-		transport_close(c, why);
-		return;
-	}
-	if (c->state == CONN_UP)
-		read_packets(c);
-}
-
-static void
-conn_event(struct bufferevent *bev, short what, void *arg)
-{
-	struct aemp_conn *c = arg;
-	char msg[128];
-
-	(void)bev;
-	if (what & BEV_EVENT_CONNECTED) {
-		conn_start(c);
-		return;
-	}
-	if (what & BEV_EVENT_TIMEOUT) {
-		transport_close(c, "peer stopped reading (write timeout)");
-		return;
-	}
-	if (what & BEV_EVENT_EOF) {
-		transport_close(c, "Unexpected end-of-file");
-		return;
-	}
-	if (what & BEV_EVENT_ERROR) {
-		int e = EVUTIL_SOCKET_ERROR();
-		snprintf(msg, sizeof msg, "%s", e ? strerror(e) : "I/O error");
-		transport_close(c, msg);
-	}
+	if (!c->write_waiting)
+		flush_out(c);
+	return;
+fail:
+	transport_close(c, why);
 }
 
 /* --- writing -------------------------------------------------------------- */
 
 /*
- * Writes what the socket takes. While some is left, the write event
- * waits for room, and no progress for monitor_timeout means a hung peer.
+ * Writes what the socket takes, then tells the program when the queue
+ * toward the node is down to its low mark.
  */
 static void
 flush_out(struct aemp_conn *c)
 {
-	ssize_t got;
+	flush_write(c, 0);
+	if (c->state == CONN_UP && c->remote != NULL && c->remote->wm_above &&
+	    c->remote->conn == c)
+		remote_drained(c->remote);
+}
 
+/*
+ * Writes what the socket takes. While some is left, the write event
+ * waits for room, and no progress for monitor_timeout means a hung peer.
+ * From inside a send (in_send), an error only returns -1: closing would
+ * fire monitors inside the program's aemp_snd().
+ */
+static int
+flush_write(struct aemp_conn *c, int in_send)
+{
+	struct aemp_stream *s = c->stream;
+	ssize_t got;
+	int wait;
+
+	/* a stream's own bytes (TLS records) when we have none queued */
+	if (c->out.len == 0 && stream_flush(s) < 0) {
+		if (!in_send)
+			transport_close(c, stream_error(s, errno));
+		return -1;
+	}
 	while (c->out.len > 0) {
-		got = write(c->fd, bytes_ptr(&c->out), c->out.len);
+		got = stream_write(s, bytes_ptr(&c->out), c->out.len);
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-			transport_close(c, strerror(errno));
-			return;
+			if (in_send)
+				return -1;
+			transport_close(c, stream_error(s, errno));
+			return -1;
 		}
-		if (got <= 0)
+		if (got > 0) {
+			bytes_consume(&c->out, (size_t)got);
+			/* the handshake's lines leave here too, before remote */
+			if (c->remote != NULL)
+				c->remote->stats.bytes_out += (uint64_t)got;
+		}
+		/* a short write: the socket is full; or TLS waits to read */
+		if (got <= 0 || s->want != 0)
 			break;
-		bytes_consume(&c->out, (size_t)got);
-		c->remote->stats.bytes_out += (uint64_t)got;
-		if (c->out.len > 0)
-			break;	/* a short write: the socket is full */
 	}
-	if (c->out.len > 0 && !c->write_waiting) {
+	/* a TLS handshake waiting for the peer is no full socket */
+	wait = (c->out.len > 0 && s->want == EV_WRITE) ||
+	    (stream_pending(s) & STREAM_HAS_OUTPUT);
+	if (wait && !c->write_waiting) {
 		/* in whole microseconds: {0, 0} would time out at once */
 		double s = c->node->monitor_timeout;
 		struct timeval wt;
@@ -1077,10 +1275,11 @@ flush_out(struct aemp_conn *c)
 			wt.tv_usec = 1;
 		event_add(c->write_ev, &wt);
 		c->write_waiting = 1;
-	} else if (c->out.len == 0 && c->write_waiting) {
+	} else if (!wait && c->write_waiting) {
 		event_del(c->write_ev);
 		c->write_waiting = 0;
 	}
+	return 0;
 }
 
 /*
@@ -1104,7 +1303,9 @@ conn_write(evutil_socket_t fd, short what, void *arg)
 	struct aemp_conn *c = arg;
 
 	(void)fd;
-	if (what & EV_TIMEOUT)
+	if (c->state == CONN_CONNECTING)
+		connect_done(c);
+	else if (what & EV_TIMEOUT)
 		transport_close(c, "peer stopped reading (write timeout)");
 	else
 		flush_out(c);
@@ -1117,8 +1318,27 @@ conn_queued(struct aemp_conn *c, size_t before)
 	c->listener_less_keepalive = 1;
 	if (before == 0 && c->out.len > 0 && !c->reading)
 		event_active(c->flush_ev, EV_TIMEOUT, 1);
-	if (c->node->max_queue > 0 && c->out.len > c->node->max_queue)
+	if (c->node->max_queue > 0 && c->out.len > c->node->max_queue) {
 		transport_close(c, "send queue overflow");
+		return;
+	}
+	/*
+	 * A long queue is written now rather than at the end of the turn:
+	 * its bytes are still in the cache, and the queue stays short. The
+	 * program hears of a drained queue, or of an error, from the flush
+	 * event, never from inside the send that wrote it.
+	 */
+	if (c->out.len >= WRITE_EARLY && !c->write_waiting &&
+	    (flush_write(c, 1) < 0 || (c->remote != NULL &&
+	    c->remote->wm_above)))
+		event_active(c->flush_ev, EV_TIMEOUT, 1);
+}
+
+/* The caller appended packets to c->out, which held before bytes. */
+void
+transport_queued(struct aemp_conn *c, size_t before)
+{
+	conn_queued(c, before);
 }
 
 /* Queues pkt for this loop turn's write (see conn_flush). */

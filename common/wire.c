@@ -548,6 +548,29 @@ aemp_hostport_parse(const char *s, char **host, char **port)
 	return 0;
 }
 
+int
+aemp_bind_valid(const char *s)
+{
+	char *host, *port;
+	int rc = aemp_hostport_parse(s, &host, &port);
+
+	free(host);
+	free(port);
+	return rc == 0;
+}
+
+int
+aemp_seed_valid(const char *s)
+{
+	char *host, *port;
+	int ok = aemp_hostport_parse(s, &host, &port) == 0 &&
+	    aemp_port_connectable(port);
+
+	free(host);
+	free(port);
+	return ok;
+}
+
 char *
 aemp_hostport_format(const char *host, int port)
 {

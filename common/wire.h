@@ -77,6 +77,14 @@ int	 aemp_hostport_parse(const char *s, char **host, char **port);
  */
 #define aemp_port_connectable(port)					\
 	((port) != NULL && strcmp((port), "*") != 0 && strcmp((port), "0") != 0)
+/*
+ * What a node accepts in its binds (any host:port form above; port 0, like
+ * "*" or none, is any free port) and in its seeds (a port 1..65535 is
+ * needed: a seed must say where to connect). The aemp CLI checks values
+ * with these, so it refuses what a node would.
+ */
+int	 aemp_bind_valid(const char *s);
+int	 aemp_seed_valid(const char *s);
 /* "host:port", with [] around IPv6 literals (malloc()ed); NULL host: NULL. */
 char	*aemp_hostport_format(const char *host, int port);
 

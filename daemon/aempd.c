@@ -59,16 +59,10 @@ static void
 log_line(aemp_node *n, int level, const char *msg, void *ud)
 {
 	struct aempd *d = ud;
-	char stamp[32];
-	time_t now = time(NULL);
-	struct tm tm;
 
-	(void)n;
 	if (level > d->d_level)
 		return;
-	localtime_r(&now, &tm);
-	strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm);
-	fprintf(stderr, "%s <%d> %s\n", stamp, level, msg);
+	aemp_log_stderr(n, level, msg, NULL);
 }
 
 /* The level in FILE (a number 0..9), or -1 with a message in *why. */
@@ -179,6 +173,13 @@ parse_args(struct aempd *d, int argc, char **argv)
 		}
 	}
 	/* like the reference's configure: an odd count starts with a profile */
+	if (first >= 0 && aemp_config_odd_start(nrest - first, rest + first,
+	    &err) < 0) {
+		fprintf(stderr, "aempd: %s\n", err ? err : "bad arguments");
+		free(err);
+		free(rest);
+		return -1;
+	}
 	if (first >= 0 && (nrest - first) % 2 == 1) {
 		memmove(rest + first + 1, rest + first,
 		    (size_t)(nrest - first) * sizeof *rest);
@@ -402,6 +403,34 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(d->d_base);
 }
 
+/*
+ * Sent from the event loop, so that a loop that hangs stops it and
+ * systemd (WatchdogSec=) restarts the daemon.
+ */
+static void
+watchdog_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd; (void)what; (void)arg;
+	notify_systemd("WATCHDOG=1");
+}
+
+/* Pings at half the interval systemd asks for, as sd_watchdog_enabled(3) advises. */
+static void
+watchdog_start(struct aempd *d)
+{
+	double iv = notify_watchdog_interval() / 2;
+	struct timeval tv;
+
+	if (iv <= 0)
+		return;
+	tv.tv_sec = (time_t)iv;
+	tv.tv_usec = (suseconds_t)((iv - (double)tv.tv_sec) * 1e6);
+	d->d_watchdog = event_new(d->d_base, -1, EV_PERSIST, watchdog_tick, d);
+	event_add(d->d_watchdog, &tv);
+	notify_systemd("WATCHDOG=1");
+	aemp_log(d->d_node, 8, "watchdog: pinging every %g seconds.", iv);
+}
+
 static void
 cleanup(struct aempd *d)
 {
@@ -470,9 +499,12 @@ main(int argc, char **argv)
 	d.d_svc.sv_done = services_done;
 	d.d_svc.sv_done_ud = &d;
 	services_start(&d, json_object_get(aemp_config(d.d_node), "services"));
+	watchdog_start(&d);
 
 	event_base_dispatch(d.d_base);
 
+	if (d.d_watchdog != NULL)
+		event_free(d.d_watchdog);
 	for (i = 0; i < 3; i++)
 		event_free(sig[i]);
 	if (d.d_restart)

@@ -6,6 +6,7 @@
 #define AEMPD_H
 
 #include "aemp.h"
+#include "store.h"
 
 /* A shared object loaded from the module path, or a failed attempt. */
 struct module {
@@ -45,6 +46,7 @@ struct aempd {
 	char		**d_argv;	/* and with which arguments */
 	int		 d_restart;	/* exec d_exe once the loop ends */
 	int		 d_ready;	/* READY=1 was sent */
+	struct event	*d_watchdog;	/* WATCHDOG=1 from the loop, or NULL */
 	struct modules	 d_mods;
 	struct services	 d_svc;
 	struct status_http *d_http;	/* status_bind, or NULL */
@@ -72,5 +74,10 @@ void	 metrics_write(struct evbuffer *, json_t *snapshot);
 
 /* notify.c */
 int	 notify_systemd(const char *state);
+/*
+ * The watchdog interval systemd asks for ($WATCHDOG_USEC, for this
+ * process if $WATCHDOG_PID says so) in seconds, or 0 when none.
+ */
+double	 notify_watchdog_interval(void);
 
 #endif

@@ -9,9 +9,12 @@
 #include <sys/stat.h>
 
 #include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "aempd.h"
 #include "names.h"
@@ -29,18 +32,24 @@ int
 modules_init(struct modules *ms, char **err)
 {
 	const char *env = getenv("AEMP_MODULE_PATH");
-	char *copy, *dir, *save;
+	char *copy, *dir, *save, *abs, cwd[PATH_MAX];
+	size_t len = 0;
 
 	memset(ms, 0, sizeof *ms);
-	ms->ms_path = xstrdup(env != NULL && *env != '\0' ? env :
-	    DEFAULT_MODULE_PATH);
-	copy = xstrdup(ms->ms_path);
+	copy = xstrdup(env != NULL && *env != '\0' ? env : DEFAULT_MODULE_PATH);
+	ms->ms_path = xcalloc(1, 1);
 	for (dir = strtok_r(copy, ":", &save); dir != NULL;
 	    dir = strtok_r(NULL, ":", &save)) {
-		/* a relative one would depend on where aempd was started */
-		if (dir[0] != '/') {
-			if (asprintf(err, "AEMP_MODULE_PATH: '%s' is not an "
-			    "absolute directory", dir) < 0)
+		/*
+		 * A relative directory is taken from where aempd starts,
+		 * once: loading later, or after a restart, finds the same.
+		 */
+		if (dir[0] == '/')
+			abs = xstrdup(dir);
+		else if (getcwd(cwd, sizeof cwd) == NULL ||
+		    asprintf(&abs, "%s/%s", cwd, dir) < 0) {
+			if (asprintf(err, "AEMP_MODULE_PATH: '%s': cannot make "
+			    "it absolute: %s", dir, strerror(errno)) < 0)
 				*err = NULL;
 			free(copy);
 			modules_free(ms);
@@ -48,7 +57,10 @@ modules_init(struct modules *ms, char **err)
 		}
 		ms->ms_dirs = xreallocarray(ms->ms_dirs, ms->ms_ndirs + 1,
 		    sizeof *ms->ms_dirs);
-		ms->ms_dirs[ms->ms_ndirs++] = xstrdup(dir);
+		ms->ms_dirs[ms->ms_ndirs++] = abs;
+		ms->ms_path = xreallocarray(ms->ms_path, len + strlen(abs) + 2, 1);
+		len += (size_t)sprintf(ms->ms_path + len, "%s%s",
+		    len > 0 ? ":" : "", abs);
 	}
 	free(copy);
 	return 0;

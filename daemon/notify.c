@@ -52,3 +52,20 @@ notify_systemd(const char *state)
 	errno = e;
 	return sent < 0 ? -1 : 1;
 }
+
+double
+notify_watchdog_interval(void)
+{
+	const char *usec = getenv("WATCHDOG_USEC"), *pid = getenv("WATCHDOG_PID");
+	char *end;
+	double v;
+
+	if (usec == NULL || *usec == '\0')
+		return 0;
+	if (pid != NULL && *pid != '\0' && strtol(pid, NULL, 10) != getpid())
+		return 0;
+	v = strtod(usec, &end);
+	if (*end != '\0' || !(v > 0))
+		return 0;
+	return v / 1e6;
+}

@@ -49,10 +49,8 @@ run_entry(struct aempd *d, json_t *entry)
 	size_t len = name != NULL ? strlen(name) : 0;
 	json_t *req;
 
-	if (name == NULL || !pkg_name_valid(name, 1) ||
-	    (json_is_array(entry) && name[len - 1] == ':') ||
-	    strchr(name, ':') == NULL ||
-	    strcmp(name, "AnyEvent::MP::_spawn") == 0) {
+	/* the rule aemp applies when the entry is set (aemp_service_valid) */
+	if (!aemp_service_valid(entry)) {
 		aemp_log(n, 2, "service %s: not a Pkg:: or Pkg::func name, "
 		    "ignored", text ? text : "?");
 		free(text);

@@ -2,7 +2,9 @@
  * chat_client.c: the tutorial's chat client, supervisor included: finds
  * the server in eg_chat_server (or tries again a second later), joins
  * with a fresh client port that dies with the server, and starts over
- * when that port dies. Lines read from stdin go to the server.
+ * when that port dies. Lines read from stdin go to the server; lines
+ * typed while there is none (before it is found, or while it is gone)
+ * wait, up to QUEUE_MAX of them, and go once it is found.
  *
  * usage: chat_client NICK (configured by the profile store)
  */
@@ -15,12 +17,16 @@
 
 #include "aemp.h"
 
+/* Lines kept while no server is known; beyond, the oldest is dropped. */
+#define QUEUE_MAX	64
+
 struct chat {
 	aemp_node	*n;
 	const char	*nick;
 	char		*server;
 	struct evbuffer	*input;
 	struct event	*stdin_ev;
+	json_t		*queue;		/* lines waiting for a server */
 };
 
 static void server_connect(aemp_node *, void *);
@@ -40,13 +46,51 @@ on_message(aemp_node *n, const char *self, json_t *msg, void *ud)
 static void
 on_client_gone(aemp_node *n, const char *port, json_t *reason, void *ud)
 {
+	struct chat *c = ud;
 	char *text = aemp_words(reason);
 
 	(void)port;
 	printf("\rdisconnected %s\n", text);
 	fflush(stdout);
 	free(text);
+	free(c->server);
+	c->server = NULL;	/* lines wait for the next one */
 	server_connect(n, ud);
+}
+
+/* The lines typed before there was a server, in order, after the join. */
+static void
+say_queued(struct chat *c)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(c->queue, i, v)
+		aemp_sndf(c->n, c->server, "sss", "privmsg", c->nick,
+		    json_string_value(v));
+	json_array_clear(c->queue);
+}
+
+static void
+say(struct chat *c, const char *line)
+{
+	json_t *v;
+
+	if (c->server != NULL) {
+		aemp_sndf(c->n, c->server, "sss", "privmsg", c->nick, line);
+		return;
+	}
+	if ((v = json_string(line)) == NULL) {
+		fprintf(stderr, "chat_client: a line that is not UTF-8 was "
+		    "dropped\n");
+		return;
+	}
+	if (json_array_size(c->queue) >= QUEUE_MAX) {
+		fprintf(stderr, "chat_client: no server yet: the oldest of %d "
+		    "waiting lines was dropped\n", QUEUE_MAX);
+		json_array_remove(c->queue, 0);
+	}
+	json_array_append_new(c->queue, v);
 }
 
 static void
@@ -69,6 +113,7 @@ server_connect(aemp_node *n, void *ud)
 	json_decref(servers);
 	aemp_sndf(n, c->server, "sss", "join", client, c->nick);
 	aemp_mon_kill(n, c->server, client);
+	say_queued(c);
 }
 
 /* Each line read is sent to the server, as privmsg NICK LINE. */
@@ -89,9 +134,7 @@ on_stdin(evutil_socket_t fd, short what, void *arg)
 	    EVBUFFER_EOL_LF)) != NULL) {
 		printf("> ");
 		fflush(stdout);
-		if (c->server != NULL)
-			aemp_sndf(c->n, c->server, "sss", "privmsg", c->nick,
-			    line);
+		say(c, line);
 		free(line);
 	}
 }
@@ -108,6 +151,7 @@ main(int argc, char **argv)
 	}
 	memset(&c, 0, sizeof c);
 	c.nick = argv[1];
+	c.queue = json_array();
 	c.n = aemp_configure(NULL, NULL, &err);
 	if (c.n == NULL) {
 		fprintf(stderr, "chat_client: %s\n", err);
@@ -126,5 +170,6 @@ main(int argc, char **argv)
 	evbuffer_free(c.input);
 	aemp_free(c.n);
 	free(c.server);
+	json_decref(c.queue);
 	return 0;
 }

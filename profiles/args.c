@@ -11,8 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "names.h"
 #include "store.h"
 #include "store_int.h"
+#include "wire.h"
 
 static const struct aemp_key {
 	const char		*k_name;
@@ -214,12 +216,6 @@ plain_value(const char *key, int type, const char *s, char **err)
 			store_seterr(err, "%s: empty profile name", key);
 			return NULL;
 		}
-		if (strcmp(key, "nodeid") == 0 &&
-		    (*s == '\0' || strchr(s, '#') != NULL)) {
-			store_seterr(err, "nodeid: '%s' is not a node ID (empty, or "
-			    "contains '#')", s);
-			return NULL;
-		}
 		return json_string(s);
 	}
 }
@@ -235,8 +231,165 @@ valid_item(int type, json_t *v)
 	    json_is_string(json_array_get(v, 0));
 }
 
+/* --- what a node accepts in each key --------------------------------------- */
+
+int
+aemp_service_valid(json_t *entry)
+{
+	const char *name = json_is_array(entry) ?
+	    json_string_value(json_array_get(entry, 0)) :
+	    json_string_value(entry);
+	size_t len = name != NULL ? strlen(name) : 0;
+
+	/* a function with arguments cannot be a module ("Pkg::") */
+	return name != NULL && pkg_name_valid(name, 1) &&
+	    !(json_is_array(entry) && name[len - 1] == ':') &&
+	    strchr(name, ':') != NULL &&
+	    strcmp(name, "AnyEvent::MP::_spawn") != 0;
+}
+
+int
+aemp_nodeid_valid(const char *id)
+{
+	const char *p;
+
+	/* '#' splits port IDs, ';' and control bytes would break greetings */
+	if (id == NULL || *id == '\0' || strpbrk(id, "#;") != NULL)
+		return 0;
+	for (p = id; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* The authentication methods of AEMP.md section 3.3, and the framings. */
+static const char *const auth_methods[] = {
+	"tls_md6_64_256", "hmac_md6_64_256", "tls_anon", "cleartext", NULL
+};
+static const char *const framings[] = { "json", "storable", NULL };
+
+static int
+in_set(const char *const *set, const char *s)
+{
+	for (; *set != NULL; set++)
+		if (strcmp(*set, s) == 0)
+			return 1;
+	return 0;
+}
+
+/* One entry of list key (type LIST or SERVICES), as a node reads it. */
+static int
+check_item(const char *key, json_t *v, char **err)
+{
+	const char *s = json_string_value(v);
+	char *text;
+
+	if (strcmp(key, "services") == 0) {
+		if (aemp_service_valid(v))
+			return 0;
+		text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		store_seterr(err, "services: %s is not a service (Pkg:: to load "
+		    "a module, Pkg::func or [\"Pkg::func\", args...] to call a "
+		    "function; names are parts of A-Z a-z 0-9 _ joined by ::)",
+		    text ? text : "?");
+		free(text);
+		return -1;
+	}
+	if (s == NULL)
+		return 0;	/* the caller says it must be a string */
+	if (strcmp(key, "seeds") == 0 && !aemp_seed_valid(s)) {
+		store_seterr(err, "seeds: '%s' is not a seed address (HOST:PORT, "
+		    "[IPv6]:PORT or PORT, with a port of 1 to 65535)", s);
+		return -1;
+	}
+	if (strcmp(key, "binds") == 0 && !aemp_bind_valid(s)) {
+		store_seterr(err, "binds: '%s' is not a bind address (HOST:PORT, "
+		    "[IPv6]:PORT, *:PORT, HOST, * or PORT; a port of 0 to 65535 "
+		    "or *)", s);
+		return -1;
+	}
+	if ((strcmp(key, "auth_offer") == 0 ||
+	    strcmp(key, "auth_accept") == 0) && !in_set(auth_methods, s)) {
+		store_seterr(err, "%s: '%s' is not an authentication method "
+		    "(tls_md6_64_256, hmac_md6_64_256, tls_anon, cleartext)",
+		    key, s);
+		return -1;
+	}
+	if (strcmp(key, "framing_format") == 0 && !in_set(framings, s)) {
+		store_seterr(err, "framing_format: '%s' is not a framing format "
+		    "(json, storable)", s);
+		return -1;
+	}
+	return 0;
+}
+
+/* What a node needs of the whole value (v already has the key's type). */
+static int
+check_value(const char *key, int type, json_t *v, char **err)
+{
+	size_t i;
+	json_t *e;
+	double d;
+
+	switch (type) {
+	case AEMP_KEY_LIST:
+	case AEMP_KEY_SERVICES:
+		json_array_foreach(v, i, e)
+			if (check_item(key, e, err) < 0)
+				return -1;
+		if (strcmp(key, "framing_format") == 0) {
+			json_array_foreach(v, i, e)
+				if (strcmp(json_string_value(e), "json") == 0)
+					return 0;
+			store_seterr(err, "framing_format: json, the only format "
+			    "aemp speaks, is not in the list");
+			return -1;
+		}
+		return 0;
+	case AEMP_KEY_NUMBER:
+		d = json_number_value(v);
+		if (d <= 0) {
+			store_seterr(err, "%s: %g is not greater than 0", key, d);
+			return -1;
+		}
+		if ((strcmp(key, "max_packet") == 0 ||
+		    strcmp(key, "max_queue") == 0) && (d != floor(d) ||
+		    d > 9007199254740992.0)) {
+			store_seterr(err, "%s: %g is not a whole number of bytes",
+			    key, d);
+			return -1;
+		}
+		return 0;
+	case AEMP_KEY_STRING:
+		if (strcmp(key, "nodeid") == 0 &&
+		    !aemp_nodeid_valid(json_string_value(v))) {
+			store_seterr(err, "nodeid: '%s' is not a node ID (empty, "
+			    "or contains '#', ';' or control characters)",
+			    json_string_value(v));
+			return -1;
+		}
+		return 0;
+	}
+	return 0;
+}
+
+static json_t *
+config_check(const char *key, json_t *value, char **err);
+
 json_t *
 aemp_config_check(const char *key, json_t *value, char **err)
+{
+	json_t *v = config_check(key, value, err);
+
+	if (v != NULL && check_value(key, aemp_key_type(key), v, err) < 0) {
+		json_decref(v);
+		return NULL;
+	}
+	return v;
+}
+
+static json_t *
+config_check(const char *key, json_t *value, char **err)
 {
 	int type = aemp_key_type(key);
 	size_t i;
@@ -330,7 +483,24 @@ aemp_config_item(const char *key, const char *arg, char **err)
 		json_decref(v);
 		return NULL;
 	}
+	if (check_item(key, v, err) < 0) {
+		json_decref(v);
+		return NULL;
+	}
 	return v;
+}
+
+int
+aemp_config_odd_start(int argc, char *const *argv, char **err)
+{
+	if (argc % 2 == 0 || aemp_key_type(argv[0]) < 0)
+		return 0;
+	if (argc == 1)
+		store_seterr(err, "%s has no value (to run a profile of that "
+		    "name: --profile %s)", argv[0], argv[0]);
+	else
+		store_seterr(err, "%s has no value", argv[argc - 1]);
+	return -1;
 }
 
 json_t *

@@ -56,7 +56,10 @@ json_t	*aemp_config_value(const char *key, const char *arg, char **err);
  * must match the key's type.
  */
 json_t	*aemp_config_check(const char *key, json_t *value, char **err);
-/* One element of a list key (addseed, delservice, ...): not split. */
+/*
+ * One element of a list key (addseed, addservice, ...): not split, and
+ * checked as aemp_config_check() checks each element.
+ */
 json_t	*aemp_config_item(const char *key, const char *arg, char **err);
 /*
  * Configure-style arguments "KEY VALUE KEY VALUE ..." (keys as in
@@ -64,6 +67,23 @@ json_t	*aemp_config_item(const char *key, const char *arg, char **err);
  * duplicates win.
  */
 json_t	*aemp_config_args(int argc, char **argv, char **err);
+/*
+ * Configure words with an odd count start with a profile name, as in the
+ * reference ("seed binds 1.2.3.4:4040"), unless the first word is a key
+ * ("profile", "profile X binds"): then the last key has no value. Returns
+ * 0 if the words may get a "profile" in front, else -1 with *err saying
+ * which key lacks its value.
+ */
+int	 aemp_config_odd_start(int argc, char *const *argv, char **err);
+/*
+ * What a node accepts, checked by aemp_config_check() for every value: a
+ * module or function name (parts of [A-Za-z0-9_] joined by "::"; with
+ * allow_trailing "Pkg::" too), a service entry ("Pkg::", "Pkg::func" or
+ * ["Pkg::func", args...]), a node ID (not empty, no '#', ';' or control
+ * bytes).
+ */
+int	 aemp_service_valid(json_t *entry);
+int	 aemp_nodeid_valid(const char *id);
 /*
  * Overwrites, in place, every argument that follows "secret" or
  * "setsecret", so that the shared secret does not stay visible to other

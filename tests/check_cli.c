@@ -243,7 +243,7 @@ START_TEST(test_json_arguments)
 	AEMP_OK(&w, "setbinds", "[\"127.0.0.1:4040\",\"[::1]:4040\"]");
 	AEMP_OK(&w, "services", "[[\"Pkg::func\",1,\"a\"],\"Mod::\"]");
 	AEMP_OK(&w, "monitor_timeout", "2.5", "autocork", "1", "nodelay",
-	    "false", "framing_format", "json,cbor");
+	    "false", "framing_format", "json,storable");
 	/* A first argument starting with [ is the whole command line. */
 	AEMP_OK(&w, "[\"profile\",\"j\",\"seeds\",\"a:1,b:2\","
 	    "\"auth_offer\",\"[\\\"hmac_md6_64_256\\\"]\"]");
@@ -254,7 +254,7 @@ START_TEST(test_json_arguments)
 	FIELD_EQ(v, "monitor_timeout", "2.5");
 	FIELD_EQ(v, "autocork", "true");
 	FIELD_EQ(v, "nodelay", "false");
-	FIELD_EQ(v, "framing_format", "[\"json\",\"cbor\"]");
+	FIELD_EQ(v, "framing_format", "[\"json\",\"storable\"]");
 	FIELD_EQ(v, "seeds", "[\"a:1\",\"b:2\"]");
 	FIELD_EQ(v, "auth_offer", "[\"hmac_md6_64_256\"]");
 	json_decref(v);
@@ -276,10 +276,12 @@ START_TEST(test_add_del)
 	AEMP_OK(&w, "export");
 	v = parse_out(&w);
 	FIELD_EQ(v, "seeds", "[\"b:2\",\"a:1\"]");	/* moved, not doubled */
-	FIELD_EQ(v, "services", "[\"S::\"]");
+	/* services are instances, as in the reference */
+	FIELD_EQ(v, "services", "[\"S::\",\"S::\"]");
 	json_decref(v);
 	AEMP_OK(&w, "delseed", "a:1", "delseed", "nope:1", "delbind", "y:1",
-	    "delservice", "S::", "profile", "p", "delseed", "a:1");
+	    "delservice", "S::", "delservice", "S::", "profile", "p",
+	    "delseed", "a:1");
 	AEMP_OK(&w, "export");
 	v = parse_out(&w);
 	FIELD_EQ(v, "seeds", "[\"b:2\"]");
@@ -295,6 +297,67 @@ START_TEST(test_add_del)
 	AEMP_OK(&w, "export");
 	ck_assert_str_eq(w.out, "{\n   \"profile\": {\n      \"p\": {}\n   },\n"
 	    "   \"version\": 1\n}\n");
+	world_free(&w);
+}
+END_TEST
+
+/* delservice removes one instance per call, the first equal one. */
+START_TEST(test_service_instances)
+{
+	struct world w;
+	json_t *v;
+
+	world_init(&w);
+	AEMP_OK(&w, "setservices", "X::,X::,Y::f,X::");
+	AEMP_OK(&w, "delservice", "X::");
+	AEMP_OK(&w, "export");
+	v = parse_out(&w);
+	FIELD_EQ(v, "services", "[\"X::\",\"Y::f\",\"X::\"]");
+	json_decref(v);
+	AEMP_OK(&w, "delservice", "X::", "delservice", "X::", "delservice",
+	    "X::", "addservice", "[\"Y::f\",1]", "addservice", "Y::f");
+	AEMP_OK(&w, "export");
+	v = parse_out(&w);
+	FIELD_EQ(v, "services", "[\"Y::f\",[\"Y::f\",1],\"Y::f\"]");
+	json_decref(v);
+	world_free(&w);
+}
+END_TEST
+
+/* Values a node would refuse are refused when typed, naming the item. */
+START_TEST(test_refuse_bad_values)
+{
+	struct world w;
+
+	world_init(&w);
+	AEMP_FAILS(&w, 1, "'nocolon' is not a seed address", "setseeds",
+	    "nocolon");
+	AEMP_FAILS(&w, 1, "'host:99999'", "setseeds", "a:1,host:99999");
+	AEMP_FAILS(&w, 1, "':1'", "setseeds", ":1");
+	AEMP_FAILS(&w, 1, "'x:-1' is not a bind address", "setbinds", "x:-1");
+	AEMP_FAILS(&w, 1, "'*:abc'", "addbind", "*:abc");
+	AEMP_FAILS(&w, 1, "\"../../etc/passwd\" is not a service",
+	    "addservice", "../../etc/passwd");
+	AEMP_FAILS(&w, 1, "\"bad name\"", "setservices", "bad name");
+	AEMP_FAILS(&w, 1, "'md5' is not an authentication method",
+	    "setauth_offer", "md5");
+	AEMP_FAILS(&w, 1, "'cbor' is not a framing format",
+	    "setframing_format", "cbor");
+	AEMP_FAILS(&w, 1, "0 is not greater than 0", "setmax_packet", "0");
+	AEMP_FAILS(&w, 1, "1.5 is not a whole number", "setmax_packet", "1.5");
+	AEMP_FAILS(&w, 1, "0 is not greater than 0", "setconnect_interval",
+	    "0");
+	ck_assert_ptr_nonnull(strstr(w.err, "nothing was changed"));
+	/* what a node takes passes: an ephemeral bind, IPv6, bare ports */
+	AEMP_OK(&w, "setbinds", "127.0.0.1:0,[::1]:*,4040", "setseeds",
+	    "localhost:1,[::1]:4040", "addservice", "[\"A::b\",1]",
+	    "setmax_packet", "65536");
+	/* run: a key without its value, before anything is executed */
+	AEMP_FAILS(&w, 1, "profile has no value", "run", "profile");
+	AEMP_FAILS(&w, 1, "binds has no value", "run", "profile", "X",
+	    "binds");
+	AEMP_FAILS(&w, 1, "'x:-1' is not a bind", "run", "seed", "binds",
+	    "x:-1");
 	world_free(&w);
 }
 END_TEST
@@ -401,11 +464,106 @@ START_TEST(test_gensecret_tls)
 	    first);
 	json_decref(v);
 	free(first);
-	AEMP_FAILS(&w, 1, "not supported yet: TLS", "gencert");
-	AEMP_FAILS(&w, 1, "not supported yet: TLS", "setcert", "/etc/passwd");
-	AEMP_FAILS(&w, 1, "not supported yet: TLS", "cert", "/etc/passwd");
 	AEMP_OK(&w, "--help");
-	ck_assert_ptr_nonnull(strstr(w.out, "not supported yet: TLS"));
+	ck_assert_ptr_null(strstr(w.out, "not supported yet"));
+	world_free(&w);
+}
+END_TEST
+
+/*
+ * gencert stores a certificate of the reference's shape (10.2), which a
+ * node accepts; setcert stores a file verbatim but refuses one without a
+ * certificate or without a key; delcert removes it; the store stays 0600.
+ */
+START_TEST(test_gencert_setcert_delcert)
+{
+	struct world w;
+	char path[512], *cmd, *pem, *openssl_out = NULL;
+	const char *cert;
+	struct stat st;
+	json_t *v;
+
+	world_init(&w);
+	AEMP_OK(&w, "gencert", "showconfig");
+	v = parse_out(&w);
+	cert = json_string_value(json_object_get(v, "cert"));
+	ck_assert_ptr_nonnull(cert);
+	/* certificate first, then the PKCS#8 key */
+	ck_assert(strncmp(cert, "-----BEGIN CERTIFICATE-----\n", 28) == 0);
+	ck_assert_ptr_nonnull(strstr(cert, "-----BEGIN PRIVATE KEY-----\n"));
+	ck_assert(strstr(cert, "BEGIN PRIVATE KEY") > strstr(cert,
+	    "END CERTIFICATE"));
+	snprintf(path, sizeof path, "%s/gen.pem", w.dir);
+	write_bytes(path, cert, 0);
+	if (asprintf(&cmd, "openssl x509 -in '%s' -noout -text", path) < 0)
+		abort();
+	{
+		char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+		ck_assert_int_eq(test_run(argv, NULL, NULL, &openssl_out, NULL,
+		    30), 0);
+	}
+	ck_assert_ptr_nonnull(strstr(openssl_out, "Issuer: CN = AnyEvent::MP"));
+	ck_assert_ptr_nonnull(strstr(openssl_out, "Subject: CN = AnyEvent::MP"));
+	ck_assert_ptr_nonnull(strstr(openssl_out, "(2048 bit)"));
+	ck_assert_ptr_nonnull(strstr(openssl_out, "sha256WithRSAEncryption"));
+	ck_assert_ptr_nonnull(strstr(openssl_out, "CA:TRUE"));
+	ck_assert_ptr_nonnull(strstr(openssl_out, "Version: 3"));
+	free(openssl_out);
+	free(cmd);
+	/* what a node loads: setcert checks it the same way */
+	AEMP_OK(&w, "profile", "q", "setcert", path);
+	ck_assert_int_eq(stat(w.rc, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0600);
+	pem = strdup(cert);
+	json_decref(v);
+
+	/* a second one differs; delcert removes it */
+	AEMP_OK(&w, "profile", "p", "gencert", "showconfig", "p");
+	v = parse_out(&w);
+	ck_assert_str_ne(json_string_value(json_object_get(v, "cert")), pem);
+	json_decref(v);
+	AEMP_OK(&w, "profile", "p", "delcert", "showconfig", "p");
+	v = parse_out(&w);
+	/* p inherits the global default's again */
+	ck_assert_str_eq(json_string_value(json_object_get(v, "cert")), pem);
+	json_decref(v);
+	AEMP_OK(&w, "delcert", "showconfig");
+	v = parse_out(&w);
+	ck_assert_ptr_null(json_object_get(v, "cert"));
+	json_decref(v);
+
+	/* setcert: verbatim, key first is fine (the CA layout) */
+	snprintf(path, sizeof path, "%s/keyfirst.pem", w.dir);
+	{
+		const char *k = strstr(pem, "-----BEGIN PRIVATE KEY-----");
+		char *text;
+		if (asprintf(&text, "%s%.*s", k, (int)(k - pem), pem) < 0)
+			abort();
+		write_bytes(path, text, 0);
+		AEMP_OK(&w, "setcert", path, "showconfig");
+		v = parse_out(&w);
+		ck_assert_str_eq(json_string_value(json_object_get(v, "cert")),
+		    text);
+		json_decref(v);
+		free(text);
+	}
+	AEMP_OK(&w, "delcert");
+	/* refusals, with nothing changed */
+	snprintf(path, sizeof path, "%s/certonly.pem", w.dir);
+	write_bytes(path, pem, (size_t)(strstr(pem, "-----BEGIN PRIVATE KEY")
+	    - pem));
+	AEMP_FAILS(&w, 1, "no private key", "setcert", path);
+	snprintf(path, sizeof path, "%s/keyonly.pem", w.dir);
+	write_bytes(path, strstr(pem, "-----BEGIN PRIVATE KEY"), 0);
+	AEMP_FAILS(&w, 1, "no certificate", "cert", path);
+	AEMP_FAILS(&w, 1, "/etc/passwd: no certificate", "setcert",
+	    "/etc/passwd");
+	AEMP_FAILS(&w, 1, "No such file", "setcert", "/nonexistent/x.pem");
+	AEMP_OK(&w, "showconfig");
+	v = parse_out(&w);
+	ck_assert_ptr_null(json_object_get(v, "cert"));
+	json_decref(v);
+	free(pem);
 	world_free(&w);
 }
 END_TEST
@@ -830,6 +988,14 @@ START_TEST(test_valgrind_commands)
 	world_init(&w);
 	ck_assert_int_eq(test_run(ok, w.env, NULL, NULL, NULL, 60), 0);
 	ck_assert_int_eq(test_run(bad, w.env, NULL, NULL, NULL, 60), 1);
+	/* --timeout takes words out of the argument list: none freed twice */
+	{
+		char *net[] = { "/usr/bin/valgrind", "-q", "--leak-check=full",
+		    "--errors-for-leak-kinds=definite,indirect",
+		    "--error-exitcode=9", bin, "cal", "--timeout", "0.5",
+		    "nobody", "time", NULL };
+		ck_assert_int_eq(test_run(net, w.env, NULL, NULL, NULL, 60), 1);
+	}
 	world_free(&w);
 	free(bin);
 }
@@ -1240,6 +1406,7 @@ cli_suite(void)
 	tcase_add_test(tc, test_profiles);
 	tcase_add_test(tc, test_import_export);
 	tcase_add_test(tc, test_gensecret_tls);
+	tcase_add_test(tc, test_gencert_setcert_delcert);
 	tcase_add_test(tc, test_locked_store);
 	tcase_add_test(tc, test_concurrent_writers);
 	tcase_add_test(tc, test_valgrind_commands);
@@ -1262,6 +1429,8 @@ cli_suite(void)
 	tcase_add_test(tc, test_missing_argument);
 	tcase_add_test(tc, test_invalid_json);
 	tcase_add_test(tc, test_bad_numbers);
+	tcase_add_test(tc, test_service_instances);
+	tcase_add_test(tc, test_refuse_bad_values);
 	tcase_add_test(tc, test_empty_profile_name);
 	tcase_add_test(tc, test_parent_cycle);
 	tcase_add_test(tc, test_all_or_nothing);

@@ -79,6 +79,24 @@ START_TEST(aempd_bad_arguments)
 	ck_assert_int_eq(test_run(argv3, env, NULL, NULL, &err, 10), 1);
 	ck_assert_ptr_nonnull(strstr(err, "missing"));
 	free(err);
+	/* a key without its value, not a profile named "profile" */
+	{
+		char *argv4[] = { bin, "profile", NULL };
+		char *argv5[] = { bin, "profile", "X", "binds", NULL };
+		char *argv6[] = { bin, "seed", "binds", "x:-1", NULL };
+		ck_assert_int_eq(test_run(argv4, env, NULL, NULL, &err, 10), 1);
+		ck_assert_msg(strstr(err, "profile has no value") != NULL, "%s",
+		    err);
+		free(err);
+		ck_assert_int_eq(test_run(argv5, env, NULL, NULL, &err, 10), 1);
+		ck_assert_msg(strstr(err, "binds has no value") != NULL, "%s",
+		    err);
+		free(err);
+		ck_assert_int_eq(test_run(argv6, env, NULL, NULL, &err, 10), 1);
+		ck_assert_msg(strstr(err, "'x:-1' is not a bind address") !=
+		    NULL, "%s", err);
+		free(err);
+	}
 	free(bin);
 }
 END_TEST

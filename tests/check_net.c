@@ -9,12 +9,14 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -246,7 +248,8 @@ START_TEST(bad_input)
 	free(err);
 	/* and every new command is documented in --help */
 	ck_assert_int_eq(AEMP(&out, NULL, "help", "shell"), 0);
-	ck_assert_ptr_nonnull(strstr(out, "usage: aemp shell [NODE]"));
+	ck_assert_ptr_nonnull(strstr(out, "usage: aemp shell [--timeout "
+	    "SECONDS] [NODE]"));
 	free(out);
 }
 END_TEST
@@ -270,9 +273,32 @@ START_TEST(no_answer_times_out)
 	ck_assert_msg(strstr(err, "aemp: cal: cannot reach node nobody within "
 	    "5 seconds") != NULL, "stderr: %s", err);
 	free(err);
-	/* without seeds, the message says so */
+	/* --timeout: the deadline is the one given */
+	t0 = test_now();
+	rc = AEMP(NULL, &err, "cal", "--timeout", "1.5", "nobody", "time");
+	ck_assert_int_eq(rc, 1);
+	ck_assert_msg(test_now() - t0 > 1.4 && test_now() - t0 < 4.4, "took %.1f s",
+	    test_now() - t0);
+	ck_assert_msg(strstr(err, "within 1.5 seconds") != NULL, "stderr: %s",
+	    err);
+	free(err);
+	ck_assert_int_eq(AEMP(NULL, &err, "cal", "--timeout", "0", "x"), 1);
+	ck_assert_msg(strstr(err, "--timeout: '0'") != NULL, "stderr: %s", err);
+	free(err);
+	ck_assert_int_eq(AEMP(NULL, &err, "mon", "--timeout", "2"), 1);
+	ck_assert_msg(strstr(err, "missing argument") != NULL, "stderr: %s",
+	    err);
+	free(err);
+	/* without seeds, the message says so, at once */
 	AEMP_OK("delseeds");
+	t0 = test_now();
 	ck_assert_int_eq(AEMP(NULL, &err, "mon", "nobody#x"), 1);
+	ck_assert_msg(test_now() - t0 < 3, "took %.1f s", test_now() - t0);
+	ck_assert_msg(strstr(err, "no seeds are configured") != NULL,
+	    "stderr: %s", err);
+	free(err);
+	ck_assert_int_eq(AEMP(NULL, &err, "shell"), 1);
+	ck_assert_msg(test_now() - t0 < 5, "took %.1f s", test_now() - t0);
 	ck_assert_msg(strstr(err, "no seeds are configured") != NULL,
 	    "stderr: %s", err);
 	free(err);
@@ -480,11 +506,51 @@ is_float_line(const char *s)
 	    strchr(s, '.') != NULL && t > 1e9;
 }
 
+/*
+ * aemp shell seed with standard input from a regular file holding input
+ * (NULL: from /dev/null); it must end by itself, with status 0.
+ */
+static void
+shell_from_file(const char *input, char **out, char **err)
+{
+	char in[PATH_MAX], log[PATH_MAX], *argv[] = { NULL, "shell", "seed",
+	    NULL };
+	pid_t pid;
+	int fd, status;
+
+	snprintf(in, sizeof in, "%s/shell.in", dir);
+	logpath(log, sizeof log, "shell");
+	if (input != NULL) {
+		FILE *f = fopen(in, "w");
+		ck_assert_ptr_nonnull(f);
+		fputs(input, f);
+		fclose(f);
+		fd = open(in, O_RDONLY);
+	} else
+		fd = open("/dev/null", O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	argv[0] = test_bin("aemp");
+	pid = test_spawn(argv, env, log, fd);
+	close(fd);
+	free(argv[0]);
+	status = test_wait(pid, 20);
+	if (status == -1) {
+		kill(pid, SIGKILL);
+		test_wait(pid, 5);
+	}
+	*out = test_slurp(log);
+	*err = strdup("");
+	ck_assert_msg(status != -1, "shell did not end: %s", *out);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "shell: status %d: %s", status, *out);
+}
+
 START_TEST(seed_network)
 {
 	char seed[64], log[PATH_MAX], log2[PATH_MAX], *out = NULL,
 	    *err = NULL;
 	int port = test_free_port(), rc;
+	double t0;
 	pid_t s, t;
 
 	snprintf(seed, sizeof seed, "127.0.0.1:%d", port);
@@ -550,6 +616,28 @@ START_TEST(seed_network)
 	free(out);
 	free(err);
 
+	/* an unknown request: no answer, and the message says why */
+	t0 = test_now();
+	rc = AEMP(NULL, &err, "cal", "--timeout", "2", "seed", "frobnicate");
+	ck_assert_int_eq(rc, 1);
+	ck_assert_msg(test_now() - t0 < 6, "took %.1f s", test_now() - t0);
+	ck_assert_msg(strstr(err, "'frobnicate' is probably not a request or "
+	    "function known there") != NULL, "cal: %s", err);
+	free(err);
+
+	/* shell with a regular file and with /dev/null on standard input */
+	shell_from_file("time\nup_nodes\n", &out, &err);
+	ck_assert_msg(strstr(out, "seed does not evaluate Perl") != NULL &&
+	    strstr(out, "\"second\"") != NULL, "shell < file: %s / %s", out,
+	    err);
+	free(out);
+	free(err);
+	shell_from_file(NULL, &out, &err);
+	ck_assert_msg(strstr(out, "seed does not evaluate Perl") != NULL,
+	    "shell < /dev/null: %s / %s", out, err);
+	free(out);
+	free(err);
+
 	/* restart: the same process executes aempd anew and serves again */
 	rc = AEMP(&out, &err, "restart", "seed");
 	ck_assert_msg(rc == 0, "restart: %d %s", rc, err);
@@ -570,6 +658,13 @@ START_TEST(seed_network)
 	stop_clean(t, "second");
 	stop_clean(s, "seed");
 	ck_assert(test_wait_for_text(log, "shutting down", 1));
+	/*
+	 * The shell's and restart's probes are not logged as refused evals
+	 * (eval itself, above, is), and clients coming and going are not
+	 * a seed's emergency.
+	 */
+	ck_assert_int_eq(count_text(log, "refusing eval request"), 1);
+	ck_assert_int_eq(count_text(log, "<1> no contact"), 0);
 }
 END_TEST
 
@@ -752,10 +847,14 @@ START_TEST(chat_service_serves_clients)
 	close(in1[0]);
 	ck_assert_msg(test_wait_for_text(c1, "nick1 (joins)", 20),
 	    "nick1 did not join");
+	/* a line typed before the server is found waits for it */
+	ck_assert(write(in2[1], "early bird\n", 11) == 11);
 	p2 = test_spawn(argv2, menv, c2, in2[0]);
 	close(in2[0]);
 	ck_assert_msg(test_wait_for_text(c1, "nick2 (joins)", 20),
 	    "nick1 did not see nick2 join");
+	ck_assert_msg(test_wait_for_text(c1, "nick2: early bird", 10),
+	    "the line typed before the server was found was lost");
 	ck_assert(write(in1[1], "hello\n", 6) == 6);
 	ck_assert(test_wait_for_text(c1, "nick1: hello", 10));
 	ck_assert(test_wait_for_text(c2, "nick1: hello", 10));
@@ -769,6 +868,26 @@ START_TEST(chat_service_serves_clients)
 	close(in2[1]);
 	free(argv1[0]);
 	stop_clean(s, "aempd");
+}
+END_TEST
+
+/* A service listed twice runs twice: two instances, as in the reference. */
+START_TEST(duplicate_services_are_instances)
+{
+	char bind[64], log[PATH_MAX];
+	pid_t d;
+
+	snprintf(bind, sizeof bind, "127.0.0.1:%d", test_free_port());
+	logpath(log, sizeof log, "twice");
+	AEMP_OK("setsecret", SECRET, "profile", "twice", "binds", bind,
+	    "addservice", "Chat::Server::start", "addservice",
+	    "Chat::Server::start");
+	d = start("aempd", log, NULL, "twice", NULL);
+	ck_assert_msg(wait_count(log, "chat: server twice#", 2, 20),
+	    "not two chat servers");
+	ck_assert_int_eq(count_text(log, "starting service "
+	    "Chat::Server::start."), 2);
+	stop_clean(d, "aempd");
 }
 END_TEST
 
@@ -840,6 +959,107 @@ readiness(const char *sockname)
 	ck_assert_int_eq(test_wait(d, 10), 0);
 	close(fd);
 }
+
+/* WATCHDOG_USEC: aempd pings from its loop, at half the interval. */
+START_TEST(watchdog_pings)
+{
+	char bind[64], log[PATH_MAX], nenv[PATH_MAX + 32], path[PATH_MAX];
+	char *extra[] = { nenv, "WATCHDOG_USEC=600000", NULL }, *msg;
+	int fd, pings = 0, i;
+	double t0;
+	pid_t d;
+
+	snprintf(path, sizeof path, "%s/notify", dir);
+	fd = notify_socket(path);
+	snprintf(nenv, sizeof nenv, "NOTIFY_SOCKET=%s", path);
+	snprintf(bind, sizeof bind, "127.0.0.1:%d", test_free_port());
+	logpath(log, sizeof log, "aempd");
+	d = start("aempd", log, extra, "nodeid", "wd", "binds", bind,
+	    "secret", SECRET, NULL);
+	t0 = test_now();
+	for (i = 0; i < 40 && pings < 4; i++) {
+		if ((msg = receive(fd, 10)) == NULL)
+			break;
+		if (strcmp(msg, "WATCHDOG=1") == 0)
+			pings++;
+		free(msg);
+	}
+	ck_assert_msg(pings == 4, "%d watchdog pings", pings);
+	/* four at 0.3 s after the first: about 0.9 s, not much more */
+	ck_assert_msg(test_now() - t0 < 8, "pings took %.1f s", test_now() - t0);
+	stop_clean(d, "aempd");
+	close(fd);
+	unlink(path);
+	/* for another process, WATCHDOG_PID says: no pings */
+	extra[1] = "WATCHDOG_USEC=200000";
+	{
+		char *extra2[] = { nenv, extra[1], "WATCHDOG_PID=1", NULL };
+		fd = notify_socket(path);
+		d = start("aempd", log, extra2, "nodeid", "wd", "binds", bind,
+		    "secret", SECRET, NULL);
+		msg = receive(fd, 20);	/* READY=1 */
+		ck_assert_msg(msg != NULL && strncmp(msg, "READY=1", 7) == 0,
+		    "got %s", msg ? msg : "(nothing)");
+		free(msg);
+		msg = receive(fd, 1.5);
+		ck_assert_msg(msg == NULL, "got %s", msg);
+		stop_clean(d, "aempd");
+		close(fd);
+	}
+}
+END_TEST
+
+/*
+ * Under journald (JOURNAL_STREAM names stderr): "<PRIORITY>message" lines,
+ * the AnyEvent level mapped to syslog's; anywhere else the usual format.
+ */
+START_TEST(journald_prefixes)
+{
+	char bind[64], log[PATH_MAX], jenv[128], *text;
+	char *extra[] = { jenv, "AEMP_WARNLEVEL=9", NULL };
+	struct stat st;
+	FILE *f;
+	pid_t d;
+
+	logpath(log, sizeof log, "journal");
+	f = fopen(log, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	ck_assert_int_eq(stat(log, &st), 0);
+	snprintf(jenv, sizeof jenv, "JOURNAL_STREAM=%ju:%ju",
+	    (uintmax_t)st.st_dev, (uintmax_t)st.st_ino);
+	snprintf(bind, sizeof bind, "127.0.0.1:%d", test_free_port());
+	d = start("aempd", log, extra, "nodeid", "jd", "binds", bind,
+	    "secret", SECRET, "services", "[\"Missing::\"]", NULL);
+	ck_assert(test_wait_for_text(log, "module Missing", 20));
+	stop_clean(d, "aempd");
+	text = test_slurp(log);
+	/* level 8 is debug (7), level 2 (not found) err (3), 7 info (6) */
+	ck_assert_msg(strncmp(text, "<7>node jd starting up.\n", 24) == 0,
+	    "%s", text);
+	ck_assert_msg(strstr(text, "\n<3>module Missing: not found") != NULL,
+	    "%s", text);
+	ck_assert_msg(strstr(text, "\n<6>received signal 15") != NULL, "%s",
+	    text);
+	ck_assert_msg(strstr(text, " <8> ") == NULL, "%s", text);
+	free(text);
+	/* another stream (not stderr's inode): the usual lines */
+	logpath(log, sizeof log, "journal2");
+	d = start("aempd", log, extra, "nodeid", "jd", "binds", bind,
+	    "secret", SECRET, NULL);
+	ck_assert(test_wait_for_text(log, "node listens on", 20));
+	stop_clean(d, "aempd");
+	ck_assert_int_eq(count_text(log, " <8> node jd starting up."), 1);
+	ck_assert_int_eq(count_text(log, "\n<"), 0);
+	/* the mapping itself */
+	ck_assert_int_eq(aemp_syslog_priority(0), 5);
+	ck_assert_int_eq(aemp_syslog_priority(1), 2);
+	ck_assert_int_eq(aemp_syslog_priority(4), 3);
+	ck_assert_int_eq(aemp_syslog_priority(5), 4);
+	ck_assert_int_eq(aemp_syslog_priority(6), 5);
+	ck_assert_int_eq(aemp_syslog_priority(9), 7);
+}
+END_TEST
 
 START_TEST(readiness_to_a_path)
 {
@@ -919,11 +1139,39 @@ START_TEST(module_errors)
 	char *relenv[] = { rc_env, "AEMP_MODULE_PATH=lib/aemp", NULL };
 	pid_t d;
 
-	/* a relative module path depends on the directory: refused */
-	ck_assert_int_eq(test_run(argv, relenv, NULL, NULL, &err, 10), 1);
-	ck_assert_msg(strstr(err, "'lib/aemp' is not an absolute directory") !=
-	    NULL, "%s", err);
-	free(err);
+	/*
+	 * A relative module path is taken from where aempd starts: the
+	 * build's lib/aemp reached from this directory through "..".
+	 */
+	{
+		char cwd[PATH_MAX], build[PATH_MAX], rel[3 * PATH_MAX];
+		char relmenv[3 * PATH_MAX + 32];
+		const char *p;
+		size_t len = 0;
+		const char *b = getenv("AEMP_BUILD");
+		ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
+		ck_assert_ptr_nonnull(realpath(b != NULL ? b : "build", build));
+		for (p = cwd; *p != '\0'; p++)
+			if (*p == '/' && p[1] != '\0')
+				len += (size_t)snprintf(rel + len, sizeof rel - len,
+				    "../");
+		snprintf(rel + len, sizeof rel - len, "%s/lib/aemp", build + 1);
+		snprintf(relmenv, sizeof relmenv, "AEMP_MODULE_PATH=%s", rel);
+		relenv[1] = relmenv;
+		snprintf(bind, sizeof bind, "127.0.0.1:%d", test_free_port());
+		logpath(log, sizeof log, "relative");
+		{
+			char *rargv[] = { argv[0], "nodeid", "r", "secret",
+			    SECRET, "binds", bind, "services",
+			    "[\"Chat::Server::\"]", NULL };
+			d = test_spawn(rargv, relenv, log, -1);
+		}
+		ck_assert_msg(test_wait_for_text(log, "loaded module "
+		    "Chat::Server from /", 20), "relative path: %s",
+		    test_slurp(log));
+		stop_clean(d, "aempd");
+	}
+	(void)err;
 	free(argv[0]);
 
 	snprintf(mods, sizeof mods, "%s/mods", dir);
@@ -933,9 +1181,15 @@ START_TEST(module_errors)
 	snprintf(menv, sizeof menv, "AEMP_MODULE_PATH=%s", mods);
 	snprintf(bind, sizeof bind, "127.0.0.1:%d", test_free_port());
 	logpath(log, sizeof log, "aempd");
+	/* a bad name is refused when typed, as aempd would ignore it */
+	ck_assert_int_eq(AEMP(NULL, &err, "profile", "m", "addservice",
+	    "notaname"), 1);
+	ck_assert_msg(strstr(err, "\"notaname\" is not a service") != NULL,
+	    "%s", err);
+	free(err);
 	AEMP_OK("setsecret", SECRET, "profile", "m", "binds", bind,
-	    "services", "[\"Bad::\", \"Missing::\", \"Bad::f\", \"notaname\","
-	    " \"Chat::Server::start\"]");
+	    "services", "[\"Bad::\", \"Missing::\", \"Bad::f\", "
+	    "\"Chat::Server::start\"]");
 	d = start("aempd", log, extra, "m", NULL);
 	ck_assert(test_wait_for_text(log, "starting service Chat::Server::"
 	    "start", 20));
@@ -943,8 +1197,6 @@ START_TEST(module_errors)
 	ck_assert(test_wait_for_text(log, "module Missing: not found in ", 5));
 	ck_assert(test_wait_for_text(log, "unable to resolve function Bad::f",
 	    5));
-	ck_assert(test_wait_for_text(log, "service notaname: not a Pkg:: or "
-	    "Pkg::func name", 5));
 	/* not in this module path */
 	ck_assert(test_wait_for_text(log, "unable to resolve function "
 	    "Chat::Server::start", 5));
@@ -957,7 +1209,8 @@ END_TEST
 
 START_TEST(unit_file_verifies)
 {
-	char *unit = source_file("systemd/aempd@.service"), *text, *out = NULL;
+	char *unit = source_file("systemd/aempd@.service.in"), *text;
+	char *out = NULL;
 	char *err = NULL;
 	char build[PATH_MAX], path[PATH_MAX], *p;
 	const char *b = getenv("AEMP_BUILD");
@@ -973,6 +1226,13 @@ START_TEST(unit_file_verifies)
 	ck_assert_ptr_nonnull(strstr(text, "Restart=on-failure"));
 	ck_assert_ptr_nonnull(strstr(text,
 	    "ExecStart=@PREFIX@/bin/aempd --profile %i"));
+	/* its own user, a watchdog, and the sandbox of aempd(8) */
+	ck_assert_ptr_nonnull(strstr(text, "\nUser=aemp\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\nWatchdogSec="));
+	ck_assert_ptr_nonnull(strstr(text, "\nLimitNOFILE="));
+	ck_assert_ptr_nonnull(strstr(text, "\nProtectProc=invisible\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\nSystemCallFilter=@system-service\n"
+	    "SystemCallFilter=~@privileged @resources\n"));
 	if (access("/usr/bin/systemd-analyze", X_OK) != 0 &&
 	    access("/bin/systemd-analyze", X_OK) != 0) {
 		printf("check_net: systemd-analyze is not installed: skipping "
@@ -1005,6 +1265,24 @@ START_TEST(unit_file_verifies)
 	    out, err);
 	free(out);
 	free(err);
+	/* and its exposure stays "OK" (1.3 when written) or better */
+	{
+		char *sec[] = { argv[0], "security", "--offline=yes", path,
+		    NULL };
+		const char *lvl;
+		double score;
+		rc = test_run(sec, NULL, NULL, &out, &err, 60);
+		lvl = strstr(out, "Overall exposure level for ");
+		ck_assert_msg(rc == 0 && lvl != NULL, "security: %d %s%s", rc,
+		    out, err);
+		lvl = strstr(lvl, ": ");
+		ck_assert_ptr_nonnull(lvl);
+		score = strtod(lvl + 2, NULL);
+		ck_assert_msg(score <= 4.0 && strstr(lvl, " OK") != NULL,
+		    "exposure: %.40s", lvl);
+		free(out);
+		free(err);
+	}
 	free(text);
 	free(unit);
 }
@@ -1022,6 +1300,8 @@ net_suite(void)
 	tcase_add_test(tc, unit_file_verifies);
 	tcase_add_test(tc, no_answer_times_out);
 	tcase_add_test(tc, readiness_to_a_path);
+	tcase_add_test(tc, watchdog_pings);
+	tcase_add_test(tc, journald_prefixes);
 	tcase_add_test(tc, readiness_to_an_abstract_socket);
 	tcase_add_test(tc, module_errors);
 	tcase_add_test(tc, sighup_reloads);
@@ -1030,6 +1310,7 @@ net_suite(void)
 	tcase_add_test(tc, seed_network);
 	tcase_add_test(tc, snd_reaches_the_receiver_example);
 	tcase_add_test(tc, chat_service_serves_clients);
+	tcase_add_test(tc, duplicate_services_are_instances);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -72,7 +72,7 @@ START_TEST(test_values)
 	assert_value("binds", "*:4040", "[\"*:4040\"]");
 	assert_value("binds", "4040,4041", "[\"4040\",\"4041\"]");
 	assert_value("seeds", "", "[]");
-	assert_value("seeds", "a,,b,", "[\"a\",\"b\"]");
+	assert_value("seeds", "a:1,,b:2,", "[\"a:1\",\"b:2\"]");
 	assert_value("seeds", "[\"h:1\",\"h:2\"]", "[\"h:1\",\"h:2\"]");
 	assert_value("seeds", "\"x:1,y:2\"", "[\"x:1\",\"y:2\"]");
 	assert_value("services", "A::,B::f", "[\"A::\",\"B::f\"]");
@@ -113,6 +113,35 @@ START_TEST(test_bad_values)
 	assert_bad_value("binds", "{\"a\":1}", "must be a list", NULL);
 	assert_bad_value("services", "[[1]]", "element 0", NULL);
 	assert_bad_value("nodeid", "a#b", "nodeid", NULL);
+	/* every element as the node reads it, named in the message */
+	assert_bad_value("seeds", "a:1,nocolon", "'nocolon'", "seed address");
+	assert_bad_value("seeds", "host:99999", "'host:99999'", NULL);
+	assert_bad_value("seeds", ":1", "':1'", NULL);
+	assert_bad_value("seeds", "h:0", "'h:0'", NULL);
+	assert_bad_value("seeds", "h:*", "'h:*'", NULL);
+	assert_bad_value("binds", "x:-1", "'x:-1'", "bind address");
+	assert_bad_value("binds", "*:abc", "'*:abc'", NULL);
+	assert_bad_value("services", "../../etc/passwd", "../../etc/passwd",
+	    "not a service");
+	assert_bad_value("services", "bad name", "\"bad name\"", NULL);
+	assert_bad_value("services", "[[\"Pkg::\",1]]", "[\"Pkg::\",1]", NULL);
+	assert_bad_value("auth_offer", "md5", "'md5'", "authentication");
+	assert_bad_value("auth_accept", "cleartext,x", "'x'", NULL);
+	assert_bad_value("framing_format", "cbor", "'cbor'", NULL);
+	assert_bad_value("framing_format", "storable", "json", NULL);
+	assert_bad_value("max_packet", "0", "max_packet", "greater than 0");
+	assert_bad_value("max_packet", "1.5", "1.5", "whole number");
+	assert_bad_value("max_queue", "0", "max_queue", NULL);
+	assert_bad_value("connect_interval", "0", "connect_interval", NULL);
+	assert_bad_value("monitor_timeout", "0", "monitor_timeout", NULL);
+	assert_bad_value("nodeid", "a;b", "nodeid", NULL);
+	assert_value("binds", "127.0.0.1:0,*,*:*,4040,[::1]:1,h",
+	    "[\"127.0.0.1:0\",\"*\",\"*:*\",\"4040\",\"[::1]:1\",\"h\"]");
+	assert_value("seeds", "4040,[::1]:1,h:65535",
+	    "[\"4040\",\"[::1]:1\",\"h:65535\"]");
+	assert_value("framing_format", "json,storable",
+	    "[\"json\",\"storable\"]");
+	assert_value("max_packet", "1e6", "1000000.0");
 	assert_bad_value("nodeid", "[1]", "must be a string", NULL);
 	assert_bad_value("parent", "", "empty profile name", NULL);
 	assert_bad_value("bogus", "1", "unknown configuration key 'bogus'",
@@ -137,9 +166,12 @@ START_TEST(test_items)
 	char *err = NULL, *s;
 	json_t *v;
 
-	v = aemp_config_item("seeds", "a:1,b:2", &err);
-	ck_assert(json_is_string(v));	/* one item: never split */
-	ck_assert_str_eq(json_string_value(v), "a:1,b:2");
+	/* one item: never split, so "a:1,b:2" is one (bad) address */
+	ck_assert_ptr_null(aemp_config_item("seeds", "a:1,b:2", &err));
+	ck_assert_ptr_nonnull(strstr(err, "'a:1,b:2' is not a seed address"));
+	free(err);
+	v = aemp_config_item("seeds", "a:1", &err);
+	ck_assert_str_eq(json_string_value(v), "a:1");
 	json_decref(v);
 	v = aemp_config_item("services", "[\"A::f\",1]", &err);
 	s = dump(v);
@@ -181,6 +213,23 @@ START_TEST(test_config_args)
 	ck_assert_ptr_null(aemp_config_args(2, bad3, &err));
 	ck_assert_ptr_nonnull(strstr(err, "monitor_timeout"));
 	free(err);
+}
+END_TEST
+
+/* "run profile" and "run profile X binds": a key lacks its value. */
+START_TEST(test_odd_start)
+{
+	char *one[] = { "profile" }, *three[] = { "profile", "X", "binds" };
+	char *named[] = { "seed", "binds", "a:1" }, *err = NULL;
+
+	ck_assert_int_eq(aemp_config_odd_start(1, one, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "profile has no value"));
+	free(err);
+	ck_assert_int_eq(aemp_config_odd_start(3, three, &err), -1);
+	ck_assert_str_eq(err, "binds has no value");
+	free(err);
+	ck_assert_int_eq(aemp_config_odd_start(3, named, &err), 0);
+	ck_assert_int_eq(aemp_config_odd_start(2, three, &err), 0);
 }
 END_TEST
 
@@ -673,6 +722,7 @@ profiles_suite(void)
 	tcase_add_test(tc, test_bad_values);
 	tcase_add_test(tc, test_items);
 	tcase_add_test(tc, test_config_args);
+	tcase_add_test(tc, test_odd_start);
 	tcase_add_test(tc, test_keys);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("store");

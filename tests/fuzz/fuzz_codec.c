@@ -102,6 +102,23 @@ check_dump(const char *data, size_t size)
 	if (n >= 0 && (ref == NULL || strlen(ref) != (size_t)n ||
 	    memcmp(ref, mine, (size_t)n) != 0))
 		abort();	/* wrote other bytes than jansson */
+	/* the whole packet, whichever way it is formatted, and the name */
+	if (json_is_array(v)) {
+		struct bytes out = { 0 };
+		json_t *named = json_pack("[s]", "nm");
+		char *want;
+		bytes_add(&out, "x", 1);	/* something queued before */
+		json_array_extend(named, v);
+		want = json_dumps(named, JSON_COMPACT);
+		if (json_dump_named("nm", 2, v, &out) == 0 ? want == NULL ||
+		    out.len != strlen(want) + 1 ||
+		    memcmp(bytes_ptr(&out) + 1, want, out.len - 1) != 0 :
+		    want != NULL || out.len != 1)
+			abort();
+		free(want);
+		json_decref(named);
+		bytes_free(&out);
+	}
 	free(ref);
 	json_decref(v);
 }
@@ -343,6 +360,28 @@ check_decide(const char *data, size_t size)
 	free(name);
 }
 
+/* plain_span() counts what plain_byte() accepts, json_string_fast() too. */
+static void
+check_plain(const char *data, size_t size)
+{
+	size_t i = 0;
+	char *s;
+	json_t *a, *b;
+
+	while (i < size && plain_byte((unsigned char)data[i]))
+		i++;
+	if (plain_span(data, size) != i)
+		abort();
+	s = strndup(data, size);
+	a = json_string(s);
+	b = json_string_fast(s);
+	if ((a == NULL) != (b == NULL) || (a != NULL && !json_equal(a, b)))
+		abort();
+	json_decref(a);
+	json_decref(b);
+	free(s);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -351,5 +390,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_lenient((const char *)data, size);
 	check_decide((const char *)data, size);
 	check_perl_packet(data, size);
+	check_plain((const char *)data, size);
 	return 0;
 }

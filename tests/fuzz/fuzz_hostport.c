@@ -19,12 +19,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(s, data, size);
 	s[size] = '\0';
+	/* a seed is a bind too; both agree with the parser */
+	if (aemp_seed_valid(s) && !aemp_bind_valid(s))
+		abort();
 	if (aemp_hostport_parse(s, &host, &port) != 0) {
-		if (host != NULL || port != NULL)
+		if (host != NULL || port != NULL || aemp_seed_valid(s))
 			abort();
 		free(s);
 		return 0;
 	}
+	if (!aemp_bind_valid(s) || aemp_seed_valid(s) != (port != NULL &&
+	    strcmp(port, "*") != 0))
+		abort();
 	if (host == NULL && port == NULL)
 		abort();
 	if (host != NULL && (host[0] == '\0' || strpbrk(host, "[] \t\r\n")))

@@ -1,0 +1,411 @@
+/*
+ * stream_tls.c: TLS over another stream (AEMP-TLS-EXT.md 10.4, 10.5),
+ * with OpenSSL driven through two memory BIOs from our event loop. Bytes
+ * the transport read behind the peer's nonce line are handed over as the
+ * start of the TLS stream, so nothing that came early is lost. Reads pull
+ * ciphertext from the lower stream until it has no more or the caller's
+ * buffer is full; a write turns what the caller has queued (a whole loop
+ * turn's packets) into as few records as TLS allows: one per 16 KiB.
+ *
+ * Like the reference, a stream that failed (a certificate rejected, say)
+ * sends nothing more, no alert included, and the end of the connection
+ * is a plain close without close_notify; an end of the lower stream is an
+ * ordinary end of stream, with or without close_notify.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "bytes.h"
+#include "stream.h"
+
+#define TLS_SCRATCH	(32 * 1024)	/* ciphertext per lower read */
+#define TLS_WRITE_MAX	(256 * 1024)	/* plaintext per SSL_write */
+
+struct tls_stream {
+	struct aemp_stream s;		/* first: what the transport sees */
+	struct aemp_stream *lower;
+	SSL		*ssl;
+	BIO		*rbio, *wbio;	/* owned by ssl */
+	struct bytes	 cout;		/* ciphertext the lower did not take */
+	int		 failed;	/* fatal: send nothing more */
+	int		 unreported;	/* failed behind data: say so next */
+	int		 eof;		/* the lower stream ended */
+	int		 more;		/* the last read filled the buffer */
+};
+
+/* --- the context ----------------------------------------------------------- */
+
+/* Encrypted keys are not supported: never prompt for a passphrase. */
+static int
+no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf; (void)size; (void)rwflag; (void)u;
+	return 0;
+}
+
+static char *
+ctx_error(SSL_CTX *ctx, const char *what)
+{
+	char *err;
+
+	if (ctx != NULL)
+		SSL_CTX_free(ctx);
+	ERR_clear_error();
+	if ((err = strdup(what)) == NULL)
+		abort();
+	return err;
+}
+
+/*
+ * The first CERTIFICATE block is our own certificate, the others its
+ * chain; every one of them is a trust anchor and nothing else is (no
+ * system store). The first private key block is our key. The order of
+ * the blocks does not matter (10.1).
+ */
+struct ssl_ctx_st *
+tls_ctx_new(const char *pem, size_t len, char **err)
+{
+	SSL_CTX *ctx;
+	X509_STORE *store;
+	X509 *x;
+	EVP_PKEY *key;
+	BIO *b;
+	int n, ok = 1;
+
+	*err = NULL;
+	if (len > INT_MAX)
+		return (*err = ctx_error(NULL, "cert: PEM text too large")),
+		    NULL;
+	if ((ctx = SSL_CTX_new(TLS_method())) == NULL)
+		return (*err = ctx_error(NULL, "cert: TLS set-up failed")),
+		    NULL;
+	SSL_CTX_set_options(ctx, SSL_OP_ALL | SSL_OP_NO_SSLv2 |
+	    SSL_OP_NO_SSLv3 | SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_TICKET |
+	    SSL_OP_IGNORE_UNEXPECTED_EOF);
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_num_tickets(ctx, 0);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	/* idle connections give their record buffers back: 67 -> 48 KB each */
+	SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+	    SSL_MODE_RELEASE_BUFFERS);
+	store = SSL_CTX_get_cert_store(ctx);
+	if ((b = BIO_new_mem_buf(pem, (int)len)) == NULL)
+		return (*err = ctx_error(ctx, "cert: out of memory")), NULL;
+	for (n = 0; (x = PEM_read_bio_X509(b, NULL, no_passphrase,
+	    NULL)) != NULL; n++) {
+		if (n == 0)
+			ok &= SSL_CTX_use_certificate(ctx, x) == 1;
+		else
+			ok &= SSL_CTX_add1_chain_cert(ctx, x) == 1;
+		/* the same certificate twice is no error */
+		X509_STORE_add_cert(store, x);
+		X509_free(x);
+	}
+	BIO_free(b);
+	ERR_clear_error();
+	if (n == 0)
+		return (*err = ctx_error(ctx, "cert: no certificate in the "
+		    "PEM text")), NULL;
+	if (!ok)
+		return (*err = ctx_error(ctx, "cert: unusable certificate")),
+		    NULL;
+	if ((b = BIO_new_mem_buf(pem, (int)len)) == NULL)
+		return (*err = ctx_error(ctx, "cert: out of memory")), NULL;
+	key = PEM_read_bio_PrivateKey(b, NULL, no_passphrase, NULL);
+	BIO_free(b);
+	if (key == NULL)
+		return (*err = ctx_error(ctx, "cert: no private key in the "
+		    "PEM text (an unencrypted PRIVATE KEY or RSA PRIVATE KEY "
+		    "block)")), NULL;
+	ok = SSL_CTX_use_PrivateKey(ctx, key) == 1 &&
+	    SSL_CTX_check_private_key(ctx) == 1;
+	EVP_PKEY_free(key);
+	if (!ok)
+		return (*err = ctx_error(ctx, "cert: the private key does not "
+		    "belong to the first certificate")), NULL;
+	/* the peer's certificate is required in both roles (10.5) */
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
+	    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	ERR_clear_error();
+	return ctx;
+}
+
+void
+tls_ctx_free(struct ssl_ctx_st *ctx)
+{
+	SSL_CTX_free(ctx);
+}
+
+/* --- the stream ----------------------------------------------------------- */
+
+/* The first OpenSSL error, as the reference logs it (10.8). */
+static void
+tls_fail(struct tls_stream *t)
+{
+	unsigned long e = ERR_get_error();
+	long vr = SSL_get_verify_result(t->ssl);
+
+	t->failed = 1;
+	if (e == 0)
+		snprintf(t->s.err, sizeof t->s.err, "TLS protocol error");
+	else
+		ERR_error_string_n(e, t->s.err, sizeof t->s.err);
+	if (vr != X509_V_OK && strstr(t->s.err, "certificate verify") != NULL) {
+		size_t used = strlen(t->s.err);
+		snprintf(t->s.err + used, sizeof t->s.err - used, " (%s)",
+		    X509_verify_cert_error_string(vr));
+	}
+	ERR_clear_error();
+	errno = EPROTO;
+}
+
+/* Moves the lower stream's failure text up. */
+static void
+lower_fail(struct tls_stream *t, int e)
+{
+	snprintf(t->s.err, sizeof t->s.err, "%s", stream_error(t->lower, e));
+	errno = e;
+}
+
+/* Sends the records OpenSSL made: 0 all sent, 1 some left, -1 failed. */
+static int
+tls_push(struct tls_stream *t)
+{
+	size_t n = BIO_ctrl_pending(t->wbio);
+	ssize_t got;
+
+	if (t->failed)
+		return 0;
+	if (n > 0) {
+		int r = BIO_read(t->wbio, bytes_reserve(&t->cout, n), (int)n);
+		if (r > 0)
+			bytes_commit(&t->cout, (size_t)r);
+	}
+	while (t->cout.len > 0) {
+		got = stream_write(t->lower, bytes_ptr(&t->cout), t->cout.len);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 1;
+		if (got < 0) {
+			lower_fail(t, errno);
+			return -1;
+		}
+		bytes_consume(&t->cout, (size_t)got);
+	}
+	return 0;
+}
+
+static ssize_t
+tls_read(struct aemp_stream *s, void *buf, size_t len)
+{
+	struct tls_stream *t = (struct tls_stream *)s;
+	char scratch[TLS_SCRATCH];
+	size_t got = 0;
+	int drained = 0;
+
+	if (t->failed) {
+		t->unreported = 0;
+		errno = EPROTO;
+		return -1;
+	}
+	ERR_clear_error();
+	while (got < len) {
+		size_t want = len - got > INT_MAX ? INT_MAX : len - got;
+		int r = SSL_read(t->ssl, (char *)buf + got, (int)want), e;
+		ssize_t n;
+
+		if (r > 0) {
+			got += (size_t)r;
+			continue;
+		}
+		e = SSL_get_error(t->ssl, r);
+		if (e == SSL_ERROR_ZERO_RETURN) {
+			t->eof = 1;	/* close_notify */
+			break;
+		}
+		if (e != SSL_ERROR_WANT_READ) {
+			tls_fail(t);
+			if (got == 0)
+				return -1;
+			/* what came before the failure is delivered first */
+			t->unreported = 1;
+			return (ssize_t)got;
+		}
+		if (drained || t->eof)
+			break;
+		n = stream_read(t->lower, scratch, sizeof scratch);
+		if (n > 0) {
+			BIO_write(t->rbio, scratch, (int)n);
+			/*
+			 * Less than asked for: the socket is empty, and a
+			 * read that says so would be a syscall per message.
+			 * If more came meanwhile, the socket is readable.
+			 */
+			if ((size_t)n < sizeof scratch)
+				drained = 1;
+		} else if (n == 0)
+			t->eof = 1;
+		else if (errno == EAGAIN || errno == EWOULDBLOCK ||
+		    errno == EINTR)
+			drained = 1;
+		else {
+			lower_fail(t, errno);
+			return -1;
+		}
+	}
+	t->more = got == len;
+	/* handshake flights, alerts, key update answers */
+	if (tls_push(t) < 0)
+		return -1;
+	if (got > 0)
+		return (ssize_t)got;
+	if (t->eof)
+		return 0;
+	s->want = EV_READ;
+	errno = EAGAIN;
+	return -1;
+}
+
+static ssize_t
+tls_write(struct aemp_stream *s, const void *buf, size_t len)
+{
+	struct tls_stream *t = (struct tls_stream *)s;
+	int r, e;
+
+	if (t->failed) {
+		errno = EPROTO;
+		return -1;
+	}
+	/* records still waiting for the socket come first */
+	if ((r = tls_push(t)) != 0) {
+		if (r > 0) {
+			s->want = EV_WRITE;
+			errno = EAGAIN;
+		}
+		return -1;
+	}
+	ERR_clear_error();
+	r = SSL_write(t->ssl, buf, (int)(len > TLS_WRITE_MAX ? TLS_WRITE_MAX :
+	    len));
+	if (r <= 0) {
+		e = SSL_get_error(t->ssl, r);
+		if (e != SSL_ERROR_WANT_READ) {
+			tls_fail(t);
+			return -1;
+		}
+		/* the handshake is not through yet: after the next read */
+		if (tls_push(t) < 0)
+			return -1;
+		s->want = EV_READ;
+		errno = EAGAIN;
+		return -1;
+	}
+	if (tls_push(t) < 0)
+		return -1;
+	s->want = t->cout.len > 0 ? EV_WRITE : 0;
+	return r;
+}
+
+static int
+tls_flush(struct aemp_stream *s)
+{
+	return tls_push((struct tls_stream *)s);
+}
+
+static int
+tls_pending(struct aemp_stream *s)
+{
+	struct tls_stream *t = (struct tls_stream *)s;
+
+	if (t->failed)
+		return t->unreported ? STREAM_HAS_INPUT : 0;
+	return (t->more ? STREAM_HAS_INPUT : 0) |
+	    (t->cout.len > 0 ? STREAM_HAS_OUTPUT : 0);
+}
+
+static void
+tls_shutdown(struct aemp_stream *s)
+{
+	struct tls_stream *t = (struct tls_stream *)s;
+
+	if (!t->failed) {
+		ERR_clear_error();
+		SSL_shutdown(t->ssl);
+		ERR_clear_error();
+		tls_push(t);
+	}
+	t->lower->ops->shutdown(t->lower);
+}
+
+static void
+tls_close(struct aemp_stream *s)
+{
+	struct tls_stream *t = (struct tls_stream *)s;
+
+	SSL_free(t->ssl);
+	ERR_clear_error();
+	bytes_free(&t->cout);
+	stream_close(t->lower);
+	free(s->peer);
+	free(t);
+}
+
+static const struct stream_ops tls_ops = {
+	"tls", tls_read, tls_write, tls_flush, tls_pending, tls_shutdown,
+	tls_close
+};
+
+struct aemp_stream *
+stream_tls_new(struct aemp_stream *lower, struct ssl_ctx_st *ctx, int client,
+    const void *early, size_t early_len)
+{
+	struct tls_stream *t = calloc(1, sizeof *t);
+
+	if (t == NULL || (t->s.peer = strdup(lower->peer)) == NULL)
+		abort();
+	t->s.ops = &tls_ops;
+	t->s.fd = lower->fd;
+	t->lower = lower;
+	t->ssl = SSL_new(ctx);
+	t->rbio = BIO_new(BIO_s_mem());
+	t->wbio = BIO_new(BIO_s_mem());
+	if (t->ssl == NULL || t->rbio == NULL || t->wbio == NULL)
+		abort();
+	/* an empty read BIO means "not yet", never "end" */
+	BIO_set_mem_eof_return(t->rbio, -1);
+	BIO_set_mem_eof_return(t->wbio, -1);
+	SSL_set_bio(t->ssl, t->rbio, t->wbio);
+	if (client)
+		SSL_set_connect_state(t->ssl);
+	else
+		SSL_set_accept_state(t->ssl);
+	if (early_len > 0 && early_len <= INT_MAX)
+		BIO_write(t->rbio, early, (int)early_len);
+	/* read at once: the early bytes, or the client's first flight */
+	t->more = 1;
+	return &t->s;
+}
+
+void
+stream_tls_describe(struct aemp_stream *s, char *buf, size_t size)
+{
+	struct tls_stream *t = (struct tls_stream *)s;
+
+	if (s->ops != &tls_ops) {
+		snprintf(buf, size, "none");
+		return;
+	}
+	snprintf(buf, size, "%s, %s %s", SSL_is_server(t->ssl) ? "server" :
+	    "client", SSL_get_version(t->ssl),
+	    SSL_CIPHER_get_name(SSL_get_current_cipher(t->ssl)));
+}
