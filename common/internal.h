@@ -1,10 +1,16 @@
 /* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * internal.h: the node's data structures, shared by the files of libaemp
- * (node.c, kernel.c, remote.c, transport.c, and the global service's
- * global.c, seed.c and group.c). Not installed.
+ * (node.c, the kernel's files, remote.c, transport.c, and the global
+ * service's global.c, seed.c and group.c). Not installed.
  *
- * Layers: kernel.c owns local ports, monitors and delivery; remote.c owns
+ * Layers: the kernel owns local ports, monitors and delivery, one job a
+ * file, sharing kernel.h: port.c (IDs, ports, receivers, delivery, snd,
+ * kill), sndf.c (aemp_sndf), mon.c (monitors), spawn.c (the function
+ * registry and spawn), cal.c, after.c (the program's timers), defer.c
+ * (running deferred work), watch.c (node watches, up and known nodes),
+ * nodeport.c (the node port's request table) and kernel.c (teardown).
+ * remote.c owns
  * what we know of other nodes (queues, addresses, connecting, up/down);
  * transport.c owns one TCP connection (handshake and framing); global.c
  * (with seed.c and group.c, sharing global.h) is the global service;
@@ -17,6 +23,7 @@
 #define AEMP_INTERNAL_H
 
 #include <stdint.h>
+#include <sys/queue.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -48,12 +55,15 @@ enum mon_kind {
 /*
  * A monitor sits on the list of what it watches: a local port's list, or
  * a remote port's list in remote->lmon. Lists are doubly linked so that
- * cancelling is O(1).
+ * cancelling is O(1). A monitor off every list that is about to fire
+ * (from the deferred queue, or while its list fires) is pending: a cancel
+ * then only defuses it.
  */
 struct aemp_mon {
 	enum mon_kind	 kind;
 	struct mon_list	*list;
-	struct aemp_mon	*prev, *next;
+	TAILQ_ENTRY(aemp_mon) entry;	/* on list */
+	int		 pending;
 	aemp_mon_fn	 cb;
 	void		*ud;
 	char		*other;		/* MON_KILL, MON_SND: port to act on */
@@ -62,7 +72,7 @@ struct aemp_mon {
 };
 
 struct mon_list {
-	struct aemp_mon	*head, *tail;
+	TAILQ_HEAD(, aemp_mon) mons;	/* in the order they were made */
 	char		*portid;	/* full ID of the watched port */
 	struct aemp_remote *remote;	/* owner when the port is remote */
 	char		*name;		/* key in remote->lmon */
@@ -239,7 +249,8 @@ func_key(const void *v)
 
 struct aemp_timer {
 	aemp_node	*node;
-	struct aemp_timer *prev, *next;
+	LIST_ENTRY(aemp_timer) entry;	/* node->timers */
+	int		 firing;	/* off the list, its callback running */
 	struct ntimer	*ev;
 	aemp_timer_fn	 cb;
 	void		*ud;
@@ -330,7 +341,7 @@ struct aemp_node {
 	size_t		 defer_cap, defer_first, defer_len;
 	struct event	*defer_ev;
 
-	struct aemp_timer *timers;
+	LIST_HEAD(, aemp_timer) timers;	/* after.c */
 	struct aemp_watch *node_watches;
 	unsigned	 node_watch_depth;	/* kernel_nodes_event nesting */
 	int		 defer_running;		/* inside defer_run() */
@@ -412,14 +423,18 @@ void	 ntimer_free(aemp_node *, struct ntimer *);
 int	 timers_init(aemp_node *);
 void	 timers_free(aemp_node *);
 
-/* kernel.c */
+/*
+ * The kernel: kernel.c (kernel_free), port.c (kernel_deliver*,
+ * kernel_port_name, kernel_split), defer.c, mon.c (kernel_drop, mon_*,
+ * kernel_remote_down), nodeport.c (kernel_node_request).
+ */
 void	 kernel_free(aemp_node *);
 void	 kernel_deliver(aemp_node *, const char *name, json_t *msg,
 	    struct aemp_remote *from);
 void	 kernel_deliver_tagged(aemp_node *, const char *name,
 	    const char *tag, size_t len, json_t *msg, struct aemp_remote *);
 void	 kernel_run_defer(aemp_node *, struct defer *);
-/* A message from `from` to port name (may be NULL) was lost: see kernel.c */
+/* A message from `from` to port name (may be NULL) was lost: see mon.c */
 void	 kernel_drop(aemp_node *, const char *name, const char *why,
 	    struct aemp_remote *from);
 void	 kernel_node_request(aemp_node *, json_t *msg, struct aemp_remote *);

@@ -51,7 +51,7 @@ remote_free(aemp_node *n, struct aemp_remote *r)
 	while ((le = dict_next(&r->lmon, &lpos)) != NULL) {
 		struct mon_list *l = le->value;
 		struct aemp_mon *m;
-		while ((m = l->head) != NULL) {
+		while ((m = TAILQ_FIRST(&l->mons)) != NULL) {
 			mon_unlink(m);
 			mon_free(m);
 		}
@@ -316,7 +316,7 @@ aemp_set_watermark(aemp_node *n, size_t high, size_t low, aemp_drain_fn cb,
 
 /*
  * One packet was appended to r->conn->out, which held before bytes
- * (kernel.c's aemp_sndf() writes it itself).
+ * (sndf.c's aemp_sndf() writes it itself).
  */
 void
 remote_sent_bytes(struct aemp_remote *r, size_t before)

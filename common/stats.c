@@ -99,8 +99,9 @@ mon_list_length(const struct mon_list *l)
 	const struct aemp_mon *m;
 	size_t count = 0;
 
-	for (m = l != NULL ? l->head : NULL; m != NULL; m = m->next)
-		count++;
+	if (l != NULL)
+		TAILQ_FOREACH(m, &l->mons, entry)
+			count++;
 	return count;
 }
 

@@ -47,7 +47,7 @@ struct stats_node {
 	uint64_t	 hs_failed[STATS_HS_NREASONS];
 };
 
-/* The node port request that answers with aemp_stats() (kernel.c). */
+/* The node port request that answers with aemp_stats() (nodeport.c). */
 #define STATS_REQUEST	AEMP_STATS_REQUEST
 
 const char *stats_hs_reason_name(int reason);

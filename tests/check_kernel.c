@@ -10,6 +10,7 @@
 
 #include "testutil.h"
 #include "nodeutil.h"
+#include "kernel.h"
 
 static struct event_base *base;
 
@@ -454,6 +455,210 @@ START_TEST(words_like_perl)
 	ck_assert_str_eq(e, "");
 	free(e);
 	json_decref(l);
+}
+END_TEST
+
+/* --- the node port's request table ------------------------------------------ */
+
+static int
+log_count(struct tn_log *log, const char *needle)
+{
+	const char *p = log->text;
+	int count = 0;
+
+	while (p != NULL && (p = strstr(p, needle)) != NULL) {
+		count++;
+		p += strlen(needle);
+	}
+	return count;
+}
+
+static int
+spawned_fn(aemp_node *n, const char *self, json_t *args, void *ud)
+{
+	(void)n; (void)self; (void)args;
+	(*(int *)ud)++;
+	return 0;
+}
+
+static void
+died_fn(aemp_node *n, const char *port, json_t *reason, void *ud)
+{
+	(void)n; (void)port; (void)reason;
+	(*(int *)ud)++;
+}
+
+/*
+ * Every row of the table answers its name (a request of each kind does
+ * what it did as a strcmp chain, and none falls through to the function
+ * registry); each row is covered here, so that a new row needs a case.
+ */
+START_TEST(node_request_table_rows_answer)
+{
+	static const char *covered[] = { "devnull", "mon1", "mon0", "kil0",
+	    "kil", "snd", "snd_multiple", "info", "known_nodes", "up_nodes",
+	    "time", AEMP_STATS_REQUEST, "eval", "AnyEvent::MP::_spawn", NULL };
+	aemp_node *n = tn_node(base, "one", NULL);
+	struct tn_log log = { 0 };
+	struct box b = { 0 };
+	const char *p = aemp_port(n, keep_msg, &b);
+	char *q;
+	const struct node_request *r;
+	int spawned = 0, died = 0;
+	size_t i, rows = 0;
+
+	for (r = node_requests; r->name != NULL; r++, rows++) {
+		for (i = 0; covered[i] != NULL; i++)
+			if (strcmp(covered[i], r->name) == 0)
+				break;
+		ck_assert_msg(covered[i] != NULL, "row %s has no case", r->name);
+		ck_assert_ptr_eq(node_request_find(r->name), r);
+	}
+	ck_assert_uint_eq(rows, sizeof covered / sizeof *covered - 1);
+	ck_assert_ptr_null(node_request_find("no_such_request"));
+	tn_log_capture(n, &log);
+
+	/* requests with a reply: [TAG, PORT, leading...] */
+	aemp_snd(n, "one", json_pack("[sss]", "info", p, "i"));
+	ck_assert(tn_run_until(base, &b.got, 2));
+	ck_assert_str_eq(json_string_value(json_array_get(b.msg, 0)), "i");
+	ck_assert_str_eq(json_string_value(json_array_get(b.msg, 1)), "one");
+	b.got = 0;
+	aemp_snd(n, "one", json_pack("[ss]", "known_nodes", p));
+	ck_assert(tn_run_until(base, &b.got, 2));
+	ck_assert_str_eq(json_string_value(json_array_get(b.msg, 0)), "one");
+	b.got = 0;
+	aemp_snd(n, "one", json_pack("[sss]", "up_nodes", p, "u"));
+	ck_assert(tn_run_until(base, &b.got, 2));
+	ck_assert_uint_eq(json_array_size(b.msg), 1);
+	ck_assert_str_eq(json_string_value(json_array_get(b.msg, 0)), "u");
+	b.got = 0;
+	aemp_snd(n, "one", json_pack("[ss]", "time", p));
+	ck_assert(tn_run_until(base, &b.got, 2));
+	ck_assert(json_is_number(json_array_get(b.msg, 0)));
+	b.got = 0;
+	aemp_snd(n, "one", json_pack("[ss]", AEMP_STATS_REQUEST, p));
+	ck_assert(tn_run_until(base, &b.got, 2));
+	ck_assert(json_is_object(json_array_get(b.msg, 0)));
+	b.got = 0;
+	aemp_snd(n, "one", json_pack("[sss]", "eval", "1+1", p));
+	ck_assert(tn_run_until(base, &b.got, 2));
+	ck_assert_str_eq(json_string_value(json_array_get(b.msg, 0)),
+	    "eval is not supported by this node");
+	ck_assert_int_eq(log_count(&log, "refusing eval request"), 1);
+	b.got = 0;
+
+	/* relays */
+	aemp_snd(n, "one", json_pack("[ssi]", "snd", p, 7));
+	ck_assert(tn_run_until(base, &b.got, 2));
+	ck_assert_int_eq(json_integer_value(json_array_get(b.msg, 0)), 7);
+	b.got = 0;
+	aemp_snd(n, "one", json_pack("[s[si]]", "snd_multiple", p, 8));
+	ck_assert(tn_run_until(base, &b.got, 2));
+	ck_assert_int_eq(json_integer_value(json_array_get(b.msg, 0)), 8);
+	b.got = 0;
+
+	/* kil kills a local port; spawn runs a registered function */
+	/* the ID dies with the port: a copy */
+	q = strdup(aemp_port(n, keep_msg, &b));
+	aemp_mon_cb(n, q, died_fn, &died);
+	aemp_snd(n, "one", json_pack("[ss]", "kil", strchr(q, '#') + 1));
+	ck_assert(tn_run_until(base, &died, 2));
+	ck_assert_int_eq(aemp_port_exists(n, q), 0);
+	free(q);
+	ck_assert_int_eq(aemp_register_func(n, "Table::spawned", spawned_fn,
+	    &spawned), 0);
+	aemp_snd(n, "one", json_pack("[sss]", "AnyEvent::MP::_spawn",
+	    "tablespawn", "Table::spawned"));
+	ck_assert(tn_run_until(base, &spawned, 2));
+	ck_assert_int_eq(aemp_port_exists(n, "one#tablespawn"), 1);
+
+	/* between nodes only: from a local sender they do nothing */
+	aemp_snd(n, "one", json_pack("[ss]", "mon1", "x"));
+	aemp_snd(n, "one", json_pack("[ss]", "mon0", "x"));
+	aemp_snd(n, "one", json_pack("[sss]", "kil0", "x", "die"));
+	aemp_snd(n, "one", json_pack("[ss]", "devnull", "aemp-probe"));
+	tn_run_for(base, 0.05);
+	ck_assert_int_eq(b.count, 8);
+
+	/* nothing above was malformed or taken for a function */
+	ck_assert_int_eq(log_count(&log, "malformed node port request"), 0);
+	ck_assert_int_eq(log_count(&log, "is not a registered function"), 0);
+	box_clear(&b);
+	aemp_free(n);
+	free(log.text);
+}
+END_TEST
+
+/*
+ * Each row with min_args refuses a request with fewer ID arguments, or
+ * with one that is not a string, as malformed (its own node each: the
+ * log limiter lets only LOGLIM_BURST alike lines through).
+ */
+START_TEST(node_request_table_min_args)
+{
+	const struct node_request *r;
+	int checked = 0;
+
+	for (r = node_requests; r->name != NULL; r++) {
+		aemp_node *n;
+		struct tn_log log = { 0 };
+		struct box b = { 0 };
+		const char *p;
+		json_t *msg;
+		size_t i;
+
+		if (r->min_args == 0)
+			continue;
+		n = tn_node(base, "one", NULL);
+		p = aemp_port(n, keep_msg, &b);
+		tn_log_capture(n, &log);
+		/* one argument short, then the last one not a string */
+		msg = json_pack("[s]", r->name);
+		for (i = 1; i < r->min_args; i++)
+			json_array_append_new(msg, json_string(p));
+		aemp_snd(n, "one", msg);
+		msg = json_pack("[s]", r->name);
+		for (i = 1; i < r->min_args; i++)
+			json_array_append_new(msg, json_string(p));
+		json_array_append_new(msg, json_integer(1));
+		json_array_append_new(msg, json_string(p));
+		aemp_snd(n, "one", msg);
+		tn_run_for(base, 0.05);
+		ck_assert_msg(log_count(&log, "malformed node port request") ==
+		    2, "%s: %s", r->name, log.text ? log.text : "no log");
+		ck_assert_int_eq(log_count(&log, "registered function"), 0);
+		ck_assert_int_eq(b.count, 0);
+		ck_assert_int_eq(aemp_port_exists(n, p), 1);
+		checked++;
+		box_clear(&b);
+		aemp_free(n);
+		free(log.text);
+	}
+	ck_assert_int_ge(checked, 6);
+}
+END_TEST
+
+/* A name no row has is a function's: unregistered, it logs through the limiter. */
+START_TEST(node_request_unknown_name_is_limited)
+{
+	aemp_node *n = tn_node(base, "one", NULL);
+	struct tn_log log = { 0 };
+	const char *line = "node port request 'No::such' is not a "
+	    "registered function, ignored";
+	int i;
+
+	tn_log_capture(n, &log);
+	aemp_snd(n, "one", json_pack("[si]", "No::such", 1));
+	tn_run_for(base, 0.05);
+	ck_assert_int_eq(log_count(&log, line), 1);
+	for (i = 0; i < 20; i++)
+		aemp_snd(n, "one", json_pack("[si]", "No::such", i));
+	tn_run_for(base, 0.05);
+	ck_assert_int_eq(log_count(&log, line), LOGLIM_BURST);
+	ck_assert_int_eq(log_count(&log, "malformed"), 0);
+	aemp_free(n);
+	free(log.text);
 }
 END_TEST
 
@@ -1401,6 +1606,9 @@ kernel_suite(void)
 	tcase_add_test(one, after_and_cancel);
 	tcase_add_test(one, eval_refused_locally);
 	tcase_add_test(one, node_port_requests_locally);
+	tcase_add_test(one, node_request_table_rows_answer);
+	tcase_add_test(one, node_request_table_min_args);
+	tcase_add_test(one, node_request_unknown_name_is_limited);
 	tcase_add_test(one, words_like_perl);
 	tcase_add_test(one, cancel_sibling_monitor_while_firing);
 	tcase_add_test(one, timer_cancels_itself);

@@ -1,0 +1,528 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
+/*
+ * port.c: port IDs and names, local ports and their receivers, delivery,
+ * snd and kill (AEMP.md section 4).
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernel.h"
+#include "xmalloc.h"
+
+/* --- identifiers --------------------------------------------------------- */
+
+/* The port name part of an ID ("" for a node port); *nodelen its node part. */
+const char *
+kernel_split(const char *id, size_t *nodelen)
+{
+	const char *hash = strchr(id, '#');
+
+	if (hash == NULL) {
+		*nodelen = strlen(id);
+		return id + *nodelen;
+	}
+	*nodelen = (size_t)(hash - id);
+	return hash + 1;
+}
+
+char *
+aemp_node_of(const char *port)
+{
+	size_t len;
+
+	kernel_split(port, &len);
+	return xstrndup(port, len);
+}
+
+int
+is_local(aemp_node *n, const char *id, const char **name)
+{
+	size_t len;
+
+	*name = kernel_split(id, &len);
+	return len == strlen(n->id) && memcmp(id, n->id, len) == 0;
+}
+
+/*
+ * Port names are PREFIX.COUNTER with the counter spelled a, b, ... z, aa,
+ * ab, ... like Perl's string increment; the counter never goes back, so a
+ * name is never reused while the process lives, and the random prefix
+ * keeps names apart across restarts.
+ */
+static void
+port_name_format(aemp_node *n, int remote, uint64_t c,
+    char name[PORT_NAME_MAX])
+{
+	char digits[16];
+	size_t i = 0, len;
+	const char *prefix = remote ? n->runiq : n->uniq;
+
+	do {
+		c--;
+		digits[i++] = 'a' + (char)(c % 26);
+		c /= 26;
+	} while (c > 0 && i < sizeof digits);
+	len = strlen(prefix);
+	if (len > PORT_NAME_MAX - sizeof digits - 2)
+		abort();
+	memcpy(name, prefix, len);
+	name[len] = '.';
+	for (size_t j = 0; j < i; j++)
+		name[len + 1 + j] = digits[i - 1 - j];
+	name[len + 1 + i] = '\0';
+}
+
+static void
+port_name_into(aemp_node *n, int remote, char name[PORT_NAME_MAX])
+{
+	port_name_format(n, remote, ++n->counter, name);
+}
+
+char *
+kernel_port_name(aemp_node *n, int remote)
+{
+	char name[PORT_NAME_MAX], *copy;
+
+	port_name_into(n, remote, name);
+	copy = xstrdup(name);
+	return copy;
+}
+
+/* --- ports -------------------------------------------------------------- */
+
+/* A port named name, whose hash (dict_prefetch()) is hash. */
+static struct aemp_port *
+port_new_hashed(aemp_node *n, const char *name, size_t hash)
+{
+	size_t idlen = strlen(n->id), namelen = strlen(name);
+	struct aemp_port *p;
+
+	/* the ID starts inside the struct's tail padding */
+	if (idlen >= 1u << 30)
+		abort();
+	p = xmalloc(offsetof(struct aemp_port, id) + idlen + 1 + namelen + 1);
+	memset(p, 0, offsetof(struct aemp_port, id));
+	memcpy(p->id, n->id, idlen);
+	p->id[idlen] = '#';
+	memcpy(p->id + idlen + 1, name, namelen + 1);
+	p->nameoff = (unsigned)idlen + 1;
+	dict_put_hashed(&n->ports, PORT_NAME(p), hash, p);
+	n->stats.ports_created++;
+	return p;
+}
+
+struct aemp_port *
+port_new(aemp_node *n, const char *name)
+{
+	return port_new_hashed(n, name, dict_prefetch(&n->ports, name));
+}
+
+/* The port's monitor list, created on first use. */
+struct mon_list *
+port_mons(struct aemp_port *p)
+{
+	if (p->mons == NULL) {
+		p->mons = xcalloc(1, sizeof *p->mons);
+		TAILQ_INIT(&p->mons->mons);
+		p->mons->portid = p->id;
+	}
+	return p->mons;
+}
+
+void
+port_free(aemp_node *n, struct aemp_port *p)
+{
+	struct rcv_tag *t, *next;
+
+	if (n->last_port == p)
+		n->last_port = NULL;
+	if (n->last_rcv == p)
+		n->last_rcv = NULL;
+	for (t = p->tags; t != NULL; t = next) {
+		next = t->next;
+		free(t);
+	}
+	free(p->mons);
+	free(p);
+}
+
+static struct aemp_port *
+port_lookup(aemp_node *n, const char *id)
+{
+	const char *name;
+
+	struct aemp_port *p;
+
+	/* the ID aemp_port() returned for the port used last: no lookup */
+	if ((p = n->last_port) != NULL && id == p->id && !p->dead)
+		return p;
+	if (!is_local(n, id, &name) || *name == '\0')
+		return NULL;
+	p = dict_get(&n->ports, name);
+	return p != NULL && !p->dead ? p : NULL;
+}
+
+const char *
+aemp_port(aemp_node *n, aemp_rcv_fn cb, void *ud)
+{
+	char name[PORT_NAME_MAX];
+	struct aemp_port *p;
+
+	if (n->next_counter == n->counter + 1) {
+		n->counter++;
+		p = port_new_hashed(n, n->next_port, n->next_hash);
+	} else {
+		port_name_into(n, 0, name);
+		p = port_new(n, name);
+	}
+	p->cb = cb;
+	p->ud = ud;
+	/* a new port is often given its receivers or a message next */
+	n->last_port = p;
+	/*
+	 * A big table misses the cache on every insert: the next port's
+	 * name is made and its slot fetched while the program works with
+	 * this one.
+	 */
+	n->next_counter = n->counter + 1;
+	port_name_format(n, 0, n->next_counter, n->next_port);
+	n->next_hash = dict_prefetch(&n->ports, n->next_port);
+	return p->id;
+}
+
+int
+aemp_port_exists(aemp_node *n, const char *id)
+{
+	return port_lookup(n, id) != NULL;
+}
+
+int
+aemp_rcv(aemp_node *n, const char *port, const char *tag, aemp_rcv_fn cb,
+    void *ud)
+{
+	struct aemp_port *p = port_lookup(n, port);
+	struct rcv_tag **tp, *t;
+
+	if (p == NULL)
+		return node_error(n, "rcv: %s is not a local port", port);
+	if (tag == NULL) {
+		p->cb = cb;
+		p->ud = ud;
+		return 0;
+	}
+	for (tp = &p->tags; *tp != NULL; tp = &(*tp)->next)
+		if (strcmp((*tp)->tag, tag) == 0)
+			break;
+	if (cb == NULL) {
+		if ((t = *tp) != NULL) {
+			*tp = t->next;
+			free(t);
+		}
+		return 0;
+	}
+	if (*tp == NULL) {
+		size_t len = strlen(tag);
+		*tp = xmalloc(sizeof **tp + len + 1);
+		(*tp)->next = NULL;
+		memcpy((*tp)->tag, tag, len + 1);
+	}
+	(*tp)->cb = cb;
+	(*tp)->ud = ud;
+	return 0;
+}
+
+const char *
+aemp_self(aemp_node *n)
+{
+	return n->self;
+}
+
+int
+aemp_die(aemp_node *n, const char *fmt, ...)
+{
+	va_list ap;
+
+	free(n->die_msg);
+	va_start(ap, fmt);
+	if (vasprintf(&n->die_msg, fmt, ap) < 0)
+		n->die_msg = NULL;
+	va_end(ap);
+	return -1;
+}
+
+/* Runs a receiver or spawned function as SELF; a failure kills SELF. */
+void
+run_as(aemp_node *n, struct aemp_port *p, int (*call)(aemp_node *,
+    struct aemp_port *, void *), void *arg)
+{
+	const char *prev = n->self;
+	int rc;
+
+	free(n->die_msg);
+	n->die_msg = NULL;
+	n->self = p->id;
+	rc = call(n, p, arg);
+	n->self = prev;
+	if (rc < 0)
+		port_kill(n, p, json_pack("[ss]", "die",
+		    n->die_msg != NULL ? n->die_msg : "receiver failed"));
+	free(n->die_msg);
+	n->die_msg = NULL;
+}
+
+struct delivery {
+	aemp_rcv_fn	 cb;
+	void		*ud;
+	json_t		*msg;
+};
+
+static int
+call_receiver(aemp_node *n, struct aemp_port *p, void *arg)
+{
+	struct delivery *d = arg;
+
+	n->stats.delivered++;
+	return d->cb(n, p->id, d->msg, d->ud);
+}
+
+/* p's receiver for tag (len bytes), or NULL. */
+static struct rcv_tag *
+tag_find(struct aemp_port *p, const char *tag, size_t len)
+{
+	struct rcv_tag *t;
+
+	for (t = p->tags; t != NULL; t = t->next)
+		if (strlen(t->tag) == len && memcmp(t->tag, tag, len) == 0)
+			break;
+	return t;
+}
+
+/* Delivers msg (stolen) to port p, which may be dead or NULL. */
+void
+port_deliver(aemp_node *n, struct aemp_port *p, json_t *msg)
+{
+	struct delivery d = { NULL, NULL, msg };
+	json_t *tag;
+	struct rcv_tag *t = NULL;
+
+	if (p == NULL || p->dead) {
+		n->stats.dropped++;
+		json_decref(msg);	/* ports never queue */
+		return;
+	}
+	tag = json_array_get(msg, 0);
+	if (json_is_string(tag))
+		t = tag_find(p, json_string_value(tag), json_string_length(tag));
+	if (t != NULL) {
+		d.cb = t->cb;
+		d.ud = t->ud;
+		/*
+		 * Dropping the tag in place saves a copy, but only a message
+		 * nobody else holds (a sender may keep a reference) may change.
+		 */
+		if (msg->refcount > 1) {
+			json_t *copy = json_copy(msg);
+			json_decref(msg);
+			d.msg = msg = copy;
+		}
+		json_array_remove(msg, 0);
+	} else {
+		d.cb = p->cb;
+		d.ud = p->ud;
+	}
+	if (d.cb == NULL)
+		port_kill(n, p, json_pack("[ss]", "die",
+		    "received message on port without callback"));
+	else
+		run_as(n, p, call_receiver, &d);
+	json_decref(msg);
+}
+
+/* Delivers msg (stolen) to local port name; "" is the node port. */
+void
+kernel_deliver(aemp_node *n, const char *name, json_t *msg,
+    struct aemp_remote *from)
+{
+	if (*name == '\0') {
+		kernel_node_request(n, msg, from);
+		json_decref(msg);
+		return;
+	}
+	port_deliver(n, dict_get(&n->ports, name), msg);
+}
+
+/*
+ * Delivers [tag, msg...] (msg stolen; tag is len bytes that need no
+ * escaping) to port name: a receiver for the tag gets msg as it is, which
+ * saves making the tag's string only to remove it again.
+ */
+void
+kernel_deliver_tagged(aemp_node *n, const char *name, const char *tag,
+    size_t len, json_t *msg, struct aemp_remote *from)
+{
+	struct aemp_port *p = n->last_rcv;
+	struct rcv_tag *t;
+
+	/* a stream of packets mostly goes to one port: no lookup for it */
+	if (p == NULL || strcmp(PORT_NAME(p), name) != 0)
+		p = n->last_rcv = *name ? dict_get(&n->ports, name) : NULL;
+
+	if (p != NULL && !p->dead && (t = tag_find(p, tag, len)) != NULL &&
+	    t->cb != NULL) {
+		struct delivery d = { t->cb, t->ud, msg };
+		run_as(n, p, call_receiver, &d);
+		json_decref(msg);
+		return;
+	}
+	json_array_insert_new(msg, 0, json_stringn_nocheck(tag, len));
+	kernel_deliver(n, name, msg, from);
+}
+
+/*
+ * The remote node of port (its first nodelen bytes). Senders mostly send
+ * to one node many times over, and a remote lives as long as the node:
+ * the last one is kept.
+ */
+struct aemp_remote *
+remote_of(aemp_node *n, const char *port, size_t nodelen)
+{
+	struct aemp_remote *r = n->last_remote;
+
+	if (r == NULL || strncmp(r->id, port, nodelen) != 0 ||
+	    r->id[nodelen] != '\0') {
+		/* most node IDs are short: no malloc() for them */
+		char buf[128], *nodeid = nodelen < sizeof buf ? buf :
+		    xmalloc(nodelen + 1);
+		memcpy(nodeid, port, nodelen);
+		nodeid[nodelen] = '\0';
+		r = n->last_remote = remote_get(n, nodeid, 1);
+		if (nodeid != buf)
+			free(nodeid);
+	}
+	return r;
+}
+
+int
+aemp_snd(aemp_node *n, const char *port, json_t *msg)
+{
+	const char *name;
+	size_t nodelen;
+
+	if (!json_is_array(msg)) {
+		json_decref(msg);
+		return node_error(n, "snd: message must be a JSON array");
+	}
+	if (port == NULL || *port == '\0') {
+		json_decref(msg);
+		return node_error(n, "snd: empty port ID");
+	}
+	/*
+	 * A program sending to a local port over and over passes the ID
+	 * that aemp_port() returned: the same pointer needs no lookup.
+	 */
+	if (n->last_port != NULL && port == n->last_port->id &&
+	    !n->last_port->dead) {
+		struct defer *d = node_defer(n, DEFER_DELIVER);
+		d->to = n->last_port;
+		d->msg = msg;
+		return 0;
+	}
+	if (is_local(n, port, &name)) {
+		struct aemp_port *p = *name ? dict_get(&n->ports, name) : NULL;
+		struct defer *d = node_defer(n, DEFER_DELIVER);
+		if (p != NULL)
+			n->last_port = p;
+		/*
+		 * A live port is remembered as such: it is freed only by a
+		 * kill queued behind this message. Otherwise the name is
+		 * looked up at delivery (a spawn may be queued before it).
+		 */
+		if (p != NULL && !p->dead)
+			d->to = p;
+		else
+			d->port = xstrdup(name);
+		d->msg = msg;
+		return 0;
+	}
+	name = kernel_split(port, &nodelen);
+	remote_send_name(remote_of(n, port, nodelen), name, msg);
+	return 0;
+}
+
+/* --- kill --------------------------------------------------------------- */
+
+void
+port_kill(aemp_node *n, struct aemp_port *p, json_t *reason)
+{
+	struct defer *d;
+
+	if (p->dead) {
+		json_decref(reason);
+		return;
+	}
+	/*
+	 * The port stays in the table, dead, until the deferred kill runs:
+	 * delivery stops now, but a monitor that arrives meanwhile still
+	 * gets the real reason, as with the reference's postponed kill.
+	 */
+	p->dead = 1;
+	n->stats.ports_killed++;
+	d = node_defer(n, DEFER_KILL);
+	d->dead = p;
+	d->msg = reason != NULL ? reason : json_array();
+}
+
+int
+aemp_kil(aemp_node *n, const char *port, json_t *reason)
+{
+	const char *name;
+	size_t nodelen;
+
+	if (reason != NULL && !json_is_array(reason)) {
+		json_t *wrapped = json_array();
+		json_array_append_new(wrapped, reason);
+		reason = wrapped;
+	}
+	name = kernel_split(port, &nodelen);
+	if (*name == '\0') {
+		json_decref(reason);
+		return node_error(n, "%s: killing a node port is not allowed",
+		    port);
+	}
+	if (is_local(n, port, &name)) {
+		struct aemp_port *p = dict_get(&n->ports, name);
+		if (p != NULL)
+			port_kill(n, p, reason);
+		else
+			json_decref(reason);
+		return 0;
+	} else {
+		char *nodeid = xstrndup(port, nodelen);
+		struct aemp_remote *r = remote_get(n, nodeid, 1);
+		json_t *pkt = json_pack("[ss]", "kil", name);
+		free(nodeid);
+		if (reason != NULL)
+			json_array_extend(pkt, reason);
+		json_decref(reason);
+		remote_send_name(r, "", pkt);
+	}
+	return 0;
+}
+
+void
+run_kill(aemp_node *n, struct aemp_port *p, json_t *reason)
+{
+	if (json_array_size(reason) > 0 && (p->mons == NULL ||
+	    TAILQ_EMPTY(&p->mons->mons))) {
+		char *text = aemp_words(reason);
+		node_log_limited(n, 2, "unmonitored ports died", NULL,
+		    "unmonitored local port %s died with reason: %s", p->id,
+		    text);
+		free(text);
+	}
+	if (p->mons != NULL)
+		mon_list_fire(n, p->mons, reason);
+	port_free(n, p);
+}

@@ -1,0 +1,233 @@
+/* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
+/*
+ * sndf.c: aemp_sndf(), a message built from a json_pack() format.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernel.h"
+#include "xmalloc.h"
+
+/*
+ * json_pack()'s plain items, one value each, and what its format skips;
+ * modifiers ("s#", "o?", ...) and nesting are not among them.
+ */
+static int
+plain_format(const char *fmt)
+{
+	for (; *fmt != '\0'; fmt++)
+		if (strchr("siIfbnoO \t\n,:", *fmt) == NULL)
+			return 0;
+	return 1;
+}
+
+/*
+ * Builds the message of a plain format as json_pack() would, without its
+ * format parser, which cost more than the message itself. Every argument
+ * is taken, so that "o" values are released on error too, as jansson
+ * does. Returns NULL with *why set on error.
+ */
+static json_t *
+pack_plain(const char *fmt, va_list ap, const char **why)
+{
+	json_t *msg = json_array(), *v;
+	const char *s;
+
+	*why = NULL;
+	for (; *fmt != '\0'; fmt++) {
+		switch (*fmt) {
+		case 's':
+			s = va_arg(ap, const char *);
+			v = s != NULL ? json_string_fast(s) : NULL;
+			if (v == NULL && *why == NULL)
+				*why = s == NULL ? "NULL string" :
+				    "Invalid UTF-8 string";
+			break;
+		case 'i':
+			v = json_integer(va_arg(ap, int));
+			break;
+		case 'I':
+			v = json_integer(va_arg(ap, json_int_t));
+			break;
+		case 'f':
+			if ((v = json_real(va_arg(ap, double))) == NULL &&
+			    *why == NULL)
+				*why = "Invalid floating point value";
+			break;
+		case 'b':
+			v = json_boolean(va_arg(ap, int));
+			break;
+		case 'n':
+			v = json_null();
+			break;
+		case 'o':
+		case 'O':
+			v = va_arg(ap, json_t *);
+			if (v == NULL && *why == NULL)
+				*why = "NULL object";
+			else if (*fmt == 'O')
+				json_incref(v);
+			break;
+		default:
+			continue;	/* what the format skips */
+		}
+		if (*why != NULL)
+			json_decref(v);
+		else
+			json_array_append_new(msg, v);
+	}
+	if (*why != NULL) {
+		json_decref(msg);
+		return NULL;
+	}
+	return msg;
+}
+
+#define DIRECT_STRINGS	16	/* "s" items the direct path takes */
+
+/*
+ * aemp_sndf() to a port on a connected node, with a format of s, i, I, b
+ * and n items whose strings are plain bytes (what a tag and most payloads
+ * are): the packet is written straight into the connection's queue, the
+ * bytes the message would have been dumped as, without a message built
+ * and freed again, which was most of the cost of sending. Returns 1 when
+ * sent; 0, with ap untouched, when the general path takes it (tracing,
+ * other items, strings that need escapes or may not be UTF-8, a node not
+ * connected, a name that needs escapes).
+ */
+static int
+sndf_direct(aemp_node *n, const char *port, const char *fmt, va_list ap)
+{
+	struct aemp_remote *r;
+	struct bytes *out;
+	const char *name, *f, *s;
+	size_t nodelen, namelen, need, before, lens[DIRECT_STRINGS], ns = 0;
+	size_t at;
+	char *p;
+	va_list aq;
+
+	if (n->trace || port == NULL || *port == '\0' ||
+	    is_local(n, port, &name) || !transport_plain_name(name, &namelen))
+		return 0;
+	kernel_split(port, &nodelen);
+	if ((r = remote_of(n, port, nodelen))->conn == NULL)
+		return 0;
+	need = namelen + 4;
+	va_copy(aq, ap);
+	for (f = fmt; *f != '\0'; f++) {
+		switch (*f) {
+		case 's':
+			s = va_arg(aq, const char *);
+			if (s == NULL || ns == DIRECT_STRINGS)
+				goto general;
+			lens[ns] = strlen(s);
+			if (plain_span(s, lens[ns]) != lens[ns])
+				goto general;
+			need += lens[ns++] + 3;
+			break;
+		case 'i':
+		case 'b':
+			(void)va_arg(aq, int);
+			need += FAST_INT + 1;
+			break;
+		case 'I':
+			(void)va_arg(aq, json_int_t);
+			need += FAST_INT + 1;
+			break;
+		case 'n':
+			need += 5;
+			break;
+		case ' ': case '\t': case '\n': case ',': case ':':
+			break;
+		default:
+			goto general;
+		}
+	}
+	va_end(aq);
+	out = &r->conn->out;
+	before = out->len;
+	p = bytes_reserve(out, need);
+	p[0] = '[';
+	p[1] = '"';
+	memcpy(p + 2, name, namelen);
+	p[namelen + 2] = '"';
+	at = namelen + 3;
+	for (f = fmt, ns = 0; *f != '\0'; f++) {
+		switch (*f) {
+		case 's':
+			s = va_arg(ap, const char *);
+			p[at++] = ',';
+			p[at++] = '"';
+			memcpy(p + at, s, lens[ns]);
+			at += lens[ns++];
+			p[at++] = '"';
+			break;
+		case 'i':
+			p[at++] = ',';
+			at += fast_int(va_arg(ap, int), p + at);
+			break;
+		case 'I':
+			p[at++] = ',';
+			at += fast_int(va_arg(ap, json_int_t), p + at);
+			break;
+		case 'b':
+			p[at++] = ',';
+			at += va_arg(ap, int) ? (memcpy(p + at, "true", 4), 4) :
+			    (memcpy(p + at, "false", 5), 5);
+			break;
+		case 'n':
+			memcpy(p + at, ",null", 5);
+			at += 5;
+			break;
+		}
+	}
+	p[at++] = ']';
+	bytes_commit(out, at);
+	remote_sent_bytes(r, before);
+	return 1;
+general:
+	va_end(aq);
+	return 0;
+}
+
+int
+aemp_sndf(aemp_node *n, const char *port, const char *fmt, ...)
+{
+	va_list ap;
+	char *afmt;
+	json_t *msg;
+	json_error_t jerr;
+	const char *why;
+	char buf[128];
+	size_t len = strlen(fmt);
+
+	va_start(ap, fmt);
+	if (sndf_direct(n, port, fmt, ap)) {
+		va_end(ap);
+		return 0;
+	}
+	if (plain_format(fmt)) {
+		msg = pack_plain(fmt, ap, &why);
+		va_end(ap);
+		if (msg == NULL)
+			return node_error(n, "sndf: %s", why);
+		return aemp_snd(n, port, msg);
+	}
+	/* formats are short: build "[fmt]" without a malloc() */
+	if (len + 3 <= sizeof buf) {
+		buf[0] = '[';
+		memcpy(buf + 1, fmt, len);
+		buf[len + 1] = ']';
+		buf[len + 2] = '\0';
+		afmt = buf;
+	} else
+		afmt = xasprintf("[%s]", fmt);
+	msg = json_vpack_ex(&jerr, 0, afmt, ap);
+	va_end(ap);
+	if (afmt != buf)
+		free(afmt);
+	if (msg == NULL)
+		return node_error(n, "sndf: %s", jerr.text);
+	return aemp_snd(n, port, msg);
+}
