@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "conn.h"
 #include "stream.h"
 
 #define AUTHFAIL_GRACE	3	/* free failures: typos, restarts */

@@ -24,8 +24,10 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 
-#include "internal.h"
-#include "global.h"
+#include "remote.h"
+#include "transport.h"
+#include "services.h"
+#include "names.h"
 #include "stream.h"
 #include "xmalloc.h"
 
@@ -109,16 +111,6 @@ static void	pump_run(evutil_socket_t, short, void *);
 
 /* --- state ----------------------------------------------------------------- */
 
-/* The reference's IDs look like b@nodeB; ours use [A-Za-z0-9@._:/-]. */
-int
-dataconn_id_valid(const char *id)
-{
-	size_t n = strlen(id);
-
-	return n > 0 && n <= 200 && strspn(id, "abcdefghijklmnopqrstuvwxyz"
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@._:/-") == n;
-}
-
 static struct dcwant *
 want_find(aemp_node *n, const char *id)
 {
@@ -155,7 +147,6 @@ static void
 want_free(struct dcwant *w)
 {
 	aemp_node *n = w->node;
-	struct aemp_conn *c, *next;
 
 	if (w->prev != NULL)
 		w->prev->next = w->next;
@@ -163,13 +154,7 @@ want_free(struct dcwant *w)
 		n->dc->wants = w->next;
 	if (w->next != NULL)
 		w->next->prev = w->prev;
-	for (c = n->conns; c != NULL; c = next) {
-		next = c->next;
-		if (c->dc_out && strcmp(c->dc_id, w->id) == 0) {
-			c->dc_out = 0;
-			transport_close(c, "data connection no longer wanted");
-		}
-	}
+	transport_close_data(n, w->id, "data connection no longer wanted");
 	aemp_mon_cancel(n, w->pmon);
 	if (w->timer != NULL)
 		ntimer_free(n, w->timer);
@@ -251,8 +236,7 @@ want_timeout(evutil_socket_t fd, short what, void *arg)
 static json_t *
 addrs_of(aemp_node *n, const char *node)
 {
-	json_t *a = n->global != NULL ?
-	    json_object_get(n->global->addr, node) : NULL;
+	json_t *a = global_node_addrs(n, node);
 	struct aemp_remote *r;
 
 	if (json_is_array(a))
@@ -299,8 +283,8 @@ want_retry(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Our connection for id failed in its handshake (transport.c). */
-void
-dataconn_failed(aemp_node *n, const char *id, const char *why)
+static void
+data_failed(aemp_node *n, const char *id, const char *why)
 {
 	struct dcwant *w = want_find(n, id);
 
@@ -655,32 +639,29 @@ target_run(struct dcwant *w, struct bufferevent *bev)
  * not expect, or one expected from another node, is closed without a
  * word (11.3, 11.5).
  */
-void
-dataconn_ready(struct aemp_conn *c)
+static int
+data_ready(aemp_node *n, struct aemp_conn *c, const char *id,
+    const char *nodeid, int ours)
 {
-	aemp_node *n = c->node;
-	struct dcwant *w = want_find(n, c->dc_id);
+	struct dcwant *w = want_find(n, id);
 	struct bytes in = { 0 }, out = { 0 };
 	struct aemp_stream *s;
 	struct bufferevent *bev;
 
-	if (w == NULL || strcmp(w->peer, c->rnodeid) != 0 ||
-	    (w->initiator && w->barrier != NULL)) {
-		c->dc_out = 0;
-		transport_close(c, "unknown dataconn_id, closing");
-		return;
-	}
-	if (c->dc_out)
+	if (w == NULL || strcmp(w->peer, nodeid) != 0 ||
+	    (w->initiator && w->barrier != NULL))
+		return -1;
+	if (ours)
 		w->attempts--;
-	aemp_log(n, 9, "%s data connection %s with %s%s", c->peer, w->id,
-	    c->rnodeid, c->tls ? ", TLS" : "");
+	aemp_log(n, 9, "%s data connection %s with %s%s", transport_peer(c),
+	    w->id, nodeid, transport_tls(c) ? ", TLS" : "");
 	s = transport_detach(c, &in, &out);
 	bev = stream_bev(n, s, &in, &out);
 	bytes_free(&in);
 	bytes_free(&out);
 	if (bev == NULL) {
 		want_fail(w, "unable to make a socketpair");
-		return;
+		return 0;
 	}
 	if (w->initiator) {
 		aemp_dataconn_fn cb = w->cb;
@@ -690,6 +671,7 @@ dataconn_ready(struct aemp_conn *c)
 		hand_over(n, bev, cb, NULL, ud);
 	} else
 		target_run(w, bev);
+	return 0;
 }
 
 /* --- the node port requests (11.2) --------------------------------------- */
@@ -951,6 +933,8 @@ void
 dataconn_start(aemp_node *n)
 {
 	n->dc = xcalloc(1, sizeof *n->dc);
+	n->upcall.data_ready = data_ready;
+	n->upcall.data_failed = data_failed;
 	aemp_register_func(n, DC_EXPECT, req_expect, NULL);
 	aemp_register_func(n, DC_CONNECT, req_connect, NULL);
 }

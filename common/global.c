@@ -47,6 +47,14 @@ global_random(aemp_node *n)
 	return (double)((x * 0x2545F4914F6CDD1DULL) >> 11) / 9007199254740992.0;
 }
 
+/* What the global service knows of node's addresses, or NULL. */
+json_t *
+global_node_addrs(aemp_node *n, const char *node)
+{
+	return n->global != NULL ? json_object_get(n->global->addr, node) :
+	    NULL;
+}
+
 size_t
 global_up_count(aemp_node *n)
 {
@@ -892,8 +900,8 @@ global_connect(aemp_node *n, const char *self, json_t *args, void *ud)
 
 /* --- node events ---------------------------------------------------------- */
 
-void
-global_node_up(aemp_node *n, struct aemp_remote *r)
+static void
+node_up(aemp_node *n, struct aemp_remote *r)
 {
 	char *node;
 
@@ -909,8 +917,8 @@ global_node_up(aemp_node *n, struct aemp_remote *r)
  * Its groups go, its addresses are forgotten, and our master is asked to
  * find it, which reconnects us quickly when only our connection broke.
  */
-void
-global_node_down(aemp_node *n, struct aemp_remote *r)
+static void
+node_down(aemp_node *n, struct aemp_remote *r)
 {
 	struct aemp_global *g = n->global;
 	char *node;
@@ -925,6 +933,18 @@ global_node_down(aemp_node *n, struct aemp_remote *r)
 	if (g->master != NULL)
 		send_global(n, g->master, json_pack("[ss]", "find", node));
 	free(node);
+}
+
+/* remote.c's report */
+static void
+remote_event(aemp_node *n, struct aemp_remote *r, enum remote_event ev,
+    json_t *reason)
+{
+	(void)reason;
+	if (ev == REMOTE_UP)
+		node_up(n, r);
+	else if (ev == REMOTE_DOWN)
+		node_down(n, r);
 }
 
 /* --- life cycle ----------------------------------------------------------- */
@@ -949,6 +969,7 @@ global_start(aemp_node *n)
 
 	aemp_log(n, 7, "starting global service.");
 	aemp_register_func(n, GLOBAL_CONNECT, global_connect, NULL);
+	remote_on_event(n, remote_event);
 	seed_start(n);
 }
 

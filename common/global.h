@@ -7,7 +7,10 @@
 #ifndef AEMP_GLOBAL_H
 #define AEMP_GLOBAL_H
 
-#include "internal.h"
+#include "kernel.h"
+#include "remote.h"
+#include "transport.h"
+#include "services.h"
 
 #define GLOBAL_VERSION		0
 #define GLOBAL_CONNECT		"AnyEvent::MP::Global::connect"

@@ -44,19 +44,10 @@ watch_free(aemp_watch *w)
 
 /* Frees cancelled monitors, once no callback walk is running. */
 static void
-watch_sweep(aemp_node *n)
+grp_sweep(aemp_node *n)
 {
-	aemp_watch *w, *next;
-
-	if (n->global->grp_walking > 0)
-		return;
-	for (w = n->grp_watches; w != NULL; w = next) {
-		next = w->next;
-		if (w->cancelled) {
-			watch_unlink(&n->grp_watches, w);
-			watch_free(w);
-		}
-	}
+	if (n->global->grp_walking == 0)
+		watch_sweep(&n->grp_watches);
 }
 
 static json_t *
@@ -83,7 +74,7 @@ notify(aemp_node *n, const char *group, json_t *added, json_t *removed)
 			w->grp_cb(n, group, all, added, removed, w->ud);
 	g->grp_walking--;
 	json_decref(all);
-	watch_sweep(n);
+	grp_sweep(n);
 }
 
 /*
@@ -182,7 +173,7 @@ grp_mon_start(aemp_node *n, void *ud)
 	g->grp_walking--;
 	json_decref(none);
 	json_decref(all);
-	watch_sweep(n);
+	grp_sweep(n);
 }
 
 /*

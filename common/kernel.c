@@ -1,10 +1,33 @@
 /* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
- * kernel.c: the kernel's teardown, when the node is freed.
+ * kernel.c: the kernel's start (what it hears from the layers below)
+ * and its teardown, when the node is freed.
  */
 #include <stdlib.h>
 
 #include "kernel.h"
+
+/* --- start --------------------------------------------------------------- */
+
+/* A node went up or down, or was given up on (remote.c's report). */
+static void
+remote_event(aemp_node *n, struct aemp_remote *r, enum remote_event ev,
+    json_t *reason)
+{
+	if (ev != REMOTE_UP)
+		kernel_remote_down(n, r, reason);
+	if (ev != REMOTE_FAILED)
+		kernel_nodes_event(n, r->id, ev == REMOTE_UP, reason);
+}
+
+void
+kernel_start(aemp_node *n)
+{
+	n->upcall.deliver = kernel_deliver;
+	n->upcall.deliver_tagged = kernel_deliver_tagged;
+	n->upcall.drop = kernel_drop;
+	remote_on_event(n, remote_event);
+}
 
 /* --- teardown ------------------------------------------------------------ */
 

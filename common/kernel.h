@@ -1,13 +1,152 @@
 /* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
- * kernel.h: what the kernel's files (port.c, sndf.c, mon.c, spawn.c,
- * cal.c, after.c, defer.c, watch.c, nodeport.c, kernel.c) share among
- * themselves. What the rest of libaemp calls is in internal.h.
+ * kernel.h: the kernel's structs (monitors, ports, functions, the
+ * program's timers, watches), what the layers above and node.c call in
+ * it, and what its files (port.c, sndf.c, mon.c, spawn.c, cal.c, after.c,
+ * defer.c, watch.c, nodeport.c, kernel.c) share among themselves.
  */
 #ifndef AEMP_KERNEL_H
 #define AEMP_KERNEL_H
 
-#include "internal.h"
+#include "node.h"
+#include "remote.h"
+
+/* --- monitors ------------------------------------------------------------ */
+
+enum mon_kind {
+	MON_CB,		/* call a function */
+	MON_KILL,	/* kill another port with the same reason */
+	MON_SND,	/* send msg + reason */
+	MON_REMOTE,	/* a remote node monitors a local port: send kil0 */
+	MON_CAL		/* internal: a cal reply port watching its target */
+};
+
+/*
+ * A monitor sits on the list of what it watches: a local port's list, or
+ * a remote port's list in remote->lmon. Lists are doubly linked so that
+ * cancelling is O(1). A monitor off every list that is about to fire
+ * (from the deferred queue, or while its list fires) is pending: a cancel
+ * then only defuses it.
+ */
+struct aemp_mon {
+	enum mon_kind	 kind;
+	struct mon_list	*list;
+	TAILQ_ENTRY(aemp_mon) entry;	/* on list */
+	int		 pending;
+	aemp_mon_fn	 cb;
+	void		*ud;
+	char		*other;		/* MON_KILL, MON_SND: port to act on */
+	json_t		*msg;		/* MON_SND */
+	struct aemp_remote *remote;	/* MON_REMOTE */
+};
+
+struct mon_list {
+	TAILQ_HEAD(, aemp_mon) mons;	/* in the order they were made */
+	char		*portid;	/* full ID of the watched port */
+	struct aemp_remote *remote;	/* owner when the port is remote */
+	char		*name;		/* key in remote->lmon */
+};
+
+/* --- local ports ------------------------------------------------------- */
+
+struct rcv_tag {
+	struct rcv_tag	*next;
+	aemp_rcv_fn	 cb;
+	void		*ud;
+	char		 tag[];
+};
+
+/*
+ * One allocation per port, with its ID inside: a node may hold millions
+ * of ports, most of them never monitored, so the monitor list is
+ * allocated with the first monitor.
+ */
+struct aemp_port {
+	aemp_rcv_fn	 cb;		/* default receiver */
+	void		*ud;
+	struct rcv_tag	*tags;
+	struct mon_list	*mons;		/* NULL until monitored */
+	unsigned	 nameoff : 31;	/* the name is id + nameoff */
+	unsigned	 dead : 1;
+	char		 id[];		/* NODEID#NAME */
+};
+#define PORT_NAME(p)	((p)->id + (p)->nameoff)
+
+/* The keys of the node's tables (dict.h): strings inside the values. */
+static inline const char *
+port_key(const void *v)
+{
+	return PORT_NAME((const struct aemp_port *)v);
+}
+
+static inline const char *
+mon_list_key(const void *v)
+{
+	return ((const struct mon_list *)v)->name;
+}
+
+static inline const char *
+mon_other_key(const void *v)
+{
+	return ((const struct aemp_mon *)v)->other;
+}
+
+
+struct func {
+	char		*name;
+	aemp_func_fn	 fn;
+	void		*ud;
+};
+
+static inline const char *
+func_key(const void *v)
+{
+	return ((const struct func *)v)->name;
+}
+
+struct aemp_timer {
+	aemp_node	*node;
+	LIST_ENTRY(aemp_timer) entry;	/* node->timers */
+	int		 firing;	/* off the list, its callback running */
+	struct ntimer	*ev;
+	aemp_timer_fn	 cb;
+	void		*ud;
+	char		*port;		/* aemp_after_snd */
+	json_t		*msg;
+};
+
+struct aemp_watch {
+	struct aemp_watch *prev, *next;
+	aemp_nodes_fn	 nodes_cb;
+	aemp_grp_fn	 grp_cb;
+	char		*group;
+	void		*ud;
+	int		 cancelled;
+};
+
+
+/*
+ * The kernel: kernel.c (kernel_free), port.c (kernel_deliver*,
+ * kernel_port_name, kernel_split), defer.c, mon.c (kernel_drop, mon_*,
+ * kernel_remote_down), nodeport.c (kernel_node_request).
+ */
+void	 kernel_start(aemp_node *);
+void	 kernel_free(aemp_node *);
+void	 kernel_deliver(aemp_node *, const char *name, json_t *msg,
+	    struct aemp_remote *from);
+void	 kernel_deliver_tagged(aemp_node *, const char *name,
+	    const char *tag, size_t len, json_t *msg, struct aemp_remote *);
+void	 kernel_run_defer(aemp_node *, struct defer *);
+/* A message from `from` to port name (may be NULL) was lost: see mon.c */
+void	 kernel_drop(aemp_node *, const char *name, const char *why,
+	    struct aemp_remote *from);
+void	 kernel_node_request(aemp_node *, json_t *msg, struct aemp_remote *);
+void	 mon_list_fire(aemp_node *, struct mon_list *, json_t *reason);
+void	 mon_free(struct aemp_mon *);
+void	 mon_unlink(struct aemp_mon *);
+char	*kernel_port_name(aemp_node *, int remote);
+const char *kernel_split(const char *id, size_t *nodelen);
+
 
 /* port.c */
 int	 is_local(aemp_node *, const char *id, const char **name);
@@ -37,8 +176,14 @@ void	 spawn_run(aemp_node *, const char *name, const char *func,
 /* after.c */
 void	 timer_free(aemp_timer *);
 
+/* mon.c: every monitor on r's ports fires with reason */
+void	 kernel_remote_down(aemp_node *, struct aemp_remote *, json_t *reason);
+
 /* watch.c */
 void	 watch_sweep(aemp_watch **head);
+/* the node watches hear that id went up or down */
+void	 kernel_nodes_event(aemp_node *, const char *id, int up,
+	    json_t *reason);
 
 /* nodeport.c: the node port's requests, one row each */
 struct node_request {

@@ -20,7 +20,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "internal.h"
+#include "kernel.h"
+#include "services.h"
 #include "xmalloc.h"
 
 #define LC_CONNECT	"AnyEvent::MP::LogCatcher::connect"

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "node.h"
 
 /*
  * Lines of one kind in an interval, all subjects together: a peer can

@@ -1,7 +1,9 @@
 /* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
- * names.c: the Pkg::Sub name rule (see names.h).
+ * names.c: the rules for names from the wire (see names.h).
  */
+#include <string.h>
+
 #include "names.h"
 
 int
@@ -23,4 +25,14 @@ pkg_name_valid(const char *name, int allow_trailing)
 			return 0;
 		p += 2;
 	}
+}
+
+/* The reference's IDs look like b@nodeB; ours use [A-Za-z0-9@._:/-]. */
+int
+dataconn_id_valid(const char *id)
+{
+	size_t n = strlen(id);
+
+	return n > 0 && n <= 200 && strspn(id, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@._:/-") == n;
 }

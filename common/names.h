@@ -1,6 +1,7 @@
 /* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
- * names.h: the Pkg::Sub name rule. A function name picks code to run
+ * names.h: the rules for names that arrive from the wire. The Pkg::Sub
+ * rule: a function name picks code to run
  * (a registered function, a module file), so every name that arrives
  * from spawn, a service list or a module lookup passes this one check.
  * Internal to libaemp and aempd (which links it in).
@@ -14,5 +15,8 @@
  * valid too.
  */
 int	 pkg_name_valid(const char *name, int allow_trailing);
+
+/* A dataconn_id (AEMP-TLS-EXT.md 11.3): 1 to 200 of [A-Za-z0-9@._:/-]. */
+int	 dataconn_id_valid(const char *id);
 
 #endif

@@ -17,7 +17,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "node.h"
+#include "kernel.h"
+#include "remote.h"
+#include "transport.h"
+#include "services.h"
 #include "store.h"
 #include "stream.h"
 #include "xmalloc.h"
@@ -465,6 +469,8 @@ aemp_configure(struct event_base *base, json_t *config, char **err)
 	}
 	n->base = base;
 	n->defer_ev = event_new(base, -1, 0, defer_run, n);
+	kernel_start(n);
+	remote_start(n);
 	if (timers_init(n) < 0) {
 		if (asprintf(err, "timerfd: %s", strerror(errno)) < 0)
 			*err = NULL;

@@ -10,12 +10,13 @@
 #include <malloc.h>
 #endif
 
-#include "internal.h"
+#include "remote.h"
+#include "kernel.h"
+#include "transport.h"
 
 /* Idle records of other nodes kept at most (see remote_forgettable). */
 #define REMOTES_IDLE_MAX	4096
 
-void kernel_nodes_event(aemp_node *, const char *id, int up, json_t *reason);
 static void watermark_rise(struct aemp_remote *);
 
 static void forget_schedule(aemp_node *, double);
@@ -239,9 +240,9 @@ send_packet(struct aemp_remote *r, const char *name, size_t len, json_t *pkt)
 
 /* What waits for the connection, then what waits for the socket. */
 size_t
-remote_queued(struct aemp_remote *r)
+remote_queued(const struct aemp_remote *r)
 {
-	return r->queue.len + (r->conn != NULL ? r->conn->out.len : 0);
+	return r->queue.len + (r->conn != NULL ? transport_out(r->conn)->len : 0);
 }
 
 /* Packets were queued toward r: has the queue gone above the mark? */
@@ -258,7 +259,7 @@ watermark_rise(struct aemp_remote *r)
  * Some of the queue toward r was written (transport.c, once per flush):
  * the program hears once that it is down to the low mark.
  */
-void
+static void
 remote_drained(struct aemp_remote *r)
 {
 	aemp_node *n = r->node;
@@ -535,7 +536,7 @@ challenge_timeout(evutil_socket_t fd, short what, void *arg)
  * CHALLENGE_BOUND (or monitor_timeout / 2 if shorter) keeps it, silence
  * drops it as a transport error and lets c in.
  */
-void
+static void
 remote_challenge(struct aemp_remote *r, struct aemp_conn *c)
 {
 	aemp_node *n = r->node;
@@ -563,7 +564,27 @@ probe_start(struct aemp_remote *r)
 	ntimer_add(n, r->probe_ev, n->monitor_timeout / 3);
 }
 
+/* Tells the layers above (remote_on_event) that r went up or down. */
+static void
+report(struct aemp_remote *r, enum remote_event ev, json_t *reason)
+{
+	aemp_node *n = r->node;
+	size_t i;
+
+	for (i = 0; i < n->nremote_hooks; i++)
+		n->remote_hooks[i](n, r, ev, reason);
+}
+
 void
+remote_on_event(aemp_node *n, remote_event_fn fn)
+{
+	if (n->nremote_hooks == REMOTE_HOOKS_MAX)
+		abort();
+	n->remote_hooks[n->nremote_hooks++] = fn;
+}
+
+/* c finished its handshake as r (upcall.up): r's connection now */
+static void
 remote_up(struct aemp_remote *r, struct aemp_conn *c)
 {
 	aemp_node *n = r->node;
@@ -571,14 +592,12 @@ remote_up(struct aemp_remote *r, struct aemp_conn *c)
 	if (r->conn != NULL && r->conn != c)
 		transport_close(r->conn, "switched connections");
 	r->conn = c;
-	c->remote = r;
 	stop_connecting(r);
 	stats_remote_up(r);
 	n->queued_total -= r->queue.len;
 	transport_write_buffer(c, &r->queue);
 	probe_start(r);
-	kernel_nodes_event(n, r->id, 1, NULL);
-	global_node_up(n, r);
+	report(r, REMOTE_UP, NULL);
 	/* logged after the callbacks ran, as the reference does */
 	aemp_log(n, 7, "%s is up ()", r->id);
 }
@@ -616,10 +635,8 @@ remote_down(struct aemp_remote *r, const char *why)
 	forget_schedule(n, n->monitor_timeout);
 	if (!was_up)
 		aemp_log(n, 9, "%s: %s", r->id, why);
-	kernel_remote_down(n, r, reason);
+	report(r, was_up ? REMOTE_DOWN : REMOTE_FAILED, reason);
 	if (was_up) {
-		kernel_nodes_event(n, r->id, 0, reason);
-		global_node_down(n, r);
 		aemp_log(n, 7, "%s is down (transport_error %s %s)", r->id,
 		    r->id, why);
 	}
@@ -628,8 +645,8 @@ remote_down(struct aemp_remote *r, const char *why)
 		transport_held_verdict(challenger, 1);
 }
 
-/* A packet (stolen) arrived from r. */
-void
+/* A packet (stolen) arrived from r (upcall.packet). */
+static void
 remote_packet(struct aemp_remote *r, json_t *pkt)
 {
 	json_t *name;
@@ -643,10 +660,20 @@ remote_packet(struct aemp_remote *r, json_t *pkt)
 	json_array_remove(pkt, 0);
 	/* a name with a NUL byte names no port: no other may get it */
 	if (json_id(name) != NULL)
-		kernel_deliver(r->node, json_id(name), pkt, r);
+		r->node->upcall.deliver(r->node, json_id(name), pkt, r);
 	else
 		json_decref(pkt);
 	json_decref(name);
+}
+
+void
+remote_start(aemp_node *n)
+{
+	n->upcall.packet = remote_packet;
+	n->upcall.up = remote_up;
+	n->upcall.lost = remote_down;
+	n->upcall.held = remote_challenge;
+	n->upcall.drained = remote_drained;
 }
 
 void

@@ -25,7 +25,7 @@ seed_try(aemp_node *n, size_t i)
 	aemp_log(n, 9, "trying connect to seed node %s.", s->addr);
 	s->conn = transport_connect(n, s->addr, NULL);
 	if (s->conn != NULL)
-		s->conn->seed = (int)i + 1;
+		transport_set_tag(s->conn, (int)i + 1);
 }
 
 /*
@@ -72,21 +72,19 @@ seed_tick(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * A connection to a seed ended its handshake (nodeid is who answered,
- * when we know): remember who is behind the address, and drop a seed
- * that turned out to be ourselves.
+ * The attempt at seed number tag ended its handshake (upcall.attempt;
+ * nodeid is who answered, when we know): remember who is behind the
+ * address, and drop a seed that turned out to be ourselves.
  */
-void
-global_seed_result(aemp_node *n, struct aemp_conn *c, const char *nodeid,
-    const char *why)
+static void
+seed_result(aemp_node *n, int tag, const char *nodeid, const char *why)
 {
 	struct seed *s;
 
-	if (c->seed == 0 || (size_t)c->seed > n->nseeds)
+	if (tag == 0 || (size_t)tag > n->nseeds)
 		return;
-	s = &n->seeds[c->seed - 1];
+	s = &n->seeds[tag - 1];
 	s->conn = NULL;
-	c->seed = 0;
 	if (nodeid != NULL) {
 		free(s->nodeid);
 		s->nodeid = xstrdup(nodeid);
@@ -120,6 +118,7 @@ void
 seed_start(aemp_node *n)
 {
 	n->seed_ev = ntimer_new(n, 0, seed_tick, n);
+	n->upcall.attempt = seed_result;
 	seeds_init(n);
 	if (n->nseeds > 0) {
 		n->global->seed_next = (size_t)(global_random(n) *

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "kernel.h"
+#include "transport.h"
 #include "xmalloc.h"
 
 /*
@@ -145,7 +146,7 @@ sndf_direct(aemp_node *n, const char *port, const char *fmt, va_list ap)
 		}
 	}
 	va_end(aq);
-	out = &r->conn->out;
+	out = transport_out(r->conn);
 	before = out->len;
 	p = bytes_reserve(out, need);
 	p[0] = '[';

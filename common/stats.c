@@ -8,7 +8,8 @@
  */
 #include <string.h>
 
-#include "internal.h"
+#include "kernel.h"
+#include "transport.h"
 #include "global.h"
 
 static const char *const hs_reason_names[STATS_HS_NREASONS] = {
@@ -74,7 +75,7 @@ stats_remote_up(struct aemp_remote *r)
 	r->stats.since = r->stats.last_in = node_now();
 	/* what came with the handshake's last read waits in the input */
 	if (r->conn != NULL)
-		r->stats.bytes_in += r->conn->in.len;
+		r->stats.bytes_in += transport_in_len(r->conn);
 }
 
 void
@@ -128,13 +129,13 @@ remote_state(const struct aemp_remote *r)
 static int
 remote_tls(const struct aemp_remote *r)
 {
-	return r->conn != NULL && r->conn->tls;
+	return r->conn != NULL && transport_tls(r->conn);
 }
 
 static json_t *
 remote_snapshot(const struct aemp_remote *r, double now)
 {
-	size_t queued = r->queue.len + (r->conn != NULL ? r->conn->out.len : 0);
+	size_t queued = remote_queued(r);
 	json_t *o;
 
 	o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
@@ -150,7 +151,7 @@ remote_snapshot(const struct aemp_remote *r, double now)
 	    "monitors_out", (json_int_t)remote_monitors(r),
 	    "monitors_in", (json_int_t)r->rmon.count);
 	json_object_set_new(o, "peer", r->conn != NULL ?
-	    json_string(r->conn->peer) : json_null());
+	    json_string(transport_peer(r->conn)) : json_null());
 	json_object_set_new(o, "since", r->stats.since > 0 ?
 	    json_real(r->stats.since) : json_null());
 	json_object_set_new(o, "last_activity_age", r->stats.last_in > 0 ?

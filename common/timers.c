@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "node.h"
 #include "xmalloc.h"
 
 #define TIMER_MAX	1e9	/* seconds (31 years): "never", as a time_t */

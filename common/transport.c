@@ -23,9 +23,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "conn.h"
 #include "md6.h"
 #include "codec.h"
+#include "names.h"
 #include "stream.h"
 
 #define PROVIDER	"aemp-c-" AEMP_VERSION
@@ -399,6 +400,50 @@ unpark(aemp_node *n, void *arg)
 	if (c->state == CONN_UP && c->in.len > 0)
 		read_packets(c);
 }
+static void data_ready(struct aemp_conn *);
+
+/* Tells the opener of a marked attempt how it went (upcall.attempt). */
+static void
+report_attempt(struct aemp_conn *c, const char *why)
+{
+	aemp_node *n = c->node;
+	int tag = c->tag;
+
+	c->tag = 0;
+	if (n->upcall.attempt != NULL)
+		n->upcall.attempt(n, tag, c->rnodeid, why);
+}
+
+void
+transport_set_tag(struct aemp_conn *c, int tag)
+{
+	c->tag = tag;
+}
+
+const char *
+transport_peer(const struct aemp_conn *c)
+{
+	return c->peer;
+}
+
+int
+transport_tls(const struct aemp_conn *c)
+{
+	return c->tls;
+}
+
+struct bytes *
+transport_out(struct aemp_conn *c)
+{
+	return &c->out;
+}
+
+size_t
+transport_in_len(const struct aemp_conn *c)
+{
+	return c->in.len;
+}
+
 
 void
 transport_close(struct aemp_conn *c, const char *why)
@@ -462,12 +507,12 @@ transport_close(struct aemp_conn *c, const char *why)
 			node_call_later(n, unpark, o);
 	}
 	if (!n->freeing) {
-		if (c->seed && was != CONN_UP)
-			global_seed_result(n, c, c->rnodeid, why);
+		if (c->tag && was != CONN_UP)
+			report_attempt(c, why);
 		if (c->remote != NULL && c->remote->conn == c)
-			remote_down(c->remote, why);
-		if (c->dc_out)
-			dataconn_failed(n, c->dc_id, why);
+			n->upcall.lost(c->remote, why);
+		if (c->dc_out && n->upcall.data_failed != NULL)
+			n->upcall.data_failed(n, c->dc_id, why);
 		/* callers up the stack may still hold c: free it later */
 		node_free_later(n, conn_free, c);
 	} else
@@ -884,7 +929,7 @@ handle_greeting(struct aemp_conn *c)
 		/* live duplicate or restarted node? (remote_challenge) */
 		c->state = CONN_HELD;
 		event_del(c->read_ev);
-		remote_challenge(r, c);
+		n->upcall.held(r, c);
 	} else if (why == NULL && c->dc_id == NULL && !conn_preferred(c) &&
 	    (conn_sibling(c, CONN_AUTH) != NULL ||
 	    conn_sibling(c, CONN_PARKED) != NULL))
@@ -1012,9 +1057,10 @@ conn_up(struct aemp_conn *c)
 	}
 	if (n->nlisteners == 0)
 		arm(c, keepalive_tick, 1, n->monitor_timeout);
-	if (c->seed)
-		global_seed_result(n, c, c->rnodeid, NULL);
-	remote_up(r, c);
+	if (c->tag)
+		report_attempt(c, NULL);
+	c->remote = r;
+	n->upcall.up(r, c);
 }
 
 /* --- data phase ----------------------------------------------------------- */
@@ -1110,7 +1156,7 @@ deliver_packet(struct aemp_conn *c, const char *p, size_t len)
 	if (pkt == NULL)
 		goto general;
 	c->listener_less_keepalive = 1;
-	kernel_deliver(c->node, buf + 2, pkt, c->remote);
+	c->node->upcall.deliver(c->node, buf + 2, pkt, c->remote);
 	return c->state == CONN_UP ? 0 : -1;
 general:
 	/* Perl's JSON sends "\u0000" in strings: data may hold NUL bytes */
@@ -1118,7 +1164,7 @@ general:
 	case PACKET_DROP:
 		/* one message lost, not the link that carries everybody's */
 		c->listener_less_keepalive = 1;
-		kernel_drop(c->node, name, why, c->remote);
+		c->node->upcall.drop(c->node, name, why, c->remote);
 		free(name);
 		return c->state == CONN_UP ? 0 : -1;
 	case PACKET_OK:
@@ -1131,7 +1177,7 @@ general:
 		return -1;
 	}
 	c->listener_less_keepalive = 1;
-	remote_packet(c->remote, pkt);
+	c->node->upcall.packet(c->remote, pkt);
 	return c->state == CONN_UP ? 0 : -1;
 }
 
@@ -1143,10 +1189,10 @@ deliver_fast(struct aemp_conn *c, const char *name, const char *tag,
 	c->remote->stats.msgs_in++;
 	c->listener_less_keepalive = 1;
 	if (tag != NULL)
-		kernel_deliver_tagged(c->node, name, tag, taglen, msg,
-		    c->remote);
+		c->node->upcall.deliver_tagged(c->node, name, tag, taglen,
+		    msg, c->remote);
 	else
-		kernel_deliver(c->node, name, msg, c->remote);
+		c->node->upcall.deliver(c->node, name, msg, c->remote);
 	return c->state == CONN_UP ? 0 : -1;
 }
 
@@ -1369,7 +1415,7 @@ conn_handshake_read(struct aemp_conn *c)
 					goto fail;
 				if (c->dc_id != NULL) {
 					/* never the node's connection (11.3) */
-					dataconn_ready(c);
+					data_ready(c);
 					return;
 				}
 				conn_up(c);
@@ -1422,7 +1468,7 @@ flush_out(struct aemp_conn *c)
 	flush_write(c, 0);
 	if (c->state == CONN_UP && c->remote != NULL && c->remote->wm_above &&
 	    c->remote->conn == c)
-		remote_drained(c->remote);
+		c->node->upcall.drained(c->remote);
 }
 
 /*
@@ -1600,6 +1646,34 @@ transport_free_all(aemp_node *n)
 }
 
 /* --- data connections (dataconn.c) ---------------------------------------- */
+
+/* Hands c to the data connection layer, which takes it or does not know it. */
+static void
+data_ready(struct aemp_conn *c)
+{
+	aemp_node *n = c->node;
+
+	if (n->upcall.data_ready == NULL ||
+	    n->upcall.data_ready(n, c, c->dc_id, c->rnodeid, c->dc_out) < 0) {
+		c->dc_out = 0;
+		transport_close(c, "unknown dataconn_id, closing");
+	}
+}
+
+/* Our data connection attempts for id still in their handshake go. */
+void
+transport_close_data(aemp_node *n, const char *id, const char *why)
+{
+	struct aemp_conn *c, *next;
+
+	for (c = n->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->dc_out && strcmp(c->dc_id, id) == 0) {
+			c->dc_out = 0;
+			transport_close(c, why);
+		}
+	}
+}
 
 struct aemp_conn *
 transport_connect_data(aemp_node *n, const char *addr, const char *nodeid,

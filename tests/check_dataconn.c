@@ -25,7 +25,7 @@
 
 #include "testutil.h"
 #include "nodeutil.h"
-#include "internal.h"
+#include "conn.h"
 #include "global.h"
 #include "md6.h"
 

@@ -12,7 +12,8 @@
 
 #include "testutil.h"
 #include "nodeutil.h"
-#include "internal.h"
+#include "remote.h"
+#include "transport.h"
 
 static struct event_base *base;
 

@@ -16,7 +16,7 @@
 
 #include "testutil.h"
 #include "nodeutil.h"
-#include "internal.h"
+#include "node.h"
 
 static struct event_base *base;
 static aemp_node *na, *nb, *nc;

@@ -24,7 +24,7 @@
 #include "nodeutil.h"
 #include "md6.h"
 #include "wire.h"
-#include "internal.h"
+#include "transport.h"
 
 #define SECRET "testsecret"
 

@@ -21,7 +21,8 @@
 
 #include <event2/bufferevent.h>
 
-#include "internal.h"
+#include "names.h"
+#include "services.h"
 #include "md6.h"
 
 #define NONCE	"ZnV6emZ1enpmdXp6ZnV6emZ1enpmdXp6"
