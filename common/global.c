@@ -125,7 +125,7 @@ port_on(const char *port, const char *node)
 {
 	size_t len;
 
-	kernel_split(port, &len);
+	id_split(port, &len);
 	return len == strlen(node) && memcmp(port, node, len) == 0;
 }
 

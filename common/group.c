@@ -263,7 +263,7 @@ aemp_grp_reg(aemp_node *n, const char *group, const char *port)
 		node_error(n, "grp_reg: group and port are required");
 		return NULL;
 	}
-	kernel_split(port, &len);
+	id_split(port, &len);
 	if (len != strlen(n->id) || memcmp(port, n->id, len) != 0) {
 		node_error(n, "grp_reg can only be called for local ports, "
 		    "%s is not one", port);
@@ -340,4 +340,25 @@ group_free(aemp_node *n)
 	}
 	json_decref(g->lreg);
 	json_decref(g->greg);
+}
+
+/* aemp_stats()'s groups: how many, their members, ours among them */
+json_t *
+group_stats(aemp_node *n)
+{
+	struct aemp_global *g = n->global;
+	size_t groups = 0, members = 0, local = 0;
+	const char *name;
+	json_t *v;
+
+	if (g != NULL) {
+		json_object_foreach(g->greg, name, v) {
+			groups++;
+			members += json_object_size(v);
+		}
+		json_object_foreach(g->lreg, name, v)
+			local += json_array_size(v);
+	}
+	return json_pack("{s:I, s:I, s:I}", "groups", (json_int_t)groups,
+	    "members", (json_int_t)members, "local_members", (json_int_t)local);
 }

@@ -10,6 +10,7 @@
 
 #include "node.h"
 #include "remote.h"
+#include "names.h"
 
 /* --- monitors ------------------------------------------------------------ */
 
@@ -127,7 +128,7 @@ struct aemp_watch {
 
 /*
  * The kernel: kernel.c (kernel_free), port.c (kernel_deliver*,
- * kernel_port_name, kernel_split), defer.c, mon.c (kernel_drop, mon_*,
+ * kernel_port_name), defer.c, mon.c (kernel_drop, mon_*,
  * kernel_remote_down), nodeport.c (kernel_node_request).
  */
 void	 kernel_start(aemp_node *);
@@ -145,7 +146,6 @@ void	 mon_list_fire(aemp_node *, struct mon_list *, json_t *reason);
 void	 mon_free(struct aemp_mon *);
 void	 mon_unlink(struct aemp_mon *);
 char	*kernel_port_name(aemp_node *, int remote);
-const char *kernel_split(const char *id, size_t *nodelen);
 
 
 /* port.c */

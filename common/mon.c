@@ -155,7 +155,7 @@ mon_attach(aemp_node *n, const char *port, struct aemp_mon *m)
 		/* our own node port never dies while we run: never fires */
 		return m;
 	}
-	name = kernel_split(port, &nodelen);
+	name = id_split(port, &nodelen);
 	mon_link(remote_mon_list(n, port, nodelen, name), m);
 	return m;
 }

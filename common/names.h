@@ -9,6 +9,8 @@
 #ifndef AEMP_NAMES_H
 #define AEMP_NAMES_H
 
+#include <stddef.h>
+
 /*
  * Whether name is parts of [A-Za-z0-9_]+ joined by "::" (Pkg::Sub::func);
  * with allow_trailing, a package name with its trailing "::" (Pkg::) is
@@ -18,5 +20,11 @@ int	 pkg_name_valid(const char *name, int allow_trailing);
 
 /* A dataconn_id (AEMP-TLS-EXT.md 11.3): 1 to 200 of [A-Za-z0-9@._:/-]. */
 int	 dataconn_id_valid(const char *id);
+
+/*
+ * The port name part of a port ID ("" for a node port); *nodelen its
+ * node part.
+ */
+const char *id_split(const char *id, size_t *nodelen);
 
 #endif

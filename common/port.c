@@ -13,26 +13,12 @@
 
 /* --- identifiers --------------------------------------------------------- */
 
-/* The port name part of an ID ("" for a node port); *nodelen its node part. */
-const char *
-kernel_split(const char *id, size_t *nodelen)
-{
-	const char *hash = strchr(id, '#');
-
-	if (hash == NULL) {
-		*nodelen = strlen(id);
-		return id + *nodelen;
-	}
-	*nodelen = (size_t)(hash - id);
-	return hash + 1;
-}
-
 char *
 aemp_node_of(const char *port)
 {
 	size_t len;
 
-	kernel_split(port, &len);
+	id_split(port, &len);
 	return xstrndup(port, len);
 }
 
@@ -41,7 +27,7 @@ is_local(aemp_node *n, const char *id, const char **name)
 {
 	size_t len;
 
-	*name = kernel_split(id, &len);
+	*name = id_split(id, &len);
 	return len == strlen(n->id) && memcmp(id, n->id, len) == 0;
 }
 
@@ -446,7 +432,7 @@ aemp_snd(aemp_node *n, const char *port, json_t *msg)
 		d->msg = msg;
 		return 0;
 	}
-	name = kernel_split(port, &nodelen);
+	name = id_split(port, &nodelen);
 	remote_send_name(remote_of(n, port, nodelen), name, msg);
 	return 0;
 }
@@ -485,7 +471,7 @@ aemp_kil(aemp_node *n, const char *port, json_t *reason)
 		json_array_append_new(wrapped, reason);
 		reason = wrapped;
 	}
-	name = kernel_split(port, &nodelen);
+	name = id_split(port, &nodelen);
 	if (*name == '\0') {
 		json_decref(reason);
 		return node_error(n, "%s: killing a node port is not allowed",

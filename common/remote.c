@@ -13,6 +13,7 @@
 #include "remote.h"
 #include "kernel.h"
 #include "transport.h"
+#include "names.h"
 
 /* Idle records of other nodes kept at most (see remote_forgettable). */
 #define REMOTES_IDLE_MAX	4096
@@ -279,7 +280,7 @@ aemp_queued(aemp_node *n, const char *port)
 
 	if (port == NULL)
 		return 0;
-	kernel_split(port, &len);
+	id_split(port, &len);
 	if (len == strlen(n->id) && memcmp(port, n->id, len) == 0)
 		return 0;
 	if (n->last_remote != NULL && strncmp(n->last_remote->id, port,

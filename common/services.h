@@ -12,6 +12,7 @@
 void	 global_start(aemp_node *);
 void	 global_free(aemp_node *);
 json_t	*global_node_addrs(aemp_node *, const char *node);
+json_t	*group_stats(aemp_node *);	/* group.c, for aemp_stats() */
 
 
 /* dataconn.c (AEMP-TLS-EXT.md 11) */

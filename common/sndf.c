@@ -111,7 +111,7 @@ sndf_direct(aemp_node *n, const char *port, const char *fmt, va_list ap)
 	if (n->trace || port == NULL || *port == '\0' ||
 	    is_local(n, port, &name) || !transport_plain_name(name, &namelen))
 		return 0;
-	kernel_split(port, &nodelen);
+	id_split(port, &nodelen);
 	if ((r = remote_of(n, port, nodelen))->conn == NULL)
 		return 0;
 	need = namelen + 4;

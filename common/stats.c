@@ -10,7 +10,7 @@
 
 #include "kernel.h"
 #include "transport.h"
-#include "global.h"
+#include "services.h"
 
 static const char *const hs_reason_names[STATS_HS_NREASONS] = {
 	[STATS_HS_CONNECT] = "connect",
@@ -173,26 +173,6 @@ handshakes_snapshot(aemp_node *n)
 	    "failed", failed);
 }
 
-static json_t *
-groups_snapshot(aemp_node *n)
-{
-	struct aemp_global *g = n->global;
-	size_t groups = 0, members = 0, local = 0;
-	const char *name;
-	json_t *v;
-
-	if (g != NULL) {
-		json_object_foreach(g->greg, name, v) {
-			groups++;
-			members += json_object_size(v);
-		}
-		json_object_foreach(g->lreg, name, v)
-			local += json_array_size(v);
-	}
-	return json_pack("{s:I, s:I, s:I}", "groups", (json_int_t)groups,
-	    "members", (json_int_t)members, "local_members", (json_int_t)local);
-}
-
 json_t *
 aemp_stats(aemp_node *n)
 {
@@ -229,7 +209,7 @@ aemp_stats(aemp_node *n)
 	json_object_set_new(o, "messages", json_pack("{s:I, s:I}",
 	    "delivered", (json_int_t)n->stats.delivered,
 	    "unknown_port_dropped", (json_int_t)n->stats.dropped));
-	json_object_set_new(o, "groups", groups_snapshot(n));
+	json_object_set_new(o, "groups", group_stats(n));
 	json_object_set_new(o, "handshakes", handshakes_snapshot(n));
 	json_object_set_new(o, "connections", conns);
 	return o;
