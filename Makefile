@@ -79,6 +79,8 @@ $(B)/obj/tests/check_symbols.o: ALLCFLAGS += -DTEST_CC='"$(CC) $(SANFLAGS)"' \
 	-DTEST_LIBS='"$(shell pkg-config --libs libevent jansson)"' \
 	-DTEST_CFLAGS='"$(shell pkg-config --cflags libevent jansson)"' \
 	-DTEST_SRCDIR='"$(CURDIR)"'
+# check_layers reads common/ (the layering rules of common/internal.h).
+$(B)/obj/tests/check_layers.o: ALLCFLAGS += -DTEST_SRCDIR='"$(CURDIR)"'
 
 $(B)/lib/libaemp.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)

@@ -30,7 +30,7 @@ static char	*perl_dump_into(json_t *, struct bytes *, size_t, size_t *);
 
 /* Port names that go into JSON as they are: printable ASCII, no escapes. */
 int
-transport_plain_name(const char *name, size_t *len)
+codec_plain_name(const char *name, size_t *len)
 {
 	const unsigned char *p = (const unsigned char *)name;
 

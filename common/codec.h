@@ -27,7 +27,7 @@ size_t	 plain_span(const char *p, size_t n);
 /* json_string(s), faster for ASCII; NULL when s is not UTF-8. */
 json_t	*json_string_fast(const char *s);
 /* Port names that go into JSON as they are: printable ASCII, no escapes. */
-int	 transport_plain_name(const char *name, size_t *len);
+int	 codec_plain_name(const char *name, size_t *len);
 /*
  * The value of s if it is a string fit to name something (a port, a node,
  * a request): one without NUL bytes, which C would cut it at. NULL else.

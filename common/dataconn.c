@@ -690,7 +690,7 @@ req_expect(aemp_node *n, const char *self, json_t *args, void *ud)
 
 	(void)self; (void)ud;
 	if (id == NULL || port == NULL || func == NULL || !json_is_number(tv) ||
-	    !dataconn_id_valid(id) || strchr(port, '#') == NULL)
+	    !dc_id_valid(id) || strchr(port, '#') == NULL)
 		return aemp_die(n, "malformed data connection request");
 	if (want_find(n, id) != NULL)
 		return aemp_die(n, "data connection %s expected already", id);

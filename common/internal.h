@@ -1,30 +1,33 @@
 /* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
- * internal.h: what every file of libaemp shares: the base headers, the
- * node's helpers (node.c, loglimit.c, timers.c, words.c). Not installed.
+ * internal.h: what every file of libaemp shares: the base headers and
+ * the node's helpers (node.c, loglimit.c, timers.c, words.c), on an
+ * opaque aemp_node (its fields are in node.h). Not installed.
  *
- * The layers, top to bottom. A layer calls the ones below it by name and
- * hears from them only through function pointers it set when it started
- * (the transport's n->upcall, remote.c's remote_on_event()); its structs
- * are in its own header, visible where they are used:
+ * The layers, top to bottom. A file includes headers of its own layer
+ * or below and calls down by name; it hears from below only through
+ * function pointers it set when it started (the transport's n->upcall,
+ * remote.c's remote_on_event()). tests/check_layers holds common/ to this
+ * drawing (and lists the few upward uses there are, with the reason):
  *
- *   node.c       ties them to a configuration: starts and frees each
- *   services     global.c seed.c group.c (global.h, private), dataconn.c,
- *                logcatcher.c                                 services.h
+ *   top          node.c (starts and frees each layer), stats.c (reads
+ *                them all for aemp_stats())
+ *   services     global.c seed.c group.c (global.h, theirs only),
+ *                dataconn.c, logcatcher.c                     services.h
  *   kernel       local ports, delivery, monitors, spawn: port.c sndf.c
  *                mon.c spawn.c cal.c after.c defer.c watch.c nodeport.c
  *                kernel.c (its start and teardown)              kernel.h
  *   remote       remote.c: other nodes' queues, addresses, connecting,
  *                up and down                                    remote.h
- *   transport    transport.c (handshake, framing), authfail.c  transport.h
- *                (struct aemp_conn in conn.h, for these two only);
+ *   transport    transport.c (handshake, framing), authfail.c: struct
+ *                aemp_conn in conn.h, theirs only; others see transport.h
  *                stream_tcp.c stream_tls.c                      stream.h
- *   node record  struct aemp_node, the upcalls, deferred work     node.h
+ *   node record  struct aemp_node, the upcalls, deferred work: node.h;
+ *                timers.c, loglimit.c
  *   base         this header; dict.c bytes.c words.c names.c xmalloc.c
- *                wire.c codec.c md6.c stats.c, calling no layer
+ *                wire.c codec.c md6.c
  *
- * tests/check_layers holds the includes to these rules. Only what aemp.h
- * marks AEMP_API leaves the library.
+ * Only what aemp.h marks AEMP_API leaves the library.
  */
 #ifndef AEMP_INTERNAL_H
 #define AEMP_INTERNAL_H

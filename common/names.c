@@ -29,7 +29,7 @@ pkg_name_valid(const char *name, int allow_trailing)
 
 /* The reference's IDs look like b@nodeB; ours use [A-Za-z0-9@._:/-]. */
 int
-dataconn_id_valid(const char *id)
+dc_id_valid(const char *id)
 {
 	size_t n = strlen(id);
 

@@ -19,7 +19,7 @@
 int	 pkg_name_valid(const char *name, int allow_trailing);
 
 /* A dataconn_id (AEMP-TLS-EXT.md 11.3): 1 to 200 of [A-Za-z0-9@._:/-]. */
-int	 dataconn_id_valid(const char *id);
+int	 dc_id_valid(const char *id);
 
 /*
  * The port name part of a port ID ("" for a node port); *nodelen its

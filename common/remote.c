@@ -345,7 +345,7 @@ remote_send_name(struct aemp_remote *r, const char *name, json_t *msg)
 {
 	size_t len;
 
-	if (transport_plain_name(name, &len)) {
+	if (codec_plain_name(name, &len)) {
 		send_packet(r, name, len, msg);
 		return;
 	}

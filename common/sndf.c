@@ -109,7 +109,7 @@ sndf_direct(aemp_node *n, const char *port, const char *fmt, va_list ap)
 	va_list aq;
 
 	if (n->trace || port == NULL || *port == '\0' ||
-	    is_local(n, port, &name) || !transport_plain_name(name, &namelen))
+	    is_local(n, port, &name) || !codec_plain_name(name, &namelen))
 		return 0;
 	id_split(port, &nodelen);
 	if ((r = remote_of(n, port, nodelen))->conn == NULL)

@@ -836,7 +836,7 @@ handle_greeting(struct aemp_conn *c)
 	if (strcmp(g.protocol, "aemp") != 0) {
 		if (strcmp(g.protocol, "aemp-dataconn") != 0 || !c->inbound ||
 		    c->dc_id != NULL || g.dataconn_id == NULL ||
-		    !dataconn_id_valid(g.dataconn_id)) {
+		    !dc_id_valid(g.dataconn_id)) {
 			aemp_greeting_clear(&g);
 			return "unparsable greeting";
 		}
@@ -1605,7 +1605,7 @@ transport_write(struct aemp_conn *c, json_t *pkt)
 	return 0;
 }
 
-/* Queues ["NAME",MSG...]; name is len plain bytes (transport_plain_name). */
+/* Queues ["NAME",MSG...]; name is len plain bytes (codec_plain_name). */
 int
 transport_write_named(struct aemp_conn *c, const char *name, size_t len,
     json_t *msg)

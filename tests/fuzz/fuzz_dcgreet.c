@@ -82,7 +82,7 @@ check_parse(const char *line, size_t len)
 	if (strncmp(g.protocol, "aemp", 4) != 0 || (g.protocol[4] != '\0' &&
 	    g.protocol[4] != '-'))
 		abort();
-	if (g.dataconn_id != NULL && dataconn_id_valid(g.dataconn_id) &&
+	if (g.dataconn_id != NULL && dc_id_valid(g.dataconn_id) &&
 	    strpbrk(g.dataconn_id, ";\n\r") != NULL)
 		abort();
 	aemp_greeting_clear(&g);
