@@ -68,7 +68,7 @@ struct upcalls {
 	void	(*up)(struct aemp_remote *, struct aemp_conn *);
 	/* r's connection was lost */
 	void	(*lost)(struct aemp_remote *, const char *why);
-	/* c authenticated as r, which is up: held until transport_held_verdict */
+	/* c authenticated as r, which is up: held (transport_held_verdict) */
 	void	(*held)(struct aemp_remote *, struct aemp_conn *);
 	/* r's connection wrote out what it held */
 	void	(*drained)(struct aemp_remote *);

@@ -243,7 +243,8 @@ send_packet(struct aemp_remote *r, const char *name, size_t len, json_t *pkt)
 size_t
 remote_queued(const struct aemp_remote *r)
 {
-	return r->queue.len + (r->conn != NULL ? transport_out(r->conn)->len : 0);
+	return r->queue.len +
+	    (r->conn != NULL ? transport_out(r->conn)->len : 0);
 }
 
 /* Packets were queued toward r: has the queue gone above the mark? */
