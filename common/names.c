@@ -36,16 +36,3 @@ dc_id_valid(const char *id)
 	return n > 0 && n <= 200 && strspn(id, "abcdefghijklmnopqrstuvwxyz"
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@._:/-") == n;
 }
-
-const char *
-id_split(const char *id, size_t *nodelen)
-{
-	const char *hash = strchr(id, '#');
-
-	if (hash == NULL) {
-		*nodelen = strlen(id);
-		return id + *nodelen;
-	}
-	*nodelen = (size_t)(hash - id);
-	return hash + 1;
-}

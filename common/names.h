@@ -10,6 +10,7 @@
 #define AEMP_NAMES_H
 
 #include <stddef.h>
+#include <string.h>
 
 /*
  * Whether name is parts of [A-Za-z0-9_]+ joined by "::" (Pkg::Sub::func);
@@ -23,8 +24,19 @@ int	 dc_id_valid(const char *id);
 
 /*
  * The port name part of a port ID ("" for a node port); *nodelen its
- * node part.
+ * node part. Inline: every send asks it.
  */
-const char *id_split(const char *id, size_t *nodelen);
+static inline const char *
+id_split(const char *id, size_t *nodelen)
+{
+	const char *hash = strchr(id, '#');
+
+	if (hash == NULL) {
+		*nodelen = strlen(id);
+		return id + *nodelen;
+	}
+	*nodelen = (size_t)(hash - id);
+	return hash + 1;
+}
 
 #endif
