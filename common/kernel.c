@@ -14,6 +14,10 @@ static void
 remote_event(aemp_node *n, struct aemp_remote *r, enum remote_event ev,
     json_t *reason)
 {
+	if (ev == REMOTE_FORGET) {
+		kernel_remote_forget(n, r);
+		return;
+	}
 	if (ev != REMOTE_UP)
 		kernel_remote_down(n, r, reason);
 	if (ev != REMOTE_FAILED)

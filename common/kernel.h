@@ -176,8 +176,12 @@ void	 spawn_run(aemp_node *, const char *name, const char *func,
 /* after.c */
 void	 timer_free(aemp_timer *);
 
-/* mon.c: every monitor on r's ports fires with reason */
+/*
+ * mon.c: every monitor on r's ports fires with reason; the monitors on r
+ * (its lmon, rmon) are freed unfired
+ */
 void	 kernel_remote_down(aemp_node *, struct aemp_remote *, json_t *reason);
+void	 kernel_remote_forget(aemp_node *, struct aemp_remote *);
 
 /* watch.c */
 void	 watch_sweep(aemp_watch **head);

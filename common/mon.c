@@ -218,6 +218,32 @@ aemp_mon_cancel(aemp_node *n, aemp_mon *m)
 	(void)n;
 }
 
+void
+kernel_remote_forget(aemp_node *n, struct aemp_remote *r)
+{
+	struct dict_entry *e;
+	size_t pos = 0;
+	struct aemp_mon *m;
+
+	(void)n;
+	while ((e = dict_next(&r->lmon, &pos)) != NULL) {
+		struct mon_list *l = e->value;
+		while ((m = TAILQ_FIRST(&l->mons)) != NULL) {
+			mon_unlink(m);
+			mon_free(m);
+		}
+		remote_mon_list_free(l);
+	}
+	dict_clear(&r->lmon);
+	pos = 0;
+	while ((e = dict_next(&r->rmon, &pos)) != NULL) {
+		m = e->value;
+		mon_unlink(m);
+		mon_free(m);
+	}
+	dict_clear(&r->rmon);
+}
+
 /* A remote node went away: every monitor on its ports fires with reason. */
 void
 kernel_remote_down(aemp_node *n, struct aemp_remote *r, json_t *reason)

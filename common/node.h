@@ -96,8 +96,9 @@ struct upcalls {
 enum remote_event {
 	REMOTE_UP,		/* connected */
 	REMOTE_DOWN,		/* the connection was lost */
-	REMOTE_FAILED		/* not connected, and given up on: its
+	REMOTE_FAILED,		/* not connected, and given up on: its
 				   messages are lost, its monitors fire */
+	REMOTE_FORGET		/* the record goes: what is on it goes */
 };
 typedef void (*remote_event_fn)(aemp_node *, struct aemp_remote *,
     enum remote_event, json_t *reason);

@@ -19,6 +19,7 @@
 #define REMOTES_IDLE_MAX	4096
 
 static void watermark_rise(struct aemp_remote *);
+static void report(struct aemp_remote *, enum remote_event, json_t *);
 
 static void forget_schedule(aemp_node *, double);
 
@@ -44,30 +45,12 @@ remote_get(aemp_node *n, const char *id, int create)
 	return r;
 }
 
+/* The monitors on r (the kernel's) go with REMOTE_FORGET first. */
 static void
 remote_free(aemp_node *n, struct aemp_remote *r)
 {
-	struct dict_entry *le;
-	size_t lpos = 0;
-
-	while ((le = dict_next(&r->lmon, &lpos)) != NULL) {
-		struct mon_list *l = le->value;
-		struct aemp_mon *m;
-		while ((m = TAILQ_FIRST(&l->mons)) != NULL) {
-			mon_unlink(m);
-			mon_free(m);
-		}
-		free(l->portid);
-		free(l->name);
-		free(l);
-	}
+	report(r, REMOTE_FORGET, NULL);
 	dict_clear(&r->lmon);
-	lpos = 0;
-	while ((le = dict_next(&r->rmon, &lpos)) != NULL) {
-		struct aemp_mon *m = le->value;
-		mon_unlink(m);
-		mon_free(m);
-	}
 	dict_clear(&r->rmon);
 	if (r->connect_ev != NULL) {
 		ntimer_free(n, r->connect_ev);

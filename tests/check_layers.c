@@ -102,10 +102,8 @@ static const struct {
 	    "connection, a held challenger) and counts its traffic" },
 	{ "transport.c", "remote_get", "a finished handshake makes the "
 	    "record of the node it named" },
-	{ "remote.c", "kernel.h", "remote->lmon holds the monitors on the "
-	    "node's ports (struct mon_list), freed with the record" },
-	{ "remote.c", "mon_unlink", "as above" },
-	{ "remote.c", "mon_free", "as above" },
+	{ "remote.c", "kernel.h", "remote->lmon and rmon hold the kernel's "
+	    "monitors: their dict keys (mon_list_key, mon_other_key)" },
 };
 
 static int
