@@ -343,7 +343,7 @@ json_argv(const char *text, int *argc)
 		json_decref(a);
 		return NULL;
 	}
-	argv = xcalloc(json_array_size(a) + 1, sizeof *argv);
+	argv = ae_xcalloc(json_array_size(a) + 1, sizeof *argv);
 	json_array_foreach(a, i, e) {
 		if (!json_is_string(e)) {
 			cli_error(NULL, "the JSON argument list must be an "
@@ -354,7 +354,7 @@ json_argv(const char *text, int *argc)
 			json_decref(a);
 			return NULL;
 		}
-		argv[i] = xstrdup(json_string_value(e));
+		argv[i] = ae_xstrdup(json_string_value(e));
 	}
 	*argc = (int)json_array_size(a);
 	json_decref(a);
@@ -473,9 +473,9 @@ main(int argc, char **argv)
 	}
 	if (owned == NULL) {
 		/* our own copy, so that the secret can leave argv (ps) */
-		owned = xcalloc((size_t)nwords + 1, sizeof *owned);
+		owned = ae_xcalloc((size_t)nwords + 1, sizeof *owned);
 		for (i = 0; i < nwords; i++)
-			owned[i] = xstrdup(words[i]);
+			owned[i] = ae_xstrdup(words[i]);
 		words = owned;
 		aemp_scrub_secret_args(argc, argv);
 	}

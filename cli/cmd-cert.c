@@ -177,13 +177,13 @@ cmd_setcert_exec(struct cli *cli, const struct aemp_cmd *self, int argc,
 	pem[len] = '\0';
 	if (strlen(pem) != len)
 		rc = cli_error(argv[0], "%s: not PEM text (NUL bytes)", file);
-	else if ((ctx = tls_ctx_new(pem, len, &err)) == NULL) {
+	else if ((ctx = ae_tls_ctx_new(pem, len, &err)) == NULL) {
 		/* "cert: no private key ..." becomes "FILE: no private key" */
 		rc = cli_error(argv[0], "%s: %s", file, strncmp(err, "cert: ",
 		    6) == 0 ? err + 6 : err);
 		free(err);
 	} else {
-		tls_ctx_free(ctx);
+		ae_tls_ctx_free(ctx);
 		rc = store_cert(cli, self, argv[0], pem);
 	}
 	explicit_bzero(pem, len);

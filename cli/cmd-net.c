@@ -375,7 +375,7 @@ add_edge(struct trace *t, const char *a, const char *b)
 		a = b;
 		b = x;
 	}
-	key = xasprintf("%s\n%s", a, b);
+	key = ae_xasprintf("%s\n%s", a, b);
 	if (json_object_get(t->t_edges, key) == NULL) {
 		json_object_set_new(t->t_edges, key, json_pack("[ss]", a, b));
 		json_array_append_new(t->t_order, json_string(key));

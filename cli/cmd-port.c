@@ -79,7 +79,7 @@ cmd_import_perl_exec(struct cli *cli, const struct aemp_cmd *self,
 	int status = -1;
 
 	(void)self;
-	path = argc > 1 ? xstrdup(argv[1]) : perl_rc_path();
+	path = argc > 1 ? ae_xstrdup(argv[1]) : perl_rc_path();
 	if (path == NULL)
 		return cli_error(argv[0], "no home directory: name the FILE");
 	if ((rc = json_load_file(path, 0, &je)) == NULL) {

@@ -43,7 +43,7 @@ sibling_aempd(void)
 static int
 check_args(const char *cmd, int argc, char **argv)
 {
-	char **pairs = xcalloc((size_t)argc + 2, sizeof *pairs), *err = NULL;
+	char **pairs = ae_xcalloc((size_t)argc + 2, sizeof *pairs), *err = NULL;
 	int i, n = 0;
 	json_t *args;
 
@@ -108,7 +108,7 @@ cmd_run_exec(struct cli *cli, const struct aemp_cmd *self, int argc,
 		aemp_store_close(cli->c_store);
 		cli->c_store = NULL;
 	}
-	av = xcalloc((size_t)argc + 1, sizeof *av);
+	av = ae_xcalloc((size_t)argc + 1, sizeof *av);
 	av[0] = "aempd";
 	for (i = 1; i < argc; i++)
 		av[i] = argv[i];

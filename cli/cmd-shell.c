@@ -172,7 +172,7 @@ ask(struct shell *s, const char *node, json_t *msg, int append)
 {
 	aemp_node *n = s->s_net.nt_node;
 
-	s->s_reply = xstrdup(aemp_port(n, on_answer, s));
+	s->s_reply = ae_xstrdup(aemp_port(n, on_answer, s));
 	if (append)
 		json_array_append_new(msg, json_string(s->s_reply));
 	aemp_snd(n, node, msg);
@@ -184,7 +184,7 @@ static void
 probe(struct shell *s, const char *node)
 {
 	free(s->s_next);
-	s->s_next = xstrdup(node);
+	s->s_next = ae_xstrdup(node);
 	s->s_words = 0;
 	ask(s, node, json_pack("[ss]", "eval", NET_EVAL_PROBE), 1);
 }
@@ -199,7 +199,7 @@ static void
 list_nodes(struct shell *s)
 {
 	json_t *up = aemp_up_nodes(s->s_net.nt_node);
-	const char **names = xcalloc(json_array_size(up) + 1, sizeof *names);
+	const char **names = ae_xcalloc(json_array_size(up) + 1, sizeof *names);
 	size_t i, count = json_array_size(up);
 
 	for (i = 0; i < count; i++)
@@ -252,7 +252,7 @@ relay_confirm(struct shell *s)
 {
 	aemp_node *n = s->s_net.nt_node;
 
-	s->s_reply = xstrdup(aemp_port(n, on_answer, s));
+	s->s_reply = ae_xstrdup(aemp_port(n, on_answer, s));
 	aemp_snd(n, s->s_node, json_pack("[sss]", "snd", s->s_reply,
 	    "message sent successfully"));
 	s->s_timer = aemp_after(n, s->s_net.nt_timeout, timed_out, s);
@@ -338,7 +338,7 @@ shell_lines(struct shell *s)
 		if (line == NULL && s->s_eof && evbuffer_get_length(s->s_in)) {
 			/* a last line without a line end */
 			len = evbuffer_get_length(s->s_in);
-			line = xmalloc(len + 1);
+			line = ae_xmalloc(len + 1);
 			evbuffer_remove(s->s_in, line, len);
 			line[len] = '\0';
 		}

@@ -196,7 +196,7 @@ default_node(struct cli *cli, const char *cmd)
 		return NULL;
 	}
 	if (json_is_string(json_object_get(eff, "nodeid")))
-		id = xstrdup(json_string_value(json_object_get(eff, "nodeid")));
+		id = ae_xstrdup(json_string_value(json_object_get(eff, "nodeid")));
 	else
 		cli_error(cmd, "missing argument NODE (profile '%s' names no "
 		    "nodeid)", json_string_value(json_object_get(eff,
@@ -219,7 +219,7 @@ cmd_top_exec(struct cli *cli, const struct aemp_cmd *self, int argc,
 		if (strcmp(argv[i], "--once") == 0)
 			t.t_once = 1;
 		else if (node == NULL && argv[i][0] != '-')
-			node = xstrdup(argv[i]);
+			node = ae_xstrdup(argv[i]);
 		else {
 			free(node);
 			return cli_error(argv[0], "unexpected argument '%s' "

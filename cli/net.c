@@ -234,12 +234,12 @@ net_print_json(json_t *list)
 	struct bytes perl = { NULL, 0, 0, 0 };
 
 	/* a Perl string with a lone surrogate: its bytes, as JSON::XS */
-	if (text == NULL && perl_dump(list, &perl, 0) == 0 && perl.len >= 2)
+	if (text == NULL && ae_perl_dump(list, &perl, 0) == 0 && perl.len >= 2)
 		printf("%.*s\n", (int)(perl.len - 2), bytes_ptr(&perl) + 1);
 	else if (len >= 2)
 		printf("%.*s\n", (int)(len - 2), text + 1);
 	else
 		printf("\n");
-	bytes_free(&perl);
+	ae_bytes_free(&perl);
 	free(text);
 }

@@ -10,9 +10,9 @@
 /* --- after --------------------------------------------------------------- */
 
 void
-timer_free(aemp_timer *t)
+ae_timer_free(aemp_timer *t)
 {
-	ntimer_free(t->node, t->ev);
+	ae_ntimer_free(t->node, t->ev);
 	free(t->port);
 	json_decref(t->msg);
 	free(t);
@@ -32,17 +32,17 @@ timer_fired(evutil_socket_t fd, short what, void *arg)
 		t->msg = NULL;
 	} else if (t->cb != NULL)
 		t->cb(n, t->ud);
-	timer_free(t);
+	ae_timer_free(t);
 }
 
 static aemp_timer *
 timer_new(aemp_node *n, double seconds)
 {
-	aemp_timer *t = xcalloc(1, sizeof *t);
+	aemp_timer *t = ae_xcalloc(1, sizeof *t);
 	t->node = n;
-	t->ev = ntimer_new(n, 0, timer_fired, t);
+	t->ev = ae_ntimer_new(n, 0, timer_fired, t);
 	LIST_INSERT_HEAD(&n->timers, t, entry);
-	ntimer_add(n, t->ev, seconds);
+	ae_ntimer_add(n, t->ev, seconds);
 	return t;
 }
 
@@ -61,7 +61,7 @@ aemp_after_snd(aemp_node *n, double seconds, const char *port, json_t *msg)
 {
 	aemp_timer *t = timer_new(n, seconds);
 
-	t->port = xstrdup(port);
+	t->port = ae_xstrdup(port);
 	t->msg = msg;
 	return t;
 }
@@ -76,6 +76,6 @@ aemp_timer_cancel(aemp_node *n, aemp_timer *t)
 		return;
 	}
 	LIST_REMOVE(t, entry);
-	timer_free(t);
+	ae_timer_free(t);
 	(void)n;
 }

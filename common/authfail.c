@@ -88,7 +88,7 @@ drop(aemp_node *n, struct authfail *e)
 }
 
 double
-authfail_delay(aemp_node *n, const struct sockaddr *sa)
+ae_authfail_delay(aemp_node *n, const struct sockaddr *sa)
 {
 	unsigned char key[8];
 	char text[INET6_ADDRSTRLEN];
@@ -99,7 +99,7 @@ authfail_delay(aemp_node *n, const struct sockaddr *sa)
 
 	if (keylen == 0 || (e = find(n, key, keylen)) == NULL)
 		return 0;
-	if (node_now() - e->last > AUTHFAIL_FORGET) {
+	if (ae_node_now() - e->last > AUTHFAIL_FORGET) {
 		drop(n, e);
 		return 0;
 	}
@@ -113,7 +113,7 @@ authfail_delay(aemp_node *n, const struct sockaddr *sa)
 }
 
 void
-authfail_record(aemp_node *n, const struct sockaddr *sa, const char *peer,
+ae_authfail_record(aemp_node *n, const struct sockaddr *sa, const char *peer,
     const char *why)
 {
 	unsigned char key[8];
@@ -129,7 +129,7 @@ authfail_record(aemp_node *n, const struct sockaddr *sa, const char *peer,
 			drop(n, e);
 		return;
 	}
-	node_log_limited(n, AUTHFAIL_LEVEL, "authentication failed", text,
+	ae_node_log_limited(n, AUTHFAIL_LEVEL, "authentication failed", text,
 	    "%s: authentication failed: %s", peer, why);
 	if (keylen == 0)
 		return;
@@ -150,16 +150,16 @@ authfail_record(aemp_node *n, const struct sockaddr *sa, const char *peer,
 		e->keylen = (unsigned char)keylen;
 	}
 	e->failures++;
-	e->last = node_now();
+	e->last = ae_node_now();
 }
 
 void
-authfail_record_fd(aemp_node *n, int fd, const char *peer, const char *why)
+ae_authfail_record_fd(aemp_node *n, int fd, const char *peer, const char *why)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof ss;
 
-	authfail_record(n, fd >= 0 && getpeername(fd, (struct sockaddr *)&ss,
+	ae_authfail_record(n, fd >= 0 && getpeername(fd, (struct sockaddr *)&ss,
 	    &len) == 0 ? (struct sockaddr *)&ss : NULL, peer, why);
 }
 
@@ -169,7 +169,7 @@ authfail_record_fd(aemp_node *n, int fd, const char *peer, const char *why)
  * make up for the delay with connections in parallel.
  */
 int
-authfail_waiting(aemp_node *n, const struct sockaddr *sa)
+ae_authfail_waiting(aemp_node *n, const struct sockaddr *sa)
 {
 	unsigned char key[8], other[8];
 	char text[INET6_ADDRSTRLEN];
@@ -193,7 +193,7 @@ authfail_waiting(aemp_node *n, const struct sockaddr *sa)
 }
 
 void
-authfail_free(aemp_node *n)
+ae_authfail_free(aemp_node *n)
 {
 	free(n->authfail);
 	n->authfail = NULL;

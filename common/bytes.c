@@ -17,7 +17,7 @@
 #define BYTES_SHRINK	(4 * BYTES_KEEP) /* shrunk when little is left */
 
 char *
-bytes_reserve(struct bytes *b, size_t n)
+ae_bytes_reserve(struct bytes *b, size_t n)
 {
 	size_t cap;
 	char *p;
@@ -38,41 +38,41 @@ bytes_reserve(struct bytes *b, size_t n)
 	for (cap = b->cap ? b->cap : BYTES_MIN; cap < b->start + b->len + n;
 	    cap *= 2)
 		;
-	p = xreallocarray(b->data, cap, 1);
+	p = ae_xreallocarray(b->data, cap, 1);
 	b->data = p;
 	b->cap = cap;
 	return b->data + b->start + b->len;
 }
 
 void
-bytes_commit(struct bytes *b, size_t n)
+ae_bytes_commit(struct bytes *b, size_t n)
 {
 	b->len += n;
 }
 
 void
-bytes_add(struct bytes *b, const void *p, size_t n)
+ae_bytes_add(struct bytes *b, const void *p, size_t n)
 {
 	if (n == 0)
 		return;
-	memcpy(bytes_reserve(b, n), p, n);
+	memcpy(ae_bytes_reserve(b, n), p, n);
 	b->len += n;
 }
 
 void
-bytes_move(struct bytes *to, struct bytes *from)
+ae_bytes_move(struct bytes *to, struct bytes *from)
 {
 	if (to->len == 0 && to->cap <= from->cap) {
 		struct bytes t = *to;
 		*to = *from;
 		*from = t;
 	} else
-		bytes_add(to, bytes_ptr(from), from->len);
-	bytes_consume(from, from->len);
+		ae_bytes_add(to, bytes_ptr(from), from->len);
+	ae_bytes_consume(from, from->len);
 }
 
 void
-bytes_consume(struct bytes *b, size_t n)
+ae_bytes_consume(struct bytes *b, size_t n)
 {
 	b->start += n;
 	b->len -= n;
@@ -98,7 +98,7 @@ bytes_consume(struct bytes *b, size_t n)
 }
 
 void
-bytes_free(struct bytes *b)
+ae_bytes_free(struct bytes *b)
 {
 	free(b->data);
 	memset(b, 0, sizeof *b);

@@ -18,14 +18,14 @@ struct bytes {
 
 #define bytes_ptr(b)	((b)->data + (b)->start)
 
-/* Room for n more bytes after the last; bytes_commit() says how many. */
-char	*bytes_reserve(struct bytes *, size_t n);
-void	 bytes_commit(struct bytes *, size_t n);
-void	 bytes_add(struct bytes *, const void *, size_t);
+/* Room for n more bytes after the last; ae_bytes_commit() says how many. */
+char	*ae_bytes_reserve(struct bytes *, size_t n);
+void	 ae_bytes_commit(struct bytes *, size_t n);
+void	 ae_bytes_add(struct bytes *, const void *, size_t);
 /* Appends all of from to to, leaving from empty. */
-void	 bytes_move(struct bytes *to, struct bytes *from);
+void	 ae_bytes_move(struct bytes *to, struct bytes *from);
 /* Drops n bytes from the front; an empty queue gives large blocks back. */
-void	 bytes_consume(struct bytes *, size_t n);
-void	 bytes_free(struct bytes *);
+void	 ae_bytes_consume(struct bytes *, size_t n);
+void	 ae_bytes_free(struct bytes *);
 
 #endif

@@ -76,12 +76,12 @@ aemp_cal(aemp_node *n, const char *port, json_t *msg, aemp_cal_fn cb,
 
 	if (!json_is_array(msg)) {
 		json_decref(msg);
-		return node_error(n, "cal: message must be a JSON array");
+		return ae_node_error(n, "cal: message must be a JSON array");
 	}
-	c = xcalloc(1, sizeof *c);
+	c = ae_xcalloc(1, sizeof *c);
 	c->cb = cb;
 	c->ud = ud;
-	c->rport = xstrdup(aemp_port(n, cal_reply, c));
+	c->rport = ae_xstrdup(aemp_port(n, cal_reply, c));
 	json_array_append_new(msg, json_string(c->rport));
 	aemp_mon_cb(n, c->rport, cal_rport_died, c);
 	if (timeout > 0)

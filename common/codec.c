@@ -30,7 +30,7 @@ static char	*perl_dump_into(json_t *, struct bytes *, size_t, size_t *);
 
 /* Port names that go into JSON as they are: printable ASCII, no escapes. */
 int
-codec_plain_name(const char *name, size_t *len)
+ae_codec_plain_name(const char *name, size_t *len)
 {
 	const unsigned char *p = (const unsigned char *)name;
 
@@ -43,7 +43,7 @@ codec_plain_name(const char *name, size_t *len)
 
 /* Writes v in decimal as jansson does into p (FAST_INT bytes at least). */
 size_t
-fast_int(json_int_t v, char *p)
+ae_fast_int(json_int_t v, char *p)
 {
 	char digits[FAST_INT];
 	unsigned long long u = (unsigned long long)v;
@@ -72,7 +72,7 @@ fast_int(json_int_t v, char *p)
  * when v does not fit or cannot be dumped.
  */
 ssize_t
-fast_dump(json_t *v, char *p, size_t size, int depth)
+ae_fast_dump(json_t *v, char *p, size_t size, int depth)
 {
 	size_t len = 0, i, n;
 	ssize_t got;
@@ -93,7 +93,7 @@ fast_dump(json_t *v, char *p, size_t size, int depth)
 					return -1;
 				p[len++] = ',';
 			}
-			got = fast_dump(json_array_get(v, i), p + len,
+			got = ae_fast_dump(json_array_get(v, i), p + len,
 			    size - len, depth + 1);
 			if (got < 0)
 				return -1;
@@ -109,7 +109,7 @@ fast_dump(json_t *v, char *p, size_t size, int depth)
 		/* too long even as it is: no need to look at its bytes */
 		if (n + 2 > size)
 			return -1;
-		if (plain_span(str, n) < n)
+		if (ae_plain_span(str, n) < n)
 			break;
 		p[0] = '"';
 		memcpy(p + 1, str, n);
@@ -117,8 +117,8 @@ fast_dump(json_t *v, char *p, size_t size, int depth)
 		return (ssize_t)(n + 2);
 	case JSON_INTEGER:
 		if (size >= FAST_INT)
-			return (ssize_t)fast_int(json_integer_value(v), p);
-		n = fast_int(json_integer_value(v), digits);
+			return (ssize_t)ae_fast_int(json_integer_value(v), p);
+		n = ae_fast_int(json_integer_value(v), digits);
 		if (n > size)
 			return -1;
 		memcpy(p, digits, n);
@@ -182,7 +182,7 @@ plain_span_avx2(const char *p, size_t n)
 #endif
 
 size_t
-plain_span(const char *p, size_t n)
+ae_plain_span(const char *p, size_t n)
 {
 	size_t i = 0, lim = n < 16 ? n : 16;
 
@@ -239,7 +239,7 @@ plain_span(const char *p, size_t n)
  * large string: NULL when s is not UTF-8, as json_string().
  */
 json_t *
-json_string_fast(const char *s)
+ae_json_string_fast(const char *s)
 {
 	const uint64_t high = 0x8080808080808080ULL;
 	size_t len = strlen(s), i;
@@ -258,7 +258,7 @@ json_string_fast(const char *s)
 
 /*
  * Room that v takes as compact JSON, guessed from its shape without
- * looking at string bytes: exact for what fast_dump() writes itself, with
+ * looking at string bytes: exact for what ae_fast_dump() writes itself, with
  * some slack for escapes. Values it does not know count DUMP_GUESS.
  */
 static size_t
@@ -292,7 +292,7 @@ dump_estimate(json_t *v, int depth)
 static int
 dump_to_bytes(const char *buf, size_t size, void *data)
 {
-	bytes_add(data, buf, size);
+	ae_bytes_add(data, buf, size);
 	return 0;
 }
 
@@ -300,28 +300,28 @@ dump_to_bytes(const char *buf, size_t size, void *data)
  * Appends ["NAME",MSG...] to out (name NULL: msg as it is), msg untouched:
  * the name goes in front of msg's own elements, so that a packet needs no
  * new array. The packet is formatted once, straight into out's free space:
- * by fast_dump() into room guessed from msg's shape, else (escapes beyond
+ * by ae_fast_dump() into room guessed from msg's shape, else (escapes beyond
  * the guess, objects, reals) by jansson's callback dump appending to out.
  * Nothing is appended when msg cannot be dumped.
  */
 int
-json_dump_named(const char *name, size_t len, json_t *msg, struct bytes *out)
+ae_json_dump_named(const char *name, size_t len, json_t *msg, struct bytes *out)
 {
 	size_t pre = name != NULL ? len + 3 : 0, room = pre + DUMP_GUESS, need;
 	size_t at = out->len, est;
-	char *p = bytes_reserve(out, room);
-	ssize_t got = fast_dump(msg, p + pre, room - pre, 0);
+	char *p = ae_bytes_reserve(out, room);
+	ssize_t got = ae_fast_dump(msg, p + pre, room - pre, 0);
 
 	if (got < 0 && (est = dump_estimate(msg, 0)) > DUMP_GUESS) {
 		room = pre + est;
-		p = bytes_reserve(out, room);
-		got = fast_dump(msg, p + pre, room - pre, 0);
+		p = ae_bytes_reserve(out, room);
+		got = ae_fast_dump(msg, p + pre, room - pre, 0);
 	}
 	if (got >= 0)
 		need = (size_t)got;
 	else {
 		/* pre bytes held for the name, then jansson appends */
-		bytes_commit(out, pre);
+		ae_bytes_commit(out, pre);
 		need = json_dump_callback(msg, dump_to_bytes, out,
 		    JSON_COMPACT) == 0 ? out->len - at - pre : 0;
 		out->len = at;
@@ -343,14 +343,14 @@ json_dump_named(const char *name, size_t len, json_t *msg, struct bytes *out)
 		else
 			p[pre] = ',';
 	}
-	bytes_commit(out, pre + need);
+	ae_bytes_commit(out, pre + need);
 	return 0;
 }
 
 int
-json_dump_packet(json_t *pkt, struct bytes *out)
+ae_json_dump_packet(json_t *pkt, struct bytes *out)
 {
-	return json_dump_named(NULL, 0, pkt, out);
+	return ae_json_dump_named(NULL, 0, pkt, out);
 }
 
 /*
@@ -371,7 +371,7 @@ fast_value(const char *p, const char *end, json_t **out, int depth)
 		return NULL;
 	switch (*p) {
 	case '"':
-		q = p + 1 + plain_span(p + 1, (size_t)(end - p - 1));
+		q = p + 1 + ae_plain_span(p + 1, (size_t)(end - p - 1));
 		if (q >= end || *q != '"')
 			return NULL;
 		*out = json_stringn_nocheck(p + 1, (size_t)(q - p - 1));
@@ -443,7 +443,7 @@ fast_value(const char *p, const char *end, json_t **out, int depth)
  * *tag is NULL when there is none.
  */
 size_t
-fast_packet(const char *p, size_t len, size_t max, char name[FAST_NAME],
+ae_fast_packet(const char *p, size_t len, size_t max, char name[FAST_NAME],
     const char **tag, size_t *taglen, json_t **msg)
 {
 	const char *end = p + len, *q, *at;
@@ -612,7 +612,7 @@ perl_utf8_len(const unsigned char *p, const unsigned char *end)
 
 /* Whether s (n bytes) is UTF-8, surrogates included (see above). */
 int
-perl_utf8_ok(const char *s, size_t n)
+ae_perl_utf8_ok(const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s, *end = p + n;
 	size_t len;
@@ -851,7 +851,7 @@ lex_value(struct perl_lex *lx)
 }
 
 json_t *
-perl_load(const char *p, size_t len, const char **bad)
+ae_perl_load(const char *p, size_t len, const char **bad)
 {
 	struct perl_lex lx;
 	json_t *v;
@@ -872,7 +872,7 @@ perl_load(const char *p, size_t len, const char **bad)
 }
 
 int
-packet_decode(const char *p, size_t len, json_t **pkt, char **name,
+ae_packet_decode(const char *p, size_t len, json_t **pkt, char **name,
     const char **why)
 {
 	json_t *first;
@@ -883,7 +883,7 @@ packet_decode(const char *p, size_t len, json_t **pkt, char **name,
 	/* jansson first: it reads nearly everything, and is the reference */
 	if ((*pkt = json_loadb(p, len, JSON_ALLOW_NUL, NULL)) != NULL)
 		return PACKET_OK;
-	if ((*pkt = perl_load(p, len, &bad)) == NULL) {
+	if ((*pkt = ae_perl_load(p, len, &bad)) == NULL) {
 		*why = "protocol error: invalid JSON";
 		return PACKET_CLOSE;
 	}
@@ -896,7 +896,7 @@ packet_decode(const char *p, size_t len, json_t **pkt, char **name,
 		*why = "protocol error: invalid JSON";
 		return PACKET_CLOSE;
 	}
-	if (json_id(first) != NULL && perl_utf8_ok(json_string_value(first),
+	if (json_id(first) != NULL && ae_perl_utf8_ok(json_string_value(first),
 	    json_string_length(first)))
 		*name = strdup(json_id(first));
 	json_decref(*pkt);
@@ -917,43 +917,43 @@ perl_dump_string(const char *s, size_t n, struct bytes *out)
 	size_t len;
 	char esc[8];
 
-	if (!perl_utf8_ok(s, n))
+	if (!ae_perl_utf8_ok(s, n))
 		return -1;
-	bytes_add(out, "\"", 1);
+	ae_bytes_add(out, "\"", 1);
 	for (; p < end; p += len) {
 		const unsigned char *q = p;
 		while (q < end && plain_byte(*q))
 			q++;
 		if (q > p) {
-			bytes_add(out, p, (size_t)(q - p));
+			ae_bytes_add(out, p, (size_t)(q - p));
 			len = (size_t)(q - p);
 			continue;
 		}
 		len = perl_utf8_len(p, end);
 		if (len > 1 || *p == 0x7f) {
-			bytes_add(out, p, len);
+			ae_bytes_add(out, p, len);
 			continue;
 		}
 		switch (*p) {
-		case '"': bytes_add(out, "\\\"", 2); break;
-		case '\\': bytes_add(out, "\\\\", 2); break;
-		case '\b': bytes_add(out, "\\b", 2); break;
-		case '\f': bytes_add(out, "\\f", 2); break;
-		case '\n': bytes_add(out, "\\n", 2); break;
-		case '\r': bytes_add(out, "\\r", 2); break;
-		case '\t': bytes_add(out, "\\t", 2); break;
+		case '"': ae_bytes_add(out, "\\\"", 2); break;
+		case '\\': ae_bytes_add(out, "\\\\", 2); break;
+		case '\b': ae_bytes_add(out, "\\b", 2); break;
+		case '\f': ae_bytes_add(out, "\\f", 2); break;
+		case '\n': ae_bytes_add(out, "\\n", 2); break;
+		case '\r': ae_bytes_add(out, "\\r", 2); break;
+		case '\t': ae_bytes_add(out, "\\t", 2); break;
 		default:
 			snprintf(esc, sizeof esc, "\\u%04X", *p);
-			bytes_add(out, esc, 6);
+			ae_bytes_add(out, esc, 6);
 			break;
 		}
 	}
-	bytes_add(out, "\"", 1);
+	ae_bytes_add(out, "\"", 1);
 	return 0;
 }
 
 int
-perl_dump(json_t *v, struct bytes *out, int depth)
+ae_perl_dump(json_t *v, struct bytes *out, int depth)
 {
 	const char *key;
 	size_t i, keylen;
@@ -965,28 +965,28 @@ perl_dump(json_t *v, struct bytes *out, int depth)
 		return -1;
 	switch (json_typeof(v)) {
 	case JSON_ARRAY:
-		bytes_add(out, "[", 1);
+		ae_bytes_add(out, "[", 1);
 		json_array_foreach(v, i, e) {
 			if (i > 0)
-				bytes_add(out, ",", 1);
-			if (perl_dump(e, out, depth + 1) < 0)
+				ae_bytes_add(out, ",", 1);
+			if (ae_perl_dump(e, out, depth + 1) < 0)
 				return -1;
 		}
-		bytes_add(out, "]", 1);
+		ae_bytes_add(out, "]", 1);
 		return 0;
 	case JSON_OBJECT:
-		bytes_add(out, "{", 1);
+		ae_bytes_add(out, "{", 1);
 		i = 0;
 		json_object_keylen_foreach(v, key, keylen, e) {
 			if (i++ > 0)
-				bytes_add(out, ",", 1);
+				ae_bytes_add(out, ",", 1);
 			if (perl_dump_string(key, keylen, out) < 0)
 				return -1;
-			bytes_add(out, ":", 1);
-			if (perl_dump(e, out, depth + 1) < 0)
+			ae_bytes_add(out, ":", 1);
+			if (ae_perl_dump(e, out, depth + 1) < 0)
 				return -1;
 		}
-		bytes_add(out, "}", 1);
+		ae_bytes_add(out, "}", 1);
 		return 0;
 	case JSON_STRING:
 		return perl_dump_string(json_string_value(v),
@@ -996,14 +996,14 @@ perl_dump(json_t *v, struct bytes *out, int depth)
 		    JSON_ENCODE_ANY);
 		if (n == 0 || n > sizeof buf)
 			return -1;
-		bytes_add(out, buf, n);
+		ae_bytes_add(out, buf, n);
 		return 0;
 	}
 }
 
 /*
  * What jansson cannot dump (lone surrogates in strings) dumped by
- * perl_dump() into out's free space after pre bytes: returns that space
+ * ae_perl_dump() into out's free space after pre bytes: returns that space
  * with *need set, or NULL.
  */
 static char *
@@ -1012,11 +1012,11 @@ perl_dump_into(json_t *msg, struct bytes *out, size_t pre, size_t *need)
 	struct bytes tmp = { NULL, 0, 0, 0 };
 	char *p = NULL;
 
-	if (perl_dump(msg, &tmp, 0) == 0) {
-		p = bytes_reserve(out, pre + tmp.len);
+	if (ae_perl_dump(msg, &tmp, 0) == 0) {
+		p = ae_bytes_reserve(out, pre + tmp.len);
 		memcpy(p + pre, bytes_ptr(&tmp), tmp.len);
 		*need = tmp.len;
 	}
-	bytes_free(&tmp);
+	ae_bytes_free(&tmp);
 	return p;
 }

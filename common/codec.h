@@ -23,11 +23,11 @@ plain_byte(unsigned char b)
 }
 
 /* The length of the run of plain bytes at the start of p (n bytes). */
-size_t	 plain_span(const char *p, size_t n);
+size_t	 ae_plain_span(const char *p, size_t n);
 /* json_string(s), faster for ASCII; NULL when s is not UTF-8. */
-json_t	*json_string_fast(const char *s);
+json_t	*ae_json_string_fast(const char *s);
 /* Port names that go into JSON as they are: printable ASCII, no escapes. */
-int	 codec_plain_name(const char *name, size_t *len);
+int	 ae_codec_plain_name(const char *name, size_t *len);
 /*
  * The value of s if it is a string fit to name something (a port, a node,
  * a request): one without NUL bytes, which C would cut it at. NULL else.
@@ -40,18 +40,18 @@ json_id(json_t *s)
 	return v != NULL && strlen(v) == json_string_length(s) ? v : NULL;
 }
 
-#define FAST_INT	24	/* room fast_int() may need */
+#define FAST_INT	24	/* room ae_fast_int() may need */
 /* Writes v in decimal as jansson does into p; returns the length. */
-size_t	 fast_int(json_int_t v, char *p);
+size_t	 ae_fast_int(json_int_t v, char *p);
 /*
  * Writes v into p (size bytes) exactly as json_dumpb(v, JSON_COMPACT)
  * would; -1 when it does not fit or cannot be dumped.
  */
-ssize_t	 fast_dump(json_t *v, char *p, size_t size, int depth);
+ssize_t	 ae_fast_dump(json_t *v, char *p, size_t size, int depth);
 /* Appends ["NAME",MSG...] (name NULL: msg) to out; -1 on failure. */
-int	 json_dump_named(const char *name, size_t len, json_t *msg,
+int	 ae_json_dump_named(const char *name, size_t len, json_t *msg,
 	    struct bytes *out);
-int	 json_dump_packet(json_t *pkt, struct bytes *out);
+int	 ae_json_dump_packet(json_t *pkt, struct bytes *out);
 /*
  * Parses ["NAME",VALUE...] at p; returns the packet's length with name and
  * *msg set, or 0 when the packet is of another shape (the caller then
@@ -59,24 +59,24 @@ int	 json_dump_packet(json_t *pkt, struct bytes *out);
  * out of *msg and pointed to by *tag (*taglen bytes); *tag is NULL when
  * there is none.
  */
-size_t	 fast_packet(const char *p, size_t len, size_t max,
+size_t	 ae_fast_packet(const char *p, size_t len, size_t max,
 	    char name[FAST_NAME], const char **tag, size_t *taglen,
 	    json_t **msg);
 
 /*
  * What a Perl node sends that jansson refuses (libaemp(3), VALUES FROM
- * PERL NODES): perl_load() reads one JSON text the way json_loadb() with
+ * PERL NODES): ae_perl_load() reads one JSON text the way json_loadb() with
  * JSON_ALLOW_NUL does, and besides keeps integers beyond int64 as strings
  * of their digits, NUL bytes in object keys, lone surrogates as the bytes
  * Perl holds for them (ED A0 80 for U+D800) and reals beyond the doubles
  * as the largest double of their sign. NULL on a syntax error; *bad says
  * why a value read cannot be kept (bytes that are no UTF-8), or is NULL.
  */
-json_t	*perl_load(const char *p, size_t len, const char **bad);
+json_t	*ae_perl_load(const char *p, size_t len, const char **bad);
 /* UTF-8 with surrogates allowed, as Perl's strings hold it. */
-int	 perl_utf8_ok(const char *s, size_t n);
+int	 ae_perl_utf8_ok(const char *s, size_t n);
 /* Appends v as JSON the way jansson writes it, lone surrogates raw. */
-int	 perl_dump(json_t *v, struct bytes *out, int depth);
+int	 ae_perl_dump(json_t *v, struct bytes *out, int depth);
 
 /*
  * The decode and accept decision for one packet p (len bytes, delimited
@@ -86,7 +86,7 @@ int	 perl_dump(json_t *v, struct bytes *out, int depth);
  * PACKET_CLOSE (*why) when it is no JSON: a protocol error.
  */
 enum { PACKET_OK, PACKET_DROP, PACKET_CLOSE };
-int	 packet_decode(const char *p, size_t len, json_t **pkt, char **name,
+int	 ae_packet_decode(const char *p, size_t len, json_t **pkt, char **name,
 	    const char **why);
 
 #endif

@@ -58,7 +58,7 @@ struct aemp_conn {
 	unsigned	 closing;
 	int		 inbound;	/* accepted, not connected by us */
 	int		 outgoing;	/* we initiated it */
-	double		 up_since;	/* node_now() when it came up */
+	double		 up_since;	/* ae_node_now() when it came up */
 	/* a data connection (dataconn.c): its ID, and whether we connected */
 	char		*dc_id;
 	int		 dc_out;

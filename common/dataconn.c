@@ -128,13 +128,13 @@ static struct dcwant *
 want_new(aemp_node *n, const char *id, int initiator, const char *peer,
     const char *port)
 {
-	struct dcwant *w = xcalloc(1, sizeof *w);
+	struct dcwant *w = ae_xcalloc(1, sizeof *w);
 
 	w->node = n;
-	w->id = xstrdup(id);
+	w->id = ae_xstrdup(id);
 	w->initiator = initiator;
-	w->peer = xstrdup(peer);
-	w->port = xstrdup(port);
+	w->peer = ae_xstrdup(peer);
+	w->port = ae_xstrdup(port);
 	w->next = n->dc->wants;
 	if (w->next != NULL)
 		w->next->prev = w;
@@ -154,12 +154,12 @@ want_free(struct dcwant *w)
 		n->dc->wants = w->next;
 	if (w->next != NULL)
 		w->next->prev = w->prev;
-	transport_close_data(n, w->id, "data connection no longer wanted");
+	ae_transport_close_data(n, w->id, "data connection no longer wanted");
 	aemp_mon_cancel(n, w->pmon);
 	if (w->timer != NULL)
-		ntimer_free(n, w->timer);
+		ae_ntimer_free(n, w->timer);
 	if (w->retry != NULL)
-		ntimer_free(n, w->retry);
+		ae_ntimer_free(n, w->retry);
 	if (w->barrier != NULL && !n->freeing)
 		aemp_kil(n, w->barrier, NULL);
 	free(w->barrier);
@@ -236,12 +236,12 @@ want_timeout(evutil_socket_t fd, short what, void *arg)
 static json_t *
 addrs_of(aemp_node *n, const char *node)
 {
-	json_t *a = global_node_addrs(n, node);
+	json_t *a = ae_global_node_addrs(n, node);
 	struct aemp_remote *r;
 
 	if (json_is_array(a))
 		return json_deep_copy(a);
-	if ((r = dict_get(&n->remotes, node)) != NULL &&
+	if ((r = ae_dict_get(&n->remotes, node)) != NULL &&
 	    json_array_size(r->addrs) > 0)
 		return json_deep_copy(r->addrs);
 	return NULL;
@@ -257,13 +257,13 @@ want_connect(struct dcwant *w)
 	while (w->next_addr < count) {
 		const char *addr = json_string_value(json_array_get(w->addrs,
 		    w->next_addr++));
-		if (addr != NULL && transport_connect_data(n, addr, w->peer,
+		if (addr != NULL && ae_transport_connect_data(n, addr, w->peer,
 		    w->id) != NULL) {
 			w->attempts++;
 			break;
 		}
 		free(w->last_error);
-		w->last_error = xstrdup(addr == NULL ? "bad address" :
+		w->last_error = ae_xstrdup(addr == NULL ? "bad address" :
 		    "unable to connect");
 	}
 	if (w->attempts == 0) {
@@ -272,7 +272,7 @@ want_connect(struct dcwant *w)
 		return;
 	}
 	if (w->next_addr < count)
-		ntimer_add(n, w->retry, DC_RETRY);
+		ae_ntimer_add(n, w->retry, DC_RETRY);
 }
 
 static void
@@ -292,11 +292,11 @@ data_failed(aemp_node *n, const char *id, const char *why)
 		return;
 	w->attempts--;
 	free(w->last_error);
-	w->last_error = xstrdup(why);
+	w->last_error = ae_xstrdup(why);
 	if (w->attempts > 0)
 		return;
 	if (w->next_addr < json_array_size(w->addrs)) {
-		ntimer_del(n, w->retry);
+		ae_ntimer_del(n, w->retry);
 		want_connect(w);
 	} else
 		want_fail(w, why);
@@ -320,7 +320,7 @@ static int
 pool_ready(struct dcpool *pool)
 {
 	if (pool->nfree == 0 && pool->made < POOL_BUFS) {
-		pool->free[pool->nfree++] = xmalloc(PUMP_CHUNK);
+		pool->free[pool->nfree++] = ae_xmalloc(PUMP_CHUNK);
 		pool->made++;
 	}
 	return pool->nfree > 0;
@@ -357,13 +357,13 @@ pump_free(struct dcpump *p)
 	event_free(p->s_rd);
 	event_free(p->s_wr);
 	event_free(p->again);
-	ntimer_free(n, p->check);
+	ae_ntimer_free(n, p->check);
 	bufferevent_free(p->mine);
 	evbuffer_free(p->tmp);
 	p->pool->wake = NULL;
 	pool_unref(p->pool);
 	stream_close(p->s);
-	bytes_free(&p->pre);
+	ae_bytes_free(&p->pre);
 	free(p);
 }
 
@@ -421,7 +421,7 @@ pump_up(struct dcpump *p)
 		return errno == EAGAIN || errno == EWOULDBLOCK ||
 		    errno == EINTR ? 0 : -1;
 	if (p->pre.len > 0)
-		bytes_consume(&p->pre, (size_t)got);
+		ae_bytes_consume(&p->pre, (size_t)got);
 	else
 		evbuffer_drain(in, (size_t)got);
 	return 1;
@@ -544,15 +544,15 @@ stream_bev(aemp_node *n, struct aemp_stream *s, struct bytes *in,
 
 	if (bufferevent_pair_new(n->base, BEV_OPT_DEFER_CALLBACKS, pair) < 0)
 		abort();
-	p = xcalloc(1, sizeof *p);
+	p = ae_xcalloc(1, sizeof *p);
 	p->node = n;
 	p->s = s;
 	p->mine = pair[1];
 	p->tmp = evbuffer_new();
-	p->pool = xcalloc(1, sizeof *p->pool);
+	p->pool = ae_xcalloc(1, sizeof *p->pool);
 	p->pool->refs = 1;
 	/* buffers are made as the stream needs them: idle ones cost none */
-	bytes_move(&p->pre, out);
+	ae_bytes_move(&p->pre, out);
 	if (in->len > 0)
 		bufferevent_write(p->mine, bytes_ptr(in), in->len);
 	/* the application's writes wait in its end while we cannot send */
@@ -567,8 +567,8 @@ stream_bev(aemp_node *n, struct aemp_stream *s, struct bytes *in,
 	    p);
 	p->again = event_new(n->base, -1, 0, pump_run, p);
 	p->pool->wake = p->again;
-	p->check = ntimer_new(n, 1, pump_check, p);
-	ntimer_add(n, p->check, PUMP_CHECK);
+	p->check = ae_ntimer_new(n, 1, pump_check, p);
+	ae_ntimer_add(n, p->check, PUMP_CHECK);
 	p->next = n->dc->pumps;
 	if (p->next != NULL)
 		p->next->prev = p;
@@ -653,12 +653,12 @@ data_ready(aemp_node *n, struct aemp_conn *c, const char *id,
 		return -1;
 	if (ours)
 		w->attempts--;
-	aemp_log(n, 9, "%s data connection %s with %s%s", transport_peer(c),
-	    w->id, nodeid, transport_tls(c) ? ", TLS" : "");
-	s = transport_detach(c, &in, &out);
+	aemp_log(n, 9, "%s data connection %s with %s%s", ae_transport_peer(c),
+	    w->id, nodeid, ae_transport_tls(c) ? ", TLS" : "");
+	s = ae_transport_detach(c, &in, &out);
 	bev = stream_bev(n, s, &in, &out);
-	bytes_free(&in);
-	bytes_free(&out);
+	ae_bytes_free(&in);
+	ae_bytes_free(&out);
 	if (bev == NULL) {
 		want_fail(w, "unable to make a socketpair");
 		return 0;
@@ -690,7 +690,7 @@ req_expect(aemp_node *n, const char *self, json_t *args, void *ud)
 
 	(void)self; (void)ud;
 	if (id == NULL || port == NULL || func == NULL || !json_is_number(tv) ||
-	    !dc_id_valid(id) || strchr(port, '#') == NULL)
+	    !ae_dc_id_valid(id) || strchr(port, '#') == NULL)
 		return aemp_die(n, "malformed data connection request");
 	if (want_find(n, id) != NULL)
 		return aemp_die(n, "data connection %s expected already", id);
@@ -706,14 +706,14 @@ req_expect(aemp_node *n, const char *self, json_t *args, void *ud)
 	peer = aemp_node_of(port);
 	w = want_new(n, id, 0, peer, port);
 	free(peer);
-	w->func = xstrdup(func);
+	w->func = ae_xstrdup(func);
 	w->data = json_array();
 	for (i = 4; i < json_array_size(args); i++)
 		json_array_append(w->data, json_array_get(args, i));
 	w->timeout = json_number_value(tv);
-	w->timer = ntimer_new(n, 0, want_timeout, w);
-	w->retry = ntimer_new(n, 0, want_retry, w);
-	ntimer_add(n, w->timer, w->timeout > 0 ? w->timeout : 0);
+	w->timer = ae_ntimer_new(n, 0, want_timeout, w);
+	w->retry = ae_ntimer_new(n, 0, want_retry, w);
+	ae_ntimer_add(n, w->timer, w->timeout > 0 ? w->timeout : 0);
 	return 0;
 }
 
@@ -760,7 +760,7 @@ barrier_reply(aemp_node *n, const char *self, json_t *msg, void *ud)
 	}
 	json_decref(w->addrs);
 	w->addrs = json_array();
-	remote_send_name(remote_get(n, w->peer, 1), "",
+	ae_remote_send_name(ae_remote_get(n, w->peer, 1), "",
 	    json_pack("[sss]", DC_CONNECT, w->id, n->id));
 	return 0;
 }
@@ -838,25 +838,25 @@ aemp_dataconn(aemp_node *n, const char *self, const char *node,
 		args = json_array();
 	if (!json_is_array(args)) {
 		json_decref(args);
-		return node_error(n, "dataconn: args must be an array");
+		return ae_node_error(n, "dataconn: args must be an array");
 	}
 	if (self == NULL || !aemp_port_exists(n, self) || node == NULL ||
 	    *node == '\0' || func == NULL || cb == NULL) {
 		json_decref(args);
-		return node_error(n, "dataconn: needs a live local port, a "
+		return ae_node_error(n, "dataconn: needs a live local port, a "
 		    "node, a function and a callback");
 	}
-	peer = strchr(node, '#') != NULL ? aemp_node_of(node) : xstrdup(node);
+	peer = strchr(node, '#') != NULL ? aemp_node_of(node) : ae_xstrdup(node);
 	if (strcmp(peer, n->id) == 0) {
-		struct dclocal *l = xcalloc(1, sizeof *l);
+		struct dclocal *l = ae_xcalloc(1, sizeof *l);
 		l->node = n;
-		l->port = xstrdup(self);
-		l->func = xstrdup(func);
+		l->port = ae_xstrdup(self);
+		l->func = ae_xstrdup(func);
 		l->data = args;
 		l->cb = cb;
 		l->ud = ud;
 		free(peer);
-		node_call_later(n, local_run, l);
+		ae_node_call_later(n, local_run, l);
 		return 0;
 	}
 	snprintf(id, sizeof id, "%llu@%s", (unsigned long long)
@@ -872,9 +872,9 @@ aemp_dataconn(aemp_node *n, const char *self, const char *node,
 	w->ud = ud;
 	w->pmon = aemp_mon_cb(n, self, context_died, w);
 	w->timeout = timeout;
-	w->timer = ntimer_new(n, 0, want_timeout, w);
-	w->retry = ntimer_new(n, 0, want_retry, w);
-	ntimer_add(n, w->timer, timeout > 0 ? timeout : 0);
+	w->timer = ae_ntimer_new(n, 0, want_timeout, w);
+	w->retry = ae_ntimer_new(n, 0, want_retry, w);
+	ae_ntimer_add(n, w->timer, timeout > 0 ? timeout : 0);
 	/* whole seconds as an integer, as the reference sends them */
 	msg = json_pack("[ssso]", DC_EXPECT, w->id, self, timeout ==
 	    (double)(long long)timeout ? json_integer((json_int_t)timeout) :
@@ -882,9 +882,9 @@ aemp_dataconn(aemp_node *n, const char *self, const char *node,
 	json_array_append_new(msg, json_string(func));
 	json_array_extend(msg, args);
 	json_decref(args);
-	remote_send_name(remote_get(n, w->peer, 1), "", msg);
-	w->barrier = xstrdup(aemp_port(n, barrier_reply, w));
-	remote_send_name(remote_get(n, w->peer, 1), "",
+	ae_remote_send_name(ae_remote_get(n, w->peer, 1), "", msg);
+	w->barrier = ae_xstrdup(aemp_port(n, barrier_reply, w));
+	ae_remote_send_name(ae_remote_get(n, w->peer, 1), "",
 	    json_pack("[ss]", "snd", w->barrier));
 	return 0;
 }
@@ -896,10 +896,10 @@ aemp_register_dataconn(aemp_node *n, const char *name, aemp_dataconn_fn fn,
 	struct dcfunc *f;
 
 	if (name == NULL || *name == '\0')
-		return node_error(n, "register_dataconn: empty name");
+		return ae_node_error(n, "register_dataconn: empty name");
 	if ((f = func_find(n, name)) == NULL) {
-		f = xcalloc(1, sizeof *f);
-		f->name = xstrdup(name);
+		f = ae_xcalloc(1, sizeof *f);
+		f->name = ae_xstrdup(name);
 		f->next = n->dc->funcs;
 		n->dc->funcs = f;
 	}
@@ -917,7 +917,7 @@ aemp_register_dataconn(aemp_node *n, const char *name, aemp_dataconn_fn fn,
 }
 
 size_t
-dataconn_pending(aemp_node *n)
+ae_dataconn_pending(aemp_node *n)
 {
 	struct dcwant *w;
 	size_t count = 0;
@@ -930,9 +930,9 @@ dataconn_pending(aemp_node *n)
 /* --- life cycle ------------------------------------------------------------ */
 
 void
-dataconn_start(aemp_node *n)
+ae_dataconn_start(aemp_node *n)
 {
-	n->dc = xcalloc(1, sizeof *n->dc);
+	n->dc = ae_xcalloc(1, sizeof *n->dc);
 	n->upcall.data_ready = data_ready;
 	n->upcall.data_failed = data_failed;
 	aemp_register_func(n, DC_EXPECT, req_expect, NULL);
@@ -940,7 +940,7 @@ dataconn_start(aemp_node *n)
 }
 
 void
-dataconn_free(aemp_node *n)
+ae_dataconn_free(aemp_node *n)
 {
 	struct dcstate *d = n->dc;
 

@@ -9,7 +9,7 @@
 /* --- deferred work ------------------------------------------------------- */
 
 void
-kernel_run_defer(aemp_node *n, struct defer *d)
+ae_kernel_run_defer(aemp_node *n, struct defer *d)
 {
 	switch (d->kind) {
 	case DEFER_DELIVER:
@@ -17,37 +17,37 @@ kernel_run_defer(aemp_node *n, struct defer *d)
 			json_decref(d->msg);
 		else if (d->to != NULL)
 			/* killed since? then whoever has its name now */
-			port_deliver(n, d->to->dead ? dict_get(&n->ports,
+			ae_port_deliver(n, d->to->dead ? ae_dict_get(&n->ports,
 			    PORT_NAME(d->to)) : d->to, d->msg);
 		else
-			kernel_deliver(n, d->port, d->msg, NULL);
+			ae_kernel_deliver(n, d->port, d->msg, NULL);
 		break;
 	case DEFER_KILL:
-		dict_del(&n->ports, PORT_NAME(d->dead));
+		ae_dict_del(&n->ports, PORT_NAME(d->dead));
 		if (!n->freeing)
-			run_kill(n, d->dead, d->msg);
+			ae_run_kill(n, d->dead, d->msg);
 		else {
 			/* monitors die with the node, unfired */
 			struct aemp_mon *m;
 			while (d->dead->mons != NULL &&
 			    (m = TAILQ_FIRST(&d->dead->mons->mons)) != NULL) {
-				mon_unlink(m);
-				mon_free(m);
+				ae_mon_unlink(m);
+				ae_mon_free(m);
 			}
-			port_free(n, d->dead);
+			ae_port_free(n, d->dead);
 		}
 		json_decref(d->msg);
 		break;
 	case DEFER_MON_FIRE:
 		/* a cancelled pending monitor is an MON_CB without cb */
 		if (!n->freeing && (d->mon->kind != MON_CB || d->mon->cb != NULL))
-			mon_fire(n, d->mon, d->port, d->msg);
-		mon_free(d->mon);
+			ae_mon_fire(n, d->mon, d->port, d->msg);
+		ae_mon_free(d->mon);
 		json_decref(d->msg);
 		break;
 	case DEFER_SPAWN:
 		if (!n->freeing)
-			spawn_run(n, d->port, d->func, d->msg);
+			ae_spawn_run(n, d->port, d->func, d->msg);
 		json_decref(d->msg);
 		break;
 	case DEFER_CALL:

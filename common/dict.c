@@ -35,7 +35,7 @@ dict_hash(const char *key)
 }
 
 void
-dict_init(struct dict *d, dict_key_fn key)
+ae_dict_init(struct dict *d, dict_key_fn key)
 {
 	d->slots = NULL;
 	d->cap = 0;
@@ -44,10 +44,10 @@ dict_init(struct dict *d, dict_key_fn key)
 }
 
 void
-dict_clear(struct dict *d)
+ae_dict_clear(struct dict *d)
 {
 	free(d->slots);
-	dict_init(d, d->key);
+	ae_dict_init(d, d->key);
 }
 
 static struct dict_entry *
@@ -96,7 +96,7 @@ table_new(size_t cap)
 	}
 #endif
 	(void)size;
-	return xcalloc(cap, sizeof(struct dict_entry));
+	return ae_xcalloc(cap, sizeof(struct dict_entry));
 }
 
 static void
@@ -119,7 +119,7 @@ dict_grow(struct dict *d)
 }
 
 void *
-dict_get(const struct dict *d, const char *key)
+ae_dict_get(const struct dict *d, const char *key)
 {
 	struct dict_entry *e = dict_find(d, key, dict_hash(key));
 
@@ -127,7 +127,7 @@ dict_get(const struct dict *d, const char *key)
 }
 
 size_t
-dict_prefetch(const struct dict *d, const char *key)
+ae_dict_prefetch(const struct dict *d, const char *key)
 {
 	size_t hash = dict_hash(key);
 
@@ -137,13 +137,13 @@ dict_prefetch(const struct dict *d, const char *key)
 }
 
 void *
-dict_put(struct dict *d, const char *key, void *value)
+ae_dict_put(struct dict *d, const char *key, void *value)
 {
-	return dict_put_hashed(d, key, dict_hash(key), value);
+	return ae_dict_put_hashed(d, key, dict_hash(key), value);
 }
 
 void *
-dict_put_hashed(struct dict *d, const char *key, size_t hash, void *value)
+ae_dict_put_hashed(struct dict *d, const char *key, size_t hash, void *value)
 {
 	struct dict_entry *e;
 	void *prev;
@@ -164,7 +164,7 @@ dict_put_hashed(struct dict *d, const char *key, size_t hash, void *value)
 }
 
 void *
-dict_del(struct dict *d, const char *key)
+ae_dict_del(struct dict *d, const char *key)
 {
 	struct dict_entry *e = dict_find(d, key, dict_hash(key));
 	size_t mask = d->cap - 1, i, j;
@@ -189,7 +189,7 @@ dict_del(struct dict *d, const char *key)
 }
 
 struct dict_entry *
-dict_next(const struct dict *d, size_t *pos)
+ae_dict_next(const struct dict *d, size_t *pos)
 {
 	while (*pos < d->cap) {
 		struct dict_entry *e = &d->slots[(*pos)++];

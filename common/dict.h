@@ -25,22 +25,22 @@ struct dict {
 	dict_key_fn	 key;		/* the key inside a value */
 };
 
-void	 dict_init(struct dict *, dict_key_fn);
-void	 dict_clear(struct dict *);	/* frees the table, not the values */
-void	*dict_get(const struct dict *, const char *key);
+void	 ae_dict_init(struct dict *, dict_key_fn);
+void	 ae_dict_clear(struct dict *);	/* frees the table, not the values */
+void	*ae_dict_get(const struct dict *, const char *key);
 /* Insert or replace; key is value's. Returns the previous value or NULL. */
-void	*dict_put(struct dict *, const char *key, void *value);
+void	*ae_dict_put(struct dict *, const char *key, void *value);
 /*
- * Start loading key's slot into the cache, for a dict_put_hashed() soon
+ * Start loading key's slot into the cache, for a ae_dict_put_hashed() soon
  * after with the hash this returns.
  */
-size_t	 dict_prefetch(const struct dict *, const char *key);
-void	*dict_put_hashed(struct dict *, const char *key, size_t hash,
+size_t	 ae_dict_prefetch(const struct dict *, const char *key);
+void	*ae_dict_put_hashed(struct dict *, const char *key, size_t hash,
 	    void *value);
 /* Remove; returns the removed value or NULL. */
-void	*dict_del(struct dict *, const char *key);
+void	*ae_dict_del(struct dict *, const char *key);
 /* Iterate: *pos starts at 0; returns the next entry or NULL. */
-struct dict_entry *dict_next(const struct dict *, size_t *pos);
+struct dict_entry *ae_dict_next(const struct dict *, size_t *pos);
 #define dict_key(d, e)	((d)->key((e)->value))
 
 #endif

@@ -36,7 +36,7 @@
 
 /* A number in [0, 1) from the node's own generator (xorshift64*). */
 double
-global_random(aemp_node *n)
+ae_global_random(aemp_node *n)
 {
 	uint64_t x = n->global->rng;
 
@@ -49,19 +49,19 @@ global_random(aemp_node *n)
 
 /* What the global service knows of node's addresses, or NULL. */
 json_t *
-global_node_addrs(aemp_node *n, const char *node)
+ae_global_node_addrs(aemp_node *n, const char *node)
 {
 	return n->global != NULL ? json_object_get(n->global->addr, node) :
 	    NULL;
 }
 
 size_t
-global_up_count(aemp_node *n)
+ae_global_up_count(aemp_node *n)
 {
 	struct dict_entry *e;
 	size_t pos = 0, up = 0;
 
-	while ((e = dict_next(&n->remotes, &pos)) != NULL)
+	while ((e = ae_dict_next(&n->remotes, &pos)) != NULL)
 		up += ((struct aemp_remote *)e->value)->conn != NULL;
 	return up;
 }
@@ -144,7 +144,7 @@ gport_list(aemp_node *n, json_t *only)
 	size_t pos = 0;
 	json_t *a = json_array();
 
-	while ((e = dict_next(&n->global->gports, &pos)) != NULL) {
+	while ((e = ae_dict_next(&n->global->gports, &pos)) != NULL) {
 		struct gport *gp = e->value;
 		if (only == NULL || json_object_get(only, gp->node) != NULL)
 			json_array_append_new(a, json_string(gp->port));
@@ -165,7 +165,7 @@ send_ports(aemp_node *n, json_t *ports, json_t *msg)
 
 /* Sends msg (stolen) to every node's global port: reg1 and reg0. */
 void
-global_broadcast(aemp_node *n, json_t *msg)
+ae_global_broadcast(aemp_node *n, json_t *msg)
 {
 	json_t *ports = gport_list(n, NULL);
 
@@ -177,14 +177,14 @@ global_broadcast(aemp_node *n, json_t *msg)
 static void
 send_global(aemp_node *n, const char *node, json_t *msg)
 {
-	struct gport *gp = node ? dict_get(&n->global->gports, node) : NULL;
+	struct gport *gp = node ? ae_dict_get(&n->global->gports, node) : NULL;
 	char *port;
 
 	if (gp == NULL) {
 		json_decref(msg);
 		return;
 	}
-	port = xstrdup(gp->port);
+	port = ae_xstrdup(gp->port);
 	aemp_snd(n, port, msg);
 	free(port);
 }
@@ -208,8 +208,8 @@ gport_died(aemp_node *n, const char *port, json_t *reason, void *ud)
 
 	(void)port; (void)reason;
 	gp->mon = NULL;
-	dict_del(&n->global->gports, gp->node);
-	group_unreg_node(n, gp->node);
+	ae_dict_del(&n->global->gports, gp->node);
+	ae_group_unreg_node(n, gp->node);
 	gport_free(gp);
 }
 
@@ -225,15 +225,15 @@ start_node(aemp_node *n, const char *node)
 	struct gport *gp;
 	char *port;
 
-	if (strcmp(node, n->id) == 0 || dict_get(&g->gports, node) != NULL)
+	if (strcmp(node, n->id) == 0 || ae_dict_get(&g->gports, node) != NULL)
 		return;
-	gp = xcalloc(1, sizeof *gp);
-	gp->node = xstrdup(node);
+	gp = ae_xcalloc(1, sizeof *gp);
+	gp->node = ae_xstrdup(node);
 	gp->port = aemp_spawn(n, node, GLOBAL_CONNECT,
 	    json_pack("[is]", GLOBAL_VERSION, n->id));
-	dict_put(&g->gports, gp->node, gp);
+	ae_dict_put(&g->gports, gp->node, gp);
 	/* a send may fail the connection and free gp: use a copy */
-	port = xstrdup(gp->port);
+	port = ae_xstrdup(gp->port);
 	gp->mon = aemp_mon_cb(n, port, gport_died, gp);
 	aemp_snd(n, port, json_pack("[so]", "addr",
 	    json_deep_copy(aemp_listeners(n))));
@@ -298,7 +298,7 @@ set_master(aemp_node *n, const char *node)
 	if (old == node || (old != NULL && node != NULL &&
 	    strcmp(old, node) == 0))
 		return;
-	g->master = node != NULL ? xstrdup(node) : NULL;
+	g->master = node != NULL ? ae_xstrdup(node) : NULL;
 	if (old != NULL && aemp_node_is_up(n, old))
 		send_global(n, old, json_pack("[s]", "seedme0"));
 	free(old);
@@ -317,7 +317,7 @@ set_master(aemp_node *n, const char *node)
 	}
 	if (node_is_seed(n, g->master))
 		g->lonely_logged = 0;
-	now = xstrdup(g->master);
+	now = ae_xstrdup(g->master);
 	send_global(n, now, json_pack("[s]", "seedme1"));
 	aemp_log(n, 7, "selected new master: %s.", now);
 	free(now);
@@ -338,7 +338,7 @@ select_master(aemp_node *n, const char *node, int up)
 		if (node_is_seed(n, g->master)) {
 			seeds = up_seeds(n);
 			double k = (double)json_array_size(seeds);
-			if (1 < global_random(n) * k)
+			if (1 < ae_global_random(n) * k)
 				set_master(n, node);
 			json_decref(seeds);
 		} else
@@ -348,7 +348,7 @@ select_master(aemp_node *n, const char *node, int up)
 		return;
 	seeds = up_seeds(n);
 	if (json_array_size(seeds) > 0) {
-		size_t i = (size_t)(global_random(n) *
+		size_t i = (size_t)(ae_global_random(n) *
 		    (double)json_array_size(seeds));
 		set_master(n, json_string_value(json_array_get(seeds, i)));
 	} else {
@@ -375,7 +375,7 @@ pend_pop(struct aemp_global *g)
 	g->pend_head = p->next;
 	if (g->pend_head == NULL)
 		g->pend_tail = NULL;
-	dict_del(&g->pend, p->node);
+	ae_dict_del(&g->pend, p->node);
 	return p;
 }
 
@@ -399,7 +399,7 @@ pace(aemp_node *n)
 	size_t i;
 
 	for (i = json_array_size(g->inflight); i-- > 0;) {
-		struct aemp_remote *r = dict_get(&n->remotes,
+		struct aemp_remote *r = ae_dict_get(&n->remotes,
 		    json_string_value(json_array_get(g->inflight, i)));
 		if (r == NULL || !r->connecting)
 			json_array_remove(g->inflight, i);
@@ -407,13 +407,13 @@ pace(aemp_node *n)
 	while (g->pend_head != NULL &&
 	    json_array_size(g->inflight) < PACE_INFLIGHT) {
 		struct pending *p = pend_pop(g);
-		struct aemp_remote *r = remote_get(n, p->node, 1);
+		struct aemp_remote *r = ae_remote_get(n, p->node, 1);
 		if (r->conn != NULL)
 			start_node(n, p->node);
 		else {
-			remote_add_addrs(r, p->addrs);
+			ae_remote_add_addrs(r, p->addrs);
 			if (!r->connecting) {
-				remote_connect(r);
+				ae_remote_connect(r);
 				if (r->connecting)
 					json_array_append_new(g->inflight,
 					    json_string(p->node));
@@ -422,8 +422,8 @@ pace(aemp_node *n)
 		pend_free(p);
 	}
 	/* with nothing waiting, the next call clears finished slots */
-	if (g->pend_head != NULL && !ntimer_pending(g->pace_ev))
-		ntimer_add(n, g->pace_ev, PACE_INTERVAL);
+	if (g->pend_head != NULL && !ae_ntimer_pending(g->pace_ev))
+		ae_ntimer_add(n, g->pace_ev, PACE_INTERVAL);
 }
 
 static void
@@ -444,7 +444,7 @@ static int
 learn_node(aemp_node *n, const char *node, json_t *addrs)
 {
 	struct aemp_global *g = n->global;
-	struct aemp_remote *r = dict_get(&n->remotes, node);
+	struct aemp_remote *r = ae_dict_get(&n->remotes, node);
 	struct pending *p;
 
 	if (r != NULL && r->conn != NULL) {
@@ -452,25 +452,25 @@ learn_node(aemp_node *n, const char *node, json_t *addrs)
 		return 1;
 	}
 	if (r != NULL && r->connecting) {
-		remote_add_addrs(r, addrs);
+		ae_remote_add_addrs(r, addrs);
 		return 1;
 	}
-	if ((p = dict_get(&g->pend, node)) != NULL) {
+	if ((p = ae_dict_get(&g->pend, node)) != NULL) {
 		json_decref(p->addrs);
 		p->addrs = json_incref(addrs);
 		return 1;
 	}
 	if (g->pend.count >= PENDING_MAX)
 		return 0;
-	p = xcalloc(1, sizeof *p);
-	p->node = xstrdup(node);
+	p = ae_xcalloc(1, sizeof *p);
+	p->node = ae_xstrdup(node);
 	p->addrs = json_incref(addrs);
 	if (g->pend_tail != NULL)
 		g->pend_tail->next = p;
 	else
 		g->pend_head = p;
 	g->pend_tail = p;
-	dict_put(&g->pend, p->node, p);
+	ae_dict_put(&g->pend, p->node, p);
 	return 1;
 }
 
@@ -479,7 +479,7 @@ learn_node(aemp_node *n, const char *node, json_t *addrs)
 static void
 bcast_free(struct bcast *b)
 {
-	ntimer_free(b->n, b->ev);
+	ae_ntimer_free(b->n, b->ev);
 	json_decref(b->addrs);
 	free(b->node);
 	free(b);
@@ -493,7 +493,7 @@ bcast_fire(evutil_socket_t fd, short what, void *arg)
 	json_t *ports;
 
 	(void)fd; (void)what;
-	dict_del(&n->global->bcasts, b->node);
+	ae_dict_del(&n->global->bcasts, b->node);
 	ports = gport_list(n, n->global->seedme);
 	send_ports(n, ports, json_pack("[s{sO}]", "nodes", b->node, b->addrs));
 	json_decref(ports);
@@ -509,20 +509,20 @@ static void
 bcast_schedule(aemp_node *n, const char *node, json_t *addrs)
 {
 	struct aemp_global *g = n->global;
-	struct bcast *b = dict_get(&g->bcasts, node);
+	struct bcast *b = ae_dict_get(&g->bcasts, node);
 
 	if (b != NULL) {
 		json_decref(b->addrs);
 		b->addrs = json_incref(addrs);
 		return;
 	}
-	b = xcalloc(1, sizeof *b);
+	b = ae_xcalloc(1, sizeof *b);
 	b->n = n;
-	b->node = xstrdup(node);
+	b->node = ae_xstrdup(node);
 	b->addrs = json_incref(addrs);
-	b->ev = ntimer_new(n, 0, bcast_fire, b);
-	dict_put(&g->bcasts, b->node, b);
-	ntimer_add(n, b->ev, 2 + global_random(n));
+	b->ev = ae_ntimer_new(n, 0, bcast_fire, b);
+	ae_dict_put(&g->bcasts, b->node, b);
+	ae_ntimer_add(n, b->ev, 2 + ae_global_random(n));
 }
 
 /* Forgets node's members and addresses, and stops passing them on. */
@@ -532,10 +532,10 @@ forget_node(aemp_node *n, const char *node)
 	struct aemp_global *g = n->global;
 	struct bcast *b;
 
-	group_unreg_node(n, node);
+	ae_group_unreg_node(n, node);
 	json_object_del(g->addr, node);
 	/* what we forget we no longer pass on (the reference still would) */
-	if ((b = dict_del(&g->bcasts, node)) != NULL)
+	if ((b = ae_dict_del(&g->bcasts, node)) != NULL)
 		bcast_free(b);
 }
 
@@ -563,7 +563,7 @@ rcv_addr(aemp_node *n, const char *self, json_t *msg, void *ud)
 		return 0;
 	}
 	if (n->log_level >= 9) {
-		char *text = strlist_join(list, " ", LOGTEXT_MAX);
+		char *text = ae_strlist_join(list, " ", LOGTEXT_MAX);
 		aemp_log(n, 9, "%s told us its addresses (%s).", cp->node,
 		    text);
 		free(text);
@@ -575,7 +575,7 @@ rcv_addr(aemp_node *n, const char *self, json_t *msg, void *ud)
 	json_object_set(n->global->addr, cp->node, good);
 	/* so that we can connect back to a node that connected to us */
 	if (json_array_size(good) > 0)
-		remote_add_addrs(remote_get(n, cp->node, 1), good);
+		ae_remote_add_addrs(ae_remote_get(n, cp->node, 1), good);
 	bcast_schedule(n, cp->node, good);
 	json_decref(good);
 	return 0;
@@ -672,7 +672,7 @@ rcv_set(aemp_node *n, const char *self, json_t *msg, void *ud)
 			continue;
 		}
 		add = own_ports(cp, ports, &foreign);
-		group_change(n, group, add, NULL);
+		ae_group_change(n, group, add, NULL);
 		json_decref(add);
 	}
 	if (foreign > 0)
@@ -699,7 +699,7 @@ rcv_reg(aemp_node *n, struct cport *cp, json_t *msg, int add)
 		return 0;
 	}
 	list = json_pack("[s]", port);
-	group_change(n, group, add ? list : NULL, add ? NULL : list);
+	ae_group_change(n, group, add ? list : NULL, add ? NULL : list);
 	json_decref(list);
 	return 0;
 }
@@ -774,7 +774,7 @@ rcv_other(aemp_node *n, const char *self, json_t *msg, void *ud)
 	char *text = json_dumps(msg, JSON_COMPACT);
 
 	(void)self;
-	node_log_limited(n, 2, "unknown global messages", cp->node,
+	ae_node_log_limited(n, 2, "unknown global messages", cp->node,
 	    "%s sent an unknown global message %.200s, ignored.", cp->node,
 	    text ? text : "?");
 	free(text);
@@ -874,7 +874,7 @@ global_connect(aemp_node *n, const char *self, json_t *args, void *ud)
 	(void)ud;
 	if (version_of(version) != GLOBAL_VERSION) {
 		char *text = json_is_string(version) ?
-		    xstrdup(json_string_value(version)) : version != NULL ?
+		    ae_xstrdup(json_string_value(version)) : version != NULL ?
 		    json_dumps(version, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
 		aemp_die(n, "node version mismatch (requested %.40s; we have "
 		    "%d)", text ? text : "", GLOBAL_VERSION);
@@ -883,9 +883,9 @@ global_connect(aemp_node *n, const char *self, json_t *args, void *ud)
 	}
 	if (node == NULL || !valid_nodeid(node) || strcmp(node, n->id) == 0)
 		return aemp_die(n, "global connect from an invalid node ID");
-	cp = xcalloc(1, sizeof *cp);
-	cp->node = xstrdup(node);
-	cp->self = xstrdup(self);
+	cp = ae_xcalloc(1, sizeof *cp);
+	cp->node = ae_xstrdup(node);
+	cp->self = ae_xstrdup(self);
 	cp->next = g->cports;
 	if (cp->next != NULL)
 		cp->next->prev = cp;
@@ -907,7 +907,7 @@ node_up(aemp_node *n, struct aemp_remote *r)
 
 	if (n->global == NULL)
 		return;
-	node = xstrdup(r->id);
+	node = ae_xstrdup(r->id);
 	start_node(n, node);
 	select_master(n, node, 1);
 	free(node);
@@ -925,10 +925,10 @@ node_down(aemp_node *n, struct aemp_remote *r)
 
 	if (g == NULL)
 		return;
-	node = xstrdup(r->id);
+	node = ae_xstrdup(r->id);
 	select_master(n, node, 0);
-	if (global_up_count(n) == 0)
-		seed_more(n);
+	if (ae_global_up_count(n) == 0)
+		ae_seed_more(n);
 	forget_node(n, node);
 	if (g->master != NULL)
 		send_global(n, g->master, json_pack("[ss]", "find", node));
@@ -950,9 +950,9 @@ remote_event(aemp_node *n, struct aemp_remote *r, enum remote_event ev,
 /* --- life cycle ----------------------------------------------------------- */
 
 void
-global_start(aemp_node *n)
+ae_global_start(aemp_node *n)
 {
-	struct aemp_global *g = xcalloc(1, sizeof *g);
+	struct aemp_global *g = ae_xcalloc(1, sizeof *g);
 
 	n->global = g;
 	if (getrandom(&g->rng, sizeof g->rng, 0) != sizeof g->rng)
@@ -961,16 +961,16 @@ global_start(aemp_node *n)
 	g->addr = json_object();
 	g->seedme = json_object();
 	g->inflight = json_array();
-	dict_init(&g->gports, gport_key);
-	dict_init(&g->bcasts, bcast_key);
-	dict_init(&g->pend, pending_key);
-	g->pace_ev = ntimer_new(n, 0, pace_tick, n);
-	group_init(n);
+	ae_dict_init(&g->gports, gport_key);
+	ae_dict_init(&g->bcasts, bcast_key);
+	ae_dict_init(&g->pend, pending_key);
+	g->pace_ev = ae_ntimer_new(n, 0, pace_tick, n);
+	ae_group_init(n);
 
 	aemp_log(n, 7, "starting global service.");
 	aemp_register_func(n, GLOBAL_CONNECT, global_connect, NULL);
-	remote_on_event(n, remote_event);
-	seed_start(n);
+	ae_remote_on_event(n, remote_event);
+	ae_seed_start(n);
 }
 
 /*
@@ -978,33 +978,33 @@ global_start(aemp_node *n)
  * the kernel, which frees them unfired after this.
  */
 void
-global_free(aemp_node *n)
+ae_global_free(aemp_node *n)
 {
 	struct aemp_global *g = n->global;
 	struct dict_entry *e;
 	size_t pos;
 
-	seed_free(n);
+	ae_seed_free(n);
 	if (g == NULL)
 		return;
-	group_free(n);
+	ae_group_free(n);
 	pos = 0;
-	while ((e = dict_next(&g->gports, &pos)) != NULL)
+	while ((e = ae_dict_next(&g->gports, &pos)) != NULL)
 		gport_free(e->value);
-	dict_clear(&g->gports);
+	ae_dict_clear(&g->gports);
 	pos = 0;
-	while ((e = dict_next(&g->bcasts, &pos)) != NULL)
+	while ((e = ae_dict_next(&g->bcasts, &pos)) != NULL)
 		bcast_free(e->value);
-	dict_clear(&g->bcasts);
+	ae_dict_clear(&g->bcasts);
 	while (g->pend_head != NULL)
 		pend_free(pend_pop(g));
-	dict_clear(&g->pend);
+	ae_dict_clear(&g->pend);
 	while (g->cports != NULL) {
 		struct cport *cp = g->cports;
 		g->cports = cp->next;
 		cport_free(cp);
 	}
-	ntimer_free(n, g->pace_ev);
+	ae_ntimer_free(n, g->pace_ev);
 	json_decref(g->inflight);
 	json_decref(g->addr);
 	json_decref(g->seedme);

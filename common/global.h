@@ -103,20 +103,20 @@ struct aemp_global {
 };
 
 /* global.c */
-double	 global_random(aemp_node *);
-size_t	 global_up_count(aemp_node *);
-void	 global_broadcast(aemp_node *, json_t *msg);
+double	 ae_global_random(aemp_node *);
+size_t	 ae_global_up_count(aemp_node *);
+void	 ae_global_broadcast(aemp_node *, json_t *msg);
 
 /* seed.c */
-void	 seed_start(aemp_node *);
-void	 seed_more(aemp_node *);
-void	 seed_free(aemp_node *);
+void	 ae_seed_start(aemp_node *);
+void	 ae_seed_more(aemp_node *);
+void	 ae_seed_free(aemp_node *);
 
 /* group.c */
-void	 group_init(aemp_node *);
-void	 group_free(aemp_node *);
-void	 group_change(aemp_node *, const char *group, json_t *add,
+void	 ae_group_init(aemp_node *);
+void	 ae_group_free(aemp_node *);
+void	 ae_group_change(aemp_node *, const char *group, json_t *add,
 	    json_t *del);
-void	 group_unreg_node(aemp_node *, const char *node);
+void	 ae_group_unreg_node(aemp_node *, const char *node);
 
 #endif

@@ -10,7 +10,7 @@
 #include "xmalloc.h"
 
 void
-group_init(aemp_node *n)
+ae_group_init(aemp_node *n)
 {
 	/*
 	 * lreg keeps a group's key after its last local port left, like the
@@ -47,7 +47,7 @@ static void
 grp_sweep(aemp_node *n)
 {
 	if (n->global->grp_walking == 0)
-		watch_sweep(&n->grp_watches);
+		ae_watch_sweep(&n->grp_watches);
 }
 
 static json_t *
@@ -83,7 +83,7 @@ notify(aemp_node *n, const char *group, json_t *added, json_t *removed)
  * when something did.
  */
 void
-group_change(aemp_node *n, const char *group, json_t *add, json_t *del)
+ae_group_change(aemp_node *n, const char *group, json_t *add, json_t *del)
 {
 	struct aemp_global *g = n->global;
 	json_t *kv = json_object_get(g->greg, group), *added, *removed, *v;
@@ -119,7 +119,7 @@ group_change(aemp_node *n, const char *group, json_t *add, json_t *del)
 
 /* Removes every member on node from every group (node down, port died). */
 void
-group_unreg_node(aemp_node *n, const char *node)
+ae_group_unreg_node(aemp_node *n, const char *node)
 {
 	struct aemp_global *g = n->global;
 	json_t *groups = json_object(), *kv, *v;
@@ -141,7 +141,7 @@ group_unreg_node(aemp_node *n, const char *node)
 			json_object_set_new(groups, group, del);
 	}
 	json_object_foreach(groups, group, v)
-		group_change(n, group, NULL, v);
+		ae_group_change(n, group, NULL, v);
 	json_decref(groups);
 }
 
@@ -188,18 +188,18 @@ aemp_grp_mon(aemp_node *n, const char *group, aemp_grp_fn cb, void *ud)
 	aemp_watch *w;
 
 	if (group == NULL || cb == NULL) {
-		node_error(n, "grp_mon: group and callback are required");
+		ae_node_error(n, "grp_mon: group and callback are required");
 		return NULL;
 	}
-	w = xcalloc(1, sizeof *w);
+	w = ae_xcalloc(1, sizeof *w);
 	w->grp_cb = cb;
-	w->group = xstrdup(group);
+	w->group = ae_xstrdup(group);
 	w->ud = ud;
 	w->next = g->grp_pending;
 	if (w->next != NULL)
 		w->next->prev = w;
 	g->grp_pending = w;
-	node_call_later(n, grp_mon_start, w);
+	ae_node_call_later(n, grp_mon_start, w);
 	return w;
 }
 
@@ -231,9 +231,9 @@ unregister(aemp_node *n, struct aemp_grp *gr)
 		    gr->port) == 0)
 			json_array_remove(list, i--);
 	del = json_pack("[s]", gr->port);
-	group_change(n, gr->group, NULL, del);
+	ae_group_change(n, gr->group, NULL, del);
 	json_decref(del);
-	global_broadcast(n, json_pack("[sss]", "reg0", gr->group, gr->port));
+	ae_global_broadcast(n, json_pack("[sss]", "reg0", gr->group, gr->port));
 }
 
 static void
@@ -260,23 +260,23 @@ aemp_grp_reg(aemp_node *n, const char *group, const char *port)
 	size_t i, len;
 
 	if (group == NULL || port == NULL) {
-		node_error(n, "grp_reg: group and port are required");
+		ae_node_error(n, "grp_reg: group and port are required");
 		return NULL;
 	}
 	id_split(port, &len);
 	if (len != strlen(n->id) || memcmp(port, n->id, len) != 0) {
-		node_error(n, "grp_reg can only be called for local ports, "
+		ae_node_error(n, "grp_reg can only be called for local ports, "
 		    "%s is not one", port);
 		return NULL;
 	}
 	if (!aemp_port_exists(n, port)) {
-		node_error(n, "grp_reg: no such port %s", port);
+		ae_node_error(n, "grp_reg: no such port %s", port);
 		return NULL;
 	}
 	list = json_object_get(g->lreg, group);
 	json_array_foreach(list, i, v)
 		if (strcmp(json_string_value(v), port) == 0) {
-			node_error(n, "'%s': group already registered, cannot "
+			ae_node_error(n, "'%s': group already registered, cannot "
 			    "register a second time", group);
 			return NULL;
 		}
@@ -284,9 +284,9 @@ aemp_grp_reg(aemp_node *n, const char *group, const char *port)
 		list = json_array();
 		json_object_set_new(g->lreg, group, list);
 	}
-	gr = xcalloc(1, sizeof *gr);
-	gr->group = xstrdup(group);
-	gr->port = xstrdup(port);
+	gr = ae_xcalloc(1, sizeof *gr);
+	gr->group = ae_xstrdup(group);
+	gr->port = ae_xstrdup(port);
 	gr->active = 1;
 	gr->next = g->grps;
 	if (gr->next != NULL)
@@ -294,9 +294,9 @@ aemp_grp_reg(aemp_node *n, const char *group, const char *port)
 	g->grps = gr;
 	gr->mon = aemp_mon_cb(n, port, grp_port_died, gr);
 	json_array_append_new(list, json_string(port));
-	global_broadcast(n, json_pack("[sss]", "reg1", group, port));
+	ae_global_broadcast(n, json_pack("[sss]", "reg1", group, port));
 	add = json_pack("[s]", port);
-	group_change(n, group, add, NULL);
+	ae_group_change(n, group, add, NULL);
 	json_decref(add);
 	return gr;
 }
@@ -322,7 +322,7 @@ aemp_grp_unreg(aemp_node *n, aemp_grp *gr)
 
 /* Frees guards and unstarted monitors; the kernel frees the rest. */
 void
-group_free(aemp_node *n)
+ae_group_free(aemp_node *n)
 {
 	struct aemp_global *g = n->global;
 
@@ -344,7 +344,7 @@ group_free(aemp_node *n)
 
 /* aemp_stats()'s groups: how many, their members, ours among them */
 json_t *
-group_stats(aemp_node *n)
+ae_group_stats(aemp_node *n)
 {
 	struct aemp_global *g = n->global;
 	size_t groups = 0, members = 0, local = 0;

@@ -7,7 +7,7 @@
  * The layers, top to bottom. A file includes headers of its own layer
  * or below and calls down by name; it hears from below only through
  * function pointers it set when it started (the transport's n->upcall,
- * remote.c's remote_on_event()). tests/check_layers holds common/ to this
+ * remote.c's ae_remote_on_event()). tests/check_layers holds common/ to this
  * drawing (and lists the few upward uses there are, with the reason):
  *
  *   top          node.c (starts and frees each layer), stats.c (reads
@@ -55,15 +55,15 @@ struct dcstate;
 struct lcstate;
 
 /* node.c */
-int	 node_error(aemp_node *, const char *fmt, ...)
+int	 ae_node_error(aemp_node *, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
-char	*node_random_string(size_t bytes);
-double	 node_now(void);
-void	 node_call_later(aemp_node *, void (*)(aemp_node *, void *), void *);
-void	 node_free_later(aemp_node *, void (*)(aemp_node *, void *), void *);
+char	*ae_node_random_string(size_t bytes);
+double	 ae_node_now(void);
+void	 ae_node_call_later(aemp_node *, void (*)(aemp_node *, void *), void *);
+void	 ae_node_free_later(aemp_node *, void (*)(aemp_node *, void *), void *);
 /* A formatted line to the log catchers and the logger (aemp_log()). */
-void	 node_log_line(aemp_node *, int level, const char *msg);
-void	 node_trace(aemp_node *, const char *dir, const char *nodeid,
+void	 ae_node_log_line(aemp_node *, int level, const char *msg);
+void	 ae_node_trace(aemp_node *, const char *dir, const char *nodeid,
 	    json_t *pkt, int skip_first);
 
 /*
@@ -75,20 +75,20 @@ void	 node_trace(aemp_node *, const char *dir, const char *nodeid,
 #define LOGLIM_SLOTS	32
 #define LOGLIM_BURST	3
 #define LOGLIM_INTERVAL	10.0
-void	 node_log_limited(aemp_node *, int level, const char *site,
+void	 ae_node_log_limited(aemp_node *, int level, const char *site,
 	    const char *subject, const char *fmt, ...)
 	    __attribute__((format(printf, 5, 6)));
-void	 loglimit_free(aemp_node *);
+void	 ae_loglimit_free(aemp_node *);
 
 /* timers.c: timers that keep polls free of timeouts (see there) */
-struct ntimer	*ntimer_new(aemp_node *, int persist,
+struct ntimer	*ae_ntimer_new(aemp_node *, int persist,
 		    void (*)(evutil_socket_t, short, void *), void *);
-void	 ntimer_add(aemp_node *, struct ntimer *, double seconds);
-void	 ntimer_del(aemp_node *, struct ntimer *);
-int	 ntimer_pending(const struct ntimer *);
-void	 ntimer_free(aemp_node *, struct ntimer *);
-int	 timers_init(aemp_node *);
-void	 timers_free(aemp_node *);
+void	 ae_ntimer_add(aemp_node *, struct ntimer *, double seconds);
+void	 ae_ntimer_del(aemp_node *, struct ntimer *);
+int	 ae_ntimer_pending(const struct ntimer *);
+void	 ae_ntimer_free(aemp_node *, struct ntimer *);
+int	 ae_timers_init(aemp_node *);
+void	 ae_timers_free(aemp_node *);
 
 
 /* words.c */
@@ -97,6 +97,6 @@ void	 timers_free(aemp_node *);
  * string that would take the text past max bytes; 0: no limit);
  * malloc()ed, "" for none.
  */
-char	*strlist_join(json_t *list, const char *sep, size_t max);
+char	*ae_strlist_join(json_t *list, const char *sep, size_t max);
 
 #endif

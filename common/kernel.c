@@ -15,60 +15,60 @@ remote_event(aemp_node *n, struct aemp_remote *r, enum remote_event ev,
     json_t *reason)
 {
 	if (ev == REMOTE_FORGET) {
-		kernel_remote_forget(n, r);
+		ae_kernel_remote_forget(n, r);
 		return;
 	}
 	if (ev != REMOTE_UP)
-		kernel_remote_down(n, r, reason);
+		ae_kernel_remote_down(n, r, reason);
 	if (ev != REMOTE_FAILED)
-		kernel_nodes_event(n, r->id, ev == REMOTE_UP, reason);
+		ae_kernel_nodes_event(n, r->id, ev == REMOTE_UP, reason);
 }
 
 void
-kernel_start(aemp_node *n)
+ae_kernel_start(aemp_node *n)
 {
-	n->upcall.deliver = kernel_deliver;
-	n->upcall.deliver_tagged = kernel_deliver_tagged;
-	n->upcall.drop = kernel_drop;
-	remote_on_event(n, remote_event);
+	n->upcall.deliver = ae_kernel_deliver;
+	n->upcall.deliver_tagged = ae_kernel_deliver_tagged;
+	n->upcall.drop = ae_kernel_drop;
+	ae_remote_on_event(n, remote_event);
 }
 
 /* --- teardown ------------------------------------------------------------ */
 
 void
-kernel_free(aemp_node *n)
+ae_kernel_free(aemp_node *n)
 {
 	struct dict_entry *e;
 	size_t pos = 0;
 	aemp_watch *w;
 
-	while ((e = dict_next(&n->ports, &pos)) != NULL) {
+	while ((e = ae_dict_next(&n->ports, &pos)) != NULL) {
 		struct aemp_port *p = e->value;
 		struct aemp_mon *m;
 		while (p->mons != NULL &&
 		    (m = TAILQ_FIRST(&p->mons->mons)) != NULL) {
-			mon_unlink(m);
-			mon_free(m);
+			ae_mon_unlink(m);
+			ae_mon_free(m);
 		}
-		port_free(n, p);
+		ae_port_free(n, p);
 	}
-	dict_clear(&n->ports);
+	ae_dict_clear(&n->ports);
 	pos = 0;
-	while ((e = dict_next(&n->funcs, &pos)) != NULL) {
+	while ((e = ae_dict_next(&n->funcs, &pos)) != NULL) {
 		struct func *f = e->value;
 		free(f->name);
 		free(f);
 	}
-	dict_clear(&n->funcs);
+	ae_dict_clear(&n->funcs);
 	while (!LIST_EMPTY(&n->timers)) {
 		aemp_timer *t = LIST_FIRST(&n->timers);
 		LIST_REMOVE(t, entry);
-		timer_free(t);
+		ae_timer_free(t);
 	}
 	for (w = n->node_watches; w != NULL; w = w->next)
 		w->cancelled = 1;
-	watch_sweep(&n->node_watches);
+	ae_watch_sweep(&n->node_watches);
 	for (w = n->grp_watches; w != NULL; w = w->next)
 		w->cancelled = 1;
-	watch_sweep(&n->grp_watches);
+	ae_watch_sweep(&n->grp_watches);
 }

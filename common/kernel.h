@@ -127,66 +127,66 @@ struct aemp_watch {
 
 
 /*
- * The kernel: kernel.c (kernel_free), port.c (kernel_deliver*,
- * kernel_port_name), defer.c, mon.c (kernel_drop, mon_*,
- * kernel_remote_down), nodeport.c (kernel_node_request).
+ * The kernel: kernel.c (ae_kernel_free), port.c (ae_kernel_deliver*,
+ * ae_kernel_port_name), defer.c, mon.c (ae_kernel_drop, mon_*,
+ * ae_kernel_remote_down), nodeport.c (ae_kernel_node_request).
  */
-void	 kernel_start(aemp_node *);
-void	 kernel_free(aemp_node *);
-void	 kernel_deliver(aemp_node *, const char *name, json_t *msg,
+void	 ae_kernel_start(aemp_node *);
+void	 ae_kernel_free(aemp_node *);
+void	 ae_kernel_deliver(aemp_node *, const char *name, json_t *msg,
 	    struct aemp_remote *from);
-void	 kernel_deliver_tagged(aemp_node *, const char *name,
+void	 ae_kernel_deliver_tagged(aemp_node *, const char *name,
 	    const char *tag, size_t len, json_t *msg, struct aemp_remote *);
-void	 kernel_run_defer(aemp_node *, struct defer *);
+void	 ae_kernel_run_defer(aemp_node *, struct defer *);
 /* A message from `from` to port name (may be NULL) was lost: see mon.c */
-void	 kernel_drop(aemp_node *, const char *name, const char *why,
+void	 ae_kernel_drop(aemp_node *, const char *name, const char *why,
 	    struct aemp_remote *from);
-void	 kernel_node_request(aemp_node *, json_t *msg, struct aemp_remote *);
-void	 mon_list_fire(aemp_node *, struct mon_list *, json_t *reason);
-void	 mon_free(struct aemp_mon *);
-void	 mon_unlink(struct aemp_mon *);
-char	*kernel_port_name(aemp_node *, int remote);
+void	 ae_kernel_node_request(aemp_node *, json_t *msg, struct aemp_remote *);
+void	 ae_mon_list_fire(aemp_node *, struct mon_list *, json_t *reason);
+void	 ae_mon_free(struct aemp_mon *);
+void	 ae_mon_unlink(struct aemp_mon *);
+char	*ae_kernel_port_name(aemp_node *, int remote);
 
 
 /* port.c */
-int	 is_local(aemp_node *, const char *id, const char **name);
-struct aemp_port *port_new(aemp_node *, const char *name);
-struct mon_list *port_mons(struct aemp_port *);
-void	 port_free(aemp_node *, struct aemp_port *);
-void	 port_deliver(aemp_node *, struct aemp_port *, json_t *msg);
-void	 run_as(aemp_node *, struct aemp_port *, int (*call)(aemp_node *,
+int	 ae_is_local(aemp_node *, const char *id, const char **name);
+struct aemp_port *ae_port_new(aemp_node *, const char *name);
+struct mon_list *ae_port_mons(struct aemp_port *);
+void	 ae_port_free(aemp_node *, struct aemp_port *);
+void	 ae_port_deliver(aemp_node *, struct aemp_port *, json_t *msg);
+void	 ae_run_as(aemp_node *, struct aemp_port *, int (*call)(aemp_node *,
 	    struct aemp_port *, void *), void *arg);
-void	 port_kill(aemp_node *, struct aemp_port *, json_t *reason);
-void	 run_kill(aemp_node *, struct aemp_port *, json_t *reason);
-struct aemp_remote *remote_of(aemp_node *, const char *port,
+void	 ae_port_kill(aemp_node *, struct aemp_port *, json_t *reason);
+void	 ae_run_kill(aemp_node *, struct aemp_port *, json_t *reason);
+struct aemp_remote *ae_remote_of(aemp_node *, const char *port,
 	    size_t nodelen);
 
 /* mon.c */
-void	 mon_link(struct mon_list *, struct aemp_mon *);
-struct aemp_mon *mon_new(enum mon_kind);
-void	 mon_fire(aemp_node *, struct aemp_mon *, const char *portid,
+void	 ae_mon_link(struct mon_list *, struct aemp_mon *);
+struct aemp_mon *ae_mon_new(enum mon_kind);
+void	 ae_mon_fire(aemp_node *, struct aemp_mon *, const char *portid,
 	    json_t *reason);
-void	 remote_mon_list_free(struct mon_list *);
+void	 ae_remote_mon_list_free(struct mon_list *);
 
 /* spawn.c */
-struct func *func_lookup(aemp_node *, const char *name);
-void	 spawn_run(aemp_node *, const char *name, const char *func,
+struct func *ae_func_lookup(aemp_node *, const char *name);
+void	 ae_spawn_run(aemp_node *, const char *name, const char *func,
 	    json_t *args);
 
 /* after.c */
-void	 timer_free(aemp_timer *);
+void	 ae_timer_free(aemp_timer *);
 
 /*
  * mon.c: every monitor on r's ports fires with reason; the monitors on r
  * (its lmon, rmon) are freed unfired
  */
-void	 kernel_remote_down(aemp_node *, struct aemp_remote *, json_t *reason);
-void	 kernel_remote_forget(aemp_node *, struct aemp_remote *);
+void	 ae_kernel_remote_down(aemp_node *, struct aemp_remote *, json_t *reason);
+void	 ae_kernel_remote_forget(aemp_node *, struct aemp_remote *);
 
 /* watch.c */
-void	 watch_sweep(aemp_watch **head);
+void	 ae_watch_sweep(aemp_watch **head);
 /* the node watches hear that id went up or down */
-void	 kernel_nodes_event(aemp_node *, const char *id, int up,
+void	 ae_kernel_nodes_event(aemp_node *, const char *id, int up,
 	    json_t *reason);
 
 /* nodeport.c: the node port's requests, one row each */
@@ -196,7 +196,7 @@ struct node_request {
 	void		(*handler)(aemp_node *, json_t *msg, json_t *args,
 			    struct aemp_remote *from);
 };
-extern const struct node_request node_requests[];
-const struct node_request *node_request_find(const char *name);
+extern const struct node_request ae_node_requests[];
+const struct node_request *ae_node_request_find(const char *name);
 
 #endif

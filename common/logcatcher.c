@@ -6,7 +6,7 @@
  * Source side: a catcher's connect request installs a hook for its port
  * RPORT and LEVEL; every line the node logs at or below LEVEL goes to
  * RPORT as [level, text], whatever the node's own log level (aemp_log()
- * asks logcatcher_forward() before its level filter). A monitor on RPORT
+ * asks ae_logcatcher_forward() before its level filter). A monitor on RPORT
  * removes the hook. Lines logged while forwarding are not forwarded: a
  * send that logs would otherwise feed itself. Sends only queue, so the
  * logger never blocks.
@@ -45,7 +45,7 @@ struct lcnode {
 
 struct lcstate {
 	struct lchook	*hooks;
-	int		 forwarding;	/* inside logcatcher_forward() */
+	int		 forwarding;	/* inside ae_logcatcher_forward() */
 	int		 started;	/* "starting log catcher service." */
 	int		 sweep_queued;
 	/* catcher side */
@@ -78,7 +78,7 @@ hook_free(aemp_node *n, struct lchook *h)
 	free(h);
 }
 
-/* Dead hooks leave the list outside logcatcher_forward()'s loop. */
+/* Dead hooks leave the list outside ae_logcatcher_forward()'s loop. */
 static void
 hooks_sweep(aemp_node *n, void *arg)
 {
@@ -107,12 +107,12 @@ hook_gone(aemp_node *n, const char *port, json_t *reason, void *ud)
 	hooks_level(n);
 	if (!n->lc->sweep_queued) {
 		n->lc->sweep_queued = 1;
-		node_call_later(n, hooks_sweep, NULL);
+		ae_node_call_later(n, hooks_sweep, NULL);
 	}
 }
 
 void
-logcatcher_forward(aemp_node *n, int level, const char *msg)
+ae_logcatcher_forward(aemp_node *n, int level, const char *msg)
 {
 	struct lcstate *lc = n->lc;
 	struct lchook *h;
@@ -152,8 +152,8 @@ req_connect(aemp_node *n, const char *self, json_t *args, void *ud)
 		if (!h->dead && strcmp(h->rport, rport) == 0)
 			break;
 	if (h == NULL) {
-		h = xcalloc(1, sizeof *h);
-		h->rport = xstrdup(rport);
+		h = ae_xcalloc(1, sizeof *h);
+		h->rport = ae_xstrdup(rport);
 		h->next = lc->hooks;
 		lc->hooks = h;
 		h->mon = aemp_mon_cb(n, rport, hook_gone, h);
@@ -210,12 +210,12 @@ catch_node(aemp_node *n, const char *node)
 	for (cn = lc->nodes; cn != NULL; cn = cn->next)
 		if (strcmp(cn->node, node) == 0)
 			return;
-	cn = xcalloc(1, sizeof *cn);
-	cn->node = xstrdup(node);
-	cn->port = xstrdup(aemp_port(n, rcv_line, cn));
+	cn = ae_xcalloc(1, sizeof *cn);
+	cn->node = ae_xstrdup(node);
+	cn->port = ae_xstrdup(aemp_port(n, rcv_line, cn));
 	cn->next = lc->nodes;
 	lc->nodes = cn;
-	remote_send_name(remote_get(n, node, 1), "", json_pack("[sisi]",
+	ae_remote_send_name(ae_remote_get(n, node, 1), "", json_pack("[sisi]",
 	    LC_CONNECT, 0, cn->port, lc->level));
 }
 
@@ -308,16 +308,16 @@ req_catch(aemp_node *n, const char *self, json_t *args, void *ud)
 /* --- life cycle ------------------------------------------------------------- */
 
 void
-logcatcher_start(aemp_node *n)
+ae_logcatcher_start(aemp_node *n)
 {
-	n->lc = xcalloc(1, sizeof *n->lc);
+	n->lc = ae_xcalloc(1, sizeof *n->lc);
 	n->lc_level = -1;
 	aemp_register_func(n, LC_CONNECT, req_connect, NULL);
 	aemp_register_func(n, LC_CATCH, req_catch, NULL);
 }
 
 void
-logcatcher_free(aemp_node *n)
+ae_logcatcher_free(aemp_node *n)
 {
 	struct lcstate *lc = n->lc;
 

@@ -50,7 +50,7 @@ static void
 flush_due(evutil_socket_t fd, short what, void *arg)
 {
 	aemp_node *n = arg;
-	double now = node_now();
+	double now = ae_node_now();
 	double next = 0;
 	size_t i;
 
@@ -66,7 +66,7 @@ flush_due(evutil_socket_t fd, short what, void *arg)
 			next = left;
 	}
 	if (next > 0)
-		ntimer_add(n, n->loglim_ev, next);
+		ae_ntimer_add(n, n->loglim_ev, next);
 }
 
 /* Whether site has a slot for subject. */
@@ -122,7 +122,7 @@ slot_for(aemp_node *n, const char *site, const char *subject, double now)
 }
 
 void
-node_log_limited(aemp_node *n, int level, const char *site,
+ae_node_log_limited(aemp_node *n, int level, const char *site,
     const char *subject, const char *fmt, ...)
 {
 	struct loglim *e;
@@ -136,7 +136,7 @@ node_log_limited(aemp_node *n, int level, const char *site,
 	if (n->loglim == NULL &&
 	    (n->loglim = calloc(LOGLIM_SLOTS, sizeof *n->loglim)) == NULL)
 		return;
-	now = node_now();
+	now = ae_node_now();
 	if (subject == NULL)
 		subject = "";
 	if (*subject != '\0' && !slot_exists(n, site, subject) &&
@@ -155,16 +155,16 @@ node_log_limited(aemp_node *n, int level, const char *site,
 		if (n->freeing)
 			return;
 		if (n->loglim_ev == NULL)
-			n->loglim_ev = ntimer_new(n, 0, flush_due, n);
-		if (!ntimer_pending(n->loglim_ev))
-			ntimer_add(n, n->loglim_ev, LOGLIM_INTERVAL -
+			n->loglim_ev = ae_ntimer_new(n, 0, flush_due, n);
+		if (!ae_ntimer_pending(n->loglim_ev))
+			ae_ntimer_add(n, n->loglim_ev, LOGLIM_INTERVAL -
 			    (now - e->since));
 		return;
 	}
 	e->logged++;
 	va_start(ap, fmt);
 	if (vasprintf(&msg, fmt, ap) >= 0) {
-		node_log_line(n, level, msg);
+		ae_node_log_line(n, level, msg);
 		free(msg);
 	}
 	va_end(ap);
@@ -172,9 +172,9 @@ node_log_limited(aemp_node *n, int level, const char *site,
 
 /* The counts not yet logged are logged now: nothing goes unsaid. */
 void
-loglimit_free(aemp_node *n)
+ae_loglimit_free(aemp_node *n)
 {
-	double now = node_now();
+	double now = ae_node_now();
 	size_t i;
 
 	if (n->loglim != NULL)
@@ -182,7 +182,7 @@ loglimit_free(aemp_node *n)
 			if (n->loglim[i].site != NULL)
 				summary(n, &n->loglim[i], now);
 	if (n->loglim_ev != NULL)
-		ntimer_free(n, n->loglim_ev);
+		ae_ntimer_free(n, n->loglim_ev);
 	n->loglim_ev = NULL;
 	free(n->loglim);
 	n->loglim = NULL;

@@ -11,14 +11,14 @@
 /* --- monitors ----------------------------------------------------------- */
 
 void
-mon_link(struct mon_list *l, struct aemp_mon *m)
+ae_mon_link(struct mon_list *l, struct aemp_mon *m)
 {
 	m->list = l;
 	TAILQ_INSERT_TAIL(&l->mons, m, entry);
 }
 
 void
-mon_unlink(struct aemp_mon *m)
+ae_mon_unlink(struct aemp_mon *m)
 {
 	struct mon_list *l = m->list;
 
@@ -29,7 +29,7 @@ mon_unlink(struct aemp_mon *m)
 }
 
 void
-mon_free(struct aemp_mon *m)
+ae_mon_free(struct aemp_mon *m)
 {
 	free(m->other);
 	json_decref(m->msg);
@@ -37,7 +37,7 @@ mon_free(struct aemp_mon *m)
 }
 
 void
-mon_fire(aemp_node *n, struct aemp_mon *m, const char *portid, json_t *reason)
+ae_mon_fire(aemp_node *n, struct aemp_mon *m, const char *portid, json_t *reason)
 {
 	json_t *msg;
 
@@ -57,10 +57,10 @@ mon_fire(aemp_node *n, struct aemp_mon *m, const char *portid, json_t *reason)
 		aemp_snd(n, m->other, msg);
 		break;
 	case MON_REMOTE:
-		dict_del(&m->remote->rmon, m->other);
+		ae_dict_del(&m->remote->rmon, m->other);
 		msg = json_pack("[ss]", "kil0", m->other);
 		json_array_extend(msg, reason);
-		remote_send_name(m->remote, "", msg);
+		ae_remote_send_name(m->remote, "", msg);
 		break;
 	}
 }
@@ -71,7 +71,7 @@ mon_fire(aemp_node *n, struct aemp_mon *m, const char *portid, json_t *reason)
  * or add new monitors to l without disturbing this walk.
  */
 void
-mon_list_fire(aemp_node *n, struct mon_list *l, json_t *reason)
+ae_mon_list_fire(aemp_node *n, struct mon_list *l, json_t *reason)
 {
 	struct mon_list firing = *l;
 	struct aemp_mon *m;
@@ -83,18 +83,18 @@ mon_list_fire(aemp_node *n, struct mon_list *l, json_t *reason)
 	TAILQ_FOREACH(m, &firing.mons, entry)
 		m->list = &firing;
 	while ((m = TAILQ_FIRST(&firing.mons)) != NULL) {
-		mon_unlink(m);
+		ae_mon_unlink(m);
 		m->pending = 1;		/* a cancel now defuses it */
 		if (m->kind != MON_CB || m->cb != NULL)
-			mon_fire(n, m, firing.portid, reason);
-		mon_free(m);
+			ae_mon_fire(n, m, firing.portid, reason);
+		ae_mon_free(m);
 	}
 }
 
 struct aemp_mon *
-mon_new(enum mon_kind kind)
+ae_mon_new(enum mon_kind kind)
 {
-	struct aemp_mon *m = xcalloc(1, sizeof *m);
+	struct aemp_mon *m = ae_xcalloc(1, sizeof *m);
 
 	m->kind = kind;
 	return m;
@@ -104,28 +104,28 @@ static struct mon_list *
 remote_mon_list(aemp_node *n, const char *port, size_t nodelen,
     const char *name)
 {
-	char *nodeid = xstrndup(port, nodelen);
-	struct aemp_remote *r = remote_get(n, nodeid, 1);
-	struct mon_list *l = dict_get(&r->lmon, name);
+	char *nodeid = ae_xstrndup(port, nodelen);
+	struct aemp_remote *r = ae_remote_get(n, nodeid, 1);
+	struct mon_list *l = ae_dict_get(&r->lmon, name);
 
 	free(nodeid);
 	if (l != NULL)
 		return l;
-	l = xcalloc(1, sizeof *l);
+	l = ae_xcalloc(1, sizeof *l);
 	TAILQ_INIT(&l->mons);
 	l->remote = r;
-	l->portid = xstrdup(port);
-	l->name = xstrdup(name);
-	dict_put(&r->lmon, l->name, l);
+	l->portid = ae_xstrdup(port);
+	l->name = ae_xstrdup(name);
+	ae_dict_put(&r->lmon, l->name, l);
 	if (*name != '\0')
-		remote_send_name(r, "", json_pack("[ss]", "mon1", name));
+		ae_remote_send_name(r, "", json_pack("[ss]", "mon1", name));
 	else if (r->conn == NULL)
-		remote_connect(r);
+		ae_remote_connect(r);
 	return l;
 }
 
 void
-remote_mon_list_free(struct mon_list *l)
+ae_remote_mon_list_free(struct mon_list *l)
 {
 	free(l->portid);
 	free(l->name);
@@ -138,15 +138,15 @@ mon_attach(aemp_node *n, const char *port, struct aemp_mon *m)
 	const char *name;
 	size_t nodelen;
 
-	if (is_local(n, port, &name)) {
-		struct aemp_port *p = *name ? dict_get(&n->ports, name) : NULL;
+	if (ae_is_local(n, port, &name)) {
+		struct aemp_port *p = *name ? ae_dict_get(&n->ports, name) : NULL;
 		if (p != NULL)
-			mon_link(port_mons(p), m);
+			ae_mon_link(ae_port_mons(p), m);
 		else if (*name != '\0') {
 			/* fires later, from the deferred queue */
-			struct defer *d = node_defer(n, DEFER_MON_FIRE);
+			struct defer *d = ae_node_defer(n, DEFER_MON_FIRE);
 			d->mon = m;
-			d->port = xstrdup(port);
+			d->port = ae_xstrdup(port);
 			d->msg = json_pack("[sss]", "no_such_port",
 			    "cannot monitor nonexistent port", port);
 			m->list = NULL;
@@ -156,14 +156,14 @@ mon_attach(aemp_node *n, const char *port, struct aemp_mon *m)
 		return m;
 	}
 	name = id_split(port, &nodelen);
-	mon_link(remote_mon_list(n, port, nodelen, name), m);
+	ae_mon_link(remote_mon_list(n, port, nodelen, name), m);
 	return m;
 }
 
 aemp_mon *
 aemp_mon_cb(aemp_node *n, const char *port, aemp_mon_fn cb, void *ud)
 {
-	struct aemp_mon *m = mon_new(MON_CB);
+	struct aemp_mon *m = ae_mon_new(MON_CB);
 
 	m->cb = cb;
 	m->ud = ud;
@@ -173,18 +173,18 @@ aemp_mon_cb(aemp_node *n, const char *port, aemp_mon_fn cb, void *ud)
 aemp_mon *
 aemp_mon_kill(aemp_node *n, const char *port, const char *other)
 {
-	struct aemp_mon *m = mon_new(MON_KILL);
+	struct aemp_mon *m = ae_mon_new(MON_KILL);
 
-	m->other = xstrdup(other);
+	m->other = ae_xstrdup(other);
 	return mon_attach(n, port, m);
 }
 
 aemp_mon *
 aemp_mon_snd(aemp_node *n, const char *port, const char *to, json_t *msg)
 {
-	struct aemp_mon *m = mon_new(MON_SND);
+	struct aemp_mon *m = ae_mon_new(MON_SND);
 
-	m->other = xstrdup(to);
+	m->other = ae_xstrdup(to);
 	m->msg = json_is_array(msg) ? msg : json_array();
 	if (m->msg != msg)
 		json_decref(msg);
@@ -204,71 +204,71 @@ aemp_mon_cancel(aemp_node *n, aemp_mon *m)
 		return;
 	}
 	l = m->list;
-	mon_unlink(m);
-	mon_free(m);
+	ae_mon_unlink(m);
+	ae_mon_free(m);
 	if (l != NULL && l->remote != NULL && TAILQ_EMPTY(&l->mons)) {
 		struct aemp_remote *r = l->remote;
-		dict_del(&r->lmon, l->name);
+		ae_dict_del(&r->lmon, l->name);
 		/* queued behind its mon1 while we are still connecting */
 		if (*l->name != '\0')
-			remote_send_name(r, "", json_pack("[ss]", "mon0",
+			ae_remote_send_name(r, "", json_pack("[ss]", "mon0",
 			    l->name));
-		remote_mon_list_free(l);
+		ae_remote_mon_list_free(l);
 	}
 	(void)n;
 }
 
 void
-kernel_remote_forget(aemp_node *n, struct aemp_remote *r)
+ae_kernel_remote_forget(aemp_node *n, struct aemp_remote *r)
 {
 	struct dict_entry *e;
 	size_t pos = 0;
 	struct aemp_mon *m;
 
 	(void)n;
-	while ((e = dict_next(&r->lmon, &pos)) != NULL) {
+	while ((e = ae_dict_next(&r->lmon, &pos)) != NULL) {
 		struct mon_list *l = e->value;
 		while ((m = TAILQ_FIRST(&l->mons)) != NULL) {
-			mon_unlink(m);
-			mon_free(m);
+			ae_mon_unlink(m);
+			ae_mon_free(m);
 		}
-		remote_mon_list_free(l);
+		ae_remote_mon_list_free(l);
 	}
-	dict_clear(&r->lmon);
+	ae_dict_clear(&r->lmon);
 	pos = 0;
-	while ((e = dict_next(&r->rmon, &pos)) != NULL) {
+	while ((e = ae_dict_next(&r->rmon, &pos)) != NULL) {
 		m = e->value;
-		mon_unlink(m);
-		mon_free(m);
+		ae_mon_unlink(m);
+		ae_mon_free(m);
 	}
-	dict_clear(&r->rmon);
+	ae_dict_clear(&r->rmon);
 }
 
 /* A remote node went away: every monitor on its ports fires with reason. */
 void
-kernel_remote_down(aemp_node *n, struct aemp_remote *r, json_t *reason)
+ae_kernel_remote_down(aemp_node *n, struct aemp_remote *r, json_t *reason)
 {
 	struct mon_list **lists;
 	struct dict_entry *e;
 	size_t pos = 0, count = r->lmon.count, i = 0;
 
-	lists = xcalloc(count + 1, sizeof *lists);
-	while ((e = dict_next(&r->lmon, &pos)) != NULL)
+	lists = ae_xcalloc(count + 1, sizeof *lists);
+	while ((e = ae_dict_next(&r->lmon, &pos)) != NULL)
 		lists[i++] = e->value;
-	dict_clear(&r->lmon);
+	ae_dict_clear(&r->lmon);
 	pos = 0;
-	while ((e = dict_next(&r->rmon, &pos)) != NULL) {
+	while ((e = ae_dict_next(&r->rmon, &pos)) != NULL) {
 		struct aemp_mon *m = e->value;
-		mon_unlink(m);
-		mon_free(m);
+		ae_mon_unlink(m);
+		ae_mon_free(m);
 	}
-	dict_clear(&r->rmon);
+	ae_dict_clear(&r->rmon);
 	/* detached from r: cancels while these fire must not free them */
 	for (i = 0; i < count; i++)
 		lists[i]->remote = NULL;
 	for (i = 0; i < count; i++) {
-		mon_list_fire(n, lists[i], reason);
-		remote_mon_list_free(lists[i]);
+		ae_mon_list_fire(n, lists[i], reason);
+		ae_remote_mon_list_free(lists[i]);
 	}
 	free(lists);
 }
@@ -281,14 +281,14 @@ kernel_remote_down(aemp_node *n, struct aemp_remote *r, json_t *reason)
  * transport loss would: its node sees kil0 with a transport_error reason.
  */
 void
-kernel_drop(aemp_node *n, const char *name, const char *why,
+ae_kernel_drop(aemp_node *n, const char *name, const char *why,
     struct aemp_remote *from)
 {
-	struct aemp_mon *m = name != NULL ? dict_get(&from->rmon, name) : NULL;
+	struct aemp_mon *m = name != NULL ? ae_dict_get(&from->rmon, name) : NULL;
 	json_t *reason;
 
 	/* a peer can send these at will: limited, and the name cut short */
-	node_log_limited(n, 2, "undecodable messages", from->id, "%s sent "
+	ae_node_log_limited(n, 2, "undecodable messages", from->id, "%s sent "
 	    "%s%.100s a message that cannot be represented here (%s): "
 	    "dropped it%s.", from->id, name != NULL ? "port " : "a port",
 	    name != NULL ? name : "", why, m != NULL ?
@@ -297,8 +297,8 @@ kernel_drop(aemp_node *n, const char *name, const char *why,
 		return;
 	reason = json_pack("[sss+]", "transport_error", n->id,
 	    "message dropped: ", why);
-	mon_unlink(m);
-	mon_fire(n, m, NULL, reason);
-	mon_free(m);
+	ae_mon_unlink(m);
+	ae_mon_fire(n, m, NULL, reason);
+	ae_mon_free(m);
 	json_decref(reason);
 }

@@ -7,7 +7,7 @@
 #include "names.h"
 
 int
-pkg_name_valid(const char *name, int allow_trailing)
+ae_pkg_name_valid(const char *name, int allow_trailing)
 {
 	const char *p = name;
 
@@ -29,7 +29,7 @@ pkg_name_valid(const char *name, int allow_trailing)
 
 /* The reference's IDs look like b@nodeB; ours use [A-Za-z0-9@._:/-]. */
 int
-dc_id_valid(const char *id)
+ae_dc_id_valid(const char *id)
 {
 	size_t n = strlen(id);
 

@@ -17,10 +17,10 @@
  * with allow_trailing, a package name with its trailing "::" (Pkg::) is
  * valid too.
  */
-int	 pkg_name_valid(const char *name, int allow_trailing);
+int	 ae_pkg_name_valid(const char *name, int allow_trailing);
 
 /* A dataconn_id (AEMP-TLS-EXT.md 11.3): 1 to 200 of [A-Za-z0-9@._:/-]. */
-int	 dc_id_valid(const char *id);
+int	 ae_dc_id_valid(const char *id);
 
 /*
  * The port name part of a port ID ("" for a node port); *nodelen its

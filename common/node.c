@@ -34,9 +34,9 @@ static const char base62[] =
     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 char *
-node_random_string(size_t chars)
+ae_node_random_string(size_t chars)
 {
-	char *s = xmalloc(chars + 1);
+	char *s = ae_xmalloc(chars + 1);
 	size_t i = 0;
 
 	while (i < chars) {
@@ -57,7 +57,7 @@ node_random_string(size_t chars)
 }
 
 double
-node_now(void)
+ae_node_now(void)
 {
 	struct timeval tv;
 
@@ -66,7 +66,7 @@ node_now(void)
 }
 
 int
-node_error(aemp_node *n, const char *fmt, ...)
+ae_node_error(aemp_node *n, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -155,7 +155,7 @@ aemp_log(aemp_node *n, int level, const char *fmt, ...)
 		return;
 	va_start(ap, fmt);
 	if (vasprintf(&msg, fmt, ap) >= 0) {
-		node_log_line(n, level, msg);
+		ae_node_log_line(n, level, msg);
 		free(msg);
 	}
 	va_end(ap);
@@ -166,10 +166,10 @@ aemp_log(aemp_node *n, int level, const char *fmt, ...)
  * level (AEMP-TLS-EXT.md 12.2), then the node's logger.
  */
 void
-node_log_line(aemp_node *n, int level, const char *msg)
+ae_node_log_line(aemp_node *n, int level, const char *msg)
 {
 	if (level <= n->lc_level)
-		logcatcher_forward(n, level, msg);
+		ae_logcatcher_forward(n, level, msg);
 	/* a logger that logs gets its own lines forwarded, not again */
 	if (level <= n->log_level && !n->log_busy) {
 		n->log_busy = 1;
@@ -192,7 +192,7 @@ env2(const char *name, const char *fallback)
  * "RCV node -> [packet]" exactly as it arrived.
  */
 void
-node_trace(aemp_node *n, const char *dir, const char *nodeid, json_t *pkt,
+ae_node_trace(aemp_node *n, const char *dir, const char *nodeid, json_t *pkt,
     int skip_first)
 {
 	char *text;
@@ -220,13 +220,13 @@ node_trace(aemp_node *n, const char *dir, const char *nodeid, json_t *pkt,
  * not a list of allocations, so that a local message costs no malloc().
  */
 struct defer *
-node_defer(aemp_node *n, enum defer_kind kind)
+ae_node_defer(aemp_node *n, enum defer_kind kind)
 {
 	struct defer *d;
 
 	if (n->defer_len == n->defer_cap) {
 		size_t cap = n->defer_cap ? n->defer_cap * 2 : 64, i;
-		struct defer *ring = xreallocarray(NULL, cap, sizeof *ring);
+		struct defer *ring = ae_xreallocarray(NULL, cap, sizeof *ring);
 		for (i = 0; i < n->defer_len; i++)
 			ring[i] = n->defer_ring[(n->defer_first + i) &
 			    (n->defer_cap - 1)];
@@ -258,18 +258,18 @@ defer_pop(aemp_node *n, struct defer *d)
 }
 
 void
-node_call_later(aemp_node *n, void (*fn)(aemp_node *, void *), void *ud)
+ae_node_call_later(aemp_node *n, void (*fn)(aemp_node *, void *), void *ud)
 {
-	struct defer *d = node_defer(n, DEFER_CALL);
+	struct defer *d = ae_node_defer(n, DEFER_CALL);
 
 	d->fn = fn;
 	d->ud = ud;
 }
 
 void
-node_free_later(aemp_node *n, void (*fn)(aemp_node *, void *), void *ud)
+ae_node_free_later(aemp_node *n, void (*fn)(aemp_node *, void *), void *ud)
 {
-	struct defer *d = node_defer(n, DEFER_FREE);
+	struct defer *d = ae_node_defer(n, DEFER_FREE);
 
 	d->fn = fn;
 	d->ud = ud;
@@ -289,7 +289,7 @@ defer_run(evutil_socket_t fd, short what, void *arg)
 	(void)fd; (void)what;
 	n->defer_running = 1;
 	while (count-- > 0 && defer_pop(n, &d))
-		kernel_run_defer(n, &d);
+		ae_kernel_run_defer(n, &d);
 	n->defer_running = 0;
 	/*
 	 * Work deferred meanwhile runs after the next poll: event_active()
@@ -309,7 +309,7 @@ defer_free_all(aemp_node *n)
 
 	/* with n->freeing set, each item only releases what it holds */
 	while (defer_pop(n, &d))
-		kernel_run_defer(n, &d);
+		ae_kernel_run_defer(n, &d);
 	free(n->defer_ring);
 	n->defer_ring = NULL;
 	n->defer_cap = n->defer_len = n->defer_first = 0;
@@ -340,22 +340,22 @@ node_apply_config(aemp_node *n, char **err)
 		return -1;
 	}
 	if (strcmp(id, "anon/") == 0) {
-		char *r = node_random_string(16);
-		n->id = xasprintf("anon/%s", r);
+		char *r = ae_node_random_string(16);
+		n->id = ae_xasprintf("anon/%s", r);
 		free(r);
 	} else
-		n->id = xstrdup(id);
+		n->id = ae_xstrdup(id);
 
 	v = json_object_get(c, "secret");
-	n->secret = json_is_string(v) ? xstrdup(json_string_value(v)) : NULL;
+	n->secret = json_is_string(v) ? ae_xstrdup(json_string_value(v)) : NULL;
 	/* TLS is enabled exactly when cert exists (AEMP-TLS-EXT.md 10.1) */
 	v = json_object_get(c, "cert");
 	if (v != NULL && !json_is_null(v)) {
 		if (!json_is_string(v)) {
-			*err = xstrdup("cert: must be PEM text (a string)");
+			*err = ae_xstrdup("cert: must be PEM text (a string)");
 			return -1;
 		}
-		n->tls_ctx = tls_ctx_new(json_string_value(v),
+		n->tls_ctx = ae_tls_ctx_new(json_string_value(v),
 		    json_string_length(v), err);
 		if (n->tls_ctx == NULL)
 			return -1;
@@ -419,7 +419,7 @@ node_effective_config(json_t *config, char **err)
 	}
 	if (json_is_true(json_object_get(config, "norc"))) {
 		/* embedders that want no store: defaults < arguments */
-		char *name = profile ? xstrdup(profile) : aemp_default_profile();
+		char *name = profile ? ae_xstrdup(profile) : aemp_default_profile();
 		eff = aemp_config_defaults();
 		json_object_update(eff, args);
 		json_object_set_new(eff, "profile", json_string(name));
@@ -433,7 +433,7 @@ node_effective_config(json_t *config, char **err)
 aemp_node *
 aemp_configure(struct event_base *base, json_t *config, char **err)
 {
-	aemp_node *n = xcalloc(1, sizeof *n);
+	aemp_node *n = ae_xcalloc(1, sizeof *n);
 	const char *lv;
 	char *dummy = NULL;
 
@@ -441,7 +441,7 @@ aemp_configure(struct event_base *base, json_t *config, char **err)
 		err = &dummy;
 	*err = NULL;
 	n->tfd = -1;
-	n->stats.started = node_now();
+	n->stats.started = ae_node_now();
 	n->lc_level = -1;
 	if (config == NULL)
 		config = json_object();
@@ -453,9 +453,9 @@ aemp_configure(struct event_base *base, json_t *config, char **err)
 	n->trace = lv != NULL && atoi(lv) != 0;
 	if (n->trace && n->log_level < 9)
 		n->log_level = 9;
-	dict_init(&n->ports, port_key);
-	dict_init(&n->remotes, remote_key);
-	dict_init(&n->funcs, func_key);
+	ae_dict_init(&n->ports, port_key);
+	ae_dict_init(&n->remotes, remote_key);
+	ae_dict_init(&n->funcs, func_key);
 	n->listen_addrs = json_array();
 
 	n->config = node_effective_config(config, err);
@@ -469,18 +469,18 @@ aemp_configure(struct event_base *base, json_t *config, char **err)
 	}
 	n->base = base;
 	n->defer_ev = event_new(base, -1, 0, defer_run, n);
-	kernel_start(n);
-	remote_start(n);
-	if (timers_init(n) < 0) {
+	ae_kernel_start(n);
+	ae_remote_start(n);
+	if (ae_timers_init(n) < 0) {
 		if (asprintf(err, "timerfd: %s", strerror(errno)) < 0)
 			*err = NULL;
 		goto fail;
 	}
-	n->uniq = node_random_string(9);
-	n->runiq = node_random_string(16);
+	n->uniq = ae_node_random_string(9);
+	n->runiq = ae_node_random_string(16);
 
 	aemp_log(n, 8, "node %s starting up.", n->id);
-	if (transport_listen(n, json_object_get(n->config, "binds")) < 0) {
+	if (ae_transport_listen(n, json_object_get(n->config, "binds")) < 0) {
 		*err = strdup(aemp_error(n));
 		goto fail;
 	}
@@ -496,9 +496,9 @@ aemp_configure(struct event_base *base, json_t *config, char **err)
 		aemp_log(n, 8, "node listens on %s.", s);
 		free(s);
 	}
-	global_start(n);
-	dataconn_start(n);
-	logcatcher_start(n);
+	ae_global_start(n);
+	ae_dataconn_start(n);
+	ae_logcatcher_start(n);
 	if (err == &dummy)
 		free(dummy);
 	return n;
@@ -522,15 +522,15 @@ aemp_free(aemp_node *n)
 	}
 	n->freeing = 1;
 	if (n->base != NULL) {
-		global_free(n);
-		logcatcher_free(n);
-		dataconn_free(n);
-		transport_free_all(n);
-		remote_free_all(n);
+		ae_global_free(n);
+		ae_logcatcher_free(n);
+		ae_dataconn_free(n);
+		ae_transport_free_all(n);
+		ae_remote_free_all(n);
 		defer_free_all(n);
-		kernel_free(n);
-		loglimit_free(n);
-		timers_free(n);
+		ae_kernel_free(n);
+		ae_loglimit_free(n);
+		ae_timers_free(n);
 		event_free(n->defer_ev);
 	}
 	if (n->own_base && n->base != NULL)
@@ -539,9 +539,9 @@ aemp_free(aemp_node *n)
 	json_decref(n->listen_addrs);
 	json_decref(n->auth_offer);
 	json_decref(n->auth_accept);
-	dict_clear(&n->ports);
-	dict_clear(&n->remotes);
-	dict_clear(&n->funcs);
+	ae_dict_clear(&n->ports);
+	ae_dict_clear(&n->remotes);
+	ae_dict_clear(&n->funcs);
 	free(n->id);
 	free(n->uniq);
 	free(n->runiq);
@@ -549,11 +549,11 @@ aemp_free(aemp_node *n)
 		explicit_bzero(n->secret, strlen(n->secret));
 	free(n->secret);
 	if (n->tls_ctx != NULL)
-		tls_ctx_free(n->tls_ctx);
+		ae_tls_ctx_free(n->tls_ctx);
 	free(n->die_msg);
 	free(n->read_buf);
 	free(n->errmsg);
-	authfail_free(n);
+	ae_authfail_free(n);
 	free(n);
 }
 

@@ -47,19 +47,19 @@ struct seed {
 
 /*
  * What the transport reports to the layers above it: functions those
- * layers set in n->upcall when they start (kernel_start(): delivery;
- * remote_start(): the node's connection; seed_start(): tagged attempts;
- * dataconn_start(): data connections). The transport names none of them.
+ * layers set in n->upcall when they start (ae_kernel_start(): delivery;
+ * ae_remote_start(): the node's connection; ae_seed_start(): tagged attempts;
+ * ae_dataconn_start(): data connections). The transport names none of them.
  * NULL: nobody listens (not for the kernel's and remote.c's).
  */
 struct upcalls {
-	/* a message for local port name from `from` (kernel_deliver*) */
+	/* a message for local port name from `from` (ae_kernel_deliver*) */
 	void	(*deliver)(aemp_node *, const char *name, json_t *msg,
 		    struct aemp_remote *from);
 	void	(*deliver_tagged)(aemp_node *, const char *name,
 		    const char *tag, size_t len, json_t *msg,
 		    struct aemp_remote *from);
-	/* a message to name (may be NULL) was lost (kernel_drop) */
+	/* a message to name (may be NULL) was lost (ae_kernel_drop) */
 	void	(*drop)(aemp_node *, const char *name, const char *why,
 		    struct aemp_remote *from);
 	/* any other packet from r */
@@ -68,19 +68,19 @@ struct upcalls {
 	void	(*up)(struct aemp_remote *, struct aemp_conn *);
 	/* r's connection was lost */
 	void	(*lost)(struct aemp_remote *, const char *why);
-	/* c authenticated as r, which is up: held (transport_held_verdict) */
+	/* c authenticated as r, which is up: held (ae_transport_held_verdict) */
 	void	(*held)(struct aemp_remote *, struct aemp_conn *);
 	/* r's connection wrote out what it held */
 	void	(*drained)(struct aemp_remote *);
 	/*
-	 * An attempt the opener marked (transport_set_tag) came up as nodeid
+	 * An attempt the opener marked (ae_transport_set_tag) came up as nodeid
 	 * (why NULL) or failed (why; nodeid when the peer said it).
 	 */
 	void	(*attempt)(aemp_node *, int tag, const char *nodeid,
 		    const char *why);
 	/*
 	 * Data connection c for id with nodeid finished its handshake (ours:
-	 * we connected): taken with transport_detach(), or -1: unknown, closed.
+	 * we connected): taken with ae_transport_detach(), or -1: unknown, closed.
 	 */
 	int	(*data_ready)(aemp_node *, struct aemp_conn *, const char *id,
 		    const char *nodeid, int ours);
@@ -91,7 +91,7 @@ struct upcalls {
 /*
  * What remote.c reports about other nodes to the layers above it (the
  * kernel, then the global service), in the order they registered with
- * remote_on_event().
+ * ae_remote_on_event().
  */
 enum remote_event {
 	REMOTE_UP,		/* connected */
@@ -173,7 +173,7 @@ struct aemp_node {
 
 	LIST_HEAD(, aemp_timer) timers;	/* after.c */
 	struct aemp_watch *node_watches;
-	unsigned	 node_watch_depth;	/* kernel_nodes_event nesting */
+	unsigned	 node_watch_depth;	/* ae_kernel_nodes_event nesting */
 	int		 defer_running;		/* inside defer_run() */
 	struct aemp_watch *grp_watches;
 	struct aemp_global *global;
@@ -202,6 +202,6 @@ struct aemp_node {
 };
 
 /* node.c: a slot at the end of the deferred ring */
-struct defer *node_defer(aemp_node *, enum defer_kind);
+struct defer *ae_node_defer(aemp_node *, enum defer_kind);
 
 #endif

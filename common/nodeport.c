@@ -21,8 +21,8 @@ relay(aemp_node *n, const char *to, json_t *msg, struct aemp_remote *from)
 {
 	const char *name;
 
-	if (from != NULL && is_local(n, to, &name) && *name != '\0')
-		kernel_deliver(n, name, msg, NULL);
+	if (from != NULL && ae_is_local(n, to, &name) && *name != '\0')
+		ae_kernel_deliver(n, name, msg, NULL);
 	else
 		aemp_snd(n, to, msg);
 }
@@ -60,35 +60,35 @@ rest(json_t *a, size_t i)
 static void
 req_mon1(aemp_node *n, const char *name, struct aemp_remote *from)
 {
-	struct aemp_port *p = dict_get(&n->ports, name);
+	struct aemp_port *p = ae_dict_get(&n->ports, name);
 	struct aemp_mon *m;
 	char *id;
 
 	if (p == NULL) {
-		id = xasprintf("%s#%s", n->id, name);
-		remote_send_name(from, "", json_pack("[sssss]", "kil0", name,
+		id = ae_xasprintf("%s#%s", n->id, name);
+		ae_remote_send_name(from, "", json_pack("[sssss]", "kil0", name,
 		    "no_such_port", "cannot monitor nonexistent port", id));
 		free(id);
 		return;
 	}
-	if (dict_get(&from->rmon, name) != NULL)
+	if (ae_dict_get(&from->rmon, name) != NULL)
 		return;
-	m = mon_new(MON_REMOTE);
+	m = ae_mon_new(MON_REMOTE);
 	m->remote = from;
-	m->other = xstrdup(name);
-	dict_put(&from->rmon, m->other, m);
-	mon_link(port_mons(p), m);
+	m->other = ae_xstrdup(name);
+	ae_dict_put(&from->rmon, m->other, m);
+	ae_mon_link(ae_port_mons(p), m);
 }
 
 static void
 req_mon0(aemp_node *n, const char *name, struct aemp_remote *from)
 {
-	struct aemp_mon *m = dict_del(&from->rmon, name);
+	struct aemp_mon *m = ae_dict_del(&from->rmon, name);
 
 	(void)n;
 	if (m != NULL) {
-		mon_unlink(m);
-		mon_free(m);
+		ae_mon_unlink(m);
+		ae_mon_free(m);
 	}
 }
 
@@ -96,21 +96,21 @@ static void
 req_kil0(aemp_node *n, const char *name, json_t *reason,
     struct aemp_remote *from)
 {
-	struct mon_list *l = dict_del(&from->lmon, name);
+	struct mon_list *l = ae_dict_del(&from->lmon, name);
 
 	if (l == NULL)
 		return;
-	mon_list_fire(n, l, reason);
-	remote_mon_list_free(l);
+	ae_mon_list_fire(n, l, reason);
+	ae_remote_mon_list_free(l);
 }
 
 static void
 req_function(aemp_node *n, const char *tag, json_t *args)
 {
-	struct func *f = func_lookup(n, tag);
+	struct func *f = ae_func_lookup(n, tag);
 
 	if (f == NULL) {
-		node_log_limited(n, 2, "node port requests for unregistered "
+		ae_node_log_limited(n, 2, "node port requests for unregistered "
 		    "functions", NULL, "node port request '%s' is not a "
 		    "registered function, ignored", tag);
 		return;
@@ -136,18 +136,18 @@ np_devnull(aemp_node *n, json_t *msg, json_t *args, struct aemp_remote *from)
 	if (from != NULL && json_is_string(json_array_get(msg, 1)) &&
 	    strcmp(json_string_value(json_array_get(msg, 1)),
 	    "aemp-probe") == 0)
-		remote_probe_answer(from, msg);
+		ae_remote_probe_answer(from, msg);
 }
 
 static void
 np_kil(aemp_node *n, json_t *msg, json_t *args, struct aemp_remote *from)
 {
 	const char *arg1 = json_id(json_array_get(msg, 1));
-	struct aemp_port *p = *arg1 ? dict_get(&n->ports, arg1) : NULL;
+	struct aemp_port *p = *arg1 ? ae_dict_get(&n->ports, arg1) : NULL;
 
 	(void)args; (void)from;
 	if (p != NULL)
-		port_kill(n, p, rest(msg, 2));
+		ae_port_kill(n, p, rest(msg, 2));
 }
 
 /* mon1, mon0 and kil0 are only meaningful between nodes. */
@@ -228,7 +228,7 @@ static void
 np_time(aemp_node *n, json_t *msg, json_t *args, struct aemp_remote *from)
 {
 	(void)msg; (void)from;
-	reply_to(n, args, json_pack("[f]", node_now()));
+	reply_to(n, args, json_pack("[f]", ae_node_now()));
 }
 
 /* stats.c */
@@ -256,7 +256,7 @@ np_eval(aemp_node *n, json_t *msg, json_t *args, struct aemp_remote *from)
 		    "evaluate Perl", from ? " from " : "",
 		    from ? from->id : "");
 	else
-		node_log_limited(n, 2, "refused eval requests", NULL,
+		ae_node_log_limited(n, 2, "refused eval requests", NULL,
 		    "refusing eval request%s%s", from ? " from " : "",
 		    from ? from->id : "");
 	reply_to(n, reply, json_pack("[s]",
@@ -270,7 +270,7 @@ np_spawn(aemp_node *n, json_t *msg, json_t *args, struct aemp_remote *from)
 	json_t *fargs = rest(msg, 3);
 
 	(void)args; (void)from;
-	spawn_run(n, json_id(json_array_get(msg, 1)),
+	ae_spawn_run(n, json_id(json_array_get(msg, 1)),
 	    json_id(json_array_get(msg, 2)), fargs);
 	json_decref(fargs);
 }
@@ -279,7 +279,7 @@ np_spawn(aemp_node *n, json_t *msg, json_t *args, struct aemp_remote *from)
  * The node port's requests: a request is added by adding a row. A name
  * that is none of these is a registered function's (req_function).
  */
-const struct node_request node_requests[] = {
+const struct node_request ae_node_requests[] = {
 	{ "devnull",		0, np_devnull },
 	{ "mon1",		1, np_mon1 },
 	{ "mon0",		1, np_mon0 },
@@ -299,11 +299,11 @@ const struct node_request node_requests[] = {
 
 /* The row for request name, or NULL. */
 const struct node_request *
-node_request_find(const char *name)
+ae_node_request_find(const char *name)
 {
 	const struct node_request *r;
 
-	for (r = node_requests; r->name != NULL; r++)
+	for (r = ae_node_requests; r->name != NULL; r++)
 		if (strcmp(r->name, name) == 0)
 			return r;
 	return NULL;
@@ -314,7 +314,7 @@ node_request_find(const char *name)
  * are logged and ignored: a peer's mistake must not take the node down.
  */
 void
-kernel_node_request(aemp_node *n, json_t *msg, struct aemp_remote *from)
+ae_kernel_node_request(aemp_node *n, json_t *msg, struct aemp_remote *from)
 {
 	const char *tag = json_id(json_array_get(msg, 0));
 	const struct node_request *r;
@@ -324,7 +324,7 @@ kernel_node_request(aemp_node *n, json_t *msg, struct aemp_remote *from)
 	if (tag == NULL || *tag == '\0')
 		return;
 	args = rest(msg, 1);
-	if ((r = node_request_find(tag)) == NULL) {
+	if ((r = ae_node_request_find(tag)) == NULL) {
 		req_function(n, tag, args);
 		json_decref(args);
 		return;
@@ -338,7 +338,7 @@ kernel_node_request(aemp_node *n, json_t *msg, struct aemp_remote *from)
 malformed:
 	{
 		char *text = json_dumps(msg, JSON_COMPACT);
-		node_log_limited(n, 2, "malformed node port requests", NULL,
+		ae_node_log_limited(n, 2, "malformed node port requests", NULL,
 		    "malformed node port request%s%s: %.200s",
 		    from ? " from " : "", from ? from->id : "", text);
 		free(text);

@@ -19,11 +19,11 @@ aemp_node_of(const char *port)
 	size_t len;
 
 	id_split(port, &len);
-	return xstrndup(port, len);
+	return ae_xstrndup(port, len);
 }
 
 int
-is_local(aemp_node *n, const char *id, const char **name)
+ae_is_local(aemp_node *n, const char *id, const char **name)
 {
 	size_t len;
 
@@ -67,18 +67,18 @@ port_name_into(aemp_node *n, int remote, char name[PORT_NAME_MAX])
 }
 
 char *
-kernel_port_name(aemp_node *n, int remote)
+ae_kernel_port_name(aemp_node *n, int remote)
 {
 	char name[PORT_NAME_MAX], *copy;
 
 	port_name_into(n, remote, name);
-	copy = xstrdup(name);
+	copy = ae_xstrdup(name);
 	return copy;
 }
 
 /* --- ports -------------------------------------------------------------- */
 
-/* A port named name, whose hash (dict_prefetch()) is hash. */
+/* A port named name, whose hash (ae_dict_prefetch()) is hash. */
 static struct aemp_port *
 port_new_hashed(aemp_node *n, const char *name, size_t hash)
 {
@@ -88,29 +88,29 @@ port_new_hashed(aemp_node *n, const char *name, size_t hash)
 	/* the ID starts inside the struct's tail padding */
 	if (idlen >= 1u << 30)
 		abort();
-	p = xmalloc(offsetof(struct aemp_port, id) + idlen + 1 + namelen + 1);
+	p = ae_xmalloc(offsetof(struct aemp_port, id) + idlen + 1 + namelen + 1);
 	memset(p, 0, offsetof(struct aemp_port, id));
 	memcpy(p->id, n->id, idlen);
 	p->id[idlen] = '#';
 	memcpy(p->id + idlen + 1, name, namelen + 1);
 	p->nameoff = (unsigned)idlen + 1;
-	dict_put_hashed(&n->ports, PORT_NAME(p), hash, p);
+	ae_dict_put_hashed(&n->ports, PORT_NAME(p), hash, p);
 	n->stats.ports_created++;
 	return p;
 }
 
 struct aemp_port *
-port_new(aemp_node *n, const char *name)
+ae_port_new(aemp_node *n, const char *name)
 {
-	return port_new_hashed(n, name, dict_prefetch(&n->ports, name));
+	return port_new_hashed(n, name, ae_dict_prefetch(&n->ports, name));
 }
 
 /* The port's monitor list, created on first use. */
 struct mon_list *
-port_mons(struct aemp_port *p)
+ae_port_mons(struct aemp_port *p)
 {
 	if (p->mons == NULL) {
-		p->mons = xcalloc(1, sizeof *p->mons);
+		p->mons = ae_xcalloc(1, sizeof *p->mons);
 		TAILQ_INIT(&p->mons->mons);
 		p->mons->portid = p->id;
 	}
@@ -118,7 +118,7 @@ port_mons(struct aemp_port *p)
 }
 
 void
-port_free(aemp_node *n, struct aemp_port *p)
+ae_port_free(aemp_node *n, struct aemp_port *p)
 {
 	struct rcv_tag *t, *next;
 
@@ -144,9 +144,9 @@ port_lookup(aemp_node *n, const char *id)
 	/* the ID aemp_port() returned for the port used last: no lookup */
 	if ((p = n->last_port) != NULL && id == p->id && !p->dead)
 		return p;
-	if (!is_local(n, id, &name) || *name == '\0')
+	if (!ae_is_local(n, id, &name) || *name == '\0')
 		return NULL;
-	p = dict_get(&n->ports, name);
+	p = ae_dict_get(&n->ports, name);
 	return p != NULL && !p->dead ? p : NULL;
 }
 
@@ -161,7 +161,7 @@ aemp_port(aemp_node *n, aemp_rcv_fn cb, void *ud)
 		p = port_new_hashed(n, n->next_port, n->next_hash);
 	} else {
 		port_name_into(n, 0, name);
-		p = port_new(n, name);
+		p = ae_port_new(n, name);
 	}
 	p->cb = cb;
 	p->ud = ud;
@@ -174,7 +174,7 @@ aemp_port(aemp_node *n, aemp_rcv_fn cb, void *ud)
 	 */
 	n->next_counter = n->counter + 1;
 	port_name_format(n, 0, n->next_counter, n->next_port);
-	n->next_hash = dict_prefetch(&n->ports, n->next_port);
+	n->next_hash = ae_dict_prefetch(&n->ports, n->next_port);
 	return p->id;
 }
 
@@ -192,7 +192,7 @@ aemp_rcv(aemp_node *n, const char *port, const char *tag, aemp_rcv_fn cb,
 	struct rcv_tag **tp, *t;
 
 	if (p == NULL)
-		return node_error(n, "rcv: %s is not a local port", port);
+		return ae_node_error(n, "rcv: %s is not a local port", port);
 	if (tag == NULL) {
 		p->cb = cb;
 		p->ud = ud;
@@ -210,7 +210,7 @@ aemp_rcv(aemp_node *n, const char *port, const char *tag, aemp_rcv_fn cb,
 	}
 	if (*tp == NULL) {
 		size_t len = strlen(tag);
-		*tp = xmalloc(sizeof **tp + len + 1);
+		*tp = ae_xmalloc(sizeof **tp + len + 1);
 		(*tp)->next = NULL;
 		memcpy((*tp)->tag, tag, len + 1);
 	}
@@ -240,7 +240,7 @@ aemp_die(aemp_node *n, const char *fmt, ...)
 
 /* Runs a receiver or spawned function as SELF; a failure kills SELF. */
 void
-run_as(aemp_node *n, struct aemp_port *p, int (*call)(aemp_node *,
+ae_run_as(aemp_node *n, struct aemp_port *p, int (*call)(aemp_node *,
     struct aemp_port *, void *), void *arg)
 {
 	const char *prev = n->self;
@@ -252,7 +252,7 @@ run_as(aemp_node *n, struct aemp_port *p, int (*call)(aemp_node *,
 	rc = call(n, p, arg);
 	n->self = prev;
 	if (rc < 0)
-		port_kill(n, p, json_pack("[ss]", "die",
+		ae_port_kill(n, p, json_pack("[ss]", "die",
 		    n->die_msg != NULL ? n->die_msg : "receiver failed"));
 	free(n->die_msg);
 	n->die_msg = NULL;
@@ -287,7 +287,7 @@ tag_find(struct aemp_port *p, const char *tag, size_t len)
 
 /* Delivers msg (stolen) to port p, which may be dead or NULL. */
 void
-port_deliver(aemp_node *n, struct aemp_port *p, json_t *msg)
+ae_port_deliver(aemp_node *n, struct aemp_port *p, json_t *msg)
 {
 	struct delivery d = { NULL, NULL, msg };
 	json_t *tag;
@@ -319,24 +319,24 @@ port_deliver(aemp_node *n, struct aemp_port *p, json_t *msg)
 		d.ud = p->ud;
 	}
 	if (d.cb == NULL)
-		port_kill(n, p, json_pack("[ss]", "die",
+		ae_port_kill(n, p, json_pack("[ss]", "die",
 		    "received message on port without callback"));
 	else
-		run_as(n, p, call_receiver, &d);
+		ae_run_as(n, p, call_receiver, &d);
 	json_decref(msg);
 }
 
 /* Delivers msg (stolen) to local port name; "" is the node port. */
 void
-kernel_deliver(aemp_node *n, const char *name, json_t *msg,
+ae_kernel_deliver(aemp_node *n, const char *name, json_t *msg,
     struct aemp_remote *from)
 {
 	if (*name == '\0') {
-		kernel_node_request(n, msg, from);
+		ae_kernel_node_request(n, msg, from);
 		json_decref(msg);
 		return;
 	}
-	port_deliver(n, dict_get(&n->ports, name), msg);
+	ae_port_deliver(n, ae_dict_get(&n->ports, name), msg);
 }
 
 /*
@@ -345,7 +345,7 @@ kernel_deliver(aemp_node *n, const char *name, json_t *msg,
  * saves making the tag's string only to remove it again.
  */
 void
-kernel_deliver_tagged(aemp_node *n, const char *name, const char *tag,
+ae_kernel_deliver_tagged(aemp_node *n, const char *name, const char *tag,
     size_t len, json_t *msg, struct aemp_remote *from)
 {
 	struct aemp_port *p = n->last_rcv;
@@ -353,17 +353,17 @@ kernel_deliver_tagged(aemp_node *n, const char *name, const char *tag,
 
 	/* a stream of packets mostly goes to one port: no lookup for it */
 	if (p == NULL || strcmp(PORT_NAME(p), name) != 0)
-		p = n->last_rcv = *name ? dict_get(&n->ports, name) : NULL;
+		p = n->last_rcv = *name ? ae_dict_get(&n->ports, name) : NULL;
 
 	if (p != NULL && !p->dead && (t = tag_find(p, tag, len)) != NULL &&
 	    t->cb != NULL) {
 		struct delivery d = { t->cb, t->ud, msg };
-		run_as(n, p, call_receiver, &d);
+		ae_run_as(n, p, call_receiver, &d);
 		json_decref(msg);
 		return;
 	}
 	json_array_insert_new(msg, 0, json_stringn_nocheck(tag, len));
-	kernel_deliver(n, name, msg, from);
+	ae_kernel_deliver(n, name, msg, from);
 }
 
 /*
@@ -372,7 +372,7 @@ kernel_deliver_tagged(aemp_node *n, const char *name, const char *tag,
  * the last one is kept.
  */
 struct aemp_remote *
-remote_of(aemp_node *n, const char *port, size_t nodelen)
+ae_remote_of(aemp_node *n, const char *port, size_t nodelen)
 {
 	struct aemp_remote *r = n->last_remote;
 
@@ -380,10 +380,10 @@ remote_of(aemp_node *n, const char *port, size_t nodelen)
 	    r->id[nodelen] != '\0') {
 		/* most node IDs are short: no malloc() for them */
 		char buf[128], *nodeid = nodelen < sizeof buf ? buf :
-		    xmalloc(nodelen + 1);
+		    ae_xmalloc(nodelen + 1);
 		memcpy(nodeid, port, nodelen);
 		nodeid[nodelen] = '\0';
-		r = n->last_remote = remote_get(n, nodeid, 1);
+		r = n->last_remote = ae_remote_get(n, nodeid, 1);
 		if (nodeid != buf)
 			free(nodeid);
 	}
@@ -398,11 +398,11 @@ aemp_snd(aemp_node *n, const char *port, json_t *msg)
 
 	if (!json_is_array(msg)) {
 		json_decref(msg);
-		return node_error(n, "snd: message must be a JSON array");
+		return ae_node_error(n, "snd: message must be a JSON array");
 	}
 	if (port == NULL || *port == '\0') {
 		json_decref(msg);
-		return node_error(n, "snd: empty port ID");
+		return ae_node_error(n, "snd: empty port ID");
 	}
 	/*
 	 * A program sending to a local port over and over passes the ID
@@ -410,14 +410,14 @@ aemp_snd(aemp_node *n, const char *port, json_t *msg)
 	 */
 	if (n->last_port != NULL && port == n->last_port->id &&
 	    !n->last_port->dead) {
-		struct defer *d = node_defer(n, DEFER_DELIVER);
+		struct defer *d = ae_node_defer(n, DEFER_DELIVER);
 		d->to = n->last_port;
 		d->msg = msg;
 		return 0;
 	}
-	if (is_local(n, port, &name)) {
-		struct aemp_port *p = *name ? dict_get(&n->ports, name) : NULL;
-		struct defer *d = node_defer(n, DEFER_DELIVER);
+	if (ae_is_local(n, port, &name)) {
+		struct aemp_port *p = *name ? ae_dict_get(&n->ports, name) : NULL;
+		struct defer *d = ae_node_defer(n, DEFER_DELIVER);
 		if (p != NULL)
 			n->last_port = p;
 		/*
@@ -428,19 +428,19 @@ aemp_snd(aemp_node *n, const char *port, json_t *msg)
 		if (p != NULL && !p->dead)
 			d->to = p;
 		else
-			d->port = xstrdup(name);
+			d->port = ae_xstrdup(name);
 		d->msg = msg;
 		return 0;
 	}
 	name = id_split(port, &nodelen);
-	remote_send_name(remote_of(n, port, nodelen), name, msg);
+	ae_remote_send_name(ae_remote_of(n, port, nodelen), name, msg);
 	return 0;
 }
 
 /* --- kill --------------------------------------------------------------- */
 
 void
-port_kill(aemp_node *n, struct aemp_port *p, json_t *reason)
+ae_port_kill(aemp_node *n, struct aemp_port *p, json_t *reason)
 {
 	struct defer *d;
 
@@ -455,7 +455,7 @@ port_kill(aemp_node *n, struct aemp_port *p, json_t *reason)
 	 */
 	p->dead = 1;
 	n->stats.ports_killed++;
-	d = node_defer(n, DEFER_KILL);
+	d = ae_node_defer(n, DEFER_KILL);
 	d->dead = p;
 	d->msg = reason != NULL ? reason : json_array();
 }
@@ -474,41 +474,41 @@ aemp_kil(aemp_node *n, const char *port, json_t *reason)
 	name = id_split(port, &nodelen);
 	if (*name == '\0') {
 		json_decref(reason);
-		return node_error(n, "%s: killing a node port is not allowed",
+		return ae_node_error(n, "%s: killing a node port is not allowed",
 		    port);
 	}
-	if (is_local(n, port, &name)) {
-		struct aemp_port *p = dict_get(&n->ports, name);
+	if (ae_is_local(n, port, &name)) {
+		struct aemp_port *p = ae_dict_get(&n->ports, name);
 		if (p != NULL)
-			port_kill(n, p, reason);
+			ae_port_kill(n, p, reason);
 		else
 			json_decref(reason);
 		return 0;
 	} else {
-		char *nodeid = xstrndup(port, nodelen);
-		struct aemp_remote *r = remote_get(n, nodeid, 1);
+		char *nodeid = ae_xstrndup(port, nodelen);
+		struct aemp_remote *r = ae_remote_get(n, nodeid, 1);
 		json_t *pkt = json_pack("[ss]", "kil", name);
 		free(nodeid);
 		if (reason != NULL)
 			json_array_extend(pkt, reason);
 		json_decref(reason);
-		remote_send_name(r, "", pkt);
+		ae_remote_send_name(r, "", pkt);
 	}
 	return 0;
 }
 
 void
-run_kill(aemp_node *n, struct aemp_port *p, json_t *reason)
+ae_run_kill(aemp_node *n, struct aemp_port *p, json_t *reason)
 {
 	if (json_array_size(reason) > 0 && (p->mons == NULL ||
 	    TAILQ_EMPTY(&p->mons->mons))) {
 		char *text = aemp_words(reason);
-		node_log_limited(n, 2, "unmonitored ports died", NULL,
+		ae_node_log_limited(n, 2, "unmonitored ports died", NULL,
 		    "unmonitored local port %s died with reason: %s", p->id,
 		    text);
 		free(text);
 	}
 	if (p->mons != NULL)
-		mon_list_fire(n, p->mons, reason);
-	port_free(n, p);
+		ae_mon_list_fire(n, p->mons, reason);
+	ae_port_free(n, p);
 }

@@ -24,9 +24,9 @@ static void report(struct aemp_remote *, enum remote_event, json_t *);
 static void forget_schedule(aemp_node *, double);
 
 struct aemp_remote *
-remote_get(aemp_node *n, const char *id, int create)
+ae_remote_get(aemp_node *n, const char *id, int create)
 {
-	struct aemp_remote *r = dict_get(&n->remotes, id);
+	struct aemp_remote *r = ae_dict_get(&n->remotes, id);
 
 	if (r != NULL || !create)
 		return r;
@@ -36,10 +36,10 @@ remote_get(aemp_node *n, const char *id, int create)
 	r->node = n;
 	r->id = strdup(id);
 	r->addrs = json_array();
-	r->idle_since = node_now();
-	dict_init(&r->lmon, mon_list_key);
-	dict_init(&r->rmon, mon_other_key);
-	dict_put(&n->remotes, r->id, r);
+	r->idle_since = ae_node_now();
+	ae_dict_init(&r->lmon, mon_list_key);
+	ae_dict_init(&r->rmon, mon_other_key);
+	ae_dict_put(&n->remotes, r->id, r);
 	forget_schedule(n, n->remotes.count > REMOTES_IDLE_MAX ? 0 :
 	    n->monitor_timeout);
 	return r;
@@ -50,18 +50,18 @@ static void
 remote_free(aemp_node *n, struct aemp_remote *r)
 {
 	report(r, REMOTE_FORGET, NULL);
-	dict_clear(&r->lmon);
-	dict_clear(&r->rmon);
+	ae_dict_clear(&r->lmon);
+	ae_dict_clear(&r->rmon);
 	if (r->connect_ev != NULL) {
-		ntimer_free(n, r->connect_ev);
-		ntimer_free(n, r->timeout_ev);
+		ae_ntimer_free(n, r->connect_ev);
+		ae_ntimer_free(n, r->timeout_ev);
 	}
 	if (r->probe_ev != NULL)
-		ntimer_free(n, r->probe_ev);
+		ae_ntimer_free(n, r->probe_ev);
 	if (r->challenge_ev != NULL)
-		ntimer_free(n, r->challenge_ev);
+		ae_ntimer_free(n, r->challenge_ev);
 	n->queued_total -= r->queue.len;
-	bytes_free(&r->queue);
+	ae_bytes_free(&r->queue);
 	json_decref(r->addrs);
 	free(r->id);
 	free(r);
@@ -98,7 +98,7 @@ forget_tick(evutil_socket_t fd, short what, void *arg)
 	struct dict_entry *e;
 	size_t pos = 0, ngone = 0, i, waiting = 0;
 	int all = n->remotes.count > REMOTES_IDLE_MAX;
-	double now = node_now();
+	double now = ae_node_now();
 
 	(void)fd; (void)what;
 	if (n->freeing || n->remotes.count == 0)
@@ -107,7 +107,7 @@ forget_tick(evutil_socket_t fd, short what, void *arg)
 	if (gone == NULL)
 		abort();
 	/* collected first: deleting moves the table's entries */
-	while ((e = dict_next(&n->remotes, &pos)) != NULL) {
+	while ((e = ae_dict_next(&n->remotes, &pos)) != NULL) {
 		struct aemp_remote *r = e->value;
 		if (!remote_forgettable(n, r))
 			continue;
@@ -119,7 +119,7 @@ forget_tick(evutil_socket_t fd, short what, void *arg)
 	for (i = 0; i < ngone; i++) {
 		if (n->last_remote == gone[i])
 			n->last_remote = NULL;
-		dict_del(&n->remotes, gone[i]->id);
+		ae_dict_del(&n->remotes, gone[i]->id);
 		remote_free(n, gone[i]);
 	}
 	free(gone);
@@ -127,11 +127,11 @@ forget_tick(evutil_socket_t fd, short what, void *arg)
 	    n->remotes.count < n->remotes.cap / 8) {
 		/* the table shrinks too */
 		struct dict d;
-		dict_init(&d, remote_key);
+		ae_dict_init(&d, remote_key);
 		pos = 0;
-		while ((e = dict_next(&n->remotes, &pos)) != NULL)
-			dict_put(&d, remote_key(e->value), e->value);
-		dict_clear(&n->remotes);
+		while ((e = ae_dict_next(&n->remotes, &pos)) != NULL)
+			ae_dict_put(&d, remote_key(e->value), e->value);
+		ae_dict_clear(&n->remotes);
 		n->remotes = d;
 	}
 	if (ngone > 0)
@@ -153,10 +153,10 @@ forget_schedule(aemp_node *n, double seconds)
 	if (n->freeing)
 		return;
 	if (n->forget_ev == NULL)
-		n->forget_ev = ntimer_new(n, 0, forget_tick, n);
-	else if (ntimer_pending(n->forget_ev) && seconds > 0)
+		n->forget_ev = ae_ntimer_new(n, 0, forget_tick, n);
+	else if (ae_ntimer_pending(n->forget_ev) && seconds > 0)
 		return;
-	ntimer_add(n, n->forget_ev, seconds);
+	ae_ntimer_add(n, n->forget_ev, seconds);
 }
 
 /*
@@ -169,7 +169,7 @@ unencodable(struct aemp_remote *r)
 {
 	aemp_log(r->node, 1, "a message to %s cannot be encoded as JSON",
 	    r->id);
-	remote_down(r, "message not encodable as JSON");
+	ae_remote_down(r, "message not encodable as JSON");
 }
 
 /*
@@ -184,11 +184,11 @@ send_packet(struct aemp_remote *r, const char *name, size_t len, json_t *pkt)
 	int rc;
 
 	r->stats.msgs_out++;
-	node_trace(n, "SND", r->id, pkt, name == NULL);
+	ae_node_trace(n, "SND", r->id, pkt, name == NULL);
 	if (r->conn != NULL) {
 		r->sent_since_probe = 1;
-		rc = name != NULL ? transport_write_named(r->conn, name, len,
-		    pkt) : transport_write(r->conn, pkt);
+		rc = name != NULL ? ae_transport_write_named(r->conn, name, len,
+		    pkt) : ae_transport_write(r->conn, pkt);
 		json_decref(pkt);
 		if (rc < 0)
 			unencodable(r);
@@ -201,7 +201,7 @@ send_packet(struct aemp_remote *r, const char *name, size_t len, json_t *pkt)
 		return;
 	}
 	before = r->queue.len;
-	rc = json_dump_named(name, len, pkt, &r->queue);
+	rc = ae_json_dump_named(name, len, pkt, &r->queue);
 	json_decref(pkt);
 	if (rc < 0) {
 		unencodable(r);
@@ -209,25 +209,25 @@ send_packet(struct aemp_remote *r, const char *name, size_t len, json_t *pkt)
 	}
 	n->queued_total += r->queue.len - before;
 	if (n->max_queue > 0 && r->queue.len > n->max_queue) {
-		remote_down(r, "send queue overflow");
+		ae_remote_down(r, "send queue overflow");
 		return;
 	}
 	/* many unreachable nodes must not add up to all memory */
 	if (n->max_queue_total > 0 && n->queued_total > n->max_queue_total) {
-		remote_down(r, "send queue overflow (max_queue_total, all "
+		ae_remote_down(r, "send queue overflow (max_queue_total, all "
 		    "nodes)");
 		return;
 	}
 	watermark_rise(r);
-	remote_connect(r);
+	ae_remote_connect(r);
 }
 
 /* What waits for the connection, then what waits for the socket. */
 size_t
-remote_queued(const struct aemp_remote *r)
+ae_remote_queued(const struct aemp_remote *r)
 {
 	return r->queue.len +
-	    (r->conn != NULL ? transport_out(r->conn)->len : 0);
+	    (r->conn != NULL ? ae_transport_out(r->conn)->len : 0);
 }
 
 /* Packets were queued toward r: has the queue gone above the mark? */
@@ -236,7 +236,7 @@ watermark_rise(struct aemp_remote *r)
 {
 	aemp_node *n = r->node;
 
-	if (n->wm_high > 0 && !r->wm_above && remote_queued(r) > n->wm_high)
+	if (n->wm_high > 0 && !r->wm_above && ae_remote_queued(r) > n->wm_high)
 		r->wm_above = 1;
 }
 
@@ -249,7 +249,7 @@ remote_drained(struct aemp_remote *r)
 {
 	aemp_node *n = r->node;
 
-	if (!r->wm_above || n->wm_high == 0 || remote_queued(r) > n->wm_low)
+	if (!r->wm_above || n->wm_high == 0 || ae_remote_queued(r) > n->wm_low)
 		return;
 	r->wm_above = 0;
 	n->wm_cb(n, r->id, n->wm_ud);
@@ -269,12 +269,12 @@ aemp_queued(aemp_node *n, const char *port)
 		return 0;
 	if (n->last_remote != NULL && strncmp(n->last_remote->id, port,
 	    len) == 0 && n->last_remote->id[len] == '\0')
-		return remote_queued(n->last_remote);
+		return ae_remote_queued(n->last_remote);
 	if ((id = strndup(port, len)) == NULL)
 		abort();
-	r = remote_get(n, id, 0);
+	r = ae_remote_get(n, id, 0);
 	free(id);
-	return r != NULL ? remote_queued(r) : 0;
+	return r != NULL ? ae_remote_queued(r) : 0;
 }
 
 int
@@ -285,14 +285,14 @@ aemp_set_watermark(aemp_node *n, size_t high, size_t low, aemp_drain_fn cb,
 	size_t pos = 0;
 
 	if (high > 0 && (cb == NULL || low >= high))
-		return node_error(n, "watermark: needs a callback and low "
+		return ae_node_error(n, "watermark: needs a callback and low "
 		    "less than high");
 	n->wm_high = high;
 	n->wm_low = low;
 	n->wm_cb = cb;
 	n->wm_ud = ud;
 	/* queues already above the new mark count as having passed it */
-	while ((e = dict_next(&n->remotes, &pos)) != NULL) {
+	while ((e = ae_dict_next(&n->remotes, &pos)) != NULL) {
 		struct aemp_remote *r = e->value;
 		r->wm_above = 0;
 		watermark_rise(r);
@@ -305,16 +305,16 @@ aemp_set_watermark(aemp_node *n, size_t high, size_t low, aemp_drain_fn cb,
  * (sndf.c's aemp_sndf() writes it itself).
  */
 void
-remote_sent_bytes(struct aemp_remote *r, size_t before)
+ae_remote_sent_bytes(struct aemp_remote *r, size_t before)
 {
 	r->stats.msgs_out++;
 	r->sent_since_probe = 1;
-	transport_queued(r->conn, before);
+	ae_transport_queued(r->conn, before);
 	watermark_rise(r);
 }
 
 void
-remote_send(struct aemp_remote *r, json_t *pkt)
+ae_remote_send(struct aemp_remote *r, json_t *pkt)
 {
 	send_packet(r, NULL, 0, pkt);
 }
@@ -325,11 +325,11 @@ remote_send(struct aemp_remote *r, json_t *pkt)
  * escaping, which saves an allocation and a copy per message.
  */
 void
-remote_send_name(struct aemp_remote *r, const char *name, json_t *msg)
+ae_remote_send_name(struct aemp_remote *r, const char *name, json_t *msg)
 {
 	size_t len;
 
-	if (codec_plain_name(name, &len)) {
+	if (ae_codec_plain_name(name, &len)) {
 		send_packet(r, name, len, msg);
 		return;
 	}
@@ -338,7 +338,7 @@ remote_send_name(struct aemp_remote *r, const char *name, json_t *msg)
 }
 
 void
-remote_add_addrs(struct aemp_remote *r, json_t *addrs)
+ae_remote_add_addrs(struct aemp_remote *r, json_t *addrs)
 {
 	size_t i;
 	json_t *v;
@@ -377,9 +377,9 @@ connect_attempt(evutil_socket_t fd, short what, void *arg)
 		const char *addr = json_string_value(json_array_get(r->addrs,
 		    r->addr_next++ % naddrs));
 		aemp_log(n, 9, "connecting to %s at %s", r->id, addr);
-		transport_connect(n, addr, r->id);
+		ae_transport_connect(n, addr, r->id);
 	}
-	ntimer_add(n, r->connect_ev, attempt_interval(r));
+	ae_ntimer_add(n, r->connect_ev, attempt_interval(r));
 }
 
 static void
@@ -389,15 +389,15 @@ connect_timeout(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd; (void)what;
 	if (r->conn == NULL)
-		remote_down(r, "unable to connect");
+		ae_remote_down(r, "unable to connect");
 }
 
 static void
 stop_connecting(struct aemp_remote *r)
 {
 	r->connecting = 0;
-	ntimer_del(r->node, r->connect_ev);
-	ntimer_del(r->node, r->timeout_ev);
+	ae_ntimer_del(r->node, r->connect_ev);
+	ae_ntimer_del(r->node, r->timeout_ev);
 }
 
 /*
@@ -406,7 +406,7 @@ stop_connecting(struct aemp_remote *r)
  * us, or the global service may tell us where it is.
  */
 void
-remote_connect(struct aemp_remote *r)
+ae_remote_connect(struct aemp_remote *r)
 {
 	aemp_node *n = r->node;
 
@@ -414,17 +414,17 @@ remote_connect(struct aemp_remote *r)
 		return;
 	r->connecting = 1;
 	if (r->connect_ev == NULL) {
-		r->connect_ev = ntimer_new(n, 0, connect_attempt, r);
-		r->timeout_ev = ntimer_new(n, 0, connect_timeout, r);
+		r->connect_ev = ae_ntimer_new(n, 0, connect_attempt, r);
+		r->timeout_ev = ae_ntimer_new(n, 0, connect_timeout, r);
 	}
 	if (json_array_size(r->addrs) > 0 && n->log_level >= 9) {
 		/* the reference prints "[@addresses]": [a b], no quotes */
-		char *list = strlist_join(r->addrs, " ", 0);
+		char *list = ae_strlist_join(r->addrs, " ", 0);
 		aemp_log(n, 9, "connecting to %s with [%s]", r->id, list);
 		free(list);
 	}
-	ntimer_add(n, r->timeout_ev, n->monitor_timeout);
-	ntimer_add(n, r->connect_ev, 0);
+	ae_ntimer_add(n, r->timeout_ev, n->monitor_timeout);
+	ae_ntimer_add(n, r->connect_ev, 0);
 }
 
 /*
@@ -463,22 +463,22 @@ probe_tick(evutil_socket_t fd, short what, void *arg)
 	if (r->conn == NULL)
 		return;
 	if (r->probe_pending) {
-		if (node_now() - r->probe_sent > n->monitor_timeout)
-			remote_down(r, "peer not responding (no progress for "
+		if (ae_node_now() - r->probe_sent > n->monitor_timeout)
+			ae_remote_down(r, "peer not responding (no progress for "
 			    "monitor_timeout)");
 		return;
 	}
 	if (!r->sent_since_probe)
 		return;
 	r->probe_pending = 1;
-	r->probe_sent = node_now();
-	remote_send_name(r, "", probe_message(n->id, ++r->probe_seq));
+	r->probe_sent = ae_node_now();
+	ae_remote_send_name(r, "", probe_message(n->id, ++r->probe_seq));
 	r->sent_since_probe = 0;
 }
 
 /* The node port saw ["devnull", "aemp-probe", SEQ] from r. */
 void
-remote_probe_answer(struct aemp_remote *r, json_t *msg)
+ae_remote_probe_answer(struct aemp_remote *r, json_t *msg)
 {
 	struct aemp_conn *c = r->challenger;
 
@@ -489,8 +489,8 @@ remote_probe_answer(struct aemp_remote *r, json_t *msg)
 	if (c != NULL) {
 		/* the old connection is alive: the newcomer is a duplicate */
 		r->challenger = NULL;
-		ntimer_del(r->node, r->challenge_ev);
-		transport_held_verdict(c, 0);
+		ae_ntimer_del(r->node, r->challenge_ev);
+		ae_transport_held_verdict(c, 0);
 	}
 }
 
@@ -508,9 +508,9 @@ challenge_timeout(evutil_socket_t fd, short what, void *arg)
 		return;
 	r->challenger = NULL;
 	if (r->conn != NULL)
-		remote_down(r, "peer not responding (a new connection from "
+		ae_remote_down(r, "peer not responding (a new connection from "
 		    "it replaces this one)");
-	transport_held_verdict(c, 1);
+	ae_transport_held_verdict(c, 1);
 }
 
 /*
@@ -530,11 +530,11 @@ remote_challenge(struct aemp_remote *r, struct aemp_conn *c)
 
 	r->challenger = c;
 	if (r->challenge_ev == NULL)
-		r->challenge_ev = ntimer_new(n, 0, challenge_timeout, r);
-	ntimer_add(n, r->challenge_ev, bound);
+		r->challenge_ev = ae_ntimer_new(n, 0, challenge_timeout, r);
+	ae_ntimer_add(n, r->challenge_ev, bound);
 	r->probe_pending = 1;
-	r->probe_sent = node_now();
-	remote_send_name(r, "", probe_message(n->id, ++r->probe_seq));
+	r->probe_sent = ae_node_now();
+	ae_remote_send_name(r, "", probe_message(n->id, ++r->probe_seq));
 }
 
 static void
@@ -543,13 +543,13 @@ probe_start(struct aemp_remote *r)
 	aemp_node *n = r->node;
 
 	if (r->probe_ev == NULL)
-		r->probe_ev = ntimer_new(n, 1, probe_tick, r);
+		r->probe_ev = ae_ntimer_new(n, 1, probe_tick, r);
 	r->probe_pending = 0;
 	r->sent_since_probe = 0;
-	ntimer_add(n, r->probe_ev, n->monitor_timeout / 3);
+	ae_ntimer_add(n, r->probe_ev, n->monitor_timeout / 3);
 }
 
-/* Tells the layers above (remote_on_event) that r went up or down. */
+/* Tells the layers above (ae_remote_on_event) that r went up or down. */
 static void
 report(struct aemp_remote *r, enum remote_event ev, json_t *reason)
 {
@@ -561,7 +561,7 @@ report(struct aemp_remote *r, enum remote_event ev, json_t *reason)
 }
 
 void
-remote_on_event(aemp_node *n, remote_event_fn fn)
+ae_remote_on_event(aemp_node *n, remote_event_fn fn)
 {
 	if (n->nremote_hooks == REMOTE_HOOKS_MAX)
 		abort();
@@ -575,12 +575,12 @@ remote_up(struct aemp_remote *r, struct aemp_conn *c)
 	aemp_node *n = r->node;
 
 	if (r->conn != NULL && r->conn != c)
-		transport_close(r->conn, "switched connections");
+		ae_transport_close(r->conn, "switched connections");
 	r->conn = c;
 	stop_connecting(r);
-	stats_remote_up(r);
+	ae_stats_remote_up(r);
 	n->queued_total -= r->queue.len;
-	transport_write_buffer(c, &r->queue);
+	ae_transport_write_buffer(c, &r->queue);
 	probe_start(r);
 	report(r, REMOTE_UP, NULL);
 	/* logged after the callbacks ran, as the reference does */
@@ -594,7 +594,7 @@ remote_up(struct aemp_remote *r, struct aemp_conn *c)
  * monitors have fired).
  */
 void
-remote_down(struct aemp_remote *r, const char *why)
+ae_remote_down(struct aemp_remote *r, const char *why)
 {
 	aemp_node *n = r->node;
 	int was_up = r->conn != NULL;
@@ -605,18 +605,18 @@ remote_down(struct aemp_remote *r, const char *why)
 	if (was_up) {
 		struct aemp_conn *c = r->conn;
 		r->conn = NULL;
-		transport_close(c, why);
+		ae_transport_close(c, why);
 	}
 	/* the old connection is gone by itself: the newcomer may come in */
 	r->challenger = NULL;
-	ntimer_del(n, r->challenge_ev);
+	ae_ntimer_del(n, r->challenge_ev);
 	stop_connecting(r);
-	stats_remote_down(r);
-	ntimer_del(n, r->probe_ev);
+	ae_stats_remote_down(r);
+	ae_ntimer_del(n, r->probe_ev);
 	n->queued_total -= r->queue.len;
-	bytes_free(&r->queue);
+	ae_bytes_free(&r->queue);
 	r->wm_above = 0;
-	r->idle_since = node_now();
+	r->idle_since = ae_node_now();
 	forget_schedule(n, n->monitor_timeout);
 	if (!was_up)
 		aemp_log(n, 9, "%s: %s", r->id, why);
@@ -627,7 +627,7 @@ remote_down(struct aemp_remote *r, const char *why)
 	}
 	json_decref(reason);
 	if (challenger != NULL)
-		transport_held_verdict(challenger, 1);
+		ae_transport_held_verdict(challenger, 1);
 }
 
 /* A packet (stolen) arrived from r (upcall.packet). */
@@ -636,7 +636,7 @@ remote_packet(struct aemp_remote *r, json_t *pkt)
 {
 	json_t *name;
 
-	node_trace(r->node, "RCV", r->id, pkt, 0);
+	ae_node_trace(r->node, "RCV", r->id, pkt, 0);
 	if (json_array_size(pkt) == 0) {	/* keepalive */
 		json_decref(pkt);
 		return;
@@ -652,26 +652,26 @@ remote_packet(struct aemp_remote *r, json_t *pkt)
 }
 
 void
-remote_start(aemp_node *n)
+ae_remote_start(aemp_node *n)
 {
 	n->upcall.packet = remote_packet;
 	n->upcall.up = remote_up;
-	n->upcall.lost = remote_down;
+	n->upcall.lost = ae_remote_down;
 	n->upcall.held = remote_challenge;
 	n->upcall.drained = remote_drained;
 }
 
 void
-remote_free_all(aemp_node *n)
+ae_remote_free_all(aemp_node *n)
 {
 	struct dict_entry *e;
 	size_t pos = 0;
 
-	while ((e = dict_next(&n->remotes, &pos)) != NULL)
+	while ((e = ae_dict_next(&n->remotes, &pos)) != NULL)
 		remote_free(n, e->value);
-	dict_clear(&n->remotes);
+	ae_dict_clear(&n->remotes);
 	n->last_remote = NULL;
 	if (n->forget_ev != NULL)
-		ntimer_free(n, n->forget_ev);
+		ae_ntimer_free(n, n->forget_ev);
 	n->forget_ev = NULL;
 }

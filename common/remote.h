@@ -3,7 +3,7 @@
  * remote.h: what libaemp knows of another node (struct aemp_remote,
  * remote.c). The transport reads the record of the node it carries; the
  * kernel and the global service hear of it going up and down through
- * remote_on_event().
+ * ae_remote_on_event().
  */
 #ifndef AEMP_REMOTE_H
 #define AEMP_REMOTE_H
@@ -48,17 +48,17 @@ remote_key(const void *v)
 
 
 /* remote.c */
-void	 remote_start(aemp_node *);
-void	 remote_on_event(aemp_node *, remote_event_fn);
-struct aemp_remote *remote_get(aemp_node *, const char *id, int create);
-void	 remote_send(struct aemp_remote *, json_t *pkt);
-void	 remote_send_name(struct aemp_remote *, const char *port, json_t *msg);
-void	 remote_connect(struct aemp_remote *);
-void	 remote_add_addrs(struct aemp_remote *, json_t *addrs);
-void	 remote_down(struct aemp_remote *, const char *why);
-void	 remote_free_all(aemp_node *);
-void	 remote_probe_answer(struct aemp_remote *, json_t *msg);
-size_t	 remote_queued(const struct aemp_remote *);
-void	 remote_sent_bytes(struct aemp_remote *, size_t before);
+void	 ae_remote_start(aemp_node *);
+void	 ae_remote_on_event(aemp_node *, remote_event_fn);
+struct aemp_remote *ae_remote_get(aemp_node *, const char *id, int create);
+void	 ae_remote_send(struct aemp_remote *, json_t *pkt);
+void	 ae_remote_send_name(struct aemp_remote *, const char *port, json_t *msg);
+void	 ae_remote_connect(struct aemp_remote *);
+void	 ae_remote_add_addrs(struct aemp_remote *, json_t *addrs);
+void	 ae_remote_down(struct aemp_remote *, const char *why);
+void	 ae_remote_free_all(aemp_node *);
+void	 ae_remote_probe_answer(struct aemp_remote *, json_t *msg);
+size_t	 ae_remote_queued(const struct aemp_remote *);
+void	 ae_remote_sent_bytes(struct aemp_remote *, size_t before);
 
 #endif

@@ -23,9 +23,9 @@ seed_try(aemp_node *n, size_t i)
 	struct seed *s = &n->seeds[i];
 
 	aemp_log(n, 9, "trying connect to seed node %s.", s->addr);
-	s->conn = transport_connect(n, s->addr, NULL);
+	s->conn = ae_transport_connect(n, s->addr, NULL);
 	if (s->conn != NULL)
-		transport_set_tag(s->conn, (int)i + 1);
+		ae_transport_set_tag(s->conn, (int)i + 1);
 }
 
 /*
@@ -37,17 +37,17 @@ seed_try(aemp_node *n, size_t i)
  * not connect in lockstep.
  */
 void
-seed_more(aemp_node *n)
+ae_seed_more(aemp_node *n)
 {
 	struct aemp_global *g = n->global;
-	size_t i, up = global_up_count(n);
+	size_t i, up = ae_global_up_count(n);
 	double iv;
 
 	if (n->nseeds == 0)
 		return;
 	iv = n->connect_interval * (up > 0 ? (double)(n->remotes.count + 1) :
-	    1) - global_random(n);
-	ntimer_add(n, n->seed_ev, iv < 1 ? 1 : iv);
+	    1) - ae_global_random(n);
+	ae_ntimer_add(n, n->seed_ev, iv < 1 ? 1 : iv);
 	if (!g->seeded) {
 		g->seeded = 1;
 		for (i = 0; i < n->nseeds; i++)
@@ -68,7 +68,7 @@ static void
 seed_tick(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd; (void)what;
-	seed_more(arg);
+	ae_seed_more(arg);
 }
 
 /*
@@ -87,7 +87,7 @@ seed_result(aemp_node *n, int tag, const char *nodeid, const char *why)
 	s->conn = NULL;
 	if (nodeid != NULL) {
 		free(s->nodeid);
-		s->nodeid = xstrdup(nodeid);
+		s->nodeid = ae_xstrdup(nodeid);
 	}
 	if ((why != NULL && strcmp(why, "I refuse to talk to myself") == 0) ||
 	    (nodeid != NULL && strcmp(nodeid, n->id) == 0))
@@ -107,33 +107,33 @@ seeds_init(aemp_node *n)
 			    addr ? addr : "(not a string)");
 			continue;
 		}
-		n->seeds = xreallocarray(n->seeds, n->nseeds + 1,
+		n->seeds = ae_xreallocarray(n->seeds, n->nseeds + 1,
 		    sizeof *n->seeds);
 		memset(&n->seeds[n->nseeds], 0, sizeof *n->seeds);
-		n->seeds[n->nseeds++].addr = xstrdup(addr);
+		n->seeds[n->nseeds++].addr = ae_xstrdup(addr);
 	}
 }
 
 void
-seed_start(aemp_node *n)
+ae_seed_start(aemp_node *n)
 {
-	n->seed_ev = ntimer_new(n, 0, seed_tick, n);
+	n->seed_ev = ae_ntimer_new(n, 0, seed_tick, n);
 	n->upcall.attempt = seed_result;
 	seeds_init(n);
 	if (n->nseeds > 0) {
-		n->global->seed_next = (size_t)(global_random(n) *
+		n->global->seed_next = (size_t)(ae_global_random(n) *
 		    (double)n->nseeds);
-		ntimer_add(n, n->seed_ev, 0.1 * global_random(n));
+		ae_ntimer_add(n, n->seed_ev, 0.1 * ae_global_random(n));
 	}
 }
 
 void
-seed_free(aemp_node *n)
+ae_seed_free(aemp_node *n)
 {
 	size_t i;
 
 	if (n->seed_ev != NULL)
-		ntimer_free(n, n->seed_ev);
+		ae_ntimer_free(n, n->seed_ev);
 	n->seed_ev = NULL;
 	for (i = 0; i < n->nseeds; i++) {
 		free(n->seeds[i].addr);

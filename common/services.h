@@ -9,20 +9,20 @@
 #include "node.h"
 
 /* the global service: global.c */
-void	 global_start(aemp_node *);
-void	 global_free(aemp_node *);
-json_t	*global_node_addrs(aemp_node *, const char *node);
-json_t	*group_stats(aemp_node *);	/* group.c, for aemp_stats() */
+void	 ae_global_start(aemp_node *);
+void	 ae_global_free(aemp_node *);
+json_t	*ae_global_node_addrs(aemp_node *, const char *node);
+json_t	*ae_group_stats(aemp_node *);	/* group.c, for aemp_stats() */
 
 
 /* dataconn.c (AEMP-TLS-EXT.md 11) */
-void	 dataconn_start(aemp_node *);
-void	 dataconn_free(aemp_node *);
-size_t	 dataconn_pending(aemp_node *);	/* IDs expected or being opened */
+void	 ae_dataconn_start(aemp_node *);
+void	 ae_dataconn_free(aemp_node *);
+size_t	 ae_dataconn_pending(aemp_node *);	/* IDs expected or being opened */
 
 /* logcatcher.c (AEMP-TLS-EXT.md 12): the source side's log hook */
-void	 logcatcher_start(aemp_node *);
-void	 logcatcher_free(aemp_node *);
-void	 logcatcher_forward(aemp_node *, int level, const char *msg);
+void	 ae_logcatcher_start(aemp_node *);
+void	 ae_logcatcher_free(aemp_node *);
+void	 ae_logcatcher_forward(aemp_node *, int level, const char *msg);
 
 #endif

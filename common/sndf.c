@@ -40,7 +40,7 @@ pack_plain(const char *fmt, va_list ap, const char **why)
 		switch (*fmt) {
 		case 's':
 			s = va_arg(ap, const char *);
-			v = s != NULL ? json_string_fast(s) : NULL;
+			v = s != NULL ? ae_json_string_fast(s) : NULL;
 			if (v == NULL && *why == NULL)
 				*why = s == NULL ? "NULL string" :
 				    "Invalid UTF-8 string";
@@ -109,10 +109,10 @@ sndf_direct(aemp_node *n, const char *port, const char *fmt, va_list ap)
 	va_list aq;
 
 	if (n->trace || port == NULL || *port == '\0' ||
-	    is_local(n, port, &name) || !codec_plain_name(name, &namelen))
+	    ae_is_local(n, port, &name) || !ae_codec_plain_name(name, &namelen))
 		return 0;
 	id_split(port, &nodelen);
-	if ((r = remote_of(n, port, nodelen))->conn == NULL)
+	if ((r = ae_remote_of(n, port, nodelen))->conn == NULL)
 		return 0;
 	need = namelen + 4;
 	va_copy(aq, ap);
@@ -123,7 +123,7 @@ sndf_direct(aemp_node *n, const char *port, const char *fmt, va_list ap)
 			if (s == NULL || ns == DIRECT_STRINGS)
 				goto general;
 			lens[ns] = strlen(s);
-			if (plain_span(s, lens[ns]) != lens[ns])
+			if (ae_plain_span(s, lens[ns]) != lens[ns])
 				goto general;
 			need += lens[ns++] + 3;
 			break;
@@ -146,9 +146,9 @@ sndf_direct(aemp_node *n, const char *port, const char *fmt, va_list ap)
 		}
 	}
 	va_end(aq);
-	out = transport_out(r->conn);
+	out = ae_transport_out(r->conn);
 	before = out->len;
-	p = bytes_reserve(out, need);
+	p = ae_bytes_reserve(out, need);
 	p[0] = '[';
 	p[1] = '"';
 	memcpy(p + 2, name, namelen);
@@ -166,11 +166,11 @@ sndf_direct(aemp_node *n, const char *port, const char *fmt, va_list ap)
 			break;
 		case 'i':
 			p[at++] = ',';
-			at += fast_int(va_arg(ap, int), p + at);
+			at += ae_fast_int(va_arg(ap, int), p + at);
 			break;
 		case 'I':
 			p[at++] = ',';
-			at += fast_int(va_arg(ap, json_int_t), p + at);
+			at += ae_fast_int(va_arg(ap, json_int_t), p + at);
 			break;
 		case 'b':
 			p[at++] = ',';
@@ -184,8 +184,8 @@ sndf_direct(aemp_node *n, const char *port, const char *fmt, va_list ap)
 		}
 	}
 	p[at++] = ']';
-	bytes_commit(out, at);
-	remote_sent_bytes(r, before);
+	ae_bytes_commit(out, at);
+	ae_remote_sent_bytes(r, before);
 	return 1;
 general:
 	va_end(aq);
@@ -212,7 +212,7 @@ aemp_sndf(aemp_node *n, const char *port, const char *fmt, ...)
 		msg = pack_plain(fmt, ap, &why);
 		va_end(ap);
 		if (msg == NULL)
-			return node_error(n, "sndf: %s", why);
+			return ae_node_error(n, "sndf: %s", why);
 		return aemp_snd(n, port, msg);
 	}
 	/* formats are short: build "[fmt]" without a malloc() */
@@ -223,12 +223,12 @@ aemp_sndf(aemp_node *n, const char *port, const char *fmt, ...)
 		buf[len + 2] = '\0';
 		afmt = buf;
 	} else
-		afmt = xasprintf("[%s]", fmt);
+		afmt = ae_xasprintf("[%s]", fmt);
 	msg = json_vpack_ex(&jerr, 0, afmt, ap);
 	va_end(ap);
 	if (afmt != buf)
 		free(afmt);
 	if (msg == NULL)
-		return node_error(n, "sndf: %s", jerr.text);
+		return ae_node_error(n, "sndf: %s", jerr.text);
 	return aemp_snd(n, port, msg);
 }

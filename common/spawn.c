@@ -17,13 +17,13 @@ aemp_register_func(aemp_node *n, const char *name, aemp_func_fn fn, void *ud)
 {
 	struct func *f;
 
-	if (!pkg_name_valid(name, 0))
-		return node_error(n, "invalid function name '%s'", name);
-	f = dict_get(&n->funcs, name);
+	if (!ae_pkg_name_valid(name, 0))
+		return ae_node_error(n, "invalid function name '%s'", name);
+	f = ae_dict_get(&n->funcs, name);
 	if (f == NULL) {
-		f = xcalloc(1, sizeof *f);
-		f->name = xstrdup(name);
-		dict_put(&n->funcs, f->name, f);
+		f = ae_xcalloc(1, sizeof *f);
+		f->name = ae_xstrdup(name);
+		ae_dict_put(&n->funcs, f->name, f);
 	}
 	f->fn = fn;
 	f->ud = ud;
@@ -39,12 +39,12 @@ aemp_set_resolver(aemp_node *n, aemp_resolve_fn fn, void *ud)
 
 /* The registered function name, after asking the resolver if need be. */
 struct func *
-func_lookup(aemp_node *n, const char *name)
+ae_func_lookup(aemp_node *n, const char *name)
 {
 	struct func *f = NULL;
 
-	while (pkg_name_valid(name, 0) &&
-	    (f = dict_get(&n->funcs, name)) == NULL && n->resolve != NULL &&
+	while (ae_pkg_name_valid(name, 0) &&
+	    (f = ae_dict_get(&n->funcs, name)) == NULL && n->resolve != NULL &&
 	    n->resolve(n, name, n->resolve_ud) == 0)
 		;
 	return f;
@@ -65,14 +65,14 @@ call_func(aemp_node *n, struct aemp_port *p, void *arg)
 
 /* Creates port name and runs func(args) as it; args is borrowed. */
 void
-spawn_run(aemp_node *n, const char *name, const char *func, json_t *args)
+ae_spawn_run(aemp_node *n, const char *name, const char *func, json_t *args)
 {
 	struct spawn_call c;
 	struct aemp_port *p;
 
 	if (*name == '\0' || strchr(name, '#') != NULL ||
-	    dict_get(&n->ports, name) != NULL) {
-		node_log_limited(n, 2, "spawn: refused port names", NULL,
+	    ae_dict_get(&n->ports, name) != NULL) {
+		ae_node_log_limited(n, 2, "spawn: refused port names", NULL,
 		    "spawn: refusing port name '%s'", name);
 		return;
 	}
@@ -82,40 +82,40 @@ spawn_run(aemp_node *n, const char *name, const char *func, json_t *args)
 	 * that follows a spawn, in the same read or not) always reports
 	 * no_such_port rather than racing a delayed kill.
 	 */
-	c.f = func_lookup(n, func);
+	c.f = ae_func_lookup(n, func);
 	c.args = args;
 	if (c.f == NULL) {
-		node_log_limited(n, 2, "spawn: unknown functions", NULL,
+		ae_node_log_limited(n, 2, "spawn: unknown functions", NULL,
 		    "spawn: unable to resolve function %s", func);
 		return;
 	}
-	p = port_new(n, name);
-	run_as(n, p, call_func, &c);
+	p = ae_port_new(n, name);
+	ae_run_as(n, p, call_func, &c);
 }
 
 char *
 aemp_spawn(aemp_node *n, const char *node, const char *func, json_t *args)
 {
-	char *name = kernel_port_name(n, 1), *id;
+	char *name = ae_kernel_port_name(n, 1), *id;
 	const char *dummy;
 
 	if (args == NULL)
 		args = json_array();
-	id = xasprintf("%s#%s", node, name);
-	if (is_local(n, node, &dummy)) {
-		struct defer *d = node_defer(n, DEFER_SPAWN);
+	id = ae_xasprintf("%s#%s", node, name);
+	if (ae_is_local(n, node, &dummy)) {
+		struct defer *d = ae_node_defer(n, DEFER_SPAWN);
 		d->port = name;
-		d->func = xstrdup(func);
+		d->func = ae_xstrdup(func);
 		d->msg = args;
 		return id;
 	}
 	{
-		struct aemp_remote *r = remote_get(n, node, 1);
+		struct aemp_remote *r = ae_remote_get(n, node, 1);
 		json_t *pkt = json_pack("[sss]", "AnyEvent::MP::_spawn", name,
 		    func);
 		json_array_extend(pkt, args);
 		json_decref(args);
-		remote_send_name(r, "", pkt);
+		ae_remote_send_name(r, "", pkt);
 	}
 	free(name);
 	return id;

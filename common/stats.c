@@ -23,14 +23,14 @@ static const char *const hs_reason_names[STATS_HS_NREASONS] = {
 };
 
 const char *
-stats_hs_reason_name(int reason)
+ae_stats_hs_reason_name(int reason)
 {
 	if (reason < 0 || reason >= STATS_HS_NREASONS)
 		return NULL;
 	return hs_reason_names[reason];
 }
 
-/* The reason class of transport_close()'s why (see transport.c). */
+/* The reason class of ae_transport_close()'s why (see transport.c). */
 static int
 hs_reason(int connecting, const char *why)
 {
@@ -63,33 +63,33 @@ hs_reason(int connecting, const char *why)
 }
 
 void
-stats_handshake_failed(aemp_node *n, int connecting, const char *why)
+ae_stats_handshake_failed(aemp_node *n, int connecting, const char *why)
 {
 	n->stats.hs_failed[hs_reason(connecting, why)]++;
 }
 
 void
-stats_remote_up(struct aemp_remote *r)
+ae_stats_remote_up(struct aemp_remote *r)
 {
 	r->stats.ups++;
-	r->stats.since = r->stats.last_in = node_now();
+	r->stats.since = r->stats.last_in = ae_node_now();
 	/* what came with the handshake's last read waits in the input */
 	if (r->conn != NULL)
-		r->stats.bytes_in += transport_in_len(r->conn);
+		r->stats.bytes_in += ae_transport_in_len(r->conn);
 }
 
 void
-stats_remote_down(struct aemp_remote *r)
+ae_stats_remote_down(struct aemp_remote *r)
 {
 	r->stats.errors++;
-	r->stats.since = node_now();
+	r->stats.since = ae_node_now();
 }
 
 void
-stats_read(struct aemp_remote *r, size_t len)
+ae_stats_read(struct aemp_remote *r, size_t len)
 {
 	r->stats.bytes_in += len;
-	r->stats.last_in = node_now();
+	r->stats.last_in = ae_node_now();
 }
 
 /* --- the snapshot ---------------------------------------------------- */
@@ -112,7 +112,7 @@ remote_monitors(const struct aemp_remote *r)
 	struct dict_entry *e;
 	size_t pos = 0, count = 0;
 
-	while ((e = dict_next(&r->lmon, &pos)) != NULL)
+	while ((e = ae_dict_next(&r->lmon, &pos)) != NULL)
 		count += mon_list_length(e->value);
 	return count;
 }
@@ -129,13 +129,13 @@ remote_state(const struct aemp_remote *r)
 static int
 remote_tls(const struct aemp_remote *r)
 {
-	return r->conn != NULL && transport_tls(r->conn);
+	return r->conn != NULL && ae_transport_tls(r->conn);
 }
 
 static json_t *
 remote_snapshot(const struct aemp_remote *r, double now)
 {
-	size_t queued = remote_queued(r);
+	size_t queued = ae_remote_queued(r);
 	json_t *o;
 
 	o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
@@ -151,7 +151,7 @@ remote_snapshot(const struct aemp_remote *r, double now)
 	    "monitors_out", (json_int_t)remote_monitors(r),
 	    "monitors_in", (json_int_t)r->rmon.count);
 	json_object_set_new(o, "peer", r->conn != NULL ?
-	    json_string(transport_peer(r->conn)) : json_null());
+	    json_string(ae_transport_peer(r->conn)) : json_null());
 	json_object_set_new(o, "since", r->stats.since > 0 ?
 	    json_real(r->stats.since) : json_null());
 	json_object_set_new(o, "last_activity_age", r->stats.last_in > 0 ?
@@ -176,16 +176,16 @@ handshakes_snapshot(aemp_node *n)
 json_t *
 aemp_stats(aemp_node *n)
 {
-	double now = node_now();
+	double now = ae_node_now();
 	struct dict_entry *e;
 	size_t pos = 0, local_mons = 0, remote_mons = 0, held = 0;
 	json_t *conns = json_array(), *o;
 
-	while ((e = dict_next(&n->ports, &pos)) != NULL)
+	while ((e = ae_dict_next(&n->ports, &pos)) != NULL)
 		local_mons += mon_list_length(((struct aemp_port *)
 		    e->value)->mons);
 	pos = 0;
-	while ((e = dict_next(&n->remotes, &pos)) != NULL) {
+	while ((e = ae_dict_next(&n->remotes, &pos)) != NULL) {
 		struct aemp_remote *r = e->value;
 		remote_mons += remote_monitors(r);
 		held += r->rmon.count;
@@ -209,7 +209,7 @@ aemp_stats(aemp_node *n)
 	json_object_set_new(o, "messages", json_pack("{s:I, s:I}",
 	    "delivered", (json_int_t)n->stats.delivered,
 	    "unknown_port_dropped", (json_int_t)n->stats.dropped));
-	json_object_set_new(o, "groups", group_stats(n));
+	json_object_set_new(o, "groups", ae_group_stats(n));
 	json_object_set_new(o, "handshakes", handshakes_snapshot(n));
 	json_object_set_new(o, "connections", conns);
 	return o;

@@ -50,13 +50,13 @@ struct stats_node {
 /* The node port request that answers with aemp_stats() (nodeport.c). */
 #define STATS_REQUEST	AEMP_STATS_REQUEST
 
-const char *stats_hs_reason_name(int reason);
-/* transport_close() of a connection that never reached the data phase. */
-void	 stats_handshake_failed(struct aemp_node *, int connecting,
+const char *ae_stats_hs_reason_name(int reason);
+/* ae_transport_close() of a connection that never reached the data phase. */
+void	 ae_stats_handshake_failed(struct aemp_node *, int connecting,
 	    const char *why);
-void	 stats_remote_up(struct aemp_remote *);
-void	 stats_remote_down(struct aemp_remote *);
+void	 ae_stats_remote_up(struct aemp_remote *);
+void	 ae_stats_remote_down(struct aemp_remote *);
 /* A data-phase read of len bytes from r. */
-void	 stats_read(struct aemp_remote *, size_t len);
+void	 ae_stats_read(struct aemp_remote *, size_t len);
 
 #endif

@@ -26,7 +26,7 @@ struct stream_ops {
 	 * Like read(2) and send(2) on a non-blocking socket: > 0 bytes,
 	 * 0 for the end of the stream (read), -1 with errno (EAGAIN: try
 	 * again when stream->want says; other values: the stream failed,
-	 * stream_error() says why).
+	 * ae_stream_error() says why).
 	 */
 	ssize_t	(*read)(struct aemp_stream *, void *, size_t);
 	ssize_t	(*write)(struct aemp_stream *, const void *, size_t);
@@ -49,24 +49,24 @@ struct aemp_stream {
 };
 
 /* stream_tcp.c: takes over the connected (or connecting) socket fd. */
-struct aemp_stream *stream_tcp_new(int fd, const char *peer);
+struct aemp_stream *ae_stream_tcp_new(int fd, const char *peer);
 
 /*
- * stream_tls.c. tls_ctx_new() builds the TLS context of a node from the
+ * stream_tls.c. ae_tls_ctx_new() builds the TLS context of a node from the
  * PEM text of the `cert` key (AEMP-TLS-EXT.md 10.1, 10.5); NULL with *err
  * (malloc()ed) when the text holds no certificate, no key, or a key that
- * does not match the first certificate. stream_tls_new() starts TLS over
+ * does not match the first certificate. ae_stream_tls_new() starts TLS over
  * lower (which it owns from then on) as client or server; early holds
  * bytes already read from lower that belong to the TLS stream.
  */
 struct ssl_ctx_st;
-struct ssl_ctx_st *tls_ctx_new(const char *pem, size_t len, char **err);
-void	 tls_ctx_free(struct ssl_ctx_st *);
-struct aemp_stream *stream_tls_new(struct aemp_stream *lower,
+struct ssl_ctx_st *ae_tls_ctx_new(const char *pem, size_t len, char **err);
+void	 ae_tls_ctx_free(struct ssl_ctx_st *);
+struct aemp_stream *ae_stream_tls_new(struct aemp_stream *lower,
 	    struct ssl_ctx_st *, int client, const void *early,
 	    size_t early_len);
 /* "client, TLSv1.3 TLS_AES_256_GCM_SHA384" into buf, for the log. */
-void	 stream_tls_describe(struct aemp_stream *, char *buf, size_t size);
+void	 ae_stream_tls_describe(struct aemp_stream *, char *buf, size_t size);
 
 static inline ssize_t
 stream_read(struct aemp_stream *s, void *buf, size_t len)
@@ -99,6 +99,6 @@ stream_close(struct aemp_stream *s)
 }
 
 /* The text for a failure that returned -1 with errno e. */
-const char *stream_error(struct aemp_stream *, int e);
+const char *ae_stream_error(struct aemp_stream *, int e);
 
 #endif

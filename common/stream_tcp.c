@@ -70,7 +70,7 @@ static const struct stream_ops tcp_ops = {
 };
 
 struct aemp_stream *
-stream_tcp_new(int fd, const char *peer)
+ae_stream_tcp_new(int fd, const char *peer)
 {
 	struct aemp_stream *s = calloc(1, sizeof *s);
 
@@ -82,7 +82,7 @@ stream_tcp_new(int fd, const char *peer)
 }
 
 const char *
-stream_error(struct aemp_stream *s, int e)
+ae_stream_error(struct aemp_stream *s, int e)
 {
 	if (s->err[0] != '\0')
 		return s->err;

@@ -73,7 +73,7 @@ ctx_error(SSL_CTX *ctx, const char *what)
  * the blocks does not matter (10.1).
  */
 struct ssl_ctx_st *
-tls_ctx_new(const char *pem, size_t len, char **err)
+ae_tls_ctx_new(const char *pem, size_t len, char **err)
 {
 	SSL_CTX *ctx;
 	X509_STORE *store;
@@ -141,7 +141,7 @@ tls_ctx_new(const char *pem, size_t len, char **err)
 }
 
 void
-tls_ctx_free(struct ssl_ctx_st *ctx)
+ae_tls_ctx_free(struct ssl_ctx_st *ctx)
 {
 	SSL_CTX_free(ctx);
 }
@@ -173,7 +173,7 @@ tls_fail(struct tls_stream *t)
 static void
 lower_fail(struct tls_stream *t, int e)
 {
-	snprintf(t->s.err, sizeof t->s.err, "%s", stream_error(t->lower, e));
+	snprintf(t->s.err, sizeof t->s.err, "%s", ae_stream_error(t->lower, e));
 	errno = e;
 }
 
@@ -187,9 +187,9 @@ tls_push(struct tls_stream *t)
 	if (t->failed)
 		return 0;
 	if (n > 0) {
-		int r = BIO_read(t->wbio, bytes_reserve(&t->cout, n), (int)n);
+		int r = BIO_read(t->wbio, ae_bytes_reserve(&t->cout, n), (int)n);
 		if (r > 0)
-			bytes_commit(&t->cout, (size_t)r);
+			ae_bytes_commit(&t->cout, (size_t)r);
 	}
 	while (t->cout.len > 0) {
 		got = stream_write(t->lower, bytes_ptr(&t->cout), t->cout.len);
@@ -201,7 +201,7 @@ tls_push(struct tls_stream *t)
 			lower_fail(t, errno);
 			return -1;
 		}
-		bytes_consume(&t->cout, (size_t)got);
+		ae_bytes_consume(&t->cout, (size_t)got);
 	}
 	return 0;
 }
@@ -355,7 +355,7 @@ tls_close(struct aemp_stream *s)
 
 	SSL_free(t->ssl);
 	ERR_clear_error();
-	bytes_free(&t->cout);
+	ae_bytes_free(&t->cout);
 	stream_close(t->lower);
 	free(s->peer);
 	free(t);
@@ -367,7 +367,7 @@ static const struct stream_ops tls_ops = {
 };
 
 struct aemp_stream *
-stream_tls_new(struct aemp_stream *lower, struct ssl_ctx_st *ctx, int client,
+ae_stream_tls_new(struct aemp_stream *lower, struct ssl_ctx_st *ctx, int client,
     const void *early, size_t early_len)
 {
 	struct tls_stream *t = calloc(1, sizeof *t);
@@ -398,7 +398,7 @@ stream_tls_new(struct aemp_stream *lower, struct ssl_ctx_st *ctx, int client,
 }
 
 void
-stream_tls_describe(struct aemp_stream *s, char *buf, size_t size)
+ae_stream_tls_describe(struct aemp_stream *s, char *buf, size_t size)
 {
 	struct tls_stream *t = (struct tls_stream *)s;
 

@@ -100,7 +100,7 @@ heap_insert(aemp_node *n, struct ntimer *t)
 {
 	if (n->ntheap == n->theap_cap) {
 		size_t cap = n->theap_cap ? n->theap_cap * 2 : 16;
-		struct ntimer **h = xreallocarray(n->theap, cap, sizeof *h);
+		struct ntimer **h = ae_xreallocarray(n->theap, cap, sizeof *h);
 		n->theap = h;
 		n->theap_cap = cap;
 	}
@@ -189,10 +189,10 @@ timers_fire(evutil_socket_t fd, short what, void *arg)
 /* --- the interface --------------------------------------------------------- */
 
 struct ntimer *
-ntimer_new(aemp_node *n, int persist, void (*fn)(evutil_socket_t, short,
+ae_ntimer_new(aemp_node *n, int persist, void (*fn)(evutil_socket_t, short,
     void *), void *arg)
 {
-	struct ntimer *t = xcalloc(1, sizeof *t);
+	struct ntimer *t = ae_xcalloc(1, sizeof *t);
 
 	(void)n;
 	t->persist = persist;
@@ -203,7 +203,7 @@ ntimer_new(aemp_node *n, int persist, void (*fn)(evutil_socket_t, short,
 
 /* (Re)starts t to go off in seconds (a persistent one: every seconds). */
 void
-ntimer_add(aemp_node *n, struct ntimer *t, double seconds)
+ae_ntimer_add(aemp_node *n, struct ntimer *t, double seconds)
 {
 	if (!(seconds >= 0))
 		seconds = 0;	/* negative or NaN: at once */
@@ -226,7 +226,7 @@ ntimer_add(aemp_node *n, struct ntimer *t, double seconds)
 }
 
 void
-ntimer_del(aemp_node *n, struct ntimer *t)
+ae_ntimer_del(aemp_node *n, struct ntimer *t)
 {
 	if (t != NULL && t->slot != 0) {
 		heap_remove(n, t);
@@ -235,21 +235,21 @@ ntimer_del(aemp_node *n, struct ntimer *t)
 }
 
 int
-ntimer_pending(const struct ntimer *t)
+ae_ntimer_pending(const struct ntimer *t)
 {
 	return t != NULL && t->slot != 0;
 }
 
 void
-ntimer_free(aemp_node *n, struct ntimer *t)
+ae_ntimer_free(aemp_node *n, struct ntimer *t)
 {
-	ntimer_del(n, t);
+	ae_ntimer_del(n, t);
 	free(t);
 }
 
 /* The timerfd, made when the node is: timers must not fail later. */
 int
-timers_init(aemp_node *n)
+ae_timers_init(aemp_node *n)
 {
 	n->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (n->tfd < 0)
@@ -262,7 +262,7 @@ timers_init(aemp_node *n)
 
 /* After every timer is freed: the heap and the timerfd. */
 void
-timers_free(aemp_node *n)
+ae_timers_free(aemp_node *n)
 {
 	if (n->tfd_ev != NULL)
 		event_free(n->tfd_ev);

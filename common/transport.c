@@ -164,7 +164,7 @@ evict_preauth(aemp_node *n)
 			oldest = c;	/* the list is newest first */
 		}
 	if (count >= MAX_PREAUTH && oldest != NULL)
-		transport_close(oldest, "too many connections in handshake, "
+		ae_transport_close(oldest, "too many connections in handshake, "
 		    "dropping the oldest");
 }
 
@@ -182,9 +182,9 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	evutil_make_socket_nonblocking(fd);
 	c = conn_new(n, fd, peer, NULL);
 	free(peer);
-	if ((delay = authfail_delay(n, sa)) > 0 &&
-	    authfail_waiting(n, sa) >= AUTHFAIL_WAITING) {
-		transport_close(c, "failed to authenticate before, and "
+	if ((delay = ae_authfail_delay(n, sa)) > 0 &&
+	    ae_authfail_waiting(n, sa) >= AUTHFAIL_WAITING) {
+		ae_transport_close(c, "failed to authenticate before, and "
 		    "already has connections waiting");
 		return;
 	}
@@ -220,8 +220,8 @@ accept_error(struct evconnlistener *l, void *arg)
 	    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 	evconnlistener_disable(l);
 	if (n->listen_retry_ev == NULL)
-		n->listen_retry_ev = ntimer_new(n, 0, listeners_resume, n);
-	ntimer_add(n, n->listen_retry_ev, 1);
+		n->listen_retry_ev = ae_ntimer_new(n, 0, listeners_resume, n);
+	ae_ntimer_add(n, n->listen_retry_ev, 1);
 }
 
 static int
@@ -273,7 +273,7 @@ bind_one(aemp_node *n, const char *bind)
 	int rc = 0;
 
 	if (aemp_hostport_parse(bind, &host, &port) < 0)
-		return node_error(n, "unparsable bind address '%s'", bind);
+		return ae_node_error(n, "unparsable bind address '%s'", bind);
 	if (port == NULL || strcmp(port, "*") == 0) {
 		free(port);
 		port = strdup("0");
@@ -288,13 +288,13 @@ bind_one(aemp_node *n, const char *bind)
 		const char *h = json_string_value(json_array_get(hosts, i));
 		struct addrinfo *res = resolve(h, port, 1), *ai;
 		if (res == NULL) {
-			rc = node_error(n, "unable to resolve bind address "
+			rc = ae_node_error(n, "unable to resolve bind address "
 			    "%s:%s", h, port);
 			break;
 		}
 		for (ai = res; ai != NULL && rc == 0; ai = ai->ai_next)
 			if (listen_on(n, ai) < 0)
-				rc = node_error(n, "unable to bind %s: %s",
+				rc = ae_node_error(n, "unable to bind %s: %s",
 				    bind, strerror(errno));
 		freeaddrinfo(res);
 	}
@@ -305,20 +305,20 @@ bind_one(aemp_node *n, const char *bind)
 }
 
 int
-transport_listen(aemp_node *n, json_t *binds)
+ae_transport_listen(aemp_node *n, json_t *binds)
 {
 	size_t i;
 	json_t *v;
 
 	if (binds == NULL) {
 		json_t *def = json_pack("[s]", "*");
-		int rc = transport_listen(n, def);
+		int rc = ae_transport_listen(n, def);
 		json_decref(def);
 		return rc;
 	}
 	json_array_foreach(binds, i, v) {
 		if (!json_is_string(v))
-			return node_error(n, "binds must be host:port strings");
+			return ae_node_error(n, "binds must be host:port strings");
 		if (bind_one(n, json_string_value(v)) < 0)
 			return -1;
 	}
@@ -341,7 +341,7 @@ conn_new(aemp_node *n, evutil_socket_t fd, const char *peer,
 		abort();
 	c->node = n;
 	c->fd = fd;
-	c->stream = stream_tcp_new(fd, peer);
+	c->stream = ae_stream_tcp_new(fd, peer);
 	c->peer = strdup(peer);
 	c->expect = expect ? strdup(expect) : NULL;
 	c->state = CONN_CONNECTING;
@@ -368,8 +368,8 @@ conn_free(aemp_node *n, void *arg)
 
 	(void)n;
 	aemp_scan_free(&c->scan);
-	bytes_free(&c->in);
-	bytes_free(&c->out);
+	ae_bytes_free(&c->in);
+	ae_bytes_free(&c->out);
 	free(c->peer);
 	free(c->expect);
 	free(c->lgreet1);
@@ -415,38 +415,38 @@ report_attempt(struct aemp_conn *c, const char *why)
 }
 
 void
-transport_set_tag(struct aemp_conn *c, int tag)
+ae_transport_set_tag(struct aemp_conn *c, int tag)
 {
 	c->tag = tag;
 }
 
 const char *
-transport_peer(const struct aemp_conn *c)
+ae_transport_peer(const struct aemp_conn *c)
 {
 	return c->peer;
 }
 
 int
-transport_tls(const struct aemp_conn *c)
+ae_transport_tls(const struct aemp_conn *c)
 {
 	return c->tls;
 }
 
 struct bytes *
-transport_out(struct aemp_conn *c)
+ae_transport_out(struct aemp_conn *c)
 {
 	return &c->out;
 }
 
 size_t
-transport_in_len(const struct aemp_conn *c)
+ae_transport_in_len(const struct aemp_conn *c)
 {
 	return c->in.len;
 }
 
 
 void
-transport_close(struct aemp_conn *c, const char *why)
+ae_transport_close(struct aemp_conn *c, const char *why)
 {
 	aemp_node *n = c->node;
 	enum conn_state was = c->state;
@@ -462,7 +462,7 @@ transport_close(struct aemp_conn *c, const char *why)
 	if (!n->freeing)
 		aemp_log(n, 9, "%s %s", c->peer, why);
 	if (was != CONN_UP && !n->freeing)
-		stats_handshake_failed(n, was == CONN_CONNECTING, why);
+		ae_stats_handshake_failed(n, was == CONN_CONNECTING, why);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -470,7 +470,7 @@ transport_close(struct aemp_conn *c, const char *why)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	if (c->timer != NULL)
-		ntimer_free(c->node, c->timer);
+		ae_ntimer_free(c->node, c->timer);
 	c->timer = NULL;
 	event_free(c->more_ev);
 	c->more_ev = NULL;
@@ -494,17 +494,17 @@ transport_close(struct aemp_conn *c, const char *why)
 	stream_close(c->stream);
 	c->stream = NULL;
 	if (!n->freeing && was == CONN_HELD) {
-		struct aemp_remote *r = dict_get(&n->remotes, c->rnodeid);
+		struct aemp_remote *r = ae_dict_get(&n->remotes, c->rnodeid);
 		if (r != NULL && r->challenger == c) {
 			r->challenger = NULL;
-			ntimer_del(n, r->challenge_ev);
+			ae_ntimer_del(n, r->challenge_ev);
 		}
 	}
 	if (!n->freeing && was == CONN_AUTH && c->rnodeid != NULL) {
 		/* the connection a parked one waited for failed: take that */
 		struct aemp_conn *o = conn_sibling(c, CONN_PARKED);
 		if (o != NULL)
-			node_call_later(n, unpark, o);
+			ae_node_call_later(n, unpark, o);
 	}
 	if (!n->freeing) {
 		if (c->tag && was != CONN_UP)
@@ -514,7 +514,7 @@ transport_close(struct aemp_conn *c, const char *why)
 		if (c->dc_out && n->upcall.data_failed != NULL)
 			n->upcall.data_failed(n, c->dc_id, why);
 		/* callers up the stack may still hold c: free it later */
-		node_free_later(n, conn_free, c);
+		ae_node_free_later(n, conn_free, c);
 	} else
 		conn_free(n, c);
 }
@@ -523,7 +523,7 @@ static void
 handshake_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd; (void)what;
-	transport_close(arg, "handshake timeout");
+	ae_transport_close(arg, "handshake timeout");
 }
 
 /*
@@ -537,7 +537,7 @@ keepalive_tick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd; (void)what;
 	if (c->out.len == 0 && !c->listener_less_keepalive) {
-		bytes_add(&c->out, "[]", 2);
+		ae_bytes_add(&c->out, "[]", 2);
 		event_active(c->flush_ev, EV_TIMEOUT, 1);
 	}
 	c->listener_less_keepalive = 0;
@@ -547,9 +547,9 @@ static void
 arm(struct aemp_conn *c, event_callback_fn fn, int persist, double seconds)
 {
 	if (c->timer != NULL)
-		ntimer_free(c->node, c->timer);
-	c->timer = ntimer_new(c->node, persist, fn, c);
-	ntimer_add(c->node, c->timer, seconds);
+		ae_ntimer_free(c->node, c->timer);
+	c->timer = ae_ntimer_new(c->node, persist, fn, c);
+	ae_ntimer_add(c->node, c->timer, seconds);
 }
 
 /* Both sides send their greeting at once, without waiting (3.1). */
@@ -559,7 +559,7 @@ conn_start(struct aemp_conn *c)
 	aemp_node *n = c->node;
 	evutil_socket_t fd = c->fd;
 	unsigned char nonce[NONCE_BYTES];
-	char *accept = strlist_join(n->auth_accept, ",", 0);
+	char *accept = ae_strlist_join(n->auth_accept, ",", 0);
 	const char *auths[32], *framings[] = { "json", NULL };
 	const char *kv[] = { "provider", PROVIDER, "peeraddr", c->peer,
 	    "tls", "1.0", NULL, NULL, NULL };
@@ -596,10 +596,10 @@ conn_start(struct aemp_conn *c)
 	if (getrandom(nonce, sizeof nonce, 0) != sizeof nonce)
 		abort();
 	c->lgreet2 = aemp_base64(nonce, sizeof nonce);
-	bytes_add(&c->out, c->lgreet1, strlen(c->lgreet1));
-	bytes_add(&c->out, "\n", 1);
-	bytes_add(&c->out, c->lgreet2, strlen(c->lgreet2));
-	bytes_add(&c->out, "\n", 1);
+	ae_bytes_add(&c->out, c->lgreet1, strlen(c->lgreet1));
+	ae_bytes_add(&c->out, "\n", 1);
+	ae_bytes_add(&c->out, c->lgreet2, strlen(c->lgreet2));
+	ae_bytes_add(&c->out, "\n", 1);
 	c->state = CONN_GREETING;
 	arm(c, handshake_timeout, 0, n->monitor_timeout);
 	event_add(c->read_ev, NULL);
@@ -616,7 +616,7 @@ connect_done(struct aemp_conn *c)
 	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0)
 		e = errno;
 	if (e != 0) {
-		transport_close(c, strerror(e));
+		ae_transport_close(c, strerror(e));
 		return;
 	}
 	event_del(c->write_ev);
@@ -625,7 +625,7 @@ connect_done(struct aemp_conn *c)
 }
 
 struct aemp_conn *
-transport_connect(aemp_node *n, const char *addr, const char *expect)
+ae_transport_connect(aemp_node *n, const char *addr, const char *expect)
 {
 	char *host = NULL, *port = NULL;
 	struct addrinfo *res;
@@ -672,7 +672,7 @@ transport_connect(aemp_node *n, const char *addr, const char *expect)
 	if (connect(fd, res->ai_addr, res->ai_addrlen) < 0 &&
 	    errno != EINPROGRESS) {
 		freeaddrinfo(res);
-		transport_close(c, strerror(errno));
+		ae_transport_close(c, strerror(errno));
 		return NULL;
 	}
 	freeaddrinfo(res);
@@ -704,7 +704,7 @@ read_line(struct aemp_conn *c, char **line)
 		return -1;
 	if ((*line = strndup(p, len)) == NULL)
 		abort();
-	bytes_consume(&c->in, len + 1);
+	ae_bytes_consume(&c->in, len + 1);
 	len = strlen(*line);
 	if (len > 0 && (*line)[len - 1] == '\r')
 		(*line)[len - 1] = '\0';
@@ -750,9 +750,9 @@ start_tls(struct aemp_conn *c)
 		return "Broken pipe";
 	if (c->out.len > 0)
 		return "greeting not sent before TLS (socket full)";
-	c->stream = stream_tls_new(c->stream, c->node->tls_ctx,
+	c->stream = ae_stream_tls_new(c->stream, c->node->tls_ctx,
 	    strcmp(c->lgreet2, c->rgreet2) < 0, bytes_ptr(&c->in), c->in.len);
-	bytes_consume(&c->in, c->in.len);
+	ae_bytes_consume(&c->in, c->in.len);
 	c->tls = 1;
 	return NULL;
 }
@@ -808,10 +808,10 @@ send_auth(struct aemp_conn *c)
 	if (!c->tls)
 		aemp_auth_token(n->secret, c->rgreet1, c->rgreet2,
 		    c->lgreet1, c->lgreet2, c->expect_token);
-	bytes_add(&c->out, method, strlen(method));
-	bytes_add(&c->out, ";", 1);
-	bytes_add(&c->out, token, strlen(token));
-	bytes_add(&c->out, ";json\n", 6);
+	ae_bytes_add(&c->out, method, strlen(method));
+	ae_bytes_add(&c->out, ";", 1);
+	ae_bytes_add(&c->out, token, strlen(token));
+	ae_bytes_add(&c->out, ";json\n", 6);
 	explicit_bzero(token, sizeof token);
 	c->state = CONN_AUTH;
 }
@@ -836,7 +836,7 @@ handle_greeting(struct aemp_conn *c)
 	if (strcmp(g.protocol, "aemp") != 0) {
 		if (strcmp(g.protocol, "aemp-dataconn") != 0 || !c->inbound ||
 		    c->dc_id != NULL || g.dataconn_id == NULL ||
-		    !dc_id_valid(g.dataconn_id)) {
+		    !ae_dc_id_valid(g.dataconn_id)) {
 			aemp_greeting_clear(&g);
 			return "unparsable greeting";
 		}
@@ -860,11 +860,11 @@ handle_greeting(struct aemp_conn *c)
 	else if (strchr(g.nodeid, '#') != NULL) {
 		/* "node#port" names ports: such a node is unreachable */
 		why = "node ID contains '#'";
-		node_log_limited(n, 5, "refused a node ID with '#'", NULL,
+		ae_node_log_limited(n, 5, "refused a node ID with '#'", NULL,
 		    "%s: refusing node ID '%.100s' in its greeting: it "
 		    "contains '#'", c->peer, g.nodeid);
 	} else if (c->dc_id == NULL &&
-	    (r = dict_get(&n->remotes, g.nodeid)) != NULL &&
+	    (r = ae_dict_get(&n->remotes, g.nodeid)) != NULL &&
 	    r->conn != NULL && r->challenger != NULL)
 		why = "already connected, not connecting again.";
 	else if (tls && strcmp(c->lgreet2, c->rgreet2) == 0)
@@ -889,7 +889,7 @@ handle_greeting(struct aemp_conn *c)
 			for (i = 0; g.auths[i] != NULL; i++)
 				json_array_append_new(list,
 				    json_string(g.auths[i]));
-			text = strlist_join(list, ",", 0);
+			text = ae_strlist_join(list, ",", 0);
 			json_decref(list);
 			free(c->why);
 			if (asprintf(&c->why, "%s: no common auth type "
@@ -917,7 +917,7 @@ handle_greeting(struct aemp_conn *c)
 		    "tls_anon" : "hmac_md6_64_256";
 	if (why == NULL && r != NULL && r->conn != NULL && conn_preferred(c) &&
 	    !conn_preferred(r->conn) &&
-	    node_now() - r->conn->up_since < n->monitor_timeout)
+	    ae_node_now() - r->conn->up_since < n->monitor_timeout)
 		/*
 		 * Most likely the other half of a simultaneous connect whose
 		 * first half came up here first: the peer may hold that one
@@ -955,7 +955,7 @@ held_resume(aemp_node *n, void *arg)
 }
 
 void
-transport_held_verdict(struct aemp_conn *c, int accept)
+ae_transport_held_verdict(struct aemp_conn *c, int accept)
 {
 	aemp_node *n = c->node;
 
@@ -964,7 +964,7 @@ transport_held_verdict(struct aemp_conn *c, int accept)
 	if (!accept) {
 		aemp_log(n, 9, "%s %s already connected, not connecting again.",
 		    c->peer, c->rnodeid);
-		transport_close(c, "already connected");
+		ae_transport_close(c, "already connected");
 		return;
 	}
 	aemp_log(n, 9, "%s: the old connection to %s made no progress, "
@@ -974,7 +974,7 @@ transport_held_verdict(struct aemp_conn *c, int accept)
 	if (c->state == CONN_CLOSED)
 		return;
 	event_add(c->read_ev, NULL);
-	node_call_later(n, held_resume, c);
+	ae_node_call_later(n, held_resume, c);
 }
 
 static const char *
@@ -1024,12 +1024,12 @@ static void
 conn_up(struct aemp_conn *c)
 {
 	aemp_node *n = c->node;
-	struct aemp_remote *r = remote_get(n, c->rnodeid, 1);
+	struct aemp_remote *r = ae_remote_get(n, c->rnodeid, 1);
 	struct aemp_conn *o;
 
 	/* a simultaneous connect: see conn_preferred() */
 	if (!conn_preferred(c) && r->conn != NULL) {
-		transport_close(c, "simultaneous connect, keeping the other "
+		ae_transport_close(c, "simultaneous connect, keeping the other "
 		    "connection");
 		return;
 	}
@@ -1040,19 +1040,19 @@ conn_up(struct aemp_conn *c)
 		return;
 	}
 	while ((o = conn_sibling(c, CONN_PARKED)) != NULL)
-		transport_close(o, "simultaneous connect, keeping the other "
+		ae_transport_close(o, "simultaneous connect, keeping the other "
 		    "connection");
 	c->state = CONN_UP;
 	n->stats.hs_ok++;
-	c->up_since = node_now();
+	c->up_since = ae_node_now();
 	if (c->timer != NULL)
-		ntimer_free(c->node, c->timer);
+		ae_ntimer_free(c->node, c->timer);
 	c->timer = NULL;
 	data_phase(c);
 	aemp_log(n, 9, "%s connected as %s", c->peer, c->rnodeid);
 	if (c->tls) {
 		char info[128];
-		stream_tls_describe(c->stream, info, sizeof info);
+		ae_stream_tls_describe(c->stream, info, sizeof info);
 		aemp_log(n, 9, "%s TLS %s", c->peer, info);
 	}
 	if (n->nlisteners == 0)
@@ -1160,7 +1160,7 @@ deliver_packet(struct aemp_conn *c, const char *p, size_t len)
 	return c->state == CONN_UP ? 0 : -1;
 general:
 	/* Perl's JSON sends "\u0000" in strings: data may hold NUL bytes */
-	switch (packet_decode(p, len, &pkt, &name, &why)) {
+	switch (ae_packet_decode(p, len, &pkt, &name, &why)) {
 	case PACKET_DROP:
 		/* one message lost, not the link that carries everybody's */
 		c->listener_less_keepalive = 1;
@@ -1173,7 +1173,7 @@ general:
 	}
 	if (why != NULL) {
 		json_decref(pkt);
-		transport_close(c, why);
+		ae_transport_close(c, why);
 		return -1;
 	}
 	c->listener_less_keepalive = 1;
@@ -1181,7 +1181,7 @@ general:
 	return c->state == CONN_UP ? 0 : -1;
 }
 
-/* Delivers what fast_packet() parsed; -1 when the connection closed. */
+/* Delivers what ae_fast_packet() parsed; -1 when the connection closed. */
 static int
 deliver_fast(struct aemp_conn *c, const char *name, const char *tag,
     size_t taglen, json_t *msg)
@@ -1198,7 +1198,7 @@ deliver_fast(struct aemp_conn *c, const char *name, const char *tag,
 
 /*
  * Delivers the whole packets at the start of p (len bytes, beginning at a
- * packet boundary or where the splitter left off), fast_packet()'s shapes
+ * packet boundary or where the splitter left off), ae_fast_packet()'s shapes
  * straight from memory. Returns the bytes it finished with. It stops early
  * when the connection closes, or when the budget is spent: the rest is
  * then parsed after the next poll.
@@ -1225,7 +1225,7 @@ parse_packets(struct aemp_conn *c, const char *p, size_t len, int *budget)
 		size_t taglen;
 		json_t *msg;
 		if (c->scanned == 0 && !c->node->trace && pos < whole &&
-		    (plen = fast_packet(p + pos, whole - pos, c->scan.max,
+		    (plen = ae_fast_packet(p + pos, whole - pos, c->scan.max,
 		    name, &tag, &taglen, &msg)) > 0) {
 			done += plen;
 			if (deliver_fast(c, name, tag, taglen, msg) < 0)
@@ -1234,7 +1234,7 @@ parse_packets(struct aemp_conn *c, const char *p, size_t len, int *budget)
 		}
 		used = aemp_scan_feed(&c->scan, p + pos, len - pos);
 		if (used < 0) {
-			transport_close(c, c->scan.too_many ? "packet too "
+			ae_transport_close(c, c->scan.too_many ? "packet too "
 			    "large (too many values)" : c->scan.max &&
 			    c->scanned + len - pos > c->scan.max ?
 			    "packet too large" :
@@ -1254,7 +1254,7 @@ parse_packets(struct aemp_conn *c, const char *p, size_t len, int *budget)
 		 * A packet that came in pieces is whole now: the fast parser
 		 * takes it as it takes one that came in one read.
 		 */
-		if (!c->node->trace && fast_packet(p + pos, plen, 0, name,
+		if (!c->node->trace && ae_fast_packet(p + pos, plen, 0, name,
 		    &tag, &taglen, &msg) > 0) {
 			if (deliver_fast(c, name, tag, taglen, msg) < 0)
 				return done;
@@ -1288,7 +1288,7 @@ read_packets(struct aemp_conn *c)
 		return;
 	done = parse_packets(c, bytes_ptr(&c->in), c->in.len, &budget);
 	if (c->state == CONN_UP)
-		bytes_consume(&c->in, done);
+		ae_bytes_consume(&c->in, done);
 }
 
 /*
@@ -1349,7 +1349,7 @@ conn_read_data(evutil_socket_t fd, short what, void *arg)
 	if (c->in.len >= READ_CHUNK)
 		chunk = c->in.len < READ_LARGE ? c->in.len : READ_LARGE;
 	if (c->in.len > 0)
-		buf = bytes_reserve(&c->in, chunk);
+		buf = ae_bytes_reserve(&c->in, chunk);
 	else if ((buf = n->read_buf) == NULL &&
 	    (buf = n->read_buf = malloc(READ_CHUNK)) == NULL)
 		abort();
@@ -1358,23 +1358,23 @@ conn_read_data(evutil_socket_t fd, short what, void *arg)
 		if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
 		    errno == EINTR))
 			return;
-		transport_close(c, got == 0 ? "Unexpected end-of-file" :
-		    stream_error(c->stream, errno));
+		ae_transport_close(c, got == 0 ? "Unexpected end-of-file" :
+		    ae_stream_error(c->stream, errno));
 		return;
 	}
-	stats_read(c->remote, (size_t)got);
+	ae_stats_read(c->remote, (size_t)got);
 	/*
 	 * Replies to what is read here leave at the end rather than after
 	 * another pass of the loop: request-response traffic waits on each.
 	 */
 	c->reading = 1;
 	if (buf != n->read_buf) {
-		bytes_commit(&c->in, (size_t)got);
+		ae_bytes_commit(&c->in, (size_t)got);
 		read_packets(c);
 	} else {
 		done = parse_packets(c, buf, (size_t)got, &budget);
 		if (c->state == CONN_UP)
-			bytes_add(&c->in, buf + done, (size_t)got - done);
+			ae_bytes_add(&c->in, buf + done, (size_t)got - done);
 	}
 	c->reading = 0;
 	if (c->state == CONN_UP && c->out.len > 0 &&
@@ -1409,7 +1409,7 @@ conn_handshake_read(struct aemp_conn *c)
 			if (c->state == CONN_AUTH) {
 				why = check_auth(c, line);
 				free(line);
-				authfail_record_fd(c->node, c->inbound ?
+				ae_authfail_record_fd(c->node, c->inbound ?
 				    c->stream->fd : -1, c->peer, why);
 				if (why != NULL)
 					goto fail;
@@ -1434,10 +1434,10 @@ conn_handshake_read(struct aemp_conn *c)
 		}
 		if (c->state != CONN_GREETING && c->state != CONN_AUTH)
 			return;
-		got = stream_read(c->stream, bytes_reserve(&c->in,
+		got = stream_read(c->stream, ae_bytes_reserve(&c->in,
 		    AEMP_MAX_LINE), AEMP_MAX_LINE);
 		if (got > 0) {
-			bytes_commit(&c->in, (size_t)got);
+			ae_bytes_commit(&c->in, (size_t)got);
 			continue;
 		}
 		if (got == 0) {
@@ -1446,14 +1446,14 @@ conn_handshake_read(struct aemp_conn *c)
 		}
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 			break;
-		why = stream_error(c->stream, errno);
+		why = ae_stream_error(c->stream, errno);
 		goto fail;
 	}
 	if (!c->write_waiting)
 		flush_out(c);
 	return;
 fail:
-	transport_close(c, why);
+	ae_transport_close(c, why);
 }
 
 /* --- writing -------------------------------------------------------------- */
@@ -1487,7 +1487,7 @@ flush_write(struct aemp_conn *c, int in_send)
 	/* a stream's own bytes (TLS records) when we have none queued */
 	if (c->out.len == 0 && stream_flush(s) < 0) {
 		if (!in_send)
-			transport_close(c, stream_error(s, errno));
+			ae_transport_close(c, ae_stream_error(s, errno));
 		return -1;
 	}
 	while (c->out.len > 0) {
@@ -1497,11 +1497,11 @@ flush_write(struct aemp_conn *c, int in_send)
 		if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
 			if (in_send)
 				return -1;
-			transport_close(c, stream_error(s, errno));
+			ae_transport_close(c, ae_stream_error(s, errno));
 			return -1;
 		}
 		if (got > 0) {
-			bytes_consume(&c->out, (size_t)got);
+			ae_bytes_consume(&c->out, (size_t)got);
 			/* the handshake's lines leave here too, before remote */
 			if (c->remote != NULL)
 				c->remote->stats.bytes_out += (uint64_t)got;
@@ -1558,7 +1558,7 @@ conn_write(evutil_socket_t fd, short what, void *arg)
 	if (c->state == CONN_CONNECTING)
 		connect_done(c);
 	else if (what & EV_TIMEOUT)
-		transport_close(c, "peer stopped reading (write timeout)");
+		ae_transport_close(c, "peer stopped reading (write timeout)");
 	else
 		flush_out(c);
 }
@@ -1571,7 +1571,7 @@ conn_queued(struct aemp_conn *c, size_t before)
 	if (before == 0 && c->out.len > 0 && !c->reading)
 		event_active(c->flush_ev, EV_TIMEOUT, 1);
 	if (c->node->max_queue > 0 && c->out.len > c->node->max_queue) {
-		transport_close(c, "send queue overflow");
+		ae_transport_close(c, "send queue overflow");
 		return;
 	}
 	/*
@@ -1588,57 +1588,57 @@ conn_queued(struct aemp_conn *c, size_t before)
 
 /* The caller appended packets to c->out, which held before bytes. */
 void
-transport_queued(struct aemp_conn *c, size_t before)
+ae_transport_queued(struct aemp_conn *c, size_t before)
 {
 	conn_queued(c, before);
 }
 
 /* Queues pkt for this loop turn's write (see conn_flush). */
 int
-transport_write(struct aemp_conn *c, json_t *pkt)
+ae_transport_write(struct aemp_conn *c, json_t *pkt)
 {
 	size_t before = c->out.len;
 
-	if (json_dump_packet(pkt, &c->out) < 0)
+	if (ae_json_dump_packet(pkt, &c->out) < 0)
 		return -1;
 	conn_queued(c, before);
 	return 0;
 }
 
-/* Queues ["NAME",MSG...]; name is len plain bytes (codec_plain_name). */
+/* Queues ["NAME",MSG...]; name is len plain bytes (ae_codec_plain_name). */
 int
-transport_write_named(struct aemp_conn *c, const char *name, size_t len,
+ae_transport_write_named(struct aemp_conn *c, const char *name, size_t len,
     json_t *msg)
 {
 	size_t before = c->out.len;
 
-	if (json_dump_named(name, len, msg, &c->out) < 0)
+	if (ae_json_dump_named(name, len, msg, &c->out) < 0)
 		return -1;
 	conn_queued(c, before);
 	return 0;
 }
 
 void
-transport_write_buffer(struct aemp_conn *c, struct bytes *queue)
+ae_transport_write_buffer(struct aemp_conn *c, struct bytes *queue)
 {
 	size_t before = c->out.len;
 
-	bytes_move(&c->out, queue);
+	ae_bytes_move(&c->out, queue);
 	if (before == 0 && c->out.len > 0)
 		event_active(c->flush_ev, EV_TIMEOUT, 1);
 }
 
 void
-transport_free_all(aemp_node *n)
+ae_transport_free_all(aemp_node *n)
 {
 	size_t i;
 
 	while (n->conns != NULL)
-		transport_close(n->conns, "node shutting down");
+		ae_transport_close(n->conns, "node shutting down");
 	for (i = 0; i < n->nlisteners; i++)
 		evconnlistener_free(n->listeners[i]);
 	if (n->listen_retry_ev != NULL)
-		ntimer_free(n, n->listen_retry_ev);
+		ae_ntimer_free(n, n->listen_retry_ev);
 	n->listen_retry_ev = NULL;
 	free(n->listeners);
 	n->listeners = NULL;
@@ -1656,13 +1656,13 @@ data_ready(struct aemp_conn *c)
 	if (n->upcall.data_ready == NULL ||
 	    n->upcall.data_ready(n, c, c->dc_id, c->rnodeid, c->dc_out) < 0) {
 		c->dc_out = 0;
-		transport_close(c, "unknown dataconn_id, closing");
+		ae_transport_close(c, "unknown dataconn_id, closing");
 	}
 }
 
 /* Our data connection attempts for id still in their handshake go. */
 void
-transport_close_data(aemp_node *n, const char *id, const char *why)
+ae_transport_close_data(aemp_node *n, const char *id, const char *why)
 {
 	struct aemp_conn *c, *next;
 
@@ -1670,16 +1670,16 @@ transport_close_data(aemp_node *n, const char *id, const char *why)
 		next = c->next;
 		if (c->dc_out && strcmp(c->dc_id, id) == 0) {
 			c->dc_out = 0;
-			transport_close(c, why);
+			ae_transport_close(c, why);
 		}
 	}
 }
 
 struct aemp_conn *
-transport_connect_data(aemp_node *n, const char *addr, const char *nodeid,
+ae_transport_connect_data(aemp_node *n, const char *addr, const char *nodeid,
     const char *id)
 {
-	struct aemp_conn *c = transport_connect(n, addr, nodeid);
+	struct aemp_conn *c = ae_transport_connect(n, addr, nodeid);
 
 	if (c != NULL) {
 		c->dc_id = strdup(id);
@@ -1693,7 +1693,7 @@ transport_connect_data(aemp_node *n, const char *addr, const char *nodeid,
  * stream stays. Our bytes not yet sent get one more try first.
  */
 struct aemp_stream *
-transport_detach(struct aemp_conn *c, struct bytes *in, struct bytes *out)
+ae_transport_detach(struct aemp_conn *c, struct bytes *in, struct bytes *out)
 {
 	aemp_node *n = c->node;
 	struct aemp_stream *s = c->stream;
@@ -1703,10 +1703,10 @@ transport_detach(struct aemp_conn *c, struct bytes *in, struct bytes *out)
 		got = stream_write(s, bytes_ptr(&c->out), c->out.len);
 		if (got <= 0)
 			break;
-		bytes_consume(&c->out, (size_t)got);
+		ae_bytes_consume(&c->out, (size_t)got);
 	}
-	bytes_move(out, &c->out);
-	bytes_move(in, &c->in);
+	ae_bytes_move(out, &c->out);
+	ae_bytes_move(in, &c->in);
 	c->state = CONN_CLOSED;
 	c->dc_out = 0;
 	if (c->prev != NULL)
@@ -1716,7 +1716,7 @@ transport_detach(struct aemp_conn *c, struct bytes *in, struct bytes *out)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	if (c->timer != NULL)
-		ntimer_free(n, c->timer);
+		ae_ntimer_free(n, c->timer);
 	c->timer = NULL;
 	event_free(c->more_ev);
 	event_free(c->flush_ev);
@@ -1726,6 +1726,6 @@ transport_detach(struct aemp_conn *c, struct bytes *in, struct bytes *out)
 	c->more_ev = c->flush_ev = c->pump_ev = c->read_ev = c->write_ev =
 	    NULL;
 	c->stream = NULL;
-	node_free_later(n, conn_free, c);
+	ae_node_free_later(n, conn_free, c);
 	return s;
 }

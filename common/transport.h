@@ -13,26 +13,26 @@ struct bytes;
 struct sockaddr;
 
 /* transport.c */
-int	 transport_listen(aemp_node *, json_t *binds);
-struct aemp_conn *transport_connect(aemp_node *, const char *addr,
+int	 ae_transport_listen(aemp_node *, json_t *binds);
+struct aemp_conn *ae_transport_connect(aemp_node *, const char *addr,
 	    const char *expect);
-void	 transport_close(struct aemp_conn *, const char *why);
-int	 transport_write(struct aemp_conn *, json_t *pkt);
-int	 transport_write_named(struct aemp_conn *, const char *name,
+void	 ae_transport_close(struct aemp_conn *, const char *why);
+int	 ae_transport_write(struct aemp_conn *, json_t *pkt);
+int	 ae_transport_write_named(struct aemp_conn *, const char *name,
 	    size_t len, json_t *msg);
-void	 transport_write_buffer(struct aemp_conn *, struct bytes *);
-void	 transport_queued(struct aemp_conn *, size_t before);
-void	 transport_held_verdict(struct aemp_conn *, int accept);
-void	 transport_free_all(aemp_node *);
+void	 ae_transport_write_buffer(struct aemp_conn *, struct bytes *);
+void	 ae_transport_queued(struct aemp_conn *, size_t before);
+void	 ae_transport_held_verdict(struct aemp_conn *, int accept);
+void	 ae_transport_free_all(aemp_node *);
 /* marks c for upcall.attempt (0: none) */
-void	 transport_set_tag(struct aemp_conn *, int tag);
+void	 ae_transport_set_tag(struct aemp_conn *, int tag);
 /* c's "host:port"; whether TLS was started on it */
-const char *transport_peer(const struct aemp_conn *);
-int	 transport_tls(const struct aemp_conn *);
+const char *ae_transport_peer(const struct aemp_conn *);
+int	 ae_transport_tls(const struct aemp_conn *);
 /* the bytes c has not yet written (aemp_sndf() appends to them) */
-struct bytes *transport_out(struct aemp_conn *);
+struct bytes *ae_transport_out(struct aemp_conn *);
 /* the bytes c read and has not yet parsed */
-size_t	 transport_in_len(const struct aemp_conn *);
+size_t	 ae_transport_in_len(const struct aemp_conn *);
 
 /*
  * transport.c for data connections (dataconn.c): connect with the
@@ -40,29 +40,29 @@ size_t	 transport_in_len(const struct aemp_conn *);
  * handshake finished, with the bytes read behind it (in) and our bytes
  * not yet sent (out), both moved into the caller's buffers.
  */
-struct aemp_conn *transport_connect_data(aemp_node *, const char *addr,
+struct aemp_conn *ae_transport_connect_data(aemp_node *, const char *addr,
 	    const char *nodeid, const char *id);
-struct aemp_stream *transport_detach(struct aemp_conn *, struct bytes *in,
+struct aemp_stream *ae_transport_detach(struct aemp_conn *, struct bytes *in,
 	    struct bytes *out);
-void	 transport_close_data(aemp_node *, const char *id, const char *why);
+void	 ae_transport_close_data(aemp_node *, const char *id, const char *why);
 
 
 /*
  * authfail.c: addresses that failed to authenticate, to slow them down.
- * authfail_delay: seconds to wait before greeting a peer from sa;
- * authfail_waiting: how many from sa's address already wait so;
- * authfail_record: a peer from sa (NULL: not to be slowed down, only
+ * ae_authfail_delay: seconds to wait before greeting a peer from sa;
+ * ae_authfail_waiting: how many from sa's address already wait so;
+ * ae_authfail_record: a peer from sa (NULL: not to be slowed down, only
  * logged) failed (why) or succeeded (why NULL); _fd: the peer of fd (-1:
  * none).
  */
 #define AUTHFAIL_SLOTS	256
 #define AUTHFAIL_WAITING 2
-int	 authfail_waiting(aemp_node *, const struct sockaddr *);
-double	 authfail_delay(aemp_node *, const struct sockaddr *);
-void	 authfail_record(aemp_node *, const struct sockaddr *,
+int	 ae_authfail_waiting(aemp_node *, const struct sockaddr *);
+double	 ae_authfail_delay(aemp_node *, const struct sockaddr *);
+void	 ae_authfail_record(aemp_node *, const struct sockaddr *,
 	    const char *peer, const char *why);
-void	 authfail_record_fd(aemp_node *, int fd, const char *peer,
+void	 ae_authfail_record_fd(aemp_node *, int fd, const char *peer,
 	    const char *why);
-void	 authfail_free(aemp_node *);
+void	 ae_authfail_free(aemp_node *);
 
 #endif

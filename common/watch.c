@@ -13,7 +13,7 @@
 aemp_watch *
 aemp_mon_nodes(aemp_node *n, aemp_nodes_fn cb, void *ud)
 {
-	aemp_watch *w = xcalloc(1, sizeof *w);
+	aemp_watch *w = ae_xcalloc(1, sizeof *w);
 
 	w->nodes_cb = cb;
 	w->ud = ud;
@@ -35,7 +35,7 @@ aemp_watch_cancel(aemp_node *n, aemp_watch *w)
 }
 
 void
-watch_sweep(aemp_watch **head)
+ae_watch_sweep(aemp_watch **head)
 {
 	aemp_watch *w = *head, *next;
 
@@ -55,7 +55,7 @@ watch_sweep(aemp_watch **head)
 }
 
 void
-kernel_nodes_event(aemp_node *n, const char *id, int up, json_t *reason)
+ae_kernel_nodes_event(aemp_node *n, const char *id, int up, json_t *reason)
 {
 	aemp_watch *w;
 
@@ -65,7 +65,7 @@ kernel_nodes_event(aemp_node *n, const char *id, int up, json_t *reason)
 		if (!w->cancelled)
 			w->nodes_cb(n, id, up, reason, w->ud);
 	if (--n->node_watch_depth == 0)
-		watch_sweep(&n->node_watches);
+		ae_watch_sweep(&n->node_watches);
 }
 
 json_t *
@@ -75,7 +75,7 @@ aemp_up_nodes(aemp_node *n)
 	struct dict_entry *e;
 	size_t pos = 0;
 
-	while ((e = dict_next(&n->remotes, &pos)) != NULL) {
+	while ((e = ae_dict_next(&n->remotes, &pos)) != NULL) {
 		struct aemp_remote *r = e->value;
 		if (r->conn != NULL)
 			json_array_append_new(a, json_string(r->id));
@@ -91,7 +91,7 @@ aemp_known_nodes(aemp_node *n)
 	size_t pos = 0;
 
 	json_array_append_new(a, json_string(n->id));
-	while ((e = dict_next(&n->remotes, &pos)) != NULL)
+	while ((e = ae_dict_next(&n->remotes, &pos)) != NULL)
 		json_array_append_new(a, json_string(dict_key(&n->remotes, e)));
 	return a;
 }
@@ -99,7 +99,7 @@ aemp_known_nodes(aemp_node *n)
 int
 aemp_node_is_up(aemp_node *n, const char *id)
 {
-	struct aemp_remote *r = dict_get(&n->remotes, id);
+	struct aemp_remote *r = ae_dict_get(&n->remotes, id);
 
 	return r != NULL && r->conn != NULL;
 }

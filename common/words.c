@@ -43,10 +43,10 @@ word(FILE *f, json_t *v)
 }
 
 char *
-strlist_join(json_t *list, const char *sep, size_t max)
+ae_strlist_join(json_t *list, const char *sep, size_t max)
 {
 	size_t i, len = 0, seplen = strlen(sep);
-	char *s = xstrdup("");
+	char *s = ae_xstrdup("");
 	json_t *v;
 
 	json_array_foreach(list, i, v) {
@@ -54,7 +54,7 @@ strlist_join(json_t *list, const char *sep, size_t max)
 		size_t ilen = item != NULL ? strlen(item) : 0;
 		if (item == NULL || (max > 0 && len + ilen > max))
 			continue;
-		s = xreallocarray(s, len + seplen + ilen + 1, 1);
+		s = ae_xreallocarray(s, len + seplen + ilen + 1, 1);
 		if (len > 0) {
 			memcpy(s + len, sep, seplen);
 			len += seplen;

@@ -11,7 +11,7 @@
 #include "xmalloc.h"
 
 void *
-xmalloc(size_t size)
+ae_xmalloc(size_t size)
 {
 	void *p = malloc(size != 0 ? size : 1);
 
@@ -21,7 +21,7 @@ xmalloc(size_t size)
 }
 
 void *
-xcalloc(size_t nmemb, size_t size)
+ae_xcalloc(size_t nmemb, size_t size)
 {
 	void *p = calloc(nmemb != 0 ? nmemb : 1, size != 0 ? size : 1);
 
@@ -31,7 +31,7 @@ xcalloc(size_t nmemb, size_t size)
 }
 
 void *
-xreallocarray(void *old, size_t nmemb, size_t size)
+ae_xreallocarray(void *old, size_t nmemb, size_t size)
 {
 	void *p;
 
@@ -43,7 +43,7 @@ xreallocarray(void *old, size_t nmemb, size_t size)
 }
 
 char *
-xstrdup(const char *s)
+ae_xstrdup(const char *s)
 {
 	char *p = strdup(s);
 
@@ -53,7 +53,7 @@ xstrdup(const char *s)
 }
 
 char *
-xstrndup(const char *s, size_t n)
+ae_xstrndup(const char *s, size_t n)
 {
 	char *p = strndup(s, n);
 
@@ -63,7 +63,7 @@ xstrndup(const char *s, size_t n)
 }
 
 char *
-xasprintf(const char *fmt, ...)
+ae_xasprintf(const char *fmt, ...)
 {
 	va_list ap;
 	char *s;

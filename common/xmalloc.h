@@ -13,13 +13,13 @@
 
 #include <stddef.h>
 
-void	*xmalloc(size_t);
-void	*xcalloc(size_t nmemb, size_t size);
+void	*ae_xmalloc(size_t);
+void	*ae_xcalloc(size_t nmemb, size_t size);
 /* realloc() of nmemb * size bytes; the product overflowing aborts too. */
-void	*xreallocarray(void *, size_t nmemb, size_t size);
-char	*xstrdup(const char *);
-char	*xstrndup(const char *, size_t);
-char	*xasprintf(const char *fmt, ...)
+void	*ae_xreallocarray(void *, size_t nmemb, size_t size);
+char	*ae_xstrdup(const char *);
+char	*ae_xstrndup(const char *, size_t);
+char	*ae_xasprintf(const char *fmt, ...)
 	    __attribute__((format(printf, 1, 2)));
 
 #endif

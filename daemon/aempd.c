@@ -134,7 +134,7 @@ setup_level(struct aempd *d)
 static int
 parse_args(struct aempd *d, int argc, char **argv)
 {
-	char **rest = xcalloc((size_t)argc + 2, sizeof *rest);
+	char **rest = ae_xcalloc((size_t)argc + 2, sizeof *rest);
 	int i, nrest = 0, first = -1;
 	char *err = NULL;
 
@@ -232,12 +232,12 @@ save_exec(struct aempd *d, int argc, char **argv)
 
 	if (len > 0) {
 		buf[len] = '\0';
-		d->d_exe = xstrdup(buf);
+		d->d_exe = ae_xstrdup(buf);
 	} else
-		d->d_exe = xstrdup(argv[0]);
-	d->d_argv = xcalloc((size_t)argc + 1, sizeof *d->d_argv);
+		d->d_exe = ae_xstrdup(argv[0]);
+	d->d_argv = ae_xcalloc((size_t)argc + 1, sizeof *d->d_argv);
 	for (i = 0; i < argc; i++)
-		d->d_argv[i] = xstrdup(argv[i]);
+		d->d_argv[i] = ae_xstrdup(argv[i]);
 }
 
 /*
@@ -261,7 +261,7 @@ configure(struct aempd *d, char **err)
 	aemp_node *n;
 
 	if (saved != NULL)
-		saved = xstrdup(saved);
+		saved = ae_xstrdup(saved);
 	snprintf(level, sizeof level, "%d", d->d_node_level);
 	setenv("AEMP_WARNLEVEL", level, 1);
 	n = aemp_configure(d->d_base, json_incref(d->d_args), err);

@@ -115,7 +115,7 @@ new_bev(struct event_base *base, void *arg)
 		return NULL;
 	if (h->nbevs == h->capbevs) {
 		h->capbevs = h->capbevs ? 2 * h->capbevs : 64;
-		h->bevs = xreallocarray(h->bevs, h->capbevs, sizeof *h->bevs);
+		h->bevs = ae_xreallocarray(h->bevs, h->capbevs, sizeof *h->bevs);
 	}
 	bufferevent_incref(bev);
 	h->bevs[h->nbevs++] = bev;
@@ -170,7 +170,7 @@ poll_views(aemp_node *n, void *ud)
 	for (i = 0; i < json_array_size(up); i++) {
 		const char *id = json_string_value(json_array_get(up, i));
 		size_t len = strlen(id);
-		struct view_call *c = xcalloc(1, sizeof *c + len + 1);
+		struct view_call *c = ae_xcalloc(1, sizeof *c + len + 1);
 		c->h = h;
 		memcpy(c->node, id, len + 1);
 		c->next = h->calls;
@@ -408,21 +408,21 @@ http_start(struct aempd *d, char **err)
 	    port == NULL || strcmp(host, "*") == 0 || strcmp(port, "*") == 0) {
 		free(host);
 		free(port);
-		*err = xasprintf("status_bind: '%s' is not HOST:PORT (a host "
+		*err = ae_xasprintf("status_bind: '%s' is not HOST:PORT (a host "
 		    "or address and a port number)", bind);
 		return -1;
 	}
 	if (token != NULL && *token == '\0') {
 		free(host);
 		free(port);
-		*err = xstrdup("status_token: empty");
+		*err = ae_xstrdup("status_token: empty");
 		return -1;
 	}
-	h = xcalloc(1, sizeof *h);
+	h = ae_xcalloc(1, sizeof *h);
 	h->node = d->d_node;
 	h->base = d->d_base;
 	h->views = json_object();
-	h->token = token != NULL ? xstrdup(token) : NULL;
+	h->token = token != NULL ? ae_xstrdup(token) : NULL;
 	h->http = evhttp_new(d->d_base);
 	evhttp_set_max_headers_size(h->http, HTTP_MAX_HEADERS);
 	evhttp_set_max_body_size(h->http, HTTP_MAX_BODY);
@@ -438,7 +438,7 @@ http_start(struct aempd *d, char **err)
 	    (ev_uint16_t)atoi(port));
 	d->d_http = h;
 	if (h->sock == NULL) {
-		*err = xasprintf("status_bind: unable to bind %s", bind);
+		*err = ae_xasprintf("status_bind: unable to bind %s", bind);
 		free(host);
 		free(port);
 		http_free(d);

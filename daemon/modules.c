@@ -37,8 +37,8 @@ modules_init(struct modules *ms, char **err)
 	size_t len = 0;
 
 	memset(ms, 0, sizeof *ms);
-	copy = xstrdup(env != NULL && *env != '\0' ? env : DEFAULT_MODULE_PATH);
-	ms->ms_path = xcalloc(1, 1);
+	copy = ae_xstrdup(env != NULL && *env != '\0' ? env : DEFAULT_MODULE_PATH);
+	ms->ms_path = ae_xcalloc(1, 1);
 	for (dir = strtok_r(copy, ":", &save); dir != NULL;
 	    dir = strtok_r(NULL, ":", &save)) {
 		/*
@@ -46,7 +46,7 @@ modules_init(struct modules *ms, char **err)
 		 * once: loading later, or after a restart, finds the same.
 		 */
 		if (dir[0] == '/')
-			abs = xstrdup(dir);
+			abs = ae_xstrdup(dir);
 		else if (getcwd(cwd, sizeof cwd) == NULL ||
 		    asprintf(&abs, "%s/%s", cwd, dir) < 0) {
 			if (asprintf(err, "AEMP_MODULE_PATH: '%s': cannot make "
@@ -56,10 +56,10 @@ modules_init(struct modules *ms, char **err)
 			modules_free(ms);
 			return -1;
 		}
-		ms->ms_dirs = xreallocarray(ms->ms_dirs, ms->ms_ndirs + 1,
+		ms->ms_dirs = ae_xreallocarray(ms->ms_dirs, ms->ms_ndirs + 1,
 		    sizeof *ms->ms_dirs);
 		ms->ms_dirs[ms->ms_ndirs++] = abs;
-		ms->ms_path = xreallocarray(ms->ms_path, len + strlen(abs) + 2, 1);
+		ms->ms_path = ae_xreallocarray(ms->ms_path, len + strlen(abs) + 2, 1);
 		len += (size_t)sprintf(ms->ms_path + len, "%s%s",
 		    len > 0 ? ":" : "", abs);
 	}
@@ -87,7 +87,7 @@ module_file(struct modules *ms, const char *pkg)
 	const char *p;
 	size_t i;
 
-	rel = xmalloc(strlen(pkg) + 4);
+	rel = ae_xmalloc(strlen(pkg) + 4);
 	for (p = pkg, q = rel; *p != '\0'; p++) {
 		if (p[0] == ':' && p[1] == ':') {
 			*q++ = '/';
@@ -97,7 +97,7 @@ module_file(struct modules *ms, const char *pkg)
 	}
 	strcpy(q, ".so");
 	for (i = 0; i < ms->ms_ndirs; i++) {
-		path = xasprintf("%s/%s", ms->ms_dirs[i], rel);
+		path = ae_xasprintf("%s/%s", ms->ms_dirs[i], rel);
 		if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
 			free(rel);
 			return path;
@@ -123,7 +123,7 @@ modules_load(struct modules *ms, aemp_node *n, const char *pkg)
 
 	if (m != NULL)
 		return m->m_handle != NULL ? 0 : -1;
-	if (!pkg_name_valid(pkg, 0)) {
+	if (!ae_pkg_name_valid(pkg, 0)) {
 		aemp_log(n, 2, "invalid module name '%s'", pkg);
 		return -1;
 	}
@@ -132,8 +132,8 @@ modules_load(struct modules *ms, aemp_node *n, const char *pkg)
 		    ms->ms_path);
 		return -1;
 	}
-	m = xcalloc(1, sizeof *m);
-	m->m_name = xstrdup(pkg);
+	m = ae_xcalloc(1, sizeof *m);
+	m->m_name = ae_xstrdup(pkg);
 	m->m_path = path;
 	m->m_next = ms->ms_list;
 	ms->ms_list = m;
@@ -171,10 +171,10 @@ int
 modules_resolve(aemp_node *n, const char *func, void *ud)
 {
 	struct modules *ms = ud;
-	char *pkg = xstrdup(func), *cut, *file;
+	char *pkg = ae_xstrdup(func), *cut, *file;
 	int rc = -1;
 
-	if (!pkg_name_valid(func, 0)) {
+	if (!ae_pkg_name_valid(func, 0)) {
 		free(pkg);
 		return -1;
 	}

@@ -26,7 +26,7 @@ static char *
 describe(json_t *entry)
 {
 	if (json_is_string(entry))
-		return xstrdup(json_string_value(entry));
+		return ae_xstrdup(json_string_value(entry));
 	return json_dumps(entry, JSON_COMPACT | JSON_ENCODE_ANY);
 }
 
@@ -60,7 +60,7 @@ run_entry(struct aempd *d, json_t *entry)
 	aemp_log(n, 7, "starting service %s.", text);
 	free(text);
 	if (name[len - 1] == ':') {
-		char *pkg = xstrndup(name, len - 2);
+		char *pkg = ae_xstrndup(name, len - 2);
 		if (strncmp(name, BUILTIN_PREFIX, strlen(BUILTIN_PREFIX)) == 0)
 			aemp_log(n, 8, "%s is built in.", pkg);
 		else

@@ -53,7 +53,7 @@ static const char *const aemp_key_names[NKEYS + 1] = {
 
 /* Sets *err (when err is not NULL) to a formatted, malloc()ed message. */
 void
-store_seterr(char **err, const char *fmt, ...)
+ae_store_seterr(char **err, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -106,13 +106,13 @@ aemp_json_arg(const char *key, const char *arg, char **err)
 		if (!aemp_key_quotable(key) &&
 		    (near = strstr(je.text, " near ")) != NULL)
 			*near = '\0';
-		store_seterr(err, "%s%sinvalid JSON argument at line %d, column %d, "
+		ae_store_seterr(err, "%s%sinvalid JSON argument at line %d, column %d, "
 		    "position %d: %s", key ? key : "", key ? ": " : "",
 		    je.line, je.column, je.position, je.text);
 		return NULL;
 	}
 	if ((v = json_string(arg)) == NULL)
-		store_seterr(err, "%s%sargument is not valid UTF-8", key ? key : "",
+		ae_store_seterr(err, "%s%sargument is not valid UTF-8", key ? key : "",
 		    key ? ": " : "");
 	return v;
 }
@@ -130,7 +130,7 @@ split_list(const char *key, const char *s, char **err)
 			q = p + strlen(p);
 		if (q > p) {
 			if ((e = json_stringn(p, q - p)) == NULL) {
-				store_seterr(err, "%s: argument is not valid UTF-8",
+				ae_store_seterr(err, "%s: argument is not valid UTF-8",
 				    key);
 				json_decref(a);
 				return NULL;
@@ -185,12 +185,12 @@ parse_number(const char *key, const char *s, char **err)
 	if (errno != 0 || !isfinite(d))
 		goto bad;
 	if (d < 0) {
-		store_seterr(err, "%s: '%s' is negative", key, s);
+		ae_store_seterr(err, "%s: '%s' is negative", key, s);
 		return NULL;
 	}
 	return json_real(d);
 bad:
-	store_seterr(err, "%s: '%s' is not a number", key, s);
+	ae_store_seterr(err, "%s: '%s' is not a number", key, s);
 	return NULL;
 }
 
@@ -209,13 +209,13 @@ plain_value(const char *key, int type, const char *s, char **err)
 			return json_true();
 		if (strcmp(s, "0") == 0 || strcmp(s, "false") == 0)
 			return json_false();
-		store_seterr(err, "%s: '%s' is not a boolean (0, 1, true or false)",
+		ae_store_seterr(err, "%s: '%s' is not a boolean (0, 1, true or false)",
 		    key, s);
 		return NULL;
 	default:
 		if (*s == '\0' && (strcmp(key, "parent") == 0 ||
 		    strcmp(key, "profile") == 0)) {
-			store_seterr(err, "%s: empty profile name", key);
+			ae_store_seterr(err, "%s: empty profile name", key);
 			return NULL;
 		}
 		return json_string(s);
@@ -244,7 +244,7 @@ aemp_service_valid(json_t *entry)
 	size_t len = name != NULL ? strlen(name) : 0;
 
 	/* a function with arguments cannot be a module ("Pkg::") */
-	return name != NULL && pkg_name_valid(name, 1) &&
+	return name != NULL && ae_pkg_name_valid(name, 1) &&
 	    !(json_is_array(entry) && name[len - 1] == ':') &&
 	    strchr(name, ':') != NULL &&
 	    strcmp(name, "AnyEvent::MP::_spawn") != 0;
@@ -290,7 +290,7 @@ check_item(const char *key, json_t *v, char **err)
 		if (aemp_service_valid(v))
 			return 0;
 		text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-		store_seterr(err, "services: %s is not a service (Pkg:: to load "
+		ae_store_seterr(err, "services: %s is not a service (Pkg:: to load "
 		    "a module, Pkg::func or [\"Pkg::func\", args...] to call a "
 		    "function; names are parts of A-Z a-z 0-9 _ joined by ::)",
 		    text ? text : "?");
@@ -300,25 +300,25 @@ check_item(const char *key, json_t *v, char **err)
 	if (s == NULL)
 		return 0;	/* the caller says it must be a string */
 	if (strcmp(key, "seeds") == 0 && !aemp_seed_valid(s)) {
-		store_seterr(err, "seeds: '%s' is not a seed address (HOST:PORT, "
+		ae_store_seterr(err, "seeds: '%s' is not a seed address (HOST:PORT, "
 		    "[IPv6]:PORT or PORT, with a port of 1 to 65535)", s);
 		return -1;
 	}
 	if (strcmp(key, "binds") == 0 && !aemp_bind_valid(s)) {
-		store_seterr(err, "binds: '%s' is not a bind address (HOST:PORT, "
+		ae_store_seterr(err, "binds: '%s' is not a bind address (HOST:PORT, "
 		    "[IPv6]:PORT, *:PORT, HOST, * or PORT; a port of 0 to 65535 "
 		    "or *)", s);
 		return -1;
 	}
 	if ((strcmp(key, "auth_offer") == 0 ||
 	    strcmp(key, "auth_accept") == 0) && !in_set(auth_methods, s)) {
-		store_seterr(err, "%s: '%s' is not an authentication method "
+		ae_store_seterr(err, "%s: '%s' is not an authentication method "
 		    "(tls_md6_64_256, hmac_md6_64_256, tls_anon, cleartext)",
 		    key, s);
 		return -1;
 	}
 	if (strcmp(key, "framing_format") == 0 && !in_set(framings, s)) {
-		store_seterr(err, "framing_format: '%s' is not a framing format "
+		ae_store_seterr(err, "framing_format: '%s' is not a framing format "
 		    "(json, storable)", s);
 		return -1;
 	}
@@ -343,7 +343,7 @@ check_value(const char *key, int type, json_t *v, char **err)
 			json_array_foreach(v, i, e)
 				if (strcmp(json_string_value(e), "json") == 0)
 					return 0;
-			store_seterr(err, "framing_format: json, the only format "
+			ae_store_seterr(err, "framing_format: json, the only format "
 			    "aemp speaks, is not in the list");
 			return -1;
 		}
@@ -351,13 +351,13 @@ check_value(const char *key, int type, json_t *v, char **err)
 	case AEMP_KEY_NUMBER:
 		d = json_number_value(v);
 		if (d <= 0) {
-			store_seterr(err, "%s: %g is not greater than 0", key, d);
+			ae_store_seterr(err, "%s: %g is not greater than 0", key, d);
 			return -1;
 		}
 		if ((strcmp(key, "max_packet") == 0 ||
 		    strcmp(key, "max_queue") == 0) && (d != floor(d) ||
 		    d > 9007199254740992.0)) {
-			store_seterr(err, "%s: %g is not a whole number of bytes",
+			ae_store_seterr(err, "%s: %g is not a whole number of bytes",
 			    key, d);
 			return -1;
 		}
@@ -365,7 +365,7 @@ check_value(const char *key, int type, json_t *v, char **err)
 	case AEMP_KEY_STRING:
 		if (strcmp(key, "nodeid") == 0 &&
 		    !aemp_nodeid_valid(json_string_value(v))) {
-			store_seterr(err, "nodeid: '%s' is not a node ID (empty, "
+			ae_store_seterr(err, "nodeid: '%s' is not a node ID (empty, "
 			    "or contains '#', ';' or control characters)",
 			    json_string_value(v));
 			return -1;
@@ -398,18 +398,18 @@ config_check(const char *key, json_t *value, char **err)
 	json_t *e;
 
 	if (type < 0) {
-		store_seterr(err, "unknown configuration key '%s'", key);
+		ae_store_seterr(err, "unknown configuration key '%s'", key);
 		return NULL;
 	}
 	if (value == NULL) {
-		store_seterr(err, "%s: missing value", key);
+		ae_store_seterr(err, "%s: missing value", key);
 		return NULL;
 	}
 	if (json_is_string(value))
 		return plain_value(key, type, json_string_value(value), err);
 	switch (type) {
 	case AEMP_KEY_STRING:
-		store_seterr(err, "%s: must be a string", key);
+		ae_store_seterr(err, "%s: must be a string", key);
 		return NULL;
 	case AEMP_KEY_LIST:
 	case AEMP_KEY_SERVICES:
@@ -418,7 +418,7 @@ config_check(const char *key, json_t *value, char **err)
 		json_array_foreach(value, i, e) {
 			if (valid_item(type, e))
 				continue;
-			store_seterr(err, type == AEMP_KEY_LIST ?
+			ae_store_seterr(err, type == AEMP_KEY_LIST ?
 			    "%s: element %zu is not a string" :
 			    "%s: element %zu is neither a string nor an array "
 			    "starting with a function name", key, i);
@@ -430,7 +430,7 @@ config_check(const char *key, json_t *value, char **err)
 		    !isfinite(json_number_value(value)))
 			break;
 		if (json_number_value(value) < 0) {
-			store_seterr(err, "%s: must not be negative", key);
+			ae_store_seterr(err, "%s: must not be negative", key);
 			return NULL;
 		}
 		return json_copy(value);
@@ -441,10 +441,10 @@ config_check(const char *key, json_t *value, char **err)
 		if (json_is_integer(value) && (json_integer_value(value) == 0 ||
 		    json_integer_value(value) == 1))
 			return json_boolean(json_integer_value(value));
-		store_seterr(err, "%s: must be a boolean (0, 1, true or false)", key);
+		ae_store_seterr(err, "%s: must be a boolean (0, 1, true or false)", key);
 		return NULL;
 	}
-	store_seterr(err, "%s: must be %s", key, type == AEMP_KEY_NUMBER ?
+	ae_store_seterr(err, "%s: must be %s", key, type == AEMP_KEY_NUMBER ?
 	    "a number" : "a list");
 	return NULL;
 }
@@ -455,7 +455,7 @@ aemp_config_value(const char *key, const char *arg, char **err)
 	json_t *v, *r;
 
 	if (aemp_key_type(key) < 0) {
-		store_seterr(err, "unknown configuration key '%s'", key);
+		ae_store_seterr(err, "unknown configuration key '%s'", key);
 		return NULL;
 	}
 	if ((v = aemp_json_arg(key, arg, err)) == NULL)
@@ -472,13 +472,13 @@ aemp_config_item(const char *key, const char *arg, char **err)
 	json_t *v;
 
 	if (type != AEMP_KEY_LIST && type != AEMP_KEY_SERVICES) {
-		store_seterr(err, "%s: not a list", key);
+		ae_store_seterr(err, "%s: not a list", key);
 		return NULL;
 	}
 	if ((v = aemp_json_arg(key, arg, err)) == NULL)
 		return NULL;
 	if (!valid_item(type, v)) {
-		store_seterr(err, type == AEMP_KEY_LIST ?
+		ae_store_seterr(err, type == AEMP_KEY_LIST ?
 		    "%s: an element must be a string" :
 		    "%s: a service must be a string or an array starting with "
 		    "a function name", key);
@@ -498,10 +498,10 @@ aemp_config_odd_start(int argc, char *const *argv, char **err)
 	if (argc % 2 == 0 || aemp_key_type(argv[0]) < 0)
 		return 0;
 	if (argc == 1)
-		store_seterr(err, "%s has no value (to run a profile of that "
+		ae_store_seterr(err, "%s has no value (to run a profile of that "
 		    "name: --profile %s)", argv[0], argv[0]);
 	else
-		store_seterr(err, "%s has no value", argv[argc - 1]);
+		ae_store_seterr(err, "%s has no value", argv[argc - 1]);
 	return -1;
 }
 
@@ -513,11 +513,11 @@ aemp_config_args(int argc, char **argv, char **err)
 
 	for (i = 0; i < argc; i += 2) {
 		if (aemp_key_type(argv[i]) < 0) {
-			store_seterr(err, "unknown configuration key '%s'", argv[i]);
+			ae_store_seterr(err, "unknown configuration key '%s'", argv[i]);
 			goto fail;
 		}
 		if (i + 1 >= argc) {
-			store_seterr(err, "%s: missing value", argv[i]);
+			ae_store_seterr(err, "%s: missing value", argv[i]);
 			goto fail;
 		}
 		if ((v = aemp_config_value(argv[i], argv[i + 1], err)) == NULL)

@@ -23,10 +23,10 @@ aemp_default_profile(void)
 	struct utsname u;
 
 	if (env != NULL && *env != '\0')
-		return xstrdup(env);
+		return ae_xstrdup(env);
 	if (uname(&u) != 0)
-		return xstrdup("localhost");
-	return xstrdup(u.nodename);
+		return ae_xstrdup("localhost");
+	return ae_xstrdup(u.nodename);
 }
 
 /* Later layers win: copy every key of the store's profile name over res. */
@@ -52,17 +52,17 @@ aemp_store_effective_in(aemp_store *st, const char *profile, json_t *args,
 
 	p = args != NULL ? json_object_get(args, "profile") : NULL;
 	if (profile != NULL)
-		name = xstrdup(profile);
+		name = ae_xstrdup(profile);
 	else if (json_is_string(p))
-		name = xstrdup(json_string_value(p));
+		name = ae_xstrdup(json_string_value(p));
 	else
 		name = aemp_default_profile();
 	if (name == NULL) {
-		store_seterr(err, "out of memory");
+		ae_store_seterr(err, "out of memory");
 		return NULL;
 	}
 	if (*name == '\0') {
-		store_seterr(err, "empty profile name");
+		ae_store_seterr(err, "empty profile name");
 		goto fail;
 	}
 	res = aemp_config_defaults();

@@ -93,7 +93,7 @@ dberr(aemp_store *st, char **err)
 {
 	int code = sqlite3_errcode(st->st_db);
 
-	store_seterr(err, "%s: %s%s", st->st_path, sqlite3_errmsg(st->st_db),
+	ae_store_seterr(err, "%s: %s%s", st->st_path, sqlite3_errmsg(st->st_db),
 	    code == SQLITE_NOTADB || code == SQLITE_CORRUPT ?
 	    " (not a readable aemp profile store; left as it is)" :
 	    code == SQLITE_BUSY ? " (another writer held it for 10 s)" : "");
@@ -117,7 +117,7 @@ aemp_store_path(char **err)
 		if (home == NULL || *home == '\0') {
 			if (getpwuid_r(getuid(), &pw, buf, sizeof buf,
 			    &pwp) != 0 || pwp == NULL) {
-				store_seterr(err, "no home directory to keep the "
+				ae_store_seterr(err, "no home directory to keep the "
 				    "profile store in: set AEMP_RC");
 				return NULL;
 			}
@@ -127,7 +127,7 @@ aemp_store_path(char **err)
 			path = NULL;
 	}
 	if (path == NULL)
-		store_seterr(err, "out of memory");
+		ae_store_seterr(err, "out of memory");
 	return path;
 }
 
@@ -138,13 +138,13 @@ make_dirs(const char *path, char **err)
 	char *dir = strdup(path), *p;
 
 	if (dir == NULL) {
-		store_seterr(err, "out of memory");
+		ae_store_seterr(err, "out of memory");
 		return -1;
 	}
 	for (p = dir + 1; (p = strchr(p, '/')) != NULL; p++) {
 		*p = '\0';
 		if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-			store_seterr(err, "%s: %s", dir, strerror(errno));
+			ae_store_seterr(err, "%s: %s", dir, strerror(errno));
 			free(dir);
 			return -1;
 		}
@@ -171,7 +171,7 @@ check_file(const char *path, int mode, char **err)
 		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (fd >= 0) {
 			if (fchmod(fd, 0600) != 0) {
-				store_seterr(err, "%s: %s", path, strerror(errno));
+				ae_store_seterr(err, "%s: %s", path, strerror(errno));
 				close(fd);
 				return -1;
 			}
@@ -179,7 +179,7 @@ check_file(const char *path, int mode, char **err)
 			return 0;
 		}
 		if (errno != EEXIST) {
-			store_seterr(err, "%s: %s", path, strerror(errno));
+			ae_store_seterr(err, "%s: %s", path, strerror(errno));
 			return -1;
 		}
 	}
@@ -188,11 +188,11 @@ check_file(const char *path, int mode, char **err)
 	if (fd < 0) {
 		if (errno == ENOENT && mode == AEMP_STORE_READ)
 			return 1;
-		store_seterr(err, "%s: %s", path, strerror(errno));
+		ae_store_seterr(err, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-		store_seterr(err, "%s: not a regular file", path);
+		ae_store_seterr(err, "%s: not a regular file", path);
 		close(fd);
 		return -1;
 	}
@@ -251,7 +251,7 @@ check_integrity(aemp_store *st, char **err)
 		if (r != NULL && strcmp(r, "ok") == 0)
 			ok = 0;
 		else
-			store_seterr(err, "%s: database is corrupt (%s); left as "
+			ae_store_seterr(err, "%s: database is corrupt (%s); left as "
 			    "it is", st->st_path, r ? r : "?");
 	} else
 		dberr(st, err);
@@ -277,12 +277,12 @@ check_schema(aemp_store *st, int *empty, char **err)
 		return -1;
 	if ((appid != 0 && appid != STORE_APPID) ||
 	    (version == 0 && objects != 0)) {
-		store_seterr(err, "%s: not an aemp profile store (an SQLite database "
+		ae_store_seterr(err, "%s: not an aemp profile store (an SQLite database "
 		    "of another program)", st->st_path);
 		return -1;
 	}
 	if (version > AEMP_STORE_VERSION) {
-		store_seterr(err, "%s: written by a newer aemp (schema version %lld, "
+		ae_store_seterr(err, "%s: written by a newer aemp (schema version %lld, "
 		    "this aemp knows up to %d)", st->st_path, version,
 		    AEMP_STORE_VERSION);
 		return -1;
@@ -299,7 +299,7 @@ check_schema(aemp_store *st, int *empty, char **err)
 			*empty = 1;
 			return 0;
 		}
-		store_seterr(err, "%s: schema version %lld is too old to read; any "
+		ae_store_seterr(err, "%s: schema version %lld is too old to read; any "
 		    "writing aemp command upgrades it", st->st_path, version);
 		return -1;
 	}
@@ -391,7 +391,7 @@ copy_file(int from, const char *to, char **err)
 	int fd;
 
 	if ((fd = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
-		store_seterr(err, "%s: %s", to, strerror(errno));
+		ae_store_seterr(err, "%s: %s", to, strerror(errno));
 		return -1;
 	}
 	while ((got = read(from, buf, sizeof buf)) > 0)
@@ -400,7 +400,7 @@ copy_file(int from, const char *to, char **err)
 			break;
 		}
 	if (got < 0)
-		store_seterr(err, "%s: %s", to, strerror(errno));
+		ae_store_seterr(err, "%s: %s", to, strerror(errno));
 	explicit_bzero(buf, sizeof buf);
 	close(fd);
 	return got < 0 ? -1 : 0;
@@ -424,11 +424,11 @@ copy_store(aemp_store *st, char **copy, char **err)
 	if (tmp == NULL || *tmp != '/')
 		tmp = "/tmp";
 	if (jfile == NULL || asprintf(&dir, "%s/aemp-store-XXXXXX", tmp) < 0) {
-		store_seterr(err, "out of memory");
+		ae_store_seterr(err, "out of memory");
 		goto out;
 	}
 	if (mkdtemp(dir) == NULL) {
-		store_seterr(err, "%s: hot journal, and no private directory to "
+		ae_store_seterr(err, "%s: hot journal, and no private directory to "
 		    "roll it back in: %s", st->st_path, strerror(errno));
 		free(dir);
 		dir = NULL;
@@ -437,17 +437,17 @@ copy_store(aemp_store *st, char **copy, char **err)
 	st->st_copy = dir;
 	if (asprintf(copy, "%s/aemp.db", dir) < 0 ||
 	    asprintf(&cj, "%s/aemp.db-journal", dir) < 0) {
-		store_seterr(err, "out of memory");
+		ae_store_seterr(err, "out of memory");
 		goto out;
 	}
 	if ((db = open(st->st_path, O_RDONLY | O_CLOEXEC)) < 0) {
-		store_seterr(err, "%s: %s", st->st_path, strerror(errno));
+		ae_store_seterr(err, "%s: %s", st->st_path, strerror(errno));
 		goto out;
 	}
 	for (tries = 0; fcntl(db, F_SETLK, &lk) != 0; tries++) {
 		if ((errno != EACCES && errno != EAGAIN) ||
 		    tries * 10 >= STORE_BUSY_MS) {
-			store_seterr(err, "%s: cannot lock it for reading: %s",
+			ae_store_seterr(err, "%s: cannot lock it for reading: %s",
 			    st->st_path, strerror(errno));
 			goto out;
 		}
@@ -455,7 +455,7 @@ copy_store(aemp_store *st, char **copy, char **err)
 	}
 	/* The journal may be gone (rolled back meanwhile): then no copy. */
 	if ((j = open(jfile, O_RDONLY | O_CLOEXEC)) < 0 && errno != ENOENT) {
-		store_seterr(err, "%s: a writer was killed mid-commit, and its "
+		ae_store_seterr(err, "%s: a writer was killed mid-commit, and its "
 		    "journal cannot be read to undo that: %s (any writing aemp "
 		    "command by its owner repairs it)", jfile, strerror(errno));
 		goto out;
@@ -500,7 +500,7 @@ aemp_store_open(const char *path, int mode, char **err)
 	char *copy = NULL;
 
 	if ((st = calloc(1, sizeof *st)) == NULL) {
-		store_seterr(err, "out of memory");
+		ae_store_seterr(err, "out of memory");
 		return NULL;
 	}
 	st->st_mode = mode;
@@ -596,7 +596,7 @@ static int
 row_name(const char *name, const char **row, char **err)
 {
 	if (name != NULL && *name == '\0') {
-		store_seterr(err, "empty profile name");
+		ae_store_seterr(err, "empty profile name");
 		return -1;
 	}
 	*row = name != NULL ? name : "";
@@ -608,7 +608,7 @@ check_writable(aemp_store *st, char **err)
 {
 	if (st->st_mode == AEMP_STORE_WRITE && st->st_txn)
 		return 0;
-	store_seterr(err, "%s: the store is not open for writing", st->st_path);
+	ae_store_seterr(err, "%s: the store is not open for writing", st->st_path);
 	return -1;
 }
 
@@ -709,7 +709,7 @@ int
 aemp_store_del_profile(aemp_store *st, const char *name, char **err)
 {
 	if (name == NULL || *name == '\0') {
-		store_seterr(err, "empty profile name");
+		ae_store_seterr(err, "empty profile name");
 		return -1;
 	}
 	if (check_writable(st, err) != 0)
@@ -742,7 +742,7 @@ aemp_store_get(aemp_store *st, const char *name, char **err)
 		v = json_loads((const char *)sqlite3_column_text(s, 1),
 		    JSON_DECODE_ANY, NULL);
 		if (key == NULL || v == NULL) {
-			store_seterr(err, "%s: the stored value of %s in %s%s is "
+			ae_store_seterr(err, "%s: the stored value of %s in %s%s is "
 			    "not JSON", st->st_path, key ? key : "?",
 			    name ? "profile " : "the global configuration",
 			    name ? name : "");
@@ -775,11 +775,11 @@ get_parent(aemp_store *st, const char *name, int *failed, char **err)
 	}
 	p = json_object_get(o, "parent");
 	if (p != NULL && !json_is_string(p)) {
-		store_seterr(err, "%s: profile %s: parent is not a string",
+		ae_store_seterr(err, "%s: profile %s: parent is not a string",
 		    st->st_path, name);
 		*failed = 1;
 	} else if (p != NULL && json_string_length(p) > 0)
-		parent = xstrdup(json_string_value(p));
+		parent = ae_xstrdup(json_string_value(p));
 	json_decref(o);
 	return parent;
 }
@@ -795,7 +795,7 @@ cycle_error(json_t *chain, size_t from, char **err)
 		len += json_string_length(json_array_get(chain, i)) + 4;
 	len += json_string_length(json_array_get(chain, from));
 	if ((msg = malloc(len)) == NULL) {
-		store_seterr(err, "profile parent cycle");
+		ae_store_seterr(err, "profile parent cycle");
 		return;
 	}
 	p = msg + sprintf(msg, "profile parent cycle: ");
@@ -830,12 +830,12 @@ aemp_store_chain(aemp_store *st, const char *name, char **err)
 	int failed;
 
 	if (name == NULL || *name == '\0') {
-		store_seterr(err, "empty profile name");
+		ae_store_seterr(err, "empty profile name");
 		return NULL;
 	}
 	chain = json_array();
 	json_array_append_new(chain, json_string(name));
-	cur = xstrdup(name);
+	cur = ae_xstrdup(name);
 	for (;;) {
 		parent = get_parent(st, cur, &failed, err);
 		free(cur);
@@ -894,14 +894,14 @@ aemp_store_set(aemp_store *st, const char *name, const char *key,
 	if (row_name(name, &row, err) != 0 || check_writable(st, err) != 0)
 		return -1;
 	if (strcmp(key, "profile") == 0) {
-		store_seterr(err, "profile: not a key a profile can store");
+		ae_store_seterr(err, "profile: not a key a profile can store");
 		return -1;
 	}
 	if ((v = aemp_config_check(key, value, err)) == NULL)
 		return -1;
 	if (strcmp(key, "parent") == 0) {
 		if (name == NULL) {
-			store_seterr(err, "the global default configuration cannot "
+			ae_store_seterr(err, "the global default configuration cannot "
 			    "have a parent");
 			json_decref(v);
 			return -1;
@@ -917,7 +917,7 @@ aemp_store_set(aemp_store *st, const char *name, const char *key,
 	    JSON_REAL_PRECISION(17));
 	json_decref(v);
 	if (text == NULL) {
-		store_seterr(err, "out of memory");
+		ae_store_seterr(err, "out of memory");
 		return -1;
 	}
 	rc = aemp_store_add_profile(st, name, err);

@@ -5,7 +5,7 @@
 #ifndef AEMP_STORE_INT_H
 #define AEMP_STORE_INT_H
 
-void	 store_seterr(char **err, const char *fmt, ...)
+void	 ae_store_seterr(char **err, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -491,7 +491,7 @@ START_TEST(target_timeout)
 	ck_assert_str_eq(r, "[\"AnyEvent::MP::DataConn\",null]");
 	free(r);
 	json_decref(d.reason);
-	ck_assert_uint_eq(dataconn_pending(nb), 0);
+	ck_assert_uint_eq(ae_dataconn_pending(nb), 0);
 	net_down();
 }
 END_TEST
@@ -659,11 +659,11 @@ START_TEST(wrong_secret)
 	    "AnyEvent::MP::DataConn::_expect", "9@A",
 	    aemp_port(na, NULL, NULL), 5, "Test::sink"));
 	tn_run_for(base, 0.2);
-	ck_assert_uint_eq(dataconn_pending(nb), 1);
+	ck_assert_uint_eq(ae_dataconn_pending(nb), 1);
 	ck_assert_int_eq(raw_dataconn("9@A", "wrong", "", &auth), 1);
 	ck_assert(tn_log_has(&log, "shared secret mismatch"));
 	ck_assert_int_eq(eb.count, 0);
-	ck_assert_uint_eq(dataconn_pending(nb), 1);	/* still waiting */
+	ck_assert_uint_eq(ae_dataconn_pending(nb), 1);	/* still waiting */
 	still_connected();
 	net_down();
 	free(log.text);
@@ -692,7 +692,7 @@ START_TEST(id_from_another_node)
 	ck_assert_int_eq(auth, 1);
 	ck_assert_ptr_null(bev);
 	ck_assert_int_eq(eb.count, 0);
-	ck_assert_uint_eq(dataconn_pending(nb), 1);	/* A may still come */
+	ck_assert_uint_eq(ae_dataconn_pending(nb), 1);	/* A may still come */
 	still_connected();
 	net_down();
 }
@@ -786,8 +786,8 @@ START_TEST(thousand)
 		transfer(i % 2 ? nb : na, i % 2 ? na : nb, 1024, 20);
 	tn_run_for(base, 0.5);
 	ck_assert_int_eq(fd_count(), fds);
-	ck_assert_uint_eq(dataconn_pending(na), 0);
-	ck_assert_uint_eq(dataconn_pending(nb), 0);
+	ck_assert_uint_eq(ae_dataconn_pending(na), 0);
+	ck_assert_uint_eq(ae_dataconn_pending(nb), 0);
 	ck_assert_int_eq(conn_count(na), 1);
 	ck_assert_int_eq(conn_count(nb), 1);
 	/* ports and monitors are the test's; a leak per connection is more */

@@ -724,9 +724,9 @@ START_TEST(find_after_connection_loss)
 	ck_assert(wait_for(is_up, a, "beta", 1, 5));
 	tn_run_for(base, 0.2);
 	/* only the alpha-beta connection breaks */
-	r = remote_get(a, "beta", 0);
+	r = ae_remote_get(a, "beta", 0);
 	ck_assert_ptr_nonnull(r);
-	transport_close(r->conn, "test: cable cut");
+	ae_transport_close(r->conn, "test: cable cut");
 	t0 = test_now();
 	ck_assert(!aemp_node_is_up(a, "beta"));
 	/* alpha asks its master, the seed, which still knows beta */

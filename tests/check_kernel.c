@@ -507,15 +507,15 @@ START_TEST(node_request_table_rows_answer)
 	int spawned = 0, died = 0;
 	size_t i, rows = 0;
 
-	for (r = node_requests; r->name != NULL; r++, rows++) {
+	for (r = ae_node_requests; r->name != NULL; r++, rows++) {
 		for (i = 0; covered[i] != NULL; i++)
 			if (strcmp(covered[i], r->name) == 0)
 				break;
 		ck_assert_msg(covered[i] != NULL, "row %s has no case", r->name);
-		ck_assert_ptr_eq(node_request_find(r->name), r);
+		ck_assert_ptr_eq(ae_node_request_find(r->name), r);
 	}
 	ck_assert_uint_eq(rows, sizeof covered / sizeof *covered - 1);
-	ck_assert_ptr_null(node_request_find("no_such_request"));
+	ck_assert_ptr_null(ae_node_request_find("no_such_request"));
 	tn_log_capture(n, &log);
 
 	/* requests with a reply: [TAG, PORT, leading...] */
@@ -600,7 +600,7 @@ START_TEST(node_request_table_min_args)
 	const struct node_request *r;
 	int checked = 0;
 
-	for (r = node_requests; r->name != NULL; r++) {
+	for (r = ae_node_requests; r->name != NULL; r++) {
 		aemp_node *n;
 		struct tn_log log = { 0 };
 		struct box b = { 0 };

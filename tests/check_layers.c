@@ -100,7 +100,7 @@ static const struct {
 } allowed[] = {
 	{ "conn.h", "remote.h", "the handshake reads the node's record (its "
 	    "connection, a held challenger) and counts its traffic" },
-	{ "transport.c", "remote_get", "a finished handshake makes the "
+	{ "transport.c", "ae_remote_get", "a finished handshake makes the "
 	    "record of the node it named" },
 	{ "remote.c", "kernel.h", "remote->lmon and rmon hold the kernel's "
 	    "monitors: their dict keys (mon_list_key, mon_other_key)" },
@@ -378,16 +378,16 @@ START_TEST(checker_sees_violations)
 		{ "stream_tcp.c", "#include \"kernel.h\"\n", 1 },
 		{ "transport.c", "x(void) { global_seed_result(n, c); }\n", 1 },
 		{ "transport.c", "x(void) { ae_kernel_deliver(n); }\n", 1 },
-		{ "remote.c", "x(void) { kernel_nodes_event(n, 1); }\n", 1 },
+		{ "remote.c", "x(void) { ae_kernel_nodes_event(n, 1); }\n", 1 },
 		{ "stats.c", "#include \"conn.h\"\n", 1 },
 		{ "newfile.c", "", 1 },
 		/* what is allowed, or not a call */
 		{ "transport.c", "x(void) { n->upcall.up(r, c); "
-		    "/* global_x() */ s = \"kernel_y(\"; remote_get(n); }\n",
+		    "/* global_x() */ s = \"kernel_y(\"; ae_remote_get(n); }\n",
 		    0 },
 		{ "transport.c", "x(void) { ae_remote_get(n); }\n", 0 },
 		{ "global.c", "#include \"global.h\"\n#include \"kernel.h\"\n"
-		    "x(void) { kernel_deliver(n); transport_close(c); }\n", 0 },
+		    "x(void) { ae_kernel_deliver(n); ae_transport_close(c); }\n", 0 },
 	};
 	size_t i;
 

@@ -20,20 +20,20 @@ START_TEST(pkg_names)
 	const char *const *p;
 
 	for (p = good; *p != NULL; p++) {
-		ck_assert_msg(pkg_name_valid(*p, 0), "%s rejected", *p);
-		ck_assert_msg(pkg_name_valid(*p, 1), "%s rejected", *p);
+		ck_assert_msg(ae_pkg_name_valid(*p, 0), "%s rejected", *p);
+		ck_assert_msg(ae_pkg_name_valid(*p, 1), "%s rejected", *p);
 	}
 	for (p = bad; *p != NULL; p++)
-		ck_assert_msg(!pkg_name_valid(*p, 0), "'%s' accepted", *p);
+		ck_assert_msg(!ae_pkg_name_valid(*p, 0), "'%s' accepted", *p);
 	/* a package with its trailing "::" only where that is asked for */
-	ck_assert(pkg_name_valid("Pkg::", 1));
-	ck_assert(pkg_name_valid("A::B::", 1));
-	ck_assert(pkg_name_valid("P::", 1));
-	ck_assert(!pkg_name_valid("::", 1));
-	ck_assert(!pkg_name_valid(":::", 1));
-	ck_assert(!pkg_name_valid("Pkg:", 1));
-	ck_assert(!pkg_name_valid("Pkg:::", 1));
-	ck_assert(!pkg_name_valid("../Pkg::", 1));
+	ck_assert(ae_pkg_name_valid("Pkg::", 1));
+	ck_assert(ae_pkg_name_valid("A::B::", 1));
+	ck_assert(ae_pkg_name_valid("P::", 1));
+	ck_assert(!ae_pkg_name_valid("::", 1));
+	ck_assert(!ae_pkg_name_valid(":::", 1));
+	ck_assert(!ae_pkg_name_valid("Pkg:", 1));
+	ck_assert(!ae_pkg_name_valid("Pkg:::", 1));
+	ck_assert(!ae_pkg_name_valid("../Pkg::", 1));
 }
 END_TEST
 
@@ -59,15 +59,15 @@ START_TEST(strlist_joins)
 	json_t *l = json_pack("[s i s n s s]", "a", 5, "bc", "", "d");
 	char *s;
 
-	s = strlist_join(l, ",", 0);
+	s = ae_strlist_join(l, ",", 0);
 	ck_assert_str_eq(s, "a,bc,,d");
 	free(s);
-	s = strlist_join(l, " ", 3);	/* past 3 bytes: "" and "d" left out */
+	s = ae_strlist_join(l, " ", 3);	/* past 3 bytes: "" and "d" left out */
 	ck_assert_str_eq(s, "a bc");
 	free(s);
 	json_decref(l);
 	l = json_array();
-	s = strlist_join(l, ",", 0);
+	s = ae_strlist_join(l, ",", 0);
 	ck_assert_str_eq(s, "");
 	free(s);
 	json_decref(l);

@@ -900,7 +900,7 @@ cpeer(const char *addr, const char *target, enum cpeer_mode mode)
 		_exit(11);
 	while (lfs < 2 && read(fd, g, 1) == 1)
 		lfs += g[0] == '\n';
-	if ((ctx = tls_ctx_new(pems[SELF1], strlen(pems[SELF1]), &err)) ==
+	if ((ctx = ae_tls_ctx_new(pems[SELF1], strlen(pems[SELF1]), &err)) ==
 	    NULL)
 		_exit(12);
 	if (mode == RENEGOTIATE) {
@@ -1036,7 +1036,7 @@ START_TEST(peer_closing_mid_write_does_not_kill)
 			_exit(2);
 		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
 			_exit(3);
-		s = stream_tcp_new(sv[0], "pair");
+		s = ae_stream_tcp_new(sv[0], "pair");
 		memset(buf, 'x', sizeof buf);
 		if (stream_write(s, buf, sizeof buf) != sizeof buf)
 			_exit(4);

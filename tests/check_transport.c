@@ -1397,23 +1397,23 @@ START_TEST(authfail_table_is_bounded)
 	sin.sin_family = AF_INET;
 	for (i = 0; i < 1000; i++) {
 		sin.sin_addr.s_addr = htonl(0x0a000000 + (uint32_t)i);
-		authfail_record(n, (struct sockaddr *)&sin, "x", "wrong");
+		ae_authfail_record(n, (struct sockaddr *)&sin, "x", "wrong");
 	}
 	ck_assert_uint_eq(n->nauthfail, AUTHFAIL_SLOTS);
 	/* the newest are kept, and once failing is no delay yet */
-	ck_assert(authfail_delay(n, (struct sockaddr *)&sin) == 0);
+	ck_assert(ae_authfail_delay(n, (struct sockaddr *)&sin) == 0);
 	for (i = 0; i < 3; i++)
-		authfail_record(n, (struct sockaddr *)&sin, "x", "wrong");
-	ck_assert(authfail_delay(n, (struct sockaddr *)&sin) > 0.09);
+		ae_authfail_record(n, (struct sockaddr *)&sin, "x", "wrong");
+	ck_assert(ae_authfail_delay(n, (struct sockaddr *)&sin) > 0.09);
 	for (i = 0; i < 3; i++)
-		authfail_record(n, (struct sockaddr *)&sin, "x", "wrong");
-	ck_assert(authfail_delay(n, (struct sockaddr *)&sin) > 0.7);
+		ae_authfail_record(n, (struct sockaddr *)&sin, "x", "wrong");
+	ck_assert(ae_authfail_delay(n, (struct sockaddr *)&sin) > 0.7);
 	for (i = 0; i < 100; i++)
-		authfail_record(n, (struct sockaddr *)&sin, "x", "wrong");
-	ck_assert(authfail_delay(n, (struct sockaddr *)&sin) == 5.0);
+		ae_authfail_record(n, (struct sockaddr *)&sin, "x", "wrong");
+	ck_assert(ae_authfail_delay(n, (struct sockaddr *)&sin) == 5.0);
 	ck_assert_uint_eq(n->nauthfail, AUTHFAIL_SLOTS);
-	authfail_record(n, (struct sockaddr *)&sin, "x", NULL);
-	ck_assert(authfail_delay(n, (struct sockaddr *)&sin) == 0);
+	ae_authfail_record(n, (struct sockaddr *)&sin, "x", NULL);
+	ck_assert(ae_authfail_delay(n, (struct sockaddr *)&sin) == 0);
 	ck_assert_uint_eq(n->nauthfail, AUTHFAIL_SLOTS - 1);
 	/* one IPv6 /64 is one entry, whatever its lower half */
 	memset(&sin6, 0, sizeof sin6);
@@ -1421,10 +1421,10 @@ START_TEST(authfail_table_is_bounded)
 	sin6.sin6_addr.s6_addr[0] = 0x20;
 	for (i = 0; i < 10; i++) {
 		sin6.sin6_addr.s6_addr[15] = (uint8_t)i;
-		authfail_record(n, (struct sockaddr *)&sin6, "x", "wrong");
+		ae_authfail_record(n, (struct sockaddr *)&sin6, "x", "wrong");
 	}
 	ck_assert_uint_eq(n->nauthfail, AUTHFAIL_SLOTS);
-	ck_assert(authfail_delay(n, (struct sockaddr *)&sin6) > 1.5);
+	ck_assert(ae_authfail_delay(n, (struct sockaddr *)&sin6) > 1.5);
 	/* 1,116 failures, a few lines: the rest counted when it goes */
 	aemp_free(n);
 	ck_assert_msg(log.len < 64 * 1024, "%zu bytes of log", log.len);
@@ -1463,7 +1463,7 @@ START_TEST(log_limit_long_subject)
 	memset(subject, 'x', sizeof subject - 1);
 	subject[sizeof subject - 1] = '\0';
 	for (i = 0; i < 200; i++)
-		node_log_limited(n, 2, "long subjects", subject,
+		ae_node_log_limited(n, 2, "long subjects", subject,
 		    "line %d about a long subject", i);
 	for (p = log.text; p != NULL && (p = strstr(p, "about a long "
 	    "subject")) != NULL; p++)
@@ -1501,7 +1501,7 @@ START_TEST(log_limit_many_subjects)
 	for (i = 0; i < 1000; i++) {
 		sin6.sin6_addr.s6_addr[6] = (uint8_t)(i >> 8);
 		sin6.sin6_addr.s6_addr[7] = (uint8_t)i;
-		authfail_record(n, (struct sockaddr *)&sin6, "x", "wrong");
+		ae_authfail_record(n, (struct sockaddr *)&sin6, "x", "wrong");
 	}
 	aemp_free(n);
 	for (p = log.text; p != NULL && (p = strchr(p, '\n')) != NULL; p++)

@@ -808,25 +808,25 @@ START_TEST(bytes_fifo)
 	for (i = 0; i < sizeof buf; i++)
 		buf[i] = (char)(i * 7);
 	for (i = 0; i < 100; i++) {
-		bytes_add(&a, buf + (i * 10) % 990, 10);
-		bytes_consume(&a, 3);	/* start moves: compaction keeps order */
+		ae_bytes_add(&a, buf + (i * 10) % 990, 10);
+		ae_bytes_consume(&a, 3);	/* start moves: compaction keeps order */
 		got += 7;	/* 10 in, 3 out */
 		ck_assert_int_eq(a.len, (i + 1) * 7);
 	}
 	ck_assert_int_eq(got, a.len);
-	bytes_add(&b, "xy", 2);
-	bytes_move(&b, &a);	/* appended: b was not empty */
+	ae_bytes_add(&b, "xy", 2);
+	ae_bytes_move(&b, &a);	/* appended: b was not empty */
 	ck_assert_int_eq(a.len, 0);
 	ck_assert_int_eq(b.len, 702);
 	ck_assert_int_eq(memcmp(bytes_ptr(&b), "xy", 2), 0);
 	/* 300 bytes consumed off the front of the 1000 added */
 	ck_assert_int_eq(bytes_ptr(&b)[2], buf[300]);
 	ck_assert_int_eq(bytes_ptr(&b)[701], buf[9]);
-	bytes_move(&a, &b);	/* into an empty one: the blocks swap */
+	ae_bytes_move(&a, &b);	/* into an empty one: the blocks swap */
 	ck_assert_int_eq(a.len, 702);
 	ck_assert_int_eq(b.len, 0);
-	bytes_free(&a);
-	bytes_free(&b);
+	ae_bytes_free(&a);
+	ae_bytes_free(&b);
 }
 END_TEST
 
@@ -834,26 +834,26 @@ END_TEST
 START_TEST(bytes_give_back_big_blocks)
 {
 	struct bytes q = { 0 };
-	char *p = bytes_reserve(&q, 1 << 20);
+	char *p = ae_bytes_reserve(&q, 1 << 20);
 	size_t i;
 
 	for (i = 0; i < 1 << 20; i++)
 		p[i] = (char)i;
-	bytes_commit(&q, 1 << 20);
+	ae_bytes_commit(&q, 1 << 20);
 	ck_assert_uint_ge(q.cap, 1 << 20);
-	bytes_consume(&q, (1 << 20) - 100);
+	ae_bytes_consume(&q, (1 << 20) - 100);
 	ck_assert_uint_le(q.cap, 128 * 1024);
 	ck_assert_int_eq(q.len, 100);
 	ck_assert_int_eq(bytes_ptr(&q)[0], (char)((1 << 20) - 100));
 	ck_assert_int_eq(bytes_ptr(&q)[99], (char)((1 << 20) - 1));
-	bytes_consume(&q, 100);
+	ae_bytes_consume(&q, 100);
 	ck_assert_uint_eq(q.cap, 0);
 	ck_assert_ptr_null(q.data);
 	/* a small block stays for the next packets */
-	bytes_add(&q, "[]", 2);
-	bytes_consume(&q, 2);
+	ae_bytes_add(&q, "[]", 2);
+	ae_bytes_consume(&q, 2);
 	ck_assert_ptr_nonnull(q.data);
-	bytes_free(&q);
+	ae_bytes_free(&q);
 }
 END_TEST
 

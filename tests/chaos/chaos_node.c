@@ -155,7 +155,7 @@ stream_start(struct chaos *c, const char *target)
 }
 
 static int
-is_local(struct chaos *c, const char *port)
+ae_is_local(struct chaos *c, const char *port)
 {
 	size_t len = strlen(c->nodeid);
 
@@ -222,7 +222,7 @@ tick(aemp_node *n, void *ud)
 	if (!c->quiet) {
 		json_array_foreach(members, i, v) {
 			const char *p = json_string_value(v);
-			if (p == NULL || is_local(c, p))
+			if (p == NULL || ae_is_local(c, p))
 				continue;
 			s = stream_for(c, p);
 			if (s == NULL || (s->mon == NULL &&

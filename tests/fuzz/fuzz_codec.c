@@ -1,13 +1,13 @@
 /* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * fuzz_codec.c: libFuzzer target for the JSON fast paths: whatever
- * fast_packet() accepts, jansson must read as the same packet (its
+ * ae_fast_packet() accepts, jansson must read as the same packet (its
  * name, the tag it set apart, the message), and
- * fast_dump() must write exactly what jansson writes.
+ * ae_fast_dump() must write exactly what jansson writes.
  *
- * And for what Perl nodes send: whatever jansson reads, perl_load() reads
+ * And for what Perl nodes send: whatever jansson reads, ae_perl_load() reads
  * identically (NUL bytes in keys compared too, which json_equal() does
- * not), and perl_dump() writes what jansson writes; a packet made from
+ * not), and ae_perl_dump() writes what jansson writes; a packet made from
  * the input the way JSON::XS writes one (integers beyond int64, lone
  * surrogates raw and escaped, NUL bytes in keys, reals at and beyond the
  * limits in Perl's 15 digits) is never a reason to close a link: it is
@@ -68,7 +68,7 @@ check_packet(const char *data, size_t size)
 	char name[FAST_NAME];
 	json_t *msg = NULL, *ref, *mine;
 	const char *tag;
-	size_t taglen, len = fast_packet(data, size, 0, name, &tag, &taglen,
+	size_t taglen, len = ae_fast_packet(data, size, 0, name, &tag, &taglen,
 	    &msg);
 
 	if (len == 0)
@@ -99,7 +99,7 @@ check_dump(const char *data, size_t size)
 	if (v == NULL)
 		return;
 	ref = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-	n = fast_dump(v, mine, sizeof mine, 0);
+	n = ae_fast_dump(v, mine, sizeof mine, 0);
 	if (n >= 0 && (ref == NULL || strlen(ref) != (size_t)n ||
 	    memcmp(ref, mine, (size_t)n) != 0))
 		abort();	/* wrote other bytes than jansson */
@@ -108,24 +108,24 @@ check_dump(const char *data, size_t size)
 		struct bytes out = { 0 };
 		json_t *named = json_pack("[s]", "nm");
 		char *want;
-		bytes_add(&out, "x", 1);	/* something queued before */
+		ae_bytes_add(&out, "x", 1);	/* something queued before */
 		json_array_extend(named, v);
 		want = json_dumps(named, JSON_COMPACT);
-		if (json_dump_named("nm", 2, v, &out) == 0 ? want == NULL ||
+		if (ae_json_dump_named("nm", 2, v, &out) == 0 ? want == NULL ||
 		    out.len != strlen(want) + 1 ||
 		    memcmp(bytes_ptr(&out) + 1, want, out.len - 1) != 0 :
 		    want != NULL || out.len != 1)
 			abort();
 		free(want);
 		json_decref(named);
-		bytes_free(&out);
+		ae_bytes_free(&out);
 	}
 	free(ref);
 	json_decref(v);
 }
 
 /*
- * perl_load() against jansson on the raw input. A NUL byte outside
+ * ae_perl_load() against jansson on the raw input. A NUL byte outside
  * strings is left out: jansson 2.14 reads "[2\0]" as [2], and the
  * splitter refuses such streams before either parser sees them.
  */
@@ -137,7 +137,7 @@ check_lenient(const char *data, size_t size)
 	struct bytes out = { NULL, 0, 0, 0 };
 	char *text;
 
-	mine = perl_load(data, size, &bad);
+	mine = ae_perl_load(data, size, &bad);
 	if (memchr(data, '\0', size) != NULL) {
 		json_decref(mine);
 		return;
@@ -147,13 +147,13 @@ check_lenient(const char *data, size_t size)
 		if (mine == NULL || bad != NULL || !same(ref, mine))
 			abort();	/* read otherwise than jansson */
 		text = json_dumps(ref, JSON_COMPACT | JSON_ENCODE_ANY);
-		if (perl_dump(mine, &out, 0) < 0 || text == NULL ||
+		if (ae_perl_dump(mine, &out, 0) < 0 || text == NULL ||
 		    strlen(text) != out.len ||
 		    memcmp(text, bytes_ptr(&out), out.len) != 0)
 			abort();	/* wrote otherwise than jansson */
 		free(text);
 	}
-	bytes_free(&out);
+	ae_bytes_free(&out);
 	json_decref(ref);
 	json_decref(mine);
 }
@@ -174,7 +174,7 @@ take(struct gen *g)
 static void
 put(struct gen *g, const char *s)
 {
-	bytes_add(&g->out, s, strlen(s));
+	ae_bytes_add(&g->out, s, strlen(s));
 }
 
 /* A string's body: the characters JSON::XS writes raw or escaped. */
@@ -191,7 +191,7 @@ gen_chars(struct gen *g)
 			buf[0] = (char)(0xe0 | c >> 12);
 			buf[1] = (char)(0x80 | (c >> 6 & 0x3f));
 			buf[2] = (char)(0x80 | (c & 0x3f));
-			bytes_add(&g->out, buf, 3);
+			ae_bytes_add(&g->out, buf, 3);
 			break;
 		case 1:		/* escaped, as an ascii encoder writes it */
 			snprintf(buf, sizeof buf, "\\u%04x", 0xd800 +
@@ -216,7 +216,7 @@ gen_chars(struct gen *g)
 			c = 0x80 + take(g) * 7;
 			buf[0] = (char)(0xc0 | c >> 6);
 			buf[1] = (char)(0x80 | (c & 0x3f));
-			bytes_add(&g->out, buf, 2);
+			ae_bytes_add(&g->out, buf, 2);
 			break;
 		case 5:		/* beyond the BMP */
 			c = 0x10000 + (take(g) << 12 | take(g) << 4);
@@ -224,13 +224,13 @@ gen_chars(struct gen *g)
 			buf[1] = (char)(0x80 | (c >> 12 & 0x3f));
 			buf[2] = (char)(0x80 | (c >> 6 & 0x3f));
 			buf[3] = (char)(0x80 | (c & 0x3f));
-			bytes_add(&g->out, buf, 4);
+			ae_bytes_add(&g->out, buf, 4);
 			break;
 		default:
 			buf[0] = (char)(0x20 + take(g) % 0x5f);
 			if (buf[0] == '"' || buf[0] == '\\')
 				buf[0] = 'q';
-			bytes_add(&g->out, buf, 1);
+			ae_bytes_add(&g->out, buf, 1);
 			break;
 		}
 	}
@@ -251,10 +251,10 @@ gen_value(struct gen *g, int depth)
 		if (take(g) & 1)
 			put(g, "-");
 		buf[0] = (char)('1' + take(g) % 9);
-		bytes_add(&g->out, buf, 1);
+		ae_bytes_add(&g->out, buf, 1);
 		for (i = 1; i < n; i++) {
 			buf[0] = (char)('0' + take(g) % 10);
-			bytes_add(&g->out, buf, 1);
+			ae_bytes_add(&g->out, buf, 1);
 		}
 		break;
 	case 1:		/* reals as Perl's %.15g writes them */
@@ -329,20 +329,20 @@ check_perl_packet(const uint8_t *data, size_t size)
 		gen_value(&g, 0);
 	}
 	put(&g, "]");
-	verdict = packet_decode(bytes_ptr(&g.out), g.out.len, &pkt, &name,
+	verdict = ae_packet_decode(bytes_ptr(&g.out), g.out.len, &pkt, &name,
 	    &why);
 	if (verdict != PACKET_OK)
 		abort();	/* JSON::XS wrote it: it must arrive */
 	/* written back toward Perl, it reads as the same values */
-	if (perl_dump(pkt, &again, 0) < 0)
+	if (ae_perl_dump(pkt, &again, 0) < 0)
 		abort();
-	back = perl_load(bytes_ptr(&again), again.len, &bad);
+	back = ae_perl_load(bytes_ptr(&again), again.len, &bad);
 	if (back == NULL || bad != NULL || !same(pkt, back))
 		abort();
 	json_decref(back);
 	json_decref(pkt);
-	bytes_free(&again);
-	bytes_free(&g.out);
+	ae_bytes_free(&again);
+	ae_bytes_free(&g.out);
 }
 
 /* The decision itself, on anything: no crash, consistent results. */
@@ -352,7 +352,7 @@ check_decide(const char *data, size_t size)
 	json_t *pkt;
 	char *name;
 	const char *why;
-	int verdict = packet_decode(data, size, &pkt, &name, &why);
+	int verdict = ae_packet_decode(data, size, &pkt, &name, &why);
 
 	if ((verdict == PACKET_OK) != (pkt != NULL) ||
 	    (verdict != PACKET_OK && why == NULL))
@@ -361,7 +361,7 @@ check_decide(const char *data, size_t size)
 	free(name);
 }
 
-/* plain_span() counts what plain_byte() accepts, json_string_fast() too. */
+/* ae_plain_span() counts what plain_byte() accepts, ae_json_string_fast() too. */
 static void
 check_plain(const char *data, size_t size)
 {
@@ -371,11 +371,11 @@ check_plain(const char *data, size_t size)
 
 	while (i < size && plain_byte((unsigned char)data[i]))
 		i++;
-	if (plain_span(data, size) != i)
+	if (ae_plain_span(data, size) != i)
 		abort();
 	s = strndup(data, size);
 	a = json_string(s);
-	b = json_string_fast(s);
+	b = ae_json_string_fast(s);
 	if ((a == NULL) != (b == NULL) || (a != NULL && !json_equal(a, b)))
 		abort();
 	json_decref(a);

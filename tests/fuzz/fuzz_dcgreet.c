@@ -82,7 +82,7 @@ check_parse(const char *line, size_t len)
 	if (strncmp(g.protocol, "aemp", 4) != 0 || (g.protocol[4] != '\0' &&
 	    g.protocol[4] != '-'))
 		abort();
-	if (g.dataconn_id != NULL && dc_id_valid(g.dataconn_id) &&
+	if (g.dataconn_id != NULL && ae_dc_id_valid(g.dataconn_id) &&
 	    strpbrk(g.dataconn_id, ";\n\r") != NULL)
 		abort();
 	aemp_greeting_clear(&g);
@@ -105,7 +105,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_parse((const char *)data, l1);
 	if (memchr(data, '\0', l1) != NULL)
 		return 0;
-	if (dataconn_pending(node) == 0) {
+	if (ae_dataconn_pending(node) == 0) {
 		json_t *req = json_pack("[sssis]",
 		    "AnyEvent::MP::DataConn::_expect", "1@fuzz", "fuzz#p", 5,
 		    "Fuzz::sink");
