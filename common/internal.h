@@ -32,6 +32,7 @@
 #ifndef AEMP_INTERNAL_H
 #define AEMP_INTERNAL_H
 
+#include <stdarg.h>
 #include <stdint.h>
 #include <sys/queue.h>
 
@@ -63,6 +64,8 @@ void	 ae_node_call_later(aemp_node *, void (*)(aemp_node *, void *), void *);
 void	 ae_node_free_later(aemp_node *, void (*)(aemp_node *, void *), void *);
 /* A formatted line to the log catchers and the logger (aemp_log()). */
 void	 ae_node_log_line(aemp_node *, int level, const char *msg);
+/* The same, formatted (what aemp_log() does past its level filter). */
+void	 ae_node_vlog(aemp_node *, int level, const char *fmt, va_list);
 void	 ae_node_trace(aemp_node *, const char *dir, const char *nodeid,
 	    json_t *pkt, int skip_first);
 

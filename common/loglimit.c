@@ -128,7 +128,6 @@ ae_node_log_limited(aemp_node *n, int level, const char *site,
 	struct loglim *e;
 	double now;
 	va_list ap;
-	char *msg;
 	int over = 0;
 
 	if (level > n->log_level && level > n->lc_level)
@@ -163,10 +162,7 @@ ae_node_log_limited(aemp_node *n, int level, const char *site,
 	}
 	e->logged++;
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) >= 0) {
-		ae_node_log_line(n, level, msg);
-		free(msg);
-	}
+	ae_node_vlog(n, level, fmt, ap);
 	va_end(ap);
 }
 

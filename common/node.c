@@ -149,16 +149,23 @@ void
 aemp_log(aemp_node *n, int level, const char *fmt, ...)
 {
 	va_list ap;
-	char *msg;
 
 	if (level > n->log_level && level > n->lc_level)
 		return;
 	va_start(ap, fmt);
+	ae_node_vlog(n, level, fmt, ap);
+	va_end(ap);
+}
+
+void
+ae_node_vlog(aemp_node *n, int level, const char *fmt, va_list ap)
+{
+	char *msg;
+
 	if (vasprintf(&msg, fmt, ap) >= 0) {
 		ae_node_log_line(n, level, msg);
 		free(msg);
 	}
-	va_end(ap);
 }
 
 /*

@@ -400,6 +400,30 @@ unpark(aemp_node *n, void *arg)
 	if (c->state == CONN_UP && c->in.len > 0)
 		read_packets(c);
 }
+/* c leaves n->conns, its timer and events go: no more reads, no writes. */
+static void
+conn_unlink(struct aemp_conn *c)
+{
+	aemp_node *n = c->node;
+
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		n->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	if (c->timer != NULL)
+		ae_ntimer_free(n, c->timer);
+	c->timer = NULL;
+	event_free(c->more_ev);
+	event_free(c->flush_ev);
+	event_free(c->pump_ev);
+	event_free(c->read_ev);
+	event_free(c->write_ev);
+	c->more_ev = c->flush_ev = c->pump_ev = c->read_ev = c->write_ev =
+	    NULL;
+}
+
 static void data_ready(struct aemp_conn *);
 
 /* Tells the opener of a marked attempt how it went (upcall.attempt). */
@@ -463,24 +487,7 @@ ae_transport_close(struct aemp_conn *c, const char *why)
 		aemp_log(n, 9, "%s %s", c->peer, why);
 	if (was != CONN_UP && !n->freeing)
 		ae_stats_handshake_failed(n, was == CONN_CONNECTING, why);
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		n->conns = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
-	if (c->timer != NULL)
-		ae_ntimer_free(c->node, c->timer);
-	c->timer = NULL;
-	event_free(c->more_ev);
-	c->more_ev = NULL;
-	event_free(c->flush_ev);
-	c->flush_ev = NULL;
-	event_free(c->pump_ev);
-	c->pump_ev = NULL;
-	event_free(c->read_ev);
-	event_free(c->write_ev);
-	c->read_ev = c->write_ev = NULL;
+	conn_unlink(c);
 	/*
 	 * One non-blocking attempt to send what is queued, so that the peer
 	 * gets our auth line (and so its own verdict) or the last packets.
@@ -1709,22 +1716,7 @@ ae_transport_detach(struct aemp_conn *c, struct bytes *in, struct bytes *out)
 	ae_bytes_move(in, &c->in);
 	c->state = CONN_CLOSED;
 	c->dc_out = 0;
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		n->conns = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
-	if (c->timer != NULL)
-		ae_ntimer_free(n, c->timer);
-	c->timer = NULL;
-	event_free(c->more_ev);
-	event_free(c->flush_ev);
-	event_free(c->pump_ev);
-	event_free(c->read_ev);
-	event_free(c->write_ev);
-	c->more_ev = c->flush_ev = c->pump_ev = c->read_ev = c->write_ev =
-	    NULL;
+	conn_unlink(c);
 	c->stream = NULL;
 	ae_node_free_later(n, conn_free, c);
 	return s;
