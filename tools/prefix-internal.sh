@@ -2,17 +2,25 @@
 # Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE.
 #
 # prefix-internal.sh: gives every internal name of libaemp the one internal
-# prefix, ae_ (aemp_ is the public one). The names are what has external
-# linkage in build/lib/libaemp.a today (nm), less the public ones (aemp_*,
-# and whatever libaemp.so exports) and those prefixed already; each is
-# renamed as a whole word in the C files of common/ profiles/ daemon/ cli/
-# tests/ bench/ examples/, except where it names a file (xmalloc.h stays).
-# tests/check_symbols.c is left alone: its names are a user program's.
+# prefix, ae_ (aemp_ is the public one). An internal name is one with
+# external linkage in build/lib/libaemp.a (nm), less the public ones
+# (aemp_*, and whatever libaemp.so exports) and those prefixed already.
+# Each is renamed as a whole word in the C files of common/ profiles/
+# daemon/ cli/ tests/ bench/ examples/, except where it names a file
+# (xmalloc.h stays). tests/check_symbols.c is left alone: its names are
+# a user program's.
 #
-# Idempotent: a second run finds nothing to rename. It builds the library
-# before (to know the names) and after (to show that none is left), and
-# fails if one is. Run it from anywhere in the checkout:
-#   sh tools/prefix-internal.sh [-n]	(-n: list the names, rename nothing)
+# After a merge the tree may mix names: code from another branch calling
+# node_now() where the library now defines ae_node_now() does not build,
+# so nm cannot say what to rename. The names renamed when the prefix came
+# (KNOWN below) and the few renamed by hand then (RENAMED) go first,
+# without a build; then the library is built and nm names whatever else
+# is left (functions the other branch added), which is renamed too; a
+# last build shows that nothing is left, or the script fails.
+#
+# Idempotent: a second run renames nothing. Run it from anywhere in the
+# checkout:
+#   sh tools/prefix-internal.sh [-n]	(-n: list what nm finds, rename nothing)
 set -eu
 
 PREFIX=ae_
@@ -24,11 +32,54 @@ MAKE="${MAKE:-make}"
 lib=build/lib/libaemp.a
 so=build/lib/libaemp.so
 
+# The internal names of libaemp when the prefix came (without it).
+KNOWN='
+authfail_delay authfail_free authfail_record authfail_record_fd
+authfail_waiting bytes_add bytes_commit bytes_consume bytes_free
+bytes_move bytes_reserve codec_plain_name dataconn_free dataconn_pending
+dataconn_start dc_id_valid dict_clear dict_del dict_get dict_init
+dict_next dict_prefetch dict_put dict_put_hashed fast_dump fast_int
+fast_packet func_lookup global_broadcast global_free global_node_addrs
+global_random global_start global_up_count group_change group_free
+group_init group_stats group_unreg_node is_local json_dump_named
+json_dump_packet json_string_fast kernel_deliver kernel_deliver_tagged
+kernel_drop kernel_free kernel_node_request kernel_nodes_event
+kernel_port_name kernel_remote_down kernel_remote_forget
+kernel_run_defer kernel_start logcatcher_forward logcatcher_free
+logcatcher_start loglimit_free mon_fire mon_free mon_link mon_list_fire
+mon_new mon_unlink node_call_later node_defer node_error node_free_later
+node_log_limited node_log_line node_now node_random_string
+node_request_find node_requests node_trace node_vlog ntimer_add
+ntimer_del ntimer_free ntimer_new ntimer_pending packet_decode perl_dump
+perl_load perl_utf8_ok pkg_name_valid plain_span port_deliver port_free
+port_kill port_mons port_new remote_add_addrs remote_connect remote_down
+remote_free_all remote_get remote_mon_list_free remote_of
+remote_on_event remote_probe_answer remote_queued remote_send
+remote_send_name remote_sent_bytes remote_start run_as run_kill
+seed_free seed_more seed_start spawn_run stats_handshake_failed
+stats_hs_reason_name stats_read stats_remote_down stats_remote_up
+store_seterr stream_error stream_tcp_new stream_tls_describe
+stream_tls_new strlist_join timer_free timers_free timers_init
+tls_ctx_free tls_ctx_new transport_close transport_close_data
+transport_connect transport_connect_data transport_detach
+transport_free_all transport_held_verdict transport_in_len
+transport_listen transport_out transport_peer transport_queued
+transport_set_tag transport_tls transport_write transport_write_buffer
+transport_write_named watch_sweep xasprintf xcalloc xmalloc
+xreallocarray xstrdup xstrndup
+'
+# Renamed by hand then: old name, new name.
+RENAMED='
+kernel_split id_split
+transport_plain_name ae_codec_plain_name
+dataconn_id_valid ae_dc_id_valid
+'
+
 build() {
 	nice "$MAKE" -j2 "$lib" "$so" >/dev/null
 }
 
-# The internal names with external linkage, one a line.
+# The internal names with external linkage in the library built now.
 internal_names() {
 	nm -D --defined-only "$so" | awk 'NF == 3 { print $3 }' | sort -u \
 	    > build/.prefix-public
@@ -39,7 +90,42 @@ internal_names() {
 	rm -f build/.prefix-public
 }
 
-build
+files() {
+	git ls-files -- 'common/*.[ch]' 'profiles/*.[ch]' 'daemon/*.[ch]' \
+	    'cli/*.[ch]' 'tests/*.[ch]' 'bench/*.[ch]' 'examples/*.[ch]' |
+	    grep -v '^tests/check_symbols\.c$'
+}
+
+# rename: the "old new" lines of $PREFIX_MAP become whole-word
+# replacements in every file; (?!\.[ch]\b): not a file name.
+rename() {
+	# shellcheck disable=SC2046
+	perl -pi -e '
+	    BEGIN {
+		open(my $f, "<", $ENV{PREFIX_MAP}) or die;
+		while (<$f>) { my ($a, $b) = split; $to{$a} = $b if $b; }
+		my $alt = join("|", sort { length($b) <=> length($a) }
+		    keys %to);
+		$re = qr/\b($alt)\b(?!\.[ch]\b)/;
+	    }
+	    s/$re/$to{$1}/g' $(files)
+}
+
+map=$(mktemp)
+trap 'rm -f "$map"' EXIT
+
+if [ "$dry" = 0 ]; then
+	{
+		printf '%s\n' $KNOWN | awk -v p="$PREFIX" 'NF { print $1, p $1 }'
+		printf '%s\n' "$RENAMED" | awk 'NF == 2'
+	} >"$map"
+	PREFIX_MAP="$map" rename
+fi
+
+if ! build; then
+	echo "prefix-internal: the library does not build (make $lib)" >&2
+	exit 1
+fi
 names=$(internal_names)
 if [ -z "$names" ]; then
 	echo "prefix-internal: every internal name has the prefix $PREFIX"
@@ -48,22 +134,12 @@ fi
 count=$(printf '%s\n' "$names" | wc -l)
 if [ "$dry" = 1 ]; then
 	printf '%s\n' "$names"
-	echo "prefix-internal: $count names would get $PREFIX"
+	echo "prefix-internal: $count more names would get $PREFIX"
 	exit 0
 fi
-
-files=$(git ls-files -- 'common/*.[ch]' 'profiles/*.[ch]' 'daemon/*.[ch]' \
-    'cli/*.[ch]' 'tests/*.[ch]' 'bench/*.[ch]' 'examples/*.[ch]' |
-    grep -v '^tests/check_symbols\.c$')
-# One alternation, longest names first; (?!\.[ch]\b): not a file name.
-alt=$(printf '%s\n' "$names" | awk '{ print length, $0 }' | sort -rn |
-    cut -d' ' -f2 | paste -sd'|' -)
-# shellcheck disable=SC2086
-PREFIX_RE="$alt" PREFIX_TO="$PREFIX" perl -pi -e \
-    'BEGIN { $re = qr/\b($ENV{PREFIX_RE})\b(?!\.[ch]\b)/ }
-     s/$re/$ENV{PREFIX_TO}$1/g' $files
-echo "prefix-internal: $count names renamed to $PREFIX..."
-
+printf '%s\n' "$names" | awk -v p="$PREFIX" '{ print $1, p $1 }' >"$map"
+PREFIX_MAP="$map" rename
+echo "prefix-internal: $count names nm found renamed to $PREFIX..."
 build
 left=$(internal_names)
 if [ -n "$left" ]; then
