@@ -1,5 +1,7 @@
 # Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE.
 # aemp: plain GNU make. Outputs go under $(B) (build/, or build/asan with SANITIZE=1).
+# The rules below that come before all: (PREFIX_OBJ) must not be the default.
+.DEFAULT_GOAL := all
 PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc

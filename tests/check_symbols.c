@@ -401,6 +401,25 @@ START_TEST(soname_and_links)
 }
 END_TEST
 
+/* A plain "make" builds everything, not the first object rule it reads. */
+START_TEST(plain_make_builds_all)
+{
+	char *cmd, *out = NULL, *err = NULL;
+	char *argv[] = { "/bin/sh", "-c", NULL, NULL };
+
+	/* -p prints make's database without building; -q stops it at once */
+	ck_assert_int_ge(asprintf(&cmd, "make -s -p -q -C '%s' 2>/dev/null |"
+	    " grep '^\\.DEFAULT_GOAL'", srcdir()), 0);
+	argv[2] = cmd;
+	test_run(argv, NULL, NULL, &out, &err, 60);
+	ck_assert_msg(out != NULL && strcmp(out, ".DEFAULT_GOAL := all\n") == 0,
+	    "make's default goal is '%s', not all", out ? out : "");
+	free(out);
+	free(err);
+	free(cmd);
+}
+END_TEST
+
 static Suite *
 symbols_suite(void)
 {
@@ -410,6 +429,7 @@ symbols_suite(void)
 	tcase_add_test(tc, exports_are_the_header);
 	tcase_add_test(tc, program_names_do_not_replace_the_library);
 	tcase_add_test(tc, soname_and_links);
+	tcase_add_test(tc, plain_make_builds_all);
 	tcase_set_timeout(tc, 180);
 	suite_add_tcase(s, tc);
 	return s;
