@@ -25,6 +25,8 @@
 
 #define FAST_DEPTH	32	/* nesting the fast paths handle */
 #define DUMP_GUESS	2048	/* room a packet is first formatted into */
+#define SPARE_VALUES	16	/* values a spare message may hold */
+#define SPARE_STRING	1024	/* bytes a string in it may hold */
 
 static char	*perl_dump_into(json_t *, struct bytes *, size_t, size_t *);
 
@@ -32,12 +34,11 @@ static char	*perl_dump_into(json_t *, struct bytes *, size_t, size_t *);
 int
 transport_plain_name(const char *name, size_t *len)
 {
-	const unsigned char *p = (const unsigned char *)name;
+	size_t n = strlen(name);
 
-	for (; *p != '\0'; p++)
-		if (!plain_byte(*p))
-			return 0;
-	*len = (size_t)(p - (const unsigned char *)name);
+	if (plain_span(name, n) != n)
+		return 0;
+	*len = n;
 	return 1;
 }
 
@@ -145,11 +146,9 @@ fast_dump(json_t *v, char *p, size_t size, int depth)
 }
 
 /*
- * The length of the run of plain bytes at the start of p (n bytes), many
- * at a time: large string payloads spent most of their time in a
- * byte-by-byte test. A byte is plain when it is 0x20 to 0x7e and neither
- * '"' nor '\\'; with SSE2, bytes below 0x20 and above 0x7f are those
- * below 0x20 as signed bytes.
+ * plain_span() past its first 32 bytes, many at a time: large string
+ * payloads spent most of their time in a byte-by-byte test. With SSE2,
+ * bytes below 0x20 and above 0x7f are those below 0x20 as signed bytes.
  */
 #if defined(__x86_64__) && defined(__GNUC__)
 /* 64 bytes a step where the CPU has AVX2, twice what SSE2 does. */
@@ -182,16 +181,10 @@ plain_span_avx2(const char *p, size_t n)
 #endif
 
 size_t
-plain_span(const char *p, size_t n)
+plain_span_long(const char *p, size_t n)
 {
-	size_t i = 0, lim = n < 16 ? n : 16;
+	size_t i = 0;
 
-	/* names and tags are short: they end before the vectors start */
-	for (; i < lim; i++)
-		if (!plain_byte((unsigned char)p[i]))
-			return i;
-	if (i == n)
-		return i;
 #if defined(__x86_64__) && defined(__GNUC__)
 	if (n >= 256 && __builtin_cpu_supports("avx2"))
 		i += plain_span_avx2(p + i, n - i);
@@ -216,15 +209,10 @@ plain_span(const char *p, size_t n)
 			break;
 	}
 #else
-	const uint64_t ones = 0x0101010101010101ULL, high = ones * 0x80;
-	uint64_t w, q, b;
-
 	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
 		memcpy(&w, p + i, 8);
-		q = w ^ (ones * '"');
-		b = w ^ (ones * '\\');
-		if ((((w - ones * 0x20) & ~w) | (w | (w + ones)) |
-		    ((q - ones) & ~q) | ((b - ones) & ~b)) & high)
+		if (plain_mask(w) != 0)
 			break;
 	}
 #endif
@@ -354,6 +342,32 @@ json_dump_packet(json_t *pkt, struct bytes *out)
 }
 
 /*
+ * An integer of up to 18 digits at p, ended by ',' or ']' before end,
+ * into *num: returns its end, or NULL for anything else (leading zeros,
+ * fractions and exponents, which are reals, too).
+ */
+static const char *
+read_int(const char *p, const char *end, json_int_t *num)
+{
+	const char *q = p;
+	json_int_t v = 0;
+	int neg = 0, digits;
+
+	if (q < end && *q == '-') {
+		neg = 1;
+		q++;
+	}
+	for (digits = 0; q < end && *q >= '0' && *q <= '9'; q++)
+		if (++digits <= 18)
+			v = v * 10 + (*q - '0');
+	if (digits == 0 || digits > 18 || q >= end || (*q != ',' && *q != ']') ||
+	    (digits > 1 && p[neg] == '0'))
+		return NULL;
+	*num = neg ? -v : v;
+	return q;
+}
+
+/*
  * One value of a packet in the shapes nearly all traffic has: strings of
  * plain bytes, integers of up to 18 digits, true, false, null and arrays
  * of those, in compact form. Returns the end of the value with *out set,
@@ -364,8 +378,8 @@ fast_value(const char *p, const char *end, json_t **out, int depth)
 {
 	const char *q;
 	json_t *v;
-	json_int_t num = 0;
-	int neg = 0, digits;
+	json_int_t num;
+	int digits;
 
 	if (p >= end)
 		return NULL;
@@ -415,20 +429,41 @@ fast_value(const char *p, const char *end, json_t **out, int depth)
 	default:
 		break;
 	}
-	q = p;
-	if (*q == '-') {
-		neg = 1;
-		q++;
-	}
-	/* no leading zeros, no fraction or exponent (those are reals) */
-	for (digits = 0; q < end && *q >= '0' && *q <= '9'; q++)
-		if (++digits <= 18)
-			num = num * 10 + (*q - '0');
-	if (digits == 0 || digits > 18 || q >= end || (*q != ',' && *q != ']') ||
-	    (digits > 1 && p[neg] == '0'))
+	if ((q = read_int(p, end, &num)) == NULL)
 		return NULL;
-	*out = json_integer(neg ? -num : num);
+	*out = json_integer(num);
 	return q;
+}
+
+/*
+ * fast_value() into old, a value of a spare message (or NULL): a string or
+ * an integer that nothing else holds takes the new value in place, *out
+ * then being old; anything else is made anew.
+ */
+static const char *
+refill_value(const char *p, const char *end, json_t *old, json_t **out)
+{
+	const char *q;
+	json_int_t num;
+
+	if (old == NULL || old->refcount != 1 || p >= end)
+		return fast_value(p, end, out, 1);
+	if (*p == '"' && json_is_string(old)) {
+		q = p + 1 + plain_span(p + 1, (size_t)(end - p - 1));
+		if (q >= end || *q != '"' ||
+		    json_string_setn_nocheck(old, p + 1, (size_t)(q - p - 1)))
+			return NULL;
+		*out = old;
+		return q + 1;
+	}
+	if (((*p >= '0' && *p <= '9') || *p == '-') && json_is_integer(old)) {
+		if ((q = read_int(p, end, &num)) == NULL)
+			return NULL;
+		json_integer_set(old, num);
+		*out = old;
+		return q;
+	}
+	return fast_value(p, end, out, 1);
 }
 
 /*
@@ -444,15 +479,15 @@ fast_value(const char *p, const char *end, json_t **out, int depth)
  */
 size_t
 fast_packet(const char *p, size_t len, size_t max, char name[FAST_NAME],
-    const char **tag, size_t *taglen, json_t **msg)
+    const char **tag, size_t *taglen, json_t **msg, json_t **spare)
 {
 	const char *end = p + len, *q, *at;
-	json_t *v;
+	json_t *v, *old;
+	size_t i = 0, n = 0;
 
 	if (len < 4 || p[0] != '[' || p[1] != '"')
 		return 0;
-	for (q = p + 2; q < end && plain_byte((unsigned char)*q); q++)
-		;
+	q = p + 2 + plain_span(p + 2, len - 2);
 	if (q + 1 >= end || *q != '"' || q - p - 2 >= FAST_NAME)
 		return 0;
 	memcpy(name, p + 2, (size_t)(q - p - 2));
@@ -461,30 +496,72 @@ fast_packet(const char *p, size_t len, size_t max, char name[FAST_NAME],
 	*tag = NULL;
 	*taglen = 0;
 	if (at + 1 < end && at[0] == ',' && at[1] == '"') {
-		for (q = at + 2; q < end && plain_byte((unsigned char)*q); q++)
-			;
+		q = at + 2 + plain_span(at + 2, (size_t)(end - at - 2));
 		if (q + 1 >= end || *q != '"')
 			return 0;
 		*tag = at + 2;
 		*taglen = (size_t)(q - at - 2);
 		at = q + 1;
 	}
-	*msg = json_array();
-	while (*at == ',') {
-		if ((at = fast_value(at + 1, end, &v, 1)) == NULL ||
+	if (spare != NULL && *spare != NULL) {
+		*msg = *spare;
+		*spare = NULL;
+		n = json_array_size(*msg);
+	} else
+		*msg = json_array();
+	for (; *at == ','; i++) {
+		old = i < n ? json_array_get(*msg, i) : NULL;
+		if ((at = refill_value(at + 1, end, old, &v)) == NULL ||
 		    at >= end) {
-			if (at != NULL)
+			if (at != NULL && v != old)
 				json_decref(v);
 			json_decref(*msg);
 			return 0;
 		}
-		json_array_append_new(*msg, v);
+		if (v == old)
+			continue;
+		if (old != NULL)
+			json_array_set_new(*msg, i, v);
+		else
+			json_array_append_new(*msg, v);
 	}
 	if (*at != ']' || (max != 0 && (size_t)(at + 1 - p) > max)) {
 		json_decref(*msg);
 		return 0;
 	}
+	while (n > i)
+		json_array_remove(*msg, --n);
 	return (size_t)(at + 1 - p);
+}
+
+/*
+ * Keeps msg, which a receiver is done with, as the spare that the next
+ * fast_packet() fills rather than building a message: its array, and the
+ * strings and integers in it that nothing else holds, are used again
+ * (jansson allocates five blocks for ["test",1,"payload"], which with
+ * their freeing were most of what a small message cost to receive). A
+ * message that anything else still holds, or that holds large strings,
+ * is released as before.
+ */
+void
+fast_packet_done(json_t **spare, json_t *msg)
+{
+	size_t i, n;
+	json_t *v;
+
+	if (*spare != NULL || msg->refcount != 1 || !json_is_array(msg) ||
+	    (n = json_array_size(msg)) > SPARE_VALUES) {
+		json_decref(msg);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		v = json_array_get(msg, i);
+		if (json_is_string(v) && json_string_length(v) > SPARE_STRING) {
+			json_decref(msg);
+			return;
+		}
+	}
+	*spare = msg;
 }
 
 /* --- what Perl sends that jansson refuses ---------------------------------- */

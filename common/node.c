@@ -546,6 +546,7 @@ aemp_free(aemp_node *n)
 		tls_ctx_free(n->tls_ctx);
 	free(n->die_msg);
 	free(n->read_buf);
+	json_decref(n->spare_msg);
 	free(n->errmsg);
 	authfail_free(n);
 	free(n);
