@@ -46,16 +46,26 @@ transport_plain_name(const char *name, size_t *len)
 size_t
 fast_int(json_int_t v, char *p)
 {
+	static const char pairs[] =
+	    "00010203040506070809101112131415161718192021222324"
+	    "25262728293031323334353637383940414243444546474849"
+	    "50515253545556575859606162636465666768697071727374"
+	    "75767778798081828384858687888990919293949596979899";
 	char digits[FAST_INT];
 	unsigned long long u = (unsigned long long)v;
 	size_t i = sizeof digits, n;
 
 	if (v < 0)
 		u = 0 - u;
-	do {
-		digits[--i] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u > 0);
+	/* two digits a division */
+	while (u >= 100) {
+		memcpy(digits + (i -= 2), pairs + 2 * (u % 100), 2);
+		u /= 100;
+	}
+	if (u >= 10)
+		memcpy(digits + (i -= 2), pairs + 2 * u, 2);
+	else
+		digits[--i] = (char)('0' + u);
 	if (v < 0)
 		digits[--i] = '-';
 	n = sizeof digits - i;
@@ -221,6 +231,36 @@ plain_span_long(const char *p, size_t n)
 	return i;
 }
 
+size_t
+plain_tail(const char *p, size_t i, size_t n)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint64_t w, m;
+	uint32_t a, b;
+	size_t k;
+
+	/* the last 8 bytes, or 4 and 4, overlapping what is known plain */
+	if (n >= 8) {
+		memcpy(&w, p + n - 8, 8);
+		m = plain_mask(w);
+		return m == 0 ? n : n - 8 + (size_t)__builtin_ctzll(m) / 8;
+	}
+	if (n - i >= 4) {
+		/* a flag in the high half has none below it: exact too */
+		memcpy(&a, p + i, 4);
+		memcpy(&b, p + n - 4, 4);
+		w = (uint64_t)a | (uint64_t)b << 32;
+		if ((m = plain_mask(w)) == 0)
+			return n;
+		k = (size_t)__builtin_ctzll(m) / 8;
+		return k < 4 ? i + k : n - 8 + k;
+	}
+#endif
+	while (i < n && plain_byte((unsigned char)p[i]))
+		i++;
+	return i;
+}
+
 /*
  * json_string(s), without jansson's byte-by-byte UTF-8 check when s is
  * ASCII (tested eight bytes at a time), which is most of the cost of a
@@ -349,21 +389,22 @@ json_dump_packet(json_t *pkt, struct bytes *out)
 static const char *
 read_int(const char *p, const char *end, json_int_t *num)
 {
-	const char *q = p;
-	json_int_t v = 0;
-	int neg = 0, digits;
+	const char *q = p, *first;
+	uint64_t v = 0;
+	unsigned d;
+	int neg = 0;
 
 	if (q < end && *q == '-') {
 		neg = 1;
 		q++;
 	}
-	for (digits = 0; q < end && *q >= '0' && *q <= '9'; q++)
-		if (++digits <= 18)
-			v = v * 10 + (*q - '0');
-	if (digits == 0 || digits > 18 || q >= end || (*q != ',' && *q != ']') ||
-	    (digits > 1 && p[neg] == '0'))
+	/* v wraps past 19 digits: those are refused below */
+	for (first = q; q < end && (d = (unsigned char)*q - '0') <= 9; q++)
+		v = v * 10 + d;
+	if (q == first || q - first > 18 || q >= end ||
+	    (*q != ',' && *q != ']') || (q - first > 1 && *first == '0'))
 		return NULL;
-	*num = neg ? -v : v;
+	*num = neg ? -(json_int_t)v : (json_int_t)v;
 	return q;
 }
 

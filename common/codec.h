@@ -46,6 +46,9 @@ size_t	 plain_span_long(const char *p, size_t n);
  * at a time, names, tags and short strings inline, longer runs with the
  * vectors of plain_span_long().
  */
+/* plain_span() of the last n - i bytes, fewer than 8, of p. */
+size_t	 plain_tail(const char *p, size_t i, size_t n);
+
 static inline size_t
 plain_span(const char *p, size_t n)
 {
@@ -64,9 +67,7 @@ plain_span(const char *p, size_t n)
 		if (i >= 24)
 			return i + 8 + plain_span_long(p + i + 8, n - i - 8);
 	}
-	while (i < n && plain_byte((unsigned char)p[i]))
-		i++;
-	return i;
+	return i == n ? n : plain_tail(p, i, n);
 }
 /* json_string(s), faster for ASCII; NULL when s is not UTF-8. */
 json_t	*json_string_fast(const char *s);

@@ -107,11 +107,14 @@ sndf_direct(aemp_node *n, const char *port, const char *fmt, va_list ap)
 	char *p;
 	va_list aq;
 
-	if (n->trace || port == NULL || *port == '\0' ||
-	    is_local(n, port, &name) || !transport_plain_name(name, &namelen))
+	if (n->trace || port == NULL || *port == '\0')
 		return 0;
-	kernel_split(port, &nodelen);
-	if ((r = remote_of(n, port, nodelen))->conn == NULL)
+	/* not is_local() and transport_plain_name(): one pass of each */
+	name = kernel_split(port, &nodelen);
+	namelen = strlen(name);
+	if ((strncmp(port, n->id, nodelen) == 0 && n->id[nodelen] == '\0') ||
+	    plain_span(name, namelen) != namelen ||
+	    (r = remote_of(n, port, nodelen))->conn == NULL)
 		return 0;
 	need = namelen + 4;
 	va_copy(aq, ap);
