@@ -289,7 +289,7 @@ json_string_fast(const char *s)
  * looking at string bytes: exact for what fast_dump() writes itself, with
  * some slack for escapes. Values it does not know count DUMP_GUESS.
  */
-static size_t
+size_t
 dump_estimate(json_t *v, int depth)
 {
 	size_t i, n, sum;

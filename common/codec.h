@@ -93,6 +93,11 @@ size_t	 fast_int(json_int_t v, char *p);
  * would; -1 when it does not fit or cannot be dumped.
  */
 ssize_t	 fast_dump(json_t *v, char *p, size_t size, int depth);
+/*
+ * Room that v (at nesting depth) takes as compact JSON, from its shape:
+ * enough for what fast_dump() writes itself.
+ */
+size_t	 dump_estimate(json_t *v, int depth);
 /* Appends ["NAME",MSG...] (name NULL: msg) to out; -1 on failure. */
 int	 json_dump_named(const char *name, size_t len, json_t *msg,
 	    struct bytes *out);
