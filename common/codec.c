@@ -478,21 +478,28 @@ fast_value(const char *p, const char *end, json_t **out, int depth)
 
 /*
  * fast_value() into old, a value of a spare message (or NULL): a string or
- * an integer that nothing else holds takes the new value in place, *out
- * then being old; anything else is made anew.
+ * an integer that nothing else holds takes the new value in place (a
+ * string that already holds it is left as it is), *out then being old;
+ * anything else is made anew.
  */
 static const char *
 refill_value(const char *p, const char *end, json_t *old, json_t **out)
 {
 	const char *q;
 	json_int_t num;
+	size_t len;
 
 	if (old == NULL || old->refcount != 1 || p >= end)
 		return fast_value(p, end, out, 1);
 	if (*p == '"' && json_is_string(old)) {
 		q = p + 1 + plain_span(p + 1, (size_t)(end - p - 1));
-		if (q >= end || *q != '"' ||
-		    json_string_setn_nocheck(old, p + 1, (size_t)(q - p - 1)))
+		len = (size_t)(q - p - 1);
+		if (q >= end || *q != '"')
+			return NULL;
+		/* a reply port, a key: the same string comes again and again */
+		if ((json_string_length(old) != len ||
+		    memcmp(json_string_value(old), p + 1, len) != 0) &&
+		    json_string_setn_nocheck(old, p + 1, len) != 0)
 			return NULL;
 		*out = old;
 		return q + 1;
