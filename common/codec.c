@@ -25,6 +25,8 @@
 
 #define FAST_DEPTH	32	/* nesting the fast paths handle */
 #define DUMP_GUESS	2048	/* room a packet is first formatted into */
+#define SPARE_VALUES	16	/* values a spare message may hold */
+#define SPARE_STRING	1024	/* bytes a string in it may hold */
 
 static char	*perl_dump_into(json_t *, struct bytes *, size_t, size_t *);
 
@@ -32,12 +34,11 @@ static char	*perl_dump_into(json_t *, struct bytes *, size_t, size_t *);
 int
 ae_codec_plain_name(const char *name, size_t *len)
 {
-	const unsigned char *p = (const unsigned char *)name;
+	size_t n = strlen(name);
 
-	for (; *p != '\0'; p++)
-		if (!plain_byte(*p))
-			return 0;
-	*len = (size_t)(p - (const unsigned char *)name);
+	if (ae_plain_span(name, n) != n)
+		return 0;
+	*len = n;
 	return 1;
 }
 
@@ -45,16 +46,26 @@ ae_codec_plain_name(const char *name, size_t *len)
 size_t
 ae_fast_int(json_int_t v, char *p)
 {
+	static const char pairs[] =
+	    "00010203040506070809101112131415161718192021222324"
+	    "25262728293031323334353637383940414243444546474849"
+	    "50515253545556575859606162636465666768697071727374"
+	    "75767778798081828384858687888990919293949596979899";
 	char digits[FAST_INT];
 	unsigned long long u = (unsigned long long)v;
 	size_t i = sizeof digits, n;
 
 	if (v < 0)
 		u = 0 - u;
-	do {
-		digits[--i] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u > 0);
+	/* two digits a division */
+	while (u >= 100) {
+		memcpy(digits + (i -= 2), pairs + 2 * (u % 100), 2);
+		u /= 100;
+	}
+	if (u >= 10)
+		memcpy(digits + (i -= 2), pairs + 2 * u, 2);
+	else
+		digits[--i] = (char)('0' + u);
 	if (v < 0)
 		digits[--i] = '-';
 	n = sizeof digits - i;
@@ -145,11 +156,9 @@ ae_fast_dump(json_t *v, char *p, size_t size, int depth)
 }
 
 /*
- * The length of the run of plain bytes at the start of p (n bytes), many
- * at a time: large string payloads spent most of their time in a
- * byte-by-byte test. A byte is plain when it is 0x20 to 0x7e and neither
- * '"' nor '\\'; with SSE2, bytes below 0x20 and above 0x7f are those
- * below 0x20 as signed bytes.
+ * ae_plain_span() past its first 32 bytes, many at a time: large string
+ * payloads spent most of their time in a byte-by-byte test. With SSE2,
+ * bytes below 0x20 and above 0x7f are those below 0x20 as signed bytes.
  */
 #if defined(__x86_64__) && defined(__GNUC__)
 /* 64 bytes a step where the CPU has AVX2, twice what SSE2 does. */
@@ -182,16 +191,10 @@ plain_span_avx2(const char *p, size_t n)
 #endif
 
 size_t
-ae_plain_span(const char *p, size_t n)
+ae_plain_span_long(const char *p, size_t n)
 {
-	size_t i = 0, lim = n < 16 ? n : 16;
+	size_t i = 0;
 
-	/* names and tags are short: they end before the vectors start */
-	for (; i < lim; i++)
-		if (!plain_byte((unsigned char)p[i]))
-			return i;
-	if (i == n)
-		return i;
 #if defined(__x86_64__) && defined(__GNUC__)
 	if (n >= 256 && __builtin_cpu_supports("avx2"))
 		i += plain_span_avx2(p + i, n - i);
@@ -216,16 +219,41 @@ ae_plain_span(const char *p, size_t n)
 			break;
 	}
 #else
-	const uint64_t ones = 0x0101010101010101ULL, high = ones * 0x80;
-	uint64_t w, q, b;
-
 	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
 		memcpy(&w, p + i, 8);
-		q = w ^ (ones * '"');
-		b = w ^ (ones * '\\');
-		if ((((w - ones * 0x20) & ~w) | (w | (w + ones)) |
-		    ((q - ones) & ~q) | ((b - ones) & ~b)) & high)
+		if (plain_mask(w) != 0)
 			break;
+	}
+#endif
+	while (i < n && plain_byte((unsigned char)p[i]))
+		i++;
+	return i;
+}
+
+size_t
+ae_plain_tail(const char *p, size_t i, size_t n)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint64_t w, m;
+	uint32_t a, b;
+	size_t k;
+
+	/* the last 8 bytes, or 4 and 4, overlapping what is known plain */
+	if (n >= 8) {
+		memcpy(&w, p + n - 8, 8);
+		m = plain_mask(w);
+		return m == 0 ? n : n - 8 + (size_t)__builtin_ctzll(m) / 8;
+	}
+	if (n - i >= 4) {
+		/* a flag in the high half has none below it: exact too */
+		memcpy(&a, p + i, 4);
+		memcpy(&b, p + n - 4, 4);
+		w = (uint64_t)a | (uint64_t)b << 32;
+		if ((m = plain_mask(w)) == 0)
+			return n;
+		k = (size_t)__builtin_ctzll(m) / 8;
+		return k < 4 ? i + k : n - 8 + k;
 	}
 #endif
 	while (i < n && plain_byte((unsigned char)p[i]))
@@ -261,8 +289,8 @@ ae_json_string_fast(const char *s)
  * looking at string bytes: exact for what ae_fast_dump() writes itself, with
  * some slack for escapes. Values it does not know count DUMP_GUESS.
  */
-static size_t
-dump_estimate(json_t *v, int depth)
+size_t
+ae_dump_estimate(json_t *v, int depth)
 {
 	size_t i, n, sum;
 
@@ -272,7 +300,7 @@ dump_estimate(json_t *v, int depth)
 			return DUMP_GUESS;
 		n = json_array_size(v);
 		for (sum = 2, i = 0; i < n; i++)
-			sum += dump_estimate(json_array_get(v, i),
+			sum += ae_dump_estimate(json_array_get(v, i),
 			    depth + 1) + 1;
 		return sum;
 	case JSON_STRING:
@@ -312,7 +340,7 @@ ae_json_dump_named(const char *name, size_t len, json_t *msg, struct bytes *out)
 	char *p = ae_bytes_reserve(out, room);
 	ssize_t got = ae_fast_dump(msg, p + pre, room - pre, 0);
 
-	if (got < 0 && (est = dump_estimate(msg, 0)) > DUMP_GUESS) {
+	if (got < 0 && (est = ae_dump_estimate(msg, 0)) > DUMP_GUESS) {
 		room = pre + est;
 		p = ae_bytes_reserve(out, room);
 		got = ae_fast_dump(msg, p + pre, room - pre, 0);
@@ -354,6 +382,33 @@ ae_json_dump_packet(json_t *pkt, struct bytes *out)
 }
 
 /*
+ * An integer of up to 18 digits at p, ended by ',' or ']' before end,
+ * into *num: returns its end, or NULL for anything else (leading zeros,
+ * fractions and exponents, which are reals, too).
+ */
+static const char *
+read_int(const char *p, const char *end, json_int_t *num)
+{
+	const char *q = p, *first;
+	uint64_t v = 0;
+	unsigned d;
+	int neg = 0;
+
+	if (q < end && *q == '-') {
+		neg = 1;
+		q++;
+	}
+	/* v wraps past 19 digits: those are refused below */
+	for (first = q; q < end && (d = (unsigned char)*q - '0') <= 9; q++)
+		v = v * 10 + d;
+	if (q == first || q - first > 18 || q >= end ||
+	    (*q != ',' && *q != ']') || (q - first > 1 && *first == '0'))
+		return NULL;
+	*num = neg ? -(json_int_t)v : (json_int_t)v;
+	return q;
+}
+
+/*
  * One value of a packet in the shapes nearly all traffic has: strings of
  * plain bytes, integers of up to 18 digits, true, false, null and arrays
  * of those, in compact form. Returns the end of the value with *out set,
@@ -364,8 +419,8 @@ fast_value(const char *p, const char *end, json_t **out, int depth)
 {
 	const char *q;
 	json_t *v;
-	json_int_t num = 0;
-	int neg = 0, digits;
+	json_int_t num;
+	int digits;
 
 	if (p >= end)
 		return NULL;
@@ -415,20 +470,48 @@ fast_value(const char *p, const char *end, json_t **out, int depth)
 	default:
 		break;
 	}
-	q = p;
-	if (*q == '-') {
-		neg = 1;
-		q++;
-	}
-	/* no leading zeros, no fraction or exponent (those are reals) */
-	for (digits = 0; q < end && *q >= '0' && *q <= '9'; q++)
-		if (++digits <= 18)
-			num = num * 10 + (*q - '0');
-	if (digits == 0 || digits > 18 || q >= end || (*q != ',' && *q != ']') ||
-	    (digits > 1 && p[neg] == '0'))
+	if ((q = read_int(p, end, &num)) == NULL)
 		return NULL;
-	*out = json_integer(neg ? -num : num);
+	*out = json_integer(num);
 	return q;
+}
+
+/*
+ * fast_value() into old, a value of a spare message (or NULL): a string or
+ * an integer that nothing else holds takes the new value in place (a
+ * string that already holds it is left as it is), *out then being old;
+ * anything else is made anew.
+ */
+static const char *
+refill_value(const char *p, const char *end, json_t *old, json_t **out)
+{
+	const char *q;
+	json_int_t num;
+	size_t len;
+
+	if (old == NULL || old->refcount != 1 || p >= end)
+		return fast_value(p, end, out, 1);
+	if (*p == '"' && json_is_string(old)) {
+		q = p + 1 + ae_plain_span(p + 1, (size_t)(end - p - 1));
+		len = (size_t)(q - p - 1);
+		if (q >= end || *q != '"')
+			return NULL;
+		/* a reply port, a key: the same string comes again and again */
+		if ((json_string_length(old) != len ||
+		    memcmp(json_string_value(old), p + 1, len) != 0) &&
+		    json_string_setn_nocheck(old, p + 1, len) != 0)
+			return NULL;
+		*out = old;
+		return q + 1;
+	}
+	if (((*p >= '0' && *p <= '9') || *p == '-') && json_is_integer(old)) {
+		if ((q = read_int(p, end, &num)) == NULL)
+			return NULL;
+		json_integer_set(old, num);
+		*out = old;
+		return q;
+	}
+	return fast_value(p, end, out, 1);
 }
 
 /*
@@ -444,15 +527,15 @@ fast_value(const char *p, const char *end, json_t **out, int depth)
  */
 size_t
 ae_fast_packet(const char *p, size_t len, size_t max, char name[FAST_NAME],
-    const char **tag, size_t *taglen, json_t **msg)
+    const char **tag, size_t *taglen, json_t **msg, json_t **spare)
 {
 	const char *end = p + len, *q, *at;
-	json_t *v;
+	json_t *v, *old;
+	size_t i = 0, n = 0;
 
 	if (len < 4 || p[0] != '[' || p[1] != '"')
 		return 0;
-	for (q = p + 2; q < end && plain_byte((unsigned char)*q); q++)
-		;
+	q = p + 2 + ae_plain_span(p + 2, len - 2);
 	if (q + 1 >= end || *q != '"' || q - p - 2 >= FAST_NAME)
 		return 0;
 	memcpy(name, p + 2, (size_t)(q - p - 2));
@@ -461,30 +544,72 @@ ae_fast_packet(const char *p, size_t len, size_t max, char name[FAST_NAME],
 	*tag = NULL;
 	*taglen = 0;
 	if (at + 1 < end && at[0] == ',' && at[1] == '"') {
-		for (q = at + 2; q < end && plain_byte((unsigned char)*q); q++)
-			;
+		q = at + 2 + ae_plain_span(at + 2, (size_t)(end - at - 2));
 		if (q + 1 >= end || *q != '"')
 			return 0;
 		*tag = at + 2;
 		*taglen = (size_t)(q - at - 2);
 		at = q + 1;
 	}
-	*msg = json_array();
-	while (*at == ',') {
-		if ((at = fast_value(at + 1, end, &v, 1)) == NULL ||
+	if (spare != NULL && *spare != NULL) {
+		*msg = *spare;
+		*spare = NULL;
+		n = json_array_size(*msg);
+	} else
+		*msg = json_array();
+	for (; *at == ','; i++) {
+		old = i < n ? json_array_get(*msg, i) : NULL;
+		if ((at = refill_value(at + 1, end, old, &v)) == NULL ||
 		    at >= end) {
-			if (at != NULL)
+			if (at != NULL && v != old)
 				json_decref(v);
 			json_decref(*msg);
 			return 0;
 		}
-		json_array_append_new(*msg, v);
+		if (v == old)
+			continue;
+		if (old != NULL)
+			json_array_set_new(*msg, i, v);
+		else
+			json_array_append_new(*msg, v);
 	}
 	if (*at != ']' || (max != 0 && (size_t)(at + 1 - p) > max)) {
 		json_decref(*msg);
 		return 0;
 	}
+	while (n > i)
+		json_array_remove(*msg, --n);
 	return (size_t)(at + 1 - p);
+}
+
+/*
+ * Keeps msg, which a receiver is done with, as the spare that the next
+ * ae_fast_packet() fills rather than building a message: its array, and the
+ * strings and integers in it that nothing else holds, are used again
+ * (jansson allocates five blocks for ["test",1,"payload"], which with
+ * their freeing were most of what a small message cost to receive). A
+ * message that anything else still holds, or that holds large strings,
+ * is released as before.
+ */
+void
+ae_fast_packet_done(json_t **spare, json_t *msg)
+{
+	size_t i, n;
+	json_t *v;
+
+	if (*spare != NULL || msg->refcount != 1 || !json_is_array(msg) ||
+	    (n = json_array_size(msg)) > SPARE_VALUES) {
+		json_decref(msg);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		v = json_array_get(msg, i);
+		if (json_is_string(v) && json_string_length(v) > SPARE_STRING) {
+			json_decref(msg);
+			return;
+		}
+	}
+	*spare = msg;
 }
 
 /* --- what Perl sends that jansson refuses ---------------------------------- */

@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <stdint.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -22,8 +23,52 @@ plain_byte(unsigned char b)
 	return b >= 0x20 && b <= 0x7e && b != '"' && b != '\\';
 }
 
-/* The length of the run of plain bytes at the start of p (n bytes). */
-size_t	 ae_plain_span(const char *p, size_t n);
+/*
+ * The bytes of w that are not plain (0x20 to 0x7e, neither '"' nor '\\'),
+ * as their high bits. A borrow or carry only runs upward, into bytes
+ * above one that is flagged rightly: the lowest flag is exact.
+ */
+static inline uint64_t
+plain_mask(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101ULL, high = ones * 0x80;
+	uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+
+	/* below 0x20; 0x7f and above; a '"'; a '\\' */
+	return (((w - ones * 0x20) & ~w) | w | (w + ones) |
+	    ((q - ones) & ~q) | ((b - ones) & ~b)) & high;
+}
+
+size_t	 ae_plain_span_long(const char *p, size_t n);
+
+/*
+ * The length of the run of plain bytes at the start of p (n bytes): eight
+ * at a time, names, tags and short strings inline, longer runs with the
+ * vectors of ae_plain_span_long().
+ */
+/* ae_plain_span() of the last n - i bytes, fewer than 8, of p. */
+size_t	 ae_plain_tail(const char *p, size_t i, size_t n);
+
+static inline size_t
+ae_plain_span(const char *p, size_t n)
+{
+	size_t i = 0;
+	uint64_t w, m;
+
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, p + i, 8);
+		if ((m = plain_mask(w)) != 0) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+			return i + (size_t)__builtin_ctzll(m) / 8;
+#else
+			break;
+#endif
+		}
+		if (i >= 24)
+			return i + 8 + ae_plain_span_long(p + i + 8, n - i - 8);
+	}
+	return i == n ? n : ae_plain_tail(p, i, n);
+}
 /* json_string(s), faster for ASCII; NULL when s is not UTF-8. */
 json_t	*ae_json_string_fast(const char *s);
 /* Port names that go into JSON as they are: printable ASCII, no escapes. */
@@ -48,6 +93,11 @@ size_t	 ae_fast_int(json_int_t v, char *p);
  * would; -1 when it does not fit or cannot be dumped.
  */
 ssize_t	 ae_fast_dump(json_t *v, char *p, size_t size, int depth);
+/*
+ * Room that v (at nesting depth) takes as compact JSON, from its shape:
+ * enough for what ae_fast_dump() writes itself.
+ */
+size_t	 ae_dump_estimate(json_t *v, int depth);
 /* Appends ["NAME",MSG...] (name NULL: msg) to out; -1 on failure. */
 int	 ae_json_dump_named(const char *name, size_t len, json_t *msg,
 	    struct bytes *out);
@@ -57,11 +107,17 @@ int	 ae_json_dump_packet(json_t *pkt, struct bytes *out);
  * *msg set, or 0 when the packet is of another shape (the caller then
  * takes the general path). A first value that is a plain string is left
  * out of *msg and pointed to by *tag (*taglen bytes); *tag is NULL when
- * there is none.
+ * there is none. *msg is built in *spare when spare holds one (see
+ * ae_fast_packet_done()).
  */
 size_t	 ae_fast_packet(const char *p, size_t len, size_t max,
 	    char name[FAST_NAME], const char **tag, size_t *taglen,
-	    json_t **msg);
+	    json_t **msg, json_t **spare);
+/*
+ * Releases a message that ae_fast_packet() made, or keeps it as *spare for
+ * the next ae_fast_packet() to fill (spare NULL there: none is used).
+ */
+void	 ae_fast_packet_done(json_t **spare, json_t *msg);
 
 /*
  * What a Perl node sends that jansson refuses (libaemp(3), VALUES FROM

@@ -559,6 +559,7 @@ aemp_free(aemp_node *n)
 		ae_tls_ctx_free(n->tls_ctx);
 	free(n->die_msg);
 	free(n->read_buf);
+	json_decref(n->spare_msg);
 	free(n->errmsg);
 	ae_authfail_free(n);
 	free(n);

@@ -131,6 +131,7 @@ struct aemp_node {
 	size_t		 max_queue_total;	/* all remotes' queues together */
 	size_t		 queued_total;		/* their bytes now */
 	char		*read_buf;	/* what each read goes into first */
+	json_t		*spare_msg;	/* ae_fast_packet()'s next message */
 	/* the next port aemp_port() makes, named ahead (kernel.c) */
 	char		 next_port[PORT_NAME_MAX];
 	uint64_t	 next_counter;

@@ -359,7 +359,7 @@ ae_kernel_deliver_tagged(aemp_node *n, const char *name, const char *tag,
 	    t->cb != NULL) {
 		struct delivery d = { t->cb, t->ud, msg };
 		ae_run_as(n, p, call_receiver, &d);
-		json_decref(msg);
+		ae_fast_packet_done(&n->spare_msg, msg);
 		return;
 	}
 	json_array_insert_new(msg, 0, json_stringn_nocheck(tag, len));

@@ -88,14 +88,16 @@ pack_plain(const char *fmt, va_list ap, const char **why)
 #define DIRECT_STRINGS	16	/* "s" items the direct path takes */
 
 /*
- * aemp_sndf() to a port on a connected node, with a format of s, i, I, b
- * and n items whose strings are plain bytes (what a tag and most payloads
- * are): the packet is written straight into the connection's queue, the
- * bytes the message would have been dumped as, without a message built
- * and freed again, which was most of the cost of sending. Returns 1 when
- * sent; 0, with ap untouched, when the general path takes it (tracing,
- * other items, strings that need escapes or may not be UTF-8, a node not
- * connected, a name that needs escapes).
+ * aemp_sndf() to a port on a connected node, with a format of s, i, I, b,
+ * n, o and O items (up to 16 s items, 16 o and O) whose strings are plain
+ * bytes (what a tag and most payloads are): the packet is written
+ * straight into the connection's queue, the bytes the message would have
+ * been dumped as, without a message built and freed again, which was
+ * most of the cost of sending.
+ * Returns 1 when sent; 0, with ap untouched, when the general path takes
+ * it (tracing, other items, strings that need escapes or may not be
+ * UTF-8, values that ae_fast_dump() cannot write in the room guessed, a node
+ * not connected, a name that needs escapes).
  */
 static int
 sndf_direct(aemp_node *n, const char *port, const char *fmt, va_list ap)
@@ -104,15 +106,21 @@ sndf_direct(aemp_node *n, const char *port, const char *fmt, va_list ap)
 	struct bytes *out;
 	const char *name, *f, *s;
 	size_t nodelen, namelen, need, before, lens[DIRECT_STRINGS], ns = 0;
-	size_t at;
+	size_t at, room[DIRECT_STRINGS], nv = 0;
+	ssize_t got;
 	char *p;
+	json_t *v;
 	va_list aq;
+	int steals = 0;
 
-	if (n->trace || port == NULL || *port == '\0' ||
-	    ae_is_local(n, port, &name) || !ae_codec_plain_name(name, &namelen))
+	if (n->trace || port == NULL || *port == '\0')
 		return 0;
-	id_split(port, &nodelen);
-	if ((r = ae_remote_of(n, port, nodelen))->conn == NULL)
+	/* not ae_is_local() and ae_codec_plain_name(): one pass of each */
+	name = id_split(port, &nodelen);
+	namelen = strlen(name);
+	if ((strncmp(port, n->id, nodelen) == 0 && n->id[nodelen] == '\0') ||
+	    ae_plain_span(name, namelen) != namelen ||
+	    (r = ae_remote_of(n, port, nodelen))->conn == NULL)
 		return 0;
 	need = namelen + 4;
 	va_copy(aq, ap);
@@ -139,6 +147,16 @@ sndf_direct(aemp_node *n, const char *port, const char *fmt, va_list ap)
 		case 'n':
 			need += 5;
 			break;
+		case 'o':
+			steals = 1;
+			/* FALLTHROUGH */
+		case 'O':
+			if ((v = va_arg(aq, json_t *)) == NULL ||
+			    nv == DIRECT_STRINGS)
+				goto general;
+			room[nv] = ae_dump_estimate(v, 1);
+			need += room[nv++] + 1;
+			break;
 		case ' ': case '\t': case '\n': case ',': case ':':
 			break;
 		default:
@@ -154,10 +172,12 @@ sndf_direct(aemp_node *n, const char *port, const char *fmt, va_list ap)
 	memcpy(p + 2, name, namelen);
 	p[namelen + 2] = '"';
 	at = namelen + 3;
-	for (f = fmt, ns = 0; *f != '\0'; f++) {
+	/* ap is left as it was until the packet is whole */
+	va_copy(aq, ap);
+	for (f = fmt, ns = nv = 0; *f != '\0'; f++) {
 		switch (*f) {
 		case 's':
-			s = va_arg(ap, const char *);
+			s = va_arg(aq, const char *);
 			p[at++] = ',';
 			p[at++] = '"';
 			memcpy(p + at, s, lens[ns]);
@@ -166,25 +186,60 @@ sndf_direct(aemp_node *n, const char *port, const char *fmt, va_list ap)
 			break;
 		case 'i':
 			p[at++] = ',';
-			at += ae_fast_int(va_arg(ap, int), p + at);
+			at += ae_fast_int(va_arg(aq, int), p + at);
 			break;
 		case 'I':
 			p[at++] = ',';
-			at += ae_fast_int(va_arg(ap, json_int_t), p + at);
+			at += ae_fast_int(va_arg(aq, json_int_t), p + at);
 			break;
 		case 'b':
 			p[at++] = ',';
-			at += va_arg(ap, int) ? (memcpy(p + at, "true", 4), 4) :
+			at += va_arg(aq, int) ? (memcpy(p + at, "true", 4), 4) :
 			    (memcpy(p + at, "false", 5), 5);
 			break;
 		case 'n':
 			memcpy(p + at, ",null", 5);
 			at += 5;
 			break;
+		case 'o':
+		case 'O':
+			p[at++] = ',';
+			got = ae_fast_dump(va_arg(aq, json_t *), p + at,
+			    room[nv++], 1);
+			if (got < 0)
+				goto general;
+			at += (size_t)got;
+			break;
 		}
 	}
+	va_end(aq);
 	p[at++] = ']';
 	ae_bytes_commit(out, at);
+	if (steals) {
+		/* sent: what "o" gave us is released, as json_pack() would */
+		va_copy(aq, ap);
+		for (f = fmt; *f != '\0'; f++) {
+			switch (*f) {
+			case 's':
+				(void)va_arg(aq, const char *);
+				break;
+			case 'i':
+			case 'b':
+				(void)va_arg(aq, int);
+				break;
+			case 'I':
+				(void)va_arg(aq, json_int_t);
+				break;
+			case 'o':
+				json_decref(va_arg(aq, json_t *));
+				break;
+			case 'O':
+				(void)va_arg(aq, json_t *);
+				break;
+			}
+		}
+		va_end(aq);
+	}
 	ae_remote_sent_bytes(r, before);
 	return 1;
 general:

@@ -1233,7 +1233,7 @@ parse_packets(struct aemp_conn *c, const char *p, size_t len, int *budget)
 		json_t *msg;
 		if (c->scanned == 0 && !c->node->trace && pos < whole &&
 		    (plen = ae_fast_packet(p + pos, whole - pos, c->scan.max,
-		    name, &tag, &taglen, &msg)) > 0) {
+		    name, &tag, &taglen, &msg, &c->node->spare_msg)) > 0) {
 			done += plen;
 			if (deliver_fast(c, name, tag, taglen, msg) < 0)
 				return done;
@@ -1262,7 +1262,7 @@ parse_packets(struct aemp_conn *c, const char *p, size_t len, int *budget)
 		 * takes it as it takes one that came in one read.
 		 */
 		if (!c->node->trace && ae_fast_packet(p + pos, plen, 0, name,
-		    &tag, &taglen, &msg) > 0) {
+		    &tag, &taglen, &msg, &c->node->spare_msg) > 0) {
 			if (deliver_fast(c, name, tag, taglen, msg) < 0)
 				return done;
 			goto delivered;

@@ -1075,6 +1075,138 @@ START_TEST(remote_tags_reach_the_right_receiver)
 }
 END_TEST
 
+/* Holds a copy of each message, and the values of each, in ud (arrays). */
+struct held {
+	json_t	*copies, *values;
+};
+
+static int
+hold_values(aemp_node *n, const char *self, json_t *msg, void *ud)
+{
+	struct held *h = ud;
+	size_t i;
+	json_t *v;
+
+	(void)n; (void)self;
+	json_array_append_new(h->copies, json_deep_copy(msg));
+	json_array_foreach(msg, i, v)
+		json_array_append(h->values, v);
+	return 0;
+}
+
+/* Keeps a copy of the message, and nothing of it. */
+static int
+copy_msg(aemp_node *n, const char *self, json_t *msg, void *ud)
+{
+	json_t *copies = ud;
+
+	(void)n; (void)self;
+	json_array_append_new(copies, json_deep_copy(msg));
+	return 0;
+}
+
+/*
+ * A remote message that its receiver released is filled again by the
+ * next packet: whatever a receiver still holds keeps its value, and each
+ * message has exactly the values of its packet, whatever the shapes of
+ * those before it.
+ */
+START_TEST(remote_messages_reused_only_when_released)
+{
+	aemp_node *a = tn_node(base, "alpha", NULL);
+	aemp_node *b = seeded("beta", a, NULL);
+	struct held h = { json_array(), json_array() };
+	json_t *copies = json_array(), *want, *got;
+	const char *pa = aemp_port(a, NULL, NULL);
+	size_t i;
+	double t0;
+
+	aemp_rcv(a, pa, "h", hold_values, &h);
+	aemp_rcv(a, pa, "c", copy_msg, copies);
+	aemp_sndf(b, pa, "ssi", "h", "one", 1);
+	aemp_sndf(b, pa, "ssi", "h", "two", 2);
+	aemp_sndf(b, pa, "ssi", "c", "three", 3);
+	aemp_sndf(b, pa, "ssi", "h", "four", 4);
+	aemp_sndf(b, pa, "sis", "c", 5, "five");
+	aemp_sndf(b, pa, "ss", "c", "six");
+	aemp_snd(b, pa, json_pack("[s[ii]nbs]", "c", 7, 8, 1, "seven"));
+	aemp_sndf(b, pa, "s", "c");
+	aemp_sndf(b, pa, "sIsi", "c", (json_int_t)-9000000000LL, "nine", 9);
+	aemp_sndf(b, pa, "ssi", "h", "ten", 10);
+	for (t0 = test_now(); (json_array_size(copies) < 6 ||
+	    json_array_size(h.copies) < 4) && test_now() - t0 < 5;)
+		tn_run_for(base, 0.01);
+	want = json_pack("[[si][si][si][si]]", "one", 1, "two", 2, "four", 4,
+	    "ten", 10);
+	ck_assert(json_equal(h.copies, want));
+	/* what the receiver held is as it came, though later ones refilled */
+	for (i = 0; i < json_array_size(h.values); i++)
+		ck_assert(json_equal(json_array_get(h.values, i),
+		    json_array_get(json_array_get(want, i / 2), i % 2)));
+	json_decref(want);
+	want = json_pack("[[si][is][s][[ii]nbs][][Isi]]", "three", 3, 5, "five",
+	    "six", 7, 8, 1, "seven", (json_int_t)-9000000000LL, "nine", 9);
+	got = copies;
+	ck_assert(json_equal(got, want));
+	json_decref(want);
+	json_decref(copies);
+	json_decref(h.copies);
+	json_decref(h.values);
+	aemp_free(b);
+	aemp_free(a);
+}
+END_TEST
+
+/*
+ * aemp_sndf() of "o" and "O" items to a remote port: the values arrive as
+ * they were, "O" values stay the caller's and "o" values are released
+ * once, whether the packet is written directly or (escapes beyond the
+ * room guessed) by the general path.
+ */
+START_TEST(remote_sndf_of_values)
+{
+	aemp_node *a = tn_node(base, "alpha", NULL);
+	aemp_node *b = seeded("beta", a, NULL);
+	json_t *copies = json_array(), *want;
+	json_t *obj = json_pack("{si}", "k", 1), *arr = json_pack("[isn]", 1,
+	    "two"), *str = json_string("stolen");
+	const char *pa = aemp_port(a, NULL, NULL);
+	char ctl[101];
+	double t0;
+
+	memset(ctl, 1, 100);
+	ctl[100] = '\0';
+	aemp_rcv(a, pa, "v", copy_msg, copies);
+	/* connected: the direct path writes to the connection */
+	for (t0 = test_now(); !aemp_node_is_up(b, "alpha") &&
+	    test_now() - t0 < 5;)
+		tn_run_for(base, 0.01);
+	ck_assert(aemp_node_is_up(b, "alpha"));
+	aemp_sndf(b, pa, "sOoOi", "v", obj, json_incref(str), arr, 5);
+	ck_assert_int_eq(obj->refcount, 1);
+	ck_assert_int_eq(str->refcount, 1);
+	ck_assert_int_eq(arr->refcount, 1);
+	/* each \u0001 is six bytes: more than the room guessed */
+	aemp_sndf(b, pa, "ssoO", "v", "x", json_string(ctl), obj);
+	ck_assert_int_eq(obj->refcount, 1);
+	aemp_sndf(b, pa, "so", "v", json_incref(str));
+	ck_assert_int_eq(str->refcount, 1);
+	for (t0 = test_now(); json_array_size(copies) < 3 &&
+	    test_now() - t0 < 5;)
+		tn_run_for(base, 0.01);
+	want = json_pack("[[OOOi][ssO][O]]", obj, str, arr, 5, "x", ctl, obj,
+	    str);
+	ck_assert(json_equal(copies, want));
+	json_decref(want);
+	json_decref(copies);
+	json_decref(obj);
+	json_decref(arr);
+	json_decref(str);
+	aemp_free(b);
+	aemp_free(a);
+}
+END_TEST
+
 /*
  * A timer that sets itself again at once runs once per pass of the loop:
  * messages between nodes still move.
@@ -1625,6 +1757,8 @@ kernel_suite(void)
 	tcase_add_test(two, unencodable_message_fires_monitors);
 	tcase_add_test(two, two_nodes_connect_and_message);
 	tcase_add_test(two, remote_tags_reach_the_right_receiver);
+	tcase_add_test(two, remote_messages_reused_only_when_released);
+	tcase_add_test(two, remote_sndf_of_values);
 	tcase_add_test(two, timer_rearming_at_once_does_not_starve_io);
 	tcase_add_test(two, node_timers_leave_polls_without_timeout);
 	tcase_add_test(two, remote_monitor_and_kill);

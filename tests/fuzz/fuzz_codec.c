@@ -62,20 +62,16 @@ same(json_t *a, json_t *b)
 	}
 }
 
+/*
+ * The packet ae_fast_packet() read from data (len bytes) against jansson's
+ * reading of them.
+ */
 static void
-check_packet(const char *data, size_t size)
+check_read(const char *data, size_t len, const char *name, const char *tag,
+    size_t taglen, json_t *msg)
 {
-	char name[FAST_NAME];
-	json_t *msg = NULL, *ref, *mine;
-	const char *tag;
-	size_t taglen, len = ae_fast_packet(data, size, 0, name, &tag, &taglen,
-	    &msg);
+	json_t *ref = json_loadb(data, len, 0, NULL), *mine;
 
-	if (len == 0)
-		return;
-	if (len > size)
-		abort();
-	ref = json_loadb(data, len, 0, NULL);
 	if (ref == NULL)
 		abort();	/* accepted what jansson rejects */
 	mine = json_pack("[s]", name);
@@ -86,6 +82,48 @@ check_packet(const char *data, size_t size)
 		abort();
 	json_decref(ref);
 	json_decref(mine);
+}
+
+/*
+ * Read once into a new message, and again into spare messages: the one
+ * just read, and one of other shapes (values shared, a nested array, a
+ * string too long to keep, one of each kind) that the packet's values
+ * must replace or drop.
+ */
+static void
+check_packet(const char *data, size_t size)
+{
+	char name[FAST_NAME];
+	json_t *msg = NULL, *spare = NULL, *other = NULL;
+	const char *tag;
+	size_t taglen, len = ae_fast_packet(data, size, 0, name, &tag, &taglen,
+	    &msg, NULL), again;
+	int round;
+
+	if (len == 0)
+		return;
+	if (len > size)
+		abort();
+	check_read(data, len, name, tag, taglen, msg);
+	for (round = 0; round < 2; round++) {
+		ae_fast_packet_done(&spare, msg);
+		if (round == 1) {
+			json_decref(spare);
+			other = json_string("shared");
+			spare = json_pack("[iOs[i]bnIsss]", 7, other, "x", 1,
+			    1, (json_int_t)-3, "y", "z", "w");
+		}
+		msg = NULL;
+		again = ae_fast_packet(data, size, 0, name, &tag, &taglen, &msg,
+		    &spare);
+		if (again != len || spare != NULL)
+			abort();
+		check_read(data, len, name, tag, taglen, msg);
+	}
+	/* the value the spare shared is untouched */
+	if (strcmp(json_string_value(other), "shared") != 0)
+		abort();
+	json_decref(other);
 	json_decref(msg);
 }
 
