@@ -200,8 +200,11 @@ uninstall:
 # check: it installs packages on this machine.
 PKG_DEBS := dpkg-dev debhelper lintian fakeroot
 check-package:
-	@if [ "$$(id -u)" = 0 ] && ! command -v dpkg-buildpackage >/dev/null; then \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(PKG_DEBS); fi
+	@m=; for t in dpkg-buildpackage dh lintian fakeroot; do \
+	  command -v $$t >/dev/null || m=1; done; \
+	if [ -n "$$m" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(PKG_DEBS) || \
+	  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(PKG_DEBS); }; fi
 	sh tests/package/check-package.sh $(B)
 
 deps:

@@ -87,9 +87,11 @@ answered(struct shell *s)
 	aemp_timer_cancel(n, s->s_timer);
 	s->s_timer = NULL;
 	if (s->s_reply != NULL) {
-		aemp_kil(n, s->s_reply, NULL);
-		free(s->s_reply);
-		s->s_reply = NULL;
+		char *reply = s->s_reply;
+
+		s->s_reply = NULL;	/* its monitor then ignores the kill */
+		aemp_kil(n, reply, NULL);
+		free(reply);
 	}
 	fflush(stdout);
 	prompt(s);
@@ -144,17 +146,10 @@ on_answer(aemp_node *n, const char *self, json_t *msg, void *ud)
 	return 0;
 }
 
+/* A request got no answer (said on stderr): a probed node is given up. */
 static void
-timed_out(aemp_node *n, void *ud)
+unanswered(struct shell *s)
 {
-	struct shell *s = ud;
-	const char *node = s->s_next ? s->s_next : s->s_node;
-
-	(void)n;
-	s->s_timer = NULL;
-	fflush(stdout);
-	fprintf(stderr, "aemp: shell: no answer from %s within %g seconds\n",
-	    node, s->s_net.nt_timeout);
 	if (s->s_next != NULL) {
 		free(s->s_next);
 		s->s_next = NULL;
@@ -166,6 +161,41 @@ timed_out(aemp_node *n, void *ud)
 	answered(s);
 }
 
+static void
+timed_out(aemp_node *n, void *ud)
+{
+	struct shell *s = ud;
+	const char *node = s->s_next ? s->s_next : s->s_node;
+
+	(void)n;
+	s->s_timer = NULL;
+	fflush(stdout);
+	fprintf(stderr, "aemp: shell: no answer from %s within %g seconds\n",
+	    node, s->s_net.nt_timeout);
+	unanswered(s);
+}
+
+/*
+ * The reply port was killed: by a C node that does not have the function
+ * asked for (AEMP.md section 5). The next line may go.
+ */
+static void
+reply_killed(aemp_node *n, const char *port, json_t *reason, void *ud)
+{
+	struct shell *s = ud;
+	char *why;
+
+	(void)n;
+	if (s->s_reply == NULL || strcmp(port, s->s_reply) != 0)
+		return;
+	why = net_reason(reason);
+	fflush(stdout);
+	fprintf(stderr, "aemp: shell: %s: %s\n", s->s_next ? s->s_next :
+	    s->s_node, *why ? why : "the reply port was killed");
+	free(why);
+	unanswered(s);
+}
+
 /* Sends msg (stolen) to the node port of node with a reply port added. */
 static void
 ask(struct shell *s, const char *node, json_t *msg, int append)
@@ -173,6 +203,7 @@ ask(struct shell *s, const char *node, json_t *msg, int append)
 	aemp_node *n = s->s_net.nt_node;
 
 	s->s_reply = xstrdup(aemp_port(n, on_answer, s));
+	aemp_mon_cb(n, s->s_reply, reply_killed, s);
 	if (append)
 		json_array_append_new(msg, json_string(s->s_reply));
 	aemp_snd(n, node, msg);
