@@ -6,8 +6,6 @@
  * Lines are handled one at a time, each after the answer to the one
  * before (or its timeout), so piped input gives ordered output.
  */
-#include <sys/stat.h>
-
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -399,30 +397,6 @@ on_stdin(evutil_socket_t fd, short what, void *arg)
 	shell_lines(s);
 }
 
-/*
- * A regular file, /dev/null and other devices that are not terminals
- * cannot be polled (epoll refuses them): their lines are all there, so
- * they are read now, to the end. Pipes, sockets and terminals are read
- * as they become readable.
- */
-static int
-read_unpollable(struct shell *s)
-{
-	struct stat st;
-	int r;
-
-	if (fstat(STDIN_FILENO, &st) < 0)
-		return -1;
-	if (!S_ISREG(st.st_mode) && !(S_ISCHR(st.st_mode) && !s->s_tty))
-		return 0;
-	while ((r = evbuffer_read(s->s_in, STDIN_FILENO, 65536)) > 0)
-		;
-	if (r < 0 && errno != EINTR)
-		return -1;
-	s->s_eof = 1;
-	return 0;
-}
-
 /* Without a NODE: the first node that comes up (a seed). */
 static void
 first_up(aemp_node *n, const char *nodeid, int up, json_t *reason, void *ud)
@@ -471,7 +445,8 @@ cmd_shell_exec(struct cli *cli, const struct aemp_cmd *self, int argc,
 	n = s.s_net.nt_node;
 	s.s_tty = isatty(STDIN_FILENO);
 	s.s_in = evbuffer_new();
-	if (read_unpollable(&s) < 0) {
+	/* a file's lines are all there: read now, to the end */
+	if ((s.s_eof = aemp_read_unpollable(STDIN_FILENO, s.s_in)) < 0) {
 		cli_error(argv[0], "standard input: %s", strerror(errno));
 		evbuffer_free(s.s_in);
 		net_close(&s.s_net);

@@ -968,6 +968,46 @@ START_TEST(chat_service_serves_clients)
 	ck_assert(test_wait_for_text(c2, "nick1: hello", 10));
 	ck_assert(write(in2[1], "hi there\n", 9) == 9);
 	ck_assert(test_wait_for_text(c1, "nick2: hi there", 10));
+	/*
+	 * Standard input from a regular file and from /dev/null (epoll
+	 * refuses both): the file's lines, the last one without a line
+	 * end too, reach the others; the client stays, listening.
+	 */
+	{
+		char in[PATH_MAX], c3[PATH_MAX], c4[PATH_MAX], *text;
+		char *argv3[] = { argv1[0], "nick3", NULL };
+		char *argv4[] = { argv1[0], "nick4", NULL };
+		FILE *f;
+		int fd;
+		pid_t p3, p4;
+
+		snprintf(in, sizeof in, "%s/chat.in", dir);
+		logpath(c3, sizeof c3, "nick3");
+		logpath(c4, sizeof c4, "nick4");
+		ck_assert_ptr_nonnull(f = fopen(in, "w"));
+		fputs("from a file\nthe last line", f);
+		fclose(f);
+		ck_assert_int_ge(fd = open(in, O_RDONLY), 0);
+		p3 = test_spawn(argv3, menv, c3, fd);
+		close(fd);
+		ck_assert_msg(test_wait_for_text(c1, "nick3: from a file", 20),
+		    "the lines of a file on stdin were not sent");
+		ck_assert(test_wait_for_text(c1, "nick3: the last line", 10));
+		ck_assert_int_ge(fd = open("/dev/null", O_RDONLY), 0);
+		p4 = test_spawn(argv4, menv, c4, fd);
+		close(fd);
+		ck_assert(test_wait_for_text(c1, "nick4 (joins)", 20));
+		ck_assert(test_wait_for_text(c4, "nick4 (joins)", 10));
+		ck_assert_int_eq(waitpid(p3, NULL, WNOHANG), 0);
+		ck_assert_int_eq(waitpid(p4, NULL, WNOHANG), 0);
+		text = test_slurp(c3);
+		ck_assert_msg(strstr(text, "failed") == NULL, "nick3: %s",
+		    text);
+		free(text);
+		test_stop(p3);
+		test_stop(p4);
+	}
+
 	/* a client that goes away: the others are told */
 	test_stop(p2);
 	ck_assert(test_wait_for_text(c1, "nick2 (quits", 45));
