@@ -144,7 +144,7 @@ cmd_snd_exec(struct cli *cli, const struct aemp_cmd *self, int argc,
 
 /*
  * The reply port was killed: a C node kills it when the request names a
- * function it does not have (AEMP.md section 5); a Perl node sends
+ * function it does not have (libaemp(3), nodeport.c); a Perl node sends
  * nothing, and the deadline's hint says what that probably means.
  */
 static void

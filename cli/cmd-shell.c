@@ -175,7 +175,7 @@ timed_out(aemp_node *n, void *ud)
 
 /*
  * The reply port was killed: by a C node that does not have the function
- * asked for (AEMP.md section 5). The next line may go.
+ * asked for (nodeport.c). The next line may go.
  */
 static void
 reply_killed(aemp_node *n, const char *port, json_t *reason, void *ud)

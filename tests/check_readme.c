@@ -12,7 +12,8 @@
  * one the table below knows, which says how it runs (to the end, or in the
  * background like the terminals of the tour) and what its output must
  * show (what the README's comment says it prints): a tour line changed or
- * added without the test knowing it fails the test.
+ * added without the test knowing it fails the test. And the README's test
+ * command is the one CI runs.
  */
 #include <sys/wait.h>
 
@@ -133,19 +134,29 @@ subst(char **s, const char *from, const char *to)
 	*s = r;
 }
 
+/* A source file's text ($AEMP_SRC, else the current directory). */
+static char *
+source_text(const char *name)
+{
+	char *path, *text;
+
+	if (asprintf(&path, "%s/%s", getenv("AEMP_SRC") ? getenv("AEMP_SRC") :
+	    ".", name) < 0)
+		abort();
+	text = test_slurp(path);
+	ck_assert_msg(text != NULL, "%s not found", path);
+	free(path);
+	return text;
+}
+
 /* The tour's command lines from README, comments cut off; count set. */
 static char **
 tour_lines(int *count)
 {
-	char *path = getenv("AEMP_SRC") ? NULL : strdup("README");
 	char *text, *p, *end, **lines = NULL;
 	int n = 0;
 
-	if (path == NULL && asprintf(&path, "%s/README",
-	    getenv("AEMP_SRC")) < 0)
-		abort();
-	text = test_slurp(path);
-	ck_assert_msg(text != NULL, "%s not found", path);
+	text = source_text("README");
 	p = strstr(text, "\nA tour\n------\n");
 	ck_assert_msg(p != NULL, "README has no section 'A tour'");
 	end = strstr(p, "\nUnder systemd");
@@ -164,7 +175,6 @@ tour_lines(int *count)
 		lines[n++] = strdup(p);
 	}
 	free(text);
-	free(path);
 	*count = n;
 	return lines;
 }
@@ -307,6 +317,27 @@ START_TEST(tour_works_as_written)
 }
 END_TEST
 
+/* The README's test command is exactly what CI (.ci/run) runs. */
+START_TEST(ci_runs_the_readme_test_command)
+{
+	char *readme = source_text("README"), *ci = source_text(".ci/run");
+	char *cmd, *last, *end;
+
+	cmd = strstr(readme, "\n    make deps && make check");
+	ck_assert_msg(cmd != NULL, "README has no test command");
+	cmd += 5;
+	if ((end = strchr(cmd, '\n')) != NULL)
+		*end = '\0';
+	ck_assert_ptr_nonnull(strstr(cmd, "make check-package"));
+	for (end = ci + strlen(ci); end > ci && end[-1] == '\n'; )
+		*--end = '\0';
+	last = strrchr(ci, '\n');
+	ck_assert_str_eq(last != NULL ? last + 1 : ci, cmd);
+	free(readme);
+	free(ci);
+}
+END_TEST
+
 static Suite *
 readme_suite(void)
 {
@@ -316,6 +347,7 @@ readme_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 240);
 	tcase_add_test(tc, tour_works_as_written);
+	tcase_add_test(tc, ci_runs_the_readme_test_command);
 	suite_add_tcase(s, tc);
 	return s;
 }
