@@ -910,7 +910,11 @@ START_TEST(unknown_function_kills_the_reply_port)
 	free(text);
 	ck_assert(!d2.got && !d3.got);
 	ck_assert(aemp_port_exists(n, p2) && aemp_port_exists(n, p3));
-	text = json_dumps(aemp_known_nodes(n), JSON_COMPACT);
+	{
+		json_t *known = aemp_known_nodes(n);
+		text = json_dumps(known, JSON_COMPACT);
+		json_decref(known);
+	}
 	ck_assert_msg(strstr(text, "\"other\"") == NULL, "known: %s", text);
 	free(text);
 
