@@ -196,7 +196,7 @@ uninstall:
 	-find $(DESTDIR)$(PREFIX)/lib/aemp -depth -type d -empty -delete 2>/dev/null
 
 # The Debian packages, built, linted, installed with dpkg -i and run
-# (tests/package/check-package.sh; as root; about 30 s on 2 shared cores,
+# (tests/package/check-package.sh; as root; about 1 minute on 2 shared cores,
 # bounded by PKG_TIMEOUT). Not part of check: it installs packages on this
 # machine (the README's test command runs it after check).
 PKG_DEBS := dpkg-dev debhelper lintian fakeroot
