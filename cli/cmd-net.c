@@ -142,12 +142,34 @@ cmd_snd_exec(struct cli *cli, const struct aemp_cmd *self, int argc,
 
 /* --- cal --------------------------------------------------------------- */
 
+/*
+ * The reply port was killed: a C node kills it when the request names a
+ * function it does not have (libaemp(3), nodeport.c); a Perl node sends
+ * nothing, and the deadline's hint says what that probably means.
+ */
+static void
+reply_killed(aemp_node *n, const char *port, json_t *reason, void *ud)
+{
+	struct net *nt = ud;
+	char *why;
+
+	(void)n; (void)port;
+	if (nt->nt_done)
+		return;
+	why = net_reason(reason);
+	cli_error(nt->nt_cmd, "%s: %s", nt->nt_target ? nt->nt_target : "?",
+	    *why ? why : "the reply port was killed before an answer came");
+	free(why);
+	net_finish(nt, 1);
+}
+
 static int
 cmd_cal_exec(struct cli *cli, const struct aemp_cmd *self, int argc,
     char **argv)
 {
 	struct net nt;
 	json_t *msg;
+	const char *reply;
 	int rc;
 
 	(void)self;
@@ -161,19 +183,20 @@ cmd_cal_exec(struct cli *cli, const struct aemp_cmd *self, int argc,
 		/* monitor first, as the reference's cal: a port the message
 		 * kills then reports why */
 		aemp_mon_cb(nt.nt_node, argv[1], died_first, &nt);
-		json_array_append_new(msg, json_string(aemp_port(nt.nt_node,
-		    finish_json, &nt)));
+		reply = aemp_port(nt.nt_node, finish_json, &nt);
+		aemp_mon_cb(nt.nt_node, reply, reply_killed, &nt);
+		json_array_append_new(msg, json_string(reply));
 		aemp_snd(nt.nt_node, argv[1], msg);
 		msg = NULL;
 		/*
-		 * A node ignores a request for a function it does not know
-		 * (the reference sends nothing back either), so a silent
-		 * node port most likely means just that.
+		 * A Perl node only logs a request for a function it does not
+		 * know, so a silent node port most likely means just that (a
+		 * C node kills the reply port: reply_killed).
 		 */
 		if (strchr(argv[1], '#') == NULL && argc > 2 &&
 		    asprintf(&nt.nt_hint, "(%s is up: '%s' is probably not a "
-		    "request or function known there; its log says so)",
-		    argv[1], argv[2]) < 0)
+		    "request or function known there, or it does not reply; "
+		    "its log says so)", argv[1], argv[2]) < 0)
 			nt.nt_hint = NULL;
 		net_deadline(&nt, "no reply from %s", argv[1]);
 	}

@@ -6,8 +6,6 @@
  * Lines are handled one at a time, each after the answer to the one
  * before (or its timeout), so piped input gives ordered output.
  */
-#include <sys/stat.h>
-
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,9 +85,11 @@ answered(struct shell *s)
 	aemp_timer_cancel(n, s->s_timer);
 	s->s_timer = NULL;
 	if (s->s_reply != NULL) {
-		aemp_kil(n, s->s_reply, NULL);
-		free(s->s_reply);
-		s->s_reply = NULL;
+		char *reply = s->s_reply;
+
+		s->s_reply = NULL;	/* its monitor then ignores the kill */
+		aemp_kil(n, reply, NULL);
+		free(reply);
 	}
 	fflush(stdout);
 	prompt(s);
@@ -144,17 +144,10 @@ on_answer(aemp_node *n, const char *self, json_t *msg, void *ud)
 	return 0;
 }
 
+/* A request got no answer (said on stderr): a probed node is given up. */
 static void
-timed_out(aemp_node *n, void *ud)
+unanswered(struct shell *s)
 {
-	struct shell *s = ud;
-	const char *node = s->s_next ? s->s_next : s->s_node;
-
-	(void)n;
-	s->s_timer = NULL;
-	fflush(stdout);
-	fprintf(stderr, "aemp: shell: no answer from %s within %g seconds\n",
-	    node, s->s_net.nt_timeout);
 	if (s->s_next != NULL) {
 		free(s->s_next);
 		s->s_next = NULL;
@@ -166,6 +159,41 @@ timed_out(aemp_node *n, void *ud)
 	answered(s);
 }
 
+static void
+timed_out(aemp_node *n, void *ud)
+{
+	struct shell *s = ud;
+	const char *node = s->s_next ? s->s_next : s->s_node;
+
+	(void)n;
+	s->s_timer = NULL;
+	fflush(stdout);
+	fprintf(stderr, "aemp: shell: no answer from %s within %g seconds\n",
+	    node, s->s_net.nt_timeout);
+	unanswered(s);
+}
+
+/*
+ * The reply port was killed: by a C node that does not have the function
+ * asked for (nodeport.c). The next line may go.
+ */
+static void
+reply_killed(aemp_node *n, const char *port, json_t *reason, void *ud)
+{
+	struct shell *s = ud;
+	char *why;
+
+	(void)n;
+	if (s->s_reply == NULL || strcmp(port, s->s_reply) != 0)
+		return;
+	why = net_reason(reason);
+	fflush(stdout);
+	fprintf(stderr, "aemp: shell: %s: %s\n", s->s_next ? s->s_next :
+	    s->s_node, *why ? why : "the reply port was killed");
+	free(why);
+	unanswered(s);
+}
+
 /* Sends msg (stolen) to the node port of node with a reply port added. */
 static void
 ask(struct shell *s, const char *node, json_t *msg, int append)
@@ -173,6 +201,7 @@ ask(struct shell *s, const char *node, json_t *msg, int append)
 	aemp_node *n = s->s_net.nt_node;
 
 	s->s_reply = ae_xstrdup(aemp_port(n, on_answer, s));
+	aemp_mon_cb(n, s->s_reply, reply_killed, s);
 	if (append)
 		json_array_append_new(msg, json_string(s->s_reply));
 	aemp_snd(n, node, msg);
@@ -368,30 +397,6 @@ on_stdin(evutil_socket_t fd, short what, void *arg)
 	shell_lines(s);
 }
 
-/*
- * A regular file, /dev/null and other devices that are not terminals
- * cannot be polled (epoll refuses them): their lines are all there, so
- * they are read now, to the end. Pipes, sockets and terminals are read
- * as they become readable.
- */
-static int
-read_unpollable(struct shell *s)
-{
-	struct stat st;
-	int r;
-
-	if (fstat(STDIN_FILENO, &st) < 0)
-		return -1;
-	if (!S_ISREG(st.st_mode) && !(S_ISCHR(st.st_mode) && !s->s_tty))
-		return 0;
-	while ((r = evbuffer_read(s->s_in, STDIN_FILENO, 65536)) > 0)
-		;
-	if (r < 0 && errno != EINTR)
-		return -1;
-	s->s_eof = 1;
-	return 0;
-}
-
 /* Without a NODE: the first node that comes up (a seed). */
 static void
 first_up(aemp_node *n, const char *nodeid, int up, json_t *reason, void *ud)
@@ -440,7 +445,8 @@ cmd_shell_exec(struct cli *cli, const struct aemp_cmd *self, int argc,
 	n = s.s_net.nt_node;
 	s.s_tty = isatty(STDIN_FILENO);
 	s.s_in = evbuffer_new();
-	if (read_unpollable(&s) < 0) {
+	/* a file's lines are all there: read now, to the end */
+	if ((s.s_eof = aemp_read_unpollable(STDIN_FILENO, s.s_in)) < 0) {
 		cli_error(argv[0], "standard input: %s", strerror(errno));
 		evbuffer_free(s.s_in);
 		net_close(&s.s_net);

@@ -12,6 +12,7 @@
 
 #include "codec.h"
 #include "net.h"
+#include "xmalloc.h"
 
 /* The anonymous node's configuration, for aemp_configure() with norc. */
 static json_t *
@@ -242,4 +243,16 @@ net_print_json(json_t *list)
 		printf("\n");
 	ae_bytes_free(&perl);
 	free(text);
+}
+
+char *
+net_reason(json_t *reason)
+{
+	const char *kind = json_string_value(json_array_get(reason, 0));
+	const char *text = json_string_value(json_array_get(reason, 1));
+
+	if (kind != NULL && strcmp(kind, "die") == 0 && text != NULL &&
+	    json_array_size(reason) == 2)
+		return ae_xstrdup(text);
+	return aemp_words(reason);
 }

@@ -76,6 +76,10 @@ json_t	*net_args(const char *cmd, int argc, char **argv);
 void	 net_print_words(json_t *list);
 /* The reference's JSON without the brackets: used by cal and eval. */
 void	 net_print_json(json_t *list);
-/* The elements of list joined by spaces, as net_print_words shows them. */
+/*
+ * A kill reason as a message: the text of ["die", TEXT] (how a node says
+ * a request failed), else the elements joined by spaces. Free it.
+ */
+char	*net_reason(json_t *reason);
 
 #endif

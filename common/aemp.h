@@ -83,6 +83,16 @@ AEMP_API
 void		 aemp_free(aemp_node *);
 AEMP_API
 struct event_base *aemp_base(aemp_node *);
+/*
+ * Input a program adds to the base (standard input): a regular file,
+ * /dev/null or another device that is not a terminal cannot be watched
+ * (epoll refuses it), so this reads fd to its end into buf and returns 1.
+ * Returns 0 for a pipe, socket or terminal (watch it with an event), -1
+ * on a read error (errno says why).
+ */
+struct evbuffer;
+AEMP_API
+int		 aemp_read_unpollable(int fd, struct evbuffer *buf);
 /* Run the node's base until aemp_loopexit() (or nothing is left to do). */
 AEMP_API
 int		 aemp_loop(aemp_node *);

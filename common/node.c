@@ -572,6 +572,22 @@ aemp_base(aemp_node *n)
 }
 
 int
+aemp_read_unpollable(int fd, struct evbuffer *buf)
+{
+	struct stat st;
+	int r;
+
+	if (fstat(fd, &st) < 0)
+		return -1;
+	if (!S_ISREG(st.st_mode) && !(S_ISCHR(st.st_mode) && !isatty(fd)))
+		return 0;
+	while ((r = evbuffer_read(buf, fd, 65536)) > 0 ||
+	    (r < 0 && errno == EINTR))
+		;
+	return r < 0 ? -1 : 1;
+}
+
+int
 aemp_loop(aemp_node *n)
 {
 	return event_base_dispatch(n->base);

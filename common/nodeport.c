@@ -104,15 +104,71 @@ req_kil0(aemp_node *n, const char *name, json_t *reason,
 	ae_remote_mon_list_free(l);
 }
 
+/*
+ * The reply port of a request for an unknown function: its last argument
+ * if that is a port of the sending node (a cal appends its reply port),
+ * else NULL. Only a port of the sender: a request must not kill a third
+ * node's port.
+ */
+static const char *
+unknown_reply_port(aemp_node *n, json_t *args, struct aemp_remote *from)
+{
+	const char *port, *name;
+	size_t nodelen;
+
+	if (json_array_size(args) == 0 ||
+	    (port = json_id(json_array_get(args,
+	    json_array_size(args) - 1))) == NULL)
+		return NULL;
+	name = id_split(port, &nodelen);
+	if (*name == '\0')
+		return NULL;
+	if (from == NULL)
+		return ae_is_local(n, port, &name) ? port : NULL;
+	if (strlen(from->id) != nodelen ||
+	    memcmp(from->id, port, nodelen) != 0)
+		return NULL;
+	return port;
+}
+
+/*
+ * A function that is not registered: logged, and, where the request
+ * carries a reply port of its sender, that port is killed with the die
+ * reason the reference gives a spawn of an unknown function, so a caller
+ * that monitors it (aemp cal) learns at once. The reference itself only
+ * logs: a Perl caller's cal times out as before, its reply port dead.
+ */
 static void
-req_function(aemp_node *n, const char *tag, json_t *args)
+unknown_function(aemp_node *n, const char *tag, json_t *args,
+    struct aemp_remote *from)
+{
+	const char *port = unknown_reply_port(n, args, from), *name;
+	size_t nodelen;
+	char *why;
+
+	ae_node_log_limited(n, 2, "node port requests for unregistered "
+	    "functions", NULL, "node port request '%s' is not a "
+	    "registered function, ignored", tag);
+	if (port == NULL)
+		return;
+	why = ae_xasprintf("unable to resolve function '%.200s'", tag);
+	name = id_split(port, &nodelen);
+	if (from != NULL)
+		ae_remote_send_name(from, "", json_pack("[ssss]", "kil", name,
+		    "die", why));
+	else
+		aemp_kil(n, port, json_pack("[ss]", "die", why));
+	free(why);
+}
+
+static void
+req_function(aemp_node *n, const char *tag, json_t *args,
+    struct aemp_remote *from)
 {
 	struct func *f = ae_func_lookup(n, tag);
 
 	if (f == NULL) {
-		ae_node_log_limited(n, 2, "node port requests for unregistered "
-		    "functions", NULL, "node port request '%s' is not a "
-		    "registered function, ignored", tag);
+		unknown_function(n, tag, args, from);
 		return;
 	}
 	if (f->fn(n, n->id, args, f->ud) < 0)
@@ -325,7 +381,7 @@ ae_kernel_node_request(aemp_node *n, json_t *msg, struct aemp_remote *from)
 		return;
 	args = rest(msg, 1);
 	if ((r = ae_node_request_find(tag)) == NULL) {
-		req_function(n, tag, args);
+		req_function(n, tag, args, from);
 		json_decref(args);
 		return;
 	}

@@ -117,27 +117,42 @@ server_connect(aemp_node *n, void *ud)
 	say_queued(c);
 }
 
-/* Each line read is sent to the server, as privmsg NICK LINE. */
+/*
+ * Each line read is sent to the server, as privmsg NICK LINE; at the end
+ * of input, so is a last line without a line end.
+ */
 static void
-on_stdin(evutil_socket_t fd, short what, void *arg)
+say_lines(struct chat *c, int eof)
 {
-	struct chat *c = arg;
 	char *line;
 	size_t len;
 
-	(void)what;
-	if (evbuffer_read(c->input, fd, 4096) <= 0) {
-		/* end of input: chatting is over, listening is not */
-		event_del(c->stdin_ev);
-		return;
-	}
 	while ((line = evbuffer_readln(c->input, &len,
-	    EVBUFFER_EOL_LF)) != NULL) {
+	    EVBUFFER_EOL_LF)) != NULL || (eof &&
+	    (len = evbuffer_get_length(c->input)) > 0 &&
+	    (line = (char *)evbuffer_pullup(c->input, -1)) != NULL &&
+	    (line = strndup(line, len)) != NULL &&
+	    evbuffer_drain(c->input, len) == 0)) {
 		printf("> ");
 		fflush(stdout);
 		say(c, line);
 		free(line);
 	}
+}
+
+static void
+on_stdin(evutil_socket_t fd, short what, void *arg)
+{
+	struct chat *c = arg;
+
+	(void)what;
+	if (evbuffer_read(c->input, fd, 4096) <= 0) {
+		/* end of input: chatting is over, listening is not */
+		event_del(c->stdin_ev);
+		say_lines(c, 1);
+		return;
+	}
+	say_lines(c, 0);
 }
 
 int
@@ -161,13 +176,22 @@ main(int argc, char **argv)
 	}
 	server_connect(c.n, &c);
 	c.input = evbuffer_new();
-	c.stdin_ev = event_new(aemp_base(c.n), STDIN_FILENO,
-	    EV_READ | EV_PERSIST, on_stdin, &c);
-	event_add(c.stdin_ev, NULL);
 	printf("> ");
 	fflush(stdout);
+	/*
+	 * A file (or /dev/null) on stdin cannot be watched: its lines are
+	 * all there, so they wait for the server now, like early typing.
+	 */
+	if (aemp_read_unpollable(STDIN_FILENO, c.input) != 0)
+		say_lines(&c, 1);
+	else {
+		c.stdin_ev = event_new(aemp_base(c.n), STDIN_FILENO,
+		    EV_READ | EV_PERSIST, on_stdin, &c);
+		event_add(c.stdin_ev, NULL);
+	}
 	aemp_loop(c.n);
-	event_free(c.stdin_ev);
+	if (c.stdin_ev != NULL)
+		event_free(c.stdin_ev);
 	evbuffer_free(c.input);
 	aemp_free(c.n);
 	free(c.server);

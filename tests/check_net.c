@@ -612,18 +612,18 @@ START_TEST(seed_network)
 	    strstr(out, "* seed\n") != NULL && strstr(out, "\"second\"") &&
 	    strstr(out, "message sent successfully") != NULL, "shell: %s",
 	    out);
-	ck_assert_msg(strstr(err, "no answer from seed") != NULL, "shell: %s",
-	    err);
+	ck_assert_msg(strstr(err, "aemp: shell: seed: unable to resolve "
+	    "function 'nonsense::x'") != NULL, "shell: %s", err);
 	free(out);
 	free(err);
 
-	/* an unknown request: no answer, and the message says why */
+	/* an unknown request: aempd kills the reply port, cal says so at once */
 	t0 = test_now();
-	rc = AEMP(NULL, &err, "cal", "--timeout", "2", "seed", "frobnicate");
+	rc = AEMP(NULL, &err, "cal", "seed", "frobnicate");
 	ck_assert_int_eq(rc, 1);
-	ck_assert_msg(test_now() - t0 < 6, "took %.1f s", test_now() - t0);
-	ck_assert_msg(strstr(err, "'frobnicate' is probably not a request or "
-	    "function known there") != NULL, "cal: %s", err);
+	ck_assert_msg(test_now() - t0 < 3.5, "took %.1f s", test_now() - t0);
+	ck_assert_msg(strstr(err, "aemp: cal: seed: unable to resolve "
+	    "function 'frobnicate'") != NULL, "cal: %s", err);
 	free(err);
 
 	/* shell with a regular file and with /dev/null on standard input */
@@ -815,6 +815,117 @@ START_TEST(spawn_through_modules)
 }
 END_TEST
 
+/* --- requests for functions a node does not have ------------------------- */
+
+/* A registered function that never replies (as a Perl node's unknown one). */
+static int
+silent(aemp_node *n, const char *self, json_t *args, void *ud)
+{
+	(void)n; (void)self; (void)args; (void)ud;
+	return 0;
+}
+
+/* Replies its first argument to the reply port, its last argument. */
+static int
+echo_first(aemp_node *n, const char *self, json_t *args, void *ud)
+{
+	size_t last = json_array_size(args) - 1;
+
+	(void)self; (void)ud;
+	return aemp_snd(n, json_string_value(json_array_get(args, last)),
+	    json_pack("[O]", json_array_get(args, 0)));
+}
+
+START_TEST(unknown_function_kills_the_reply_port)
+{
+	struct event_base *base = event_base_new();
+	aemp_node *n = test_network(base);
+	struct death d1 = { NULL, 0 }, d2 = { NULL, 0 }, d3 = { NULL, 0 };
+	struct got got = { NULL, NULL, 0 };
+	const char *p1, *p2, *p3, *done;
+	char out[PATH_MAX], *text;
+	double t0;
+	pid_t pid;
+
+	logpath(out, sizeof out, "out");
+	aemp_register_func(n, "Silent::f", silent, NULL);
+	aemp_register_func(n, "Echo::f", echo_first, NULL);
+
+	/*
+	 * aemp cal of a function the node does not have: the node kills the
+	 * reply port, and cal says why at once (it waited its 5 s before).
+	 */
+	t0 = test_now();
+	pid = start("aemp", out, NULL, "cal", "tnode", "frobnicate", NULL);
+	ck_assert_int_eq(run_wait(base, pid, 15), 1);
+	ck_assert_msg(test_now() - t0 < 3.5, "took %.1f s", test_now() - t0);
+	text = test_slurp(out);
+	ck_assert_msg(strstr(text, "aemp: cal: tnode: unable to resolve "
+	    "function 'frobnicate'") != NULL, "output: %s", text);
+	free(text);
+	unlink(out);
+
+	/* a registered function answers as before */
+	pid = start("aemp", out, NULL, "cal", "tnode", "Echo::f", "hello",
+	    NULL);
+	ck_assert_int_eq(run_wait(base, pid, 15), 0);
+	text = test_slurp(out);
+	ck_assert_str_eq(text, "\"hello\"\n");
+	free(text);
+	unlink(out);
+
+	/* a node that sends nothing (a Perl node): the timeout says why */
+	pid = start("aemp", out, NULL, "cal", "--timeout", "1", "tnode",
+	    "Silent::f", NULL);
+	ck_assert_int_eq(run_wait(base, pid, 15), 1);
+	text = test_slurp(out);
+	ck_assert_msg(strstr(text, "no reply from tnode within 1 seconds "
+	    "(tnode is up: 'Silent::f' is probably not a request or function "
+	    "known there, or it does not reply") != NULL, "output: %s", text);
+	free(text);
+	unlink(out);
+
+	/*
+	 * The node's own side, from a local sender: the last argument is
+	 * killed only when it is a port of the sender; another argument,
+	 * or a third node's port, is left alone.
+	 */
+	p1 = aemp_port(n, NULL, NULL);
+	p2 = aemp_port(n, NULL, NULL);
+	p3 = aemp_port(n, NULL, NULL);
+	done = aemp_port(n, record, &got);
+	aemp_mon_cb(n, p1, died, &d1);
+	aemp_mon_cb(n, p2, died, &d2);
+	aemp_mon_cb(n, p3, died, &d3);
+	aemp_snd(n, "tnode", json_pack("[ss]", "Nope::f", p1));
+	aemp_snd(n, "tnode", json_pack("[sss]", "Nope::f", p2, "x"));
+	aemp_snd(n, "tnode", json_pack("[sss]", "Nope::f", p3, "other#p"));
+	aemp_snd(n, "tnode", json_pack("[sss]", "snd", done, "done"));
+	ck_assert(tn_run_until(base, &got.count, 5));
+	tn_run_for(base, 0.2);	/* local kills are delayed */
+	ck_assert(d1.got);
+	text = json_dumps(d1.reason, JSON_COMPACT);
+	ck_assert_str_eq(text, "[\"die\",\"unable to resolve function "
+	    "'Nope::f'\"]");
+	free(text);
+	ck_assert(!d2.got && !d3.got);
+	ck_assert(aemp_port_exists(n, p2) && aemp_port_exists(n, p3));
+	{
+		json_t *known = aemp_known_nodes(n);
+		text = json_dumps(known, JSON_COMPACT);
+		json_decref(known);
+	}
+	ck_assert_msg(strstr(text, "\"other\"") == NULL, "known: %s", text);
+	free(text);
+
+	json_decref(d1.reason);
+	json_decref(got.msg);
+	free(got.text);
+	aemp_free(n);
+	event_base_free(base);
+}
+END_TEST
+
 /* --- the chat module as a service, with two chat_client processes ------- */
 
 START_TEST(chat_service_serves_clients)
@@ -861,6 +972,46 @@ START_TEST(chat_service_serves_clients)
 	ck_assert(test_wait_for_text(c2, "nick1: hello", 10));
 	ck_assert(write(in2[1], "hi there\n", 9) == 9);
 	ck_assert(test_wait_for_text(c1, "nick2: hi there", 10));
+	/*
+	 * Standard input from a regular file and from /dev/null (epoll
+	 * refuses both): the file's lines, the last one without a line
+	 * end too, reach the others; the client stays, listening.
+	 */
+	{
+		char in[PATH_MAX], c3[PATH_MAX], c4[PATH_MAX], *text;
+		char *argv3[] = { argv1[0], "nick3", NULL };
+		char *argv4[] = { argv1[0], "nick4", NULL };
+		FILE *f;
+		int fd;
+		pid_t p3, p4;
+
+		snprintf(in, sizeof in, "%s/chat.in", dir);
+		logpath(c3, sizeof c3, "nick3");
+		logpath(c4, sizeof c4, "nick4");
+		ck_assert_ptr_nonnull(f = fopen(in, "w"));
+		fputs("from a file\nthe last line", f);
+		fclose(f);
+		ck_assert_int_ge(fd = open(in, O_RDONLY), 0);
+		p3 = test_spawn(argv3, menv, c3, fd);
+		close(fd);
+		ck_assert_msg(test_wait_for_text(c1, "nick3: from a file", 20),
+		    "the lines of a file on stdin were not sent");
+		ck_assert(test_wait_for_text(c1, "nick3: the last line", 10));
+		ck_assert_int_ge(fd = open("/dev/null", O_RDONLY), 0);
+		p4 = test_spawn(argv4, menv, c4, fd);
+		close(fd);
+		ck_assert(test_wait_for_text(c1, "nick4 (joins)", 20));
+		ck_assert(test_wait_for_text(c4, "nick4 (joins)", 10));
+		ck_assert_int_eq(waitpid(p3, NULL, WNOHANG), 0);
+		ck_assert_int_eq(waitpid(p4, NULL, WNOHANG), 0);
+		text = test_slurp(c3);
+		ck_assert_msg(strstr(text, "failed") == NULL, "nick3: %s",
+		    text);
+		free(text);
+		test_stop(p3);
+		test_stop(p4);
+	}
+
 	/* a client that goes away: the others are told */
 	test_stop(p2);
 	ck_assert(test_wait_for_text(c1, "nick2 (quits", 45));
@@ -1308,6 +1459,7 @@ net_suite(void)
 	tcase_add_test(tc, sighup_reloads);
 	tcase_add_test(tc, snd_cal_mon_against_a_node);
 	tcase_add_test(tc, spawn_through_modules);
+	tcase_add_test(tc, unknown_function_kills_the_reply_port);
 	tcase_add_test(tc, seed_network);
 	tcase_add_test(tc, snd_reaches_the_receiver_example);
 	tcase_add_test(tc, chat_service_serves_clients);

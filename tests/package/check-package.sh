@@ -7,7 +7,9 @@
 # writes a profile into /etc/aemp/aemp.db as the user aemp, runs aempd
 # with it (systemctl start aempd@PROFILE if systemd is PID 1, else aempd
 # directly as aemp) on 127.0.0.1 and an ephemeral port, asks it the time
-# with aemp cal, and stops it (by PID). Needs root; "make check-package"
+# with aemp cal, and stops it (by PID). The installed unit passes
+# systemd-analyze verify and its exposure is OK or better (when
+# systemd-analyze exists). Needs root; "make check-package"
 # runs it. The packages are removed again at the end (purged if
 # /etc/aemp did not exist before).
 set -eu
@@ -61,6 +63,7 @@ cleanup() {
 	fi
 }
 trap cleanup EXIT
+trap 'exit 1' HUP INT TERM	# (make check-package's timeout): cleanup runs
 dpkg -i "$W"/aemp_*.deb "$W"/libaemp0_*.deb "$W"/libaemp-dev_*.deb > "$W/install.log" 2>&1 ||
 	{ cat "$W/install.log"; fail "dpkg -i failed"; }
 
@@ -73,6 +76,23 @@ dv=$(dpkg-query -W -f '${Version}' aemp)
 [ "$dv" = "$v" ] || fail "package version $dv, not $v"
 [ "$(pkg-config --modversion aemp)" = "$v" ] || fail "aemp.pc: $(pkg-config --modversion aemp)"
 echo "check-package: installed; aemp --version: $got"
+
+# the installed unit: systemd-analyze verify (warnings too) and its exposure
+sa=$(command -v systemd-analyze || true)
+if [ -n "$sa" ]; then
+	unit=$(dpkg -L aemp | grep '/aempd@\.service$' | head -1)
+	[ -n "$unit" ] || fail "aemp installs no aempd@.service"
+	cp "$unit" "$W/aempd@$PROFILE.service"
+	out=$(timeout 60 "$sa" verify --man=no "$W/aempd@$PROFILE.service" 2>&1) ||
+		fail "systemd-analyze verify $unit: $out"
+	case $out in *aempd@*) fail "systemd-analyze verify $unit: $out" ;; esac
+	sec=$(timeout 60 "$sa" security --offline=yes "$W/aempd@$PROFILE.service" 2>&1 |
+	    sed -n 's/.*Overall exposure level for [^:]*: *//p')
+	case $sec in *OK*|*SAFE*) ;; *) fail "systemd-analyze security: '$sec'" ;; esac
+	echo "check-package: $unit verifies; systemd-analyze security: $sec"
+else
+	echo "check-package: no systemd-analyze: the unit is not verified"
+fi
 
 # the system user and the store only it reads
 getent passwd aemp >/dev/null || fail "no user aemp"
