@@ -175,19 +175,22 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	struct aemp_conn *c;
 	char *peer = sockaddr_text(sa, (socklen_t)len);
 	double delay;
+	int refuse;
 
 	(void)l;
 	evict_preauth(n);
 	evutil_make_socket_nonblocking(fd);
 	c = conn_new(n, fd, peer, NULL);
 	free(peer);
-	if ((delay = authfail_delay(n, sa)) > 0 &&
-	    authfail_waiting(n, sa) >= AUTHFAIL_WAITING) {
+	/* (counted before c is inbound, so that it does not count itself) */
+	refuse = (delay = authfail_delay(n, sa)) > 0 &&
+	    authfail_waiting(n, sa) >= AUTHFAIL_WAITING;
+	c->inbound = 1;
+	if (refuse) {
 		transport_close(c, "failed to authenticate before, and "
 		    "already has connections waiting");
 		return;
 	}
-	c->inbound = 1;
 	if (delay > 0)
 		arm(c, greet_later, 0, delay);
 	else
@@ -417,7 +420,8 @@ transport_close(struct aemp_conn *c, const char *why)
 	if (!n->freeing)
 		aemp_log(n, 9, "%s %s", c->peer, why);
 	if (was != CONN_UP && !n->freeing)
-		stats_handshake_failed(n, was == CONN_CONNECTING, why);
+		stats_handshake_failed(n, was == CONN_CONNECTING, c->inbound,
+		    why);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else

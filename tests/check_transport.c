@@ -1441,6 +1441,56 @@ START_TEST(authfail_table_is_bounded)
 }
 END_TEST
 
+/* handshakes.failed.REASON of n's stats. */
+static json_int_t
+hs_failed(aemp_node *n, const char *reason)
+{
+	json_t *s = aemp_stats(n);
+	json_int_t v = json_integer_value(json_object_get(json_object_get(
+	    json_object_get(s, "handshakes"), "failed"), reason));
+
+	json_decref(s);
+	return v;
+}
+
+/*
+ * An accepted connection refused before its greeting (its address failed
+ * to authenticate before and has AUTHFAIL_WAITING waiting) is the
+ * accepting side's failure, "refused", not a failed TCP connect.
+ */
+START_TEST(refused_inbound_is_not_a_connect_failure)
+{
+	struct event_base *base = event_base_new();
+	struct sockaddr_in sin;
+	int fds[AUTHFAIL_WAITING + 1], i, port;
+	aemp_node *n;
+	double t0;
+
+	tn_isolate();
+	n = tn_node(base, "refuser", NULL);
+	ck_assert_ptr_nonnull(n);
+	port = atoi(strrchr(tn_addr(n), ':') + 1);
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (i = 0; i < 10; i++)
+		authfail_record(n, (struct sockaddr *)&sin, "x", "wrong");
+	ck_assert(authfail_delay(n, (struct sockaddr *)&sin) > 0);
+	for (i = 0; i < AUTHFAIL_WAITING + 1; i++)
+		fds[i] = raw_connect(port);
+	t0 = test_now();
+	while (hs_failed(n, "refused") + hs_failed(n, "connect") < 1 &&
+	    test_now() - t0 < 10)
+		tn_run_for(base, 0.05);
+	ck_assert_int_eq(hs_failed(n, "connect"), 0);
+	ck_assert_int_eq(hs_failed(n, "refused"), 1);
+	for (i = 0; i < AUTHFAIL_WAITING + 1; i++)
+		close(fds[i]);
+	aemp_free(n);
+	event_base_free(base);
+}
+END_TEST
+
 /*
  * A subject longer than the limiter keeps (a peer's node ID can be any
  * length) still finds its slot: 200 lines about one long subject log
@@ -1560,6 +1610,7 @@ transport_suite(void)
 		tcase_set_timeout(fl, 60);
 		tcase_add_test(fl, brute_force_is_logged_and_throttled);
 		tcase_add_test(fl, authfail_table_is_bounded);
+		tcase_add_test(fl, refused_inbound_is_not_a_connect_failure);
 		tcase_add_test(fl, bad_request_flood_log_is_bounded);
 		tcase_add_test(fl, log_limit_long_subject);
 		tcase_add_test(fl, log_limit_many_subjects);
