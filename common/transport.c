@@ -27,6 +27,7 @@
 #include "md6.h"
 #include "codec.h"
 #include "stream.h"
+#include "store.h"
 
 #define PROVIDER	"aemp-c-" AEMP_VERSION
 #define NONCE_BYTES	66
@@ -816,12 +817,22 @@ handle_greeting(struct aemp_conn *c)
 		why = "version mismatch";
 	else if (strcmp(g.nodeid, n->id) == 0 && c->dc_id == NULL)
 		why = "I refuse to talk to myself";
-	else if (strchr(g.nodeid, '#') != NULL) {
-		/* "node#port" names ports: such a node is unreachable */
-		why = "node ID contains '#'";
-		node_log_limited(n, 5, "refused a node ID with '#'", NULL,
-		    "%s: refusing node ID '%.100s' in its greeting: it "
-		    "contains '#'", c->peer, g.nodeid);
+	else if (!aemp_nodeid_valid(g.nodeid)) {
+		/*
+		 * "node#port" names ports: such a node is unreachable; the
+		 * rest would go into log lines, /metrics and terminals as it
+		 * is (the stats count it as the greeting's protocol error).
+		 */
+		char *vis = text_visible(g.nodeid, strlen(g.nodeid), 100);
+		int hash = strchr(g.nodeid, '#') != NULL;
+		why = hash ? "node ID in the greeting contains '#'" :
+		    "node ID in the greeting is not printable UTF-8";
+		node_log_limited(n, 5, hash ? "refused a node ID with '#'" :
+		    "refused an unprintable node ID", NULL, "%s: refusing node "
+		    "ID '%s' in its greeting: %s", c->peer, vis, hash ?
+		    "it contains '#'" : "it has control characters or bytes "
+		    "that are no UTF-8");
+		free(vis);
 	} else if (c->dc_id == NULL &&
 	    (r = dict_get(&n->remotes, g.nodeid)) != NULL &&
 	    r->conn != NULL && r->challenger != NULL)

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec.h"
 #include "names.h"
 #include "store.h"
 #include "store_int.h"
@@ -253,13 +254,18 @@ aemp_service_valid(json_t *entry)
 int
 aemp_nodeid_valid(const char *id)
 {
-	const char *p;
+	const char *p, *end;
+	size_t len;
 
-	/* '#' splits port IDs, ';' and control bytes would break greetings */
+	/*
+	 * '#' splits port IDs, ';' and control bytes would break greetings;
+	 * IDs go into JSON, log lines, metrics labels and terminals, so they
+	 * are printable UTF-8 (as every Perl node ID is that one can type).
+	 */
 	if (id == NULL || *id == '\0' || strpbrk(id, "#;") != NULL)
 		return 0;
-	for (p = id; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+	for (p = id, end = id + strlen(id); p < end; p += len)
+		if ((len = utf8_printable_len(p, end)) == 0)
 			return 0;
 	return 1;
 }

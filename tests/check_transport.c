@@ -1413,6 +1413,39 @@ START_TEST(node_id_with_hash_refused)
 }
 END_TEST
 
+/*
+ * Node IDs with control characters (C0, DEL, C1) or bytes that are no
+ * UTF-8 are refused at the greeting, logged visibly (\\xNN); printable
+ * UTF-8 (a Perl node's "käse/ß") is fine.
+ */
+START_TEST(node_id_unprintable_refused)
+{
+	expect_rejected("aemp;1;evil\x1b[31mred;hmac_md6_64_256;json\n"
+	    NONCE "\n", "refusing node ID 'evil\\x1b[31mred' in its greeting: "
+	    "it has control characters");
+	expect_rejected("aemp;1;bad\xff\xfeid;hmac_md6_64_256;json\n"
+	    NONCE "\n", "refusing node ID 'bad\\xff\\xfeid' in its greeting");
+	expect_rejected("aemp;1;c1\xc2\x9bid;hmac_md6_64_256;json\n"
+	    NONCE "\n", "refusing node ID 'c1\\xc2\\x9bid' in its greeting");
+	expect_rejected("aemp;1;tab\tid;hmac_md6_64_256;json\n"
+	    NONCE "\n", "refusing node ID 'tab\\x09id' in its greeting");
+}
+END_TEST
+
+START_TEST(node_id_printable_utf8_accepted)
+{
+	struct child c;
+	int fd;
+
+	child_start(&c, NULL);
+	fd = raw_authenticated_as(c.port, "k\xc3\xa4se/\xc3\x9f\xe2\x82\xac");
+	raw_send(fd, "[\"\",\"info\",\"k\xc3\xa4se/\xc3\x9f\xe2\x82\xac#r1\"]");
+	ck_assert(raw_read_until(fd, "\"r1\""));
+	close(fd);
+	child_stop(&c);
+}
+END_TEST
+
 /* The table of failing addresses: bounded, exponential, cleared. */
 START_TEST(authfail_table_is_bounded)
 {
@@ -1666,6 +1699,8 @@ transport_suite(void)
 	tcase_add_test(hs, handshake_timeout);
 	tcase_add_test(hs, no_secret_refuses_handshake);
 	tcase_add_test(hs, node_id_with_hash_refused);
+	tcase_add_test(hs, node_id_unprintable_refused);
+	tcase_add_test(hs, node_id_printable_utf8_accepted);
 	tcase_add_test(data, invalid_json);
 	tcase_add_test(data, perl_values_keep_the_link);
 	tcase_add_test(data, spawn_unknown_then_monitor_is_no_such_port);
