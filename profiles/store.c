@@ -452,7 +452,8 @@ journal_playback(struct image *img, const unsigned char *j, size_t jlen)
 	for (;;) {
 		if (!first)
 			off = (off + sector - 1) / sector * sector;
-		if (off + 28 > jlen || memcmp(j + off, journal_magic, 8) != 0)
+		if (off + (first ? 28 : sector) > jlen ||
+		    memcmp(j + off, journal_magic, 8) != 0)
 			return 0;
 		nrec = get32(j + off + 8);
 		nonce = get32(j + off + 12);
@@ -465,6 +466,8 @@ journal_playback(struct image *img, const unsigned char *j, size_t jlen)
 			    sector > JOURNAL_MAX_SECTOR ||
 			    (sector & (sector - 1)) != 0)
 				return 0;	/* a header never synced */
+			if (jlen < sector)
+				return 0;	/* its header was never written */
 			if (image_resize(img, (sqlite3_int64)dbpages *
 			    psize) != 0)
 				return -1;

@@ -1397,7 +1397,7 @@ START_TEST(test_sigkill_writers_readers)
 {
 	struct world w;
 	char **argv = calloc(4 * 300 + 2, sizeof *argv), *journal, val[400];
-	int i, round, hot = 0, port = test_free_port(), status;
+	int i, round, hot = 0, port = test_free_port(), status, nobody;
 	double t0, took;
 	struct timespec ts;
 	pid_t pid;
@@ -1406,6 +1406,15 @@ START_TEST(test_sigkill_writers_readers)
 	AEMP_OK(&w, "gensecret", "nodeid", "kept");
 	if (asprintf(&journal, "%s-journal", w.rc) < 0)
 		abort();
+	if ((nobody = getuid() == 0)) {
+		char *cfg;
+		if (asprintf(&cfg, "%s/cfg", w.dir) < 0)
+			abort();
+		ck_assert_int_eq(chmod(w.dir, 0755), 0);
+		ck_assert_int_eq(chmod(cfg, 0755), 0);
+		ck_assert_int_eq(chmod(w.rc, 0644), 0);
+		free(cfg);
+	}
 	argv[0] = test_bin("aemp");
 	for (i = 0; i < 300; i++) {
 		argv[1 + 4 * i] = "profile";
@@ -1440,6 +1449,9 @@ START_TEST(test_sigkill_writers_readers)
 		status = test_wait(pid, 10);
 		ck_assert_int_ne(status, -1);
 		hot += hot_journal(journal);
+		/* first a reader that plays a hot journal back in memory */
+		if (nobody)
+			ck_assert_int_eq(showconfig_as_nobody(&w), 0);
 		assert_reads_committed(&w, "\"kept\"");
 		assert_aempd_starts(&w, port);
 	}
