@@ -1073,6 +1073,57 @@ START_TEST(http_idle_connections_do_not_stall)
 }
 END_TEST
 
+/*
+ * 300 clients that trickle their headers, a byte now and then (slowloris),
+ * more than the status page holds at once: a legitimate client still gets
+ * /metrics at once (the oldest slow one makes room), and aempd holds no
+ * more than its bound.
+ */
+START_TEST(http_slow_clients_do_not_starve)
+{
+	struct daemon a;
+	struct http_reply r;
+	int hport = test_free_port(), fds[300], i, round, before;
+	double t;
+
+	daemon_start(&a, "sl", 0, hport, NULL);
+	http_do(hport, "GET", "/metrics", NULL, &r);	/* it is up */
+	ck_assert_int_eq(r.code, 200);
+	http_reply_free(&r);
+	before = count_fds(a.pid);
+	for (i = 0; i < 300; i++) {
+		fds[i] = tcp_connect(hport, 1);
+		ck_assert_int_ge(fds[i], 0);
+	}
+	usleep(200000);
+	for (i = 0; i < 300; i++)
+		if (write(fds[i], "GET /metrics HTTP/1.1\r\n", 23) < 0)
+			continue;	/* not accepted yet, or dropped */
+	for (round = 0; round < 3; round++) {
+		/* a byte each, well within the idle timeout */
+		usleep(1200000);
+		for (i = 0; i < 300; i++)
+			if (write(fds[i], "X", 1) < 0)
+				continue;
+		t = test_now();
+		http_raw(hport, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+		    "Connection: close\r\n\r\n", 61, &r, 5);
+		t = test_now() - t;
+		ck_assert_msg(r.code == 200, "round %d: no /metrics in %.1f s "
+		    "next to 300 slow clients", round, t);
+		ck_assert(r.body != NULL && strstr(r.body, "aemp_") != NULL);
+		http_reply_free(&r);
+	}
+	i = count_fds(a.pid);
+	ck_assert_msg(i - before <= 256 + 8, "aempd holds %d descriptors "
+	    "(%d before)", i, before);
+	ck_assert(test_wait_for_text(a.log, "dropped the oldest", 5));
+	for (i = 0; i < 300; i++)
+		close(fds[i]);
+	ck_assert_int_eq(test_stop(a.pid), 0);
+}
+END_TEST
+
 /* --- aemp top ------------------------------------------------------------ */
 
 static int
@@ -1369,6 +1420,7 @@ status_suite(void)
 	tcase_add_test(th, status_bind_refused);
 	tcase_add_test(th, status_bind_from_profile);
 	tcase_add_test(th, http_idle_connections_do_not_stall);
+	tcase_add_test(th, http_slow_clients_do_not_starve);
 	suite_add_tcase(s, th);
 	tcase_add_checked_fixture(tt, setup, teardown);
 	tcase_set_timeout(tt, 90);
