@@ -50,7 +50,7 @@ struct view_call {
 
 struct http_conn {
 	struct bufferevent *bev;
-	double		 since;		/* accepted (monotonic) */
+	double		 since;		/* accepted */
 };
 
 struct status_http {
@@ -76,11 +76,11 @@ struct status_http {
 /* --- connections ------------------------------------------------------ */
 
 static double
-mono_now(void)
+now_seconds(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_REALTIME, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
@@ -96,7 +96,7 @@ sweep(struct status_http *h)
 {
 	struct evconnlistener *l = evhttp_bound_socket_get_listener(h->sock);
 	size_t i, kept = 0;
-	double now = mono_now();
+	double now = now_seconds();
 
 	for (i = 0; i < h->nbevs; i++) {
 		bufferevent_data_cb rd, wr;
@@ -144,7 +144,7 @@ make_room(struct status_http *h)
 
 	if (h->nbevs < HTTP_MAX_CONNS)
 		return;
-	if (mono_now() - h->bevs[0].since < HTTP_EVICT_AGE) {
+	if (now_seconds() - h->bevs[0].since < HTTP_EVICT_AGE) {
 		if (!h->paused) {
 			evconnlistener_disable(l);
 			h->paused = 1;
@@ -159,7 +159,7 @@ make_room(struct status_http *h)
 	    BEV_TRIG_DEFER_CALLBACKS);
 	bufferevent_decref(old);	/* evhttp holds it until then */
 	if (h->evicted++ == 0 && h->evict_logged == 0)
-		h->evict_logged = mono_now() - HTTP_EVICT_LOG;	/* log now */
+		h->evict_logged = now_seconds() - HTTP_EVICT_LOG;	/* log now */
 }
 
 static struct bufferevent *
@@ -179,20 +179,11 @@ new_bev(struct event_base *base, void *arg)
 	}
 	bufferevent_incref(bev);
 	h->bevs[h->nbevs].bev = bev;
-	h->bevs[h->nbevs++].since = mono_now();
+	h->bevs[h->nbevs++].since = now_seconds();
 	return bev;
 }
 
 /* --- the mesh ---------------------------------------------------------- */
-
-static double
-now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* A peer's up_nodes answer (the node IDs), or NULL after MESH_POLL. */
 static void

@@ -1002,6 +1002,16 @@ cal_done(aemp_node *n, json_t *reply, void *ud)
 		w->got++;
 }
 
+/* aempd's descriptors: its HTTP connections are bounded (256). */
+static void
+assert_http_bounded(pid_t pid, int before)
+{
+	int now = count_fds(pid);
+
+	ck_assert_msg(now - before <= 256 + 8, "aempd holds %d descriptors "
+	    "(%d before)", now, before);
+}
+
 /*
  * 1,000 idle HTTP connections (none sends a byte) next to a node that
  * talks to aempd: its round trips do not wait for them, aempd holds only
@@ -1049,9 +1059,7 @@ START_TEST(http_idle_connections_do_not_stall)
 	took = test_now() - t;
 	/* a few hundred microseconds each when idle: allow a loaded machine */
 	ck_assert_msg(took < 15, "%d round trips took %.1f s", rounds, took);
-	i = count_fds(a.pid);
-	ck_assert_msg(i - before <= 256 + 8, "aempd holds %d descriptors "
-	    "(%d before)", i, before);
+	assert_http_bounded(a.pid, before);
 	ck_assert(test_wait_for_text(a.log, "not accepting more", 5));
 
 	for (i = 0; i < 1000; i++)
@@ -1114,9 +1122,7 @@ START_TEST(http_slow_clients_do_not_starve)
 		ck_assert(r.body != NULL && strstr(r.body, "aemp_") != NULL);
 		http_reply_free(&r);
 	}
-	i = count_fds(a.pid);
-	ck_assert_msg(i - before <= 256 + 8, "aempd holds %d descriptors "
-	    "(%d before)", i, before);
+	assert_http_bounded(a.pid, before);
 	ck_assert(test_wait_for_text(a.log, "dropped the oldest", 5));
 	for (i = 0; i < 300; i++)
 		close(fds[i]);

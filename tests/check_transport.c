@@ -22,18 +22,13 @@
 
 #include "testutil.h"
 #include "nodeutil.h"
+#include "rawpeer.h"
 #include "md6.h"
 #include "wire.h"
 #include "internal.h"
 
-#define SECRET "testsecret"
-
-struct child {
-	pid_t	 pid;
-	int	 port;
-	char	 log[256];
-	char	*dir;
-};
+#define SECRET RAW_SECRET
+#define NONCE RAW_NONCE
 
 static void
 describe_bytes(FILE *f, const char *str, size_t len)
@@ -124,27 +119,13 @@ child_start(struct child *c, const char *extra_json)
 {
 	char bind[64];
 
-	c->dir = test_tmpdir();
-	c->port = test_free_port();
-	snprintf(c->log, sizeof c->log, "%s/node.log", c->dir);
-	snprintf(bind, sizeof bind, "127.0.0.1:%d", c->port);
-	fflush(NULL);
-	c->pid = fork();
-	ck_assert_int_ge(c->pid, 0);
-	if (c->pid == 0) {
+	if (child_fork(c) == 0) {
 		struct event_base *base = event_base_new();
 		json_t *extra = extra_json ? json_loads(extra_json, 0, NULL) :
 		    json_object();
-		FILE *f = freopen(c->log, "w", stderr);
 		aemp_node *n;
 
-		(void)f;
-		/* Check's handlers would take the whole test down with us */
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGINT, SIG_DFL);
-		setvbuf(stderr, NULL, _IONBF, 0);
-		tn_isolate();
-		setenv("AEMP_WARNLEVEL", "9", 1);
+		snprintf(bind, sizeof bind, "127.0.0.1:%d", c->port);
 		if (json_is_integer(json_object_get(extra, "nofile"))) {
 			struct rlimit rl;
 			rl.rlim_cur = rl.rlim_max = (rlim_t)json_integer_value(
@@ -165,127 +146,6 @@ child_start(struct child *c, const char *extra_json)
 		_exit(0);
 	}
 	ck_assert(test_wait_for_text(c->log, "starting global service", 5));
-}
-
-static void
-child_stop(struct child *c)
-{
-	ck_assert_int_eq(kill(c->pid, 0), 0);	/* it did not crash */
-	test_stop(c->pid);
-	test_rmtree(c->dir);
-	free(c->dir);
-}
-
-static int
-raw_connect(int port)
-{
-	struct sockaddr_in sin;
-	struct timeval tv = { 3, 0 };
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	memset(&sin, 0, sizeof sin);
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons(port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof sin), 0);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	return fd;
-}
-
-static void
-raw_send(int fd, const char *s)
-{
-	size_t len = strlen(s);
-
-	ck_assert_int_eq(write(fd, s, len), (ssize_t)len);
-}
-
-/* Reads one line (without LF) into buf; returns its length or -1. */
-static int
-raw_line(int fd, char *buf, size_t size)
-{
-	size_t len = 0;
-
-	while (len + 1 < size) {
-		ssize_t r = read(fd, buf + len, 1);
-		if (r <= 0)
-			return -1;
-		if (buf[len] == '\n') {
-			buf[len] = '\0';
-			return (int)len;
-		}
-		len++;
-	}
-	return -1;
-}
-
-/*
- * Reads into buf (size bytes, kept NUL-terminated) until needle was seen
- * (1) or the peer stops sending (0).
- */
-static int
-raw_read_into(int fd, const char *needle, char *buf, size_t size)
-{
-	size_t len = 0;
-
-	buf[0] = '\0';
-	while (len < size - 1) {
-		ssize_t r = read(fd, buf + len, size - 1 - len);
-		if (r <= 0)
-			return 0;
-		len += (size_t)r;
-		buf[len] = '\0';
-		if (strstr(buf, needle) != NULL)
-			return 1;
-	}
-	return 0;
-}
-
-static int
-raw_read_until(int fd, const char *needle)
-{
-	char buf[65536];
-
-	return raw_read_into(fd, needle, buf, sizeof buf);
-}
-
-/* 1 if the peer closed the connection within the receive timeout. */
-static int
-raw_closed(int fd)
-{
-	char buf[4096];
-
-	for (;;) {
-		ssize_t r = read(fd, buf, sizeof buf);
-		if (r == 0 || (r < 0 && errno == ECONNRESET))
-			return 1;
-		if (r < 0)
-			return 0;
-	}
-}
-
-#define NONCE "bm9uY2Vub25jZW5vbmNlbm9uY2Vub25jZW5vbmNlbm9uY2Vub25jZQ=="
-
-/* A complete, correct handshake as node id; returns the fd. */
-static int
-raw_authenticated_as(int port, const char *id)
-{
-	int fd = raw_connect(port);
-	char g1[4096], g2[4096], line[4096], token[65], my1[256];
-
-	snprintf(my1, sizeof my1, "aemp;1;%s;hmac_md6_64_256;json;"
-	    "provider=test", id);
-
-	raw_send(fd, my1);
-	raw_send(fd, "\n" NONCE "\n");
-	ck_assert_int_gt(raw_line(fd, g1, sizeof g1), 0);
-	ck_assert_int_gt(raw_line(fd, g2, sizeof g2), 0);
-	aemp_auth_token(SECRET, my1, NONCE, g1, g2, token);
-	snprintf(line, sizeof line, "hmac_md6_64_256;%s;json\n", token);
-	raw_send(fd, line);
-	ck_assert_int_gt(raw_line(fd, line, sizeof line), 0);
-	ck_assert(strncmp(line, "hmac_md6_64_256;", 16) == 0);
-	return fd;
 }
 
 static int
