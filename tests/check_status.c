@@ -1002,6 +1002,60 @@ cal_done(aemp_node *n, json_t *reply, void *ud)
 		w->got++;
 }
 
+/*
+ * A node ID that is no printable text reaches /metrics as a peer label
+ * when a peer asks aempd to send to a port on it (the greeting refuses
+ * such IDs, but "snd" names any): the label shows it as \xNN, and the
+ * page holds no control characters (a newline would end the sample, an
+ * escape would talk to the terminal of whoever looks).
+ */
+START_TEST(metrics_labels_stay_printable)
+{
+	struct daemon a;
+	struct event_base *base = event_base_new();
+	struct http_reply r;
+	aemp_node *n;
+	int hport = test_free_port(), found = 0;
+	char seed[64], why[256];
+	const unsigned char *p;
+	double t;
+
+	daemon_start(&a, "ml", 0, hport, NULL);
+	snprintf(seed, sizeof seed, "127.0.0.1:%d", a.port);
+	n = tn_node(base, "mlclient", json_pack("{s:[s], s:s}", "seeds", seed,
+	    "secret", SECRET));
+	ck_assert_ptr_nonnull(n);
+	t = test_now();
+	while (!test_wait_for_text(a.log, "mlclient is up", 0) &&
+	    test_now() - t < 20)
+		tn_run_for(base, 0.1);
+	aemp_snd(n, "ml", json_pack("[sss]", "snd",
+	    "evil\x1b[2J\xc2\x85\nx#p", "hi"));
+	tn_run_for(base, 0.5);
+	t = test_now();
+	do {
+		http_do(hport, "GET", "/metrics", NULL, &r);
+		found = r.body != NULL && strstr(r.body, "evil") != NULL;
+		if (found || test_now() - t > 10)
+			break;
+		http_reply_free(&r);
+		tn_run_for(base, 0.2);
+	} while (1);
+	ck_assert_msg(found, "no label for the odd node");
+	ck_assert_msg(strstr(r.body, "peer=\"evil\\\\x1b[2J\\\\xc2\\\\x85"
+	    "\\\\x0ax\"") != NULL, "label: %.200s", strstr(r.body, "evil"));
+	for (p = (const unsigned char *)r.body; *p != '\0'; p++)
+		ck_assert_msg((*p >= 0x20 && *p != 0x7f) || *p == '\n',
+		    "byte 0x%02x in /metrics", *p);
+	ck_assert_msg(metrics_parse(r.body, why, sizeof why) > 20,
+	    "metrics: %s", why);
+	http_reply_free(&r);
+	aemp_free(n);
+	event_base_free(base);
+	ck_assert_int_eq(test_stop(a.pid), 0);
+}
+END_TEST
+
 /* aempd's descriptors: its HTTP connections are bounded (256). */
 static void
 assert_http_bounded(pid_t pid, int before)
@@ -1427,6 +1481,7 @@ status_suite(void)
 	tcase_add_test(th, status_bind_from_profile);
 	tcase_add_test(th, http_idle_connections_do_not_stall);
 	tcase_add_test(th, http_slow_clients_do_not_starve);
+	tcase_add_test(th, metrics_labels_stay_printable);
 	suite_add_tcase(s, th);
 	tcase_add_checked_fixture(tt, setup, teardown);
 	tcase_set_timeout(tt, 90);
