@@ -1460,6 +1460,49 @@ START_TEST(top_survives_odd_answers)
 }
 END_TEST
 
+/* Node IDs in the answer that are no printable text: shown as \xNN. */
+START_TEST(top_shows_odd_node_ids_visibly)
+{
+	char seed[64], *out = NULL, *err = NULL;
+	int port, lfd = -1, rc;
+	struct sockaddr_in sa;
+	socklen_t salen = sizeof sa;
+	pid_t pid;
+
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sa, 0, sizeof sa);
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert(bind(lfd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+	    listen(lfd, 8) == 0 &&
+	    getsockname(lfd, (struct sockaddr *)&sa, &salen) == 0);
+	port = ntohs(sa.sin_port);
+	if ((pid = fork()) == 0)
+		answering_node(lfd, "odd", "{\"nodeid\":\"me\\u001b]0;x\\u0007\","
+		    "\"connections\":[{\"node\":\"evil\\u001b[2J\\u0085x\","
+		    "\"state\":\"up\"}]}");
+	close(lfd);
+	snprintf(seed, sizeof seed, "127.0.0.1:%d", port);
+	{
+		char *args[] = { "setsecret", SECRET, "setseeds", seed, NULL };
+		ck_assert_int_eq(aemp_cli(NULL, NULL, args, 10), 0);
+	}
+	{
+		char *args[] = { "top", "odd", NULL };
+		rc = aemp_cli(&out, &err, args, 4);
+	}
+	kill(pid, SIGKILL);
+	test_wait(pid, 5);
+	ck_assert_msg(rc == -1, "top ended with %d: %s", rc, err);
+	ck_assert_msg(strstr(out, "evil\\x1b[2J\\xc2\\x85x") != NULL &&
+	    strstr(out, "me\\x1b]0;x\\x07") != NULL, "not shown as \\xNN");
+	ck_assert(strstr(out, "evil\x1b") == NULL &&
+	    strstr(out, "me\x1b") == NULL);
+	free(out);
+	free(err);
+}
+END_TEST
+
 static Suite *
 status_suite(void)
 {
@@ -1489,6 +1532,7 @@ status_suite(void)
 	tcase_add_test(tt, top_unreachable_node);
 	tcase_add_test(tt, top_says_not_a_c_node);
 	tcase_add_test(tt, top_survives_odd_answers);
+	tcase_add_test(tt, top_shows_odd_node_ids_visibly);
 	suite_add_tcase(s, tt);
 	return s;
 }
