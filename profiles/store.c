@@ -331,8 +331,9 @@ open_empty(aemp_store *st, char **err)
 }
 
 /*
- * Take the snapshot of the store just opened (or of its private copy): readers take one too, so that a chain of reading commands
- * sees one state of the store. The first read rolls back a hot journal.
+ * Take the snapshot of the store just opened (or of its private copy):
+ * readers take one too, so that a chain of reading commands sees one
+ * state of the store. The first read rolls back a hot journal.
  */
 static int
 begin_snapshot(aemp_store *st, int *empty, char **err)
