@@ -159,7 +159,8 @@ make_room(struct status_http *h)
 	    BEV_TRIG_DEFER_CALLBACKS);
 	bufferevent_decref(old);	/* evhttp holds it until then */
 	if (h->evicted++ == 0 && h->evict_logged == 0)
-		h->evict_logged = now_seconds() - HTTP_EVICT_LOG;	/* log now */
+		/* the first one is logged at once */
+		h->evict_logged = now_seconds() - HTTP_EVICT_LOG;
 }
 
 static struct bufferevent *

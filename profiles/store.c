@@ -26,11 +26,12 @@
  * rollback), and a reader that may not write the file or its directory
  * (ProtectSystem=strict, another user's store) plays the journal back
  * into a private copy of the file in memory (read_rolled_back()): no
- * file holds the secret, no lock of the process is dropped. WAL mode was the alternative and
- * is worse here: its readers need write access to FILE-shm or to the
- * directory, so the second kind of reader would still fail; FILE-wal and
- * FILE-shm would stay next to the store; existing stores would need a
- * migration that every older aemp would then have to understand.
+ * file holds the secret, no lock of the process is dropped. WAL mode
+ * was the alternative and is worse here: its readers need write access
+ * to FILE-shm or to the directory, so the second kind of reader would
+ * still fail; FILE-wal and FILE-shm would stay next to the store;
+ * existing stores would need a migration that every older aemp would
+ * then have to understand.
  */
 #include <sys/stat.h>
 
@@ -468,7 +469,7 @@ journal_playback(struct image *img, const unsigned char *j, size_t jlen)
 			    (sector & (sector - 1)) != 0)
 				return 0;	/* a header never synced */
 			if (jlen < sector)
-				return 0;	/* its header was never written */
+				return 0;	/* header never written */
 			if (image_resize(img, (sqlite3_int64)dbpages *
 			    psize) != 0)
 				return -1;

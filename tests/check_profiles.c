@@ -735,7 +735,7 @@ START_TEST(test_reader_keeps_writers_lock)
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
-		/* SQLite's RESERVED byte (os_unix.c), which BEGIN IMMEDIATE takes */
+		/* SQLite's RESERVED byte (os_unix.c): BEGIN IMMEDIATE's */
 		struct flock lk = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
 		    .l_start = 0x40000001, .l_len = 1 };
 		int fd = open(rc, O_RDONLY);

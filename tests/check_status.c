@@ -1478,9 +1478,9 @@ START_TEST(top_shows_odd_node_ids_visibly)
 	    getsockname(lfd, (struct sockaddr *)&sa, &salen) == 0);
 	port = ntohs(sa.sin_port);
 	if ((pid = fork()) == 0)
-		answering_node(lfd, "odd", "{\"nodeid\":\"me\\u001b]0;x\\u0007\","
-		    "\"connections\":[{\"node\":\"evil\\u001b[2J\\u0085x\","
-		    "\"state\":\"up\"}]}");
+		answering_node(lfd, "odd", "{\"nodeid\":"
+		    "\"me\\u001b]0;x\\u0007\",\"connections\":[{\"node\":"
+		    "\"evil\\u001b[2J\\u0085x\",\"state\":\"up\"}]}");
 	close(lfd);
 	snprintf(seed, sizeof seed, "127.0.0.1:%d", port);
 	{
