@@ -50,7 +50,7 @@ struct view_call {
 
 struct http_conn {
 	struct bufferevent *bev;
-	double		 since;		/* accepted */
+	double		 since;		/* accepted (monotonic) */
 };
 
 struct status_http {
@@ -65,7 +65,7 @@ struct status_http {
 	struct event	*sweep_ev;
 	int		 paused;
 	uint64_t	 evicted;	/* dropped since the last log line */
-	double		 evict_logged;
+	double		 evict_logged, pause_logged;	/* monotonic */
 	/* the mesh as the peers see it: node -> {"up": [...], "at": time} */
 	json_t		*views;
 	struct view_call *calls;	/* up_nodes requests not yet answered */
@@ -75,14 +75,17 @@ struct status_http {
 
 /* --- connections ------------------------------------------------------ */
 
+/* Seconds on clock: CLOCK_REALTIME for times shown, else MONOTONIC. */
 static double
-now_seconds(void)
+clock_seconds(clockid_t clock)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
+	clock_gettime(clock, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
+#define now_seconds()	clock_seconds(CLOCK_REALTIME)
+#define mono_seconds()	clock_seconds(CLOCK_MONOTONIC)
 
 /*
  * evhttp 2.1 cannot count or limit its connections, but it asks us for
@@ -96,7 +99,7 @@ sweep(struct status_http *h)
 {
 	struct evconnlistener *l = evhttp_bound_socket_get_listener(h->sock);
 	size_t i, kept = 0;
-	double now = now_seconds();
+	double now = mono_seconds();
 
 	for (i = 0; i < h->nbevs; i++) {
 		bufferevent_data_cb rd, wr;
@@ -144,12 +147,17 @@ make_room(struct status_http *h)
 
 	if (h->nbevs < HTTP_MAX_CONNS)
 		return;
-	if (now_seconds() - h->bevs[0].since < HTTP_EVICT_AGE) {
+	if (mono_seconds() - h->bevs[0].since < HTTP_EVICT_AGE) {
 		if (!h->paused) {
 			evconnlistener_disable(l);
 			h->paused = 1;
-			aemp_log(h->node, 2, "status page: %d connections, not "
-			    "accepting more for now", HTTP_MAX_CONNS);
+			if (h->pause_logged == 0 || mono_seconds() -
+			    h->pause_logged >= HTTP_EVICT_LOG) {
+				aemp_log(h->node, 2, "status page: %d "
+				    "connections, not accepting more for now",
+				    HTTP_MAX_CONNS);
+				h->pause_logged = mono_seconds();
+			}
 		}
 		return;
 	}
@@ -160,7 +168,7 @@ make_room(struct status_http *h)
 	bufferevent_decref(old);	/* evhttp holds it until then */
 	if (h->evicted++ == 0 && h->evict_logged == 0)
 		/* the first one is logged at once */
-		h->evict_logged = now_seconds() - HTTP_EVICT_LOG;
+		h->evict_logged = mono_seconds() - HTTP_EVICT_LOG;
 }
 
 static struct bufferevent *
@@ -180,7 +188,7 @@ new_bev(struct event_base *base, void *arg)
 	}
 	bufferevent_incref(bev);
 	h->bevs[h->nbevs].bev = bev;
-	h->bevs[h->nbevs++].since = now_seconds();
+	h->bevs[h->nbevs++].since = mono_seconds();
 	return bev;
 }
 
