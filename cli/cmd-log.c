@@ -9,33 +9,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <event2/event.h>
 
+#include "logcatcher.h"
 #include "net.h"
 
 #define LOG_DEFAULT_LEVEL	7
 #define LOG_WAIT		3.0	/* seconds without --follow */
-
-static void
-print_line(aemp_node *n, const char *node, int level, const char *text,
-    void *ud)
-{
-	char stamp[32];
-	time_t now = time(NULL);
-	struct tm tm;
-	size_t len = strlen(text);
-
-	(void)n; (void)ud;
-	localtime_r(&now, &tm);
-	strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm);
-	/* one trailing LF belongs to the message, not the output line */
-	if (len > 0 && text[len - 1] == '\n')
-		len--;
-	printf("%s [%s] <%d> %.*s\n", stamp, node, level, (int)len, text);
-	fflush(stdout);
-}
 
 static void
 done_waiting(aemp_node *n, void *ud)
@@ -76,7 +57,7 @@ cmd_log_exec(struct cli *cli, const struct aemp_cmd *self, int argc,
 	}
 	if ((rc = net_open(&nt, cli, argv[0])) == 0) {
 		struct event_base *base = aemp_base(nt.nt_node);
-		aemp_log_catch(nt.nt_node, level, print_line, NULL);
+		aemp_log_catch(nt.nt_node, level, ae_logcatcher_print, stdout);
 		if (follow) {
 			sigint = evsignal_new(base, SIGINT, interrupted, &nt);
 			sigterm = evsignal_new(base, SIGTERM, interrupted, &nt);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec.h"
 #include "net.h"
 #include "xmalloc.h"
 
@@ -58,6 +59,15 @@ text(json_t *o, const char *key)
 	return s != NULL ? s : "?";
 }
 
+/* A string of o that another node sent, fit for the terminal. */
+static char *
+visible(json_t *o, const char *key)
+{
+	const char *v = text(o, key);
+
+	return ae_text_visible(v, strlen(v), 256);
+}
+
 /* The previous snapshot's entry for node, or NULL. */
 static json_t *
 prev_conn(struct top *t, const char *node)
@@ -92,7 +102,7 @@ draw(struct top *t, json_t *s)
 	    json_object_get(t->t_prev, "time")) : 0;
 	json_int_t failed = 0;
 	const char *k;
-	char up[32], since[32], idle[32];
+	char up[32], since[32], idle[32], *vis;
 	size_t i;
 
 	json_object_foreach(json_object_get(hs, "failed"), k, v)
@@ -100,8 +110,10 @@ draw(struct top *t, json_t *s)
 	human_duration(up, sizeof up, json_number_value(json_object_get(s,
 	    "uptime")));
 	/* home, clear: no curses needed */
-	printf("\033[H\033[2J\033[1m%s\033[0m  aemp %s  up %s\n",
-	    text(s, "nodeid"), text(s, "version"), up);
+	vis = visible(s, "nodeid");
+	printf("\033[H\033[2J\033[1m%s\033[0m  aemp %s  up %s\n", vis,
+	    text(s, "version"), up);
+	free(vis);
 	printf("ports %lld alive, %lld created, %lld killed   messages %lld "
 	    "delivered, %lld to unknown ports\n", (long long)num(ports, "alive"),
 	    (long long)num(ports, "created"), (long long)num(ports, "killed"),
@@ -131,8 +143,9 @@ draw(struct top *t, json_t *s)
 			human_duration(idle, sizeof idle, json_number_value(iv));
 		else
 			strcpy(idle, "-");
+		vis = visible(c, "node");
 		printf("%-28.28s %s%-10s\033[0m %7s %9.1f %9.1f %9.1f %9.1f "
-		    "%10lld %6s %5lld\n", node, strcmp(state, "up") == 0 ?
+		    "%10lld %6s %5lld\n", vis, strcmp(state, "up") == 0 ?
 		    "\033[32m" : "\033[31m", state, since,
 		    rate(c, p, "messages_in", dt, 1),
 		    rate(c, p, "messages_out", dt, 1),
@@ -140,6 +153,7 @@ draw(struct top *t, json_t *s)
 		    rate(c, p, "bytes_out", dt, 1024),
 		    (long long)num(c, "queue_bytes"), idle,
 		    (long long)num(c, "transport_errors"));
+		free(vis);
 	}
 	fflush(stdout);
 }

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "xmalloc.h"
 
 #ifdef __SSE2__
 #include <emmintrin.h>
@@ -746,6 +747,39 @@ ae_perl_utf8_ok(const char *s, size_t n)
 		if ((len = perl_utf8_len(p, end)) == 0)
 			return 0;
 	return 1;
+}
+
+size_t
+ae_utf8_printable_len(const char *s, const char *end)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	if (p >= (const unsigned char *)end || *p < 0x20 || *p == 0x7f ||
+	    (*p == 0xc2 && end - s >= 2 && p[1] < 0xa0))
+		return 0;
+	return perl_utf8_len(p, (const unsigned char *)end);
+}
+
+char *
+ae_text_visible(const char *s, size_t n, size_t max)
+{
+	const char *end = s + (n < max ? n : max);
+	char *out = ae_xmalloc(4 * (size_t)(end - s) + 4), *q = out;
+	size_t len;
+
+	while (s < end) {
+		if ((len = ae_utf8_printable_len(s, end)) == 0) {
+			q += sprintf(q, "\\x%02x", (unsigned char)*s++);
+			continue;
+		}
+		memcpy(q, s, len);
+		q += len;
+		s += len;
+	}
+	if (n > max)
+		q = stpcpy(q, "...");
+	*q = '\0';
+	return out;
 }
 
 /*

@@ -131,6 +131,17 @@ void	 ae_fast_packet_done(json_t **spare, json_t *msg);
 json_t	*ae_perl_load(const char *p, size_t len, const char **bad);
 /* UTF-8 with surrogates allowed, as Perl's strings hold it. */
 int	 ae_perl_utf8_ok(const char *s, size_t n);
+/*
+ * The length of the printable character at p (UTF-8, before end), or 0
+ * for a control character (C0, DEL, C1) or bytes that are no UTF-8.
+ */
+size_t	 ae_utf8_printable_len(const char *p, const char *end);
+/*
+ * s (n bytes) fit for a log line, a terminal or a metrics label:
+ * printable characters as they are, every other byte as \xNN, at most
+ * max bytes of s (then "..."). malloc()ed.
+ */
+char	*ae_text_visible(const char *s, size_t n, size_t max);
 /* Appends v as JSON the way jansson writes it, lone surrogates raw. */
 int	 ae_perl_dump(json_t *v, struct bytes *out, int depth);
 

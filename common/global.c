@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "global.h"
+#include "names.h"
 #include "xmalloc.h"
 
 /*
@@ -69,15 +70,7 @@ ae_global_up_count(aemp_node *n)
 static int
 valid_nodeid(const char *id)
 {
-	size_t len = strlen(id), i;
-
-	if (len == 0 || len > NODEID_MAX)
-		return 0;
-	for (i = 0; i < len; i++)
-		if ((unsigned char)id[i] < 0x20 || id[i] == 0x7f ||
-		    id[i] == '#' || id[i] == ';')
-			return 0;
-	return 1;
+	return strlen(id) <= NODEID_MAX && aemp_nodeid_valid(id);
 }
 
 /*

@@ -13,7 +13,7 @@
  *   top          node.c (starts and frees each layer), stats.c (reads
  *                them all for aemp_stats())
  *   services     global.c seed.c group.c (global.h, theirs only),
- *                dataconn.c, logcatcher.c                     services.h
+ *                dataconn.c, logcatcher.c (logcatcher.h)      services.h
  *   kernel       local ports, delivery, monitors, spawn: port.c sndf.c
  *                mon.c spawn.c cal.c after.c defer.c watch.c nodeport.c
  *                kernel.c (its start and teardown)              kernel.h

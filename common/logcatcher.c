@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "kernel.h"
+#include "logcatcher.h"
 #include "services.h"
 #include "xmalloc.h"
 
@@ -165,22 +166,23 @@ req_connect(aemp_node *n, const char *self, json_t *args, void *ud)
 
 /* --- catcher side ----------------------------------------------------------- */
 
-static void
-print_stderr(aemp_node *n, const char *node, int level, const char *text,
-    void *ud)
+void
+ae_logcatcher_print(aemp_node *n, const char *node, int level, const char *text,
+    void *file)
 {
 	char stamp[32];
 	time_t now = time(NULL);
 	struct tm tm;
 	size_t len = strlen(text);
 
-	(void)n; (void)ud;
+	(void)n;
 	localtime_r(&now, &tm);
 	strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm);
 	if (len > 0 && text[len - 1] == '\n')
 		len--;
-	fprintf(stderr, "%s [%s] <%d> %.*s\n", stamp, node, level, (int)len,
+	fprintf(file, "%s [%s] <%d> %.*s\n", stamp, node, level, (int)len,
 	    text);
+	fflush(file);
 }
 
 static int
@@ -194,8 +196,11 @@ rcv_line(aemp_node *n, const char *self, json_t *msg, void *ud)
 	(void)self;
 	if (!json_is_number(lv) || text == NULL || !lc->catching)
 		return 0;
-	(lc->cb != NULL ? lc->cb : print_stderr)(n, cn->node,
-	    (int)json_number_value(lv), text, lc->ud);
+	if (lc->cb != NULL)
+		lc->cb(n, cn->node, (int)json_number_value(lv), text, lc->ud);
+	else
+		ae_logcatcher_print(n, cn->node, (int)json_number_value(lv), text,
+		    stderr);
 	return 0;
 }
 

@@ -4,6 +4,7 @@
  */
 #include <string.h>
 
+#include "codec.h"
 #include "names.h"
 
 int
@@ -35,4 +36,23 @@ ae_dc_id_valid(const char *id)
 
 	return n > 0 && n <= 200 && strspn(id, "abcdefghijklmnopqrstuvwxyz"
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@._:/-") == n;
+}
+
+int
+aemp_nodeid_valid(const char *id)
+{
+	const char *p, *end;
+	size_t len;
+
+	/*
+	 * '#' splits port IDs, ';' and control bytes would break greetings;
+	 * IDs go into JSON, log lines, metrics labels and terminals, so they
+	 * are printable UTF-8 (as every Perl node ID is that one can type).
+	 */
+	if (id == NULL || *id == '\0' || strpbrk(id, "#;") != NULL)
+		return 0;
+	for (p = id, end = id + strlen(id); p < end; p += len)
+		if ((len = ae_utf8_printable_len(p, end)) == 0)
+			return 0;
+	return 1;
 }

@@ -22,6 +22,7 @@
 #include "remote.h"
 #include "transport.h"
 #include "services.h"
+#include "names.h"
 #include "store.h"
 #include "stream.h"
 #include "xmalloc.h"

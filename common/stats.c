@@ -20,6 +20,7 @@ static const char *const hs_reason_names[STATS_HS_NREASONS] = {
 	[STATS_HS_DUPLICATE] = "duplicate",
 	[STATS_HS_CLOSED] = "closed",
 	[STATS_HS_EVICTED] = "evicted",
+	[STATS_HS_REFUSED] = "refused",
 };
 
 const char *
@@ -30,9 +31,14 @@ ae_stats_hs_reason_name(int reason)
 	return hs_reason_names[reason];
 }
 
-/* The reason class of ae_transport_close()'s why (see transport.c). */
+/*
+ * The reason class of ae_transport_close()'s why (see transport.c). A
+ * connection still "connecting" is ours to a peer whose TCP connect
+ * failed, or one we accepted and closed before greeting it (its address
+ * failed to authenticate before): the accepting side's failure.
+ */
 static int
-hs_reason(int connecting, const char *why)
+hs_reason(int connecting, int inbound, const char *why)
 {
 	static const struct {
 		const char	*text;
@@ -59,13 +65,16 @@ hs_reason(int connecting, const char *why)
 	for (i = 0; i < sizeof classes / sizeof classes[0]; i++)
 		if (strstr(why, classes[i].text) != NULL)
 			return classes[i].reason;
-	return connecting ? STATS_HS_CONNECT : STATS_HS_CLOSED;
+	if (!connecting)
+		return STATS_HS_CLOSED;
+	return inbound ? STATS_HS_REFUSED : STATS_HS_CONNECT;
 }
 
 void
-ae_stats_handshake_failed(aemp_node *n, int connecting, const char *why)
+ae_stats_handshake_failed(aemp_node *n, int connecting, int inbound,
+    const char *why)
 {
-	n->stats.hs_failed[hs_reason(connecting, why)]++;
+	n->stats.hs_failed[hs_reason(connecting, inbound, why)]++;
 }
 
 void

@@ -22,6 +22,7 @@ enum stats_hs_reason {
 	STATS_HS_DUPLICATE,	/* already connected, or ourselves */
 	STATS_HS_CLOSED,	/* the peer closed or the socket failed */
 	STATS_HS_EVICTED,	/* too many connections in handshake */
+	STATS_HS_REFUSED,	/* accepted, then refused before the greeting */
 	STATS_HS_NREASONS
 };
 
@@ -53,7 +54,7 @@ struct stats_node {
 const char *ae_stats_hs_reason_name(int reason);
 /* ae_transport_close() of a connection that never reached the data phase. */
 void	 ae_stats_handshake_failed(struct aemp_node *, int connecting,
-	    const char *why);
+	    int inbound, const char *why);
 void	 ae_stats_remote_up(struct aemp_remote *);
 void	 ae_stats_remote_down(struct aemp_remote *);
 /* A data-phase read of len bytes from r. */

@@ -176,19 +176,22 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	struct aemp_conn *c;
 	char *peer = sockaddr_text(sa, (socklen_t)len);
 	double delay;
+	int refuse;
 
 	(void)l;
 	evict_preauth(n);
 	evutil_make_socket_nonblocking(fd);
 	c = conn_new(n, fd, peer, NULL);
 	free(peer);
-	if ((delay = ae_authfail_delay(n, sa)) > 0 &&
-	    ae_authfail_waiting(n, sa) >= AUTHFAIL_WAITING) {
+	/* (counted before c is inbound, so that it does not count itself) */
+	refuse = (delay = ae_authfail_delay(n, sa)) > 0 &&
+	    ae_authfail_waiting(n, sa) >= AUTHFAIL_WAITING;
+	c->inbound = 1;
+	if (refuse) {
 		ae_transport_close(c, "failed to authenticate before, and "
 		    "already has connections waiting");
 		return;
 	}
-	c->inbound = 1;
 	if (delay > 0)
 		arm(c, greet_later, 0, delay);
 	else
@@ -486,7 +489,8 @@ ae_transport_close(struct aemp_conn *c, const char *why)
 	if (!n->freeing)
 		aemp_log(n, 9, "%s %s", c->peer, why);
 	if (was != CONN_UP && !n->freeing)
-		ae_stats_handshake_failed(n, was == CONN_CONNECTING, why);
+		ae_stats_handshake_failed(n, was == CONN_CONNECTING, c->inbound,
+		    why);
 	conn_unlink(c);
 	/*
 	 * One non-blocking attempt to send what is queued, so that the peer
@@ -864,12 +868,22 @@ handle_greeting(struct aemp_conn *c)
 		why = "version mismatch";
 	else if (strcmp(g.nodeid, n->id) == 0 && c->dc_id == NULL)
 		why = "I refuse to talk to myself";
-	else if (strchr(g.nodeid, '#') != NULL) {
-		/* "node#port" names ports: such a node is unreachable */
-		why = "node ID contains '#'";
-		ae_node_log_limited(n, 5, "refused a node ID with '#'", NULL,
-		    "%s: refusing node ID '%.100s' in its greeting: it "
-		    "contains '#'", c->peer, g.nodeid);
+	else if (!aemp_nodeid_valid(g.nodeid)) {
+		/*
+		 * "node#port" names ports: such a node is unreachable; the
+		 * rest would go into log lines, /metrics and terminals as it
+		 * is (the stats count it as the greeting's protocol error).
+		 */
+		char *vis = ae_text_visible(g.nodeid, strlen(g.nodeid), 100);
+		int hash = strchr(g.nodeid, '#') != NULL;
+		why = hash ? "node ID in the greeting contains '#'" :
+		    "node ID in the greeting is not printable UTF-8";
+		ae_node_log_limited(n, 5, hash ? "refused a node ID with '#'" :
+		    "refused an unprintable node ID", NULL, "%s: refusing node "
+		    "ID '%s' in its greeting: %s", c->peer, vis, hash ?
+		    "it contains '#'" : "it has control characters or bytes "
+		    "that are no UTF-8");
+		free(vis);
 	} else if (c->dc_id == NULL &&
 	    (r = ae_dict_get(&n->remotes, g.nodeid)) != NULL &&
 	    r->conn != NULL && r->challenger != NULL)

@@ -7,9 +7,14 @@
  *
  * The node's AEMP traffic shares the event loop, so the server is
  * bounded: small headers, no bodies, a timeout on every connection, and
- * at most HTTP_MAX_CONNS connections (past that the listener pauses and
- * new clients wait in the kernel's backlog, costing the node nothing).
+ * at most HTTP_MAX_CONNS connections. A new client past that drops the
+ * oldest connection, if it is older than HTTP_EVICT_AGE (a request takes
+ * milliseconds: that one is slow, or idle), so that clients that trickle
+ * their headers (slowloris) cannot hold the page for all; when all are
+ * younger (a flood), the listener pauses for a second and new clients
+ * wait in the kernel's backlog, costing the node nothing.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +36,8 @@
 #define HTTP_MAX_HEADERS 8192	/* bytes of request line and headers */
 #define HTTP_MAX_BODY	 1024
 #define HTTP_TIMEOUT	 10	/* seconds a connection may make no progress */
+#define HTTP_EVICT_AGE	 1.0	/* a connection that old may be dropped */
+#define HTTP_EVICT_LOG	 60.0	/* one log line about it in this time */
 #define MESH_POLL	 2.0	/* how often peers are asked for their view */
 #define MESH_IDLE	 10.0	/* stop asking once nobody looked for this long */
 #define MESH_STALE	 (3 * MESH_POLL)
@@ -41,6 +48,11 @@ struct view_call {
 	char		 node[];
 };
 
+struct http_conn {
+	struct bufferevent *bev;
+	double		 since;		/* accepted (monotonic) */
+};
+
 struct status_http {
 	aemp_node	*node;
 	struct event_base *base;
@@ -48,10 +60,12 @@ struct status_http {
 	struct evhttp_bound_socket *sock;
 	char		*token;		/* status_token, or NULL */
 	/* connections: our references to the bufferevents evhttp uses */
-	struct bufferevent **bevs;
+	struct http_conn *bevs;		/* oldest first */
 	size_t		 nbevs, capbevs;
 	struct event	*sweep_ev;
 	int		 paused;
+	uint64_t	 evicted;	/* dropped since the last log line */
+	double		 evict_logged, pause_logged;	/* monotonic */
 	/* the mesh as the peers see it: node -> {"up": [...], "at": time} */
 	json_t		*views;
 	struct view_call *calls;	/* up_nodes requests not yet answered */
@@ -61,38 +75,55 @@ struct status_http {
 
 /* --- connections ------------------------------------------------------ */
 
+/* Seconds on clock: CLOCK_REALTIME for times shown, else MONOTONIC. */
+static double
+clock_seconds(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+#define now_seconds()	clock_seconds(CLOCK_REALTIME)
+#define mono_seconds()	clock_seconds(CLOCK_MONOTONIC)
+
 /*
  * evhttp 2.1 cannot count or limit its connections, but it asks us for
  * each one's bufferevent. We keep a reference to each: when evhttp is done
  * with one, bufferevent_free() has cleared its callbacks, and our release
  * closes it. A sweep on every new connection and every second counts the
- * live ones and pauses or resumes the listener.
+ * live ones, resumes a paused listener and logs what was dropped.
  */
 static void
 sweep(struct status_http *h)
 {
 	struct evconnlistener *l = evhttp_bound_socket_get_listener(h->sock);
 	size_t i, kept = 0;
+	double now = mono_seconds();
 
 	for (i = 0; i < h->nbevs; i++) {
 		bufferevent_data_cb rd, wr;
 		bufferevent_event_cb ev;
 		void *arg;
-		bufferevent_getcb(h->bevs[i], &rd, &wr, &ev, &arg);
+		bufferevent_getcb(h->bevs[i].bev, &rd, &wr, &ev, &arg);
 		if (rd == NULL && wr == NULL && ev == NULL && arg == NULL)
-			bufferevent_decref(h->bevs[i]);
+			bufferevent_decref(h->bevs[i].bev);
 		else
 			h->bevs[kept++] = h->bevs[i];
 	}
 	h->nbevs = kept;
-	if (!h->paused && h->nbevs >= HTTP_MAX_CONNS) {
-		evconnlistener_disable(l);
-		h->paused = 1;
-		aemp_log(h->node, 2, "status page: %d connections, not "
-		    "accepting more for now", HTTP_MAX_CONNS);
-	} else if (h->paused && h->nbevs < HTTP_MAX_CONNS) {
+	if (h->paused && (h->nbevs < HTTP_MAX_CONNS ||
+	    now - h->bevs[0].since >= HTTP_EVICT_AGE)) {
 		evconnlistener_enable(l);
 		h->paused = 0;
+	}
+	if (h->evicted > 0 && now - h->evict_logged >= HTTP_EVICT_LOG) {
+		aemp_log(h->node, 4, "status page: %d connections, dropped the "
+		    "oldest %llu time%s to take new ones (slow clients?)",
+		    HTTP_MAX_CONNS, (unsigned long long)h->evicted,
+		    h->evicted == 1 ? "" : "s");
+		h->evicted = 0;
+		h->evict_logged = now;
 	}
 }
 
@@ -103,6 +134,43 @@ sweep_tick(evutil_socket_t fd, short what, void *arg)
 	sweep(arg);
 }
 
+/*
+ * Room for one more connection: the oldest goes if it is old enough
+ * (evhttp closes it as on a timeout, in a callback of its own), else the
+ * listener pauses until the next sweep.
+ */
+static void
+make_room(struct status_http *h)
+{
+	struct evconnlistener *l = evhttp_bound_socket_get_listener(h->sock);
+	struct bufferevent *old;
+
+	if (h->nbevs < HTTP_MAX_CONNS)
+		return;
+	if (mono_seconds() - h->bevs[0].since < HTTP_EVICT_AGE) {
+		if (!h->paused) {
+			evconnlistener_disable(l);
+			h->paused = 1;
+			if (h->pause_logged == 0 || mono_seconds() -
+			    h->pause_logged >= HTTP_EVICT_LOG) {
+				aemp_log(h->node, 2, "status page: %d "
+				    "connections, not accepting more for now",
+				    HTTP_MAX_CONNS);
+				h->pause_logged = mono_seconds();
+			}
+		}
+		return;
+	}
+	old = h->bevs[0].bev;
+	memmove(h->bevs, h->bevs + 1, --h->nbevs * sizeof *h->bevs);
+	bufferevent_trigger_event(old, BEV_EVENT_READING | BEV_EVENT_TIMEOUT,
+	    BEV_TRIG_DEFER_CALLBACKS);
+	bufferevent_decref(old);	/* evhttp holds it until then */
+	if (h->evicted++ == 0 && h->evict_logged == 0)
+		/* the first one is logged at once */
+		h->evict_logged = mono_seconds() - HTTP_EVICT_LOG;
+}
+
 static struct bufferevent *
 new_bev(struct event_base *base, void *arg)
 {
@@ -110,6 +178,7 @@ new_bev(struct event_base *base, void *arg)
 	struct bufferevent *bev;
 
 	sweep(h);
+	make_room(h);
 	bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL)
 		return NULL;
@@ -118,20 +187,12 @@ new_bev(struct event_base *base, void *arg)
 		h->bevs = ae_xreallocarray(h->bevs, h->capbevs, sizeof *h->bevs);
 	}
 	bufferevent_incref(bev);
-	h->bevs[h->nbevs++] = bev;
+	h->bevs[h->nbevs].bev = bev;
+	h->bevs[h->nbevs++].since = mono_seconds();
 	return bev;
 }
 
 /* --- the mesh ---------------------------------------------------------- */
-
-static double
-now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* A peer's up_nodes answer (the node IDs), or NULL after MESH_POLL. */
 static void
@@ -467,7 +528,7 @@ http_free(struct aempd *d)
 		event_free(h->sweep_ev);
 	evhttp_free(h->http);
 	for (i = 0; i < h->nbevs; i++)
-		bufferevent_decref(h->bevs[i]);
+		bufferevent_decref(h->bevs[i].bev);
 	free(h->bevs);
 	while (h->calls != NULL) {
 		struct view_call *c = h->calls;

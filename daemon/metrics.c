@@ -4,27 +4,36 @@
  * (version 0.0.4): every metric once, with HELP and TYPE lines before its
  * samples, counters named *_total, peers as the label "peer".
  */
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <event2/buffer.h>
 
 #include "aempd.h"
+#include "codec.h"
 
-/* Label values are escaped as the format says: \\, \" and \n. */
+/*
+ * Label values are UTF-8 with \\, \" and \n escaped, as the format says.
+ * Bytes that are not printable UTF-8 (a newline too) become \xNN first,
+ * \\xNN on the page, so that no node ID (the greeting refuses such IDs)
+ * can break the page.
+ */
 static void
-label_value(struct evbuffer *out, const char *v)
+label_value(struct evbuffer *out, const char *value)
 {
-	for (; *v != '\0'; v++) {
+	char *vis = ae_text_visible(value, strlen(value), SIZE_MAX), *v;
+
+	for (v = vis; *v != '\0'; v++) {
 		if (*v == '\\')
 			evbuffer_add(out, "\\\\", 2);
 		else if (*v == '"')
 			evbuffer_add(out, "\\\"", 2);
-		else if (*v == '\n')
-			evbuffer_add(out, "\\n", 2);
 		else
 			evbuffer_add(out, v, 1);
 	}
+	free(vis);
 }
 
 static void

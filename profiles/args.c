@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec.h"
 #include "names.h"
 #include "store.h"
 #include "store_int.h"
@@ -248,20 +249,6 @@ aemp_service_valid(json_t *entry)
 	    !(json_is_array(entry) && name[len - 1] == ':') &&
 	    strchr(name, ':') != NULL &&
 	    strcmp(name, "AnyEvent::MP::_spawn") != 0;
-}
-
-int
-aemp_nodeid_valid(const char *id)
-{
-	const char *p;
-
-	/* '#' splits port IDs, ';' and control bytes would break greetings */
-	if (id == NULL || *id == '\0' || strpbrk(id, "#;") != NULL)
-		return 0;
-	for (p = id; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			return 0;
-	return 1;
 }
 
 /* The authentication methods of AEMP.md section 3.3, and the framings. */

@@ -24,12 +24,14 @@
  * which for aempd under systemd is a restart loop. So readers open the
  * file read-write (never creating it, and writing nothing but such a
  * rollback), and a reader that may not write the file or its directory
- * (ProtectSystem=strict, another user's store) reads a private copy of
- * file and journal, rolled back there. WAL mode was the alternative and
- * is worse here: its readers need write access to FILE-shm or to the
- * directory, so the second kind of reader would still fail; FILE-wal and
- * FILE-shm would stay next to the store; existing stores would need a
- * migration that every older aemp would then have to understand.
+ * (ProtectSystem=strict, another user's store) plays the journal back
+ * into a private copy of the file in memory (read_rolled_back()): no
+ * file holds the secret, no lock of the process is dropped. WAL mode
+ * was the alternative and is worse here: its readers need write access
+ * to FILE-shm or to the directory, so the second kind of reader would
+ * still fail; FILE-wal and FILE-shm would stay next to the store;
+ * existing stores would need a migration that every older aemp would
+ * then have to understand.
  */
 #include <sys/stat.h>
 
@@ -37,6 +39,7 @@
 #include <fcntl.h>
 #include <pwd.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,12 +61,7 @@ struct aemp_store {
 	char		*st_path;
 	int		 st_mode;
 	int		 st_txn;	/* a transaction is open */
-	char		*st_copy;	/* the private copy's directory */
 };
-
-/* SQLite's locking bytes (os_unix.c): readers hold the SHARED range. */
-#define STORE_SHARED_FIRST	(0x40000000 + 2)
-#define STORE_SHARED_SIZE	510
 
 /*
  * migrations[v] takes a store from schema version v to v + 1. Each runs
@@ -157,7 +155,9 @@ make_dirs(const char *path, char **err)
 /*
  * Make sure the file exists (WRITE) and is a regular file we can open,
  * before SQLite sees it: a new file gets mode 0600 whatever the umask,
- * because it will hold the shared secret; an existing one is not touched.
+ * because it will hold the shared secret (no other connection can hold
+ * a lock on a file just created, so its descriptor may be closed); an
+ * existing one is not touched, nor opened.
  * Also gives errno-precise messages where SQLite would only say "unable
  * to open database file". Returns 0, 1 if the file is missing (READ), -1.
  */
@@ -183,20 +183,25 @@ check_file(const char *path, int mode, char **err)
 			return -1;
 		}
 	}
-	fd = open(path, (mode == AEMP_STORE_WRITE ? O_RDWR : O_RDONLY) |
-	    O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
+	/*
+	 * Not by opening it: closing a descriptor of the file would drop
+	 * every POSIX lock this process holds on it (another connection's).
+	 */
+	if (stat(path, &sb) != 0) {
 		if (errno == ENOENT && mode == AEMP_STORE_READ)
 			return 1;
 		ae_store_seterr(err, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+	if (!S_ISREG(sb.st_mode)) {
 		ae_store_seterr(err, "%s: not a regular file", path);
-		close(fd);
 		return -1;
 	}
-	close(fd);
+	if (faccessat(AT_FDCWD, path, mode == AEMP_STORE_WRITE ? R_OK | W_OK :
+	    R_OK, AT_EACCESS) != 0) {
+		ae_store_seterr(err, "%s: %s", path, strerror(errno));
+		return -1;
+	}
 	return 0;
 }
 
@@ -327,18 +332,13 @@ open_empty(aemp_store *st, char **err)
 }
 
 /*
- * Open file (the store, or the private copy of it) and take the
- * snapshot: readers take one too, so that a chain of reading commands
- * sees one state of the store. The first read rolls back a hot journal.
+ * Take the snapshot of the store just opened (or of its private copy):
+ * readers take one too, so that a chain of reading commands sees one
+ * state of the store. The first read rolls back a hot journal.
  */
 static int
-open_db(aemp_store *st, const char *file, int *empty, char **err)
+begin_snapshot(aemp_store *st, int *empty, char **err)
 {
-	if (sqlite3_open_v2(file, &st->st_db, SQLITE_OPEN_READWRITE, NULL) !=
-	    SQLITE_OK) {
-		dberr(st, err);
-		return -1;
-	}
 	sqlite3_busy_timeout(st->st_db, STORE_BUSY_MS);
 	if (exec_sql(st, st->st_mode == AEMP_STORE_WRITE ? "BEGIN IMMEDIATE" :
 	    "BEGIN", err) != 0)
@@ -348,6 +348,17 @@ open_db(aemp_store *st, const char *file, int *empty, char **err)
 	    check_schema(st, empty, err) != 0)
 		return -1;
 	return 0;
+}
+
+static int
+open_db(aemp_store *st, int *empty, char **err)
+{
+	if (sqlite3_open_v2(st->st_path, &st->st_db, SQLITE_OPEN_READWRITE,
+	    NULL) != SQLITE_OK) {
+		dberr(st, err);
+		return -1;
+	}
+	return begin_snapshot(st, empty, err);
 }
 
 static void
@@ -383,113 +394,250 @@ has_journal(const char *file)
 	return has;
 }
 
-static int
-copy_file(int from, const char *to, char **err)
-{
-	char buf[65536];
-	ssize_t got;
-	int fd;
+/* --- a reader's private copy, rolled back in memory -------------------- */
 
-	if ((fd = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
-		ae_store_seterr(err, "%s: %s", to, strerror(errno));
-		return -1;
+/* The rollback journal's format (sqlite.org/fileformat.html, 4.1). */
+static const unsigned char journal_magic[8] = {
+	0xd9, 0xd5, 0x05, 0xf9, 0x20, 0xa1, 0x63, 0xd7
+};
+/* SQLite's largest page and sector sizes; the page of the lock bytes. */
+#define JOURNAL_MAX_PAGE	65536
+#define JOURNAL_MAX_SECTOR	65536
+#define STORE_PENDING_BYTE	0x40000000
+
+struct image {
+	unsigned char	*buf;		/* sqlite3_malloc64()ed */
+	sqlite3_int64	 len;
+};
+
+static uint32_t
+get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Sets img to len bytes, zeroes after the old end (SQLite's truncate). */
+static int
+image_resize(struct image *img, sqlite3_int64 len)
+{
+	unsigned char *b;
+
+	if (len > img->len) {
+		if ((b = sqlite3_realloc64(img->buf, (sqlite3_uint64)len)) ==
+		    NULL)
+			return -1;
+		memset(b + img->len, 0, (size_t)(len - img->len));
+		img->buf = b;
 	}
-	while ((got = read(from, buf, sizeof buf)) > 0)
-		if (write(fd, buf, (size_t)got) != got) {
-			got = -1;
-			break;
-		}
-	if (got < 0)
-		ae_store_seterr(err, "%s: %s", to, strerror(errno));
-	explicit_bzero(buf, sizeof buf);
-	close(fd);
-	return got < 0 ? -1 : 0;
+	img->len = len;
+	return 0;
 }
 
 /*
- * The private copy of the store and its hot journal, taken under a
- * SHARED lock as SQLite's own readers hold it, so that no writer (nor
- * another reader's rollback) changes the file while it is copied.
+ * Plays the hot journal j (jlen bytes) back into img, as SQLite's pager
+ * does it for a hot journal (pager_playback()): each header (at sector
+ * boundaries) is followed by nRec records of page number, page, checksum;
+ * the first header's database size truncates the image; a record whose
+ * checksum is wrong, or a header without its magic, ends the journal.
  */
 static int
-copy_store(aemp_store *st, char **copy, char **err)
+journal_playback(struct image *img, const unsigned char *j, size_t jlen)
 {
-	const char *tmp = getenv("TMPDIR");
-	struct flock lk = { .l_type = F_RDLCK, .l_whence = SEEK_SET,
-	    .l_start = STORE_SHARED_FIRST, .l_len = STORE_SHARED_SIZE };
-	char *dir = NULL, *jfile = journal_name(st->st_path), *cj = NULL;
-	int db = -1, j = -1, tries, rc = -1;
+	uint32_t nrec, nonce, dbpages, sector = 0, psize = 0, pgno, sum, i;
+	size_t off = 0, rec, k;
+	int first = 1;
 
-	*copy = NULL;
-	if (tmp == NULL || *tmp != '/')
-		tmp = "/tmp";
-	if (jfile == NULL || asprintf(&dir, "%s/aemp-store-XXXXXX", tmp) < 0) {
+	/* a journal of a multi-database transaction ends with the magic */
+	if (jlen >= 16 && memcmp(j + jlen - 8, journal_magic, 8) == 0)
+		return -1;
+	for (;;) {
+		if (!first)
+			off = (off + sector - 1) / sector * sector;
+		if (off + (first ? 28 : sector) > jlen ||
+		    memcmp(j + off, journal_magic, 8) != 0)
+			return 0;
+		nrec = get32(j + off + 8);
+		nonce = get32(j + off + 12);
+		dbpages = get32(j + off + 16);
+		if (first) {
+			sector = get32(j + off + 20);
+			psize = get32(j + off + 24);
+			if (psize < 512 || psize > JOURNAL_MAX_PAGE ||
+			    (psize & (psize - 1)) != 0 || sector < 32 ||
+			    sector > JOURNAL_MAX_SECTOR ||
+			    (sector & (sector - 1)) != 0)
+				return 0;	/* a header never synced */
+			if (jlen < sector)
+				return 0;	/* header never written */
+			if (image_resize(img, (sqlite3_int64)dbpages *
+			    psize) != 0)
+				return -1;
+			first = 0;
+		}
+		off += sector;
+		rec = 4 + (size_t)psize + 4;
+		if (nrec == 0xffffffff)		/* no-sync mode: all pages */
+			nrec = (uint32_t)((jlen - off) / rec);
+		for (i = 0; i < nrec; i++, off += rec) {
+			if (off + rec > jlen)
+				return 0;	/* cut short: never synced */
+			pgno = get32(j + off);
+			if (pgno == 0 ||
+			    pgno == STORE_PENDING_BYTE / psize + 1)
+				return 0;
+			for (sum = nonce, k = psize - 200; k > 0 && k < psize;
+			    k -= 200)
+				sum += j[off + 4 + k];
+			if (sum != get32(j + off + 4 + psize))
+				return 0;
+			if ((sqlite3_int64)pgno * psize <= img->len)
+				memcpy(img->buf + (size_t)(pgno - 1) * psize,
+				    j + off + 4, psize);
+		}
+	}
+}
+
+/* All of the file name into *buf (malloc()ed); 1 if there is none. */
+static int
+read_journal(const char *name, unsigned char **buf, size_t *len, char **err)
+{
+	struct stat sb;
+	ssize_t got;
+	size_t have = 0;
+	int fd;
+
+	*buf = NULL;
+	*len = 0;
+	if ((fd = open(name, O_RDONLY | O_CLOEXEC)) < 0) {
+		if (errno == ENOENT)
+			return 1;	/* rolled back meanwhile */
+		ae_store_seterr(err, "%s: a writer was killed mid-commit, and its "
+		    "journal cannot be read to undo that: %s (any writing aemp "
+		    "command by its owner repairs it)", name, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &sb) != 0 || (*buf = malloc((size_t)sb.st_size + 1)) ==
+	    NULL) {
+		ae_store_seterr(err, "%s: %s", name, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	while (have < (size_t)sb.st_size && (got = read(fd, *buf + have,
+	    (size_t)sb.st_size - have)) > 0)
+		have += (size_t)got;
+	close(fd);
+	*len = have;
+	return 0;
+}
+
+/*
+ * The store as a reader that may not write it sees it: the file with its
+ * hot journal played back, in memory. The bytes are read through an
+ * SQLite connection of the file, under the SHARED lock SQLite's readers
+ * hold (so that no writer, nor another reader's rollback, changes it
+ * meanwhile), and never through a descriptor of our own: closing any
+ * descriptor of the file would drop every POSIX lock this process holds
+ * on it (a writer's, say), and SQLite keeps its descriptors open while a
+ * connection of the process has a lock. Nothing is written anywhere, so
+ * nothing holding the secret is left behind, whatever kills the reader.
+ */
+static int
+read_rolled_back(aemp_store *st, struct image *img, char **err)
+{
+	sqlite3 *db = NULL;
+	sqlite3_file *f = NULL;
+	sqlite3_int64 size;
+	char *jname = journal_name(st->st_path);
+	unsigned char *j = NULL;
+	size_t jlen = 0;
+	int tries, locked = 0, reserved = 0, rc = -1, has;
+
+	img->buf = NULL;
+	img->len = 0;
+	if (jname == NULL) {
 		ae_store_seterr(err, "out of memory");
 		goto out;
 	}
-	if (mkdtemp(dir) == NULL) {
-		ae_store_seterr(err, "%s: hot journal, and no private directory to "
-		    "roll it back in: %s", st->st_path, strerror(errno));
-		free(dir);
-		dir = NULL;
+	if (sqlite3_open_v2(st->st_path, &db, SQLITE_OPEN_READONLY, NULL) !=
+	    SQLITE_OK || sqlite3_file_control(db, "main",
+	    SQLITE_FCNTL_FILE_POINTER, &f) != SQLITE_OK || f == NULL ||
+	    f->pMethods == NULL) {
+		ae_store_seterr(err, "%s: %s", st->st_path, db != NULL ?
+		    sqlite3_errmsg(db) : "out of memory");
 		goto out;
 	}
-	st->st_copy = dir;
-	if (asprintf(copy, "%s/aemp.db", dir) < 0 ||
-	    asprintf(&cj, "%s/aemp.db-journal", dir) < 0) {
-		ae_store_seterr(err, "out of memory");
-		goto out;
-	}
-	if ((db = open(st->st_path, O_RDONLY | O_CLOEXEC)) < 0) {
-		ae_store_seterr(err, "%s: %s", st->st_path, strerror(errno));
-		goto out;
-	}
-	for (tries = 0; fcntl(db, F_SETLK, &lk) != 0; tries++) {
-		if ((errno != EACCES && errno != EAGAIN) ||
-		    tries * 10 >= STORE_BUSY_MS) {
-			ae_store_seterr(err, "%s: cannot lock it for reading: %s",
-			    st->st_path, strerror(errno));
+	for (tries = 0; f->pMethods->xLock(f, SQLITE_LOCK_SHARED) !=
+	    SQLITE_OK; tries++) {
+		if (tries * 10 >= STORE_BUSY_MS) {
+			ae_store_seterr(err, "%s: cannot lock it for reading",
+			    st->st_path);
 			goto out;
 		}
 		usleep(10000);
 	}
-	/* The journal may be gone (rolled back meanwhile): then no copy. */
-	if ((j = open(jfile, O_RDONLY | O_CLOEXEC)) < 0 && errno != ENOENT) {
-		ae_store_seterr(err, "%s: a writer was killed mid-commit, and its "
-		    "journal cannot be read to undo that: %s (any writing aemp "
-		    "command by its owner repairs it)", jfile, strerror(errno));
+	locked = 1;
+	/* a writer that holds RESERVED is writing its journal: not hot */
+	if (f->pMethods->xCheckReservedLock(f, &reserved) != SQLITE_OK)
+		reserved = 0;
+	if (f->pMethods->xFileSize(f, &size) != SQLITE_OK || size < 0 ||
+	    (img->buf = sqlite3_malloc64((sqlite3_uint64)size + 1)) == NULL ||
+	    (size > 0 && f->pMethods->xRead(f, img->buf, (int)size, 0) !=
+	    SQLITE_OK)) {
+		ae_store_seterr(err, "%s: cannot read it", st->st_path);
 		goto out;
 	}
-	if (j >= 0 && copy_file(j, cj, err) != 0)
-		goto out;
-	rc = copy_file(db, *copy, err);
+	img->len = size;
+	if (!reserved && size > 0) {
+		if ((has = read_journal(jname, &j, &jlen, err)) < 0)
+			goto out;
+		if (has == 0 && jlen > 0 && j[0] != 0 &&
+		    journal_playback(img, j, jlen) != 0) {
+			ae_store_seterr(err, "%s: its hot journal cannot be played "
+			    "back here (any writing aemp command by its owner "
+			    "repairs it)", st->st_path);
+			goto out;
+		}
+	}
+	rc = 0;
 out:
-	if (j >= 0)
-		close(j);
-	if (db >= 0)
-		close(db);	/* and so the lock */
-	free(jfile);
-	free(cj);
+	if (locked)
+		f->pMethods->xUnlock(f, SQLITE_LOCK_NONE);
+	sqlite3_close(db);	/* SQLite closes its descriptor when it may */
+	if (j != NULL) {
+		explicit_bzero(j, jlen);
+		free(j);
+	}
+	free(jname);
+	if (rc != 0) {
+		sqlite3_free(img->buf);
+		img->buf = NULL;
+	}
 	return rc;
 }
 
-/* Removes the private copy, if there is one. */
-static void
-remove_copy(aemp_store *st)
+/* Opens the private copy: img, deserialized into a connection in memory. */
+static int
+open_private(aemp_store *st, int *empty, char **err)
 {
-	char *f;
+	struct image img;
 
-	if (st->st_copy == NULL)
-		return;
-	if (asprintf(&f, "%s/aemp.db-journal", st->st_copy) >= 0) {
-		unlink(f);
-		f[strlen(f) - strlen("-journal")] = '\0';
-		unlink(f);
-		free(f);
+	if (read_rolled_back(st, &img, err) != 0)
+		return -1;
+	if (sqlite3_open_v2(":memory:", &st->st_db, SQLITE_OPEN_READWRITE,
+	    NULL) != SQLITE_OK) {
+		sqlite3_free(img.buf);
+		dberr(st, err);
+		return -1;
 	}
-	rmdir(st->st_copy);
-	free(st->st_copy);
-	st->st_copy = NULL;
+	/* (the connection frees img.buf, also when this fails) */
+	if (sqlite3_deserialize(st->st_db, "main", img.buf, img.len, img.len,
+	    SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_RESIZEABLE) !=
+	    SQLITE_OK) {
+		dberr(st, err);
+		return -1;
+	}
+	return begin_snapshot(st, empty, err);
 }
 
 aemp_store *
@@ -497,7 +645,6 @@ aemp_store_open(const char *path, int mode, char **err)
 {
 	aemp_store *st;
 	int missing, empty;
-	char *copy = NULL;
 
 	if ((st = calloc(1, sizeof *st)) == NULL) {
 		ae_store_seterr(err, "out of memory");
@@ -516,7 +663,7 @@ aemp_store_open(const char *path, int mode, char **err)
 			goto fail;
 		return st;
 	}
-	if (open_db(st, st->st_path, &empty, err) != 0) {
+	if (open_db(st, &empty, err) != 0) {
 		/* A reader that could not roll back a hot journal itself. */
 		if (mode != AEMP_STORE_READ || !has_journal(st->st_path))
 			goto fail;
@@ -525,12 +672,8 @@ aemp_store_open(const char *path, int mode, char **err)
 			free(*err);
 			*err = NULL;
 		}
-		if (copy_store(st, &copy, err) != 0 ||
-		    open_db(st, copy, &empty, err) != 0) {
-			free(copy);
+		if (open_private(st, &empty, err) != 0)
 			goto fail;
-		}
-		free(copy);
 	}
 	if (empty) {
 		close_db(st);
@@ -561,7 +704,6 @@ aemp_store_close(aemp_store *st)
 	if (st == NULL)
 		return;
 	close_db(st);
-	remove_copy(st);
 	free(st->st_path);
 	free(st);
 }

@@ -80,11 +80,10 @@ int	 aemp_config_odd_start(int argc, char *const *argv, char **err);
  * What a node accepts, checked by aemp_config_check() for every value: a
  * module or function name (parts of [A-Za-z0-9_] joined by "::"; with
  * allow_trailing "Pkg::" too), a service entry ("Pkg::", "Pkg::func" or
- * ["Pkg::func", args...]), a node ID (not empty, no '#', ';' or control
- * bytes).
+ * ["Pkg::func", args...]), a node ID (not empty, no '#' or ';', printable
+ * UTF-8: no control characters, no bytes that are no UTF-8).
  */
 int	 aemp_service_valid(json_t *entry);
-int	 aemp_nodeid_valid(const char *id);
 /*
  * Overwrites, in place, every argument that follows "secret" or
  * "setsecret", so that the shared secret does not stay visible to other

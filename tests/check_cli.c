@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 
 #include <ctype.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <time.h>
@@ -20,6 +21,7 @@
 #include <sqlite3.h>
 
 #include "testutil.h"
+#include "store.h"
 
 /* One test's world: a temp dir, the store in it, the environment. */
 struct world {
@@ -1050,10 +1052,12 @@ END_TEST
 /*
  * Leaves a hot journal for certain: a child takes the write lock, changes
  * rows, pushes the changed pages into the file before committing (what a
- * big commit does on its own), and is SIGKILLed there.
+ * big commit does on its own; unless !flush, for when another process
+ * holds the store's SHARED lock: then only the journal is written), and
+ * is SIGKILLed there.
  */
 static void
-make_hot_journal(struct world *w)
+make_hot_journal(struct world *w, int flush)
 {
 	char *journal, sql[256];
 	struct stat sb;
@@ -1076,7 +1080,7 @@ make_hot_journal(struct world *w)
 			    "('torn-%d-%0100d')", i, i);
 			sqlite3_exec(db, sql, NULL, NULL, NULL);
 		}
-		if (sqlite3_db_cacheflush(db) != SQLITE_OK)
+		if (flush && sqlite3_db_cacheflush(db) != SQLITE_OK)
 			_exit(1);
 		raise(SIGKILL);
 		_exit(1);
@@ -1160,9 +1164,9 @@ START_TEST(test_hot_journal_readers)
 
 	world_init(&w);
 	AEMP_OK(&w, "gensecret", "nodeid", "kept");
-	make_hot_journal(&w);
+	make_hot_journal(&w, 1);
 	assert_aempd_starts(&w, port);
-	make_hot_journal(&w);
+	make_hot_journal(&w, 1);
 	assert_reads_committed(&w, "\"kept\"");
 	/* showconfig rolled it back: the journal is gone */
 	if (asprintf(&journal, "%s-journal", w.rc) < 0 ||
@@ -1176,7 +1180,7 @@ START_TEST(test_hot_journal_readers)
 		ck_assert_int_eq(chmod(w.dir, 0755), 0);
 		ck_assert_int_eq(chmod(cfg, 0755), 0);
 		ck_assert_int_eq(chmod(w.rc, 0644), 0);
-		make_hot_journal(&w);
+		make_hot_journal(&w, 1);
 		ck_assert_int_eq(showconfig_as_nobody(&w), 0);
 		/* it could not roll back: the journal is still there */
 		ck_assert_int_eq(access(journal, F_OK), 0);
@@ -1184,6 +1188,151 @@ START_TEST(test_hot_journal_readers)
 	}
 	free(journal);
 	free(cfg);
+	world_free(&w);
+}
+END_TEST
+
+/* Entries of dir other than . and .. */
+static int
+dir_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+	closedir(d);
+	return n;
+}
+
+/*
+ * As nobody: the store's nodeid through a reader that cannot write, and
+ * while it has the store open, no file in tmp. 0 if all is well.
+ */
+static int
+nobody_reads_kept(struct world *w, const char *tmp)
+{
+	char *err = NULL;
+	aemp_store *st = aemp_store_open(w->rc, AEMP_STORE_READ, &err);
+	json_t *cfg;
+	int rc = 0;
+
+	if (st == NULL) {
+		fprintf(stderr, "nobody: %s\n", err);
+		return 1;
+	}
+	cfg = aemp_store_get(st, NULL, &err);
+	if (cfg == NULL || !json_is_string(json_object_get(cfg, "nodeid")) ||
+	    strcmp(json_string_value(json_object_get(cfg, "nodeid")),
+	    "kept") != 0)
+		rc = 2;
+	else if (dir_entries(tmp) != 0)
+		rc = 3;		/* a copy of the store, while it is open */
+	json_decref(cfg);
+	aemp_store_close(st);
+	return rc;
+}
+
+/*
+ * A reader that may write neither the store nor its directory plays the
+ * hot journal back in memory: no copy of the store (it holds the secret)
+ * in $TMPDIR, not even while it reads, so none is left if it is killed;
+ * and no POSIX lock of its process on the store is dropped (closing any
+ * descriptor of the file drops them all): a reader of the same process
+ * keeps its SHARED lock, which a writer elsewhere relies on.
+ */
+START_TEST(test_hot_journal_private_copy)
+{
+	struct world w;
+	char *cfg, *tmp, *journal, c;
+	int status, toc[2], top[2], fd;
+	struct flock lk;
+	pid_t pid;
+
+	if (getuid() != 0)
+		return;		/* needs a second user */
+	world_init(&w);
+	AEMP_OK(&w, "gensecret", "nodeid", "kept");
+	if (asprintf(&cfg, "%s/cfg", w.dir) < 0 ||
+	    asprintf(&tmp, "%s/tmp", w.dir) < 0 ||
+	    asprintf(&journal, "%s-journal", w.rc) < 0)
+		abort();
+	ck_assert_int_eq(mkdir(tmp, 0700), 0);
+	ck_assert_int_eq(chmod(tmp, 01777), 0);
+	ck_assert_int_eq(chmod(w.dir, 0755), 0);
+	ck_assert_int_eq(chmod(cfg, 0755), 0);
+	ck_assert_int_eq(chmod(w.rc, 0644), 0);
+	setenv("TMPDIR", tmp, 1);
+
+	/* the journal's pages are in the file: it must be played back */
+	make_hot_journal(&w, 1);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if (setgid(65534) != 0 || setuid(65534) != 0)
+			_exit(10);
+		_exit(nobody_reads_kept(&w, tmp));
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "reader status %d", status);
+	ck_assert_int_eq(dir_entries(tmp), 0);
+	ck_assert_int_eq(access(journal, F_OK), 0);
+	assert_reads_committed(&w, "\"kept\"");	/* rolled back */
+
+	/* a reader that holds SHARED, then a hot journal appears */
+	ck_assert_int_eq(pipe(toc), 0);
+	ck_assert_int_eq(pipe(top), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		aemp_store *held;
+		char *err = NULL;
+		if (setgid(65534) != 0 || setuid(65534) != 0)
+			_exit(10);
+		if ((held = aemp_store_open(w.rc, AEMP_STORE_READ, &err)) ==
+		    NULL)
+			_exit(13);
+		if (write(top[1], "1", 1) != 1 || read(toc[0], &c, 1) != 1)
+			_exit(15);
+		if ((status = nobody_reads_kept(&w, tmp)) != 0)
+			_exit(20 + status);
+		if (write(top[1], "2", 1) != 1 || read(toc[0], &c, 1) != 1)
+			_exit(18);
+		aemp_store_close(held);
+		_exit(0);
+	}
+	ck_assert_int_eq(read(top[0], &c, 1), 1);
+	make_hot_journal(&w, 0);
+	ck_assert_int_eq(access(journal, F_OK), 0);
+	ck_assert_int_eq(write(toc[1], "g", 1), 1);
+	ck_assert_msg(read(top[0], &c, 1) == 1, "the reader failed");
+	/* the reader of that process still holds its SHARED lock */
+	memset(&lk, 0, sizeof lk);
+	lk.l_type = F_WRLCK;
+	lk.l_whence = SEEK_SET;
+	lk.l_start = 0x40000000 + 2;
+	lk.l_len = 510;
+	ck_assert_int_ge(fd = open(w.rc, O_RDONLY), 0);
+	ck_assert_int_eq(fcntl(fd, F_GETLK, &lk), 0);
+	close(fd);
+	ck_assert_int_eq(write(toc[1], "d", 1), 1);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "reader status %d", status);
+	ck_assert_msg(lk.l_type == F_RDLCK && lk.l_pid == pid,
+	    "the SHARED lock of the reader's process was dropped");
+	unsetenv("TMPDIR");
+	close(toc[0]);
+	close(toc[1]);
+	close(top[0]);
+	close(top[1]);
+	free(cfg);
+	free(tmp);
+	free(journal);
 	world_free(&w);
 }
 END_TEST
@@ -1219,7 +1368,7 @@ START_TEST(test_sigkill_writers_readers)
 {
 	struct world w;
 	char **argv = calloc(4 * 300 + 2, sizeof *argv), *journal, val[400];
-	int i, round, hot = 0, port = test_free_port(), status;
+	int i, round, hot = 0, port = test_free_port(), status, nobody;
 	double t0, took;
 	struct timespec ts;
 	pid_t pid;
@@ -1228,6 +1377,15 @@ START_TEST(test_sigkill_writers_readers)
 	AEMP_OK(&w, "gensecret", "nodeid", "kept");
 	if (asprintf(&journal, "%s-journal", w.rc) < 0)
 		abort();
+	if ((nobody = getuid() == 0)) {
+		char *cfg;
+		if (asprintf(&cfg, "%s/cfg", w.dir) < 0)
+			abort();
+		ck_assert_int_eq(chmod(w.dir, 0755), 0);
+		ck_assert_int_eq(chmod(cfg, 0755), 0);
+		ck_assert_int_eq(chmod(w.rc, 0644), 0);
+		free(cfg);
+	}
 	argv[0] = test_bin("aemp");
 	for (i = 0; i < 300; i++) {
 		argv[1 + 4 * i] = "profile";
@@ -1262,6 +1420,9 @@ START_TEST(test_sigkill_writers_readers)
 		status = test_wait(pid, 10);
 		ck_assert_int_ne(status, -1);
 		hot += hot_journal(journal);
+		/* first a reader that plays a hot journal back in memory */
+		if (nobody)
+			ck_assert_int_eq(showconfig_as_nobody(&w), 0);
 		assert_reads_committed(&w, "\"kept\"");
 		assert_aempd_starts(&w, port);
 	}
@@ -1425,6 +1586,7 @@ cli_suite(void)
 	tc = tcase_create("crashed writers");
 	tcase_set_timeout(tc, 180);
 	tcase_add_test(tc, test_hot_journal_readers);
+	tcase_add_test(tc, test_hot_journal_private_copy);
 	tcase_add_test(tc, test_sigkill_writers_readers);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("secrets");

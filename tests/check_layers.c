@@ -60,7 +60,7 @@ static const struct {
 	{ "services.h", SERVICES }, { "global.h", SERVICES },
 	{ "global.c", SERVICES }, { "seed.c", SERVICES },
 	{ "group.c", SERVICES }, { "dataconn.c", SERVICES },
-	{ "logcatcher.c", SERVICES },
+	{ "logcatcher.c", SERVICES }, { "logcatcher.h", SERVICES },
 	{ "node.c", TOP }, { "stats.c", TOP },
 	{ "store.h", TOP },		/* profiles/: the profile store */
 };

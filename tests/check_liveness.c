@@ -23,19 +23,11 @@
 
 #include "testutil.h"
 #include "nodeutil.h"
+#include "rawpeer.h"
 #include "md6.h"
 
-#define SECRET	"testsecret"
-#define NONCE	"bm9uY2Vub25jZW5vbmNlbm9uY2Vub25jZW5vbmNlbm9uY2Vub25jZQ=="
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
+#define SECRET	RAW_SECRET
+#define NONCE	RAW_NONCE
 
 /* --- in-process pairs -------------------------------------------------- */
 
@@ -156,39 +148,20 @@ END_TEST
 
 /* --- nodes in child processes, and raw peers ----------------------------- */
 
-struct child {
-	pid_t	 pid;
-	int	 port;
-	char	 log[256];
-	char	*dir;
-};
-
 /* Runs node id (monitor_timeout mt) in a child process, seeded by seed. */
 static void
 child_start(struct child *c, const char *id, double mt, int seed)
 {
 	char bind[64], seedaddr[64];
 
-	c->dir = test_tmpdir();
-	c->port = test_free_port();
-	snprintf(c->log, sizeof c->log, "%s/node.log", c->dir);
-	snprintf(bind, sizeof bind, "127.0.0.1:%d", c->port);
-	snprintf(seedaddr, sizeof seedaddr, "127.0.0.1:%d", seed);
-	fflush(NULL);
-	c->pid = fork();
-	ck_assert_int_ge(c->pid, 0);
-	if (c->pid == 0) {
+	if (child_fork(c) == 0) {
 		struct event_base *base = event_base_new();
-		json_t *extra = json_pack("{sfs[s]}", "monitor_timeout", mt,
-		    "binds", bind);
-		FILE *f = freopen(c->log, "w", stderr);
+		json_t *extra;
 
-		(void)f;
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGINT, SIG_DFL);
-		setvbuf(stderr, NULL, _IONBF, 0);
-		tn_isolate();
-		setenv("AEMP_WARNLEVEL", "9", 1);
+		snprintf(bind, sizeof bind, "127.0.0.1:%d", c->port);
+		snprintf(seedaddr, sizeof seedaddr, "127.0.0.1:%d", seed);
+		extra = json_pack("{sfs[s]}", "monitor_timeout", mt, "binds",
+		    bind);
 		if (seed > 0)
 			json_object_set_new(extra, "seeds", json_pack("[s]",
 			    seedaddr));
@@ -198,85 +171,6 @@ child_start(struct child *c, const char *id, double mt, int seed)
 		_exit(0);
 	}
 	ck_assert(test_wait_for_text(c->log, "starting global service", 5));
-}
-
-static void
-child_stop(struct child *c)
-{
-	ck_assert_int_eq(kill(c->pid, 0), 0);	/* it did not crash */
-	test_stop(c->pid);
-	test_rmtree(c->dir);
-	free(c->dir);
-}
-
-static int
-raw_connect(int port)
-{
-	struct sockaddr_in sin;
-	struct timeval tv = { 3, 0 };
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	memset(&sin, 0, sizeof sin);
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons(port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof sin), 0);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	return fd;
-}
-
-static void
-raw_send(int fd, const char *s)
-{
-	size_t len = strlen(s);
-
-	ck_assert_int_eq(write(fd, s, len), (ssize_t)len);
-}
-
-static int
-raw_line(int fd, char *buf, size_t size)
-{
-	size_t len = 0;
-
-	while (len + 1 < size) {
-		ssize_t r = read(fd, buf + len, 1);
-		if (r <= 0)
-			return -1;
-		if (buf[len] == '\n') {
-			buf[len] = '\0';
-			return (int)len;
-		}
-		len++;
-	}
-	return -1;
-}
-
-/* Sends our greeting as id; returns the fd with the node's read. */
-static int
-raw_greet(int port, const char *id, char *g1, char *g2, char *my1)
-{
-	int fd = raw_connect(port);
-
-	snprintf(my1, 256, "aemp;1;%s;hmac_md6_64_256;json;provider=test", id);
-	raw_send(fd, my1);
-	raw_send(fd, "\n" NONCE "\n");
-	ck_assert_int_gt(raw_line(fd, g1, 4096), 0);
-	ck_assert_int_gt(raw_line(fd, g2, 4096), 0);
-	return fd;
-}
-
-/* Sends our auth line; 1 when the node's auth line came back. */
-static int
-raw_auth(int fd, const char *g1, const char *g2, const char *my1)
-{
-	char line[4096], token[65];
-
-	aemp_auth_token(SECRET, my1, NONCE, g1, g2, token);
-	snprintf(line, sizeof line, "hmac_md6_64_256;%s;json\n", token);
-	if (write(fd, line, strlen(line)) < 0)
-		return 0;
-	return raw_line(fd, line, sizeof line) > 0 &&
-	    strncmp(line, "hmac_md6_64_256;", 16) == 0;
 }
 
 /*
@@ -290,9 +184,9 @@ raw_serve(int fd, double seconds, json_int_t *first, int answer)
 	static char buf[1 << 16];
 	static size_t len;
 	json_int_t last = 0;
-	double end = now() + seconds;
+	double end = test_now() + seconds;
 
-	while (now() < end) {
+	while (test_now() < end) {
 		struct pollfd p = { fd, POLLIN, 0 };
 		ssize_t r;
 		size_t used = 0;
@@ -408,14 +302,14 @@ START_TEST(frozen_peer_is_replaced_by_its_restart)
 	child_start(&p, "p", 3.0, v.port);
 	ck_assert(test_wait_for_text(v.log, "p is up", 5));
 	kill(p.pid, SIGSTOP);
-	t0 = now();
+	t0 = test_now();
 	fd = raw_greet(v.port, "p", g1, g2, my1);
 	ok = raw_auth(fd, g1, g2, my1);
 	ck_assert_msg(ok, "the restarted node was refused");
 	printf("frozen_peer: the restarted node was let in after %.3f s\n",
-	    now() - t0);
+	    test_now() - t0);
 	fflush(stdout);
-	ck_assert_double_lt(now() - t0, 2.0);
+	ck_assert_double_lt(test_now() - t0, 2.0);
 	ck_assert(test_wait_for_text(v.log, "p is down", 1));
 	ck_assert(test_wait_for_text(v.log, "connected as p", 1));
 	close(fd);
@@ -451,8 +345,8 @@ START_TEST(mesh_forms_without_a_node_going_down)
 		tn_log_capture(nodes[i], &logs[i]);
 		aemp_mon_nodes(nodes[i], on_nodes, &w[i]);
 	}
-	end = now() + 30;
-	while (!all && now() < end) {
+	end = test_now() + 30;
+	while (!all && test_now() < end) {
 		tn_run_for(base, 0.1);
 		all = 1;
 		for (int i = 0; i < MESH; i++)
@@ -544,9 +438,9 @@ static int
 raw_closed_within(int fd, double seconds)
 {
 	char buf[4096];
-	double end = now() + seconds;
+	double end = test_now() + seconds;
 
-	while (now() < end) {
+	while (test_now() < end) {
 		struct pollfd p = { fd, POLLIN, 0 };
 		ssize_t r;
 		if (poll(&p, 1, 50) <= 0)
@@ -709,7 +603,7 @@ START_TEST(anonymous_peers_are_forgotten)
 	long rss0, rss1, rss2;
 	int fd, known0, known1, known2;
 	json_int_t probe = 0;
-	double t0 = now();
+	double t0 = test_now();
 
 	signal(SIGPIPE, SIG_IGN);
 	child_start(&v, "victim", 1.0, 0);
@@ -726,7 +620,7 @@ START_TEST(anonymous_peers_are_forgotten)
 		if (i % 100 == 0)
 			raw_serve(fd, 0.01, &probe, 1);	/* stay up */
 	}
-	printf("anonymous_peers: %d peers in %.1f s\n", ANON, now() - t0);
+	printf("anonymous_peers: %d peers in %.1f s\n", ANON, test_now() - t0);
 	/* forgotten monitor_timeout after they went down, swept then */
 	raw_serve(fd, 3.0, &probe, 1);
 	known1 = known_count(fd, "watcher");

@@ -4,6 +4,7 @@
  * parsing, the SQLite file, transactions and effective configuration.
  */
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -714,6 +715,44 @@ START_TEST(test_empty_file)
 }
 END_TEST
 
+/*
+ * A reader opened in the process of a writer leaves the writer's lock
+ * alone: POSIX locks belong to the process and the file, so closing any
+ * descriptor of the store (opening checked the file through one) drops
+ * them all, and another process could then write under the writer.
+ */
+START_TEST(test_reader_keeps_writers_lock)
+{
+	char *dir, *rc = fresh_rc(&dir), *err = NULL;
+	aemp_store *st = open_write(), *rd;
+	int status;
+	pid_t pid;
+
+	set_arg(st, NULL, "nodeid", "w");
+	rd = aemp_store_open(NULL, AEMP_STORE_READ, &err);
+	ck_assert_msg(rd != NULL, "%s", err ? err : "?");
+	aemp_store_close(rd);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		/* SQLite's RESERVED byte (os_unix.c): BEGIN IMMEDIATE's */
+		struct flock lk = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
+		    .l_start = 0x40000001, .l_len = 1 };
+		int fd = open(rc, O_RDONLY);
+		_exit(fd >= 0 && fcntl(fd, F_GETLK, &lk) == 0 &&
+		    lk.l_type == F_WRLCK && lk.l_pid == getppid() ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "the writer lost its RESERVED lock");
+	ck_assert_int_eq(aemp_store_commit(st, &err), 0);
+	aemp_store_close(st);
+	test_rmtree(dir);
+	free(dir);
+	free(rc);
+}
+END_TEST
+
 static Suite *
 profiles_suite(void)
 {
@@ -737,6 +776,7 @@ profiles_suite(void)
 	tcase_add_test(tc, test_garbage_untouched);
 	tcase_add_test(tc, test_foreign_and_newer);
 	tcase_add_test(tc, test_empty_file);
+	tcase_add_test(tc, test_reader_keeps_writers_lock);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("effective");
 	tcase_add_test(tc, test_effective_layers);

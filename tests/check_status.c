@@ -1003,6 +1003,70 @@ cal_done(aemp_node *n, json_t *reply, void *ud)
 }
 
 /*
+ * A node ID that is no printable text reaches /metrics as a peer label
+ * when a peer asks aempd to send to a port on it (the greeting refuses
+ * such IDs, but "snd" names any): the label shows it as \xNN, and the
+ * page holds no control characters (a newline would end the sample, an
+ * escape would talk to the terminal of whoever looks).
+ */
+START_TEST(metrics_labels_stay_printable)
+{
+	struct daemon a;
+	struct event_base *base = event_base_new();
+	struct http_reply r;
+	aemp_node *n;
+	int hport = test_free_port(), found = 0;
+	char seed[64], why[256];
+	const unsigned char *p;
+	double t;
+
+	daemon_start(&a, "ml", 0, hport, NULL);
+	snprintf(seed, sizeof seed, "127.0.0.1:%d", a.port);
+	n = tn_node(base, "mlclient", json_pack("{s:[s], s:s}", "seeds", seed,
+	    "secret", SECRET));
+	ck_assert_ptr_nonnull(n);
+	t = test_now();
+	while (!test_wait_for_text(a.log, "mlclient is up", 0) &&
+	    test_now() - t < 20)
+		tn_run_for(base, 0.1);
+	aemp_snd(n, "ml", json_pack("[sss]", "snd",
+	    "evil\x1b[2J\xc2\x85\nx#p", "hi"));
+	tn_run_for(base, 0.5);
+	t = test_now();
+	do {
+		http_do(hport, "GET", "/metrics", NULL, &r);
+		found = r.body != NULL && strstr(r.body, "evil") != NULL;
+		if (found || test_now() - t > 10)
+			break;
+		http_reply_free(&r);
+		tn_run_for(base, 0.2);
+	} while (1);
+	ck_assert_msg(found, "no label for the odd node");
+	ck_assert_msg(strstr(r.body, "peer=\"evil\\\\x1b[2J\\\\xc2\\\\x85"
+	    "\\\\x0ax\"") != NULL, "label: %.200s", strstr(r.body, "evil"));
+	for (p = (const unsigned char *)r.body; *p != '\0'; p++)
+		ck_assert_msg((*p >= 0x20 && *p != 0x7f) || *p == '\n',
+		    "byte 0x%02x in /metrics", *p);
+	ck_assert_msg(metrics_parse(r.body, why, sizeof why) > 20,
+	    "metrics: %s", why);
+	http_reply_free(&r);
+	aemp_free(n);
+	event_base_free(base);
+	ck_assert_int_eq(test_stop(a.pid), 0);
+}
+END_TEST
+
+/* aempd's descriptors: its HTTP connections are bounded (256). */
+static void
+assert_http_bounded(pid_t pid, int before)
+{
+	int now = count_fds(pid);
+
+	ck_assert_msg(now - before <= 256 + 8, "aempd holds %d descriptors "
+	    "(%d before)", now, before);
+}
+
+/*
  * 1,000 idle HTTP connections (none sends a byte) next to a node that
  * talks to aempd: its round trips do not wait for them, aempd holds only
  * its bounded number of them, and the page answers again once they go.
@@ -1049,9 +1113,7 @@ START_TEST(http_idle_connections_do_not_stall)
 	took = test_now() - t;
 	/* a few hundred microseconds each when idle: allow a loaded machine */
 	ck_assert_msg(took < 15, "%d round trips took %.1f s", rounds, took);
-	i = count_fds(a.pid);
-	ck_assert_msg(i - before <= 256 + 8, "aempd holds %d descriptors "
-	    "(%d before)", i, before);
+	assert_http_bounded(a.pid, before);
 	ck_assert(test_wait_for_text(a.log, "not accepting more", 5));
 
 	for (i = 0; i < 1000; i++)
@@ -1069,6 +1131,55 @@ START_TEST(http_idle_connections_do_not_stall)
 	http_reply_free(&r);
 	aemp_free(n);
 	event_base_free(base);
+	ck_assert_int_eq(test_stop(a.pid), 0);
+}
+END_TEST
+
+/*
+ * 300 clients that trickle their headers, a byte now and then (slowloris),
+ * more than the status page holds at once: a legitimate client still gets
+ * /metrics at once (the oldest slow one makes room), and aempd holds no
+ * more than its bound.
+ */
+START_TEST(http_slow_clients_do_not_starve)
+{
+	struct daemon a;
+	struct http_reply r;
+	int hport = test_free_port(), fds[300], i, round, before;
+	double t;
+
+	daemon_start(&a, "sl", 0, hport, NULL);
+	http_do(hport, "GET", "/metrics", NULL, &r);	/* it is up */
+	ck_assert_int_eq(r.code, 200);
+	http_reply_free(&r);
+	before = count_fds(a.pid);
+	for (i = 0; i < 300; i++) {
+		fds[i] = tcp_connect(hport, 1);
+		ck_assert_int_ge(fds[i], 0);
+	}
+	usleep(200000);
+	for (i = 0; i < 300; i++)
+		if (write(fds[i], "GET /metrics HTTP/1.1\r\n", 23) < 0)
+			continue;	/* not accepted yet, or dropped */
+	for (round = 0; round < 3; round++) {
+		/* a byte each, well within the idle timeout */
+		usleep(1200000);
+		for (i = 0; i < 300; i++)
+			if (write(fds[i], "X", 1) < 0)
+				continue;
+		t = test_now();
+		http_raw(hport, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+		    "Connection: close\r\n\r\n", 61, &r, 5);
+		t = test_now() - t;
+		ck_assert_msg(r.code == 200, "round %d: no /metrics in %.1f s "
+		    "next to 300 slow clients", round, t);
+		ck_assert(r.body != NULL && strstr(r.body, "aemp_") != NULL);
+		http_reply_free(&r);
+	}
+	assert_http_bounded(a.pid, before);
+	ck_assert(test_wait_for_text(a.log, "dropped the oldest", 5));
+	for (i = 0; i < 300; i++)
+		close(fds[i]);
 	ck_assert_int_eq(test_stop(a.pid), 0);
 }
 END_TEST
@@ -1349,6 +1460,49 @@ START_TEST(top_survives_odd_answers)
 }
 END_TEST
 
+/* Node IDs in the answer that are no printable text: shown as \xNN. */
+START_TEST(top_shows_odd_node_ids_visibly)
+{
+	char seed[64], *out = NULL, *err = NULL;
+	int port, lfd = -1, rc;
+	struct sockaddr_in sa;
+	socklen_t salen = sizeof sa;
+	pid_t pid;
+
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sa, 0, sizeof sa);
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert(bind(lfd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+	    listen(lfd, 8) == 0 &&
+	    getsockname(lfd, (struct sockaddr *)&sa, &salen) == 0);
+	port = ntohs(sa.sin_port);
+	if ((pid = fork()) == 0)
+		answering_node(lfd, "odd", "{\"nodeid\":"
+		    "\"me\\u001b]0;x\\u0007\",\"connections\":[{\"node\":"
+		    "\"evil\\u001b[2J\\u0085x\",\"state\":\"up\"}]}");
+	close(lfd);
+	snprintf(seed, sizeof seed, "127.0.0.1:%d", port);
+	{
+		char *args[] = { "setsecret", SECRET, "setseeds", seed, NULL };
+		ck_assert_int_eq(aemp_cli(NULL, NULL, args, 10), 0);
+	}
+	{
+		char *args[] = { "top", "odd", NULL };
+		rc = aemp_cli(&out, &err, args, 4);
+	}
+	kill(pid, SIGKILL);
+	test_wait(pid, 5);
+	ck_assert_msg(rc == -1, "top ended with %d: %s", rc, err);
+	ck_assert_msg(strstr(out, "evil\\x1b[2J\\xc2\\x85x") != NULL &&
+	    strstr(out, "me\\x1b]0;x\\x07") != NULL, "not shown as \\xNN");
+	ck_assert(strstr(out, "evil\x1b") == NULL &&
+	    strstr(out, "me\x1b") == NULL);
+	free(out);
+	free(err);
+}
+END_TEST
+
 static Suite *
 status_suite(void)
 {
@@ -1369,6 +1523,8 @@ status_suite(void)
 	tcase_add_test(th, status_bind_refused);
 	tcase_add_test(th, status_bind_from_profile);
 	tcase_add_test(th, http_idle_connections_do_not_stall);
+	tcase_add_test(th, http_slow_clients_do_not_starve);
+	tcase_add_test(th, metrics_labels_stay_printable);
 	suite_add_tcase(s, th);
 	tcase_add_checked_fixture(tt, setup, teardown);
 	tcase_set_timeout(tt, 90);
@@ -1376,6 +1532,7 @@ status_suite(void)
 	tcase_add_test(tt, top_unreachable_node);
 	tcase_add_test(tt, top_says_not_a_c_node);
 	tcase_add_test(tt, top_survives_odd_answers);
+	tcase_add_test(tt, top_shows_odd_node_ids_visibly);
 	suite_add_tcase(s, tt);
 	return s;
 }

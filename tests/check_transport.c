@@ -22,18 +22,13 @@
 
 #include "testutil.h"
 #include "nodeutil.h"
+#include "rawpeer.h"
 #include "md6.h"
 #include "wire.h"
 #include "transport.h"
 
-#define SECRET "testsecret"
-
-struct child {
-	pid_t	 pid;
-	int	 port;
-	char	 log[256];
-	char	*dir;
-};
+#define SECRET RAW_SECRET
+#define NONCE RAW_NONCE
 
 static void
 describe_bytes(FILE *f, const char *str, size_t len)
@@ -124,27 +119,13 @@ child_start(struct child *c, const char *extra_json)
 {
 	char bind[64];
 
-	c->dir = test_tmpdir();
-	c->port = test_free_port();
-	snprintf(c->log, sizeof c->log, "%s/node.log", c->dir);
-	snprintf(bind, sizeof bind, "127.0.0.1:%d", c->port);
-	fflush(NULL);
-	c->pid = fork();
-	ck_assert_int_ge(c->pid, 0);
-	if (c->pid == 0) {
+	if (child_fork(c) == 0) {
 		struct event_base *base = event_base_new();
 		json_t *extra = extra_json ? json_loads(extra_json, 0, NULL) :
 		    json_object();
-		FILE *f = freopen(c->log, "w", stderr);
 		aemp_node *n;
 
-		(void)f;
-		/* Check's handlers would take the whole test down with us */
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGINT, SIG_DFL);
-		setvbuf(stderr, NULL, _IONBF, 0);
-		tn_isolate();
-		setenv("AEMP_WARNLEVEL", "9", 1);
+		snprintf(bind, sizeof bind, "127.0.0.1:%d", c->port);
 		if (json_is_integer(json_object_get(extra, "nofile"))) {
 			struct rlimit rl;
 			rl.rlim_cur = rl.rlim_max = (rlim_t)json_integer_value(
@@ -165,127 +146,6 @@ child_start(struct child *c, const char *extra_json)
 		_exit(0);
 	}
 	ck_assert(test_wait_for_text(c->log, "starting global service", 5));
-}
-
-static void
-child_stop(struct child *c)
-{
-	ck_assert_int_eq(kill(c->pid, 0), 0);	/* it did not crash */
-	test_stop(c->pid);
-	test_rmtree(c->dir);
-	free(c->dir);
-}
-
-static int
-raw_connect(int port)
-{
-	struct sockaddr_in sin;
-	struct timeval tv = { 3, 0 };
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	memset(&sin, 0, sizeof sin);
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons(port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof sin), 0);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	return fd;
-}
-
-static void
-raw_send(int fd, const char *s)
-{
-	size_t len = strlen(s);
-
-	ck_assert_int_eq(write(fd, s, len), (ssize_t)len);
-}
-
-/* Reads one line (without LF) into buf; returns its length or -1. */
-static int
-raw_line(int fd, char *buf, size_t size)
-{
-	size_t len = 0;
-
-	while (len + 1 < size) {
-		ssize_t r = read(fd, buf + len, 1);
-		if (r <= 0)
-			return -1;
-		if (buf[len] == '\n') {
-			buf[len] = '\0';
-			return (int)len;
-		}
-		len++;
-	}
-	return -1;
-}
-
-/*
- * Reads into buf (size bytes, kept NUL-terminated) until needle was seen
- * (1) or the peer stops sending (0).
- */
-static int
-raw_read_into(int fd, const char *needle, char *buf, size_t size)
-{
-	size_t len = 0;
-
-	buf[0] = '\0';
-	while (len < size - 1) {
-		ssize_t r = read(fd, buf + len, size - 1 - len);
-		if (r <= 0)
-			return 0;
-		len += (size_t)r;
-		buf[len] = '\0';
-		if (strstr(buf, needle) != NULL)
-			return 1;
-	}
-	return 0;
-}
-
-static int
-raw_read_until(int fd, const char *needle)
-{
-	char buf[65536];
-
-	return raw_read_into(fd, needle, buf, sizeof buf);
-}
-
-/* 1 if the peer closed the connection within the receive timeout. */
-static int
-raw_closed(int fd)
-{
-	char buf[4096];
-
-	for (;;) {
-		ssize_t r = read(fd, buf, sizeof buf);
-		if (r == 0 || (r < 0 && errno == ECONNRESET))
-			return 1;
-		if (r < 0)
-			return 0;
-	}
-}
-
-#define NONCE "bm9uY2Vub25jZW5vbmNlbm9uY2Vub25jZW5vbmNlbm9uY2Vub25jZQ=="
-
-/* A complete, correct handshake as node id; returns the fd. */
-static int
-raw_authenticated_as(int port, const char *id)
-{
-	int fd = raw_connect(port);
-	char g1[4096], g2[4096], line[4096], token[65], my1[256];
-
-	snprintf(my1, sizeof my1, "aemp;1;%s;hmac_md6_64_256;json;"
-	    "provider=test", id);
-
-	raw_send(fd, my1);
-	raw_send(fd, "\n" NONCE "\n");
-	ck_assert_int_gt(raw_line(fd, g1, sizeof g1), 0);
-	ck_assert_int_gt(raw_line(fd, g2, sizeof g2), 0);
-	aemp_auth_token(SECRET, my1, NONCE, g1, g2, token);
-	snprintf(line, sizeof line, "hmac_md6_64_256;%s;json\n", token);
-	raw_send(fd, line);
-	ck_assert_int_gt(raw_line(fd, line, sizeof line), 0);
-	ck_assert(strncmp(line, "hmac_md6_64_256;", 16) == 0);
-	return fd;
 }
 
 static int
@@ -1016,12 +876,39 @@ START_TEST(node_port_flood_keeps_others_served)
 }
 END_TEST
 
+/*
+ * Answers the node's liveness probes without reading them: their numbers
+ * count up from 1 (remote.c), so the answers to the first PROBE_ANSWERS
+ * go out blind, and the one that is pending is answered at once.
+ */
+#define PROBE_ANSWERS	100
+static void
+answer_probes_blind(int fd)
+{
+	char buf[PROBE_ANSWERS * 40];
+	size_t len = 0;
+	int seq;
+
+	for (seq = 1; seq <= PROBE_ANSWERS; seq++)
+		len += (size_t)snprintf(buf + len, sizeof buf - len,
+		    "[\"\",\"devnull\",\"aemp-probe\",%d]", seq);
+	if (write(fd, buf, len) < 0)
+		return;		/* dropped already */
+}
+
+/*
+ * A peer that sends but never reads is dropped by the write timeout. It
+ * answers the liveness probe (blind), which would otherwise drop it too,
+ * and first when the machine is loaded (stopped_peer_is_detected checks
+ * the probe).
+ */
 START_TEST(hung_peer_is_dropped)
 {
 	struct child c;
 	int fd, i;
 	char *pkt;
 	size_t len;
+	double t0;
 
 	signal(SIGPIPE, SIG_IGN);
 	child_start(&c, "{\"monitor_timeout\": 1}");
@@ -1036,12 +923,19 @@ START_TEST(hung_peer_is_dropped)
 	memset(pkt + len, 'y', 65000);
 	len += 65000;
 	len += (size_t)snprintf(pkt + len, 70000 - len, "\"]");
-	for (i = 0; i < 400; i++)
+	for (i = 0; i < 400; i++) {
 		if (write(fd, pkt, len) < 0)
 			break;
+		answer_probes_blind(fd);
+	}
 	free(pkt);
-	ck_assert(test_wait_for_text(c.log, "write timeout", 10));
+	t0 = test_now();
+	while (!test_wait_for_text(c.log, "write timeout", 0.1) &&
+	    test_now() - t0 < 10)
+		answer_probes_blind(fd);
+	ck_assert(test_wait_for_text(c.log, "write timeout", 0.1));
 	ck_assert(test_wait_for_text(c.log, "raw is down", 2));
+	ck_assert(!test_wait_for_text(c.log, "peer not responding", 0));
 	close(fd);
 	still_serving(&c);
 	child_stop(&c);
@@ -1379,6 +1273,39 @@ START_TEST(node_id_with_hash_refused)
 }
 END_TEST
 
+/*
+ * Node IDs with control characters (C0, DEL, C1) or bytes that are no
+ * UTF-8 are refused at the greeting, logged visibly (\\xNN); printable
+ * UTF-8 (a Perl node's "käse/ß") is fine.
+ */
+START_TEST(node_id_unprintable_refused)
+{
+	expect_rejected("aemp;1;evil\x1b[31mred;hmac_md6_64_256;json\n"
+	    NONCE "\n", "refusing node ID 'evil\\x1b[31mred' in its greeting: "
+	    "it has control characters");
+	expect_rejected("aemp;1;bad\xff\xfeid;hmac_md6_64_256;json\n"
+	    NONCE "\n", "refusing node ID 'bad\\xff\\xfeid' in its greeting");
+	expect_rejected("aemp;1;c1\xc2\x9bid;hmac_md6_64_256;json\n"
+	    NONCE "\n", "refusing node ID 'c1\\xc2\\x9bid' in its greeting");
+	expect_rejected("aemp;1;tab\tid;hmac_md6_64_256;json\n"
+	    NONCE "\n", "refusing node ID 'tab\\x09id' in its greeting");
+}
+END_TEST
+
+START_TEST(node_id_printable_utf8_accepted)
+{
+	struct child c;
+	int fd;
+
+	child_start(&c, NULL);
+	fd = raw_authenticated_as(c.port, "k\xc3\xa4se/\xc3\x9f\xe2\x82\xac");
+	raw_send(fd, "[\"\",\"info\",\"k\xc3\xa4se/\xc3\x9f\xe2\x82\xac#r1\"]");
+	ck_assert(raw_read_until(fd, "\"r1\""));
+	close(fd);
+	child_stop(&c);
+}
+END_TEST
+
 /* The table of failing addresses: bounded, exponential, cleared. */
 START_TEST(authfail_table_is_bounded)
 {
@@ -1437,6 +1364,56 @@ START_TEST(authfail_table_is_bounded)
 	ck_assert_msg(tn_log_has(&log, "authentication failed: 1104 more like "
 	    "this"), "%s", log.text);
 	free(log.text);
+	event_base_free(base);
+}
+END_TEST
+
+/* handshakes.failed.REASON of n's stats. */
+static json_int_t
+hs_failed(aemp_node *n, const char *reason)
+{
+	json_t *s = aemp_stats(n);
+	json_int_t v = json_integer_value(json_object_get(json_object_get(
+	    json_object_get(s, "handshakes"), "failed"), reason));
+
+	json_decref(s);
+	return v;
+}
+
+/*
+ * An accepted connection refused before its greeting (its address failed
+ * to authenticate before and has AUTHFAIL_WAITING waiting) is the
+ * accepting side's failure, "refused", not a failed TCP connect.
+ */
+START_TEST(refused_inbound_is_not_a_connect_failure)
+{
+	struct event_base *base = event_base_new();
+	struct sockaddr_in sin;
+	int fds[AUTHFAIL_WAITING + 1], i, port;
+	aemp_node *n;
+	double t0;
+
+	tn_isolate();
+	n = tn_node(base, "refuser", NULL);
+	ck_assert_ptr_nonnull(n);
+	port = atoi(strrchr(tn_addr(n), ':') + 1);
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (i = 0; i < 10; i++)
+		ae_authfail_record(n, (struct sockaddr *)&sin, "x", "wrong");
+	ck_assert(ae_authfail_delay(n, (struct sockaddr *)&sin) > 0);
+	for (i = 0; i < AUTHFAIL_WAITING + 1; i++)
+		fds[i] = raw_connect(port);
+	t0 = test_now();
+	while (hs_failed(n, "refused") + hs_failed(n, "connect") < 1 &&
+	    test_now() - t0 < 10)
+		tn_run_for(base, 0.05);
+	ck_assert_int_eq(hs_failed(n, "connect"), 0);
+	ck_assert_int_eq(hs_failed(n, "refused"), 1);
+	for (i = 0; i < AUTHFAIL_WAITING + 1; i++)
+		close(fds[i]);
+	aemp_free(n);
 	event_base_free(base);
 }
 END_TEST
@@ -1560,6 +1537,7 @@ transport_suite(void)
 		tcase_set_timeout(fl, 60);
 		tcase_add_test(fl, brute_force_is_logged_and_throttled);
 		tcase_add_test(fl, authfail_table_is_bounded);
+		tcase_add_test(fl, refused_inbound_is_not_a_connect_failure);
 		tcase_add_test(fl, bad_request_flood_log_is_bounded);
 		tcase_add_test(fl, log_limit_long_subject);
 		tcase_add_test(fl, log_limit_many_subjects);
@@ -1581,6 +1559,8 @@ transport_suite(void)
 	tcase_add_test(hs, handshake_timeout);
 	tcase_add_test(hs, no_secret_refuses_handshake);
 	tcase_add_test(hs, node_id_with_hash_refused);
+	tcase_add_test(hs, node_id_unprintable_refused);
+	tcase_add_test(hs, node_id_printable_utf8_accepted);
 	tcase_add_test(data, invalid_json);
 	tcase_add_test(data, perl_values_keep_the_link);
 	tcase_add_test(data, spawn_unknown_then_monitor_is_no_such_port);

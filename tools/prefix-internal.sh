@@ -91,7 +91,7 @@ internal_names() {
 }
 
 files() {
-	git ls-files -- 'common/*.[ch]' 'profiles/*.[ch]' 'daemon/*.[ch]' \
+	git ls-files --cached --others --exclude-standard -- 'common/*.[ch]' 'profiles/*.[ch]' 'daemon/*.[ch]' \
 	    'cli/*.[ch]' 'tests/*.[ch]' 'bench/*.[ch]' 'examples/*.[ch]' |
 	    grep -v '^tests/check_symbols\.c$'
 }

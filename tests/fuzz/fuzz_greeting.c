@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec.h"
+#include "names.h"
+#include "store.h"
 #include "wire.h"
 
 static int
@@ -44,6 +47,25 @@ check_list(char **l)
 			abort();
 }
 
+/*
+ * The node ID check of the greeting (transport.c): a valid ID is shown as
+ * it is; whatever the ID, what is shown is printable.
+ */
+static void
+visible(const char *id)
+{
+	char *vis = ae_text_visible(id, strlen(id), 8192);
+	const char *p, *end = vis + strlen(vis);
+	size_t len;
+
+	if (aemp_nodeid_valid(id) && strcmp(vis, id) != 0)
+		abort();
+	for (p = vis; p < end; p += len)
+		if ((len = ae_utf8_printable_len(p, end)) == 0)
+			abort();
+	free(vis);
+}
+
 static void
 greeting(const uint8_t *data, size_t size)
 {
@@ -63,6 +85,7 @@ greeting(const uint8_t *data, size_t size)
 		abort();
 	check_list(g.auths);
 	check_list(g.framings);
+	visible(g.nodeid);
 
 	if (g.provider != NULL) {
 		kv[n++] = "provider";
