@@ -402,13 +402,13 @@ run_chain(struct call *calls, int ncalls)
 	for (i = 0; i < ncalls; i++)
 		flags |= calls[i].cl_cmd->flags;
 	if (flags & (CMD_READ | CMD_WRITE)) {
-		cli.c_store = aemp_store_open(NULL, (flags & CMD_WRITE) ?
+		cli.c_store = ae_store_open(NULL, (flags & CMD_WRITE) ?
 		    AEMP_STORE_WRITE : AEMP_STORE_READ, &err);
 		if (cli.c_store == NULL) {
 			cli_errstr(NULL, NULL, err);
 			return EXIT_FAILED;
 		}
-		if ((err = aemp_store_mode_warning(aemp_store_file(
+		if ((err = ae_store_mode_warning(ae_store_file(
 		    cli.c_store))) != NULL) {
 			cli_error(NULL, "%s", err);
 			free(err);
@@ -423,13 +423,13 @@ run_chain(struct call *calls, int ncalls)
 		}
 	}
 	if (status == 0 && cli.c_store != NULL &&
-	    aemp_store_commit(cli.c_store, &err) != 0) {
+	    ae_store_commit(cli.c_store, &err) != 0) {
 		cli_errstr(NULL, NULL, err);
 		status = EXIT_FAILED;
 	}
 	if (status != 0 && (flags & CMD_WRITE))
 		cli_error(NULL, "nothing was changed");
-	aemp_store_close(cli.c_store);
+	ae_store_close(cli.c_store);
 	return status;
 }
 
@@ -462,7 +462,7 @@ main(int argc, char **argv)
 		if ((owned = json_argv(words[0], &nwords)) == NULL)
 			return EXIT_USAGE;
 		/* the secret is somewhere in that text: all of it goes */
-		if (aemp_args_have_secret(nwords, owned))
+		if (ae_args_have_secret(nwords, owned))
 			memset(argv[1], '*', strlen(argv[1]));
 		words = owned;
 		if (nwords < 1) {
@@ -477,7 +477,7 @@ main(int argc, char **argv)
 		for (i = 0; i < nwords; i++)
 			owned[i] = ae_xstrdup(words[i]);
 		words = owned;
-		aemp_scrub_secret_args(argc, argv);
+		ae_scrub_secret_args(argc, argv);
 	}
 	calls = calloc(nwords, sizeof *calls);
 	if (calls == NULL || parse_chain(nwords, words, calls, &ncalls) != 0)

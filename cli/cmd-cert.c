@@ -108,7 +108,7 @@ store_cert(struct cli *cli, const struct aemp_cmd *self, const char *name,
 
 	if (v == NULL)
 		return cli_error(name, "the PEM text is not valid UTF-8");
-	rc = aemp_store_set(cli->c_store, cli->c_profile, self->key, v, &err);
+	rc = ae_store_set(cli->c_store, cli->c_profile, self->key, v, &err);
 	json_decref(v);
 	return rc != 0 ? cli_errstr(name, self->key, err) : 0;
 }

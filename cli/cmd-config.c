@@ -24,9 +24,9 @@ cmd_set_exec(struct cli *cli, const struct aemp_cmd *self, int argc,
 	int rc;
 
 	(void)argc;
-	if ((v = aemp_config_value(self->key, argv[1], &err)) == NULL)
+	if ((v = ae_config_value(self->key, argv[1], &err)) == NULL)
 		return cli_errstr(argv[0], self->key, err);
-	rc = aemp_store_set(cli->c_store, cli->c_profile, self->key, v, &err);
+	rc = ae_store_set(cli->c_store, cli->c_profile, self->key, v, &err);
 	json_decref(v);
 	return rc != 0 ? cli_errstr(argv[0], self->key, err) : 0;
 }
@@ -39,7 +39,7 @@ cmd_del_exec(struct cli *cli, const struct aemp_cmd *self, int argc,
 	char *err = NULL;
 
 	(void)argc;
-	if (aemp_store_del(cli->c_store, cli->c_profile, self->key, &err) != 0)
+	if (ae_store_del(cli->c_store, cli->c_profile, self->key, &err) != 0)
 		return cli_errstr(argv[0], self->key, err);
 	return 0;
 }
@@ -63,13 +63,13 @@ edit_list(struct cli *cli, const struct aemp_cmd *self, char **argv,
 	char *err = NULL;
 	size_t i;
 	int changed = add, rc = -1;
-	int instances = aemp_key_type(self->key) == AEMP_KEY_SERVICES;
+	int instances = ae_key_type(self->key) == AEMP_KEY_SERVICES;
 
-	item = add ? aemp_config_item(self->key, argv[1], &err) :
-	    aemp_json_arg(self->key, argv[1], &err);
+	item = add ? ae_config_item(self->key, argv[1], &err) :
+	    ae_json_arg(self->key, argv[1], &err);
 	if (item == NULL)
 		return cli_errstr(argv[0], self->key, err);
-	if ((own = aemp_store_get(cli->c_store, cli->c_profile, &err)) == NULL)
+	if ((own = ae_store_get(cli->c_store, cli->c_profile, &err)) == NULL)
 		goto out;
 	list = json_object_get(own, self->key);
 	if (!json_is_array(list)) {
@@ -98,7 +98,7 @@ edit_list(struct cli *cli, const struct aemp_cmd *self, char **argv,
 	}
 	if (add)
 		json_array_append(list, item);
-	rc = changed ? aemp_store_set(cli->c_store, cli->c_profile, self->key,
+	rc = changed ? ae_store_set(cli->c_store, cli->c_profile, self->key,
 	    list, &err) : 0;
 out:
 	json_decref(item);
@@ -161,7 +161,7 @@ cmd_gensecret_exec(struct cli *cli, const struct aemp_cmd *self, int argc,
 		return cli_error(argv[0], "getrandom: %s", strerror(errno));
 	v = json_string(secret);
 	explicit_bzero(secret, sizeof secret);
-	rc = aemp_store_set(cli->c_store, cli->c_profile, self->key, v, &err);
+	rc = ae_store_set(cli->c_store, cli->c_profile, self->key, v, &err);
 	json_decref(v);
 	return rc != 0 ? cli_errstr(argv[0], self->key, err) : 0;
 }
@@ -179,7 +179,7 @@ cmd_setsecret_exec(struct cli *cli, const struct aemp_cmd *self, int argc,
 
 	if (cmd_set_exec(cli, self, argc, argv) != 0)
 		return -1;
-	if ((warning = aemp_secret_weakness(argv[1])) != NULL) {
+	if ((warning = ae_secret_weakness(argv[1])) != NULL) {
 		cli_error(argv[0], "warning: %s", warning);
 		free(warning);
 	}

@@ -43,21 +43,21 @@ import_keys(struct cli *cli, const char *cmd, const char *file,
 	char *err = NULL;
 	json_t *v;
 
-	if (name != NULL && aemp_store_add_profile(cli->c_store, name,
+	if (name != NULL && ae_store_add_profile(cli->c_store, name,
 	    &err) != 0)
 		return cli_errstr(cmd, NULL, err);
 	json_object_foreach(obj, key, v) {
 		if (name == NULL && (strcmp(key, "profile") == 0 ||
 		    strcmp(key, "version") == 0 || strcmp(key, "dirty") == 0))
 			continue;	/* the file's own bookkeeping */
-		if (aemp_key_type(key) < 0 || strcmp(key, "profile") == 0 ||
+		if (ae_key_type(key) < 0 || strcmp(key, "profile") == 0 ||
 		    (name == NULL && strcmp(key, "parent") == 0)) {
 			fprintf(stderr, "aemp: %s: %s: %s%s%signoring key "
 			    "'%s'\n", cmd, file, name ? "profile " : "",
 			    name ? name : "", name ? ": " : "", key);
 			continue;
 		}
-		if (aemp_store_set(cli->c_store, name, key, v, &err) != 0) {
+		if (ae_store_set(cli->c_store, name, key, v, &err) != 0) {
 			cli_error(cmd, "%s: %s%s%s%s", file,
 			    name ? "profile " : "", name ? name : "",
 			    name ? ": " : "", err ? err : "out of memory");
@@ -131,15 +131,15 @@ cmd_export_exec(struct cli *cli, const struct aemp_cmd *self, int argc,
 	int rc;
 
 	(void)self; (void)argc;
-	if ((out = aemp_store_get(cli->c_store, NULL, &err)) == NULL ||
-	    (names = aemp_store_profiles(cli->c_store, &err)) == NULL)
+	if ((out = ae_store_get(cli->c_store, NULL, &err)) == NULL ||
+	    (names = ae_store_profiles(cli->c_store, &err)) == NULL)
 		goto fail;
 	profiles = json_object();
 	json_object_set_new(out, "profile", profiles);
 	/* The reference writes it into every file it creates. */
 	json_object_set_new(out, "version", json_integer(1));
 	json_array_foreach(names, i, n) {
-		p = aemp_store_get(cli->c_store, json_string_value(n), &err);
+		p = ae_store_get(cli->c_store, json_string_value(n), &err);
 		if (p == NULL)
 			goto fail;
 		json_object_set_new(profiles, json_string_value(n), p);

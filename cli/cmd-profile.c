@@ -18,7 +18,7 @@ cmd_profile_exec(struct cli *cli, const struct aemp_cmd *self, int argc,
 	(void)self; (void)argc;
 	if (argv[1][0] == '\0')
 		return cli_error(argv[0], "empty profile name");
-	if (aemp_store_add_profile(cli->c_store, argv[1], &err) != 0)
+	if (ae_store_add_profile(cli->c_store, argv[1], &err) != 0)
 		return cli_errstr(argv[0], NULL, err);
 	cli->c_profile = argv[1];
 	return 0;
@@ -40,7 +40,7 @@ cmd_setparent_exec(struct cli *cli, const struct aemp_cmd *self, int argc,
 		    "cannot have a parent (use: aemp profile NAME %s %s)",
 		    argv[0], argv[1]);
 	v = json_string(argv[1]);
-	rc = aemp_store_set(cli->c_store, cli->c_profile, self->key, v, &err);
+	rc = ae_store_set(cli->c_store, cli->c_profile, self->key, v, &err);
 	json_decref(v);
 	return rc != 0 ? cli_errstr(argv[0], self->key, err) : 0;
 }
@@ -54,7 +54,7 @@ cmd_delprofile_exec(struct cli *cli, const struct aemp_cmd *self, int argc,
 	(void)self; (void)argc;
 	if (argv[1][0] == '\0')
 		return cli_error(argv[0], "empty profile name");
-	if (aemp_store_del_profile(cli->c_store, argv[1], &err) != 0)
+	if (ae_store_del_profile(cli->c_store, argv[1], &err) != 0)
 		return cli_errstr(argv[0], NULL, err);
 	return 0;
 }
@@ -71,7 +71,7 @@ cmd_showprofile_exec(struct cli *cli, const struct aemp_cmd *self, int argc,
 	if (argv[1][0] == '\0')
 		return cli_error(argv[0], "empty profile name");
 	/* Like the reference, a missing profile shows as {}. */
-	if ((o = aemp_store_get(cli->c_store, argv[1], &err)) == NULL)
+	if ((o = ae_store_get(cli->c_store, argv[1], &err)) == NULL)
 		return cli_errstr(argv[0], NULL, err);
 	rc = cli_print_json(argv[0], o);
 	json_decref(o);
@@ -91,12 +91,12 @@ cmd_showconfig_exec(struct cli *cli, const struct aemp_cmd *self, int argc,
 	if (name != NULL && *name == '\0')
 		return cli_error(argv[0], "empty profile name");
 	if (argc > 2) {
-		if ((args = aemp_config_args(argc - 2, argv + 2, &err)) == NULL)
+		if ((args = ae_config_args(argc - 2, argv + 2, &err)) == NULL)
 			return cli_errstr(argv[0], NULL, err);
 		/* NAME says which profile; "profile" here would be noise. */
 		json_object_del(args, "profile");
 	}
-	res = aemp_store_effective_in(cli->c_store, name, args, &err);
+	res = ae_store_effective_in(cli->c_store, name, args, &err);
 	json_decref(args);
 	if (res == NULL)
 		return cli_errstr(argv[0], NULL, err);

@@ -71,7 +71,7 @@ check_args(const char *cmd, int argc, char **argv)
 		}
 		pairs[n++] = argv[i];
 	}
-	if (aemp_config_odd_start(n, pairs, &err) < 0) {
+	if (ae_config_odd_start(n, pairs, &err) < 0) {
 		free(pairs);
 		return cli_errstr(cmd, NULL, err);
 	}
@@ -80,7 +80,7 @@ check_args(const char *cmd, int argc, char **argv)
 		pairs[0] = "profile";
 		n++;
 	}
-	args = aemp_config_args(n, pairs, &err);
+	args = ae_config_args(n, pairs, &err);
 	free(pairs);
 	if (args == NULL)
 		return cli_errstr(cmd, NULL, err);
@@ -103,9 +103,9 @@ cmd_run_exec(struct cli *cli, const struct aemp_cmd *self, int argc,
 	if (check_args(argv[0], argc - 1, argv + 1) < 0)
 		return -1;
 	if (cli->c_store != NULL) {
-		if (aemp_store_commit(cli->c_store, &err) != 0)
+		if (ae_store_commit(cli->c_store, &err) != 0)
 			return cli_errstr(argv[0], NULL, err);
-		aemp_store_close(cli->c_store);
+		ae_store_close(cli->c_store);
 		cli->c_store = NULL;
 	}
 	av = ae_xcalloc((size_t)argc + 1, sizeof *av);

@@ -203,7 +203,7 @@ static char *
 default_node(struct cli *cli, const char *cmd)
 {
 	char *err = NULL, *id = NULL;
-	json_t *eff = aemp_store_effective_in(cli->c_store, NULL, NULL, &err);
+	json_t *eff = ae_store_effective_in(cli->c_store, NULL, NULL, &err);
 
 	if (eff == NULL) {
 		cli_errstr(cmd, NULL, err);

@@ -20,10 +20,10 @@ net_config(struct cli *cli, char **err)
 {
 	json_t *own, *eff;
 
-	own = aemp_store_get(cli->c_store, NET_PROFILE, err);
+	own = ae_store_get(cli->c_store, NET_PROFILE, err);
 	if (own == NULL)
 		return NULL;
-	eff = aemp_store_effective_in(cli->c_store, NET_PROFILE, NULL, err);
+	eff = ae_store_effective_in(cli->c_store, NET_PROFILE, NULL, err);
 	if (eff == NULL) {
 		json_decref(own);
 		return NULL;
@@ -201,7 +201,7 @@ net_args(const char *cmd, int argc, char **argv)
 	int i;
 
 	for (i = 0; i < argc; i++) {
-		if ((v = aemp_json_arg(NULL, argv[i], &err)) == NULL) {
+		if ((v = ae_json_arg(NULL, argv[i], &err)) == NULL) {
 			cli_errstr(cmd, NULL, err);
 			json_decref(list);
 			return NULL;

@@ -70,7 +70,7 @@ ae_global_up_count(aemp_node *n)
 static int
 valid_nodeid(const char *id)
 {
-	return strlen(id) <= NODEID_MAX && aemp_nodeid_valid(id);
+	return strlen(id) <= NODEID_MAX && ae_nodeid_valid(id);
 }
 
 /*
@@ -85,7 +85,7 @@ valid_addr(const char *s)
 	unsigned char buf[16];
 	int ok;
 
-	if (aemp_hostport_parse(s, &host, &port) < 0)
+	if (ae_hostport_parse(s, &host, &port) < 0)
 		return 0;
 	ok = host != NULL && aemp_port_connectable(port) &&
 	    (inet_pton(AF_INET, host, buf) == 1 ||

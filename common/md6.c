@@ -248,7 +248,7 @@ md6_final(struct md6_state *st, unsigned char *out)
 }
 
 int
-aemp_md6(unsigned digest_bits, const void *data, size_t len,
+ae_md6(unsigned digest_bits, const void *data, size_t len,
     unsigned char *out)
 {
 	struct md6_state	 st;
@@ -287,21 +287,21 @@ hmac_block(const unsigned char key[HMAC_BLOCK], const void *msg,
 }
 
 void
-aemp_hmac_md6_256(const void *key, size_t keylen, const void *msg,
+ae_hmac_md6_256(const void *key, size_t keylen, const void *msg,
     size_t msglen, unsigned char *out)
 {
 	unsigned char	 k[HMAC_BLOCK];
 
 	memset(k, 0, sizeof k);
 	if (keylen > HMAC_BLOCK)
-		aemp_md6(256, key, keylen, k);
+		ae_md6(256, key, keylen, k);
 	else if (keylen > 0)
 		memcpy(k, key, keylen);
 	hmac_block(k, msg, msglen, out);
 }
 
 void
-aemp_auth_token(const char *secret, const char *first1, const char *first2,
+ae_auth_token(const char *secret, const char *first1, const char *first2,
     const char *second1, const char *second2, char *out)
 {
 	static const char	 hex[] = "0123456789abcdef";
@@ -337,7 +337,7 @@ aemp_auth_token(const char *secret, const char *first1, const char *first2,
 		}
 	}
 
-	aemp_md6(256, secret, strlen(secret), msg);
+	ae_md6(256, secret, strlen(secret), msg);
 	hmac_block(k, msg, sizeof msg, mac);
 
 	for (i = 0; i < HMAC_OUT; i++) {
@@ -348,7 +348,7 @@ aemp_auth_token(const char *secret, const char *first1, const char *first2,
 }
 
 void
-aemp_tls_token(const char *first1, const char *first2, const char *second1,
+ae_tls_token(const char *first1, const char *first2, const char *second1,
     const char *second2, char *out)
 {
 	static const char	 hex[] = "0123456789abcdef";

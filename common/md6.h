@@ -9,10 +9,10 @@
 #include <stddef.h>
 
 /* digest_bits d in 1..512 (multiple of 8 for this API); out gets d/8 bytes. */
-int	 aemp_md6(unsigned digest_bits, const void *data, size_t len,
+int	 ae_md6(unsigned digest_bits, const void *data, size_t len,
 	    unsigned char *out);
 /* RFC 2104 HMAC over MD6-256, block 64 bytes; out gets 32 bytes. */
-void	 aemp_hmac_md6_256(const void *key, size_t keylen, const void *msg,
+void	 ae_hmac_md6_256(const void *key, size_t keylen, const void *msg,
 	    size_t msglen, unsigned char *out);
 /*
  * The hmac_md6_64_256 auth token of AEMP.md 3.4 for one side:
@@ -20,7 +20,7 @@ void	 aemp_hmac_md6_256(const void *key, size_t keylen, const void *msg,
  * where greetings = first1 LF first2 LF second1 LF second2 LF.
  * out must hold 65 bytes.
  */
-void	 aemp_auth_token(const char *secret, const char *first1,
+void	 ae_auth_token(const char *secret, const char *first1,
 	    const char *first2, const char *second1, const char *second2,
 	    char *out);
 /*
@@ -28,7 +28,7 @@ void	 aemp_auth_token(const char *secret, const char *first1,
  * MD6-256(first1 LF first2 LF second1 LF second2 LF), the sender's own
  * lines first; no secret. out must hold 65 bytes.
  */
-void	 aemp_tls_token(const char *first1, const char *first2,
+void	 ae_tls_token(const char *first1, const char *first2,
 	    const char *second1, const char *second2, char *out);
 
 #endif

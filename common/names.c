@@ -39,7 +39,7 @@ ae_dc_id_valid(const char *id)
 }
 
 int
-aemp_nodeid_valid(const char *id)
+ae_nodeid_valid(const char *id)
 {
 	const char *p, *end;
 	size_t len;

@@ -26,7 +26,7 @@ int	 ae_dc_id_valid(const char *id);
  * A node ID as a node accepts it: not empty, no '#' or ';', printable
  * UTF-8 (no control characters, no bytes that are no UTF-8).
  */
-int	 aemp_nodeid_valid(const char *id);
+int	 ae_nodeid_valid(const char *id);
 
 /*
  * The port name part of a port ID ("" for a node port); *nodelen its

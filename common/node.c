@@ -342,7 +342,7 @@ node_apply_config(aemp_node *n, char **err)
 	v = json_object_get(c, "nodeid");
 	id = json_is_string(v) ? json_string_value(v) :
 	    json_string_value(json_object_get(c, "profile"));
-	if (!aemp_nodeid_valid(id)) {
+	if (!ae_nodeid_valid(id)) {
 		if (asprintf(err, "invalid node ID '%s'", id ? id : "") < 0)
 			*err = NULL;
 		return -1;
@@ -415,11 +415,11 @@ node_effective_config(json_t *config, char **err)
 		json_t *checked;
 		if (strcmp(key, "profile") == 0 || strcmp(key, "norc") == 0)
 			continue;
-		if (aemp_key_type(key) < 0 || json_is_null(v)) {
+		if (ae_key_type(key) < 0 || json_is_null(v)) {
 			json_object_set(args, key, v);
 			continue;
 		}
-		if ((checked = aemp_config_check(key, v, err)) == NULL) {
+		if ((checked = ae_config_check(key, v, err)) == NULL) {
 			json_decref(args);
 			return NULL;
 		}
@@ -427,13 +427,13 @@ node_effective_config(json_t *config, char **err)
 	}
 	if (json_is_true(json_object_get(config, "norc"))) {
 		/* embedders that want no store: defaults < arguments */
-		char *name = profile ? ae_xstrdup(profile) : aemp_default_profile();
-		eff = aemp_config_defaults();
+		char *name = profile ? ae_xstrdup(profile) : ae_default_profile();
+		eff = ae_config_defaults();
 		json_object_update(eff, args);
 		json_object_set_new(eff, "profile", json_string(name));
 		free(name);
 	} else
-		eff = aemp_store_effective(profile, args, err);
+		eff = ae_store_effective(profile, args, err);
 	json_decref(args);
 	return eff;
 }

@@ -102,7 +102,7 @@ seeds_init(aemp_node *n)
 
 	json_array_foreach(seeds, i, v) {
 		const char *addr = json_string_value(v);
-		if (addr == NULL || !aemp_seed_valid(addr)) {
+		if (addr == NULL || !ae_hostport_seed_valid(addr)) {
 			aemp_log(n, 2, "%s: unparsable seed address, ignored.",
 			    addr ? addr : "(not a string)");
 			continue;

@@ -65,7 +65,7 @@ sockaddr_text(const struct sockaddr *sa, socklen_t len)
 	if (getnameinfo(sa, len, host, sizeof host, serv, sizeof serv,
 	    NI_NUMERICHOST | NI_NUMERICSERV) != 0)
 		return strdup("?");
-	return aemp_hostport_format(host, atoi(serv));
+	return ae_hostport_format(host, atoi(serv));
 }
 
 /*
@@ -275,7 +275,7 @@ bind_one(aemp_node *n, const char *bind)
 	size_t i;
 	int rc = 0;
 
-	if (aemp_hostport_parse(bind, &host, &port) < 0)
+	if (ae_hostport_parse(bind, &host, &port) < 0)
 		return ae_node_error(n, "unparsable bind address '%s'", bind);
 	if (port == NULL || strcmp(port, "*") == 0) {
 		free(port);
@@ -348,7 +348,7 @@ conn_new(aemp_node *n, evutil_socket_t fd, const char *peer,
 	c->peer = strdup(peer);
 	c->expect = expect ? strdup(expect) : NULL;
 	c->state = CONN_CONNECTING;
-	aemp_scan_init(&c->scan, n->max_packet);
+	ae_scan_init(&c->scan, n->max_packet);
 	c->scan.max_values = n->max_packet / MAX_PACKET_PER_VALUE;
 	c->more_ev = event_new(n->base, -1, 0, read_more, c);
 	c->flush_ev = event_new(n->base, -1, 0, conn_flush, c);
@@ -370,7 +370,7 @@ conn_free(aemp_node *n, void *arg)
 	struct aemp_conn *c = arg;
 
 	(void)n;
-	aemp_scan_free(&c->scan);
+	ae_scan_free(&c->scan);
 	ae_bytes_free(&c->in);
 	ae_bytes_free(&c->out);
 	free(c->peer);
@@ -594,7 +594,7 @@ conn_start(struct aemp_conn *c)
 		kv[n->tls_ctx != NULL ? 6 : 4] = "dataconn_id";
 		kv[n->tls_ctx != NULL ? 7 : 5] = c->dc_id;
 	}
-	c->lgreet1 = aemp_greeting_format(n->id, auths, framings, kv);
+	c->lgreet1 = ae_greeting_format(n->id, auths, framings, kv);
 	free(accept);
 	if (c->lgreet1 != NULL && c->dc_out) {
 		/* "aemp;..." becomes "aemp-dataconn;..." */
@@ -606,7 +606,7 @@ conn_start(struct aemp_conn *c)
 	}
 	if (getrandom(nonce, sizeof nonce, 0) != sizeof nonce)
 		abort();
-	c->lgreet2 = aemp_base64(nonce, sizeof nonce);
+	c->lgreet2 = ae_base64(nonce, sizeof nonce);
 	ae_bytes_add(&c->out, c->lgreet1, strlen(c->lgreet1));
 	ae_bytes_add(&c->out, "\n", 1);
 	ae_bytes_add(&c->out, c->lgreet2, strlen(c->lgreet2));
@@ -643,7 +643,7 @@ ae_transport_connect(aemp_node *n, const char *addr, const char *expect)
 	struct aemp_conn *c;
 	int fd;
 
-	if (aemp_hostport_parse(addr, &host, &port) < 0 ||
+	if (ae_hostport_parse(addr, &host, &port) < 0 ||
 	    !aemp_port_connectable(port)) {
 		aemp_log(n, 2, "%s: unparsable address", addr);
 		free(host);
@@ -809,15 +809,15 @@ send_auth(struct aemp_conn *c)
 	char token[65];
 
 	if (strcmp(method, "tls_md6_64_256") == 0)
-		aemp_tls_token(c->lgreet1, c->lgreet2, c->rgreet1,
+		ae_tls_token(c->lgreet1, c->lgreet2, c->rgreet1,
 		    c->rgreet2, token);
 	else if (strcmp(method, "tls_anon") == 0)
 		token[0] = '\0';
 	else
-		aemp_auth_token(n->secret, c->lgreet1, c->lgreet2,
+		ae_auth_token(n->secret, c->lgreet1, c->lgreet2,
 		    c->rgreet1, c->rgreet2, token);
 	if (!c->tls)
-		aemp_auth_token(n->secret, c->rgreet1, c->rgreet2,
+		ae_auth_token(n->secret, c->rgreet1, c->rgreet2,
 		    c->lgreet1, c->lgreet2, c->expect_token);
 	ae_bytes_add(&c->out, method, strlen(method));
 	ae_bytes_add(&c->out, ";", 1);
@@ -838,7 +838,7 @@ handle_greeting(struct aemp_conn *c)
 	size_t i;
 	int tls;
 
-	if (aemp_greeting_parse(c->rgreet1, strlen(c->rgreet1), &g, &why) < 0)
+	if (ae_greeting_parse(c->rgreet1, strlen(c->rgreet1), &g, &why) < 0)
 		return "unparsable greeting";
 	/*
 	 * Only aemp and, on a connection we accepted, aemp-dataconn with
@@ -848,7 +848,7 @@ handle_greeting(struct aemp_conn *c)
 		if (strcmp(g.protocol, "aemp-dataconn") != 0 || !c->inbound ||
 		    c->dc_id != NULL || g.dataconn_id == NULL ||
 		    !ae_dc_id_valid(g.dataconn_id)) {
-			aemp_greeting_clear(&g);
+			ae_greeting_clear(&g);
 			return "unparsable greeting";
 		}
 		c->dc_id = strdup(g.dataconn_id);
@@ -868,7 +868,7 @@ handle_greeting(struct aemp_conn *c)
 		why = "version mismatch";
 	else if (strcmp(g.nodeid, n->id) == 0 && c->dc_id == NULL)
 		why = "I refuse to talk to myself";
-	else if (!aemp_nodeid_valid(g.nodeid)) {
+	else if (!ae_nodeid_valid(g.nodeid)) {
 		/*
 		 * "node#port" names ports: such a node is unreachable; the
 		 * rest would go into log lines, /metrics and terminals as it
@@ -957,7 +957,7 @@ handle_greeting(struct aemp_conn *c)
 		why = "simultaneous connect, keeping the other connection";
 	else if (why == NULL)
 		send_auth(c);
-	aemp_greeting_clear(&g);
+	ae_greeting_clear(&g);
 	return why;
 }
 
@@ -1005,7 +1005,7 @@ check_auth(struct aemp_conn *c, const char *line)
 	struct aemp_authline a;
 	const char *why = NULL;
 
-	if (aemp_authline_parse(line, strlen(line), &a, &why) < 0)
+	if (ae_authline_parse(line, strlen(line), &a, &why) < 0)
 		return why;
 	if (!list_has(n->auth_accept, a.method))
 		why = "authentication method not accepted";
@@ -1014,7 +1014,7 @@ check_auth(struct aemp_conn *c, const char *line)
 	else if (strcmp(a.method, "tls_md6_64_256") == 0) {
 		/* the peer's lines first: its own (10.6) */
 		char expect[65];
-		aemp_tls_token(c->rgreet1, c->rgreet2, c->lgreet1, c->lgreet2,
+		ae_tls_token(c->rgreet1, c->rgreet2, c->lgreet1, c->lgreet2,
 		    expect);
 		if (!c->tls || !token_equal(a.token, expect))
 			why = "authentication failure/shared secret mismatch";
@@ -1028,7 +1028,7 @@ check_auth(struct aemp_conn *c, const char *line)
 	} else if (strcmp(a.method, "cleartext") == 0) {
 		size_t len = n->secret ? strlen(n->secret) : 0;
 		char *hex = malloc(2 * len + 1);
-		aemp_hex((const unsigned char *)(n->secret ? n->secret : ""),
+		ae_hex((const unsigned char *)(n->secret ? n->secret : ""),
 		    len, hex);
 		/* under TLS without a secret: the empty token (10.6) */
 		if ((n->secret == NULL && !c->tls) || !token_equal(a.token, hex))
@@ -1037,7 +1037,7 @@ check_auth(struct aemp_conn *c, const char *line)
 		free(hex);
 	} else
 		why = "authentication method not supported";
-	aemp_authline_clear(&a);
+	ae_authline_clear(&a);
 	return why;
 }
 
@@ -1253,7 +1253,7 @@ parse_packets(struct aemp_conn *c, const char *p, size_t len, int *budget)
 				return done;
 			goto delivered;
 		}
-		used = aemp_scan_feed(&c->scan, p + pos, len - pos);
+		used = ae_scan_feed(&c->scan, p + pos, len - pos);
 		if (used < 0) {
 			ae_transport_close(c, c->scan.too_many ? "packet too "
 			    "large (too many values)" : c->scan.max &&
@@ -1267,7 +1267,7 @@ parse_packets(struct aemp_conn *c, const char *p, size_t len, int *budget)
 			break;
 		skip = c->scan.skip;
 		plen = c->scan.len;
-		aemp_scan_reset(&c->scan);
+		ae_scan_reset(&c->scan);
 		c->scanned = 0;
 		pos = done + skip;
 		done += skip + plen;

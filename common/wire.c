@@ -256,7 +256,7 @@ protocol_suffix(const char *s, size_t n)
 }
 
 int
-aemp_greeting_parse(const char *line, size_t len, struct aemp_greeting *g,
+ae_greeting_parse(const char *line, size_t len, struct aemp_greeting *g,
     const char **why)
 {
 	const char	*f[5], *p, *end, *e, *eq;
@@ -324,12 +324,12 @@ aemp_greeting_parse(const char *line, size_t len, struct aemp_greeting *g,
 	return 0;
 
 fail:
-	aemp_greeting_clear(g);
+	ae_greeting_clear(g);
 	return -1;
 }
 
 void
-aemp_greeting_clear(struct aemp_greeting *g)
+ae_greeting_clear(struct aemp_greeting *g)
 {
 	free(g->nodeid);
 	free_list(g->auths);
@@ -366,7 +366,7 @@ add_list(struct wbuf *b, const char *const *l)
 }
 
 char *
-aemp_greeting_format(const char *nodeid, const char *const *auths,
+ae_greeting_format(const char *nodeid, const char *const *auths,
     const char *const *framings, const char *const *kv)
 {
 	struct wbuf	 b = { NULL, 0, 0, 0 };
@@ -403,7 +403,7 @@ fail:
 }
 
 int
-aemp_authline_parse(const char *line, size_t len, struct aemp_authline *a,
+ae_authline_parse(const char *line, size_t len, struct aemp_authline *a,
     const char **why)
 {
 	const char	*s1, *s2, *end;
@@ -428,7 +428,7 @@ aemp_authline_parse(const char *line, size_t len, struct aemp_authline *a,
 	if ((a->method = dup_n(line, s1 - line)) == NULL ||
 	    (a->token = dup_n(s1 + 1, s2 - s1 - 1)) == NULL ||
 	    (a->framing = dup_n(s2 + 1, end - s2 - 1)) == NULL) {
-		aemp_authline_clear(a);
+		ae_authline_clear(a);
 		*why = "out of memory";
 		return -1;
 	}
@@ -437,7 +437,7 @@ aemp_authline_parse(const char *line, size_t len, struct aemp_authline *a,
 }
 
 void
-aemp_authline_clear(struct aemp_authline *a)
+ae_authline_clear(struct aemp_authline *a)
 {
 	free(a->method);
 	free(a->token);
@@ -504,7 +504,7 @@ all_digits(const char *s, size_t n)
 }
 
 int
-aemp_hostport_parse(const char *s, char **host, char **port)
+ae_hostport_parse(const char *s, char **host, char **port)
 {
 	const char	*hs, *ps = NULL, *end, *c, *rb;
 	size_t		 hl, pl = 0, n, colons = 0, i;
@@ -576,10 +576,10 @@ aemp_hostport_parse(const char *s, char **host, char **port)
 }
 
 int
-aemp_bind_valid(const char *s)
+ae_bind_valid(const char *s)
 {
 	char *host, *port;
-	int rc = aemp_hostport_parse(s, &host, &port);
+	int rc = ae_hostport_parse(s, &host, &port);
 
 	free(host);
 	free(port);
@@ -587,10 +587,10 @@ aemp_bind_valid(const char *s)
 }
 
 int
-aemp_seed_valid(const char *s)
+ae_hostport_seed_valid(const char *s)
 {
 	char *host, *port;
-	int ok = aemp_hostport_parse(s, &host, &port) == 0 &&
+	int ok = ae_hostport_parse(s, &host, &port) == 0 &&
 	    aemp_port_connectable(port);
 
 	free(host);
@@ -599,7 +599,7 @@ aemp_seed_valid(const char *s)
 }
 
 char *
-aemp_hostport_format(const char *host, int port)
+ae_hostport_format(const char *host, int port)
 {
 	char	*s;
 	int	 r;
@@ -614,14 +614,14 @@ aemp_hostport_format(const char *host, int port)
 }
 
 void
-aemp_scan_init(struct aemp_scan *s, size_t max)
+ae_scan_init(struct aemp_scan *s, size_t max)
 {
 	memset(s, 0, sizeof *s);
 	s->max = max;
 }
 
 void
-aemp_scan_reset(struct aemp_scan *s)
+ae_scan_reset(struct aemp_scan *s)
 {
 	s->skip = s->len = 0;
 	s->values = 0;
@@ -634,12 +634,12 @@ aemp_scan_reset(struct aemp_scan *s)
 }
 
 void
-aemp_scan_free(struct aemp_scan *s)
+ae_scan_free(struct aemp_scan *s)
 {
 	free(s->stack);
 	s->stack = NULL;
 	s->stack_cap = 0;
-	aemp_scan_reset(s);
+	ae_scan_reset(s);
 }
 
 static int
@@ -694,7 +694,7 @@ scan_string(const unsigned char *p, const unsigned char *lim,
 }
 
 ssize_t
-aemp_scan_feed(struct aemp_scan *s, const char *buf, size_t len)
+ae_scan_feed(struct aemp_scan *s, const char *buf, size_t len)
 {
 	const unsigned char	*start = (const unsigned char *)buf;
 	const unsigned char	*p = start, *end = start + len, *lim, *pkt;
@@ -804,7 +804,7 @@ error:
 }
 
 void
-aemp_hex(const unsigned char *in, size_t n, char *out)
+ae_hex(const unsigned char *in, size_t n, char *out)
 {
 	static const char	 digits[] = "0123456789abcdef";
 	size_t			 i;
@@ -817,7 +817,7 @@ aemp_hex(const unsigned char *in, size_t n, char *out)
 }
 
 char *
-aemp_base64(const unsigned char *in, size_t n)
+ae_base64(const unsigned char *in, size_t n)
 {
 	static const char	 tab[] =
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

@@ -38,9 +38,9 @@ struct aemp_greeting {
  * ignored. The protocol field may be "aemp" or "aemp-" followed by word
  * characters (AEMP-TLS-EXT.md 11.3): the caller decides what it accepts.
  */
-int	 aemp_greeting_parse(const char *line, size_t len,
+int	 ae_greeting_parse(const char *line, size_t len,
 	    struct aemp_greeting *g, const char **why);
-void	 aemp_greeting_clear(struct aemp_greeting *g);
+void	 ae_greeting_clear(struct aemp_greeting *g);
 /*
  * Build line 1 without LF (malloc()ed). auths and framings are
  * NULL-terminated; kv is a NULL-terminated list of "key", "value" pairs
@@ -48,7 +48,7 @@ void	 aemp_greeting_clear(struct aemp_greeting *g);
  * field cannot be represented: an empty node ID, method or key, a ';' in
  * the node ID, a ';' or ',' in a method, a '=' in a key, CR or LF anywhere.
  */
-char	*aemp_greeting_format(const char *nodeid, const char *const *auths,
+char	*ae_greeting_format(const char *nodeid, const char *const *auths,
 	    const char *const *framings, const char *const *kv);
 
 /*
@@ -62,9 +62,9 @@ struct aemp_authline {
 	char	*token;
 	char	*framing;
 };
-int	 aemp_authline_parse(const char *line, size_t len,
+int	 ae_authline_parse(const char *line, size_t len,
 	    struct aemp_authline *a, const char **why);
-void	 aemp_authline_clear(struct aemp_authline *a);
+void	 ae_authline_clear(struct aemp_authline *a);
 
 /*
  * host:port parsing. "[v6]:port", "v4:port", "name:port", "*:port",
@@ -75,7 +75,7 @@ void	 aemp_authline_clear(struct aemp_authline *a);
  * host, port NULL. A ':' inside brackets must be IPv6; blanks and control
  * bytes are refused. The port comes back in canonical decimal ("080": "80").
  */
-int	 aemp_hostport_parse(const char *s, char **host, char **port);
+int	 ae_hostport_parse(const char *s, char **host, char **port);
 /*
  * Whether a parsed port can be connected to: "*" and "0" only mean "any
  * port" to bind (seeds and announced addresses need a real one).
@@ -88,22 +88,22 @@ int	 aemp_hostport_parse(const char *s, char **host, char **port);
  * needed: a seed must say where to connect). The aemp CLI checks values
  * with these, so it refuses what a node would.
  */
-int	 aemp_bind_valid(const char *s);
-int	 aemp_seed_valid(const char *s);
+int	 ae_bind_valid(const char *s);
+int	 ae_hostport_seed_valid(const char *s);
 /* "host:port", with [] around IPv6 literals (malloc()ed); NULL host: NULL. */
-char	*aemp_hostport_format(const char *host, int port);
+char	*ae_hostport_format(const char *host, int port);
 
 /*
  * The packet splitter: finds where each top-level JSON array ends in a
  * byte stream that arrives in pieces, without rescanning bytes it has seen
  * (a 64 MiB packet that arrives in 4 KiB reads costs linear time).
  *
- * Feed it the unconsumed bytes chunk by chunk. aemp_scan_feed() returns
+ * Feed it the unconsumed bytes chunk by chunk. ae_scan_feed() returns
  * the number of bytes of this chunk it consumed; when it stops because a
  * packet ended (its closing ']' is the last consumed byte), s->done is 1,
  * s->skip is the count of whitespace bytes before the packet's '[' and
  * s->len the packet's length from '[' to ']' inclusive. Then the caller
- * takes skip + len bytes off its buffer and calls aemp_scan_reset().
+ * takes skip + len bytes off its buffer and calls ae_scan_reset().
  * Returns -1 on a stream error: a byte outside whitespace before '[', a
  * structure that cannot be JSON (a '}' closing a '[', say, or a NUL byte
  * outside strings, which jansson would skip silently), or a packet
@@ -111,7 +111,7 @@ char	*aemp_hostport_format(const char *host, int port);
  * that a peer cannot grow the caller's buffer with endless whitespace. A
  * packet nested deeper than 2048 levels is an error too (jansson's limit).
  * Validity of the JSON itself (numbers, literals, UTF-8) is left to the
- * JSON parser. After -1 every feed returns -1 until aemp_scan_reset(); after
+ * JSON parser. After -1 every feed returns -1 until ae_scan_reset(); after
  * a packet, feeds return 0 until then.
  */
 struct aemp_scan {
@@ -136,14 +136,14 @@ struct aemp_scan {
 					   backslash is enough, \uXXXX digits
 					   are never '"' or '\\' */
 };
-void	 aemp_scan_init(struct aemp_scan *s, size_t max);
-void	 aemp_scan_reset(struct aemp_scan *s);	/* after a packet */
-void	 aemp_scan_free(struct aemp_scan *s);
-ssize_t	 aemp_scan_feed(struct aemp_scan *s, const char *buf, size_t len);
+void	 ae_scan_init(struct aemp_scan *s, size_t max);
+void	 ae_scan_reset(struct aemp_scan *s);	/* after a packet */
+void	 ae_scan_free(struct aemp_scan *s);
+ssize_t	 ae_scan_feed(struct aemp_scan *s, const char *buf, size_t len);
 
 /* Lowercase hex of n bytes into out (2n+1 bytes with NUL). */
-void	 aemp_hex(const unsigned char *in, size_t n, char *out);
+void	 ae_hex(const unsigned char *in, size_t n, char *out);
 /* Standard base64 with padding (malloc()ed). */
-char	*aemp_base64(const unsigned char *in, size_t n);
+char	*ae_base64(const unsigned char *in, size_t n);
 
 #endif

@@ -174,7 +174,7 @@ parse_args(struct aempd *d, int argc, char **argv)
 		}
 	}
 	/* like the reference's configure: an odd count starts with a profile */
-	if (first >= 0 && aemp_config_odd_start(nrest - first, rest + first,
+	if (first >= 0 && ae_config_odd_start(nrest - first, rest + first,
 	    &err) < 0) {
 		fprintf(stderr, "aempd: %s\n", err ? err : "bad arguments");
 		free(err);
@@ -187,7 +187,7 @@ parse_args(struct aempd *d, int argc, char **argv)
 		rest[first] = "profile";
 		nrest++;
 	}
-	d->d_args = aemp_config_args(nrest, rest, &err);
+	d->d_args = ae_config_args(nrest, rest, &err);
 	free(rest);
 	if (d->d_args == NULL) {
 		fprintf(stderr, "aempd: %s\n", err ? err : "bad arguments");
@@ -204,7 +204,7 @@ check_secret(struct aempd *d)
 	const char *profile = json_string_value(json_object_get(d->d_args,
 	    "profile"));
 	char *err = NULL;
-	json_t *eff = aemp_store_effective(profile, d->d_args, &err);
+	json_t *eff = ae_store_effective(profile, d->d_args, &err);
 	int ok;
 
 	if (eff == NULL) {
@@ -370,7 +370,7 @@ reload(struct aempd *d)
 			aemp_log(n, 0, "log level is now %d.", level);
 		}
 	}
-	if ((eff = aemp_store_effective(profile, d->d_args, &err)) == NULL) {
+	if ((eff = ae_store_effective(profile, d->d_args, &err)) == NULL) {
 		aemp_log(n, 1, "cannot reload the configuration: %s",
 		    err ? err : "error");
 		free(err);
@@ -456,7 +456,7 @@ main(int argc, char **argv)
 	memset(&d, 0, sizeof d);
 	/* before anything else: the secret leaves ps(1) and core dumps */
 	save_exec(&d, argc, argv);
-	aemp_scrub_secret_args(argc, argv);
+	ae_scrub_secret_args(argc, argv);
 	no_dumps();
 	signal(SIGPIPE, SIG_IGN);
 	if (parse_args(&d, argc, d.d_argv) < 0 || setup_level(&d) < 0 ||
@@ -467,7 +467,7 @@ main(int argc, char **argv)
 		cleanup(&d);
 		return 1;
 	}
-	if ((err = aemp_store_mode_warning(NULL)) != NULL) {
+	if ((err = ae_store_mode_warning(NULL)) != NULL) {
 		fprintf(stderr, "aempd: %s\n", err);
 		free(err);
 		err = NULL;

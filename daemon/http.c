@@ -465,7 +465,7 @@ http_start(struct aempd *d, char **err)
 			    "status_bind is not: no status page");
 		return 0;
 	}
-	if (aemp_hostport_parse(bind, &host, &port) < 0 || host == NULL ||
+	if (ae_hostport_parse(bind, &host, &port) < 0 || host == NULL ||
 	    port == NULL || strcmp(host, "*") == 0 || strcmp(port, "*") == 0) {
 		free(host);
 		free(port);

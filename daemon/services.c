@@ -50,8 +50,8 @@ run_entry(struct aempd *d, json_t *entry)
 	size_t len = name != NULL ? strlen(name) : 0;
 	json_t *req;
 
-	/* the rule aemp applies when the entry is set (aemp_service_valid) */
-	if (!aemp_service_valid(entry)) {
+	/* the rule aemp applies when the entry is set (ae_service_valid) */
+	if (!ae_service_valid(entry)) {
 		aemp_log(n, 2, "service %s: not a Pkg:: or Pkg::func name, "
 		    "ignored", text ? text : "?");
 		free(text);

@@ -20,7 +20,7 @@
 
 static const struct aemp_key {
 	const char		*k_name;
-	enum aemp_key_type	 k_type;
+	enum ae_key_type	 k_type;
 } aemp_key_table[] = {
 	{ "nodeid",		AEMP_KEY_STRING },
 	{ "secret",		AEMP_KEY_STRING },
@@ -67,7 +67,7 @@ ae_store_seterr(char **err, const char *fmt, ...)
 }
 
 int
-aemp_key_type(const char *key)
+ae_key_type(const char *key)
 {
 	size_t i;
 
@@ -78,13 +78,13 @@ aemp_key_type(const char *key)
 }
 
 const char *const *
-aemp_keys(void)
+ae_keys(void)
 {
 	return aemp_key_names;
 }
 
 int
-aemp_key_quotable(const char *key)
+ae_key_quotable(const char *key)
 {
 	/* The secret and the certificate's key must never reach a log. */
 	return key == NULL ||
@@ -93,7 +93,7 @@ aemp_key_quotable(const char *key)
 }
 
 json_t *
-aemp_json_arg(const char *key, const char *arg, char **err)
+ae_json_arg(const char *key, const char *arg, char **err)
 {
 	json_error_t je;
 	json_t *v;
@@ -104,7 +104,7 @@ aemp_json_arg(const char *key, const char *arg, char **err)
 		if (v != NULL)
 			return v;
 		/* jansson quotes the offending token: not for secrets. */
-		if (!aemp_key_quotable(key) &&
+		if (!ae_key_quotable(key) &&
 		    (near = strstr(je.text, " near ")) != NULL)
 			*near = '\0';
 		ae_store_seterr(err, "%s%sinvalid JSON argument at line %d, column %d, "
@@ -237,7 +237,7 @@ valid_item(int type, json_t *v)
 /* --- what a node accepts in each key --------------------------------------- */
 
 int
-aemp_service_valid(json_t *entry)
+ae_service_valid(json_t *entry)
 {
 	const char *name = json_is_array(entry) ?
 	    json_string_value(json_array_get(entry, 0)) :
@@ -274,7 +274,7 @@ check_item(const char *key, json_t *v, char **err)
 	char *text;
 
 	if (strcmp(key, "services") == 0) {
-		if (aemp_service_valid(v))
+		if (ae_service_valid(v))
 			return 0;
 		text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 		ae_store_seterr(err, "services: %s is not a service (Pkg:: to load "
@@ -286,12 +286,12 @@ check_item(const char *key, json_t *v, char **err)
 	}
 	if (s == NULL)
 		return 0;	/* the caller says it must be a string */
-	if (strcmp(key, "seeds") == 0 && !aemp_seed_valid(s)) {
+	if (strcmp(key, "seeds") == 0 && !ae_hostport_seed_valid(s)) {
 		ae_store_seterr(err, "seeds: '%s' is not a seed address (HOST:PORT, "
 		    "[IPv6]:PORT or PORT, with a port of 1 to 65535)", s);
 		return -1;
 	}
-	if (strcmp(key, "binds") == 0 && !aemp_bind_valid(s)) {
+	if (strcmp(key, "binds") == 0 && !ae_bind_valid(s)) {
 		ae_store_seterr(err, "binds: '%s' is not a bind address (HOST:PORT, "
 		    "[IPv6]:PORT, *:PORT, HOST, * or PORT; a port of 0 to 65535 "
 		    "or *)", s);
@@ -351,7 +351,7 @@ check_value(const char *key, int type, json_t *v, char **err)
 		return 0;
 	case AEMP_KEY_STRING:
 		if (strcmp(key, "nodeid") == 0 &&
-		    !aemp_nodeid_valid(json_string_value(v))) {
+		    !ae_nodeid_valid(json_string_value(v))) {
 			ae_store_seterr(err, "nodeid: '%s' is not a node ID (empty, "
 			    "or contains '#', ';' or control characters)",
 			    json_string_value(v));
@@ -366,11 +366,11 @@ static json_t *
 config_check(const char *key, json_t *value, char **err);
 
 json_t *
-aemp_config_check(const char *key, json_t *value, char **err)
+ae_config_check(const char *key, json_t *value, char **err)
 {
 	json_t *v = config_check(key, value, err);
 
-	if (v != NULL && check_value(key, aemp_key_type(key), v, err) < 0) {
+	if (v != NULL && check_value(key, ae_key_type(key), v, err) < 0) {
 		json_decref(v);
 		return NULL;
 	}
@@ -380,7 +380,7 @@ aemp_config_check(const char *key, json_t *value, char **err)
 static json_t *
 config_check(const char *key, json_t *value, char **err)
 {
-	int type = aemp_key_type(key);
+	int type = ae_key_type(key);
 	size_t i;
 	json_t *e;
 
@@ -437,32 +437,32 @@ config_check(const char *key, json_t *value, char **err)
 }
 
 json_t *
-aemp_config_value(const char *key, const char *arg, char **err)
+ae_config_value(const char *key, const char *arg, char **err)
 {
 	json_t *v, *r;
 
-	if (aemp_key_type(key) < 0) {
+	if (ae_key_type(key) < 0) {
 		ae_store_seterr(err, "unknown configuration key '%s'", key);
 		return NULL;
 	}
-	if ((v = aemp_json_arg(key, arg, err)) == NULL)
+	if ((v = ae_json_arg(key, arg, err)) == NULL)
 		return NULL;
-	r = aemp_config_check(key, v, err);
+	r = ae_config_check(key, v, err);
 	json_decref(v);
 	return r;
 }
 
 json_t *
-aemp_config_item(const char *key, const char *arg, char **err)
+ae_config_item(const char *key, const char *arg, char **err)
 {
-	int type = aemp_key_type(key);
+	int type = ae_key_type(key);
 	json_t *v;
 
 	if (type != AEMP_KEY_LIST && type != AEMP_KEY_SERVICES) {
 		ae_store_seterr(err, "%s: not a list", key);
 		return NULL;
 	}
-	if ((v = aemp_json_arg(key, arg, err)) == NULL)
+	if ((v = ae_json_arg(key, arg, err)) == NULL)
 		return NULL;
 	if (!valid_item(type, v)) {
 		ae_store_seterr(err, type == AEMP_KEY_LIST ?
@@ -480,9 +480,9 @@ aemp_config_item(const char *key, const char *arg, char **err)
 }
 
 int
-aemp_config_odd_start(int argc, char *const *argv, char **err)
+ae_config_odd_start(int argc, char *const *argv, char **err)
 {
-	if (argc % 2 == 0 || aemp_key_type(argv[0]) < 0)
+	if (argc % 2 == 0 || ae_key_type(argv[0]) < 0)
 		return 0;
 	if (argc == 1)
 		ae_store_seterr(err, "%s has no value (to run a profile of that "
@@ -493,13 +493,13 @@ aemp_config_odd_start(int argc, char *const *argv, char **err)
 }
 
 json_t *
-aemp_config_args(int argc, char **argv, char **err)
+ae_config_args(int argc, char **argv, char **err)
 {
 	json_t *o = json_object(), *v;
 	int i;
 
 	for (i = 0; i < argc; i += 2) {
-		if (aemp_key_type(argv[i]) < 0) {
+		if (ae_key_type(argv[i]) < 0) {
 			ae_store_seterr(err, "unknown configuration key '%s'", argv[i]);
 			goto fail;
 		}
@@ -507,7 +507,7 @@ aemp_config_args(int argc, char **argv, char **err)
 			ae_store_seterr(err, "%s: missing value", argv[i]);
 			goto fail;
 		}
-		if ((v = aemp_config_value(argv[i], argv[i + 1], err)) == NULL)
+		if ((v = ae_config_value(argv[i], argv[i + 1], err)) == NULL)
 			goto fail;
 		json_object_set_new(o, argv[i], v);
 	}
@@ -518,7 +518,7 @@ fail:
 }
 
 json_t *
-aemp_config_defaults(void)
+ae_config_defaults(void)
 {
 	return json_pack("{s:i, s:i, s:[s], s:[ss], s:[ssss]}",
 	    "monitor_timeout", 30,
@@ -530,7 +530,7 @@ aemp_config_defaults(void)
 }
 
 void
-aemp_scrub_secret_args(int argc, char **argv)
+ae_scrub_secret_args(int argc, char **argv)
 {
 	int i;
 
@@ -543,7 +543,7 @@ aemp_scrub_secret_args(int argc, char **argv)
 }
 
 int
-aemp_args_have_secret(int argc, char *const *argv)
+ae_args_have_secret(int argc, char *const *argv)
 {
 	int i;
 
@@ -563,7 +563,7 @@ aemp_args_have_secret(int argc, char *const *argv)
  * gensecret have 381 bits.
  */
 char *
-aemp_secret_weakness(const char *secret)
+ae_secret_weakness(const char *secret)
 {
 	int lower = 0, upper = 0, digit = 0, other = 0, distinct = 0;
 	unsigned char seen[256] = { 0 };

@@ -17,7 +17,7 @@
 
 
 char *
-aemp_default_profile(void)
+ae_default_profile(void)
 {
 	const char *env = getenv("AEMP_PROFILE");
 	struct utsname u;
@@ -35,7 +35,7 @@ overlay(aemp_store *st, json_t *res, const char *name, char **err)
 {
 	json_t *o;
 
-	if ((o = aemp_store_get(st, name, err)) == NULL)
+	if ((o = ae_store_get(st, name, err)) == NULL)
 		return -1;
 	json_object_update(res, o);
 	json_decref(o);
@@ -43,7 +43,7 @@ overlay(aemp_store *st, json_t *res, const char *name, char **err)
 }
 
 json_t *
-aemp_store_effective_in(aemp_store *st, const char *profile, json_t *args,
+ae_store_effective_in(aemp_store *st, const char *profile, json_t *args,
     char **err)
 {
 	json_t *res = NULL, *chain = NULL, *p;
@@ -56,7 +56,7 @@ aemp_store_effective_in(aemp_store *st, const char *profile, json_t *args,
 	else if (json_is_string(p))
 		name = ae_xstrdup(json_string_value(p));
 	else
-		name = aemp_default_profile();
+		name = ae_default_profile();
 	if (name == NULL) {
 		ae_store_seterr(err, "out of memory");
 		return NULL;
@@ -65,7 +65,7 @@ aemp_store_effective_in(aemp_store *st, const char *profile, json_t *args,
 		ae_store_seterr(err, "empty profile name");
 		goto fail;
 	}
-	res = aemp_config_defaults();
+	res = ae_config_defaults();
 	if (json_is_object(args))
 		json_object_update(res, args);
 	/*
@@ -73,7 +73,7 @@ aemp_store_effective_in(aemp_store *st, const char *profile, json_t *args,
 	 * configuration's own "parent": the chain starts at the profile.
 	 */
 	if (overlay(st, res, NULL, err) != 0 ||
-	    (chain = aemp_store_chain(st, name, err)) == NULL)
+	    (chain = ae_store_chain(st, name, err)) == NULL)
 		goto fail;
 	for (i = json_array_size(chain); i-- > 0;)
 		if (overlay(st, res, json_string_value(json_array_get(chain,
@@ -92,14 +92,14 @@ fail:
 }
 
 json_t *
-aemp_store_effective(const char *profile, json_t *args, char **err)
+ae_store_effective(const char *profile, json_t *args, char **err)
 {
 	aemp_store *st;
 	json_t *res;
 
-	if ((st = aemp_store_open(NULL, AEMP_STORE_READ, err)) == NULL)
+	if ((st = ae_store_open(NULL, AEMP_STORE_READ, err)) == NULL)
 		return NULL;
-	res = aemp_store_effective_in(st, profile, args, err);
-	aemp_store_close(st);
+	res = ae_store_effective_in(st, profile, args, err);
+	ae_store_close(st);
 	return res;
 }

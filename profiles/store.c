@@ -98,7 +98,7 @@ dberr(aemp_store *st, char **err)
 }
 
 char *
-aemp_store_path(char **err)
+ae_store_path(char **err)
 {
 	const char *rc = getenv("AEMP_RC"), *xdg = getenv("XDG_CONFIG_HOME");
 	const char *home = getenv("HOME");
@@ -641,7 +641,7 @@ open_private(aemp_store *st, int *empty, char **err)
 }
 
 aemp_store *
-aemp_store_open(const char *path, int mode, char **err)
+ae_store_open(const char *path, int mode, char **err)
 {
 	aemp_store *st;
 	int missing, empty;
@@ -651,7 +651,7 @@ aemp_store_open(const char *path, int mode, char **err)
 		return NULL;
 	}
 	st->st_mode = mode;
-	st->st_path = path != NULL ? strdup(path) : aemp_store_path(err);
+	st->st_path = path != NULL ? strdup(path) : ae_store_path(err);
 	if (st->st_path == NULL)
 		goto fail;
 	if (mode == AEMP_STORE_WRITE && make_dirs(st->st_path, err) != 0)
@@ -682,12 +682,12 @@ aemp_store_open(const char *path, int mode, char **err)
 	}
 	return st;
 fail:
-	aemp_store_close(st);
+	ae_store_close(st);
 	return NULL;
 }
 
 int
-aemp_store_commit(aemp_store *st, char **err)
+ae_store_commit(aemp_store *st, char **err)
 {
 	if (!st->st_txn)
 		return 0;
@@ -699,7 +699,7 @@ aemp_store_commit(aemp_store *st, char **err)
 }
 
 void
-aemp_store_close(aemp_store *st)
+ae_store_close(aemp_store *st)
 {
 	if (st == NULL)
 		return;
@@ -709,18 +709,18 @@ aemp_store_close(aemp_store *st)
 }
 
 const char *
-aemp_store_file(aemp_store *st)
+ae_store_file(aemp_store *st)
 {
 	return st->st_path;
 }
 
 char *
-aemp_store_mode_warning(const char *path)
+ae_store_mode_warning(const char *path)
 {
 	char *own = NULL, *msg = NULL;
 	struct stat sb;
 
-	if (path == NULL && (path = own = aemp_store_path(NULL)) == NULL)
+	if (path == NULL && (path = own = ae_store_path(NULL)) == NULL)
 		return NULL;
 	if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode) &&
 	    (sb.st_mode & (S_IRGRP | S_IROTH)) != 0 &&
@@ -792,7 +792,7 @@ run(aemp_store *st, sqlite3_stmt *s, char **err)
 }
 
 int
-aemp_store_has_profile(aemp_store *st, const char *name, char **err)
+ae_store_has_profile(aemp_store *st, const char *name, char **err)
 {
 	sqlite3_stmt *s;
 	const char *row;
@@ -813,7 +813,7 @@ aemp_store_has_profile(aemp_store *st, const char *name, char **err)
 }
 
 json_t *
-aemp_store_profiles(aemp_store *st, char **err)
+ae_store_profiles(aemp_store *st, char **err)
 {
 	sqlite3_stmt *s;
 	json_t *a;
@@ -837,7 +837,7 @@ aemp_store_profiles(aemp_store *st, char **err)
 }
 
 int
-aemp_store_add_profile(aemp_store *st, const char *name, char **err)
+ae_store_add_profile(aemp_store *st, const char *name, char **err)
 {
 	const char *row;
 
@@ -848,7 +848,7 @@ aemp_store_add_profile(aemp_store *st, const char *name, char **err)
 }
 
 int
-aemp_store_del_profile(aemp_store *st, const char *name, char **err)
+ae_store_del_profile(aemp_store *st, const char *name, char **err)
 {
 	if (name == NULL || *name == '\0') {
 		ae_store_seterr(err, "empty profile name");
@@ -865,7 +865,7 @@ aemp_store_del_profile(aemp_store *st, const char *name, char **err)
 }
 
 json_t *
-aemp_store_get(aemp_store *st, const char *name, char **err)
+ae_store_get(aemp_store *st, const char *name, char **err)
 {
 	sqlite3_stmt *s;
 	const char *row, *key;
@@ -911,7 +911,7 @@ get_parent(aemp_store *st, const char *name, int *failed, char **err)
 	char *parent = NULL;
 
 	*failed = 0;
-	if ((o = aemp_store_get(st, name, err)) == NULL) {
+	if ((o = ae_store_get(st, name, err)) == NULL) {
 		*failed = 1;
 		return NULL;
 	}
@@ -964,7 +964,7 @@ chain_index(json_t *chain, const char *name)
 }
 
 json_t *
-aemp_store_chain(aemp_store *st, const char *name, char **err)
+ae_store_chain(aemp_store *st, const char *name, char **err)
 {
 	json_t *chain;
 	char *cur, *parent;
@@ -1006,7 +1006,7 @@ check_new_parent(aemp_store *st, const char *name, const char *parent,
 	json_t *chain, *cyc;
 	ssize_t at;
 
-	if ((chain = aemp_store_chain(st, parent, err)) == NULL)
+	if ((chain = ae_store_chain(st, parent, err)) == NULL)
 		return -1;
 	if ((at = chain_index(chain, name)) >= 0) {
 		cyc = json_array();
@@ -1025,7 +1025,7 @@ check_new_parent(aemp_store *st, const char *name, const char *parent,
 }
 
 int
-aemp_store_set(aemp_store *st, const char *name, const char *key,
+ae_store_set(aemp_store *st, const char *name, const char *key,
     json_t *value, char **err)
 {
 	const char *row;
@@ -1039,7 +1039,7 @@ aemp_store_set(aemp_store *st, const char *name, const char *key,
 		ae_store_seterr(err, "profile: not a key a profile can store");
 		return -1;
 	}
-	if ((v = aemp_config_check(key, value, err)) == NULL)
+	if ((v = ae_config_check(key, value, err)) == NULL)
 		return -1;
 	if (strcmp(key, "parent") == 0) {
 		if (name == NULL) {
@@ -1062,7 +1062,7 @@ aemp_store_set(aemp_store *st, const char *name, const char *key,
 		ae_store_seterr(err, "out of memory");
 		return -1;
 	}
-	rc = aemp_store_add_profile(st, name, err);
+	rc = ae_store_add_profile(st, name, err);
 	if (rc == 0)
 		rc = run(st, prepare(st, "INSERT OR REPLACE INTO config "
 		    "(profile, key, value) VALUES (?1, ?2, ?3)", err, 3, row,
@@ -1072,7 +1072,7 @@ aemp_store_set(aemp_store *st, const char *name, const char *key,
 }
 
 int
-aemp_store_del(aemp_store *st, const char *name, const char *key,
+ae_store_del(aemp_store *st, const char *name, const char *key,
     char **err)
 {
 	const char *row;

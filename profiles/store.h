@@ -21,7 +21,7 @@ typedef struct aemp_store aemp_store;
 
 /* --- configuration keys and argument parsing ----------------------------- */
 
-enum aemp_key_type {
+enum ae_key_type {
 	AEMP_KEY_STRING,	/* nodeid, secret, cert, parent, profile */
 	AEMP_KEY_LIST,		/* array of strings: binds, seeds, ... */
 	AEMP_KEY_SERVICES,	/* array of "Pkg::func" or ["Pkg::func", args...] */
@@ -30,44 +30,44 @@ enum aemp_key_type {
 };
 
 /* The type of a known key, or -1 for an unknown one. */
-int	 aemp_key_type(const char *key);
+int	 ae_key_type(const char *key);
 /* The known keys, NULL-terminated (includes "profile"). */
-const char *const *aemp_keys(void);
+const char *const *ae_keys(void);
 /* Whether errors may quote values of key (not for secret and cert). */
-int	 aemp_key_quotable(const char *key);
+int	 ae_key_quotable(const char *key);
 
 /*
  * One command-line argument as JSON: arguments starting with '[', '{' or
  * '"' are parsed as JSON (errors say where), anything else is a string.
  * key (may be NULL) only decides whether an error may quote the argument.
  */
-json_t	*aemp_json_arg(const char *key, const char *arg, char **err);
+json_t	*ae_json_arg(const char *key, const char *arg, char **err);
 /*
  * The value of key given as a command-line argument, exactly as the
  * reference aemp stores it: JSON if it looks like JSON, else for list keys
  * the argument split at commas, numbers for numeric keys, booleans (0, 1,
  * true, false) for boolean keys, the string itself otherwise. Validated
- * as by aemp_config_check().
+ * as by ae_config_check().
  */
-json_t	*aemp_config_value(const char *key, const char *arg, char **err);
+json_t	*ae_config_value(const char *key, const char *arg, char **err);
 /*
  * Validate and normalise a JSON value for key: a JSON string is read as
  * if it had been a plain command-line argument (so "30" is the number 30
  * for monitor_timeout and "a,b" the list ["a","b"] for seeds); other types
  * must match the key's type.
  */
-json_t	*aemp_config_check(const char *key, json_t *value, char **err);
+json_t	*ae_config_check(const char *key, json_t *value, char **err);
 /*
  * One element of a list key (addseed, addservice, ...): not split, and
- * checked as aemp_config_check() checks each element.
+ * checked as ae_config_check() checks each element.
  */
-json_t	*aemp_config_item(const char *key, const char *arg, char **err);
+json_t	*ae_config_item(const char *key, const char *arg, char **err);
 /*
  * Configure-style arguments "KEY VALUE KEY VALUE ..." (keys as in
- * aemp_keys(), "profile NAME" included) as a JSON object; later
+ * ae_keys(), "profile NAME" included) as a JSON object; later
  * duplicates win.
  */
-json_t	*aemp_config_args(int argc, char **argv, char **err);
+json_t	*ae_config_args(int argc, char **argv, char **err);
 /*
  * Configure words with an odd count start with a profile name, as in the
  * reference ("seed binds 1.2.3.4:4040"), unless the first word is a key
@@ -75,31 +75,31 @@ json_t	*aemp_config_args(int argc, char **argv, char **err);
  * 0 if the words may get a "profile" in front, else -1 with *err saying
  * which key lacks its value.
  */
-int	 aemp_config_odd_start(int argc, char *const *argv, char **err);
+int	 ae_config_odd_start(int argc, char *const *argv, char **err);
 /*
- * What a node accepts, checked by aemp_config_check() for every value: a
+ * What a node accepts, checked by ae_config_check() for every value: a
  * module or function name (parts of [A-Za-z0-9_] joined by "::"; with
  * allow_trailing "Pkg::" too), a service entry ("Pkg::", "Pkg::func" or
  * ["Pkg::func", args...]), a node ID (not empty, no '#' or ';', printable
  * UTF-8: no control characters, no bytes that are no UTF-8).
  */
-int	 aemp_service_valid(json_t *entry);
+int	 ae_service_valid(json_t *entry);
 /*
  * Overwrites, in place, every argument that follows "secret" or
  * "setsecret", so that the shared secret does not stay visible to other
  * users in ps(1) and /proc/PID/cmdline. Call it after the arguments were
  * copied; the strings keep their length.
  */
-void	 aemp_scrub_secret_args(int argc, char **argv);
+void	 ae_scrub_secret_args(int argc, char **argv);
 /* Whether some argument follows "secret", "status_token" or their set*. */
-int	 aemp_args_have_secret(int argc, char *const *argv);
+int	 ae_args_have_secret(int argc, char *const *argv);
 /*
  * A warning (malloc()ed, naming the file) when secret is short or
  * guessable, else NULL.
  */
-char	*aemp_secret_weakness(const char *secret);
+char	*ae_secret_weakness(const char *secret);
 /* The built-in defaults (AEMP.md section 8), a fresh object. */
-json_t	*aemp_config_defaults(void);
+json_t	*ae_config_defaults(void);
 
 /* --- the store ------------------------------------------------------------ */
 
@@ -108,58 +108,58 @@ json_t	*aemp_config_defaults(void);
  * else ~/.config/aemp/aemp.db (malloc()ed; NULL and *err if there is no
  * home directory to put it in).
  */
-char	*aemp_store_path(char **err);
+char	*ae_store_path(char **err);
 
 #define AEMP_STORE_READ		0	/* a missing file reads as empty */
 #define AEMP_STORE_WRITE	1	/* create it; one IMMEDIATE transaction */
 
 /*
- * Open the store at path (NULL: aemp_store_path()). READ never creates
+ * Open the store at path (NULL: ae_store_path()). READ never creates
  * anything: a missing file is an empty store. WRITE creates missing
  * directories (0700) and the file (0600), then holds a write transaction
- * (waiting up to 10 s for other writers) until aemp_store_commit() or
- * aemp_store_close(), which rolls back. A file that is not a readable
+ * (waiting up to 10 s for other writers) until ae_store_commit() or
+ * ae_store_close(), which rolls back. A file that is not a readable
  * aemp store is an error naming it, and is not modified.
  */
-aemp_store *aemp_store_open(const char *path, int mode, char **err);
+aemp_store *ae_store_open(const char *path, int mode, char **err);
 /* Commit the write transaction (no-op for READ). */
-int	 aemp_store_commit(aemp_store *, char **err);
+int	 ae_store_commit(aemp_store *, char **err);
 /* Roll back whatever was not committed and close. NULL is fine. */
-void	 aemp_store_close(aemp_store *);
+void	 ae_store_close(aemp_store *);
 /* The file the store was opened from. */
-const char *aemp_store_file(aemp_store *);
+const char *ae_store_file(aemp_store *);
 /*
- * A warning (malloc()ed) when the store at path (NULL: aemp_store_path())
+ * A warning (malloc()ed) when the store at path (NULL: ae_store_path())
  * exists and is readable by group or others, else NULL: it holds the
  * shared secret. aemp and aempd print it once, at start.
  */
-char	*aemp_store_mode_warning(const char *path);
+char	*ae_store_mode_warning(const char *path);
 
 /* Whether profile name exists: 1, 0, or -1 and *err. */
-int	 aemp_store_has_profile(aemp_store *, const char *name, char **err);
+int	 ae_store_has_profile(aemp_store *, const char *name, char **err);
 /* All profile names, sorted (array of strings). */
-json_t	*aemp_store_profiles(aemp_store *, char **err);
+json_t	*ae_store_profiles(aemp_store *, char **err);
 /* Create profile name if it does not exist yet. */
-int	 aemp_store_add_profile(aemp_store *, const char *name, char **err);
+int	 ae_store_add_profile(aemp_store *, const char *name, char **err);
 /* Delete profile name and all its keys (missing: nothing happens). */
-int	 aemp_store_del_profile(aemp_store *, const char *name, char **err);
+int	 ae_store_del_profile(aemp_store *, const char *name, char **err);
 
 /*
  * The keys stored in profile name itself (NULL: the global default
  * configuration), "parent" included, nothing inherited. A missing profile
  * is an empty object.
  */
-json_t	*aemp_store_get(aemp_store *, const char *name, char **err);
+json_t	*ae_store_get(aemp_store *, const char *name, char **err);
 /*
  * Set key in profile name (NULL: global), creating the profile. value is
- * checked with aemp_config_check() and stored normalised; "profile" is not
+ * checked with ae_config_check() and stored normalised; "profile" is not
  * a storable key. Setting "parent" fails if it would close a cycle, and
  * the global configuration cannot have a parent.
  */
-int	 aemp_store_set(aemp_store *, const char *name, const char *key,
+int	 ae_store_set(aemp_store *, const char *name, const char *key,
 	    json_t *value, char **err);
 /* Remove key from profile name (NULL: global); missing keys are fine. */
-int	 aemp_store_del(aemp_store *, const char *name, const char *key,
+int	 ae_store_del(aemp_store *, const char *name, const char *key,
 	    char **err);
 
 /*
@@ -167,7 +167,7 @@ int	 aemp_store_del(aemp_store *, const char *name, const char *key,
  * (array of strings); a cycle is an error naming it, e.g.
  * "profile parent cycle: a -> b -> a".
  */
-json_t	*aemp_store_chain(aemp_store *, const char *name, char **err);
+json_t	*ae_store_chain(aemp_store *, const char *name, char **err);
 
 /* --- effective configuration (AEMP.md section 8) -------------------------- */
 
@@ -175,15 +175,15 @@ json_t	*aemp_store_chain(aemp_store *, const char *name, char **err);
  * The profile name a node uses when none is given: $AEMP_PROFILE, else
  * the host's node name (malloc()ed).
  */
-char	*aemp_default_profile(void);
+char	*ae_default_profile(void);
 
 /*
  * The effective configuration of profile in an open store: defaults <
  * args (borrowed, may be NULL) < global < parents root-first < profile.
- * profile NULL: args' "profile", else aemp_default_profile(). The result
+ * profile NULL: args' "profile", else ae_default_profile(). The result
  * has no "parent" key and always has "profile" (the name used).
  */
-json_t	*aemp_store_effective_in(aemp_store *, const char *profile,
+json_t	*ae_store_effective_in(aemp_store *, const char *profile,
 	    json_t *args, char **err);
 
 /*
@@ -195,6 +195,6 @@ json_t	*aemp_store_effective_in(aemp_store *, const char *profile,
  * always has "profile" (the name used). NULL and *err (malloc()ed) on
  * failure.
  */
-json_t	*aemp_store_effective(const char *profile, json_t *args, char **err);
+json_t	*ae_store_effective(const char *profile, json_t *args, char **err);
 
 #endif

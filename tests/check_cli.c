@@ -1216,7 +1216,7 @@ static int
 nobody_reads_kept(struct world *w, const char *tmp)
 {
 	char *err = NULL;
-	aemp_store *st = aemp_store_open(w->rc, AEMP_STORE_READ, &err);
+	aemp_store *st = ae_store_open(w->rc, AEMP_STORE_READ, &err);
 	json_t *cfg;
 	int rc = 0;
 
@@ -1224,7 +1224,7 @@ nobody_reads_kept(struct world *w, const char *tmp)
 		fprintf(stderr, "nobody: %s\n", err);
 		return 1;
 	}
-	cfg = aemp_store_get(st, NULL, &err);
+	cfg = ae_store_get(st, NULL, &err);
 	if (cfg == NULL || !json_is_string(json_object_get(cfg, "nodeid")) ||
 	    strcmp(json_string_value(json_object_get(cfg, "nodeid")),
 	    "kept") != 0)
@@ -1232,7 +1232,7 @@ nobody_reads_kept(struct world *w, const char *tmp)
 	else if (dir_entries(tmp) != 0)
 		rc = 3;		/* a copy of the store, while it is open */
 	json_decref(cfg);
-	aemp_store_close(st);
+	ae_store_close(st);
 	return rc;
 }
 
@@ -1293,7 +1293,7 @@ START_TEST(test_hot_journal_private_copy)
 		char *err = NULL;
 		if (setgid(65534) != 0 || setuid(65534) != 0)
 			_exit(10);
-		if ((held = aemp_store_open(w.rc, AEMP_STORE_READ, &err)) ==
+		if ((held = ae_store_open(w.rc, AEMP_STORE_READ, &err)) ==
 		    NULL)
 			_exit(13);
 		if (write(top[1], "1", 1) != 1 || read(toc[0], &c, 1) != 1)
@@ -1302,7 +1302,7 @@ START_TEST(test_hot_journal_private_copy)
 			_exit(20 + status);
 		if (write(top[1], "2", 1) != 1 || read(toc[0], &c, 1) != 1)
 			_exit(18);
-		aemp_store_close(held);
+		ae_store_close(held);
 		_exit(0);
 	}
 	ck_assert_int_eq(read(top[0], &c, 1), 1);

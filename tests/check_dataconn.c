@@ -606,7 +606,7 @@ raw_dataconn_as(const char *as, const char *id, const char *secret,
 	snprintf(g1, sizeof g1, "%.*s", (int)(nl - buf), buf);
 	snprintf(g2, sizeof g2, "%.*s", (int)(nl2 - nl - 1), nl + 1);
 	ck_assert(strncmp(g1, "aemp;1;B;", 9) == 0);
-	aemp_auth_token(secret, my1, nonce, g1, g2, token);
+	ae_auth_token(secret, my1, nonce, g1, g2, token);
 	/* the auth line and the first application bytes in one write */
 	snprintf(line, sizeof line, "hmac_md6_64_256;%s;json\n%s", token,
 	    extra);

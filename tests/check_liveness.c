@@ -489,10 +489,10 @@ simultaneous_with_raw(const char *id, int perl_closes)
 	 * is the live-duplicate case, probed instead): now both auth lines.
 	 */
 	usleep(200000);
-	aemp_auth_token(SECRET, my1, NONCE, vg1, vg2, token);
+	ae_auth_token(SECRET, my1, NONCE, vg1, vg2, token);
 	snprintf(line, sizeof line, "hmac_md6_64_256;%s;json\n", token);
 	in_ok = write(in, line, strlen(line)) > 0;
-	aemp_auth_token(SECRET, my1, NONCE, og1, og2, token);
+	ae_auth_token(SECRET, my1, NONCE, og1, og2, token);
 	snprintf(line, sizeof line, "hmac_md6_64_256;%s;json\n", token);
 	out_ok = write(out, line, strlen(line)) > 0;
 	ck_assert(in_ok && out_ok);

@@ -30,7 +30,7 @@ check_md6(unsigned bits, const void *data, size_t len, const char *want)
 	unsigned char	 out[64];
 	char		 hex[129];
 
-	ck_assert_int_eq(aemp_md6(bits, data, len, out), 0);
+	ck_assert_int_eq(ae_md6(bits, data, len, out), 0);
 	tohex(out, bits / 8, hex);
 	ck_assert_str_eq(hex, want);
 }
@@ -172,7 +172,7 @@ START_TEST(test_md6_boundaries)
 		for (j = 0; j < sizeof bits / sizeof bits[0]; j++) {
 			if (j > 0 && lens[i] > 4096)
 				continue;	/* one size is enough there */
-			ck_assert_int_eq(aemp_md6(bits[j], buf, lens[i], got),
+			ck_assert_int_eq(ae_md6(bits[j], buf, lens[i], got),
 			    0);
 			ref_md6(bits[j], buf, lens[i], want);
 			if (memcmp(got, want, bits[j] / 8) != 0)
@@ -192,22 +192,22 @@ START_TEST(test_md6_sizes)
 	/* Every legal size writes exactly d/8 bytes and nothing more. */
 	for (d = 8; d <= 512; d += 8) {
 		memset(out, 0xa5, sizeof out);
-		ck_assert_int_eq(aemp_md6(d, "abc", 3, out), 0);
+		ck_assert_int_eq(ae_md6(d, "abc", 3, out), 0);
 		ck_assert_int_eq(out[d / 8], 0xa5);
 		ck_assert_int_eq(out[sizeof out - 1], 0xa5);
 	}
 	/* d is part of every control word, so sizes are unrelated hashes. */
-	ck_assert_int_eq(aemp_md6(224, "abc", 3, out), 0);
-	ck_assert_int_eq(aemp_md6(256, "abc", 3, first), 0);
+	ck_assert_int_eq(ae_md6(224, "abc", 3, out), 0);
+	ck_assert_int_eq(ae_md6(256, "abc", 3, first), 0);
 	ck_assert_int_ne(memcmp(out, first, 28), 0);
 	ck_assert_int_ne(memcmp(out, first + 4, 28), 0);
-	ck_assert_int_eq(aemp_md6(384, "abc", 3, out), 0);
-	ck_assert_int_eq(aemp_md6(384, "abc", 3, first), 0);
+	ck_assert_int_eq(ae_md6(384, "abc", 3, out), 0);
+	ck_assert_int_eq(ae_md6(384, "abc", 3, first), 0);
 	ck_assert_int_eq(memcmp(out, first, 48), 0);
 
-	ck_assert_int_eq(aemp_md6(0, "abc", 3, out), -1);
-	ck_assert_int_eq(aemp_md6(12, "abc", 3, out), -1);
-	ck_assert_int_eq(aemp_md6(520, "abc", 3, out), -1);
+	ck_assert_int_eq(ae_md6(0, "abc", 3, out), -1);
+	ck_assert_int_eq(ae_md6(12, "abc", 3, out), -1);
+	ck_assert_int_eq(ae_md6(520, "abc", 3, out), -1);
 }
 END_TEST
 
@@ -220,32 +220,32 @@ START_TEST(test_hmac)
 		key[i] = i;
 
 	/* Keys longer than the block go through MD6-256 first (RFC 2104). */
-	aemp_hmac_md6_256(key, sizeof key, "msg", 3, a);
-	aemp_hmac_md6_256(key, sizeof key, "msg", 3, b);
+	ae_hmac_md6_256(key, sizeof key, "msg", 3, a);
+	ae_hmac_md6_256(key, sizeof key, "msg", 3, b);
 	ck_assert_int_eq(memcmp(a, b, 32), 0);
-	ck_assert_int_eq(aemp_md6(256, key, sizeof key, hkey), 0);
-	aemp_hmac_md6_256(hkey, sizeof hkey, "msg", 3, c);
+	ck_assert_int_eq(ae_md6(256, key, sizeof key, hkey), 0);
+	ae_hmac_md6_256(hkey, sizeof hkey, "msg", 3, c);
 	ck_assert_int_eq(memcmp(a, c, 32), 0);
 
 	/* One more key byte, or another message, is another MAC. */
-	aemp_hmac_md6_256(key, sizeof key - 1, "msg", 3, b);
+	ae_hmac_md6_256(key, sizeof key - 1, "msg", 3, b);
 	ck_assert_int_ne(memcmp(a, b, 32), 0);
-	aemp_hmac_md6_256(key, sizeof key, "msh", 3, b);
+	ae_hmac_md6_256(key, sizeof key, "msh", 3, b);
 	ck_assert_int_ne(memcmp(a, b, 32), 0);
 
 	/* 64 bytes is used as is, 65 is hashed: the two must differ. */
-	aemp_hmac_md6_256(key, 64, "msg", 3, a);
-	aemp_hmac_md6_256(key, 65, "msg", 3, b);
+	ae_hmac_md6_256(key, 64, "msg", 3, a);
+	ae_hmac_md6_256(key, 65, "msg", 3, b);
 	ck_assert_int_ne(memcmp(a, b, 32), 0);
 
 	/* Zero padding means a short key equals its padded form. */
 	memset(hkey, 0, sizeof hkey);
 	memcpy(hkey, "k", 1);
-	aemp_hmac_md6_256("k", 1, "msg", 3, a);
-	aemp_hmac_md6_256(hkey, sizeof hkey, "msg", 3, b);
+	ae_hmac_md6_256("k", 1, "msg", 3, a);
+	ae_hmac_md6_256(hkey, sizeof hkey, "msg", 3, b);
 	ck_assert_int_eq(memcmp(a, b, 32), 0);
-	aemp_hmac_md6_256("", 0, "", 0, a);
-	aemp_hmac_md6_256(hkey, 0, "", 0, b);
+	ae_hmac_md6_256("", 0, "", 0, a);
+	ae_hmac_md6_256(hkey, 0, "", 0, b);
 	ck_assert_int_eq(memcmp(a, b, 32), 0);
 }
 END_TEST
@@ -261,9 +261,9 @@ check_handshake(const char *secret, const struct side *x,
 	char	 tok[65];
 
 	memset(tok, 'z', sizeof tok);
-	aemp_auth_token(secret, x->g1, x->g2, y->g1, y->g2, tok);
+	ae_auth_token(secret, x->g1, x->g2, y->g1, y->g2, tok);
 	ck_assert_str_eq(tok, auth_x);
-	aemp_auth_token(secret, y->g1, y->g2, x->g1, x->g2, tok);
+	ae_auth_token(secret, y->g1, y->g2, x->g1, x->g2, tok);
 	ck_assert_str_eq(tok, auth_y);
 }
 
@@ -322,10 +322,10 @@ check_token_def(const char *s, const char *a, const char *b, const char *c,
 	char		*g, want[65], tok[65];
 
 	ck_assert_int_ne(asprintf(&g, "%s\n%s\n%s\n%s\n", a, b, c, d), -1);
-	ck_assert_int_eq(aemp_md6(256, s, strlen(s), msg), 0);
-	aemp_hmac_md6_256(g, strlen(g), msg, sizeof msg, mac);
+	ck_assert_int_eq(ae_md6(256, s, strlen(s), msg), 0);
+	ae_hmac_md6_256(g, strlen(g), msg, sizeof msg, mac);
 	tohex(mac, sizeof mac, want);
-	aemp_auth_token(s, a, b, c, d, tok);
+	ae_auth_token(s, a, b, c, d, tok);
 	ck_assert_str_eq(tok, want);
 	free(g);
 }

@@ -42,7 +42,7 @@ static void
 assert_value(const char *key, const char *arg, const char *want)
 {
 	char *err = NULL, *got;
-	json_t *v = aemp_config_value(key, arg, &err);
+	json_t *v = ae_config_value(key, arg, &err);
 
 	ck_assert_msg(v != NULL, "%s %s: %s", key, arg, err ? err : "?");
 	got = dump(v);
@@ -57,7 +57,7 @@ assert_bad_value(const char *key, const char *arg, const char *needle,
     const char *needle2)
 {
 	char *err = NULL;
-	json_t *v = aemp_config_value(key, arg, &err);
+	json_t *v = ae_config_value(key, arg, &err);
 
 	ck_assert_msg(v == NULL, "%s %s was accepted", key, arg);
 	ck_assert_ptr_nonnull(err);
@@ -153,13 +153,13 @@ START_TEST(test_bad_values)
 	    "expected");
 	assert_bad_value("binds", "[\"a\"] x", "line 1", "end of file");
 	/* ... but never quotes a secret. */
-	ck_assert_ptr_null(aemp_config_value("secret", "\"s3cr3t", &err));
+	ck_assert_ptr_null(ae_config_value("secret", "\"s3cr3t", &err));
 	ck_assert_ptr_nonnull(strstr(err, "line 1"));
 	ck_assert_ptr_null(strstr(err, "s3cr3t"));
 	free(err);
-	ck_assert_int_eq(aemp_key_quotable("secret"), 0);
-	ck_assert_int_eq(aemp_key_quotable("cert"), 0);
-	ck_assert_int_eq(aemp_key_quotable("binds"), 1);
+	ck_assert_int_eq(ae_key_quotable("secret"), 0);
+	ck_assert_int_eq(ae_key_quotable("cert"), 0);
+	ck_assert_int_eq(ae_key_quotable("binds"), 1);
 }
 END_TEST
 
@@ -169,20 +169,20 @@ START_TEST(test_items)
 	json_t *v;
 
 	/* one item: never split, so "a:1,b:2" is one (bad) address */
-	ck_assert_ptr_null(aemp_config_item("seeds", "a:1,b:2", &err));
+	ck_assert_ptr_null(ae_config_item("seeds", "a:1,b:2", &err));
 	ck_assert_ptr_nonnull(strstr(err, "'a:1,b:2' is not a seed address"));
 	free(err);
-	v = aemp_config_item("seeds", "a:1", &err);
+	v = ae_config_item("seeds", "a:1", &err);
 	ck_assert_str_eq(json_string_value(v), "a:1");
 	json_decref(v);
-	v = aemp_config_item("services", "[\"A::f\",1]", &err);
+	v = ae_config_item("services", "[\"A::f\",1]", &err);
 	s = dump(v);
 	ck_assert_str_eq(s, "[\"A::f\",1]");
 	free(s);
 	json_decref(v);
-	ck_assert_ptr_null(aemp_config_item("seeds", "[1]", &err));
+	ck_assert_ptr_null(ae_config_item("seeds", "[1]", &err));
 	free(err);
-	ck_assert_ptr_null(aemp_config_item("nodeid", "x", &err));
+	ck_assert_ptr_null(ae_config_item("nodeid", "x", &err));
 	free(err);
 }
 END_TEST
@@ -196,23 +196,23 @@ START_TEST(test_config_args)
 	char *err = NULL, *s;
 	json_t *o;
 
-	o = aemp_config_args(10, argv, &err);
+	o = ae_config_args(10, argv, &err);
 	ck_assert_ptr_nonnull(o);
 	s = dump(o);
 	ck_assert_str_eq(s, "{\"binds\":[\"c:3\"],\"monitor_timeout\":2.5,"
 	    "\"nodelay\":false,\"profile\":\"seed\"}");
 	free(s);
 	json_decref(o);
-	o = aemp_config_args(0, argv, &err);
+	o = ae_config_args(0, argv, &err);
 	ck_assert_int_eq(json_object_size(o), 0);
 	json_decref(o);
-	ck_assert_ptr_null(aemp_config_args(1, bad1, &err));
+	ck_assert_ptr_null(ae_config_args(1, bad1, &err));
 	ck_assert_str_eq(err, "binds: missing value");
 	free(err);
-	ck_assert_ptr_null(aemp_config_args(2, bad2, &err));
+	ck_assert_ptr_null(ae_config_args(2, bad2, &err));
 	ck_assert_str_eq(err, "unknown configuration key 'colour'");
 	free(err);
-	ck_assert_ptr_null(aemp_config_args(2, bad3, &err));
+	ck_assert_ptr_null(ae_config_args(2, bad3, &err));
 	ck_assert_ptr_nonnull(strstr(err, "monitor_timeout"));
 	free(err);
 }
@@ -224,14 +224,14 @@ START_TEST(test_odd_start)
 	char *one[] = { "profile" }, *three[] = { "profile", "X", "binds" };
 	char *named[] = { "seed", "binds", "a:1" }, *err = NULL;
 
-	ck_assert_int_eq(aemp_config_odd_start(1, one, &err), -1);
+	ck_assert_int_eq(ae_config_odd_start(1, one, &err), -1);
 	ck_assert_ptr_nonnull(strstr(err, "profile has no value"));
 	free(err);
-	ck_assert_int_eq(aemp_config_odd_start(3, three, &err), -1);
+	ck_assert_int_eq(ae_config_odd_start(3, three, &err), -1);
 	ck_assert_str_eq(err, "binds has no value");
 	free(err);
-	ck_assert_int_eq(aemp_config_odd_start(3, named, &err), 0);
-	ck_assert_int_eq(aemp_config_odd_start(2, three, &err), 0);
+	ck_assert_int_eq(ae_config_odd_start(3, named, &err), 0);
+	ck_assert_int_eq(ae_config_odd_start(2, three, &err), 0);
 }
 END_TEST
 
@@ -240,24 +240,24 @@ START_TEST(test_keys)
 	const char *const *k;
 	int n = 0;
 
-	for (k = aemp_keys(); *k != NULL; k++, n++)
-		ck_assert_int_ge(aemp_key_type(*k), 0);
+	for (k = ae_keys(); *k != NULL; k++, n++)
+		ck_assert_int_ge(ae_key_type(*k), 0);
 	ck_assert_int_eq(n, 20);
-	ck_assert_int_eq(aemp_key_type("max_queue_total"), AEMP_KEY_NUMBER);
-	ck_assert_int_eq(aemp_key_type("max_queue"), AEMP_KEY_NUMBER);
-	ck_assert_int_eq(aemp_key_type("status_bind"), AEMP_KEY_STRING);
-	ck_assert_int_eq(aemp_key_type("status_token"), AEMP_KEY_STRING);
-	ck_assert(!aemp_key_quotable("status_token"));
+	ck_assert_int_eq(ae_key_type("max_queue_total"), AEMP_KEY_NUMBER);
+	ck_assert_int_eq(ae_key_type("max_queue"), AEMP_KEY_NUMBER);
+	ck_assert_int_eq(ae_key_type("status_bind"), AEMP_KEY_STRING);
+	ck_assert_int_eq(ae_key_type("status_token"), AEMP_KEY_STRING);
+	ck_assert(!ae_key_quotable("status_token"));
 	{
 		char a0[] = "aempd", a1[] = "status_token", a2[] = "tok",
 		    a3[] = "setstatus_token", a4[] = "tok2";
 		char *argv[] = { a0, a1, a2, a3, a4, NULL };
-		aemp_scrub_secret_args(5, argv);
+		ae_scrub_secret_args(5, argv);
 		ck_assert_str_eq(a2, "***");
 		ck_assert_str_eq(a4, "****");
 	}
-	ck_assert_int_eq(aemp_key_type("nope"), -1);
-	ck_assert_int_eq(aemp_key_type("services"), AEMP_KEY_SERVICES);
+	ck_assert_int_eq(ae_key_type("nope"), -1);
+	ck_assert_int_eq(ae_key_type("services"), AEMP_KEY_SERVICES);
 }
 END_TEST
 
@@ -268,19 +268,19 @@ START_TEST(test_path)
 	setenv("AEMP_RC", "/x/rc.db", 1);
 	setenv("XDG_CONFIG_HOME", "/xdg", 1);
 	setenv("HOME", "/home/u", 1);
-	p = aemp_store_path(&err);
+	p = ae_store_path(&err);
 	ck_assert_str_eq(p, "/x/rc.db");
 	free(p);
 	unsetenv("AEMP_RC");
-	p = aemp_store_path(&err);
+	p = ae_store_path(&err);
 	ck_assert_str_eq(p, "/xdg/aemp/aemp.db");
 	free(p);
 	setenv("XDG_CONFIG_HOME", "relative", 1);	/* ignored, per XDG */
-	p = aemp_store_path(&err);
+	p = ae_store_path(&err);
 	ck_assert_str_eq(p, "/home/u/.config/aemp/aemp.db");
 	free(p);
 	unsetenv("XDG_CONFIG_HOME");
-	p = aemp_store_path(&err);
+	p = ae_store_path(&err);
 	ck_assert_str_eq(p, "/home/u/.config/aemp/aemp.db");
 	free(p);
 }
@@ -293,11 +293,11 @@ START_TEST(test_create_mode)
 	aemp_store *st;
 
 	umask(0);	/* the file must be 0600 whatever the umask */
-	st = aemp_store_open(NULL, AEMP_STORE_WRITE, &err);
+	st = ae_store_open(NULL, AEMP_STORE_WRITE, &err);
 	ck_assert_msg(st != NULL, "%s", err ? err : "?");
-	ck_assert_str_eq(aemp_store_file(st), rc);
-	ck_assert_int_eq(aemp_store_commit(st, &err), 0);
-	aemp_store_close(st);
+	ck_assert_str_eq(ae_store_file(st), rc);
+	ck_assert_int_eq(ae_store_commit(st, &err), 0);
+	ae_store_close(st);
 	ck_assert_int_eq(stat(rc, &sb), 0);
 	ck_assert_int_eq(sb.st_mode & 07777, 0600);
 	snprintf(sub, sizeof sub, "%s/sub", dir);
@@ -315,20 +315,20 @@ START_TEST(test_read_missing)
 	aemp_store *st;
 	json_t *o;
 
-	st = aemp_store_open(NULL, AEMP_STORE_READ, &err);
+	st = ae_store_open(NULL, AEMP_STORE_READ, &err);
 	ck_assert_ptr_nonnull(st);
-	o = aemp_store_get(st, NULL, &err);
+	o = ae_store_get(st, NULL, &err);
 	ck_assert_int_eq(json_object_size(o), 0);
 	json_decref(o);
-	o = aemp_store_profiles(st, &err);
+	o = ae_store_profiles(st, &err);
 	ck_assert_int_eq(json_array_size(o), 0);
 	json_decref(o);
 	/* A reader never writes. */
 	o = json_string("x");
-	ck_assert_int_ne(aemp_store_set(st, NULL, "nodeid", o, &err), 0);
+	ck_assert_int_ne(ae_store_set(st, NULL, "nodeid", o, &err), 0);
 	free(err);
 	json_decref(o);
-	aemp_store_close(st);
+	ae_store_close(st);
 	ck_assert_int_ne(access(rc, F_OK), 0);
 	test_rmtree(dir);
 	free(dir);
@@ -340,7 +340,7 @@ static aemp_store *
 open_write(void)
 {
 	char *err = NULL;
-	aemp_store *st = aemp_store_open(NULL, AEMP_STORE_WRITE, &err);
+	aemp_store *st = ae_store_open(NULL, AEMP_STORE_WRITE, &err);
 
 	ck_assert_msg(st != NULL, "%s", err ? err : "?");
 	return st;
@@ -350,10 +350,10 @@ static void
 set_arg(aemp_store *st, const char *name, const char *key, const char *arg)
 {
 	char *err = NULL;
-	json_t *v = aemp_config_value(key, arg, &err);
+	json_t *v = ae_config_value(key, arg, &err);
 
 	ck_assert_msg(v != NULL, "%s", err ? err : "?");
-	ck_assert_msg(aemp_store_set(st, name, key, v, &err) == 0, "%s",
+	ck_assert_msg(ae_store_set(st, name, key, v, &err) == 0, "%s",
 	    err ? err : "?");
 	json_decref(v);
 }
@@ -367,46 +367,46 @@ START_TEST(test_set_get_del)
 	set_arg(st, NULL, "secret", "abc");
 	set_arg(st, "seed", "binds", "*:4040");
 	set_arg(st, "seed", "monitor_timeout", "0.1");
-	ck_assert_int_eq(aemp_store_add_profile(st, "empty", &err), 0);
-	ck_assert_int_eq(aemp_store_has_profile(st, "seed", &err), 1);
-	ck_assert_int_eq(aemp_store_has_profile(st, "nope", &err), 0);
-	ck_assert_int_eq(aemp_store_commit(st, &err), 0);
-	aemp_store_close(st);
+	ck_assert_int_eq(ae_store_add_profile(st, "empty", &err), 0);
+	ck_assert_int_eq(ae_store_has_profile(st, "seed", &err), 1);
+	ck_assert_int_eq(ae_store_has_profile(st, "nope", &err), 0);
+	ck_assert_int_eq(ae_store_commit(st, &err), 0);
+	ae_store_close(st);
 
-	st = aemp_store_open(NULL, AEMP_STORE_READ, &err);
-	o = aemp_store_get(st, "seed", &err);
+	st = ae_store_open(NULL, AEMP_STORE_READ, &err);
+	o = ae_store_get(st, "seed", &err);
 	s = dump(o);
 	/* Numbers read back exactly as they were given. */
 	ck_assert_str_eq(s, "{\"binds\":[\"*:4040\"],\"monitor_timeout\":0.1}");
 	free(s);
 	json_decref(o);
-	o = aemp_store_get(st, NULL, &err);
+	o = ae_store_get(st, NULL, &err);
 	s = dump(o);
 	ck_assert_str_eq(s, "{\"secret\":\"abc\"}");
 	free(s);
 	json_decref(o);
-	o = aemp_store_profiles(st, &err);
+	o = ae_store_profiles(st, &err);
 	s = dump(o);
 	ck_assert_str_eq(s, "[\"empty\",\"seed\"]");
 	free(s);
 	json_decref(o);
-	aemp_store_close(st);
+	ae_store_close(st);
 
 	st = open_write();
-	ck_assert_int_eq(aemp_store_del(st, "seed", "binds", &err), 0);
-	ck_assert_int_eq(aemp_store_del(st, "seed", "binds", &err), 0);
-	ck_assert_int_eq(aemp_store_del_profile(st, "empty", &err), 0);
-	ck_assert_int_eq(aemp_store_del_profile(st, "never", &err), 0);
-	ck_assert_int_eq(aemp_store_commit(st, &err), 0);
-	aemp_store_close(st);
-	st = aemp_store_open(NULL, AEMP_STORE_READ, &err);
-	o = aemp_store_get(st, "seed", &err);
+	ck_assert_int_eq(ae_store_del(st, "seed", "binds", &err), 0);
+	ck_assert_int_eq(ae_store_del(st, "seed", "binds", &err), 0);
+	ck_assert_int_eq(ae_store_del_profile(st, "empty", &err), 0);
+	ck_assert_int_eq(ae_store_del_profile(st, "never", &err), 0);
+	ck_assert_int_eq(ae_store_commit(st, &err), 0);
+	ae_store_close(st);
+	st = ae_store_open(NULL, AEMP_STORE_READ, &err);
+	o = ae_store_get(st, "seed", &err);
 	ck_assert_ptr_null(json_object_get(o, "binds"));
 	json_decref(o);
-	o = aemp_store_profiles(st, &err);
+	o = ae_store_profiles(st, &err);
 	ck_assert_int_eq(json_array_size(o), 1);
 	json_decref(o);
-	aemp_store_close(st);
+	ae_store_close(st);
 	test_rmtree(dir);
 	free(dir);
 	free(rc);
@@ -419,21 +419,21 @@ START_TEST(test_bad_names_and_keys)
 	aemp_store *st = open_write();
 	json_t *v = json_string("x");
 
-	ck_assert_int_ne(aemp_store_set(st, "", "nodeid", v, &err), 0);
+	ck_assert_int_ne(ae_store_set(st, "", "nodeid", v, &err), 0);
 	ck_assert_str_eq(err, "empty profile name");
 	free(err);
-	ck_assert_int_ne(aemp_store_add_profile(st, "", &err), 0);
+	ck_assert_int_ne(ae_store_add_profile(st, "", &err), 0);
 	free(err);
-	ck_assert_int_ne(aemp_store_set(st, "p", "colour", v, &err), 0);
+	ck_assert_int_ne(ae_store_set(st, "p", "colour", v, &err), 0);
 	ck_assert_ptr_nonnull(strstr(err, "colour"));
 	free(err);
-	ck_assert_int_ne(aemp_store_set(st, "p", "profile", v, &err), 0);
+	ck_assert_int_ne(ae_store_set(st, "p", "profile", v, &err), 0);
 	free(err);
-	ck_assert_int_ne(aemp_store_set(st, NULL, "parent", v, &err), 0);
+	ck_assert_int_ne(ae_store_set(st, NULL, "parent", v, &err), 0);
 	ck_assert_ptr_nonnull(strstr(err, "global"));
 	free(err);
 	json_decref(v);
-	aemp_store_close(st);
+	ae_store_close(st);
 	test_rmtree(dir);
 	free(dir);
 	free(rc);
@@ -447,19 +447,19 @@ START_TEST(test_rollback)
 	json_t *o;
 
 	set_arg(st, NULL, "nodeid", "kept");
-	ck_assert_int_eq(aemp_store_commit(st, &err), 0);
-	aemp_store_close(st);
+	ck_assert_int_eq(ae_store_commit(st, &err), 0);
+	ae_store_close(st);
 	st = open_write();
 	set_arg(st, NULL, "nodeid", "dropped");
 	set_arg(st, "p", "binds", "1");
-	aemp_store_close(st);	/* no commit: rolled back */
-	st = aemp_store_open(NULL, AEMP_STORE_READ, &err);
-	o = aemp_store_get(st, NULL, &err);
+	ae_store_close(st);	/* no commit: rolled back */
+	st = ae_store_open(NULL, AEMP_STORE_READ, &err);
+	o = ae_store_get(st, NULL, &err);
 	ck_assert_str_eq(json_string_value(json_object_get(o, "nodeid")),
 	    "kept");
 	json_decref(o);
-	ck_assert_int_eq(aemp_store_has_profile(st, "p", &err), 0);
-	aemp_store_close(st);
+	ck_assert_int_eq(ae_store_has_profile(st, "p", &err), 0);
+	ae_store_close(st);
 	test_rmtree(dir);
 	free(dir);
 	free(rc);
@@ -483,12 +483,12 @@ START_TEST(test_effective_layers)
 	set_arg(st, "mid", "binds", "mid:1");
 	set_arg(st, "leaf", "parent", "mid");
 	set_arg(st, "leaf", "nodeid", "leaf");
-	ck_assert_int_eq(aemp_store_commit(st, &err), 0);
-	aemp_store_close(st);
+	ck_assert_int_eq(ae_store_commit(st, &err), 0);
+	ae_store_close(st);
 
-	args = aemp_config_args(8, argv, &err);
-	st = aemp_store_open(NULL, AEMP_STORE_READ, &err);
-	e = aemp_store_effective_in(st, "leaf", args, &err);
+	args = ae_config_args(8, argv, &err);
+	st = ae_store_open(NULL, AEMP_STORE_READ, &err);
+	e = ae_store_effective_in(st, "leaf", args, &err);
 	ck_assert_msg(e != NULL, "%s", err ? err : "?");
 	s = dump(e);
 	ck_assert_str_eq(s, "{\"auth_accept\":[\"tls_md6_64_256\","
@@ -501,7 +501,7 @@ START_TEST(test_effective_layers)
 	free(s);
 	json_decref(e);
 	/* A missing profile contributes nothing. */
-	e = aemp_store_effective_in(st, "missing", NULL, &err);
+	e = ae_store_effective_in(st, "missing", NULL, &err);
 	ck_assert_str_eq(json_string_value(json_object_get(e, "nodeid")),
 	    "global");
 	ck_assert_int_eq(json_integer_value(json_object_get(e,
@@ -511,7 +511,7 @@ START_TEST(test_effective_layers)
 	json_decref(e);
 	/* A NULL profile comes from the arguments, then $AEMP_PROFILE. */
 	json_object_set_new(args, "profile", json_string("mid"));
-	e = aemp_store_effective_in(st, NULL, args, &err);
+	e = ae_store_effective_in(st, NULL, args, &err);
 	ck_assert_str_eq(json_string_value(json_object_get(e, "profile")),
 	    "mid");
 	ck_assert_str_eq(json_string_value(json_object_get(e, "nodeid")),
@@ -519,18 +519,18 @@ START_TEST(test_effective_layers)
 	ck_assert_ptr_null(json_object_get(e, "parent"));
 	json_decref(e);
 	setenv("AEMP_PROFILE", "root", 1);
-	e = aemp_store_effective_in(st, NULL, NULL, &err);
+	e = ae_store_effective_in(st, NULL, NULL, &err);
 	ck_assert_str_eq(json_string_value(json_object_get(e, "profile")),
 	    "root");
 	json_decref(e);
-	aemp_store_close(st);
+	ae_store_close(st);
 
 	/* The libaemp entry point reads the file named by $AEMP_RC. */
-	e = aemp_store_effective("leaf", NULL, &err);
+	e = ae_store_effective("leaf", NULL, &err);
 	ck_assert_str_eq(json_string_value(json_object_get(e, "nodeid")),
 	    "leaf");
 	json_decref(e);
-	e = aemp_store_effective(NULL, NULL, &err);
+	e = ae_store_effective(NULL, NULL, &err);
 	ck_assert_str_eq(json_string_value(json_object_get(e, "profile")),
 	    "root");
 	json_decref(e);
@@ -547,12 +547,12 @@ START_TEST(test_effective_no_file)
 	json_t *e, *d;
 
 	unsetenv("AEMP_PROFILE");
-	e = aemp_store_effective(NULL, NULL, &err);
+	e = ae_store_effective(NULL, NULL, &err);
 	ck_assert_msg(e != NULL, "%s", err ? err : "?");
 	ck_assert_ptr_nonnull(json_string_value(json_object_get(e,
 	    "profile")));
 	json_object_del(e, "profile");
-	d = aemp_config_defaults();
+	d = ae_config_defaults();
 	s = dump(e);
 	ck_assert_msg(json_equal(e, d), "%s", s);
 	free(s);
@@ -575,17 +575,17 @@ START_TEST(test_cycles)
 	set_arg(st, "a", "parent", "b");
 	set_arg(st, "b", "parent", "c");
 	v = json_string("a");
-	ck_assert_int_ne(aemp_store_set(st, "c", "parent", v, &err), 0);
+	ck_assert_int_ne(ae_store_set(st, "c", "parent", v, &err), 0);
 	ck_assert_str_eq(err, "profile parent cycle: c -> a -> b -> c");
 	free(err);
 	json_decref(v);
 	v = json_string("x");
-	ck_assert_int_ne(aemp_store_set(st, "x", "parent", v, &err), 0);
+	ck_assert_int_ne(ae_store_set(st, "x", "parent", v, &err), 0);
 	ck_assert_str_eq(err, "profile parent cycle: x -> x");
 	free(err);
 	json_decref(v);
-	ck_assert_int_eq(aemp_store_commit(st, &err), 0);
-	aemp_store_close(st);
+	ck_assert_int_eq(ae_store_commit(st, &err), 0);
+	ae_store_close(st);
 
 	/* A cycle that got in anyway (another tool) is an error, not a hang. */
 	ck_assert_int_eq(sqlite3_open(rc, &db), SQLITE_OK);
@@ -593,14 +593,14 @@ START_TEST(test_cycles)
 	    "INSERT INTO config VALUES ('c', 'parent', '\"b\"')", NULL, NULL,
 	    NULL), SQLITE_OK);
 	sqlite3_close(db);
-	st = aemp_store_open(NULL, AEMP_STORE_READ, &err);
-	ck_assert_ptr_null(aemp_store_effective_in(st, "a", NULL, &err));
+	st = ae_store_open(NULL, AEMP_STORE_READ, &err);
+	ck_assert_ptr_null(ae_store_effective_in(st, "a", NULL, &err));
 	ck_assert_str_eq(err, "profile parent cycle: b -> c -> b");
 	free(err);
-	v = aemp_store_chain(st, "x", &err);
+	v = ae_store_chain(st, "x", &err);
 	ck_assert_int_eq(json_array_size(v), 1);
 	json_decref(v);
-	aemp_store_close(st);
+	ae_store_close(st);
 	test_rmtree(dir);
 	free(dir);
 	free(rc);
@@ -631,18 +631,18 @@ START_TEST(test_garbage_untouched)
 	for (i = 0; i < sizeof garbage; i++)
 		garbage[i] = (char)(i * 7 + 3);
 	st = open_write();	/* makes the directories */
-	aemp_store_close(st);
+	ae_store_close(st);
 	f = fopen(rc, "wb");
 	fwrite(garbage, 1, sizeof garbage, f);
 	fclose(f);
 	before = read_bytes(rc, &blen);
-	ck_assert_ptr_null(aemp_store_open(NULL, AEMP_STORE_WRITE, &err));
+	ck_assert_ptr_null(ae_store_open(NULL, AEMP_STORE_WRITE, &err));
 	ck_assert_msg(strstr(err, rc) != NULL, "%s", err);
 	free(err);
-	ck_assert_ptr_null(aemp_store_open(NULL, AEMP_STORE_READ, &err));
+	ck_assert_ptr_null(ae_store_open(NULL, AEMP_STORE_READ, &err));
 	ck_assert_msg(strstr(err, rc) != NULL, "%s", err);
 	free(err);
-	ck_assert_ptr_null(aemp_store_effective("x", NULL, &err));
+	ck_assert_ptr_null(ae_store_effective("x", NULL, &err));
 	free(err);
 	after = read_bytes(rc, &alen);
 	ck_assert_uint_eq(alen, blen);
@@ -661,24 +661,24 @@ START_TEST(test_foreign_and_newer)
 	aemp_store *st = open_write();
 	sqlite3 *db;
 
-	aemp_store_close(st);
+	ae_store_close(st);
 	unlink(rc);
 	/* Some other program's database: refused, not adopted. */
 	ck_assert_int_eq(sqlite3_open(rc, &db), SQLITE_OK);
 	sqlite3_exec(db, "CREATE TABLE t (x)", NULL, NULL, NULL);
 	sqlite3_close(db);
-	ck_assert_ptr_null(aemp_store_open(NULL, AEMP_STORE_WRITE, &err));
+	ck_assert_ptr_null(ae_store_open(NULL, AEMP_STORE_WRITE, &err));
 	ck_assert_ptr_nonnull(strstr(err, "not an aemp profile store"));
 	free(err);
 	unlink(rc);
 	/* One written by a newer aemp: refused, not downgraded. */
 	st = open_write();
-	aemp_store_commit(st, &err);
-	aemp_store_close(st);
+	ae_store_commit(st, &err);
+	ae_store_close(st);
 	ck_assert_int_eq(sqlite3_open(rc, &db), SQLITE_OK);
 	sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL);
 	sqlite3_close(db);
-	ck_assert_ptr_null(aemp_store_open(NULL, AEMP_STORE_READ, &err));
+	ck_assert_ptr_null(ae_store_open(NULL, AEMP_STORE_READ, &err));
 	ck_assert_ptr_nonnull(strstr(err, "newer"));
 	free(err);
 	test_rmtree(dir);
@@ -694,21 +694,21 @@ START_TEST(test_empty_file)
 	json_t *o;
 	int fd;
 
-	aemp_store_close(st);
+	ae_store_close(st);
 	/* A zero-length file is an empty store for readers and writers. */
 	unlink(rc);
 	fd = open(rc, O_CREAT | O_WRONLY, 0600);
 	close(fd);
-	st = aemp_store_open(NULL, AEMP_STORE_READ, &err);
+	st = ae_store_open(NULL, AEMP_STORE_READ, &err);
 	ck_assert_msg(st != NULL, "%s", err ? err : "?");
-	o = aemp_store_get(st, NULL, &err);
+	o = ae_store_get(st, NULL, &err);
 	ck_assert_int_eq(json_object_size(o), 0);
 	json_decref(o);
-	aemp_store_close(st);
+	ae_store_close(st);
 	st = open_write();
 	set_arg(st, NULL, "nodeid", "n");
-	ck_assert_int_eq(aemp_store_commit(st, &err), 0);
-	aemp_store_close(st);
+	ck_assert_int_eq(ae_store_commit(st, &err), 0);
+	ae_store_close(st);
 	test_rmtree(dir);
 	free(dir);
 	free(rc);
@@ -729,9 +729,9 @@ START_TEST(test_reader_keeps_writers_lock)
 	pid_t pid;
 
 	set_arg(st, NULL, "nodeid", "w");
-	rd = aemp_store_open(NULL, AEMP_STORE_READ, &err);
+	rd = ae_store_open(NULL, AEMP_STORE_READ, &err);
 	ck_assert_msg(rd != NULL, "%s", err ? err : "?");
-	aemp_store_close(rd);
+	ae_store_close(rd);
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
@@ -745,8 +745,8 @@ START_TEST(test_reader_keeps_writers_lock)
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	    "the writer lost its RESERVED lock");
-	ck_assert_int_eq(aemp_store_commit(st, &err), 0);
-	aemp_store_close(st);
+	ck_assert_int_eq(ae_store_commit(st, &err), 0);
+	ae_store_close(st);
 	test_rmtree(dir);
 	free(dir);
 	free(rc);

@@ -1352,12 +1352,12 @@ answering_node(int lfd, const char *nodeid, const char *answer)
 			_exit(0);
 		for (size_t i = 0; i < sizeof nonce; i++)
 			nonce[i] = (unsigned char)random();
-		g1 = aemp_greeting_format(nodeid, auths, framings, kv);
-		g2 = aemp_base64(nonce, sizeof nonce);
+		g1 = ae_greeting_format(nodeid, auths, framings, kv);
+		g2 = ae_base64(nonce, sizeof nonce);
 		dprintf(fd, "%s\n%s\n", g1, g2);
 		if (read_line_fd(fd, r1, sizeof r1) == 0 &&
 		    read_line_fd(fd, r2, sizeof r2) == 0) {
-			aemp_auth_token(SECRET, g1, g2, r1, r2, token);
+			ae_auth_token(SECRET, g1, g2, r1, r2, token);
 			dprintf(fd, "hmac_md6_64_256;%s;json\n", token);
 			if (answer != NULL)
 				answer_stats(fd, answer);

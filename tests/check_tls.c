@@ -280,10 +280,10 @@ START_TEST(token_vector_of_the_capture)
 	    "WVAaXOCm+U2fHaTwS/b/Tr5lbD+Jo2d2UYP";
 	char tok[65];
 
-	aemp_tls_token(a1, a2, b1, b2, tok);
+	ae_tls_token(a1, a2, b1, b2, tok);
 	ck_assert_str_eq(tok, "122dccf0eeffa904360d46f96a3c8f3c7f398418f82edad"
 	    "3e19ca11fb7927c86");
-	aemp_tls_token(b1, b2, a1, a2, tok);
+	ae_tls_token(b1, b2, a1, a2, tok);
 	ck_assert_str_eq(tok, "4aece7704072d3e5ed1921032027014bbc413684489a86c"
 	    "3a450d037713c5c37");
 	/* nodeA's nonce line is the smaller: it was the TLS client */
@@ -765,7 +765,7 @@ foreign_talks(const char *role)
 	foreign_stop(&f);
 	/* the node's tls_md6_64_256 token over the four lines, own first */
 	ck_assert_int_eq(foreign_lines(&f, lines), 5);
-	aemp_tls_token(lines[2], lines[3], lines[0], lines[1], token);
+	ae_tls_token(lines[2], lines[3], lines[0], lines[1], token);
 	ck_assert(strncmp(lines[4], "tls_md6_64_256;", 15) == 0);
 	semi = lines[4] + 15;
 	ck_assert(strncmp(semi, token, 64) == 0);

@@ -286,7 +286,7 @@ START_TEST(cleartext_accepted_when_configured)
 	raw_send(fd, "aemp;1;raw;hmac_md6_64_256;json\n" NONCE "\n");
 	ck_assert_int_gt(raw_line(fd, g1, sizeof g1), 0);
 	ck_assert_int_gt(raw_line(fd, g2, sizeof g2), 0);
-	aemp_hex((const unsigned char *)SECRET, strlen(SECRET), hex);
+	ae_hex((const unsigned char *)SECRET, strlen(SECRET), hex);
 	snprintf(line, sizeof line, "cleartext;%s;json\n", hex);
 	raw_send(fd, line);
 	ck_assert_int_gt(raw_line(fd, line, sizeof line), 0);	/* its auth */
@@ -307,7 +307,7 @@ START_TEST(cleartext_refused_when_not_accepted)
 	raw_send(fd, "aemp;1;raw;hmac_md6_64_256;json\n" NONCE "\n");
 	ck_assert_int_gt(raw_line(fd, g1, sizeof g1), 0);
 	ck_assert_int_gt(raw_line(fd, g2, sizeof g2), 0);
-	aemp_hex((const unsigned char *)SECRET, strlen(SECRET), hex);
+	ae_hex((const unsigned char *)SECRET, strlen(SECRET), hex);
 	snprintf(line, sizeof line, "cleartext;%s;json\n", hex);
 	raw_send(fd, line);
 	ck_assert(raw_closed(fd));
@@ -692,7 +692,7 @@ START_TEST(listener_less_node_sends_keepalive)
 	raw_send(fd, "\n" NONCE "\n");
 	ck_assert_int_gt(raw_line(fd, g1, sizeof g1), 0);
 	ck_assert_int_gt(raw_line(fd, g2, sizeof g2), 0);
-	aemp_auth_token(SECRET, my1, NONCE, g1, g2, token);
+	ae_auth_token(SECRET, my1, NONCE, g1, g2, token);
 	snprintf(line, sizeof line, "hmac_md6_64_256;%s;json\n", token);
 	raw_send(fd, line);
 	ck_assert_int_gt(raw_line(fd, line, sizeof line), 0);
@@ -745,7 +745,7 @@ START_TEST(listener_less_short_monitor_timeout_holds)
 	raw_send(fd, "\n" NONCE "\n");
 	ck_assert_int_gt(raw_line(fd, g1, sizeof g1), 0);
 	ck_assert_int_gt(raw_line(fd, g2, sizeof g2), 0);
-	aemp_auth_token(SECRET, my1, NONCE, g1, g2, token);
+	ae_auth_token(SECRET, my1, NONCE, g1, g2, token);
 	snprintf(line, sizeof line, "hmac_md6_64_256;%s;json\n", token);
 	raw_send(fd, line);
 	ck_assert_int_gt(raw_line(fd, line, sizeof line), 0);
@@ -1019,7 +1019,7 @@ START_TEST(replayed_handshake_fails)
 	fd = raw_connect(c.port);
 	ck_assert_int_gt(raw_line(fd, g1, sizeof g1), 0);
 	ck_assert_int_gt(raw_line(fd, g2, sizeof g2), 0);
-	aemp_auth_token(SECRET, my1, NONCE, g1, g2, token);
+	ae_auth_token(SECRET, my1, NONCE, g1, g2, token);
 	snprintf(capture, sizeof capture, "%s\n%s\nhmac_md6_64_256;%s;json\n",
 	    my1, NONCE, token);
 	raw_send(fd, capture);
@@ -1197,7 +1197,7 @@ START_TEST(brute_force_is_logged_and_throttled)
 		raw_send(fd, "\n" NONCE "\n");
 		ck_assert_int_gt(raw_line(fd, g1, sizeof g1), 0);
 		ck_assert_int_gt(raw_line(fd, g2, sizeof g2), 0);
-		aemp_auth_token(SECRET, my1, NONCE, g1, g2, token);
+		ae_auth_token(SECRET, my1, NONCE, g1, g2, token);
 		snprintf(line, sizeof line, "hmac_md6_64_256;%s;json\n", token);
 		raw_send(fd, line);
 		ck_assert_int_gt(raw_line(fd, line, sizeof line), 0);

@@ -100,7 +100,7 @@ store_set(aemp_store *st, const char *profile, const char *key, json_t *v)
 {
 	char *err = NULL;
 
-	if (aemp_store_set(st, profile, key, v, &err) < 0)
+	if (ae_store_set(st, profile, key, v, &err) < 0)
 		ck_abort_msg("store: %s", err);
 	json_decref(v);
 }
@@ -122,7 +122,7 @@ net_init(struct net *net, const char *const *profiles)
 	snprintf(net->rcenv, sizeof net->rcenv, "AEMP_RC=%s", net->rc);
 	net->seedport = test_free_port();
 	snprintf(net->seed, sizeof net->seed, "127.0.0.1:%d", net->seedport);
-	st = aemp_store_open(net->rc, AEMP_STORE_WRITE, &err);
+	st = ae_store_open(net->rc, AEMP_STORE_WRITE, &err);
 	ck_assert_msg(st != NULL, "store: %s", err);
 	store_set(st, NULL, "secret", json_string(SECRET));
 	store_set(st, NULL, "seeds", json_pack("[s]", net->seed));
@@ -141,8 +141,8 @@ net_init(struct net *net, const char *const *profiles)
 			    port ? port : test_free_port());
 		store_set(st, profiles[0], "binds", json_pack("[s]", bind));
 	}
-	ck_assert_msg(aemp_store_commit(st, &err) == 0, "store: %s", err);
-	aemp_store_close(st);
+	ck_assert_msg(ae_store_commit(st, &err) == 0, "store: %s", err);
+	ae_store_close(st);
 	/* nothing of the caller's environment may leak into the nodes */
 	unsetenv("AEMP_PROFILE");
 	unsetenv("AEMP_TRACE");
@@ -379,7 +379,7 @@ START_TEST(wire_matches_transcripts)
 	net_init(&net, profiles);
 	snprintf(s_addr, sizeof s_addr, "[\"addr\",[\"%s\"]]", net.seed);
 	setenv("AEMP_RC", net.rc, 1);
-	cfg = aemp_store_effective("receiver", NULL, &err);
+	cfg = ae_store_effective("receiver", NULL, &err);
 	ck_assert_ptr_nonnull(cfg);
 	rbind = json_string_value(json_array_get(json_object_get(cfg, "binds"),
 	    0));
@@ -387,7 +387,7 @@ START_TEST(wire_matches_transcripts)
 	snprintf(r_nodes, sizeof r_nodes, "[\"nodes\",{\"receiver\":[\"%s\"]}]",
 	    rbind);
 	json_decref(cfg);
-	cfg = aemp_store_effective("sender", NULL, &err);
+	cfg = ae_store_effective("sender", NULL, &err);
 	ck_assert_ptr_nonnull(cfg);
 	snprintf(x_addr, sizeof x_addr, "[\"addr\",[\"%s\"]]",
 	    json_string_value(json_array_get(json_object_get(cfg, "binds"),

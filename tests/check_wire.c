@@ -66,7 +66,7 @@ parse(const char *line, struct aemp_greeting *g)
 	const char	*why = NULL;
 	int		 r;
 
-	r = aemp_greeting_parse(line, strlen(line), g, &why);
+	r = ae_greeting_parse(line, strlen(line), g, &why);
 	if (r == 0)
 		ck_assert_ptr_null(why);
 	else
@@ -81,7 +81,7 @@ START_TEST(greeting_vectors)
 	const char		*why;
 	size_t			 i = _i;
 
-	ck_assert_int_eq(aemp_greeting_parse(vectors[i].line,
+	ck_assert_int_eq(ae_greeting_parse(vectors[i].line,
 	    strlen(vectors[i].line), &g, &why), 0);
 	ck_assert_int_eq(g.version, vectors[i].version);
 	ck_assert_str_eq(g.nodeid, vectors[i].nodeid);
@@ -91,9 +91,9 @@ START_TEST(greeting_vectors)
 	ck_assert_str_eq(g.provider, vectors[i].provider);
 	ck_assert_str_eq(g.peeraddr, vectors[i].peeraddr);
 	ck_assert_ptr_null(g.tls);
-	aemp_greeting_clear(&g);
+	ae_greeting_clear(&g);
 	/* Clearing is idempotent, so error paths may call it freely. */
-	aemp_greeting_clear(&g);
+	ae_greeting_clear(&g);
 }
 END_TEST
 
@@ -106,7 +106,7 @@ START_TEST(greeting_escapes)
 	struct aemp_greeting	 g;
 	char			*line;
 
-	line = aemp_greeting_format("n/1", auths, framings, kv);
+	line = ae_greeting_format("n/1", auths, framings, kv);
 	ck_assert_ptr_nonnull(line);
 	ck_assert_str_eq(line, "aemp;1;n/1;hmac_md6_64_256,cleartext;json;"
 	    "provider=a%3bb%25c=d%3b%253b;peeraddr=[::1]:4040;tls=1.0");
@@ -121,22 +121,22 @@ START_TEST(greeting_escapes)
 	ck_assert_str_eq(g.provider, "a;b%c=d;%3b");
 	ck_assert_str_eq(g.peeraddr, "[::1]:4040");
 	ck_assert_str_eq(g.tls, "1.0");
-	aemp_greeting_clear(&g);
+	ae_greeting_clear(&g);
 	free(line);
 
 	/* Upper-case hex too; other escapes and a cut-off one stay as is. */
 	ck_assert_int_eq(parse("aemp;1;n;a;json;provider=%3B%25%41%3", &g), 0);
 	ck_assert_str_eq(g.provider, ";%%41%3");
-	aemp_greeting_clear(&g);
+	ae_greeting_clear(&g);
 
 	/* No lists, no pairs. */
-	line = aemp_greeting_format("n", NULL, NULL, NULL);
+	line = ae_greeting_format("n", NULL, NULL, NULL);
 	ck_assert_str_eq(line, "aemp;1;n;;");
 	ck_assert_int_eq(parse(line, &g), 0);
 	ck_assert_ptr_null(g.auths[0]);
 	ck_assert_ptr_null(g.framings[0]);
 	ck_assert_ptr_null(g.provider);
-	aemp_greeting_clear(&g);
+	ae_greeting_clear(&g);
 	free(line);
 }
 END_TEST
@@ -150,15 +150,15 @@ START_TEST(greeting_format_refuses)
 	const char	*kv_key[] = { "a=b", "x", NULL };
 	const char	*kv_odd[] = { "provider", NULL };
 
-	ck_assert_ptr_null(aemp_greeting_format(NULL, ok, ok, NULL));
-	ck_assert_ptr_null(aemp_greeting_format("", ok, ok, NULL));
-	ck_assert_ptr_null(aemp_greeting_format("a;b", ok, ok, NULL));
-	ck_assert_ptr_null(aemp_greeting_format("a\r", ok, ok, NULL));
-	ck_assert_ptr_null(aemp_greeting_format("n", comma, ok, NULL));
-	ck_assert_ptr_null(aemp_greeting_format("n", ok, empty, NULL));
-	ck_assert_ptr_null(aemp_greeting_format("n", ok, ok, kv_lf));
-	ck_assert_ptr_null(aemp_greeting_format("n", ok, ok, kv_key));
-	ck_assert_ptr_null(aemp_greeting_format("n", ok, ok, kv_odd));
+	ck_assert_ptr_null(ae_greeting_format(NULL, ok, ok, NULL));
+	ck_assert_ptr_null(ae_greeting_format("", ok, ok, NULL));
+	ck_assert_ptr_null(ae_greeting_format("a;b", ok, ok, NULL));
+	ck_assert_ptr_null(ae_greeting_format("a\r", ok, ok, NULL));
+	ck_assert_ptr_null(ae_greeting_format("n", comma, ok, NULL));
+	ck_assert_ptr_null(ae_greeting_format("n", ok, empty, NULL));
+	ck_assert_ptr_null(ae_greeting_format("n", ok, ok, kv_lf));
+	ck_assert_ptr_null(ae_greeting_format("n", ok, ok, kv_key));
+	ck_assert_ptr_null(ae_greeting_format("n", ok, ok, kv_odd));
 }
 END_TEST
 
@@ -169,13 +169,13 @@ START_TEST(greeting_fields)
 
 	ck_assert_int_eq(parse("aemp;2;n;a;json", &g), 0);
 	ck_assert_int_eq(g.version, 2);
-	aemp_greeting_clear(&g);
+	ae_greeting_clear(&g);
 	ck_assert_int_eq(parse("aemp;99999999999999;n;a;json", &g), 0);
 	ck_assert_int_eq(g.version, INT_MAX);
-	aemp_greeting_clear(&g);
+	ae_greeting_clear(&g);
 	ck_assert_int_eq(parse("aemp;-1;n;a;json", &g), 0);
 	ck_assert_int_eq(g.version, -1);
-	aemp_greeting_clear(&g);
+	ae_greeting_clear(&g);
 
 	/* Trailing CR, '=' in values, unknown keys, bare words, repeats. */
 	ck_assert_int_eq(parse("aemp;1;n;a;json;x=1;peeraddr=a=b;bare;=v;"
@@ -183,24 +183,24 @@ START_TEST(greeting_fields)
 	ck_assert_str_eq(g.peeraddr, "a=b");
 	ck_assert_str_eq(g.tls, "1.0");
 	ck_assert_str_eq(g.provider, "");
-	aemp_greeting_clear(&g);
+	ae_greeting_clear(&g);
 
 	/* Keys are matched exactly. */
 	ck_assert_int_eq(parse("aemp;1;n;a;json;Provider=x;tlsx=1;tl=1", &g),
 	    0);
 	ck_assert_ptr_null(g.provider);
 	ck_assert_ptr_null(g.tls);
-	aemp_greeting_clear(&g);
+	ae_greeting_clear(&g);
 
 	/* Empty list items are dropped, a trailing ';' is harmless. */
 	ck_assert_int_eq(parse("aemp;1;n;,a,,b,;json,;", &g), 0);
 	ck_assert_str_eq(join(g.auths, buf, sizeof buf), "a,b");
 	ck_assert_str_eq(join(g.framings, buf, sizeof buf), "json");
-	aemp_greeting_clear(&g);
+	ae_greeting_clear(&g);
 	ck_assert_int_eq(parse("aemp;1;n;;", &g), 0);
 	ck_assert_ptr_null(g.auths[0]);
 	ck_assert_ptr_null(g.framings[0]);
-	aemp_greeting_clear(&g);
+	ae_greeting_clear(&g);
 }
 END_TEST
 
@@ -219,20 +219,20 @@ START_TEST(greeting_garbage)
 
 	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		why = NULL;
-		ck_assert_msg(aemp_greeting_parse(bad[i], strlen(bad[i]), &g,
+		ck_assert_msg(ae_greeting_parse(bad[i], strlen(bad[i]), &g,
 		    &why) == -1, "accepted \"%s\"", bad[i]);
 		ck_assert_str_eq(why, "unparsable greeting");
 		ck_assert_ptr_null(g.nodeid);
 		ck_assert_ptr_null(g.auths);
 	}
 	/* A NUL byte anywhere, even inside a value. */
-	ck_assert_int_eq(aemp_greeting_parse("aemp;1;n\0x;a;json", 17, &g,
+	ck_assert_int_eq(ae_greeting_parse("aemp;1;n\0x;a;json", 17, &g,
 	    &why), -1);
-	ck_assert_int_eq(aemp_greeting_parse("aemp;1;n;a;json;provider=\0",
+	ck_assert_int_eq(ae_greeting_parse("aemp;1;n;a;json;provider=\0",
 	    26, &g, &why), -1);
 	ck_assert_str_eq(why, "unparsable greeting");
 	/* A NULL why is allowed. */
-	ck_assert_int_eq(aemp_greeting_parse("x", 1, &g, NULL), -1);
+	ck_assert_int_eq(ae_greeting_parse("x", 1, &g, NULL), -1);
 }
 END_TEST
 
@@ -250,7 +250,7 @@ START_TEST(greeting_long)
 	ck_assert_int_eq(parse(line, &g), 0);
 	ck_assert_uint_eq(strlen(g.provider), n);
 	ck_assert_str_eq(g.peeraddr, "1.2.3.4:5");
-	aemp_greeting_clear(&g);
+	ae_greeting_clear(&g);
 	free(line);
 }
 END_TEST
@@ -268,30 +268,30 @@ START_TEST(authline)
 	const char		*why;
 	size_t			 i;
 
-	ck_assert_int_eq(aemp_authline_parse(good, strlen(good), &a, &why), 0);
+	ck_assert_int_eq(ae_authline_parse(good, strlen(good), &a, &why), 0);
 	ck_assert_ptr_null(why);
 	ck_assert_str_eq(a.method, "hmac_md6_64_256");
 	ck_assert_str_eq(a.token, "424061b8415b791f3e8f1c34a4cb0d33"
 	    "a43b5861a370bb3dc18b554b52ec1782");
 	ck_assert_str_eq(a.framing, "json");
-	aemp_authline_clear(&a);
-	aemp_authline_clear(&a);
+	ae_authline_clear(&a);
+	ae_authline_clear(&a);
 
-	ck_assert_int_eq(aemp_authline_parse("tls_anon;;json\r", 15, &a, &why),
+	ck_assert_int_eq(ae_authline_parse("tls_anon;;json\r", 15, &a, &why),
 	    0);
 	ck_assert_str_eq(a.method, "tls_anon");
 	ck_assert_str_eq(a.token, "");
 	ck_assert_str_eq(a.framing, "json");
-	aemp_authline_clear(&a);
+	ae_authline_clear(&a);
 
 	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		why = NULL;
-		ck_assert_msg(aemp_authline_parse(bad[i], strlen(bad[i]), &a,
+		ck_assert_msg(ae_authline_parse(bad[i], strlen(bad[i]), &a,
 		    &why) == -1, "accepted \"%s\"", bad[i]);
 		ck_assert_str_eq(why, "unparsable auth line");
 		ck_assert_ptr_null(a.method);
 	}
-	ck_assert_int_eq(aemp_authline_parse("m;t\0x;json", 10, &a, &why), -1);
+	ck_assert_int_eq(ae_authline_parse("m;t\0x;json", 10, &a, &why), -1);
 	ck_assert_str_eq(why, "unparsable auth line");
 }
 END_TEST
@@ -357,7 +357,7 @@ START_TEST(hostport)
 
 	for (i = 0; i < sizeof t / sizeof t[0]; i++) {
 		host = port = (char *)"junk";
-		r = aemp_hostport_parse(t[i].in, &host, &port);
+		r = ae_hostport_parse(t[i].in, &host, &port);
 		if (t[i].host != NULL && strcmp(t[i].host, "-") == 0) {
 			ck_assert_msg(r == -1, "accepted \"%s\"", t[i].in);
 			ck_assert_ptr_null(host);
@@ -376,7 +376,7 @@ START_TEST(hostport)
 		free(host);
 		free(port);
 	}
-	ck_assert_int_eq(aemp_hostport_parse(NULL, &host, &port), -1);
+	ck_assert_int_eq(ae_hostport_parse(NULL, &host, &port), -1);
 	/* ":0" and ":*" bind any port; seeds and addresses need one */
 	ck_assert(!aemp_port_connectable("0"));
 	ck_assert(!aemp_port_connectable("*"));
@@ -388,19 +388,19 @@ START_TEST(hostport_format)
 {
 	char	*s;
 
-	s = aemp_hostport_format("127.0.0.1", 4040);
+	s = ae_hostport_format("127.0.0.1", 4040);
 	ck_assert_str_eq(s, "127.0.0.1:4040");
 	free(s);
-	s = aemp_hostport_format("::1", 4040);
+	s = ae_hostport_format("::1", 4040);
 	ck_assert_str_eq(s, "[::1]:4040");
 	free(s);
-	s = aemp_hostport_format("fe80::1%eth0", 1);
+	s = ae_hostport_format("fe80::1%eth0", 1);
 	ck_assert_str_eq(s, "[fe80::1%eth0]:1");
 	free(s);
-	s = aemp_hostport_format("node.example", 65535);
+	s = ae_hostport_format("node.example", 65535);
 	ck_assert_str_eq(s, "node.example:65535");
 	free(s);
-	ck_assert_ptr_null(aemp_hostport_format(NULL, 1));
+	ck_assert_ptr_null(ae_hostport_format(NULL, 1));
 }
 END_TEST
 
@@ -415,17 +415,17 @@ START_TEST(hex_base64)
 	char			 hex[2 * sizeof bin + 1], *s;
 	size_t			 i;
 
-	aemp_hex(bin, sizeof bin, hex);
+	ae_hex(bin, sizeof bin, hex);
 	ck_assert_str_eq(hex, "00ff1aa1fbbf");
-	aemp_hex(bin, 0, hex);
+	ae_hex(bin, 0, hex);
 	ck_assert_str_eq(hex, "");
 	for (i = 0; i < sizeof b64 / sizeof b64[0]; i++) {
-		s = aemp_base64((const unsigned char *)b64[i][0],
+		s = ae_base64((const unsigned char *)b64[i][0],
 		    strlen(b64[i][0]));
 		ck_assert_str_eq(s, b64[i][1]);
 		free(s);
 	}
-	s = aemp_base64(bin, sizeof bin);
+	s = ae_base64(bin, sizeof bin);
 	ck_assert_str_eq(s, "AP8aofu/");
 	free(s);
 }
@@ -451,18 +451,18 @@ split(const char *data, size_t n, size_t chunk, size_t max, struct split *r)
 	ssize_t			 k;
 
 	memset(r, 0, sizeof *r);
-	aemp_scan_init(&s, max);
+	ae_scan_init(&s, max);
 	if (chunk == 0)
 		chunk = n ? n : 1;
 	while (arrived < n) {
 		arrived = n - arrived > chunk ? arrived + chunk : n;
 		while (pos < arrived) {
-			k = aemp_scan_feed(&s, data + pos, arrived - pos);
+			k = ae_scan_feed(&s, data + pos, arrived - pos);
 			if (k < 0) {
 				/* Sticky until reset. */
-				ck_assert_int_eq(aemp_scan_feed(&s, "[]", 2),
+				ck_assert_int_eq(ae_scan_feed(&s, "[]", 2),
 				    -1);
-				aemp_scan_free(&s);
+				ae_scan_free(&s);
 				return -1 - r->n;
 			}
 			pos += k;
@@ -473,15 +473,15 @@ split(const char *data, size_t n, size_t chunk, size_t max, struct split *r)
 			ck_assert_uint_eq(base + s.skip + s.len, pos);
 			ck_assert_int_lt(r->n, 64);
 			/* A finished scan takes nothing until reset. */
-			ck_assert_int_eq(aemp_scan_feed(&s, "[]", 2), 0);
+			ck_assert_int_eq(ae_scan_feed(&s, "[]", 2), 0);
 			r->offs[r->n] = base + s.skip;
 			r->lens[r->n++] = s.len;
 			base = pos;
-			aemp_scan_reset(&s);
+			ae_scan_reset(&s);
 		}
 	}
 	r->pending = s.depth != 0;
-	aemp_scan_free(&s);
+	ae_scan_free(&s);
 	return r->n;
 }
 
@@ -569,15 +569,15 @@ START_TEST(scan_split_once)
 
 	/* Each split point: the first feed must take all, the second finish. */
 	for (k = 1; k < n; k++) {
-		aemp_scan_init(&s, 0);
-		a = aemp_scan_feed(&s, p, k);
+		ae_scan_init(&s, 0);
+		a = ae_scan_feed(&s, p, k);
 		ck_assert_int_eq(a, (ssize_t)k);
 		ck_assert_int_eq(s.done, 0);
-		b = aemp_scan_feed(&s, p + k, n - k);
+		b = ae_scan_feed(&s, p + k, n - k);
 		ck_assert_int_eq(b, (ssize_t)(n - k));
 		ck_assert_int_eq(s.done, 1);
 		ck_assert_uint_eq(s.len, n);
-		aemp_scan_free(&s);
+		ae_scan_free(&s);
 	}
 }
 END_TEST
@@ -593,19 +593,19 @@ START_TEST(scan_whitespace)
 	ck_assert_uint_eq(r.offs[1], 10);
 	ck_assert_int_eq(r.pending, 0);
 
-	aemp_scan_init(&s, 0);
-	ck_assert_int_eq(aemp_scan_feed(&s, p, 4), 4);
+	ae_scan_init(&s, 0);
+	ck_assert_int_eq(ae_scan_feed(&s, p, 4), 4);
 	ck_assert_uint_eq(s.skip, 4);
-	ck_assert_int_eq(aemp_scan_feed(&s, p + 4, 3), 3);
+	ck_assert_int_eq(ae_scan_feed(&s, p + 4, 3), 3);
 	ck_assert_int_eq(s.done, 1);
 	ck_assert_uint_eq(s.skip, 4);
 	ck_assert_uint_eq(s.len, 3);
-	aemp_scan_reset(&s);
-	ck_assert_int_eq(aemp_scan_feed(&s, "", 0), 0);
-	ck_assert_int_eq(aemp_scan_feed(&s, "[ 1 , [ ] ]", 11), 11);
+	ae_scan_reset(&s);
+	ck_assert_int_eq(ae_scan_feed(&s, "", 0), 0);
+	ck_assert_int_eq(ae_scan_feed(&s, "[ 1 , [ ] ]", 11), 11);
 	ck_assert_uint_eq(s.skip, 0);
 	ck_assert_uint_eq(s.len, 11);
-	aemp_scan_free(&s);
+	ae_scan_free(&s);
 
 	/* Whitespace is not: vertical tab, form feed, NUL. */
 	ck_assert_int_eq(split("\v[]", 3, 0, 0, &r), -1);
@@ -715,15 +715,15 @@ START_TEST(scan_cap)
 	ck_assert_int_eq(split("      [1]", 9, 2, 5, &r), -1);
 
 	/* Hitting the cap is only an error once a byte too many arrives. */
-	aemp_scan_init(&s, 5);
-	ck_assert_int_eq(aemp_scan_feed(&s, "[1,\"\\", 5), 5);
+	ae_scan_init(&s, 5);
+	ck_assert_int_eq(ae_scan_feed(&s, "[1,\"\\", 5), 5);
 	ck_assert_int_eq(s.done, 0);
-	ck_assert_int_eq(aemp_scan_feed(&s, "\"", 1), -1);
-	aemp_scan_reset(&s);
-	ck_assert_int_eq(aemp_scan_feed(&s, "[1,2", 4), 4);
-	ck_assert_int_eq(aemp_scan_feed(&s, "]", 1), 1);
+	ck_assert_int_eq(ae_scan_feed(&s, "\"", 1), -1);
+	ae_scan_reset(&s);
+	ck_assert_int_eq(ae_scan_feed(&s, "[1,2", 4), 4);
+	ck_assert_int_eq(ae_scan_feed(&s, "]", 1), 1);
 	ck_assert_int_eq(s.done, 1);
-	aemp_scan_free(&s);
+	ae_scan_free(&s);
 }
 END_TEST
 
@@ -784,13 +784,13 @@ START_TEST(scan_big)
 	p[pos++] = '"';
 	p[pos++] = ']';
 	for (c = 0; c < 2; c++) {
-		aemp_scan_init(&s, 0);
-		k = aemp_scan_feed(&s, p, c ? pos : 1);
+		ae_scan_init(&s, 0);
+		k = ae_scan_feed(&s, p, c ? pos : 1);
 		if (c == 0)
-			k += aemp_scan_feed(&s, p + 1, pos - 1);
+			k += ae_scan_feed(&s, p + 1, pos - 1);
 		ck_assert_int_eq(k, (ssize_t)pos);
 		ck_assert_int_eq(s.done, 1);
-		aemp_scan_free(&s);
+		ae_scan_free(&s);
 	}
 	free(p);
 }

@@ -4,7 +4,9 @@
 # prefix-internal.sh: gives every internal name of libaemp the one internal
 # prefix, ae_ (aemp_ is the public one). An internal name is one with
 # external linkage in build/lib/libaemp.a (nm), less the public ones
-# (aemp_*, and whatever libaemp.so exports) and those prefixed already.
+# (whatever libaemp.so exports) and those prefixed already. An internal
+# name that starts with aemp_ (the profile store's, the wire helpers')
+# trades it for ae_: aemp_ is the public prefix only.
 # Each is renamed as a whole word in the C files of common/ profiles/
 # daemon/ cli/ tests/ bench/ examples/, except where it names a file
 # (xmalloc.h stays). tests/check_symbols.c is left alone: its names are
@@ -73,20 +75,73 @@ RENAMED='
 kernel_split id_split
 transport_plain_name ae_codec_plain_name
 dataconn_id_valid ae_dc_id_valid
+aemp_args_have_secret ae_args_have_secret
+aemp_auth_token ae_auth_token
+aemp_authline_clear ae_authline_clear
+aemp_authline_parse ae_authline_parse
+aemp_base64 ae_base64
+aemp_bind_valid ae_bind_valid
+aemp_config_args ae_config_args
+aemp_config_check ae_config_check
+aemp_config_defaults ae_config_defaults
+aemp_config_item ae_config_item
+aemp_config_odd_start ae_config_odd_start
+aemp_config_value ae_config_value
+aemp_default_profile ae_default_profile
+aemp_greeting_clear ae_greeting_clear
+aemp_greeting_format ae_greeting_format
+aemp_greeting_parse ae_greeting_parse
+aemp_hex ae_hex
+aemp_hmac_md6_256 ae_hmac_md6_256
+aemp_hostport_format ae_hostport_format
+aemp_hostport_parse ae_hostport_parse
+aemp_json_arg ae_json_arg
+aemp_key_quotable ae_key_quotable
+aemp_key_type ae_key_type
+aemp_keys ae_keys
+aemp_md6 ae_md6
+aemp_nodeid_valid ae_nodeid_valid
+aemp_scan_feed ae_scan_feed
+aemp_scan_free ae_scan_free
+aemp_scan_init ae_scan_init
+aemp_scan_reset ae_scan_reset
+aemp_scrub_secret_args ae_scrub_secret_args
+aemp_secret_weakness ae_secret_weakness
+aemp_seed_valid ae_hostport_seed_valid
+aemp_service_valid ae_service_valid
+aemp_store_add_profile ae_store_add_profile
+aemp_store_chain ae_store_chain
+aemp_store_close ae_store_close
+aemp_store_commit ae_store_commit
+aemp_store_del ae_store_del
+aemp_store_del_profile ae_store_del_profile
+aemp_store_effective ae_store_effective
+aemp_store_effective_in ae_store_effective_in
+aemp_store_file ae_store_file
+aemp_store_get ae_store_get
+aemp_store_has_profile ae_store_has_profile
+aemp_store_mode_warning ae_store_mode_warning
+aemp_store_open ae_store_open
+aemp_store_path ae_store_path
+aemp_store_profiles ae_store_profiles
+aemp_store_set ae_store_set
+aemp_tls_token ae_tls_token
 '
 
 build() {
 	nice "$MAKE" -j2 "$lib" "$so" >/dev/null
 }
 
-# The internal names with external linkage in the library built now.
+# The internal names with external linkage in the library built now, as
+# "old new" lines: name becomes ae_name, aemp_name becomes ae_name.
 internal_names() {
 	nm -D --defined-only "$so" | awk 'NF == 3 { print $3 }' | sort -u \
 	    > build/.prefix-public
 	nm -g --defined-only "$lib" 2>/dev/null |
 	    awk 'NF == 3 && $2 ~ /^[A-Z]$/ { print $3 }' | sort -u |
-	    grep -v -e '^aemp_' -e "^$PREFIX" -e '^_' -e '^main$' |
-	    comm -23 - build/.prefix-public
+	    grep -v -e "^$PREFIX" -e '^_' -e '^main$' |
+	    comm -23 - build/.prefix-public |
+	    awk -v p="$PREFIX" '{ n = $1; sub(/^aemp_/, "", n); print $1, p n }'
 	rm -f build/.prefix-public
 }
 
@@ -137,7 +192,7 @@ if [ "$dry" = 1 ]; then
 	echo "prefix-internal: $count more names would get $PREFIX"
 	exit 0
 fi
-printf '%s\n' "$names" | awk -v p="$PREFIX" '{ print $1, p $1 }' >"$map"
+printf '%s\n' "$names" >"$map"
 PREFIX_MAP="$map" rename
 echo "prefix-internal: $count names nm found renamed to $PREFIX..."
 build

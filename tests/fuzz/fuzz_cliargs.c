@@ -12,7 +12,7 @@
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const char *const *keys = aemp_keys();
+	const char *const *keys = ae_keys();
 	size_t nkeys = 0, i;
 	char *arg, *err = NULL, *argv[3];
 	json_t *v;
@@ -25,7 +25,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(arg, data + 1, size - 1);
 	arg[size - 1] = '\0';
 	i = data[0] % nkeys;
-	v = aemp_config_value(keys[i], arg, &err);
+	v = ae_config_value(keys[i], arg, &err);
 	if ((v == NULL) == (err == NULL))
 		abort();	/* exactly one of value and message */
 	json_decref(v);
@@ -34,7 +34,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	argv[0] = (char *)keys[i];
 	argv[1] = arg;
 	argv[2] = NULL;
-	v = aemp_config_args(2, argv, &err);
+	v = ae_config_args(2, argv, &err);
 	json_decref(v);
 	free(err);
 	free(arg);

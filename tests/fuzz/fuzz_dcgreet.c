@@ -77,7 +77,7 @@ check_parse(const char *line, size_t len)
 	struct aemp_greeting g;
 	const char *why;
 
-	if (aemp_greeting_parse(line, len, &g, &why) < 0)
+	if (ae_greeting_parse(line, len, &g, &why) < 0)
 		return;
 	if (strncmp(g.protocol, "aemp", 4) != 0 || (g.protocol[4] != '\0' &&
 	    g.protocol[4] != '-'))
@@ -85,7 +85,7 @@ check_parse(const char *line, size_t len)
 	if (g.dataconn_id != NULL && ae_dc_id_valid(g.dataconn_id) &&
 	    strpbrk(g.dataconn_id, ";\n\r") != NULL)
 		abort();
-	aemp_greeting_clear(&g);
+	ae_greeting_clear(&g);
 }
 
 int
@@ -129,7 +129,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		char line[128];
 		*n1 = *n2 = '\0';
 		g2 = n1 + 1;
-		aemp_auth_token("s", mine1, NONCE, g1, g2, token);
+		ae_auth_token("s", mine1, NONCE, g1, g2, token);
 		snprintf(line, sizeof line, "hmac_md6_64_256;%s;json\n", token);
 		(void)!send(fd, line, strlen(line), MSG_NOSIGNAL);
 		if (eol != NULL && size > l1 + 1)

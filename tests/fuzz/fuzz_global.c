@@ -31,7 +31,7 @@ confine(json_t *v)
 
 	if (json_is_string(v)) {
 		char *host = NULL, *port = NULL;
-		int rewrite = aemp_hostport_parse(json_string_value(v), &host,
+		int rewrite = ae_hostport_parse(json_string_value(v), &host,
 		    &port) == 0 && (host == NULL || strcmp(host, "127.0.0.1"));
 		free(host);
 		free(port);

@@ -58,7 +58,7 @@ visible(const char *id)
 	const char *p, *end = vis + strlen(vis);
 	size_t len;
 
-	if (aemp_nodeid_valid(id) && strcmp(vis, id) != 0)
+	if (ae_nodeid_valid(id) && strcmp(vis, id) != 0)
 		abort();
 	for (p = vis; p < end; p += len)
 		if ((len = ae_utf8_printable_len(p, end)) == 0)
@@ -75,7 +75,7 @@ greeting(const uint8_t *data, size_t size)
 	size_t			 n = 0, i;
 	int			 crlf;
 
-	if (aemp_greeting_parse((const char *)data, size, &g, &why) != 0) {
+	if (ae_greeting_parse((const char *)data, size, &g, &why) != 0) {
 		if (why == NULL || g.nodeid != NULL || g.auths != NULL)
 			abort();
 		return;
@@ -107,12 +107,12 @@ greeting(const uint8_t *data, size_t size)
 	for (i = 0; g.framings[i] != NULL; i++)
 		crlf |= has_crlf(g.framings[i]);
 
-	line = aemp_greeting_format(g.nodeid, (const char *const *)g.auths,
+	line = ae_greeting_format(g.nodeid, (const char *const *)g.auths,
 	    (const char *const *)g.framings, kv);
 	if ((line == NULL) != crlf)
 		abort();
 	if (line != NULL) {
-		if (aemp_greeting_parse(line, strlen(line), &h, &why) != 0)
+		if (ae_greeting_parse(line, strlen(line), &h, &why) != 0)
 			abort();
 		if (h.version != 1 || strcmp(g.nodeid, h.nodeid) != 0 ||
 		    !same_list(g.auths, h.auths) ||
@@ -121,10 +121,10 @@ greeting(const uint8_t *data, size_t size)
 		    !same_opt(g.peeraddr, h.peeraddr) ||
 		    !same_opt(g.tls, h.tls))
 			abort();
-		aemp_greeting_clear(&h);
+		ae_greeting_clear(&h);
 		free(line);
 	}
-	aemp_greeting_clear(&g);
+	ae_greeting_clear(&g);
 }
 
 static void
@@ -134,7 +134,7 @@ authline(const uint8_t *data, size_t size)
 	const char		*why;
 	size_t			 m, t, f;
 
-	if (aemp_authline_parse((const char *)data, size, &a, &why) != 0) {
+	if (ae_authline_parse((const char *)data, size, &a, &why) != 0) {
 		if (why == NULL || a.method != NULL)
 			abort();
 		return;
@@ -150,7 +150,7 @@ authline(const uint8_t *data, size_t size)
 	    memcmp(data + m + 1, a.token, t) != 0 || data[m + 1 + t] != ';' ||
 	    memcmp(data + m + t + 2, a.framing, f) != 0)
 		abort();
-	aemp_authline_clear(&a);
+	ae_authline_clear(&a);
 }
 
 int

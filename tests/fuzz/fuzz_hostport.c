@@ -21,15 +21,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(s, data, size);
 	s[size] = '\0';
 	/* a seed is a bind too; both agree with the parser */
-	if (aemp_seed_valid(s) && !aemp_bind_valid(s))
+	if (ae_hostport_seed_valid(s) && !ae_bind_valid(s))
 		abort();
-	if (aemp_hostport_parse(s, &host, &port) != 0) {
-		if (host != NULL || port != NULL || aemp_seed_valid(s))
+	if (ae_hostport_parse(s, &host, &port) != 0) {
+		if (host != NULL || port != NULL || ae_hostport_seed_valid(s))
 			abort();
 		free(s);
 		return 0;
 	}
-	if (!aemp_bind_valid(s) || aemp_seed_valid(s) !=
+	if (!ae_bind_valid(s) || ae_hostport_seed_valid(s) !=
 	    aemp_port_connectable(port))
 		abort();
 	if (host == NULL && port == NULL)
@@ -43,9 +43,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (v < 0 || v > 65535 || strcmp(buf, port) != 0)
 			abort();
 		if (host != NULL) {
-			line = aemp_hostport_format(host, (int)v);
+			line = ae_hostport_format(host, (int)v);
 			if (line == NULL ||
-			    aemp_hostport_parse(line, &h2, &p2) != 0 ||
+			    ae_hostport_parse(line, &h2, &p2) != 0 ||
 			    h2 == NULL || p2 == NULL ||
 			    strcmp(h2, host) != 0 || strcmp(p2, port) != 0)
 				abort();

@@ -57,12 +57,12 @@ run(const uint8_t *data, size_t size, size_t max, uint32_t seed,
 	ssize_t			 k;
 
 	memset(r, 0, sizeof *r);
-	aemp_scan_init(&s, max);
+	ae_scan_init(&s, max);
 	while (arrived < size && !r->error) {
 		arrived += seed ? next_chunk(&seed, size - arrived) :
 		    size - arrived;
 		while (pos < arrived) {
-			k = aemp_scan_feed(&s, (const char *)data + pos,
+			k = ae_scan_feed(&s, (const char *)data + pos,
 			    arrived - pos);
 			if (k < 0) {
 				r->error = 1;
@@ -88,11 +88,11 @@ run(const uint8_t *data, size_t size, size_t max, uint32_t seed,
 			r->offs[r->n] = base + s.skip;
 			r->lens[r->n++] = s.len;
 			base = pos;
-			aemp_scan_reset(&s);
+			ae_scan_reset(&s);
 		}
 	}
 	r->pending = pos - base;
-	aemp_scan_free(&s);
+	ae_scan_free(&s);
 }
 
 int

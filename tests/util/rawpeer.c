@@ -120,7 +120,7 @@ raw_auth(int fd, const char *g1, const char *g2, const char *my1)
 {
 	char line[4096], token[65];
 
-	aemp_auth_token(RAW_SECRET, my1, RAW_NONCE, g1, g2, token);
+	ae_auth_token(RAW_SECRET, my1, RAW_NONCE, g1, g2, token);
 	snprintf(line, sizeof line, "hmac_md6_64_256;%s;json\n", token);
 	if (write(fd, line, strlen(line)) < 0)
 		return 0;
