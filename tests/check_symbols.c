@@ -253,6 +253,36 @@ START_TEST(exports_are_the_header)
 }
 END_TEST
 
+/*
+ * Inside the library, a name with external linkage is a public one (what
+ * libaemp.so exports) or has the one internal prefix: aemp_ is public.
+ */
+START_TEST(internal_names_have_the_internal_prefix)
+{
+	struct names exp = { 0 }, all = { 0 };
+	char *so = build_path("lib/libaemp.so"),
+	    *arch = build_path("lib/libaemp.a");
+	char odd[2048] = "";
+	size_t i, nodd = 0;
+
+	nm_names("-D --defined-only", so, 0, &exp);
+	nm_names("-g --defined-only", arch, 0, &all);
+	ck_assert_uint_gt(all.n, exp.n);
+	for (i = 0; i < all.n; i++)
+		if (!names_has(&exp, all.v[i]) &&
+		    strncmp(all.v[i], "ae_", 3) != 0 && nodd++ < 20) {
+			strncat(odd, " ", sizeof odd - strlen(odd) - 1);
+			strncat(odd, all.v[i], sizeof odd - strlen(odd) - 1);
+		}
+	ck_assert_msg(nodd == 0, "%zu internal names of libaemp.a lack the "
+	    "prefix ae_ (sh tools/prefix-internal.sh):%s", nodd, odd);
+	names_free(&all);
+	names_free(&exp);
+	free(arch);
+	free(so);
+}
+END_TEST
+
 /* Names the library uses inside, whatever nm finds besides. */
 static const char *const known_internal[] = {
 	"timers_init", "timers_free", "dict_get", "dict_put", "dict_init",
@@ -430,6 +460,7 @@ symbols_suite(void)
 	tcase_add_test(tc, program_names_do_not_replace_the_library);
 	tcase_add_test(tc, soname_and_links);
 	tcase_add_test(tc, plain_make_builds_all);
+	tcase_add_test(tc, internal_names_have_the_internal_prefix);
 	tcase_set_timeout(tc, 180);
 	suite_add_tcase(s, tc);
 	return s;
