@@ -148,6 +148,18 @@ tls_ctx_free(struct ssl_ctx_st *ctx)
 
 /* --- the stream ----------------------------------------------------------- */
 
+/*
+ * SSL_get_error() needs an empty error queue. Emptying one is dear in
+ * OpenSSL 3 (some hundred instructions: every slot is cleared), and it
+ * is all but always empty already: look first.
+ */
+static void
+err_clear(void)
+{
+	if (ERR_peek_error() != 0)
+		ERR_clear_error();
+}
+
 /* The first OpenSSL error, as the reference logs it (10.8). */
 static void
 tls_fail(struct tls_stream *t)
@@ -219,12 +231,23 @@ tls_read(struct aemp_stream *s, void *buf, size_t len)
 		errno = EPROTO;
 		return -1;
 	}
-	ERR_clear_error();
+	err_clear();
 	while (got < len) {
 		size_t want = len - got > INT_MAX ? INT_MAX : len - got;
-		int r = SSL_read(t->ssl, (char *)buf + got, (int)want), e;
+		int r, e;
 		ssize_t n;
 
+		/*
+		 * Nothing for OpenSSL to work on once the handshake is done:
+		 * an SSL_read() that only says so is left out.
+		 */
+		if (SSL_is_init_finished(t->ssl) && !SSL_has_pending(t->ssl) &&
+		    BIO_ctrl_pending(t->rbio) == 0) {
+			if (drained || t->eof)
+				break;
+			goto lower;
+		}
+		r = SSL_read(t->ssl, (char *)buf + got, (int)want);
 		if (r > 0) {
 			got += (size_t)r;
 			continue;
@@ -244,6 +267,7 @@ tls_read(struct aemp_stream *s, void *buf, size_t len)
 		}
 		if (drained || t->eof)
 			break;
+lower:
 		n = stream_read(t->lower, scratch, sizeof scratch);
 		if (n > 0) {
 			BIO_write(t->rbio, scratch, (int)n);
@@ -288,14 +312,14 @@ tls_write(struct aemp_stream *s, const void *buf, size_t len)
 		return -1;
 	}
 	/* records still waiting for the socket come first */
-	if ((r = tls_push(t)) != 0) {
+	if (t->cout.len > 0 && (r = tls_push(t)) != 0) {
 		if (r > 0) {
 			s->want = EV_WRITE;
 			errno = EAGAIN;
 		}
 		return -1;
 	}
-	ERR_clear_error();
+	err_clear();
 	r = SSL_write(t->ssl, buf, (int)(len > TLS_WRITE_MAX ? TLS_WRITE_MAX :
 	    len));
 	if (r <= 0) {
