@@ -21,6 +21,7 @@
 
 #include <event2/event.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -64,6 +65,28 @@ ctx_error(SSL_CTX *ctx, const char *what)
 	if ((err = strdup(what)) == NULL)
 		abort();
 	return err;
+}
+
+/*
+ * An RSA key sets up its blinding (a modular exponentiation and an
+ * inverse, about what a signature costs) when it first signs: a node
+ * would pay that in its first TLS handshake, while the peer waits. One
+ * signature here pays it while the node starts. The key is the one the
+ * context keeps, so every handshake after finds the blinding made.
+ */
+static void
+key_warm_up(EVP_PKEY *key)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned char sig[1024];
+	size_t len = sizeof sig;
+
+	if (md != NULL && EVP_PKEY_get_size(key) <= (int)sizeof sig &&
+	    EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) == 1)
+		(void)EVP_DigestSign(md, sig, &len,
+		    (const unsigned char *)"aemp", 4);
+	EVP_MD_CTX_free(md);
+	ERR_clear_error();
 }
 
 /*
@@ -129,6 +152,8 @@ tls_ctx_new(const char *pem, size_t len, char **err)
 		    "block)")), NULL;
 	ok = SSL_CTX_use_PrivateKey(ctx, key) == 1 &&
 	    SSL_CTX_check_private_key(ctx) == 1;
+	if (ok)
+		key_warm_up(key);
 	EVP_PKEY_free(key);
 	if (!ok)
 		return (*err = ctx_error(ctx, "cert: the private key does not "
