@@ -96,6 +96,12 @@ struct dcpump {
 	struct ntimer	*check;
 	int		 s_eof, s_shut, app_eof, app_gone;
 	int		 rd_on, wr_on;	/* s_rd, s_wr are added */
+	/*
+	 * The stream had nothing to read, or took no more: no read or
+	 * write is tried until its event says otherwise (a sender's pump
+	 * would otherwise try a read per write, a syscall each).
+	 */
+	int		 s_dry, s_full;
 };
 
 struct dcstate {
@@ -392,7 +398,7 @@ pump_arm(struct dcpump *p)
 	int s_read = (!p->s_eof && !p->app_gone && pool_ready(p->pool) &&
 	    evbuffer_get_length(bufferevent_get_output(p->mine)) <
 	    PUMP_HIGH) || (held > 0 && p->s->want == EV_READ);
-	int s_write = (held > 0 && p->s->want == EV_WRITE) ||
+	int s_write = (held > 0 && (p->s_full || p->s->want == EV_WRITE)) ||
 	    (pend & STREAM_HAS_OUTPUT);
 
 	/* persistent events, changed only when the want changes */
@@ -433,9 +439,14 @@ pump_up(struct dcpump *p)
 	} else
 		return 0;
 	got = stream_write(p->s, ptr, len);
-	if (got <= 0)
-		return errno == EAGAIN || errno == EWOULDBLOCK ||
-		    errno == EINTR ? 0 : -1;
+	if (got <= 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			return -1;
+		p->s_full = p->s->want == EV_WRITE;
+		return 0;
+	}
+	/* a short write: the socket is full */
+	p->s_full = p->s->want == EV_WRITE;
 	if (p->pre.len > 0)
 		bytes_consume(&p->pre, (size_t)got);
 	else
@@ -460,17 +471,29 @@ pump_run(evutil_socket_t fd, short what, void *arg)
 	int turns, progress, dead = 0, r;
 	ssize_t got;
 
-	(void)fd; (void)what;
+	(void)fd;
+	if (what & EV_READ)
+		p->s_dry = 0;
+	if (what & EV_WRITE)
+		p->s_full = 0;
+	if (stream_pending(s) & STREAM_HAS_INPUT)
+		p->s_dry = 0;
 	if (!p->app_gone && bufferevent_pair_get_partner(p->mine) == NULL)
 		p->app_gone = p->app_eof = 1;
 	for (turns = 0; turns < 64 && !dead; turns++) {
 		progress = 0;
-		if (!p->s_eof && !p->app_gone &&
+		if (!p->s_eof && !p->app_gone && !p->s_dry &&
 		    evbuffer_get_length(out) < PUMP_HIGH &&
 		    pool_ready(p->pool)) {
 			char *buf = p->pool->free[--p->pool->nfree];
 			got = stream_read(s, buf, PUMP_CHUNK);
 			if (got > 0) {
+				/*
+				 * Less than asked for: the socket is empty
+				 * (a TLS stream says in stream_pending()
+				 * when it holds more).
+				 */
+				p->s_dry = (size_t)got < PUMP_CHUNK;
 				p->pool->refs++;
 				evbuffer_add_reference(p->tmp, buf,
 				    (size_t)got, pool_back, p->pool);
@@ -478,6 +501,7 @@ pump_run(evutil_socket_t fd, short what, void *arg)
 				progress = 1;
 			} else {
 				p->pool->free[p->pool->nfree++] = buf;
+				p->s_dry = got < 0;
 				if (got == 0 || (errno != EAGAIN &&
 				    errno != EWOULDBLOCK && errno != EINTR)) {
 					p->s_eof = 1;
@@ -488,12 +512,17 @@ pump_run(evutil_socket_t fd, short what, void *arg)
 				}
 			}
 		}
-		if ((r = pump_up(p)) < 0)
-			dead = 1;
-		else if (r > 0)
-			progress = 1;
-		if (stream_flush(s) < 0)
-			dead = 1;
+		if (!p->s_full) {
+			if ((r = pump_up(p)) < 0)
+				dead = 1;
+			else if (r > 0)
+				progress = 1;
+		}
+		if (!p->s_full && (r = stream_flush(s)) != 0) {
+			if (r < 0)
+				dead = 1;
+			p->s_full = 1;
+		}
 		/* a TLS stream's records must be out before its end goes */
 		if (p->app_eof && !p->s_shut && p->pre.len == 0 &&
 		    evbuffer_get_length(bufferevent_get_input(p->mine)) == 0 &&
