@@ -25,6 +25,7 @@
 
 #include "testutil.h"
 #include "nodeutil.h"
+#include "testcert.h"
 #include "internal.h"
 #include "global.h"
 #include "md6.h"
@@ -34,7 +35,7 @@
 
 static struct event_base *base;
 static aemp_node *na, *nb;
-static char *certdir, *pem;
+static char *pem;
 
 /* --- a transfer: each side sends total bytes and reads total bytes ---------- */
 
@@ -238,30 +239,18 @@ net_down(void)
 	base = NULL;
 }
 
+/* One certificate for every node (tests/util/testcert.h). */
 static void
 make_cert(void)
 {
-	char *argv[] = { "/bin/sh", "-c", "cd \"$1\" && openssl req -x509 "
-	    "-new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
-	    "-keyout k.pem -out c.pem -subj /CN=AnyEvent::MP -days 30 -batch "
-	    "2>/dev/null && cat c.pem k.pem > node.pem", "sh", NULL, NULL };
-	char path[512];
-
-	certdir = test_tmpdir();
-	argv[4] = certdir;
-	if (test_run(argv, NULL, NULL, NULL, NULL, 60) != 0)
-		abort();
-	snprintf(path, sizeof path, "%s/node.pem", certdir);
-	if ((pem = test_slurp(path)) == NULL)
-		abort();
+	pem = test_cert_pem("AnyEvent::MP");
 }
 
 static void
 drop_cert(void)
 {
 	free(pem);
-	test_rmtree(certdir);
-	free(certdir);
+	pem = NULL;
 }
 
 /* Runs one transfer from a to b and checks both sides got every byte. */
