@@ -102,6 +102,7 @@ struct dcpump {
 	 * would otherwise try a read per write, a syscall each).
 	 */
 	int		 s_dry, s_full;
+	int		 app_rd;	/* mine reads from the application */
 };
 
 struct dcstate {
@@ -392,13 +393,30 @@ pump_free(struct dcpump *p)
 static void
 pump_arm(struct dcpump *p)
 {
-	int pend = stream_pending(p->s);
-	size_t held = evbuffer_get_length(bufferevent_get_input(p->mine)) +
-	    p->pre.len;
-	int s_read = (!p->s_eof && !p->app_gone && pool_ready(p->pool) &&
+	size_t in = evbuffer_get_length(bufferevent_get_input(p->mine));
+	int pend, s_read, s_write;
+	size_t held;
+
+	/*
+	 * The application's writes wait in its end while ours holds
+	 * PUMP_HIGH. Not with a high read watermark on ours: a pair moves
+	 * no more than the watermark allows, and a chain that does not fit
+	 * whole is copied (every byte, once the stream takes part of one).
+	 */
+	if (p->app_rd && in >= PUMP_HIGH) {
+		bufferevent_disable(p->mine, EV_READ);
+		p->app_rd = 0;
+	} else if (!p->app_rd && in < PUMP_HIGH / 2) {
+		p->app_rd = 1;
+		bufferevent_enable(p->mine, EV_READ);
+		in = evbuffer_get_length(bufferevent_get_input(p->mine));
+	}
+	pend = stream_pending(p->s);
+	held = in + p->pre.len;
+	s_read = (!p->s_eof && !p->app_gone && pool_ready(p->pool) &&
 	    evbuffer_get_length(bufferevent_get_output(p->mine)) <
 	    PUMP_HIGH) || (held > 0 && p->s->want == EV_READ);
-	int s_write = (held > 0 && (p->s_full || p->s->want == EV_WRITE)) ||
+	s_write = (held > 0 && (p->s_full || p->s->want == EV_WRITE)) ||
 	    (pend & STREAM_HAS_OUTPUT);
 
 	/* persistent events, changed only when the want changes */
@@ -600,11 +618,12 @@ stream_bev(aemp_node *n, struct aemp_stream *s, struct bytes *in,
 	bytes_move(&p->pre, out);
 	if (in->len > 0)
 		bufferevent_write(p->mine, bytes_ptr(in), in->len);
-	/* the application's writes wait in its end while we cannot send */
-	bufferevent_setwatermark(p->mine, EV_READ, 0, PUMP_HIGH);
+	/* the application's writes wait in its end while we cannot send
+	   (pump_arm) */
 	bufferevent_setwatermark(p->mine, EV_WRITE, PUMP_HIGH / 2, 0);
 	bufferevent_setcb(p->mine, pump_read, pump_read, pump_event, p);
 	bufferevent_enable(p->mine, EV_READ | EV_WRITE);
+	p->app_rd = 1;
 	/* and ours in the application's, until it reads (its to change) */
 	bufferevent_setwatermark(pair[0], EV_READ, 0, PUMP_HIGH);
 	p->s_rd = event_new(n->base, s->fd, EV_READ | EV_PERSIST, pump_run, p);
