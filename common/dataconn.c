@@ -397,16 +397,8 @@ pump_arm(struct dcpump *p)
 	int pend, s_read, s_write;
 	size_t held;
 
-	/*
-	 * The application's writes wait in its end while ours holds
-	 * PUMP_HIGH. Not with a high read watermark on ours: a pair moves
-	 * no more than the watermark allows, and a chain that does not fit
-	 * whole is copied (every byte, once the stream takes part of one).
-	 */
-	if (p->app_rd && in >= PUMP_HIGH) {
-		bufferevent_disable(p->mine, EV_READ);
-		p->app_rd = 0;
-	} else if (!p->app_rd && in < PUMP_HIGH / 2) {
+	/* ours reads from the application again (pump_in stopped it) */
+	if (!p->app_rd && in < PUMP_HIGH / 2) {
 		p->app_rd = 1;
 		bufferevent_enable(p->mine, EV_READ);
 		in = evbuffer_get_length(bufferevent_get_input(p->mine));
@@ -436,6 +428,27 @@ pump_arm(struct dcpump *p)
 	}
 	if ((pend & STREAM_HAS_INPUT) && s_read)
 		event_active(p->again, EV_TIMEOUT, 1);
+}
+
+/*
+ * The application wrote to its end, and the pair moved it to ours: at
+ * PUMP_HIGH ours stops reading, and the application's writes wait in its
+ * end. Here, at once: the pair moves what the application writes while
+ * it writes, and an application that writes until its end holds enough
+ * would otherwise never stop. (A high read watermark would stop it too,
+ * but a pair then moves no more than the watermark allows, and copies
+ * the chain that does not fit: with partial sends, every byte.)
+ */
+static void
+pump_in(struct evbuffer *in, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct dcpump *p = arg;
+
+	if (info->n_added > 0 && p->app_rd &&
+	    evbuffer_get_length(in) >= PUMP_HIGH) {
+		p->app_rd = 0;
+		bufferevent_disable(p->mine, EV_READ);
+	}
 }
 
 /* What the application wrote, ours first (the end of the handshake). */
@@ -622,6 +635,7 @@ stream_bev(aemp_node *n, struct aemp_stream *s, struct bytes *in,
 	   (pump_arm) */
 	bufferevent_setwatermark(p->mine, EV_WRITE, PUMP_HIGH / 2, 0);
 	bufferevent_setcb(p->mine, pump_read, pump_read, pump_event, p);
+	evbuffer_add_cb(bufferevent_get_input(p->mine), pump_in, p);
 	bufferevent_enable(p->mine, EV_READ | EV_WRITE);
 	p->app_rd = 1;
 	/* and ours in the application's, until it reads (its to change) */
