@@ -113,6 +113,8 @@ struct dcstate {
 };
 
 static void	pump_run(evutil_socket_t, short, void *);
+static void	pump_in(struct evbuffer *, const struct evbuffer_cb_info *,
+		    void *);
 
 /* --- state ----------------------------------------------------------------- */
 
@@ -381,6 +383,7 @@ pump_free(struct dcpump *p)
 	event_free(p->s_wr);
 	event_free(p->again);
 	ntimer_free(n, p->check);
+	evbuffer_remove_cb(bufferevent_get_input(p->mine), pump_in, p);
 	bufferevent_free(p->mine);
 	evbuffer_free(p->tmp);
 	p->pool->wake = NULL;
@@ -632,7 +635,7 @@ stream_bev(aemp_node *n, struct aemp_stream *s, struct bytes *in,
 	if (in->len > 0)
 		bufferevent_write(p->mine, bytes_ptr(in), in->len);
 	/* the application's writes wait in its end while we cannot send
-	   (pump_arm) */
+	   (pump_in, pump_arm) */
 	bufferevent_setwatermark(p->mine, EV_WRITE, PUMP_HIGH / 2, 0);
 	bufferevent_setcb(p->mine, pump_read, pump_read, pump_event, p);
 	evbuffer_add_cb(bufferevent_get_input(p->mine), pump_in, p);
