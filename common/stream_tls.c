@@ -353,8 +353,8 @@ tls_read(struct aemp_stream *s, void *buf, size_t len)
 			break;
 		}
 		if (e != SSL_ERROR_WANT_READ) {
-			tls_fail(t);
 			keep_rest(t);
+			tls_fail(t);	/* errno last */
 			if (got == 0)
 				return -1;
 			/* what came before the failure is delivered first */
