@@ -153,7 +153,7 @@ check: all $(TESTS)
 # libFuzzer targets (clang). FUZZTIME seconds each.
 FUZZTIME ?= 60
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
+build/fuzz/%: tests/fuzz/%.c tests/util/testcert.h $(LIB_SRC)
 	@mkdir -p $(dir $@)
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
 	  -Icommon -Iprofiles $(shell pkg-config --cflags $(PKGS)) -DAEMP_PREFIX='"$(PREFIX)"' \
@@ -229,7 +229,7 @@ clean:
 # bench/run.sh runs each one at least three times (see README, Performance).
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
-$(B)/bench/%: bench/%.c bench/bench.h $(B)/lib/libaemp.a
+$(B)/bench/%: bench/%.c bench/bench.h tests/util/testcert.h $(B)/lib/libaemp.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -o $@ $< $(B)/lib/libaemp.a $(LDFLAGS) $(LIBS)
 # tput's "scraped" mode runs aempd's status endpoint on its receiver.

@@ -12,47 +12,18 @@
 #include <event2/bufferevent.h>
 
 #include <openssl/err.h>
-#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
-#include <openssl/x509.h>
 
 #include "bench.h"
+#include "../tests/util/testcert.h"
 
 #define CHUNK		(256 * 1024)
 #define HIGH_WATER	(4 * 1024 * 1024)
 
 static char chunk[CHUNK];
-static char *pem;		/* tls, rawtls: one certificate for both */
-
-/* A throwaway self-signed EC certificate and key, as PEM text. */
-static char *
-make_pem(void)
-{
-	EVP_PKEY *key = EVP_EC_gen("P-256");
-	X509 *x = X509_new();
-	BIO *b = BIO_new(BIO_s_mem());
-	X509_NAME *name = X509_get_subject_name(x);
-	char *data, *text;
-	long len;
-
-	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-	X509_gmtime_adj(X509_getm_notBefore(x), 0);
-	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
-	X509_set_pubkey(x, key);
-	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-	    (const unsigned char *)"AnyEvent::MP", -1, -1, 0);
-	X509_set_issuer_name(x, name);
-	X509_sign(x, key, EVP_sha256());
-	PEM_write_bio_X509(b, x);
-	PEM_write_bio_PrivateKey(b, key, NULL, NULL, 0, NULL, NULL);
-	len = BIO_get_mem_data(b, &data);
-	text = strndup(data, (size_t)len);
-	BIO_free(b);
-	X509_free(x);
-	EVP_PKEY_free(key);
-	return text;
-}
+static char *pem;		/* tls, rawtls: one certificate for both
+				   (tests/util/testcert.h) */
 
 static aemp_node *
 dc_node(struct event_base *base, const char *id, const char *seed)
@@ -408,7 +379,7 @@ main(int argc, char **argv)
 	total = atoll(argv[2]);
 	memset(chunk, 'x', sizeof chunk);
 	if (strcmp(argv[1], "tls") == 0 || strcmp(argv[1], "rawtls") == 0)
-		pem = make_pem();
+		pem = test_cert_pem("AnyEvent::MP");
 	if (strcmp(argv[1], "raw") == 0)
 		return run_raw(total, 0);
 	if (strcmp(argv[1], "rawtls") == 0)

@@ -98,6 +98,13 @@ struct dcpump {
 	struct ntimer	*check;
 	int		 s_eof, s_shut, app_eof, app_gone;
 	int		 rd_on, wr_on;	/* s_rd, s_wr are added */
+	/*
+	 * The stream had nothing to read, or took no more: no read or
+	 * write is tried until its event says otherwise (a sender's pump
+	 * would otherwise try a read per write, a syscall each).
+	 */
+	int		 s_dry, s_full;
+	int		 app_rd;	/* mine reads from the application */
 };
 
 struct dcstate {
@@ -108,6 +115,8 @@ struct dcstate {
 };
 
 static void	pump_run(evutil_socket_t, short, void *);
+static void	pump_in(struct evbuffer *, const struct evbuffer_cb_info *,
+		    void *);
 
 /* --- state ----------------------------------------------------------------- */
 
@@ -358,6 +367,7 @@ pump_free(struct dcpump *p)
 	event_free(p->s_wr);
 	event_free(p->again);
 	ae_ntimer_free(n, p->check);
+	evbuffer_remove_cb(bufferevent_get_input(p->mine), pump_in, p);
 	bufferevent_free(p->mine);
 	evbuffer_free(p->tmp);
 	p->pool->wake = NULL;
@@ -370,13 +380,22 @@ pump_free(struct dcpump *p)
 static void
 pump_arm(struct dcpump *p)
 {
-	int pend = stream_pending(p->s);
-	size_t held = evbuffer_get_length(bufferevent_get_input(p->mine)) +
-	    p->pre.len;
-	int s_read = (!p->s_eof && !p->app_gone && pool_ready(p->pool) &&
+	size_t in = evbuffer_get_length(bufferevent_get_input(p->mine));
+	int pend, s_read, s_write;
+	size_t held;
+
+	/* ours reads from the application again (pump_in stopped it) */
+	if (!p->app_rd && in < PUMP_HIGH / 2) {
+		p->app_rd = 1;
+		bufferevent_enable(p->mine, EV_READ);
+		in = evbuffer_get_length(bufferevent_get_input(p->mine));
+	}
+	pend = stream_pending(p->s);
+	held = in + p->pre.len;
+	s_read = (!p->s_eof && !p->app_gone && pool_ready(p->pool) &&
 	    evbuffer_get_length(bufferevent_get_output(p->mine)) <
 	    PUMP_HIGH) || (held > 0 && p->s->want == EV_READ);
-	int s_write = (held > 0 && p->s->want == EV_WRITE) ||
+	s_write = (held > 0 && (p->s_full || p->s->want == EV_WRITE)) ||
 	    (pend & STREAM_HAS_OUTPUT);
 
 	/* persistent events, changed only when the want changes */
@@ -398,6 +417,27 @@ pump_arm(struct dcpump *p)
 		event_active(p->again, EV_TIMEOUT, 1);
 }
 
+/*
+ * The application wrote to its end, and the pair moved it to ours: at
+ * PUMP_HIGH ours stops reading, and the application's writes wait in its
+ * end. Here, at once: the pair moves what the application writes while
+ * it writes, and an application that writes until its end holds enough
+ * would otherwise never stop. (A high read watermark would stop it too,
+ * but a pair then moves no more than the watermark allows, and copies
+ * the chain that does not fit: with partial sends, every byte.)
+ */
+static void
+pump_in(struct evbuffer *in, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct dcpump *p = arg;
+
+	if (info->n_added > 0 && p->app_rd &&
+	    evbuffer_get_length(in) >= PUMP_HIGH) {
+		p->app_rd = 0;
+		bufferevent_disable(p->mine, EV_READ);
+	}
+}
+
 /* What the application wrote, ours first (the end of the handshake). */
 static int
 pump_up(struct dcpump *p)
@@ -417,9 +457,14 @@ pump_up(struct dcpump *p)
 	} else
 		return 0;
 	got = stream_write(p->s, ptr, len);
-	if (got <= 0)
-		return errno == EAGAIN || errno == EWOULDBLOCK ||
-		    errno == EINTR ? 0 : -1;
+	if (got <= 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			return -1;
+		p->s_full = p->s->want == EV_WRITE;
+		return 0;
+	}
+	/* a short write: the socket is full */
+	p->s_full = p->s->want == EV_WRITE;
 	if (p->pre.len > 0)
 		ae_bytes_consume(&p->pre, (size_t)got);
 	else
@@ -444,17 +489,29 @@ pump_run(evutil_socket_t fd, short what, void *arg)
 	int turns, progress, dead = 0, r;
 	ssize_t got;
 
-	(void)fd; (void)what;
+	(void)fd;
+	if (what & EV_READ)
+		p->s_dry = 0;
+	if (what & EV_WRITE)
+		p->s_full = 0;
+	if (stream_pending(s) & STREAM_HAS_INPUT)
+		p->s_dry = 0;
 	if (!p->app_gone && bufferevent_pair_get_partner(p->mine) == NULL)
 		p->app_gone = p->app_eof = 1;
 	for (turns = 0; turns < 64 && !dead; turns++) {
 		progress = 0;
-		if (!p->s_eof && !p->app_gone &&
+		if (!p->s_eof && !p->app_gone && !p->s_dry &&
 		    evbuffer_get_length(out) < PUMP_HIGH &&
 		    pool_ready(p->pool)) {
 			char *buf = p->pool->free[--p->pool->nfree];
 			got = stream_read(s, buf, PUMP_CHUNK);
 			if (got > 0) {
+				/*
+				 * Less than asked for: the socket is empty
+				 * (a TLS stream says in stream_pending()
+				 * when it holds more).
+				 */
+				p->s_dry = (size_t)got < PUMP_CHUNK;
 				p->pool->refs++;
 				evbuffer_add_reference(p->tmp, buf,
 				    (size_t)got, pool_back, p->pool);
@@ -462,6 +519,7 @@ pump_run(evutil_socket_t fd, short what, void *arg)
 				progress = 1;
 			} else {
 				p->pool->free[p->pool->nfree++] = buf;
+				p->s_dry = got < 0;
 				if (got == 0 || (errno != EAGAIN &&
 				    errno != EWOULDBLOCK && errno != EINTR)) {
 					p->s_eof = 1;
@@ -472,12 +530,17 @@ pump_run(evutil_socket_t fd, short what, void *arg)
 				}
 			}
 		}
-		if ((r = pump_up(p)) < 0)
-			dead = 1;
-		else if (r > 0)
-			progress = 1;
-		if (stream_flush(s) < 0)
-			dead = 1;
+		if (!p->s_full) {
+			if ((r = pump_up(p)) < 0)
+				dead = 1;
+			else if (r > 0)
+				progress = 1;
+		}
+		if (!p->s_full && (r = stream_flush(s)) != 0) {
+			if (r < 0)
+				dead = 1;
+			p->s_full = 1;
+		}
 		/* a TLS stream's records must be out before its end goes */
 		if (p->app_eof && !p->s_shut && p->pre.len == 0 &&
 		    evbuffer_get_length(bufferevent_get_input(p->mine)) == 0 &&
@@ -555,11 +618,13 @@ stream_bev(aemp_node *n, struct aemp_stream *s, struct bytes *in,
 	ae_bytes_move(&p->pre, out);
 	if (in->len > 0)
 		bufferevent_write(p->mine, bytes_ptr(in), in->len);
-	/* the application's writes wait in its end while we cannot send */
-	bufferevent_setwatermark(p->mine, EV_READ, 0, PUMP_HIGH);
+	/* the application's writes wait in its end while we cannot send
+	   (pump_in, pump_arm) */
 	bufferevent_setwatermark(p->mine, EV_WRITE, PUMP_HIGH / 2, 0);
 	bufferevent_setcb(p->mine, pump_read, pump_read, pump_event, p);
+	evbuffer_add_cb(bufferevent_get_input(p->mine), pump_in, p);
 	bufferevent_enable(p->mine, EV_READ | EV_WRITE);
+	p->app_rd = 1;
 	/* and ours in the application's, until it reads (its to change) */
 	bufferevent_setwatermark(pair[0], EV_READ, 0, PUMP_HIGH);
 	p->s_rd = event_new(n->base, s->fd, EV_READ | EV_PERSIST, pump_run, p);

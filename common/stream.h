@@ -3,9 +3,10 @@
  * stream.h: a byte stream under the transport. The transport reads into
  * its own buffers and writes from its flat byte queues through these
  * operations, whatever the stream is: plain TCP (stream_tcp.c) or TLS
- * driven through memory BIOs over another stream (stream_tls.c). Streams
- * never block and never register events themselves: the transport polls
- * stream->fd and asks stream_pending() what else a stream waits for.
+ * driven through a BIO of its own over another stream (stream_tls.c).
+ * Streams never block and never register events themselves: the
+ * transport polls stream->fd and asks stream_pending() what else a
+ * stream waits for.
  */
 #ifndef AEMP_STREAM_H
 #define AEMP_STREAM_H

@@ -1,8 +1,11 @@
 /* Copyright (c) 2026 The aemp developers. ISC licence: see LICENSE. */
 /*
  * stream_tls.c: TLS over another stream (AEMP-TLS-EXT.md 10.4, 10.5),
- * with OpenSSL driven through two memory BIOs from our event loop. Bytes
- * the transport read behind the peer's nonce line are handed over as the
+ * with OpenSSL driven from our event loop through a BIO of our own, which
+ * hands OpenSSL the ciphertext read from the lower stream and queues the
+ * records it makes in cout (a memory BIO pair would copy both once more,
+ * and OpenSSL calls into a BIO several times per record). Bytes the
+ * transport read behind the peer's nonce line are handed over as the
  * start of the TLS stream, so nothing that came early is lost. Reads pull
  * ciphertext from the lower stream until it has no more or the caller's
  * buffer is full; a write turns what the caller has queued (a whole loop
@@ -21,6 +24,7 @@
 
 #include <event2/event.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -35,8 +39,11 @@ struct tls_stream {
 	struct aemp_stream s;		/* first: what the transport sees */
 	struct aemp_stream *lower;
 	SSL		*ssl;
-	BIO		*rbio, *wbio;	/* owned by ssl */
+	BIO_METHOD	*meth;		/* of the BIO that ssl owns */
 	struct bytes	 cout;		/* ciphertext the lower did not take */
+	struct bytes	 cin;		/* ciphertext OpenSSL did not take */
+	const char	*rp;		/* in tls_read(): the rest of a read */
+	size_t		 rlen;
 	int		 failed;	/* fatal: send nothing more */
 	int		 unreported;	/* failed behind data: say so next */
 	int		 eof;		/* the lower stream ended */
@@ -64,6 +71,28 @@ ctx_error(SSL_CTX *ctx, const char *what)
 	if ((err = strdup(what)) == NULL)
 		abort();
 	return err;
+}
+
+/*
+ * An RSA key sets up its blinding (a modular exponentiation and an
+ * inverse, about what a signature costs) when it first signs: a node
+ * would pay that in its first TLS handshake, while the peer waits. One
+ * signature here pays it while the node starts. The key is the one the
+ * context keeps, so every handshake after finds the blinding made.
+ */
+static void
+key_warm_up(EVP_PKEY *key)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned char sig[1024];
+	size_t len = sizeof sig;
+
+	if (md != NULL && EVP_PKEY_get_size(key) <= (int)sizeof sig &&
+	    EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) == 1)
+		(void)EVP_DigestSign(md, sig, &len,
+		    (const unsigned char *)"aemp", 4);
+	EVP_MD_CTX_free(md);
+	ERR_clear_error();
 }
 
 /*
@@ -129,6 +158,8 @@ ae_tls_ctx_new(const char *pem, size_t len, char **err)
 		    "block)")), NULL;
 	ok = SSL_CTX_use_PrivateKey(ctx, key) == 1 &&
 	    SSL_CTX_check_private_key(ctx) == 1;
+	if (ok)
+		key_warm_up(key);
 	EVP_PKEY_free(key);
 	if (!ok)
 		return (*err = ctx_error(ctx, "cert: the private key does not "
@@ -147,6 +178,18 @@ ae_tls_ctx_free(struct ssl_ctx_st *ctx)
 }
 
 /* --- the stream ----------------------------------------------------------- */
+
+/*
+ * SSL_get_error() needs an empty error queue. Emptying one is dear in
+ * OpenSSL 3 (some hundred instructions: every slot is cleared), and it
+ * is all but always empty already: look first.
+ */
+static void
+err_clear(void)
+{
+	if (ERR_peek_error() != 0)
+		ERR_clear_error();
+}
 
 /* The first OpenSSL error, as the reference logs it (10.8). */
 static void
@@ -177,20 +220,84 @@ lower_fail(struct tls_stream *t, int e)
 	errno = e;
 }
 
+/*
+ * The BIO under the SSL object: reads take what cin holds, then the rest
+ * of the lower read that tls_read() is working through; nothing there is
+ * "not yet" (retry), never an end. Writes queue in cout. OpenSSL's other
+ * questions (flush, kTLS, ...) have trivial answers.
+ */
+static int
+bio_read(BIO *b, char *buf, size_t size, size_t *done)
+{
+	struct tls_stream *t = BIO_get_data(b);
+	size_t n;
+
+	BIO_clear_retry_flags(b);
+	if (t->cin.len > 0) {
+		n = t->cin.len < size ? t->cin.len : size;
+		memcpy(buf, bytes_ptr(&t->cin), n);
+		ae_bytes_consume(&t->cin, n);
+	} else if (t->rlen > 0) {
+		n = t->rlen < size ? t->rlen : size;
+		memcpy(buf, t->rp, n);
+		t->rp += n;
+		t->rlen -= n;
+	} else {
+		BIO_set_retry_read(b);
+		*done = 0;
+		return 0;
+	}
+	*done = n;
+	return 1;
+}
+
+static int
+bio_write(BIO *b, const char *data, size_t len, size_t *done)
+{
+	struct tls_stream *t = BIO_get_data(b);
+
+	BIO_clear_retry_flags(b);
+	ae_bytes_add(&t->cout, data, len);
+	*done = len;
+	return 1;
+}
+
+static long
+bio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	struct tls_stream *t = BIO_get_data(b);
+
+	(void)num; (void)ptr;
+	switch (cmd) {
+	case BIO_CTRL_FLUSH:
+		return 1;
+	case BIO_CTRL_PENDING:
+		return (long)(t->cin.len + t->rlen);
+	case BIO_CTRL_WPENDING:
+		return (long)t->cout.len;
+	default:
+		return 0;
+	}
+}
+
+/* What tls_read() has not handed OpenSSL yet outlives its buffer. */
+static void
+keep_rest(struct tls_stream *t)
+{
+	if (t->rlen > 0)
+		ae_bytes_add(&t->cin, t->rp, t->rlen);
+	t->rp = NULL;
+	t->rlen = 0;
+}
+
 /* Sends the records OpenSSL made: 0 all sent, 1 some left, -1 failed. */
 static int
 tls_push(struct tls_stream *t)
 {
-	size_t n = BIO_ctrl_pending(t->wbio);
 	ssize_t got;
 
 	if (t->failed)
 		return 0;
-	if (n > 0) {
-		int r = BIO_read(t->wbio, ae_bytes_reserve(&t->cout, n), (int)n);
-		if (r > 0)
-			ae_bytes_commit(&t->cout, (size_t)r);
-	}
 	while (t->cout.len > 0) {
 		got = stream_write(t->lower, bytes_ptr(&t->cout), t->cout.len);
 		if (got < 0 && errno == EINTR)
@@ -219,12 +326,23 @@ tls_read(struct aemp_stream *s, void *buf, size_t len)
 		errno = EPROTO;
 		return -1;
 	}
-	ERR_clear_error();
+	err_clear();
 	while (got < len) {
 		size_t want = len - got > INT_MAX ? INT_MAX : len - got;
-		int r = SSL_read(t->ssl, (char *)buf + got, (int)want), e;
+		int r, e;
 		ssize_t n;
 
+		/*
+		 * Nothing for OpenSSL to work on once the handshake is done:
+		 * an SSL_read() that only says so is left out.
+		 */
+		if (SSL_is_init_finished(t->ssl) && !SSL_has_pending(t->ssl) &&
+		    t->cin.len == 0 && t->rlen == 0) {
+			if (drained || t->eof)
+				break;
+			goto lower;
+		}
+		r = SSL_read(t->ssl, (char *)buf + got, (int)want);
 		if (r > 0) {
 			got += (size_t)r;
 			continue;
@@ -235,7 +353,8 @@ tls_read(struct aemp_stream *s, void *buf, size_t len)
 			break;
 		}
 		if (e != SSL_ERROR_WANT_READ) {
-			tls_fail(t);
+			keep_rest(t);
+			tls_fail(t);	/* errno last */
 			if (got == 0)
 				return -1;
 			/* what came before the failure is delivered first */
@@ -244,9 +363,13 @@ tls_read(struct aemp_stream *s, void *buf, size_t len)
 		}
 		if (drained || t->eof)
 			break;
+lower:
+		keep_rest(t);
 		n = stream_read(t->lower, scratch, sizeof scratch);
 		if (n > 0) {
-			BIO_write(t->rbio, scratch, (int)n);
+			/* OpenSSL reads it from here (bio_read) */
+			t->rp = scratch;
+			t->rlen = (size_t)n;
 			/*
 			 * Less than asked for: the socket is empty, and a
 			 * read that says so would be a syscall per message.
@@ -264,6 +387,7 @@ tls_read(struct aemp_stream *s, void *buf, size_t len)
 			return -1;
 		}
 	}
+	keep_rest(t);
 	t->more = got == len;
 	/* handshake flights, alerts, key update answers */
 	if (tls_push(t) < 0)
@@ -288,14 +412,14 @@ tls_write(struct aemp_stream *s, const void *buf, size_t len)
 		return -1;
 	}
 	/* records still waiting for the socket come first */
-	if ((r = tls_push(t)) != 0) {
+	if (t->cout.len > 0 && (r = tls_push(t)) != 0) {
 		if (r > 0) {
 			s->want = EV_WRITE;
 			errno = EAGAIN;
 		}
 		return -1;
 	}
-	ERR_clear_error();
+	err_clear();
 	r = SSL_write(t->ssl, buf, (int)(len > TLS_WRITE_MAX ? TLS_WRITE_MAX :
 	    len));
 	if (r <= 0) {
@@ -354,8 +478,10 @@ tls_close(struct aemp_stream *s)
 	struct tls_stream *t = (struct tls_stream *)s;
 
 	SSL_free(t->ssl);
+	BIO_meth_free(t->meth);
 	ERR_clear_error();
 	ae_bytes_free(&t->cout);
+	ae_bytes_free(&t->cin);
 	stream_close(t->lower);
 	free(s->peer);
 	free(t);
@@ -371,6 +497,7 @@ ae_stream_tls_new(struct aemp_stream *lower, struct ssl_ctx_st *ctx, int client,
     const void *early, size_t early_len)
 {
 	struct tls_stream *t = calloc(1, sizeof *t);
+	BIO *b;
 
 	if (t == NULL || (t->s.peer = strdup(lower->peer)) == NULL)
 		abort();
@@ -378,20 +505,22 @@ ae_stream_tls_new(struct aemp_stream *lower, struct ssl_ctx_st *ctx, int client,
 	t->s.fd = lower->fd;
 	t->lower = lower;
 	t->ssl = SSL_new(ctx);
-	t->rbio = BIO_new(BIO_s_mem());
-	t->wbio = BIO_new(BIO_s_mem());
-	if (t->ssl == NULL || t->rbio == NULL || t->wbio == NULL)
+	t->meth = BIO_meth_new(BIO_TYPE_SOURCE_SINK, "aemp stream");
+	if (t->ssl == NULL || t->meth == NULL ||
+	    BIO_meth_set_read_ex(t->meth, bio_read) != 1 ||
+	    BIO_meth_set_write_ex(t->meth, bio_write) != 1 ||
+	    BIO_meth_set_ctrl(t->meth, bio_ctrl) != 1 ||
+	    (b = BIO_new(t->meth)) == NULL)
 		abort();
-	/* an empty read BIO means "not yet", never "end" */
-	BIO_set_mem_eof_return(t->rbio, -1);
-	BIO_set_mem_eof_return(t->wbio, -1);
-	SSL_set_bio(t->ssl, t->rbio, t->wbio);
+	BIO_set_data(b, t);
+	BIO_set_init(b, 1);
+	/* one BIO both ways: SSL_set_bio() takes the one reference */
+	SSL_set_bio(t->ssl, b, b);
 	if (client)
 		SSL_set_connect_state(t->ssl);
 	else
 		SSL_set_accept_state(t->ssl);
-	if (early_len > 0 && early_len <= INT_MAX)
-		BIO_write(t->rbio, early, (int)early_len);
+	ae_bytes_add(&t->cin, early, early_len);
 	/* read at once: the early bytes, or the client's first flight */
 	t->more = 1;
 	return &t->s;

@@ -25,6 +25,7 @@
 
 #include "testutil.h"
 #include "nodeutil.h"
+#include "testcert.h"
 #include "conn.h"
 #include "global.h"
 #include "md6.h"
@@ -34,7 +35,7 @@
 
 static struct event_base *base;
 static aemp_node *na, *nb;
-static char *certdir, *pem;
+static char *pem;
 
 /* --- a transfer: each side sends total bytes and reads total bytes ---------- */
 
@@ -238,30 +239,18 @@ net_down(void)
 	base = NULL;
 }
 
+/* One certificate for every node (tests/util/testcert.h). */
 static void
 make_cert(void)
 {
-	char *argv[] = { "/bin/sh", "-c", "cd \"$1\" && openssl req -x509 "
-	    "-new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
-	    "-keyout k.pem -out c.pem -subj /CN=AnyEvent::MP -days 30 -batch "
-	    "2>/dev/null && cat c.pem k.pem > node.pem", "sh", NULL, NULL };
-	char path[512];
-
-	certdir = test_tmpdir();
-	argv[4] = certdir;
-	if (test_run(argv, NULL, NULL, NULL, NULL, 60) != 0)
-		abort();
-	snprintf(path, sizeof path, "%s/node.pem", certdir);
-	if ((pem = test_slurp(path)) == NULL)
-		abort();
+	pem = test_cert_pem("AnyEvent::MP");
 }
 
 static void
 drop_cert(void)
 {
 	free(pem);
-	test_rmtree(certdir);
-	free(certdir);
+	pem = NULL;
 }
 
 /* Runs one transfer from a to b and checks both sides got every byte. */
@@ -744,6 +733,123 @@ START_TEST(bytes_behind_handshake)
 }
 END_TEST
 
+/* --- backpressure ------------------------------------------------------------ */
+
+struct bp {
+	struct bufferevent *in, *out;	/* the target's, the initiator's */
+	size_t	 sent, got, limit;
+	int	 bad, failed;
+};
+
+static void
+bp_write(struct bufferevent *bev, void *arg)
+{
+	struct bp *b = arg;
+	struct evbuffer *out = bufferevent_get_output(bev);
+	unsigned char buf[65536];
+	size_t i;
+
+	/* 256 MiB at most: a writer never held back stops there */
+	while (b->sent < b->limit && b->sent < 256 * MIB &&
+	    evbuffer_get_length(out) < MIB) {
+		for (i = 0; i < sizeof buf; i++)
+			buf[i] = pattern(b->sent + i, 5);
+		bufferevent_write(bev, buf, sizeof buf);
+		b->sent += sizeof buf;
+	}
+}
+
+static void
+bp_read(struct bufferevent *bev, void *arg)
+{
+	struct bp *b = arg;
+	unsigned char buf[65536];
+	size_t n, i;
+
+	while ((n = evbuffer_remove(bufferevent_get_input(bev), buf,
+	    sizeof buf)) > 0 && n != (size_t)-1) {
+		for (i = 0; i < n; i++)
+			if (buf[i] != pattern(b->got + i, 5))
+				b->bad = 1;
+		b->got += n;
+	}
+}
+
+/* The target takes the stream but does not read yet. */
+static void
+bp_target(aemp_node *n, struct bufferevent *bev, json_t *args, void *ud)
+{
+	struct bp *b = ud;
+
+	(void)n; (void)args;
+	b->in = bev;
+	bufferevent_setcb(bev, bp_read, NULL, NULL, b);
+	bufferevent_disable(bev, EV_READ);
+}
+
+static void
+bp_init(aemp_node *n, struct bufferevent *bev, json_t *args, void *ud)
+{
+	struct bp *b = ud;
+
+	(void)n; (void)args;
+	if (bev == NULL) {
+		b->failed = 1;
+		return;
+	}
+	b->out = bev;
+	bufferevent_setwatermark(bev, EV_WRITE, MIB / 2, 0);
+	bufferevent_setcb(bev, NULL, bp_write, NULL, b);
+	bufferevent_enable(bev, EV_WRITE);
+	bp_write(bev, b);
+}
+
+/*
+ * A writer whose reader does not read is held back once the buffers
+ * between them are full (the pumps' PUMP_HIGH each way, the sockets'),
+ * and every byte arrives, in order, once the reader reads.
+ */
+START_TEST(held_back_then_delivered)
+{
+	struct bp b;
+	double end;
+	size_t last = 0;
+	int still = 0;
+
+	memset(&b, 0, sizeof b);
+	b.limit = (size_t)-1;
+	net_up(0, 0);
+	aemp_register_dataconn(nb, "Test::slow", bp_target, &b);
+	ck_assert_int_eq(aemp_dataconn(na, aemp_port(na, NULL, NULL), "B", 10,
+	    "Test::slow", NULL, bp_init, &b), 0);
+	/* until nothing more goes for a second */
+	for (end = test_now() + 30; still < 4 && test_now() < end &&
+	    b.sent < 80 * MIB; ) {
+		tn_run_for(base, 0.25);
+		ck_assert(!b.failed);
+		still = b.sent > 0 && b.sent == last ? still + 1 : 0;
+		last = b.sent;
+	}
+	ck_assert_msg(still == 4, "the writer was never held back (%zu bytes)",
+	    b.sent);
+	ck_assert_ptr_nonnull(b.in);
+	ck_assert_msg(b.sent < 80 * MIB, "%zu bytes buffered", b.sent);
+	ck_assert_uint_eq(b.got, 0);
+	/* the reader reads: the rest, and 4 MiB more */
+	b.limit = b.sent + 4 * MIB;
+	bufferevent_enable(b.in, EV_READ);
+	bp_write(b.out, &b);
+	for (end = test_now() + 60; b.got < b.limit && test_now() < end; )
+		tn_run_for(base, 0.1);
+	ck_assert_uint_eq(b.got, b.limit);
+	ck_assert(!b.bad);
+	bufferevent_free(b.out);
+	bufferevent_free(b.in);
+	still_connected();
+	net_down();
+}
+END_TEST
+
 /* --- leaks --------------------------------------------------------------------- */
 
 static int
@@ -860,6 +966,7 @@ dataconn_suite(void)
 	Suite *s = suite_create("dataconn");
 	TCase *bulk = tcase_create("bulk"), *fail = tcase_create("failures");
 	TCase *raw = tcase_create("raw"), *leak = tcase_create("leaks");
+	TCase *bp = tcase_create("backpressure");
 
 	tcase_set_timeout(bulk, 300);
 	tcase_add_test(bulk, tcp_both_ways);
@@ -867,6 +974,8 @@ dataconn_suite(void)
 	tcase_add_test(bulk, target_without_listeners);
 	tcase_add_test(bulk, local_socketpair);
 	tcase_add_test(bulk, datacopy_example);
+	tcase_set_timeout(bp, 120);
+	tcase_add_test(bp, held_back_then_delivered);
 	tcase_set_timeout(fail, 60);
 	tcase_add_test(fail, initiator_timeout);
 	tcase_add_test(fail, connection_refused);
@@ -883,6 +992,7 @@ dataconn_suite(void)
 	suite_add_tcase(s, bulk);
 	suite_add_tcase(s, fail);
 	suite_add_tcase(s, raw);
+	suite_add_tcase(s, bp);
 	suite_add_tcase(s, leak);
 	return s;
 }

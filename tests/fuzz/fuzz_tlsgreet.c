@@ -17,49 +17,17 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-
 #include "aemp.h"
+#include "../util/testcert.h"
 
 static struct event_base *base;
 static aemp_node *node;
 static struct sockaddr_in addr;
 
-/* A throwaway self-signed EC certificate and key, as PEM text. */
-static char *
-make_pem(void)
-{
-	EVP_PKEY *key = EVP_EC_gen("P-256");
-	X509 *x = X509_new();
-	BIO *b = BIO_new(BIO_s_mem());
-	X509_NAME *name = X509_get_subject_name(x);
-	char *data, *pem;
-	long len;
-
-	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-	X509_gmtime_adj(X509_getm_notBefore(x), 0);
-	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
-	X509_set_pubkey(x, key);
-	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-	    (const unsigned char *)"fuzz", -1, -1, 0);
-	X509_set_issuer_name(x, name);
-	X509_sign(x, key, EVP_sha256());
-	PEM_write_bio_X509(b, x);
-	PEM_write_bio_PrivateKey(b, key, NULL, NULL, 0, NULL, NULL);
-	len = BIO_get_mem_data(b, &data);
-	pem = strndup(data, (size_t)len);
-	BIO_free(b);
-	X509_free(x);
-	EVP_PKEY_free(key);
-	return pem;
-}
-
 static void
 init(void)
 {
-	char *pem = make_pem(), *err = NULL;
+	char *pem = test_cert_pem("fuzz"), *err = NULL;
 	const char *a, *colon;
 	json_t *cfg;
 
