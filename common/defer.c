@@ -29,8 +29,9 @@ kernel_run_defer(aemp_node *n, struct defer *d)
 		else {
 			/* monitors die with the node, unfired */
 			struct aemp_mon *m;
-			while (d->dead->mons != NULL &&
-			    (m = TAILQ_FIRST(&d->dead->mons->mons)) != NULL) {
+			while (PORT_MONS(d->dead) != NULL &&
+			    (m = TAILQ_FIRST(&PORT_MONS(d->dead)->mons)) !=
+			    NULL) {
 				mon_unlink(m);
 				mon_free(m);
 			}

@@ -80,29 +80,58 @@ struct mon_list {
 
 /* --- local ports ------------------------------------------------------- */
 
-struct rcv_tag {
-	struct rcv_tag	*next;
+struct rcv {
 	aemp_rcv_fn	 cb;
 	void		*ud;
+};
+
+struct rcv_tag {
+	struct rcv_tag	*next;
+	struct rcv	 r;
 	char		 tag[];
 };
+
+/* A tag string that receivers share, once per node (n->tagnames). */
+struct tagname {
+	size_t		 refs;
+	size_t		 len;
+	char		 s[];
+};
+
+static inline const char *
+tagname_key(const void *v)
+{
+	return ((const struct tagname *)v)->s;
+}
 
 #define PORT_NAME_MAX	64	/* the prefixes are 9 and 16 characters */
 
 /*
+ * What few ports have: monitors, a second receiver. The monitor list is
+ * always initialised.
+ */
+struct port_ext {
+	struct mon_list	 ml;
+	struct rcv	 def;		/* the default while first has a tag */
+	struct rcv_tag	*tags;		/* tag receivers besides first's */
+};
+
+/*
  * One allocation per port, with its ID inside: a node may hold millions
- * of ports, most of them never monitored, so the monitor list is
- * allocated with the first monitor.
+ * of ports, most of them with one receiver and never monitored, so that
+ * receiver is in the port (its tag shared), and the rest in ext, which is
+ * allocated when needed. A port with first.tag NULL has first as its
+ * default receiver (cb NULL: none); with a tag, the default is ext's.
  */
 struct aemp_port {
-	aemp_rcv_fn	 cb;		/* default receiver */
-	void		*ud;
-	struct rcv_tag	*tags;
-	struct mon_list	*mons;		/* NULL until monitored */
+	const struct tagname *tag;	/* first's tag, or NULL */
+	struct rcv	 first;
+	struct port_ext	*ext;		/* NULL until needed */
 	unsigned	 nameoff : 31;	/* the name is id + nameoff */
 	unsigned	 dead : 1;
 	char		 id[];		/* NODEID#NAME */
 };
+#define PORT_MONS(p)	((p)->ext != NULL ? &(p)->ext->ml : NULL)
 #define PORT_NAME(p)	((p)->id + (p)->nameoff)
 
 /* The keys of the node's tables (dict.h): strings inside the values. */
@@ -317,6 +346,7 @@ struct aemp_node {
 	int		 free_asked;	/* aemp_free() from a timer callback */
 
 	struct dict	 ports;		/* name -> struct aemp_port */
+	struct dict	 tagnames;	/* tag -> struct tagname */
 	struct dict	 remotes;	/* node ID -> struct aemp_remote */
 	struct aemp_remote *last_remote; /* aemp_snd()'s last, never freed */
 	struct aemp_port *last_port;	/* aemp_snd()'s last local port */

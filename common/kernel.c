@@ -18,14 +18,15 @@ kernel_free(aemp_node *n)
 	while ((e = dict_next(&n->ports, &pos)) != NULL) {
 		struct aemp_port *p = e->value;
 		struct aemp_mon *m;
-		while (p->mons != NULL &&
-		    (m = TAILQ_FIRST(&p->mons->mons)) != NULL) {
+		while (PORT_MONS(p) != NULL &&
+		    (m = TAILQ_FIRST(&PORT_MONS(p)->mons)) != NULL) {
 			mon_unlink(m);
 			mon_free(m);
 		}
 		port_free(n, p);
 	}
 	dict_clear(&n->ports);
+	dict_clear(&n->tagnames);	/* every port has let go of its tags */
 	pos = 0;
 	while ((e = dict_next(&n->funcs, &pos)) != NULL) {
 		struct func *f = e->value;

@@ -450,6 +450,7 @@ aemp_configure(struct event_base *base, json_t *config, char **err)
 	if (n->trace && n->log_level < 9)
 		n->log_level = 9;
 	dict_init(&n->ports, port_key);
+	dict_init(&n->tagnames, tagname_key);
 	dict_init(&n->remotes, remote_key);
 	dict_init(&n->funcs, func_key);
 	n->listen_addrs = json_array();
