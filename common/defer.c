@@ -59,6 +59,8 @@ kernel_run_defer(aemp_node *n, struct defer *d)
 		d->fn(n, d->ud);
 		break;
 	}
-	free(d->port);
-	free(d->func);
+	if (d->port != NULL)
+		free(d->port);
+	if (d->kind == DEFER_SPAWN)
+		free(d->func);
 }

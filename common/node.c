@@ -235,8 +235,11 @@ node_defer(aemp_node *n, enum defer_kind kind)
 	    (n->defer_cap - 1)];
 	memset(d, 0, sizeof *d);
 	d->kind = kind;
-	/* while defer_run runs, it schedules what comes in itself */
-	if (!n->freeing && !n->defer_running)
+	/*
+	 * The first entry schedules the run, which takes every entry; while
+	 * it runs, it schedules what comes in itself.
+	 */
+	if (n->defer_len == 1 && !n->freeing && !n->defer_running)
 		event_active(n->defer_ev, EV_TIMEOUT, 1);
 	return d;
 }

@@ -339,16 +339,21 @@ run_as(aemp_node *n, struct aemp_port *p, int (*call)(aemp_node *,
 	const char *prev = n->self;
 	int rc;
 
-	free(n->die_msg);
-	n->die_msg = NULL;
+	/* the free()s are skipped: this runs once per local message */
+	if (n->die_msg != NULL) {
+		free(n->die_msg);
+		n->die_msg = NULL;
+	}
 	n->self = p->id;
 	rc = call(n, p, arg);
 	n->self = prev;
 	if (rc < 0)
 		port_kill(n, p, json_pack("[ss]", "die",
 		    n->die_msg != NULL ? n->die_msg : "receiver failed"));
-	free(n->die_msg);
-	n->die_msg = NULL;
+	if (n->die_msg != NULL) {
+		free(n->die_msg);
+		n->die_msg = NULL;
+	}
 }
 
 struct delivery {
@@ -372,8 +377,8 @@ tag_find(struct aemp_port *p, const char *tag, size_t len)
 {
 	struct rcv_tag *t;
 
-	if (p->tag != NULL && p->tag->len == len &&
-	    memcmp(p->tag->s, tag, len) == 0)
+	if (p->tag != NULL && p->tag->len == len && (len == 0 ||
+	    (p->tag->s[0] == tag[0] && memcmp(p->tag->s, tag, len) == 0)))
 		return &p->first;
 	if (p->ext == NULL)
 		return NULL;
