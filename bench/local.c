@@ -4,6 +4,10 @@
  * whose "test" receiver counts, in batches that the loop delivers.
  *
  * usage: local COUNT     prints "rate MSGS_PER_SECOND"
+ *        local COUNT floor   the same messages built, their tag removed
+ *                            and freed in the same batches, without
+ *                            aemp: what the sender's jansson calls cost
+ *                            alone, the most aemp_snd() could reach
  */
 #include "bench.h"
 
@@ -17,6 +21,32 @@ on_test(aemp_node *n, const char *self, json_t *msg, void *ud)
 	return 0;
 }
 
+static int
+floor_run(long total)
+{
+	json_t **q = malloc(BATCH * sizeof *q), *tag = json_string("test");
+	long sent = 0, got = 0, k, i;
+	double t0 = bench_now();
+
+	while (sent < total) {
+		for (k = 0; k < BATCH && sent < total; k++, sent++) {
+			json_t *msg = json_array();
+			json_array_append(msg, tag);
+			json_array_append_new(msg, json_integer(sent));
+			q[k] = msg;
+		}
+		for (i = 0; i < k; i++) {
+			json_array_remove(q[i], 0);
+			got += json_integer_value(json_array_get(q[i], 0)) >= 0;
+			json_decref(q[i]);
+		}
+	}
+	printf("rate %.0f\n", (double)got / (bench_now() - t0));
+	json_decref(tag);
+	free(q);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -27,12 +57,14 @@ main(int argc, char **argv)
 	long total, sent = 0, got = 0;
 	double t0, t;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: local COUNT\n");
+	if (argc != 2 && !(argc == 3 && strcmp(argv[2], "floor") == 0)) {
+		fprintf(stderr, "usage: local COUNT [floor]\n");
 		return 2;
 	}
 	bench_isolate();
 	total = atol(argv[1]);
+	if (argc == 3)
+		return floor_run(total);
 	base = event_base_new();
 	n = bench_node(base, "local", 0, NULL);
 	port = aemp_port(n, NULL, NULL);
