@@ -514,9 +514,13 @@ bcast_fire(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd; (void)what;
 	dict_del(&n->global->bcasts, b->node);
-	ports = gport_list(n, n->global->seedme);
-	send_ports(n, ports, json_pack("[s{sO}]", "nodes", b->node, b->addrs));
-	json_decref(ports);
+	/* most nodes seed nobody: no walk over every node's port then */
+	if (json_object_size(n->global->seedme) > 0) {
+		ports = gport_list(n, n->global->seedme);
+		send_ports(n, ports, json_pack("[s{sO}]", "nodes", b->node,
+		    b->addrs));
+		json_decref(ports);
+	}
 	bcast_free(b);
 }
 
