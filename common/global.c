@@ -31,6 +31,7 @@
 #define ADDRS_MAX	64
 #define NODEID_MAX	255
 #define LOGTEXT_MAX	4096
+#define TABLE_ALWAYS	8	/* nodes start_node always tells (below) */
 
 /* --- small helpers -------------------------------------------------------- */
 
@@ -206,13 +207,15 @@ gport_died(aemp_node *n, const char *port, json_t *reason, void *ud)
 }
 
 /*
- * Whether start_node tells node the nodes we know. The reference always
- * does, which makes a mesh of N nodes send N * N tables of N nodes. A
- * node with seeds learns every node from its master, which passes on the
- * nodes that connect to it (rcv_seedme1, bcast_fire), so two such nodes
- * need not tell each other: the table goes from a seed or a master (a
- * node that is or seeds others), to our seeds, and from a node without
- * seeds, which knows the others only as the reference would.
+ * Whether start_node tells node the nodes we know, when we know more than
+ * TABLE_ALWAYS (a small table always goes, as the reference's transcripts
+ * show). The reference always does, which makes a mesh of N nodes send
+ * N * N tables of N nodes. A node with seeds learns every node from its
+ * master, which passes on the nodes that connect to it (rcv_seedme1,
+ * bcast_fire), so two such nodes need not tell each other: the table
+ * goes from a seed or a master (a node that is or seeds others), to our
+ * seeds, and from a node without seeds, which knows the others only as
+ * the reference would.
  */
 static int	node_is_seed(aemp_node *, const char *);
 static int	has_other_seeds(aemp_node *);
@@ -259,7 +262,8 @@ start_node(aemp_node *n, const char *node)
 	 * node meshing with N others sends N tables of N nodes).
 	 */
 	aemp_snd(n, port, json_pack("[sO]", "addr", aemp_listeners(n)));
-	if (json_object_size(g->addr) > 0 && tells_nodes(n, node))
+	if (json_object_size(g->addr) > 0 && (json_object_size(g->addr) <=
+	    TABLE_ALWAYS || tells_nodes(n, node)))
 		aemp_snd(n, port, json_pack("[sO]", "nodes", g->addr));
 	if (json_object_size(g->lreg) > 0)
 		aemp_snd(n, port, json_pack("[sO]", "set", g->lreg));
