@@ -4,6 +4,7 @@
  * whose "test" receiver counts, in batches that the loop delivers.
  *
  * usage: local COUNT     prints "rate MSGS_PER_SECOND"
+ *        local COUNT sndf    the same with aemp_sndf(n, port, "sI", ...)
  *        local COUNT floor   the same messages built, their tag removed
  *                            and freed in the same batches, without
  *                            aemp: what the sender's jansson calls cost
@@ -55,16 +56,19 @@ main(int argc, char **argv)
 	const char *port;
 	json_t *tag;
 	long total, sent = 0, got = 0;
+	int sndf;
 	double t0, t;
 
-	if (argc != 2 && !(argc == 3 && strcmp(argv[2], "floor") == 0)) {
-		fprintf(stderr, "usage: local COUNT [floor]\n");
+	if (argc != 2 && !(argc == 3 && (strcmp(argv[2], "floor") == 0 ||
+	    strcmp(argv[2], "sndf") == 0))) {
+		fprintf(stderr, "usage: local COUNT [floor|sndf]\n");
 		return 2;
 	}
 	bench_isolate();
 	total = atol(argv[1]);
-	if (argc == 3)
+	if (argc == 3 && strcmp(argv[2], "floor") == 0)
 		return floor_run(total);
+	sndf = argc == 3;
 	base = event_base_new();
 	n = bench_node(base, "local", 0, NULL);
 	port = aemp_port(n, NULL, NULL);
@@ -74,7 +78,13 @@ main(int argc, char **argv)
 	t0 = bench_now();
 	while (sent < total) {
 		for (long i = 0; i < BATCH && sent < total; i++, sent++) {
-			json_t *msg = json_array();
+			json_t *msg;
+			if (sndf) {
+				aemp_sndf(n, port, "sI", "test",
+				    (json_int_t)sent);
+				continue;
+			}
+			msg = json_array();
 			json_array_append(msg, tag);
 			json_array_append_new(msg, json_integer(sent));
 			aemp_snd(n, port, msg);

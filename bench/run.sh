@@ -92,6 +92,7 @@ while [ "$i" -lt "$RUNS" ]; do
 	echo "  round $i: local, port_mem, handshake" >&2
 	run tput_local "$BIN/local" 10000000
 	run local_floor "$BIN/local" 10000000 floor
+	run tput_local_sndf "$BIN/local" 10000000 sndf
 	run port_mem "$BIN/portmem" 1000000
 	run handshake "$BIN/handshake" 40
 	echo "  round $i: mesh" >&2
@@ -134,6 +135,7 @@ wm=$(med rtt raw_median_us); wp=$(med rtt raw_p99_us)
 fm=$(med rtt floor_median_us)
 xm=$(med rtt_xcpu median_us); xp=$(med rtt_xcpu p99_us)
 xw=$(med rtt_xcpu raw_median_us); xf=$(med rtt_xcpu floor_median_us)
+tls_=$(med tput_local_sndf rate); rtls=$(ratio "$tls_" "$tlf")
 tl=$(med tput_local rate); tlf=$(med local_floor rate); rtl=$(ratio "$tl" "$tlf")
 pb=$(med port_mem bytes_per_port); pu=$(med port_mem us_per_port)
 pc=$(med port_mem cpu_us_per_port)
@@ -188,6 +190,8 @@ e=$(err rtt_xcpu)
 echo "{\"bench\": \"rtt_xcpu\", \"placement\": \"two cpus\", \"value\": $xm, \"unit\": \"us\", \"p99\": $xp, \"baseline\": $xw, \"ratio\": $rx, \"loop_floor\": $xf, \"loop_floor_ratio\": $rxf, \"target\": \"ratio <= 1.3\", \"met\": $(met "$rx" "<=" 1.3), \"runs\": $(all rtt_xcpu median_us), \"baseline_runs\": $(all rtt_xcpu raw_median_us)${e:+, \"error\": $e}}"
 e=$(err tput_local)
 echo "{\"bench\": \"tput_local\", \"value\": $tl, \"unit\": \"msg/s\", \"baseline\": $tlf, \"baseline_is\": \"the same messages built and freed without aemp\", \"ratio\": $rtl, \"target\": \">= 20000000\", \"met\": $(met "$tl" ">=" 20000000), \"runs\": $(all tput_local rate)${e:+, \"error\": $e}}"
+e=$(err tput_local_sndf)
+echo "{\"bench\": \"tput_local_sndf\", \"value\": $tls_, \"unit\": \"msg/s\", \"baseline\": $tlf, \"baseline_is\": \"the aemp_snd messages built and freed without aemp\", \"ratio\": $rtls, \"runs\": $(all tput_local_sndf rate)${e:+, \"error\": $e}}"
 e=$(err port_mem)
 pm=$(met "$pb" "<=" 100); pm2=$(met "$pu" "<=" 0.4)
 [ "$pm2" = false ] && pm=false
@@ -236,6 +240,7 @@ printf '%-12s %16s %16s %8s  %-22s %s\n' "  loop floor" "$fm us" "$wm us" "$rf" 
 printf '%-12s %16s %16s %8s  %-22s %s\n' rtt_xcpu "$xm us" "$xw us" "$rx" "<= 1.3 x raw" "$(yn "$(met "$rx" "<=" 1.3)")"
 printf '%-12s %16s %16s %8s  %-22s %s\n' "  loop floor" "$xf us" "$xw us" "$rxf" "(bare libevent)" ""
 printf '%-12s %16s %16s %8s  %-22s %s\n' tput_local "$tl msg/s" "$tlf msg/s" "$rtl" ">= 20,000,000 msg/s" "$(yn "$(met "$tl" ">=" 20000000)")"
+printf '%-12s %16s %16s %8s  %-22s %s\n' "  _sndf" "$tls_ msg/s" "$tlf msg/s" "$rtls" "" ""
 printf '%-12s %16s %16s %8s  %-22s %s\n' port_mem "$pb B/port" "" "" "<= 100 B/port" "$(yn "$(met "$pb" "<=" 100)")"
 printf '%-12s %16s %16s %8s  %-22s %s\n' "port create" "$pu us" "" "" "<= 0.4 us/port" "$(yn "$pm2")"
 printf '%-12s %16s %16s %8s  %-22s %s\n' "  (CPU time)" "$pc us" "" "" "" ""
@@ -256,7 +261,7 @@ printf '%-12s %16s %16s %8s  %-22s %s\n' conn_mem_tls "$cmt B/peer" "$cm B/peer"
 printf '%-12s %16s %16s %8s  %-22s %s\n' dataconn "$dc B/s" "$dcr B/s" "$rdc" ">= 0.9 x raw TCP" "$(yn "$(met "$rdc" ">=" 0.9)")"
 printf '%-12s %16s %16s %8s  %-22s %s\n' "  bufferev." "$dc B/s" "$dcb B/s" "$rdcb" "(bare bufferevents)" ""
 printf '%-12s %16s %16s %8s  %-22s %s\n' dataconn_tls "$dct B/s" "$dctr B/s" "$rdct" ">= 0.9 x bare OpenSSL" "$(yn "$(met "$rdct" ">=" 0.9)")"
-for name in tput_remote tput_raw tput_remote_snd tput_naive tput_1k raw_1k tput_64k raw_64k bp bp_naive rtt rtt_xcpu tput_local local_floor port_mem handshake mesh16 mesh32 mesh128 mesh256 fanout tput_scraped snapshot tput_remote_tls tput_rawtls rtt_tls handshake_tls conn_mem conn_mem_tls dc dc_raw dc_bev dc_tls dc_rawtls; do
+for name in tput_remote tput_raw tput_remote_snd tput_naive tput_1k raw_1k tput_64k raw_64k bp bp_naive rtt rtt_xcpu tput_local local_floor tput_local_sndf port_mem handshake mesh16 mesh32 mesh128 mesh256 fanout tput_scraped snapshot tput_remote_tls tput_rawtls rtt_tls handshake_tls conn_mem conn_mem_tls dc dc_raw dc_bev dc_tls dc_rawtls; do
 	e=$(err "$name")
 	[ -n "$e" ] && echo "$name failed: $e (see $LOG)"
 done

@@ -15,12 +15,18 @@ kernel_run_defer(aemp_node *n, struct defer *d)
 	case DEFER_DELIVER:
 		if (n->freeing)
 			json_decref(d->msg);
+		else if (d->tag != NULL)
+			/* sndf's: msg without its tag, to a live port */
+			port_deliver_tag(n, d->to->dead ? dict_get(&n->ports,
+			    PORT_NAME(d->to)) : d->to, d->tag, d->msg);
 		else if (d->to != NULL)
 			/* killed since? then whoever has its name now */
 			port_deliver(n, d->to->dead ? dict_get(&n->ports,
 			    PORT_NAME(d->to)) : d->to, d->msg);
 		else
 			kernel_deliver(n, d->port, d->msg, NULL);
+		if (d->tag != NULL)
+			tagname_put(n, d->tag);
 		break;
 	case DEFER_KILL:
 		dict_del(&n->ports, PORT_NAME(d->dead));

@@ -94,7 +94,8 @@ struct rcv_tag {
 /* A tag string that receivers share, once per node (n->tagnames). */
 struct tagname {
 	size_t		 refs;
-	size_t		 len;
+	size_t		 len : 63;
+	size_t		 utf8 : 1;	/* valid UTF-8, as a message string */
 	char		 s[];
 };
 
@@ -266,6 +267,7 @@ struct defer {
 	union {
 		char	*func;		/* SPAWN */
 		void	*ud;		/* CALL, FREE */
+		const struct tagname *tag;	/* DELIVER: msg is untagged */
 	};
 };
 

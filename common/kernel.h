@@ -15,6 +15,12 @@ struct aemp_port *port_new(aemp_node *, const char *name);
 struct mon_list *port_mons(struct aemp_port *);
 void	 port_free(aemp_node *, struct aemp_port *);
 void	 port_deliver(aemp_node *, struct aemp_port *, json_t *msg);
+void	 port_deliver_tag(aemp_node *, struct aemp_port *,
+	    const struct tagname *, json_t *msg);
+struct aemp_port *port_live(aemp_node *, const char *id);
+const struct tagname *port_tag_for(aemp_node *, struct aemp_port *,
+	    const char *tag);
+void	 tagname_put(aemp_node *, const struct tagname *);
 void	 run_as(aemp_node *, struct aemp_port *, int (*call)(aemp_node *,
 	    struct aemp_port *, void *), void *arg);
 void	 port_kill(aemp_node *, struct aemp_port *, json_t *reason);

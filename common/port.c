@@ -151,13 +151,18 @@ tagname_get(aemp_node *n, const char *tag)
 		t->refs = 0;
 		t->len = len;
 		memcpy(t->s, tag, len + 1);
+		{
+			json_t *probe = json_stringn(tag, len);
+			t->utf8 = probe != NULL;
+			json_decref(probe);
+		}
 		dict_put(&n->tagnames, t->s, t);
 	}
 	t->refs++;
 	return t;
 }
 
-static void
+void
 tagname_put(aemp_node *n, const struct tagname *tag)
 {
 	struct tagname *t = (struct tagname *)tag;
@@ -189,8 +194,8 @@ port_free(aemp_node *n, struct aemp_port *p)
 	free(p);
 }
 
-static struct aemp_port *
-port_lookup(aemp_node *n, const char *id)
+struct aemp_port *
+port_live(aemp_node *n, const char *id)
 {
 	const char *name;
 
@@ -236,7 +241,7 @@ aemp_port(aemp_node *n, aemp_rcv_fn cb, void *ud)
 int
 aemp_port_exists(aemp_node *n, const char *id)
 {
-	return port_lookup(n, id) != NULL;
+	return port_live(n, id) != NULL;
 }
 
 /* Sets p's default receiver (cb NULL: none). */
@@ -253,7 +258,7 @@ int
 aemp_rcv(aemp_node *n, const char *port, const char *tag, aemp_rcv_fn cb,
     void *ud)
 {
-	struct aemp_port *p = port_lookup(n, port);
+	struct aemp_port *p = port_live(n, port);
 	struct rcv_tag **tp = NULL, *t;
 
 	if (p == NULL)
@@ -439,6 +444,50 @@ port_deliver(aemp_node *n, struct aemp_port *p, json_t *msg)
 	else
 		run_as(n, p, call_receiver, &d);
 	json_decref(msg);
+}
+
+/*
+ * The tag p has a receiver for, with one more user, when that tag is a
+ * string a message may hold; else NULL.
+ */
+const struct tagname *
+port_tag_for(aemp_node *n, struct aemp_port *p, const char *tag)
+{
+	size_t len = strlen(tag);
+	const struct tagname *t;
+
+	if (p->tag != NULL && p->tag->len == len &&
+	    memcmp(p->tag->s, tag, len) == 0)
+		t = p->tag;
+	else if (tag_find(p, tag, len) == NULL)
+		return NULL;
+	else
+		t = dict_get(&n->tagnames, tag);
+	if (t == NULL || !t->utf8)
+		return NULL;
+	((struct tagname *)t)->refs++;
+	return t;
+}
+
+/*
+ * Delivers [tag, msg...] (msg stolen, without the tag) to port p, which
+ * may be dead or NULL: a receiver for the tag gets msg as it is.
+ */
+void
+port_deliver_tag(aemp_node *n, struct aemp_port *p,
+    const struct tagname *tag, json_t *msg)
+{
+	struct rcv *t;
+
+	if (p != NULL && !p->dead && (t = tag_find(p, tag->s, tag->len)) !=
+	    NULL && t->cb != NULL) {
+		struct delivery d = { t->cb, t->ud, msg };
+		run_as(n, p, call_receiver, &d);
+		json_decref(msg);
+		return;
+	}
+	json_array_insert_new(msg, 0, json_stringn_nocheck(tag->s, tag->len));
+	port_deliver(n, p, msg);
 }
 
 /* Delivers msg (stolen) to local port name; "" is the node port. */
