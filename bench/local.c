@@ -4,7 +4,7 @@
  * whose "test" receiver counts, in batches that the loop delivers.
  *
  * usage: local COUNT     prints "rate MSGS_PER_SECOND"
- *        local COUNT sndf    the same with aemp_sndf(n, port, "sI", ...)
+ *        local COUNT sndf    the same sent with aemp_sndf, format "sI"
  *        local COUNT floor   the same messages built, their tag removed
  *                            and freed in the same batches, without
  *                            aemp: what the sender's jansson calls cost
