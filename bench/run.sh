@@ -135,8 +135,8 @@ wm=$(med rtt raw_median_us); wp=$(med rtt raw_p99_us)
 fm=$(med rtt floor_median_us)
 xm=$(med rtt_xcpu median_us); xp=$(med rtt_xcpu p99_us)
 xw=$(med rtt_xcpu raw_median_us); xf=$(med rtt_xcpu floor_median_us)
-tls_=$(med tput_local_sndf rate); rtls=$(ratio "$tls_" "$tlf")
 tl=$(med tput_local rate); tlf=$(med local_floor rate); rtl=$(ratio "$tl" "$tlf")
+tls_=$(med tput_local_sndf rate); rtls=$(ratio "$tls_" "$tlf")
 pb=$(med port_mem bytes_per_port); pu=$(med port_mem us_per_port)
 pc=$(med port_mem cpu_us_per_port)
 hs=$(med handshake median_us)
@@ -240,7 +240,7 @@ printf '%-12s %16s %16s %8s  %-22s %s\n' "  loop floor" "$fm us" "$wm us" "$rf" 
 printf '%-12s %16s %16s %8s  %-22s %s\n' rtt_xcpu "$xm us" "$xw us" "$rx" "<= 1.3 x raw" "$(yn "$(met "$rx" "<=" 1.3)")"
 printf '%-12s %16s %16s %8s  %-22s %s\n' "  loop floor" "$xf us" "$xw us" "$rxf" "(bare libevent)" ""
 printf '%-12s %16s %16s %8s  %-22s %s\n' tput_local "$tl msg/s" "$tlf msg/s" "$rtl" ">= 20,000,000 msg/s" "$(yn "$(met "$tl" ">=" 20000000)")"
-printf '%-12s %16s %16s %8s  %-22s %s\n' "  _sndf" "$tls_ msg/s" "$tlf msg/s" "$rtls" "" ""
+printf '%-12s %16s %16s %8s  %-22s %s\n' "  _sndf" "$tls_ msg/s" "$tlf msg/s" "$rtls" "(baseline: snd's msgs)" ""
 printf '%-12s %16s %16s %8s  %-22s %s\n' port_mem "$pb B/port" "" "" "<= 100 B/port" "$(yn "$(met "$pb" "<=" 100)")"
 printf '%-12s %16s %16s %8s  %-22s %s\n' "port create" "$pu us" "" "" "<= 0.4 us/port" "$(yn "$pm2")"
 printf '%-12s %16s %16s %8s  %-22s %s\n' "  (CPU time)" "$pc us" "" "" "" ""
