@@ -382,9 +382,14 @@ tag_find(struct aemp_port *p, const char *tag, size_t len)
 {
 	struct rcv_tag *t;
 
-	if (p->tag != NULL && p->tag->len == len && (len == 0 ||
-	    (p->tag->s[0] == tag[0] && memcmp(p->tag->s, tag, len) == 0)))
-		return &p->first;
+	if (p->tag != NULL && p->tag->len == len) {
+		/* tags are short: no memcmp() call for them */
+		size_t i = 0;
+		while (i < len && p->tag->s[i] == tag[i])
+			i++;
+		if (i == len)
+			return &p->first;
+	}
 	if (p->ext == NULL)
 		return NULL;
 	for (t = p->ext->tags; t != NULL; t = t->next)
