@@ -354,6 +354,7 @@ struct aemp_node {
 
 	struct dict	 ports;		/* name -> struct aemp_port */
 	struct dict	 tagnames;	/* tag -> struct tagname */
+	struct tagname	*tag_last;	/* the one tagname_get() gave last */
 	struct dict	 remotes;	/* node ID -> struct aemp_remote */
 	struct aemp_remote *last_remote; /* aemp_snd()'s last, never freed */
 	struct aemp_port *last_port;	/* aemp_snd()'s last local port */

@@ -142,10 +142,15 @@ port_mons(struct aemp_port *p)
 static const struct tagname *
 tagname_get(aemp_node *n, const char *tag)
 {
-	struct tagname *t = dict_get(&n->tagnames, tag);
+	struct tagname *t = n->tag_last;
 	size_t len;
 
-	if (t == NULL) {
+	/* ports are mostly made many alike: the last one, without a lookup */
+	if (t != NULL && strcmp(t->s, tag) == 0) {
+		t->refs++;
+		return t;
+	}
+	if ((t = dict_get(&n->tagnames, tag)) == NULL) {
 		len = strlen(tag);
 		t = xmalloc(sizeof *t + len + 1);
 		t->refs = 0;
@@ -159,6 +164,7 @@ tagname_get(aemp_node *n, const char *tag)
 		dict_put(&n->tagnames, t->s, t);
 	}
 	t->refs++;
+	n->tag_last = t;
 	return t;
 }
 
@@ -168,6 +174,8 @@ tagname_put(aemp_node *n, const struct tagname *tag)
 	struct tagname *t = (struct tagname *)tag;
 
 	if (--t->refs == 0) {
+		if (n->tag_last == t)
+			n->tag_last = NULL;
 		dict_del(&n->tagnames, t->s);
 		free(t);
 	}
