@@ -91,12 +91,15 @@ while [ "$i" -lt "$RUNS" ]; do
 	run rtt_xcpu "$BIN/rtt" 20000 xcpu
 	echo "  round $i: local, port_mem, handshake" >&2
 	run tput_local "$BIN/local" 10000000
+	run local_floor "$BIN/local" 10000000 floor
+	run tput_local_sndf "$BIN/local" 10000000 sndf
 	run port_mem "$BIN/portmem" 1000000
 	run handshake "$BIN/handshake" 40
 	echo "  round $i: mesh" >&2
 	run mesh16 "$BIN/mesh" "$B/bin/aempd" 16 30
 	run mesh32 "$BIN/mesh" "$B/bin/aempd" 32 30
 	run mesh128 "$BIN/mesh" "$B/bin/aempd" 128 30
+	run mesh256 "$BIN/mesh" "$B/bin/aempd" 256 60
 	echo "  round $i: fanout" >&2
 	run fanout "$BIN/fanout" 20000
 	echo "  round $i: snapshot" >&2
@@ -132,7 +135,8 @@ wm=$(med rtt raw_median_us); wp=$(med rtt raw_p99_us)
 fm=$(med rtt floor_median_us)
 xm=$(med rtt_xcpu median_us); xp=$(med rtt_xcpu p99_us)
 xw=$(med rtt_xcpu raw_median_us); xf=$(med rtt_xcpu floor_median_us)
-tl=$(med tput_local rate)
+tl=$(med tput_local rate); tlf=$(med local_floor rate); rtl=$(ratio "$tl" "$tlf")
+tls_=$(med tput_local_sndf rate); rtls=$(ratio "$tls_" "$tlf")
 pb=$(med port_mem bytes_per_port); pu=$(med port_mem us_per_port)
 pc=$(med port_mem cpu_us_per_port)
 hs=$(med handshake median_us)
@@ -141,6 +145,8 @@ x16=$(mx mesh16 seconds); x32=$(mx mesh32 seconds)
 m128=$(med mesh128 seconds); x128=$(mx mesh128 seconds)
 d128=$(mx mesh128 downs); c128=$(med mesh128 cpu_s); r128=$(mx mesh128 rss_mb)
 c32=$(med mesh32 cpu_s); d32=$(mx mesh32 downs)
+m256=$(med mesh256 seconds); x256=$(mx mesh256 seconds)
+d256=$(mx mesh256 downs); c256=$(med mesh256 cpu_s); r256=$(mx mesh256 rss_mb)
 fo=$(med fanout rate)
 ttr=$(med tput_remote_tls rate); ttw=$(med tput_rawtls rate)
 trm=$(med rtt_tls median_us); trp=$(med rtt_tls p99_us)
@@ -183,7 +189,9 @@ echo "{\"bench\": \"rtt\", \"placement\": \"same cpu\", \"value\": $rm_, \"unit\
 e=$(err rtt_xcpu)
 echo "{\"bench\": \"rtt_xcpu\", \"placement\": \"two cpus\", \"value\": $xm, \"unit\": \"us\", \"p99\": $xp, \"baseline\": $xw, \"ratio\": $rx, \"loop_floor\": $xf, \"loop_floor_ratio\": $rxf, \"target\": \"ratio <= 1.3\", \"met\": $(met "$rx" "<=" 1.3), \"runs\": $(all rtt_xcpu median_us), \"baseline_runs\": $(all rtt_xcpu raw_median_us)${e:+, \"error\": $e}}"
 e=$(err tput_local)
-echo "{\"bench\": \"tput_local\", \"value\": $tl, \"unit\": \"msg/s\", \"target\": \">= 20000000\", \"met\": $(met "$tl" ">=" 20000000), \"runs\": $(all tput_local rate)${e:+, \"error\": $e}}"
+echo "{\"bench\": \"tput_local\", \"value\": $tl, \"unit\": \"msg/s\", \"baseline\": $tlf, \"baseline_is\": \"the same messages built and freed without aemp\", \"ratio\": $rtl, \"target\": \">= 20000000\", \"met\": $(met "$tl" ">=" 20000000), \"runs\": $(all tput_local rate)${e:+, \"error\": $e}}"
+e=$(err tput_local_sndf)
+echo "{\"bench\": \"tput_local_sndf\", \"value\": $tls_, \"unit\": \"msg/s\", \"baseline\": $tlf, \"baseline_is\": \"the aemp_snd messages built and freed without aemp\", \"ratio\": $rtls, \"runs\": $(all tput_local_sndf rate)${e:+, \"error\": $e}}"
 e=$(err port_mem)
 pm=$(met "$pb" "<=" 100); pm2=$(met "$pu" "<=" 0.4)
 [ "$pm2" = false ] && pm=false
@@ -197,6 +205,8 @@ echo "{\"bench\": \"mesh\", \"n\": 32, \"value\": $m32, \"max\": $x32, \"unit\":
 e=$(err mesh128)
 m128ok=$(met "$x128" "<=" 2); [ "$d128" = 0 ] || m128ok=false
 echo "{\"bench\": \"mesh\", \"n\": 128, \"value\": $m128, \"max\": $x128, \"unit\": \"s\", \"downs\": $(all mesh128 downs), \"cpu_s\": $(all mesh128 cpu_s), \"rss_mb\": $(all mesh128 rss_mb), \"target\": \"<= 2 s, 0 down events\", \"met\": $m128ok, \"runs\": $(all mesh128 seconds)${e:+, \"error\": $e}}"
+e=$(err mesh256)
+echo "{\"bench\": \"mesh\", \"n\": 256, \"value\": $m256, \"max\": $x256, \"unit\": \"s\", \"downs\": $(all mesh256 downs), \"cpu_s\": $(all mesh256 cpu_s), \"rss_mb\": $(all mesh256 rss_mb), \"runs\": $(all mesh256 seconds)${e:+, \"error\": $e}}"
 e=$(err fanout)
 echo "{\"bench\": \"fanout\", \"value\": $fo, \"unit\": \"deliveries/s\", \"target\": \">= 500000\", \"met\": $(met "$fo" ">=" 500000), \"runs\": $(all fanout rate)${e:+, \"error\": $e}}"
 e=$(err tput_remote_tls)
@@ -229,7 +239,8 @@ printf '%-12s %16s %16s %8s  %-22s %s\n' "rtt p99" "$rp us" "$wp us" "" "" ""
 printf '%-12s %16s %16s %8s  %-22s %s\n' "  loop floor" "$fm us" "$wm us" "$rf" "(bare libevent)" ""
 printf '%-12s %16s %16s %8s  %-22s %s\n' rtt_xcpu "$xm us" "$xw us" "$rx" "<= 1.3 x raw" "$(yn "$(met "$rx" "<=" 1.3)")"
 printf '%-12s %16s %16s %8s  %-22s %s\n' "  loop floor" "$xf us" "$xw us" "$rxf" "(bare libevent)" ""
-printf '%-12s %16s %16s %8s  %-22s %s\n' tput_local "$tl msg/s" "" "" ">= 20,000,000 msg/s" "$(yn "$(met "$tl" ">=" 20000000)")"
+printf '%-12s %16s %16s %8s  %-22s %s\n' tput_local "$tl msg/s" "$tlf msg/s" "$rtl" ">= 20,000,000 msg/s" "$(yn "$(met "$tl" ">=" 20000000)")"
+printf '%-12s %16s %16s %8s  %-22s %s\n' "  _sndf" "$tls_ msg/s" "$tlf msg/s" "$rtls" "(baseline: snd's msgs)" ""
 printf '%-12s %16s %16s %8s  %-22s %s\n' port_mem "$pb B/port" "" "" "<= 100 B/port" "$(yn "$(met "$pb" "<=" 100)")"
 printf '%-12s %16s %16s %8s  %-22s %s\n' "port create" "$pu us" "" "" "<= 0.4 us/port" "$(yn "$pm2")"
 printf '%-12s %16s %16s %8s  %-22s %s\n' "  (CPU time)" "$pc us" "" "" "" ""
@@ -239,6 +250,8 @@ printf '%-12s %16s %16s %8s  %-22s %s\n' "mesh N=32" "$m32 s" "max $x32 s" "" "<
 printf '%-12s %16s %16s %8s  %-22s %s\n' "  cpu, downs" "$c32 s" "$d32 downs" "" "" ""
 printf '%-12s %16s %16s %8s  %-22s %s\n' "mesh N=128" "$m128 s" "max $x128 s" "" "<= 2 s, 0 downs" "$(yn "$m128ok")"
 printf '%-12s %16s %16s %8s  %-22s %s\n' "  cpu, downs" "$c128 s" "$d128 downs" "" "RSS $r128 MB/node" ""
+printf '%-12s %16s %16s %8s  %-22s %s\n' "mesh N=256" "$m256 s" "max $x256 s" "" "" ""
+printf '%-12s %16s %16s %8s  %-22s %s\n' "  cpu, downs" "$c256 s" "$d256 downs" "" "RSS $r256 MB/node" ""
 printf '%-12s %16s %16s %8s  %-22s %s\n' fanout "$fo /s" "" "" ">= 500,000 /s" "$(yn "$(met "$fo" ">=" 500000)")"
 printf '%-12s %16s %16s %8s  %-22s %s\n' snapshot "$sn ms" "" "" "<= 10 ms" "$(yn "$(met "$sn" "<=" 10)")"
 printf '%-12s %16s %16s %8s  %-22s %s\n' tput_tls "$ttr msg/s" "$ttw msg/s" "$rtb" ">= 1.5M, >= 0.6 x $rtc" "$(yn "$tm")"
@@ -248,7 +261,7 @@ printf '%-12s %16s %16s %8s  %-22s %s\n' conn_mem_tls "$cmt B/peer" "$cm B/peer"
 printf '%-12s %16s %16s %8s  %-22s %s\n' dataconn "$dc B/s" "$dcr B/s" "$rdc" ">= 0.9 x raw TCP" "$(yn "$(met "$rdc" ">=" 0.9)")"
 printf '%-12s %16s %16s %8s  %-22s %s\n' "  bufferev." "$dc B/s" "$dcb B/s" "$rdcb" "(bare bufferevents)" ""
 printf '%-12s %16s %16s %8s  %-22s %s\n' dataconn_tls "$dct B/s" "$dctr B/s" "$rdct" ">= 0.9 x bare OpenSSL" "$(yn "$(met "$rdct" ">=" 0.9)")"
-for name in tput_remote tput_raw tput_remote_snd tput_naive tput_1k raw_1k tput_64k raw_64k bp bp_naive rtt rtt_xcpu tput_local port_mem handshake mesh16 mesh32 mesh128 fanout tput_scraped snapshot tput_remote_tls tput_rawtls rtt_tls handshake_tls conn_mem conn_mem_tls dc dc_raw dc_bev dc_tls dc_rawtls; do
+for name in tput_remote tput_raw tput_remote_snd tput_naive tput_1k raw_1k tput_64k raw_64k bp bp_naive rtt rtt_xcpu tput_local local_floor tput_local_sndf port_mem handshake mesh16 mesh32 mesh128 mesh256 fanout tput_scraped snapshot tput_remote_tls tput_rawtls rtt_tls handshake_tls conn_mem conn_mem_tls dc dc_raw dc_bev dc_tls dc_rawtls; do
 	e=$(err "$name")
 	[ -n "$e" ] && echo "$name failed: $e (see $LOG)"
 done

@@ -15,12 +15,18 @@ ae_kernel_run_defer(aemp_node *n, struct defer *d)
 	case DEFER_DELIVER:
 		if (n->freeing)
 			json_decref(d->msg);
+		else if (d->tag != NULL)
+			/* sndf's: msg without its tag, to a live port */
+			ae_port_deliver_tag(n, d->to->dead ? ae_dict_get(&n->ports,
+			    PORT_NAME(d->to)) : d->to, d->tag, d->msg);
 		else if (d->to != NULL)
 			/* killed since? then whoever has its name now */
 			ae_port_deliver(n, d->to->dead ? ae_dict_get(&n->ports,
 			    PORT_NAME(d->to)) : d->to, d->msg);
 		else
 			ae_kernel_deliver(n, d->port, d->msg, NULL);
+		if (d->tag != NULL)
+			ae_tagname_put(n, d->tag);
 		break;
 	case DEFER_KILL:
 		ae_dict_del(&n->ports, PORT_NAME(d->dead));
@@ -29,8 +35,9 @@ ae_kernel_run_defer(aemp_node *n, struct defer *d)
 		else {
 			/* monitors die with the node, unfired */
 			struct aemp_mon *m;
-			while (d->dead->mons != NULL &&
-			    (m = TAILQ_FIRST(&d->dead->mons->mons)) != NULL) {
+			while (PORT_MONS(d->dead) != NULL &&
+			    (m = TAILQ_FIRST(&PORT_MONS(d->dead)->mons)) !=
+			    NULL) {
 				ae_mon_unlink(m);
 				ae_mon_free(m);
 			}
@@ -58,6 +65,8 @@ ae_kernel_run_defer(aemp_node *n, struct defer *d)
 		d->fn(n, d->ud);
 		break;
 	}
-	free(d->port);
-	free(d->func);
+	if (d->port != NULL)
+		free(d->port);
+	if (d->kind == DEFER_SPAWN)
+		free(d->func);
 }

@@ -32,6 +32,7 @@
 #define ADDRS_MAX	64
 #define NODEID_MAX	255
 #define LOGTEXT_MAX	4096
+#define TABLE_ALWAYS	8	/* nodes start_node always tells (below) */
 
 /* --- small helpers -------------------------------------------------------- */
 
@@ -207,6 +208,34 @@ gport_died(aemp_node *n, const char *port, json_t *reason, void *ud)
 }
 
 /*
+ * Whether start_node tells node the nodes we know, when we know more than
+ * TABLE_ALWAYS (a small table always goes, as the reference's transcripts
+ * show). The reference always does, which makes a mesh of N nodes send
+ * N * N tables of N nodes. A node with seeds learns every node from its
+ * master, which passes on the nodes that connect to it (rcv_seedme1,
+ * bcast_fire), so two such nodes need not tell each other: the table
+ * goes from a seed or a master (a node that is or seeds others), to our
+ * seeds, and from a node without seeds, which knows the others only as
+ * the reference would.
+ */
+static int	node_is_seed(aemp_node *, const char *);
+static int	has_other_seeds(aemp_node *);
+
+static int
+tells_nodes(aemp_node *n, const char *node)
+{
+	size_t i;
+
+	if (!has_other_seeds(n) || json_object_size(n->global->seedme) > 0 ||
+	    node_is_seed(n, node))
+		return 1;
+	for (i = 0; i < n->nseeds; i++)
+		if (n->seeds[i].self)
+			return 1;
+	return 0;
+}
+
+/*
  * The reference's start_node: spawn the connect port on node and tell it
  * our addresses, the nodes we know, our registrations, and that we are
  * set up, in this order.
@@ -228,14 +257,17 @@ start_node(aemp_node *n, const char *node)
 	/* a send may fail the connection and free gp: use a copy */
 	port = ae_xstrdup(gp->port);
 	gp->mon = aemp_mon_cb(n, port, gport_died, gp);
-	aemp_snd(n, port, json_pack("[so]", "addr",
-	    json_deep_copy(aemp_listeners(n))));
-	if (json_object_size(g->addr) > 0)
-		aemp_snd(n, port, json_pack("[so]", "nodes",
-		    json_deep_copy(g->addr)));
+	/*
+	 * The port is on another node, so aemp_snd() encodes each message
+	 * before it returns: the tables go out as they are, uncopied (a
+	 * node meshing with N others sends N tables of N nodes).
+	 */
+	aemp_snd(n, port, json_pack("[sO]", "addr", aemp_listeners(n)));
+	if (json_object_size(g->addr) > 0 && (json_object_size(g->addr) <=
+	    TABLE_ALWAYS || tells_nodes(n, node)))
+		aemp_snd(n, port, json_pack("[sO]", "nodes", g->addr));
 	if (json_object_size(g->lreg) > 0)
-		aemp_snd(n, port, json_pack("[so]", "set",
-		    json_deep_copy(g->lreg)));
+		aemp_snd(n, port, json_pack("[sO]", "set", g->lreg));
 	aemp_snd(n, port, json_pack("[s]", "setup"));
 	free(port);
 }
@@ -487,9 +519,13 @@ bcast_fire(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd; (void)what;
 	ae_dict_del(&n->global->bcasts, b->node);
-	ports = gport_list(n, n->global->seedme);
-	send_ports(n, ports, json_pack("[s{sO}]", "nodes", b->node, b->addrs));
-	json_decref(ports);
+	/* most nodes seed nobody: no walk over every node's port then */
+	if (json_object_size(n->global->seedme) > 0) {
+		ports = gport_list(n, n->global->seedme);
+		send_ports(n, ports, json_pack("[s{sO}]", "nodes", b->node,
+		    b->addrs));
+		json_decref(ports);
+	}
 	bcast_free(b);
 }
 
@@ -574,6 +610,19 @@ rcv_addr(aemp_node *n, const char *self, json_t *msg, void *ud)
 	return 0;
 }
 
+/*
+ * Whether node is up with our global port on it: all there is to learn
+ * about it is done, as for most of a table while a mesh forms.
+ */
+static int
+known_up(aemp_node *n, const char *node)
+{
+	struct aemp_remote *r = ae_dict_get(&n->remotes, node);
+
+	return r != NULL && r->conn != NULL &&
+	    ae_dict_get(&n->global->gports, node) != NULL;
+}
+
 static int
 rcv_nodes(aemp_node *n, const char *self, json_t *msg, void *ud)
 {
@@ -603,7 +652,7 @@ rcv_nodes(aemp_node *n, const char *self, json_t *msg, void *ud)
 			badnodes++;
 			continue;
 		}
-		if (strcmp(id, n->id) == 0)
+		if (strcmp(id, n->id) == 0 || known_up(n, id))
 			continue;
 		/* no listener: normal in AEMP, and nothing to learn */
 		if (json_array_size(addrs) == 0)
@@ -739,8 +788,7 @@ rcv_seedme1(aemp_node *n, const char *self, json_t *msg, void *ud)
 	aemp_log(n, 9, "%s asked us to seed it.", cp->node);
 	json_object_set_new(g->seedme, cp->node, json_true());
 	if (json_object_size(g->addr) > 0)
-		send_global(n, cp->node, json_pack("[so]", "nodes",
-		    json_deep_copy(g->addr)));
+		send_global(n, cp->node, json_pack("[sO]", "nodes", g->addr));
 	return 0;
 }
 

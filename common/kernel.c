@@ -45,14 +45,15 @@ ae_kernel_free(aemp_node *n)
 	while ((e = ae_dict_next(&n->ports, &pos)) != NULL) {
 		struct aemp_port *p = e->value;
 		struct aemp_mon *m;
-		while (p->mons != NULL &&
-		    (m = TAILQ_FIRST(&p->mons->mons)) != NULL) {
+		while (PORT_MONS(p) != NULL &&
+		    (m = TAILQ_FIRST(&PORT_MONS(p)->mons)) != NULL) {
 			ae_mon_unlink(m);
 			ae_mon_free(m);
 		}
 		ae_port_free(n, p);
 	}
 	ae_dict_clear(&n->ports);
+	ae_dict_clear(&n->tagnames);	/* every port has let go of its tags */
 	pos = 0;
 	while ((e = ae_dict_next(&n->funcs, &pos)) != NULL) {
 		struct func *f = e->value;

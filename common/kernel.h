@@ -50,27 +50,59 @@ struct mon_list {
 
 /* --- local ports ------------------------------------------------------- */
 
-struct rcv_tag {
-	struct rcv_tag	*next;
+struct rcv {
 	aemp_rcv_fn	 cb;
 	void		*ud;
+};
+
+struct rcv_tag {
+	struct rcv_tag	*next;
+	struct rcv	 r;
 	char		 tag[];
+};
+
+/* A tag string that receivers share, once per node (n->tagnames). */
+struct tagname {
+	size_t		 refs;
+	size_t		 len : 63;
+	size_t		 utf8 : 1;	/* valid UTF-8, as a message string */
+	char		 s[];
+};
+
+static inline const char *
+tagname_key(const void *v)
+{
+	return ((const struct tagname *)v)->s;
+}
+
+#define PORT_NAME_MAX	64	/* the prefixes are 9 and 16 characters */
+
+/*
+ * What few ports have: monitors, a second receiver. The monitor list is
+ * always initialised.
+ */
+struct port_ext {
+	struct mon_list	 ml;
+	struct rcv	 def;		/* the default while first has a tag */
+	struct rcv_tag	*tags;		/* tag receivers besides first's */
 };
 
 /*
  * One allocation per port, with its ID inside: a node may hold millions
- * of ports, most of them never monitored, so the monitor list is
- * allocated with the first monitor.
+ * of ports, most of them with one receiver and never monitored, so that
+ * receiver is in the port (its tag shared), and the rest in ext, which is
+ * allocated when needed. A port with first.tag NULL has first as its
+ * default receiver (cb NULL: none); with a tag, the default is ext's.
  */
 struct aemp_port {
-	aemp_rcv_fn	 cb;		/* default receiver */
-	void		*ud;
-	struct rcv_tag	*tags;
-	struct mon_list	*mons;		/* NULL until monitored */
+	const struct tagname *tag;	/* first's tag, or NULL */
+	struct rcv	 first;
+	struct port_ext	*ext;		/* NULL until needed */
 	unsigned	 nameoff : 31;	/* the name is id + nameoff */
 	unsigned	 dead : 1;
 	char		 id[];		/* NODEID#NAME */
 };
+#define PORT_MONS(p)	((p)->ext != NULL ? &(p)->ext->ml : NULL)
 #define PORT_NAME(p)	((p)->id + (p)->nameoff)
 
 /* The keys of the node's tables (dict.h): strings inside the values. */
@@ -154,6 +186,12 @@ struct aemp_port *ae_port_new(aemp_node *, const char *name);
 struct mon_list *ae_port_mons(struct aemp_port *);
 void	 ae_port_free(aemp_node *, struct aemp_port *);
 void	 ae_port_deliver(aemp_node *, struct aemp_port *, json_t *msg);
+void	 ae_port_deliver_tag(aemp_node *, struct aemp_port *,
+	    const struct tagname *, json_t *msg);
+struct aemp_port *ae_port_live(aemp_node *, const char *id);
+const struct tagname *ae_port_tag_for(aemp_node *, struct aemp_port *,
+	    const char *tag);
+void	 ae_tagname_put(aemp_node *, const struct tagname *);
 void	 ae_run_as(aemp_node *, struct aemp_port *, int (*call)(aemp_node *,
 	    struct aemp_port *, void *), void *arg);
 void	 ae_port_kill(aemp_node *, struct aemp_port *, json_t *reason);

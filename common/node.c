@@ -247,8 +247,11 @@ ae_node_defer(aemp_node *n, enum defer_kind kind)
 	    (n->defer_cap - 1)];
 	memset(d, 0, sizeof *d);
 	d->kind = kind;
-	/* while defer_run runs, it schedules what comes in itself */
-	if (!n->freeing && !n->defer_running)
+	/*
+	 * The first entry schedules the run, which takes every entry; while
+	 * it runs, it schedules what comes in itself.
+	 */
+	if (n->defer_len == 1 && !n->freeing && !n->defer_running)
 		event_active(n->defer_ev, EV_TIMEOUT, 1);
 	return d;
 }
@@ -462,6 +465,7 @@ aemp_configure(struct event_base *base, json_t *config, char **err)
 	if (n->trace && n->log_level < 9)
 		n->log_level = 9;
 	ae_dict_init(&n->ports, port_key);
+	ae_dict_init(&n->tagnames, tagname_key);
 	ae_dict_init(&n->remotes, remote_key);
 	ae_dict_init(&n->funcs, func_key);
 	n->listen_addrs = json_array();

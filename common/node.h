@@ -22,16 +22,22 @@ enum defer_kind {
 	DEFER_FREE		/* run a release function (also while freeing) */
 };
 
+/* 40 bytes: a local message is one of these on the ring. */
 struct defer {
 	enum defer_kind	 kind;
-	struct aemp_port *to;		/* DELIVER: the port, when it lived */
-	char		*port;		/* DELIVER/SPAWN: port name or ID */
 	json_t		*msg;		/* message, reason or args */
-	struct aemp_port *dead;		/* KILL */
-	struct aemp_mon	*mon;		/* MON_FIRE */
-	char		*func;		/* SPAWN */
-	void		(*fn)(aemp_node *, void *);
-	void		*ud;
+	char		*port;		/* DELIVER/SPAWN/MON_FIRE: name or ID */
+	union {
+		struct aemp_port *to;	/* DELIVER: the port, when it lived */
+		struct aemp_port *dead;	/* KILL */
+		struct aemp_mon	*mon;	/* MON_FIRE */
+		void	(*fn)(aemp_node *, void *);	/* CALL, FREE */
+	};
+	union {
+		char	*func;		/* SPAWN */
+		void	*ud;		/* CALL, FREE */
+		const struct tagname *tag;	/* DELIVER: msg is untagged */
+	};
 };
 
 
@@ -148,6 +154,8 @@ struct aemp_node {
 	int		 free_asked;	/* aemp_free() from a timer callback */
 
 	struct dict	 ports;		/* name -> struct aemp_port */
+	struct dict	 tagnames;	/* tag -> struct tagname */
+	struct tagname	*tag_last;	/* the one tagname_get() gave last */
 	struct dict	 remotes;	/* node ID -> struct aemp_remote */
 	struct aemp_remote *last_remote; /* aemp_snd()'s last, never freed */
 	struct aemp_port *last_port;	/* aemp_snd()'s last local port */

@@ -105,16 +105,66 @@ ae_port_new(aemp_node *n, const char *name)
 	return port_new_hashed(n, name, ae_dict_prefetch(&n->ports, name));
 }
 
+/* The port's rarely used part, created on first use. */
+static struct port_ext *
+port_ext(struct aemp_port *p)
+{
+	if (p->ext == NULL) {
+		p->ext = ae_xcalloc(1, sizeof *p->ext);
+		TAILQ_INIT(&p->ext->ml.mons);
+		p->ext->ml.portid = p->id;
+	}
+	return p->ext;
+}
+
 /* The port's monitor list, created on first use. */
 struct mon_list *
 ae_port_mons(struct aemp_port *p)
 {
-	if (p->mons == NULL) {
-		p->mons = ae_xcalloc(1, sizeof *p->mons);
-		TAILQ_INIT(&p->mons->mons);
-		p->mons->portid = p->id;
+	return &port_ext(p)->ml;
+}
+
+/* The node's shared copy of tag, with one more user. */
+static const struct tagname *
+tagname_get(aemp_node *n, const char *tag)
+{
+	struct tagname *t = n->tag_last;
+	size_t len;
+
+	/* ports are mostly made many alike: the last one, without a lookup */
+	if (t != NULL && strcmp(t->s, tag) == 0) {
+		t->refs++;
+		return t;
 	}
-	return p->mons;
+	if ((t = ae_dict_get(&n->tagnames, tag)) == NULL) {
+		len = strlen(tag);
+		t = ae_xmalloc(sizeof *t + len + 1);
+		t->refs = 0;
+		t->len = len;
+		memcpy(t->s, tag, len + 1);
+		{
+			json_t *probe = json_stringn(tag, len);
+			t->utf8 = probe != NULL;
+			json_decref(probe);
+		}
+		ae_dict_put(&n->tagnames, t->s, t);
+	}
+	t->refs++;
+	n->tag_last = t;
+	return t;
+}
+
+void
+ae_tagname_put(aemp_node *n, const struct tagname *tag)
+{
+	struct tagname *t = (struct tagname *)tag;
+
+	if (--t->refs == 0) {
+		if (n->tag_last == t)
+			n->tag_last = NULL;
+		ae_dict_del(&n->tagnames, t->s);
+		free(t);
+	}
 }
 
 void
@@ -126,16 +176,20 @@ ae_port_free(aemp_node *n, struct aemp_port *p)
 		n->last_port = NULL;
 	if (n->last_rcv == p)
 		n->last_rcv = NULL;
-	for (t = p->tags; t != NULL; t = next) {
-		next = t->next;
-		free(t);
+	if (p->tag != NULL)
+		ae_tagname_put(n, p->tag);
+	if (p->ext != NULL) {
+		for (t = p->ext->tags; t != NULL; t = next) {
+			next = t->next;
+			free(t);
+		}
+		free(p->ext);
 	}
-	free(p->mons);
 	free(p);
 }
 
-static struct aemp_port *
-port_lookup(aemp_node *n, const char *id)
+struct aemp_port *
+ae_port_live(aemp_node *n, const char *id)
 {
 	const char *name;
 
@@ -163,8 +217,8 @@ aemp_port(aemp_node *n, aemp_rcv_fn cb, void *ud)
 		port_name_into(n, 0, name);
 		p = ae_port_new(n, name);
 	}
-	p->cb = cb;
-	p->ud = ud;
+	p->first.cb = cb;
+	p->first.ud = ud;
 	/* a new port is often given its receivers or a message next */
 	n->last_port = p;
 	/*
@@ -181,41 +235,79 @@ aemp_port(aemp_node *n, aemp_rcv_fn cb, void *ud)
 int
 aemp_port_exists(aemp_node *n, const char *id)
 {
-	return port_lookup(n, id) != NULL;
+	return ae_port_live(n, id) != NULL;
+}
+
+/* Sets p's default receiver (cb NULL: none). */
+static void
+rcv_default(struct aemp_port *p, aemp_rcv_fn cb, void *ud)
+{
+	struct rcv *r = p->tag == NULL ? &p->first : &port_ext(p)->def;
+
+	r->cb = cb;
+	r->ud = ud;
 }
 
 int
 aemp_rcv(aemp_node *n, const char *port, const char *tag, aemp_rcv_fn cb,
     void *ud)
 {
-	struct aemp_port *p = port_lookup(n, port);
-	struct rcv_tag **tp, *t;
+	struct aemp_port *p = ae_port_live(n, port);
+	struct rcv_tag **tp = NULL, *t;
 
 	if (p == NULL)
 		return ae_node_error(n, "rcv: %s is not a local port", port);
 	if (tag == NULL) {
-		p->cb = cb;
-		p->ud = ud;
+		rcv_default(p, cb, ud);
 		return 0;
 	}
-	for (tp = &p->tags; *tp != NULL; tp = &(*tp)->next)
-		if (strcmp((*tp)->tag, tag) == 0)
-			break;
+	if (p->tag != NULL && strcmp(p->tag->s, tag) == 0) {
+		if (cb != NULL) {
+			p->first.cb = cb;
+			p->first.ud = ud;
+			return 0;
+		}
+		/* the default moves back into the port */
+		ae_tagname_put(n, p->tag);
+		p->tag = NULL;
+		p->first = p->ext != NULL ? p->ext->def : (struct rcv){ 0 };
+		if (p->ext != NULL)
+			p->ext->def = (struct rcv){ 0 };
+		return 0;
+	}
+	if (p->ext != NULL)
+		for (tp = &p->ext->tags; *tp != NULL; tp = &(*tp)->next)
+			if (strcmp((*tp)->tag, tag) == 0)
+				break;
 	if (cb == NULL) {
-		if ((t = *tp) != NULL) {
+		if (tp != NULL && (t = *tp) != NULL) {
 			*tp = t->next;
 			free(t);
 		}
 		return 0;
 	}
-	if (*tp == NULL) {
+	if (tp != NULL && *tp != NULL) {
+		(*tp)->r.cb = cb;
+		(*tp)->r.ud = ud;
+		return 0;
+	}
+	/* the first receiver of a port without a default: in the port */
+	if (p->tag == NULL && p->first.cb == NULL) {
+		p->tag = tagname_get(n, tag);
+		p->first.cb = cb;
+		p->first.ud = ud;
+		return 0;
+	}
+	for (tp = &port_ext(p)->tags; *tp != NULL; tp = &(*tp)->next)
+		;
+	{
 		size_t len = strlen(tag);
 		*tp = ae_xmalloc(sizeof **tp + len + 1);
 		(*tp)->next = NULL;
 		memcpy((*tp)->tag, tag, len + 1);
 	}
-	(*tp)->cb = cb;
-	(*tp)->ud = ud;
+	(*tp)->r.cb = cb;
+	(*tp)->r.ud = ud;
 	return 0;
 }
 
@@ -246,16 +338,21 @@ ae_run_as(aemp_node *n, struct aemp_port *p, int (*call)(aemp_node *,
 	const char *prev = n->self;
 	int rc;
 
-	free(n->die_msg);
-	n->die_msg = NULL;
+	/* the free()s are skipped: this runs once per local message */
+	if (n->die_msg != NULL) {
+		free(n->die_msg);
+		n->die_msg = NULL;
+	}
 	n->self = p->id;
 	rc = call(n, p, arg);
 	n->self = prev;
 	if (rc < 0)
 		ae_port_kill(n, p, json_pack("[ss]", "die",
 		    n->die_msg != NULL ? n->die_msg : "receiver failed"));
-	free(n->die_msg);
-	n->die_msg = NULL;
+	if (n->die_msg != NULL) {
+		free(n->die_msg);
+		n->die_msg = NULL;
+	}
 }
 
 struct delivery {
@@ -274,15 +371,36 @@ call_receiver(aemp_node *n, struct aemp_port *p, void *arg)
 }
 
 /* p's receiver for tag (len bytes), or NULL. */
-static struct rcv_tag *
+static struct rcv *
 tag_find(struct aemp_port *p, const char *tag, size_t len)
 {
 	struct rcv_tag *t;
 
-	for (t = p->tags; t != NULL; t = t->next)
+	if (p->tag != NULL && p->tag->len == len) {
+		/* tags are short: no memcmp() call for them */
+		size_t i = 0;
+		while (i < len && p->tag->s[i] == tag[i])
+			i++;
+		if (i == len)
+			return &p->first;
+	}
+	if (p->ext == NULL)
+		return NULL;
+	for (t = p->ext->tags; t != NULL; t = t->next)
 		if (strlen(t->tag) == len && memcmp(t->tag, tag, len) == 0)
-			break;
-	return t;
+			return &t->r;
+	return NULL;
+}
+
+/* p's default receiver (its cb may be NULL). */
+static const struct rcv *
+port_default(const struct aemp_port *p)
+{
+	static const struct rcv none;
+
+	if (p->tag == NULL)
+		return &p->first;
+	return p->ext != NULL ? &p->ext->def : &none;
 }
 
 /* Delivers msg (stolen) to port p, which may be dead or NULL. */
@@ -291,7 +409,7 @@ ae_port_deliver(aemp_node *n, struct aemp_port *p, json_t *msg)
 {
 	struct delivery d = { NULL, NULL, msg };
 	json_t *tag;
-	struct rcv_tag *t = NULL;
+	const struct rcv *t = NULL;
 
 	if (p == NULL || p->dead) {
 		n->stats.dropped++;
@@ -315,8 +433,9 @@ ae_port_deliver(aemp_node *n, struct aemp_port *p, json_t *msg)
 		}
 		json_array_remove(msg, 0);
 	} else {
-		d.cb = p->cb;
-		d.ud = p->ud;
+		t = port_default(p);
+		d.cb = t->cb;
+		d.ud = t->ud;
 	}
 	if (d.cb == NULL)
 		ae_port_kill(n, p, json_pack("[ss]", "die",
@@ -324,6 +443,50 @@ ae_port_deliver(aemp_node *n, struct aemp_port *p, json_t *msg)
 	else
 		ae_run_as(n, p, call_receiver, &d);
 	json_decref(msg);
+}
+
+/*
+ * The tag p has a receiver for, with one more user, when that tag is a
+ * string a message may hold; else NULL.
+ */
+const struct tagname *
+ae_port_tag_for(aemp_node *n, struct aemp_port *p, const char *tag)
+{
+	size_t len = strlen(tag);
+	const struct tagname *t;
+
+	if (p->tag != NULL && p->tag->len == len &&
+	    memcmp(p->tag->s, tag, len) == 0)
+		t = p->tag;
+	else if (tag_find(p, tag, len) == NULL)
+		return NULL;
+	else
+		t = ae_dict_get(&n->tagnames, tag);
+	if (t == NULL || !t->utf8)
+		return NULL;
+	((struct tagname *)t)->refs++;
+	return t;
+}
+
+/*
+ * Delivers [tag, msg...] (msg stolen, without the tag) to port p, which
+ * may be dead or NULL: a receiver for the tag gets msg as it is.
+ */
+void
+ae_port_deliver_tag(aemp_node *n, struct aemp_port *p,
+    const struct tagname *tag, json_t *msg)
+{
+	struct rcv *t;
+
+	if (p != NULL && !p->dead && (t = tag_find(p, tag->s, tag->len)) !=
+	    NULL && t->cb != NULL) {
+		struct delivery d = { t->cb, t->ud, msg };
+		ae_run_as(n, p, call_receiver, &d);
+		json_decref(msg);
+		return;
+	}
+	json_array_insert_new(msg, 0, json_stringn_nocheck(tag->s, tag->len));
+	ae_port_deliver(n, p, msg);
 }
 
 /* Delivers msg (stolen) to local port name; "" is the node port. */
@@ -349,7 +512,7 @@ ae_kernel_deliver_tagged(aemp_node *n, const char *name, const char *tag,
     size_t len, json_t *msg, struct aemp_remote *from)
 {
 	struct aemp_port *p = n->last_rcv;
-	struct rcv_tag *t;
+	struct rcv *t;
 
 	/* a stream of packets mostly goes to one port: no lookup for it */
 	if (p == NULL || strcmp(PORT_NAME(p), name) != 0)
@@ -500,15 +663,17 @@ aemp_kil(aemp_node *n, const char *port, json_t *reason)
 void
 ae_run_kill(aemp_node *n, struct aemp_port *p, json_t *reason)
 {
-	if (json_array_size(reason) > 0 && (p->mons == NULL ||
-	    TAILQ_EMPTY(&p->mons->mons))) {
+	struct mon_list *ml = PORT_MONS(p);
+
+	if (json_array_size(reason) > 0 && (ml == NULL ||
+	    TAILQ_EMPTY(&ml->mons))) {
 		char *text = aemp_words(reason);
 		ae_node_log_limited(n, 2, "unmonitored ports died", NULL,
 		    "unmonitored local port %s died with reason: %s", p->id,
 		    text);
 		free(text);
 	}
-	if (p->mons != NULL)
-		ae_mon_list_fire(n, p->mons, reason);
+	if (ml != NULL)
+		ae_mon_list_fire(n, ml, reason);
 	ae_port_free(n, p);
 }

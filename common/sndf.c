@@ -18,8 +18,14 @@ static int
 plain_format(const char *fmt)
 {
 	for (; *fmt != '\0'; fmt++)
-		if (strchr("siIfbnoO \t\n,:", *fmt) == NULL)
+		switch (*fmt) {
+		case 's': case 'i': case 'I': case 'f': case 'b': case 'n':
+		case 'o': case 'O': case ' ': case '\t': case '\n': case ',':
+		case ':':
+			break;
+		default:
 			return 0;
+		}
 	return 1;
 }
 
@@ -247,6 +253,42 @@ general:
 	return 0;
 }
 
+/*
+ * aemp_sndf() of a plain format that starts with the tag, to a live local
+ * port with a receiver for it: the message is made without the tag, and
+ * delivered as it is (ae_port_deliver_tag()), which saves making the tag's
+ * string and taking it out again. Returns 1 when sent, -1 on error (ap
+ * used), 0 with ap untouched when the general path takes it.
+ */
+static int
+sndf_local(aemp_node *n, const char *port, const char *fmt, va_list ap)
+{
+	struct aemp_port *p;
+	const struct tagname *tag;
+	const char *s, *why;
+	struct defer *d;
+	json_t *msg;
+	va_list aq;
+
+	if (fmt[0] != 's' || port == NULL || (p = ae_port_live(n, port)) == NULL)
+		return 0;
+	va_copy(aq, ap);
+	s = va_arg(aq, const char *);
+	va_end(aq);
+	if (s == NULL || (tag = ae_port_tag_for(n, p, s)) == NULL)
+		return 0;
+	(void)va_arg(ap, const char *);
+	if ((msg = pack_plain(fmt + 1, ap, &why)) == NULL) {
+		ae_tagname_put(n, tag);
+		return ae_node_error(n, "sndf: %s", why);
+	}
+	d = ae_node_defer(n, DEFER_DELIVER);
+	d->to = n->last_port = p;
+	d->msg = msg;
+	d->tag = tag;
+	return 1;
+}
+
 int
 aemp_sndf(aemp_node *n, const char *port, const char *fmt, ...)
 {
@@ -257,13 +299,19 @@ aemp_sndf(aemp_node *n, const char *port, const char *fmt, ...)
 	const char *why;
 	char buf[128];
 	size_t len = strlen(fmt);
+	int plain, rc;
 
 	va_start(ap, fmt);
+	plain = plain_format(fmt);
+	if (plain && (rc = sndf_local(n, port, fmt, ap)) != 0) {
+		va_end(ap);
+		return rc < 0 ? -1 : 0;
+	}
 	if (sndf_direct(n, port, fmt, ap)) {
 		va_end(ap);
 		return 0;
 	}
-	if (plain_format(fmt)) {
+	if (plain) {
 		msg = pack_plain(fmt, ap, &why);
 		va_end(ap);
 		if (msg == NULL)

@@ -191,8 +191,8 @@ aemp_stats(aemp_node *n)
 	json_t *conns = json_array(), *o;
 
 	while ((e = ae_dict_next(&n->ports, &pos)) != NULL)
-		local_mons += mon_list_length(((struct aemp_port *)
-		    e->value)->mons);
+		local_mons += mon_list_length(PORT_MONS((struct aemp_port *)
+		    e->value));
 	pos = 0;
 	while ((e = ae_dict_next(&n->remotes, &pos)) != NULL) {
 		struct aemp_remote *r = e->value;

@@ -834,6 +834,103 @@ START_TEST(seed_that_is_self_and_seed_master)
 }
 END_TEST
 
+static int
+all_up(aemp_node **nodes, int count)
+{
+	for (int i = 0; i < count; i++) {
+		json_t *up = aemp_up_nodes(nodes[i]);
+		int full = json_array_size(up) == (size_t)count - 1;
+		json_decref(up);
+		if (!full)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * 32 nodes with one seed mesh fully, none goes down on the way (a
+ * simultaneous connect keeps one connection on both sides), and nodes
+ * that both have the seed do not tell each other the nodes they know
+ * once they know many: the seed does.
+ */
+#define MESH_N	32
+START_TEST(mesh_of_32_without_downs)
+{
+	aemp_node *nodes[MESH_N];
+	struct tn_log logs[MESH_N];
+	char id[16];
+	double end;
+	int i, downs = 0, tables = 0;
+
+	setenv("AEMP_WARNLEVEL", "9", 1);
+	memset(logs, 0, sizeof logs);
+	nodes[0] = tn_node(base, "m0", NULL);
+	tn_log_capture(nodes[0], &logs[0]);
+	for (i = 1; i < MESH_N; i++) {
+		snprintf(id, sizeof id, "m%d", i);
+		nodes[i] = seeded(id, nodes[0], NULL);
+		tn_log_capture(nodes[i], &logs[i]);
+	}
+	end = test_now() + 20;
+	while (!all_up(nodes, MESH_N) && test_now() < end)
+		tn_run_for(base, 0.02);
+	ck_assert(all_up(nodes, MESH_N));
+	for (i = 0; i < MESH_N; i++)
+		downs += count_text(&logs[i], " is down (");
+	ck_assert_int_eq(downs, 0);
+	/*
+	 * Tables between nodes other than the seed: the reference sends
+	 * one each way for every pair (992); only small ones go now.
+	 */
+	for (i = 1; i < MESH_N; i++) {
+		char told[64];
+		snprintf(told, sizeof told, "m%d told us it knows about", i);
+		for (int j = 0; j < MESH_N; j++)
+			tables += count_text(&logs[j], told);
+	}
+	ck_assert_int_lt(tables, MESH_N * (MESH_N - 1) / 2);
+	ck_assert(tn_log_has(&logs[MESH_N - 1], "m0 told us it knows about"));
+	for (i = MESH_N; i-- > 0;) {
+		aemp_free(nodes[i]);
+		free(logs[i].text);
+	}
+}
+END_TEST
+
+/*
+ * Two seeds that do not know each other, each with a node of its own,
+ * and a node that has both seeds: the five still make one mesh.
+ */
+START_TEST(two_seed_groups_merge)
+{
+	aemp_node *nodes[5];
+	json_t *fast = json_pack("{sf}", "connect_interval", 0.1);
+	double end;
+	int i;
+
+	nodes[0] = tn_node(base, "s1", NULL);
+	nodes[1] = tn_node(base, "s2", NULL);
+	nodes[2] = seeded("a", nodes[0], json_incref(fast));
+	nodes[3] = seeded("b", nodes[1], json_incref(fast));
+	end = test_now() + 5;
+	while ((!aemp_node_is_up(nodes[2], "s1") ||
+	    !aemp_node_is_up(nodes[3], "s2")) && test_now() < end)
+		tn_run_for(base, 0.02);
+	ck_assert(aemp_node_is_up(nodes[2], "s1"));
+	ck_assert(aemp_node_is_up(nodes[3], "s2"));
+	ck_assert(!aemp_node_is_up(nodes[2], "b"));
+	nodes[4] = tn_node(base, "x", json_pack("{s[ss]sf}", "seeds",
+	    tn_addr(nodes[0]), tn_addr(nodes[1]), "connect_interval", 0.1));
+	end = test_now() + 20;
+	while (!all_up(nodes, 5) && test_now() < end)
+		tn_run_for(base, 0.02);
+	ck_assert(all_up(nodes, 5));
+	for (i = 5; i-- > 0;)
+		aemp_free(nodes[i]);
+	json_decref(fast);
+}
+END_TEST
+
 static Suite *
 global_suite(void)
 {
@@ -863,6 +960,8 @@ global_suite(void)
 	tcase_add_test(net, reseed_when_isolated);
 	tcase_add_test(net, delayed_address_broadcast);
 	tcase_add_test(net, seed_that_is_self_and_seed_master);
+	tcase_add_test(net, mesh_of_32_without_downs);
+	tcase_add_test(net, two_seed_groups_merge);
 	suite_add_tcase(s, groups);
 	suite_add_tcase(s, faults);
 	suite_add_tcase(s, net);

@@ -142,6 +142,133 @@ START_TEST(default_and_tag_receivers)
 }
 END_TEST
 
+/*
+ * A port's first tag receiver lives in the port and the rest beside it:
+ * every order of adding and removing tags and the default must deliver
+ * as a plain list would.
+ */
+START_TEST(receivers_in_and_beside_the_port)
+{
+	aemp_node *n = tn_node(base, "one", NULL);
+	struct box def = { 0 }, a = { 0 }, b = { 0 }, a2 = { 0 };
+	const char *p = aemp_port(n, NULL, NULL), *q;
+
+	aemp_rcv(n, p, "a", keep_msg, &a);	/* in the port */
+	aemp_rcv(n, p, NULL, keep_msg, &def);	/* beside it */
+	aemp_rcv(n, p, "b", keep_msg, &b);	/* beside it */
+	aemp_sndf(n, p, "si", "a", 1);
+	aemp_sndf(n, p, "si", "b", 2);
+	aemp_sndf(n, p, "si", "c", 3);
+	tn_run_for(base, 0.05);
+	ck_assert_int_eq(a.count, 1);
+	ck_assert_int_eq(b.count, 1);
+	ck_assert_int_eq(def.count, 1);
+	ck_assert_str_eq(json_string_value(json_array_get(def.msg, 0)), "c");
+	/* replacing the one in the port */
+	aemp_rcv(n, p, "a", keep_msg, &a2);
+	aemp_sndf(n, p, "si", "a", 4);
+	tn_run_for(base, 0.05);
+	ck_assert_int_eq(a.count, 1);
+	ck_assert_int_eq(a2.count, 1);
+	/* removing it: the default moves into the port, "b" stays */
+	aemp_rcv(n, p, "a", NULL, NULL);
+	aemp_sndf(n, p, "si", "a", 5);
+	aemp_sndf(n, p, "si", "b", 6);
+	tn_run_for(base, 0.05);
+	ck_assert_int_eq(a2.count, 1);
+	ck_assert_int_eq(def.count, 2);
+	ck_assert_str_eq(json_string_value(json_array_get(def.msg, 0)), "a");
+	ck_assert_int_eq(b.count, 2);
+	/* with a default in the port, a new tag goes beside it */
+	aemp_rcv(n, p, "a", keep_msg, &a);
+	aemp_rcv(n, p, "b", NULL, NULL);
+	aemp_sndf(n, p, "si", "a", 7);
+	aemp_sndf(n, p, "si", "b", 8);
+	tn_run_for(base, 0.05);
+	ck_assert_int_eq(a.count, 2);
+	ck_assert_int_eq(def.count, 3);
+	ck_assert_str_eq(json_string_value(json_array_get(def.msg, 0)), "b");
+	/* no default: a message without a receiver kills the port */
+	aemp_rcv(n, p, NULL, NULL, NULL);
+	q = aemp_port(n, NULL, NULL);	/* its tag shared with p's */
+	aemp_rcv(n, q, "a", keep_msg, &a2);
+	aemp_mon_cb(n, p, keep_reason, &b);
+	b.got = 0;
+	aemp_sndf(n, p, "si", "c", 9);
+	aemp_sndf(n, q, "si", "a", 10);
+	ck_assert(tn_run_until(base, &b.got, 2));
+	ck_assert_str_eq(json_string_value(json_array_get(b.reason, 0)),
+	    "die");
+	ck_assert_int_eq(a2.count, 2);
+	ck_assert_int_eq(json_integer_value(json_array_get(a2.msg, 0)), 10);
+	box_clear(&def);
+	box_clear(&a);
+	box_clear(&b);
+	box_clear(&a2);
+	aemp_free(n);
+}
+END_TEST
+
+/*
+ * aemp_sndf() of a tag with a receiver on a local port makes the message
+ * without the tag: what changes before delivery must still be seen, as
+ * for aemp_snd().
+ */
+START_TEST(local_sndf_without_the_tag)
+{
+	aemp_node *n = tn_node(base, "one", NULL);
+	struct box def = { 0 }, a = { 0 }, a2 = { 0 }, mon = { 0 };
+	const char *p = aemp_port(n, NULL, NULL), *q;
+	char *pid = strdup(p);
+
+	aemp_rcv(n, p, "a", keep_msg, &a);
+	ck_assert_int_eq(aemp_sndf(n, p, "sis", "a", 1, "x"), 0);
+	tn_run_for(base, 0.05);
+	ck_assert_int_eq(a.count, 1);
+	ck_assert_int_eq(json_array_size(a.msg), 2);
+	ck_assert_int_eq(json_integer_value(json_array_get(a.msg, 0)), 1);
+	ck_assert_str_eq(json_string_value(json_array_get(a.msg, 1)), "x");
+	/* the receiver changes after the send: the new one gets it */
+	aemp_sndf(n, p, "si", "a", 2);
+	aemp_rcv(n, p, "a", keep_msg, &a2);
+	tn_run_for(base, 0.05);
+	ck_assert_int_eq(a.count, 1);
+	ck_assert_int_eq(a2.count, 1);
+	/* it goes: the default gets the message with its tag */
+	aemp_sndf(n, p, "si", "a", 3);
+	aemp_rcv(n, p, "a", NULL, NULL);
+	aemp_rcv(n, p, NULL, keep_msg, &def);
+	tn_run_for(base, 0.05);
+	ck_assert_int_eq(a2.count, 1);
+	ck_assert_int_eq(def.count, 1);
+	ck_assert_int_eq(json_array_size(def.msg), 2);
+	ck_assert_str_eq(json_string_value(json_array_get(def.msg, 0)), "a");
+	ck_assert_int_eq(json_integer_value(json_array_get(def.msg, 1)), 3);
+	/* a tag that is not UTF-8 is refused as before, even with a receiver */
+	aemp_rcv(n, p, "\xff", keep_msg, &a);
+	ck_assert_int_lt(aemp_sndf(n, p, "si", "\xff", 4), 0);
+	/* killed before delivery: nothing arrives, the tag is let go */
+	q = aemp_port(n, NULL, NULL);
+	aemp_rcv(n, q, "b", keep_msg, &a);
+	aemp_mon_cb(n, q, keep_reason, &mon);
+	aemp_sndf(n, q, "si", "b", 5);
+	aemp_kil(n, q, NULL);
+	tn_run_for(base, 0.05);
+	ck_assert_int_eq(mon.count, 1);
+	ck_assert_int_eq(a.count, 1);
+	/* queued at free: released unfired */
+	aemp_sndf(n, pid, "si", "\xff", 6);
+	aemp_rcv(n, pid, "c", keep_msg, &a);
+	aemp_sndf(n, pid, "si", "c", 7);
+	box_clear(&def);
+	box_clear(&a);
+	box_clear(&a2);
+	box_clear(&mon);
+	aemp_free(n);
+	free(pid);
+}
+END_TEST
+
 /* aemp_sndf builds plain formats itself: the messages must be jansson's */
 START_TEST(sndf_builds_what_json_pack_builds)
 {
@@ -1726,6 +1853,8 @@ kernel_suite(void)
 	tcase_add_test(one, simple_example);
 	tcase_add_test(one, port_ids_unique);
 	tcase_add_test(one, default_and_tag_receivers);
+	tcase_add_test(one, receivers_in_and_beside_the_port);
+	tcase_add_test(one, local_sndf_without_the_tag);
 	tcase_add_test(one, sndf_builds_what_json_pack_builds);
 	tcase_add_test(one, receiver_failure_kills_port);
 	tcase_add_test(one, monitor_nonexistent_port);
