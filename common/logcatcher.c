@@ -15,6 +15,7 @@
  * every node that is up, and every node that comes up later, to send its
  * lines to a port of ours, one per node.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,7 +171,7 @@ void
 ae_logcatcher_print(aemp_node *n, const char *node, int level, const char *text,
     void *file)
 {
-	char stamp[32];
+	char stamp[32], *vis;
 	time_t now = time(NULL);
 	struct tm tm;
 	size_t len = strlen(text);
@@ -180,9 +181,11 @@ ae_logcatcher_print(aemp_node *n, const char *node, int level, const char *text,
 	strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm);
 	if (len > 0 && text[len - 1] == '\n')
 		len--;
-	fprintf(file, "%s [%s] <%d> %.*s\n", stamp, node, level, (int)len,
-	    text);
+	/* another node's text: no escape sequences for our terminal, one line */
+	vis = ae_text_visible(text, len, SIZE_MAX);
+	fprintf(file, "%s [%s] <%d> %s\n", stamp, node, level, vis);
 	fflush(file);
+	free(vis);
 }
 
 static int

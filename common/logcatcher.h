@@ -11,7 +11,10 @@
 /*
  * An aemp_caught_fn that prints "YYYY-MM-DD HH:MM:SS [NODE] <LEVEL> TEXT"
  * and a newline on file (a FILE *: one trailing LF of TEXT belongs to the
- * message, not the output line), and flushes it.
+ * message, not the output line), and flushes it. TEXT is another node's:
+ * its control characters and bytes that are no UTF-8 are printed as \xNN
+ * (a line feed inside it too), so that it is one line and a terminal
+ * obeys none of it.
  */
 void	 ae_logcatcher_print(aemp_node *, const char *node, int level,
 	    const char *text, void *file);

@@ -17,6 +17,7 @@
 #include "testutil.h"
 #include "nodeutil.h"
 #include "node.h"
+#include "logcatcher.h"
 
 static struct event_base *base;
 static aemp_node *na, *nb, *nc;
@@ -109,6 +110,25 @@ quiet(aemp_node *n)
 {
 	n->log_level = 0;	/* forwarding must not depend on it */
 }
+
+/* A caught line is printed as one line, with no bytes a terminal obeys. */
+START_TEST(caught_text_is_printed_visibly)
+{
+	char *out = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&out, &size);
+
+	ck_assert_ptr_nonnull(f);
+	ae_logcatcher_print(NULL, "alpha", 3, "evil\x1b[2J\x07 k\xc3\xa4se"
+	    "\nsecond line\n", f);
+	fclose(f);
+	ck_assert_msg(strstr(out, " [alpha] <3> evil\\x1b[2J\\x07 k\xc3\xa4se"
+	    "\\x0asecond line\n") != NULL, "printed: %s", out);
+	ck_assert_ptr_null(strchr(out, '\x1b'));
+	ck_assert_ptr_eq(strchr(out, '\n'), out + size - 1);
+	free(out);
+}
+END_TEST
 
 START_TEST(two_levels)
 {
@@ -338,6 +358,7 @@ logcatcher_suite(void)
 	TCase *t = tcase_create("catch");
 
 	tcase_set_timeout(t, 60);
+	tcase_add_test(t, caught_text_is_printed_visibly);
 	tcase_add_test(t, two_levels);
 	tcase_add_test(t, killed_port_stops);
 	tcase_add_test(t, catcher_sigkilled);
