@@ -1370,16 +1370,18 @@ answering_node(int lfd, const char *nodeid, const char *answer)
 	}
 }
 
-static void
-silent_node(int lfd, const char *nodeid)
+/*
+ * Runs "aemp top NODEID [--once]" for at most secs seconds against a raw
+ * node on a loopback port that answers the statistics request with answer
+ * (NULL: says nothing); returns top's exit status (-1: killed when the
+ * time was up), its output in *out and *err.
+ */
+static int
+top_against(const char *nodeid, const char *answer, int once, int secs,
+    char **out, char **err)
 {
-	answering_node(lfd, nodeid, NULL);
-}
-
-START_TEST(top_says_not_a_c_node)
-{
-	char seed[64], *out = NULL, *err = NULL;
-	int port, lfd = -1, rc;
+	char seed[64];
+	int port, lfd, rc;
 	struct sockaddr_in sa;
 	socklen_t salen = sizeof sa;
 	pid_t pid;
@@ -1393,7 +1395,7 @@ START_TEST(top_says_not_a_c_node)
 	    getsockname(lfd, (struct sockaddr *)&sa, &salen) == 0);
 	port = ntohs(sa.sin_port);
 	if ((pid = fork()) == 0)
-		silent_node(lfd, "perlish");
+		answering_node(lfd, nodeid, answer);
 	close(lfd);
 	snprintf(seed, sizeof seed, "127.0.0.1:%d", port);
 	{
@@ -1401,11 +1403,20 @@ START_TEST(top_says_not_a_c_node)
 		ck_assert_int_eq(aemp_cli(NULL, NULL, args, 10), 0);
 	}
 	{
-		char *args[] = { "top", "perlish", "--once", NULL };
-		rc = aemp_cli(&out, &err, args, 30);
+		char *args[] = { "top", (char *)nodeid, once ? "--once" : NULL,
+		    NULL };
+		rc = aemp_cli(out, err, args, secs);
 	}
 	kill(pid, SIGKILL);
 	test_wait(pid, 5);
+	return rc;
+}
+
+START_TEST(top_says_not_a_c_node)
+{
+	char *out = NULL, *err = NULL;
+	int rc = top_against("perlish", NULL, 1, 30, &out, &err);
+
 	ck_assert_int_eq(rc, 1);
 	ck_assert_msg(strstr(err, "probably not a C node") != NULL, "%s", err);
 	ck_assert_msg(strstr(err, "perlish") != NULL, "%s", err);
@@ -1422,36 +1433,11 @@ END_TEST
  */
 START_TEST(top_survives_odd_answers)
 {
-	char seed[64], *out = NULL, *err = NULL;
-	int port, lfd = -1, rc;
-	struct sockaddr_in sa;
-	socklen_t salen = sizeof sa;
-	pid_t pid;
+	char *out = NULL, *err = NULL;
+	int rc = top_against("liar", "{\"uptime\":1e300,\"time\":-1e300,"
+	    "\"connections\":[{},{\"node\":1,\"since\":1e300,"
+	    "\"last_activity_age\":-1e300}]}", 0, 8, &out, &err);
 
-	lfd = socket(AF_INET, SOCK_STREAM, 0);
-	memset(&sa, 0, sizeof sa);
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert(bind(lfd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-	    listen(lfd, 8) == 0 &&
-	    getsockname(lfd, (struct sockaddr *)&sa, &salen) == 0);
-	port = ntohs(sa.sin_port);
-	if ((pid = fork()) == 0)
-		answering_node(lfd, "liar", "{\"uptime\":1e300,\"time\":-1e300,"
-		    "\"connections\":[{},{\"node\":1,\"since\":1e300,"
-		    "\"last_activity_age\":-1e300}]}");
-	close(lfd);
-	snprintf(seed, sizeof seed, "127.0.0.1:%d", port);
-	{
-		char *args[] = { "setsecret", SECRET, "setseeds", seed, NULL };
-		ck_assert_int_eq(aemp_cli(NULL, NULL, args, 10), 0);
-	}
-	{
-		char *args[] = { "top", "liar", NULL };
-		rc = aemp_cli(&out, &err, args, 8);
-	}
-	kill(pid, SIGKILL);
-	test_wait(pid, 5);
 	/* -1: still running when the time was up, and killed */
 	ck_assert_msg(rc == -1, "top ended with %d: %s", rc, err);
 	ck_assert_msg(strstr(out, "NODE") != NULL, "nothing drawn: %s", out);
@@ -1463,36 +1449,11 @@ END_TEST
 /* Node IDs in the answer that are no printable text: shown as \xNN. */
 START_TEST(top_shows_odd_node_ids_visibly)
 {
-	char seed[64], *out = NULL, *err = NULL;
-	int port, lfd = -1, rc;
-	struct sockaddr_in sa;
-	socklen_t salen = sizeof sa;
-	pid_t pid;
-
-	lfd = socket(AF_INET, SOCK_STREAM, 0);
-	memset(&sa, 0, sizeof sa);
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert(bind(lfd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-	    listen(lfd, 8) == 0 &&
-	    getsockname(lfd, (struct sockaddr *)&sa, &salen) == 0);
-	port = ntohs(sa.sin_port);
-	if ((pid = fork()) == 0)
-		answering_node(lfd, "odd", "{\"nodeid\":"
-		    "\"me\\u001b]0;x\\u0007\",\"connections\":[{\"node\":"
-		    "\"evil\\u001b[2J\\u0085x\",\"state\":\"up\"}]}");
-	close(lfd);
-	snprintf(seed, sizeof seed, "127.0.0.1:%d", port);
-	{
-		char *args[] = { "setsecret", SECRET, "setseeds", seed, NULL };
-		ck_assert_int_eq(aemp_cli(NULL, NULL, args, 10), 0);
-	}
-	{
-		char *args[] = { "top", "odd", NULL };
-		rc = aemp_cli(&out, &err, args, 4);
-	}
-	kill(pid, SIGKILL);
-	test_wait(pid, 5);
+	char *out = NULL, *err = NULL;
+	int rc = top_against("odd", "{\"nodeid\":"
+	    "\"me\\u001b]0;x\\u0007\",\"connections\":[{\"node\":"
+	    "\"evil\\u001b[2J\\u0085x\",\"state\":\"up\"}]}", 0, 4, &out,
+	    &err);
 	ck_assert_msg(rc == -1, "top ended with %d: %s", rc, err);
 	ck_assert_msg(strstr(out, "evil\\x1b[2J\\xc2\\x85x") != NULL &&
 	    strstr(out, "me\\x1b]0;x\\x07") != NULL, "not shown as \\xNN");
