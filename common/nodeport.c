@@ -143,7 +143,7 @@ unknown_function(aemp_node *n, const char *tag, json_t *args,
     struct aemp_remote *from)
 {
 	const char *port = unknown_reply_port(n, args, from), *name;
-	size_t nodelen;
+	size_t nodelen, cut;
 	char *why;
 
 	ae_node_log_limited(n, 2, "node port requests for unregistered "
@@ -151,7 +151,13 @@ unknown_function(aemp_node *n, const char *tag, json_t *args,
 	    "registered function, ignored", tag);
 	if (port == NULL)
 		return;
-	why = ae_xasprintf("unable to resolve function '%.200s'", tag);
+	/* a long name is cut at a character: the reason is a JSON string */
+	cut = strlen(tag);
+	if (cut > 200)
+		for (cut = 200; cut > 0 && ((unsigned char)tag[cut] & 0xc0) ==
+		    0x80; cut--)
+			;
+	why = ae_xasprintf("unable to resolve function '%.*s'", (int)cut, tag);
 	name = id_split(port, &nodelen);
 	if (from != NULL)
 		ae_remote_send_name(from, "", json_pack("[ssss]", "kil", name,

@@ -910,6 +910,41 @@ START_TEST(unknown_function_kills_the_reply_port)
 	free(text);
 	ck_assert(!d2.got && !d3.got);
 	ck_assert(aemp_port_exists(n, p2) && aemp_port_exists(n, p3));
+
+	/*
+	 * A name longer than the reason keeps is cut at a character, not
+	 * inside one (a reason that is no UTF-8 is no JSON string): here the
+	 * 200th byte is the first of a two-byte character.
+	 */
+	{
+		char name[256];
+		struct death d4 = { NULL, 0 };
+		const char *p4 = aemp_port(n, NULL, NULL);
+
+		memset(name, 'a', sizeof name);
+		memcpy(name, "Nope::", 6);
+		memcpy(name + 199, "\xc3\xa4", 2);
+		name[201] = '\0';
+		aemp_mon_cb(n, p4, died, &d4);
+		aemp_snd(n, "tnode", json_pack("[ss]", name, p4));
+		ck_assert(tn_run_until(base, &d4.got, 5));
+		text = json_dumps(d4.reason, JSON_COMPACT);
+		name[199] = '\0';
+		ck_assert_msg(strstr(text, name) != NULL &&
+		    strstr(text, "\xc3") == NULL, "reason %s", text);
+		free(text);
+		json_decref(d4.reason);
+
+		/* and a cal of such a name from another node */
+		memcpy(name + 199, "\xc3\xa4", 2);
+		pid = start("aemp", out, NULL, "cal", "tnode", name, NULL);
+		ck_assert_int_eq(run_wait(base, pid, 15), 1);
+		text = test_slurp(out);
+		ck_assert_msg(strstr(text, "unable to resolve function") !=
+		    NULL, "output: %s", text);
+		free(text);
+		unlink(out);
+	}
 	{
 		json_t *known = aemp_known_nodes(n);
 		text = json_dumps(known, JSON_COMPACT);
