@@ -168,7 +168,7 @@ struct aemp_node {
 	struct evconnlistener **listeners;
 	struct ntimer	*listen_retry_ev;	/* resumes after accept errors */
 	size_t		 nlisteners;
-	struct aemp_conn *conns;	/* every connection */
+	LIST_HEAD(, aemp_conn) conns;	/* every connection, newest first */
 
 	struct seed	*seeds;
 	size_t		 nseeds;

@@ -873,7 +873,7 @@ conn_count(aemp_node *n)
 	struct aemp_conn *c;
 	int count = 0;
 
-	for (c = n->conns; c != NULL; c = c->next)
+	LIST_FOREACH(c, &n->conns, entry)
 		count++;
 	return count;
 }
