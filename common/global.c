@@ -852,17 +852,11 @@ static void
 cport_died(aemp_node *n, const char *port, json_t *reason, void *ud)
 {
 	struct cport *cp = ud;
-	struct aemp_global *g = n->global;
 
 	(void)port; (void)reason;
 	if (cp->nodemon != NULL)
 		aemp_mon_cancel(n, cp->nodemon);
-	if (cp->prev != NULL)
-		cp->prev->next = cp->next;
-	else
-		g->cports = cp->next;
-	if (cp->next != NULL)
-		cp->next->prev = cp->prev;
+	LIST_REMOVE(cp, entry);
 	cport_free(cp);
 }
 
@@ -927,10 +921,7 @@ global_connect(aemp_node *n, const char *self, json_t *args, void *ud)
 	cp = ae_xcalloc(1, sizeof *cp);
 	cp->node = ae_xstrdup(node);
 	cp->self = ae_xstrdup(self);
-	cp->next = g->cports;
-	if (cp->next != NULL)
-		cp->next->prev = cp;
-	g->cports = cp;
+	LIST_INSERT_HEAD(&g->cports, cp, entry);
 	cp->selfmon = aemp_mon_cb(n, self, cport_died, cp);
 	cp->nodemon = aemp_mon_cb(n, node, cport_node_gone, cp);
 	aemp_rcv(n, self, NULL, rcv_other, cp);
@@ -1040,9 +1031,9 @@ ae_global_free(aemp_node *n)
 	while (g->pend_head != NULL)
 		pend_free(pend_pop(g));
 	ae_dict_clear(&g->pend);
-	while (g->cports != NULL) {
-		struct cport *cp = g->cports;
-		g->cports = cp->next;
+	while (!LIST_EMPTY(&g->cports)) {
+		struct cport *cp = LIST_FIRST(&g->cports);
+		LIST_REMOVE(cp, entry);
 		cport_free(cp);
 	}
 	ae_ntimer_free(n, g->pace_ev);

@@ -24,7 +24,7 @@ struct gport {
 
 /* A port another node spawned on us with GLOBAL_CONNECT. */
 struct cport {
-	struct cport	*prev, *next;
+	LIST_ENTRY(cport) entry;	/* global->cports */
 	char		*node;		/* the node that spawned it */
 	char		*self;
 	aemp_mon	*nodemon;	/* on node's node port */
@@ -66,7 +66,7 @@ pending_key(const void *v)
 
 /* A local registration: the aemp_grp_reg() guard. */
 struct aemp_grp {
-	struct aemp_grp	*prev, *next;
+	LIST_ENTRY(aemp_grp) entry;	/* global->grps */
 	char		*group;
 	char		*port;
 	aemp_mon	*mon;		/* on port; NULL once fired */
@@ -78,7 +78,7 @@ struct aemp_global {
 
 	json_t		*addr;		/* node -> its addresses */
 	struct dict	 gports;	/* node -> struct gport */
-	struct cport	*cports;
+	LIST_HEAD(, cport) cports;
 	json_t		*seedme;	/* node -> true: nodes we seed */
 	char		*master;	/* who seeds us, or NULL */
 	int		 lonely_logged;	/* "no contact" said since a seed was master */
@@ -97,7 +97,7 @@ struct aemp_global {
 	/* groups */
 	json_t		*lreg;		/* group -> [local ports] */
 	json_t		*greg;		/* group -> {port: true} */
-	struct aemp_grp	*grps;
+	LIST_HEAD(, aemp_grp) grps;
 	aemp_watch	*grp_pending;	/* grp_mon()s not started */
 	int		 grp_walking;	/* depth of callback walks */
 };

@@ -288,10 +288,7 @@ aemp_grp_reg(aemp_node *n, const char *group, const char *port)
 	gr->group = ae_xstrdup(group);
 	gr->port = ae_xstrdup(port);
 	gr->active = 1;
-	gr->next = g->grps;
-	if (gr->next != NULL)
-		gr->next->prev = gr;
-	g->grps = gr;
+	LIST_INSERT_HEAD(&g->grps, gr, entry);
 	gr->mon = aemp_mon_cb(n, port, grp_port_died, gr);
 	json_array_append_new(list, json_string(port));
 	ae_global_broadcast(n, json_pack("[sss]", "reg1", group, port));
@@ -304,17 +301,11 @@ aemp_grp_reg(aemp_node *n, const char *group, const char *port)
 void
 aemp_grp_unreg(aemp_node *n, aemp_grp *gr)
 {
-	struct aemp_global *g = n->global;
 
 	if (gr == NULL)
 		return;
 	unregister(n, gr);
-	if (gr->prev != NULL)
-		gr->prev->next = gr->next;
-	else
-		g->grps = gr->next;
-	if (gr->next != NULL)
-		gr->next->prev = gr->prev;
+	LIST_REMOVE(gr, entry);
 	free(gr->group);
 	free(gr->port);
 	free(gr);
@@ -326,9 +317,9 @@ ae_group_free(aemp_node *n)
 {
 	struct aemp_global *g = n->global;
 
-	while (g->grps != NULL) {
-		struct aemp_grp *gr = g->grps;
-		g->grps = gr->next;
+	while (!LIST_EMPTY(&g->grps)) {
+		struct aemp_grp *gr = LIST_FIRST(&g->grps);
+		LIST_REMOVE(gr, entry);
 		free(gr->group);
 		free(gr->port);
 		free(gr);
