@@ -98,7 +98,7 @@ struct aemp_global {
 	json_t		*lreg;		/* group -> [local ports] */
 	json_t		*greg;		/* group -> {port: true} */
 	LIST_HEAD(, aemp_grp) grps;
-	aemp_watch	*grp_pending;	/* grp_mon()s not started */
+	struct aemp_watch_list grp_pending;	/* grp_mon()s not started */
 	int		 grp_walking;	/* depth of callback walks */
 };
 

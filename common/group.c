@@ -19,21 +19,10 @@ ae_group_init(aemp_node *n)
 	 */
 	n->global->lreg = json_object();
 	n->global->greg = json_object();
+	TAILQ_INIT(&n->global->grp_pending);
 }
 
 /* --- group monitors ------------------------------------------------------- */
-
-static void
-watch_unlink(aemp_watch **head, aemp_watch *w)
-{
-	if (w->prev != NULL)
-		w->prev->next = w->next;
-	else
-		*head = w->next;
-	if (w->next != NULL)
-		w->next->prev = w->prev;
-	w->prev = w->next = NULL;
-}
 
 static void
 watch_free(aemp_watch *w)
@@ -69,7 +58,7 @@ notify(aemp_node *n, const char *group, json_t *added, json_t *removed)
 	aemp_watch *w;
 
 	g->grp_walking++;
-	for (w = n->grp_watches; w != NULL; w = w->next)
+	TAILQ_FOREACH(w, &n->grp_watches, entry)
 		if (!w->cancelled && strcmp(w->group, group) == 0)
 			w->grp_cb(n, group, all, added, removed, w->ud);
 	g->grp_walking--;
@@ -149,22 +138,16 @@ static void
 grp_mon_start(aemp_node *n, void *ud)
 {
 	struct aemp_global *g = n->global;
-	aemp_watch *w = ud, *t;
+	aemp_watch *w = ud;
 	json_t *all, *none;
 
-	watch_unlink(&g->grp_pending, w);
+	TAILQ_REMOVE(&g->grp_pending, w, entry);
 	if (w->cancelled) {
 		watch_free(w);
 		return;
 	}
 	/* at the end, so that monitors are called in the order made */
-	for (t = n->grp_watches; t != NULL && t->next != NULL; t = t->next)
-		;
-	w->prev = t;
-	if (t != NULL)
-		t->next = w;
-	else
-		n->grp_watches = w;
+	TAILQ_INSERT_TAIL(&n->grp_watches, w, entry);
 	if ((all = aemp_grp_get(n, w->group)) == NULL)
 		return;
 	none = json_array();
@@ -195,10 +178,7 @@ aemp_grp_mon(aemp_node *n, const char *group, aemp_grp_fn cb, void *ud)
 	w->grp_cb = cb;
 	w->group = ae_xstrdup(group);
 	w->ud = ud;
-	w->next = g->grp_pending;
-	if (w->next != NULL)
-		w->next->prev = w;
-	g->grp_pending = w;
+	TAILQ_INSERT_HEAD(&g->grp_pending, w, entry);
 	ae_node_call_later(n, grp_mon_start, w);
 	return w;
 }
@@ -324,9 +304,9 @@ ae_group_free(aemp_node *n)
 		free(gr->port);
 		free(gr);
 	}
-	while (g->grp_pending != NULL) {
-		aemp_watch *w = g->grp_pending;
-		watch_unlink(&g->grp_pending, w);
+	while (!TAILQ_EMPTY(&g->grp_pending)) {
+		aemp_watch *w = TAILQ_FIRST(&g->grp_pending);
+		TAILQ_REMOVE(&g->grp_pending, w, entry);
 		watch_free(w);
 	}
 	json_decref(g->lreg);
