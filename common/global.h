@@ -41,7 +41,7 @@ struct bcast {
 
 /* A node learned from a peer, waiting for its turn to be connected. */
 struct pending {
-	struct pending	*next;
+	STAILQ_ENTRY(pending) entry;	/* global->pend_q */
 	char		*node;		/* dict key */
 	json_t		*addrs;
 };
@@ -85,7 +85,7 @@ struct aemp_global {
 	struct dict	 bcasts;	/* node -> struct bcast */
 
 	/* connecting to learned nodes, a few at a time */
-	struct pending	*pend_head, *pend_tail;
+	STAILQ_HEAD(, pending) pend_q;	/* FIFO */
 	struct dict	 pend;		/* node -> struct pending */
 	json_t		*inflight;	/* node IDs being connected */
 	struct ntimer	*pace_ev;
