@@ -63,7 +63,7 @@ struct dcwant {
 };
 
 struct dcfunc {
-	struct dcfunc	*next;
+	SLIST_ENTRY(dcfunc) entry;	/* dc->funcs */
 	char		*name;
 	aemp_dataconn_fn fn;
 	void		*ud;
@@ -109,7 +109,7 @@ struct dcpump {
 
 struct dcstate {
 	LIST_HEAD(, dcwant) wants;
-	struct dcfunc	*funcs;
+	SLIST_HEAD(, dcfunc) funcs;
 	LIST_HEAD(, dcpump) pumps;
 	uint64_t	 counter;
 };
@@ -631,7 +631,7 @@ func_find(aemp_node *n, const char *name)
 {
 	struct dcfunc *f;
 
-	for (f = n->dc->funcs; f != NULL; f = f->next)
+	SLIST_FOREACH(f, &n->dc->funcs, entry)
 		if (strcmp(f->name, name) == 0)
 			return f;
 	return NULL;
@@ -949,16 +949,12 @@ aemp_register_dataconn(aemp_node *n, const char *name, aemp_dataconn_fn fn,
 	if ((f = func_find(n, name)) == NULL) {
 		f = ae_xcalloc(1, sizeof *f);
 		f->name = ae_xstrdup(name);
-		f->next = n->dc->funcs;
-		n->dc->funcs = f;
+		SLIST_INSERT_HEAD(&n->dc->funcs, f, entry);
 	}
 	f->fn = fn;
 	f->ud = ud;
 	if (fn == NULL) {
-		struct dcfunc **pp;
-		for (pp = &n->dc->funcs; *pp != f; pp = &(*pp)->next)
-			;
-		*pp = f->next;
+		SLIST_REMOVE(&n->dc->funcs, f, dcfunc, entry);
 		free(f->name);
 		free(f);
 	}
@@ -1001,9 +997,9 @@ ae_dataconn_free(aemp_node *n)
 		want_free(LIST_FIRST(&d->wants));
 	while (!LIST_EMPTY(&d->pumps))
 		pump_free(LIST_FIRST(&d->pumps));
-	while (d->funcs != NULL) {
-		struct dcfunc *f = d->funcs;
-		d->funcs = f->next;
+	while (!SLIST_EMPTY(&d->funcs)) {
+		struct dcfunc *f = SLIST_FIRST(&d->funcs);
+		SLIST_REMOVE_HEAD(&d->funcs, entry);
 		free(f->name);
 		free(f);
 	}
