@@ -179,7 +179,8 @@ ae_authfail_waiting(aemp_node *n, const struct sockaddr *sa)
 	socklen_t len;
 	int count = 0;
 
-	for (c = n->conns; c != NULL && keylen > 0; c = c->next) {
+	for (c = LIST_FIRST(&n->conns); c != NULL && keylen > 0;
+	    c = LIST_NEXT(c, entry)) {
 		if (!c->inbound || c->state != CONN_CONNECTING)
 			continue;
 		len = sizeof ss;

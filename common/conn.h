@@ -27,7 +27,7 @@ enum conn_state {
 
 struct aemp_conn {
 	aemp_node	*node;
-	struct aemp_conn *prev, *next;	/* node->conns */
+	LIST_ENTRY(aemp_conn) entry;	/* node->conns, newest first */
 	struct aemp_stream *stream;	/* TCP, then TLS (stream.h) */
 	int		 tls;		/* TLS was started (10.3) */
 	char		*why;		/* a composed reason for closing */

@@ -41,7 +41,7 @@
 					   end still there? */
 
 struct dcwant {
-	struct dcwant	*prev, *next;
+	LIST_ENTRY(dcwant) entry;	/* dc->wants */
 	aemp_node	*node;
 	char		*id;
 	int		 initiator;
@@ -63,7 +63,7 @@ struct dcwant {
 };
 
 struct dcfunc {
-	struct dcfunc	*next;
+	SLIST_ENTRY(dcfunc) entry;	/* dc->funcs */
 	char		*name;
 	aemp_dataconn_fn fn;
 	void		*ud;
@@ -87,7 +87,7 @@ struct dcpool {
 
 /* Between a stream and the application's end of a bufferevent pair. */
 struct dcpump {
-	struct dcpump	*prev, *next;
+	LIST_ENTRY(dcpump) entry;	/* dc->pumps */
 	aemp_node	*node;
 	struct aemp_stream *s;
 	struct bufferevent *mine;	/* our end of the pair */
@@ -108,9 +108,9 @@ struct dcpump {
 };
 
 struct dcstate {
-	struct dcwant	*wants;
-	struct dcfunc	*funcs;
-	struct dcpump	*pumps;
+	LIST_HEAD(, dcwant) wants;
+	SLIST_HEAD(, dcfunc) funcs;
+	LIST_HEAD(, dcpump) pumps;
 	uint64_t	 counter;
 };
 
@@ -127,7 +127,7 @@ want_find(aemp_node *n, const char *id)
 
 	if (n->dc == NULL || id == NULL)
 		return NULL;
-	for (w = n->dc->wants; w != NULL; w = w->next)
+	LIST_FOREACH(w, &n->dc->wants, entry)
 		if (strcmp(w->id, id) == 0)
 			return w;
 	return NULL;
@@ -144,10 +144,7 @@ want_new(aemp_node *n, const char *id, int initiator, const char *peer,
 	w->initiator = initiator;
 	w->peer = ae_xstrdup(peer);
 	w->port = ae_xstrdup(port);
-	w->next = n->dc->wants;
-	if (w->next != NULL)
-		w->next->prev = w;
-	n->dc->wants = w;
+	LIST_INSERT_HEAD(&n->dc->wants, w, entry);
 	return w;
 }
 
@@ -157,12 +154,7 @@ want_free(struct dcwant *w)
 {
 	aemp_node *n = w->node;
 
-	if (w->prev != NULL)
-		w->prev->next = w->next;
-	else
-		n->dc->wants = w->next;
-	if (w->next != NULL)
-		w->next->prev = w->prev;
+	LIST_REMOVE(w, entry);
 	ae_transport_close_data(n, w->id, "data connection no longer wanted");
 	aemp_mon_cancel(n, w->pmon);
 	if (w->timer != NULL)
@@ -357,12 +349,7 @@ pump_free(struct dcpump *p)
 {
 	aemp_node *n = p->node;
 
-	if (p->prev != NULL)
-		p->prev->next = p->next;
-	else
-		n->dc->pumps = p->next;
-	if (p->next != NULL)
-		p->next->prev = p->prev;
+	LIST_REMOVE(p, entry);
 	event_free(p->s_rd);
 	event_free(p->s_wr);
 	event_free(p->again);
@@ -634,10 +621,7 @@ stream_bev(aemp_node *n, struct aemp_stream *s, struct bytes *in,
 	p->pool->wake = p->again;
 	p->check = ae_ntimer_new(n, 1, pump_check, p);
 	ae_ntimer_add(n, p->check, PUMP_CHECK);
-	p->next = n->dc->pumps;
-	if (p->next != NULL)
-		p->next->prev = p;
-	n->dc->pumps = p;
+	LIST_INSERT_HEAD(&n->dc->pumps, p, entry);
 	event_active(p->again, EV_TIMEOUT, 1);
 	return pair[0];
 }
@@ -647,7 +631,7 @@ func_find(aemp_node *n, const char *name)
 {
 	struct dcfunc *f;
 
-	for (f = n->dc->funcs; f != NULL; f = f->next)
+	SLIST_FOREACH(f, &n->dc->funcs, entry)
 		if (strcmp(f->name, name) == 0)
 			return f;
 	return NULL;
@@ -965,16 +949,12 @@ aemp_register_dataconn(aemp_node *n, const char *name, aemp_dataconn_fn fn,
 	if ((f = func_find(n, name)) == NULL) {
 		f = ae_xcalloc(1, sizeof *f);
 		f->name = ae_xstrdup(name);
-		f->next = n->dc->funcs;
-		n->dc->funcs = f;
+		SLIST_INSERT_HEAD(&n->dc->funcs, f, entry);
 	}
 	f->fn = fn;
 	f->ud = ud;
 	if (fn == NULL) {
-		struct dcfunc **pp;
-		for (pp = &n->dc->funcs; *pp != f; pp = &(*pp)->next)
-			;
-		*pp = f->next;
+		SLIST_REMOVE(&n->dc->funcs, f, dcfunc, entry);
 		free(f->name);
 		free(f);
 	}
@@ -987,7 +967,9 @@ ae_dataconn_pending(aemp_node *n)
 	struct dcwant *w;
 	size_t count = 0;
 
-	for (w = n->dc != NULL ? n->dc->wants : NULL; w != NULL; w = w->next)
+	if (n->dc == NULL)
+		return 0;
+	LIST_FOREACH(w, &n->dc->wants, entry)
 		count++;
 	return count;
 }
@@ -1011,13 +993,13 @@ ae_dataconn_free(aemp_node *n)
 
 	if (d == NULL)
 		return;
-	while (d->wants != NULL)
-		want_free(d->wants);
-	while (d->pumps != NULL)
-		pump_free(d->pumps);
-	while (d->funcs != NULL) {
-		struct dcfunc *f = d->funcs;
-		d->funcs = f->next;
+	while (!LIST_EMPTY(&d->wants))
+		want_free(LIST_FIRST(&d->wants));
+	while (!LIST_EMPTY(&d->pumps))
+		pump_free(LIST_FIRST(&d->pumps));
+	while (!SLIST_EMPTY(&d->funcs)) {
+		struct dcfunc *f = SLIST_FIRST(&d->funcs);
+		SLIST_REMOVE_HEAD(&d->funcs, entry);
 		free(f->name);
 		free(f);
 	}

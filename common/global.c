@@ -395,11 +395,9 @@ select_master(aemp_node *n, const char *node, int up)
 static struct pending *
 pend_pop(struct aemp_global *g)
 {
-	struct pending *p = g->pend_head;
+	struct pending *p = STAILQ_FIRST(&g->pend_q);
 
-	g->pend_head = p->next;
-	if (g->pend_head == NULL)
-		g->pend_tail = NULL;
+	STAILQ_REMOVE_HEAD(&g->pend_q, entry);
 	ae_dict_del(&g->pend, p->node);
 	return p;
 }
@@ -429,7 +427,7 @@ pace(aemp_node *n)
 		if (r == NULL || !r->connecting)
 			json_array_remove(g->inflight, i);
 	}
-	while (g->pend_head != NULL &&
+	while (!STAILQ_EMPTY(&g->pend_q) &&
 	    json_array_size(g->inflight) < PACE_INFLIGHT) {
 		struct pending *p = pend_pop(g);
 		struct aemp_remote *r = ae_remote_get(n, p->node, 1);
@@ -447,7 +445,7 @@ pace(aemp_node *n)
 		pend_free(p);
 	}
 	/* with nothing waiting, the next call clears finished slots */
-	if (g->pend_head != NULL && !ae_ntimer_pending(g->pace_ev))
+	if (!STAILQ_EMPTY(&g->pend_q) && !ae_ntimer_pending(g->pace_ev))
 		ae_ntimer_add(n, g->pace_ev, PACE_INTERVAL);
 }
 
@@ -490,11 +488,7 @@ learn_node(aemp_node *n, const char *node, json_t *addrs)
 	p = ae_xcalloc(1, sizeof *p);
 	p->node = ae_xstrdup(node);
 	p->addrs = json_incref(addrs);
-	if (g->pend_tail != NULL)
-		g->pend_tail->next = p;
-	else
-		g->pend_head = p;
-	g->pend_tail = p;
+	STAILQ_INSERT_TAIL(&g->pend_q, p, entry);
 	ae_dict_put(&g->pend, p->node, p);
 	return 1;
 }
@@ -852,17 +846,11 @@ static void
 cport_died(aemp_node *n, const char *port, json_t *reason, void *ud)
 {
 	struct cport *cp = ud;
-	struct aemp_global *g = n->global;
 
 	(void)port; (void)reason;
 	if (cp->nodemon != NULL)
 		aemp_mon_cancel(n, cp->nodemon);
-	if (cp->prev != NULL)
-		cp->prev->next = cp->next;
-	else
-		g->cports = cp->next;
-	if (cp->next != NULL)
-		cp->next->prev = cp->prev;
+	LIST_REMOVE(cp, entry);
 	cport_free(cp);
 }
 
@@ -927,10 +915,7 @@ global_connect(aemp_node *n, const char *self, json_t *args, void *ud)
 	cp = ae_xcalloc(1, sizeof *cp);
 	cp->node = ae_xstrdup(node);
 	cp->self = ae_xstrdup(self);
-	cp->next = g->cports;
-	if (cp->next != NULL)
-		cp->next->prev = cp;
-	g->cports = cp;
+	LIST_INSERT_HEAD(&g->cports, cp, entry);
 	cp->selfmon = aemp_mon_cb(n, self, cport_died, cp);
 	cp->nodemon = aemp_mon_cb(n, node, cport_node_gone, cp);
 	aemp_rcv(n, self, NULL, rcv_other, cp);
@@ -1005,6 +990,7 @@ ae_global_start(aemp_node *n)
 	ae_dict_init(&g->gports, gport_key);
 	ae_dict_init(&g->bcasts, bcast_key);
 	ae_dict_init(&g->pend, pending_key);
+	STAILQ_INIT(&g->pend_q);
 	g->pace_ev = ae_ntimer_new(n, 0, pace_tick, n);
 	ae_group_init(n);
 
@@ -1037,12 +1023,12 @@ ae_global_free(aemp_node *n)
 	while ((e = ae_dict_next(&g->bcasts, &pos)) != NULL)
 		bcast_free(e->value);
 	ae_dict_clear(&g->bcasts);
-	while (g->pend_head != NULL)
+	while (!STAILQ_EMPTY(&g->pend_q))
 		pend_free(pend_pop(g));
 	ae_dict_clear(&g->pend);
-	while (g->cports != NULL) {
-		struct cport *cp = g->cports;
-		g->cports = cp->next;
+	while (!LIST_EMPTY(&g->cports)) {
+		struct cport *cp = LIST_FIRST(&g->cports);
+		LIST_REMOVE(cp, entry);
 		cport_free(cp);
 	}
 	ae_ntimer_free(n, g->pace_ev);

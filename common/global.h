@@ -24,7 +24,7 @@ struct gport {
 
 /* A port another node spawned on us with GLOBAL_CONNECT. */
 struct cport {
-	struct cport	*prev, *next;
+	LIST_ENTRY(cport) entry;	/* global->cports */
 	char		*node;		/* the node that spawned it */
 	char		*self;
 	aemp_mon	*nodemon;	/* on node's node port */
@@ -41,7 +41,7 @@ struct bcast {
 
 /* A node learned from a peer, waiting for its turn to be connected. */
 struct pending {
-	struct pending	*next;
+	STAILQ_ENTRY(pending) entry;	/* global->pend_q */
 	char		*node;		/* dict key */
 	json_t		*addrs;
 };
@@ -66,7 +66,7 @@ pending_key(const void *v)
 
 /* A local registration: the aemp_grp_reg() guard. */
 struct aemp_grp {
-	struct aemp_grp	*prev, *next;
+	LIST_ENTRY(aemp_grp) entry;	/* global->grps */
 	char		*group;
 	char		*port;
 	aemp_mon	*mon;		/* on port; NULL once fired */
@@ -78,14 +78,14 @@ struct aemp_global {
 
 	json_t		*addr;		/* node -> its addresses */
 	struct dict	 gports;	/* node -> struct gport */
-	struct cport	*cports;
+	LIST_HEAD(, cport) cports;
 	json_t		*seedme;	/* node -> true: nodes we seed */
 	char		*master;	/* who seeds us, or NULL */
 	int		 lonely_logged;	/* "no contact" said since a seed was master */
 	struct dict	 bcasts;	/* node -> struct bcast */
 
 	/* connecting to learned nodes, a few at a time */
-	struct pending	*pend_head, *pend_tail;
+	STAILQ_HEAD(, pending) pend_q;	/* FIFO */
 	struct dict	 pend;		/* node -> struct pending */
 	json_t		*inflight;	/* node IDs being connected */
 	struct ntimer	*pace_ev;
@@ -97,8 +97,8 @@ struct aemp_global {
 	/* groups */
 	json_t		*lreg;		/* group -> [local ports] */
 	json_t		*greg;		/* group -> {port: true} */
-	struct aemp_grp	*grps;
-	aemp_watch	*grp_pending;	/* grp_mon()s not started */
+	LIST_HEAD(, aemp_grp) grps;
+	struct aemp_watch_list grp_pending;	/* grp_mon()s not started */
 	int		 grp_walking;	/* depth of callback walks */
 };
 

@@ -19,21 +19,10 @@ ae_group_init(aemp_node *n)
 	 */
 	n->global->lreg = json_object();
 	n->global->greg = json_object();
+	TAILQ_INIT(&n->global->grp_pending);
 }
 
 /* --- group monitors ------------------------------------------------------- */
-
-static void
-watch_unlink(aemp_watch **head, aemp_watch *w)
-{
-	if (w->prev != NULL)
-		w->prev->next = w->next;
-	else
-		*head = w->next;
-	if (w->next != NULL)
-		w->next->prev = w->prev;
-	w->prev = w->next = NULL;
-}
 
 static void
 watch_free(aemp_watch *w)
@@ -69,7 +58,7 @@ notify(aemp_node *n, const char *group, json_t *added, json_t *removed)
 	aemp_watch *w;
 
 	g->grp_walking++;
-	for (w = n->grp_watches; w != NULL; w = w->next)
+	TAILQ_FOREACH(w, &n->grp_watches, entry)
 		if (!w->cancelled && strcmp(w->group, group) == 0)
 			w->grp_cb(n, group, all, added, removed, w->ud);
 	g->grp_walking--;
@@ -149,22 +138,16 @@ static void
 grp_mon_start(aemp_node *n, void *ud)
 {
 	struct aemp_global *g = n->global;
-	aemp_watch *w = ud, *t;
+	aemp_watch *w = ud;
 	json_t *all, *none;
 
-	watch_unlink(&g->grp_pending, w);
+	TAILQ_REMOVE(&g->grp_pending, w, entry);
 	if (w->cancelled) {
 		watch_free(w);
 		return;
 	}
 	/* at the end, so that monitors are called in the order made */
-	for (t = n->grp_watches; t != NULL && t->next != NULL; t = t->next)
-		;
-	w->prev = t;
-	if (t != NULL)
-		t->next = w;
-	else
-		n->grp_watches = w;
+	TAILQ_INSERT_TAIL(&n->grp_watches, w, entry);
 	if ((all = aemp_grp_get(n, w->group)) == NULL)
 		return;
 	none = json_array();
@@ -195,10 +178,7 @@ aemp_grp_mon(aemp_node *n, const char *group, aemp_grp_fn cb, void *ud)
 	w->grp_cb = cb;
 	w->group = ae_xstrdup(group);
 	w->ud = ud;
-	w->next = g->grp_pending;
-	if (w->next != NULL)
-		w->next->prev = w;
-	g->grp_pending = w;
+	TAILQ_INSERT_HEAD(&g->grp_pending, w, entry);
 	ae_node_call_later(n, grp_mon_start, w);
 	return w;
 }
@@ -288,10 +268,7 @@ aemp_grp_reg(aemp_node *n, const char *group, const char *port)
 	gr->group = ae_xstrdup(group);
 	gr->port = ae_xstrdup(port);
 	gr->active = 1;
-	gr->next = g->grps;
-	if (gr->next != NULL)
-		gr->next->prev = gr;
-	g->grps = gr;
+	LIST_INSERT_HEAD(&g->grps, gr, entry);
 	gr->mon = aemp_mon_cb(n, port, grp_port_died, gr);
 	json_array_append_new(list, json_string(port));
 	ae_global_broadcast(n, json_pack("[sss]", "reg1", group, port));
@@ -304,17 +281,11 @@ aemp_grp_reg(aemp_node *n, const char *group, const char *port)
 void
 aemp_grp_unreg(aemp_node *n, aemp_grp *gr)
 {
-	struct aemp_global *g = n->global;
 
 	if (gr == NULL)
 		return;
 	unregister(n, gr);
-	if (gr->prev != NULL)
-		gr->prev->next = gr->next;
-	else
-		g->grps = gr->next;
-	if (gr->next != NULL)
-		gr->next->prev = gr->prev;
+	LIST_REMOVE(gr, entry);
 	free(gr->group);
 	free(gr->port);
 	free(gr);
@@ -326,16 +297,16 @@ ae_group_free(aemp_node *n)
 {
 	struct aemp_global *g = n->global;
 
-	while (g->grps != NULL) {
-		struct aemp_grp *gr = g->grps;
-		g->grps = gr->next;
+	while (!LIST_EMPTY(&g->grps)) {
+		struct aemp_grp *gr = LIST_FIRST(&g->grps);
+		LIST_REMOVE(gr, entry);
 		free(gr->group);
 		free(gr->port);
 		free(gr);
 	}
-	while (g->grp_pending != NULL) {
-		aemp_watch *w = g->grp_pending;
-		watch_unlink(&g->grp_pending, w);
+	while (!TAILQ_EMPTY(&g->grp_pending)) {
+		aemp_watch *w = TAILQ_FIRST(&g->grp_pending);
+		TAILQ_REMOVE(&g->grp_pending, w, entry);
 		watch_free(w);
 	}
 	json_decref(g->lreg);

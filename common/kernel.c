@@ -66,10 +66,10 @@ ae_kernel_free(aemp_node *n)
 		LIST_REMOVE(t, entry);
 		ae_timer_free(t);
 	}
-	for (w = n->node_watches; w != NULL; w = w->next)
+	TAILQ_FOREACH(w, &n->node_watches, entry)
 		w->cancelled = 1;
 	ae_watch_sweep(&n->node_watches);
-	for (w = n->grp_watches; w != NULL; w = w->next)
+	TAILQ_FOREACH(w, &n->grp_watches, entry)
 		w->cancelled = 1;
 	ae_watch_sweep(&n->grp_watches);
 }

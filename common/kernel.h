@@ -149,7 +149,7 @@ struct aemp_timer {
 };
 
 struct aemp_watch {
-	struct aemp_watch *prev, *next;
+	TAILQ_ENTRY(aemp_watch) entry;	/* on one aemp_watch_list */
 	aemp_nodes_fn	 nodes_cb;
 	aemp_grp_fn	 grp_cb;
 	char		*group;
@@ -222,7 +222,7 @@ void	 ae_kernel_remote_down(aemp_node *, struct aemp_remote *, json_t *reason);
 void	 ae_kernel_remote_forget(aemp_node *, struct aemp_remote *);
 
 /* watch.c */
-void	 ae_watch_sweep(aemp_watch **head);
+void	 ae_watch_sweep(struct aemp_watch_list *);
 /* the node watches hear that id went up or down */
 void	 ae_kernel_nodes_event(aemp_node *, const char *id, int up,
 	    json_t *reason);

@@ -452,6 +452,8 @@ aemp_configure(struct event_base *base, json_t *config, char **err)
 		err = &dummy;
 	*err = NULL;
 	n->tfd = -1;
+	TAILQ_INIT(&n->node_watches);
+	TAILQ_INIT(&n->grp_watches);
 	n->stats.started = ae_node_now();
 	n->lc_level = -1;
 	if (config == NULL)

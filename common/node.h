@@ -112,6 +112,9 @@ typedef void (*remote_event_fn)(aemp_node *, struct aemp_remote *,
 
 /* --- the node ----------------------------------------------------------- */
 
+/* node watches and group monitors (struct aemp_watch: kernel.h) */
+TAILQ_HEAD(aemp_watch_list, aemp_watch);
+
 struct aemp_node {
 	struct event_base *base;
 	int		 own_base;
@@ -168,7 +171,7 @@ struct aemp_node {
 	struct evconnlistener **listeners;
 	struct ntimer	*listen_retry_ev;	/* resumes after accept errors */
 	size_t		 nlisteners;
-	struct aemp_conn *conns;	/* every connection */
+	LIST_HEAD(, aemp_conn) conns;	/* every connection, newest first */
 
 	struct seed	*seeds;
 	size_t		 nseeds;
@@ -181,10 +184,10 @@ struct aemp_node {
 	struct event	*defer_ev;
 
 	LIST_HEAD(, aemp_timer) timers;	/* after.c */
-	struct aemp_watch *node_watches;
+	struct aemp_watch_list node_watches;	/* newest first */
 	unsigned	 node_watch_depth;	/* ae_kernel_nodes_event nesting */
 	int		 defer_running;		/* inside defer_run() */
-	struct aemp_watch *grp_watches;
+	struct aemp_watch_list grp_watches;	/* in the order started */
 	struct aemp_global *global;
 	struct upcalls	 upcall;	/* the transport's reports */
 	remote_event_fn	 remote_hooks[REMOTE_HOOKS_MAX];

@@ -158,7 +158,7 @@ evict_preauth(aemp_node *n)
 	struct aemp_conn *c, *oldest = NULL;
 	size_t count = 0;
 
-	for (c = n->conns; c != NULL; c = c->next)
+	LIST_FOREACH(c, &n->conns, entry)
 		if (c->state != CONN_UP && c->state != CONN_CLOSED) {
 			count++;
 			oldest = c;	/* the list is newest first */
@@ -357,10 +357,7 @@ conn_new(aemp_node *n, evutil_socket_t fd, const char *peer,
 	    conn_read_data, c);
 	c->write_ev = event_new(n->base, fd, EV_WRITE | EV_PERSIST,
 	    conn_write, c);
-	c->next = n->conns;
-	if (c->next != NULL)
-		c->next->prev = c;
-	n->conns = c;
+	LIST_INSERT_HEAD(&n->conns, c, entry);
 	return c;
 }
 
@@ -409,12 +406,7 @@ conn_unlink(struct aemp_conn *c)
 {
 	aemp_node *n = c->node;
 
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		n->conns = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
+	LIST_REMOVE(c, entry);
 	if (c->timer != NULL)
 		ae_ntimer_free(n, c->timer);
 	c->timer = NULL;
@@ -789,7 +781,7 @@ conn_sibling(struct aemp_conn *c, enum conn_state state)
 {
 	struct aemp_conn *o;
 
-	for (o = c->node->conns; o != NULL; o = o->next)
+	LIST_FOREACH(o, &c->node->conns, entry)
 		if (o != c && o->state == state && o->dc_id == NULL &&
 		    o->rnodeid != NULL &&
 		    strcmp(o->rnodeid, c->rnodeid) == 0)
@@ -1654,8 +1646,8 @@ ae_transport_free_all(aemp_node *n)
 {
 	size_t i;
 
-	while (n->conns != NULL)
-		ae_transport_close(n->conns, "node shutting down");
+	while (!LIST_EMPTY(&n->conns))
+		ae_transport_close(LIST_FIRST(&n->conns), "node shutting down");
 	for (i = 0; i < n->nlisteners; i++)
 		evconnlistener_free(n->listeners[i]);
 	if (n->listen_retry_ev != NULL)
@@ -1687,8 +1679,8 @@ ae_transport_close_data(aemp_node *n, const char *id, const char *why)
 {
 	struct aemp_conn *c, *next;
 
-	for (c = n->conns; c != NULL; c = next) {
-		next = c->next;
+	for (c = LIST_FIRST(&n->conns); c != NULL; c = next) {
+		next = LIST_NEXT(c, entry);
 		if (c->dc_out && strcmp(c->dc_id, id) == 0) {
 			c->dc_out = 0;
 			ae_transport_close(c, why);

@@ -17,10 +17,7 @@ aemp_mon_nodes(aemp_node *n, aemp_nodes_fn cb, void *ud)
 
 	w->nodes_cb = cb;
 	w->ud = ud;
-	w->next = n->node_watches;
-	if (w->next != NULL)
-		w->next->prev = w;
-	n->node_watches = w;
+	TAILQ_INSERT_HEAD(&n->node_watches, w, entry);
 	return w;
 }
 
@@ -35,20 +32,15 @@ aemp_watch_cancel(aemp_node *n, aemp_watch *w)
 }
 
 void
-ae_watch_sweep(aemp_watch **head)
+ae_watch_sweep(struct aemp_watch_list *head)
 {
-	aemp_watch *w = *head, *next;
+	aemp_watch *w, *next;
 
-	for (; w != NULL; w = next) {
-		next = w->next;
+	for (w = TAILQ_FIRST(head); w != NULL; w = next) {
+		next = TAILQ_NEXT(w, entry);
 		if (!w->cancelled)
 			continue;
-		if (w->prev != NULL)
-			w->prev->next = w->next;
-		else
-			*head = w->next;
-		if (w->next != NULL)
-			w->next->prev = w->prev;
+		TAILQ_REMOVE(head, w, entry);
 		free(w->group);
 		free(w);
 	}
@@ -61,7 +53,7 @@ ae_kernel_nodes_event(aemp_node *n, const char *id, int up, json_t *reason)
 
 	/* a callback may cause another node event: sweep only outermost */
 	n->node_watch_depth++;
-	for (w = n->node_watches; w != NULL; w = w->next)
+	TAILQ_FOREACH(w, &n->node_watches, entry)
 		if (!w->cancelled)
 			w->nodes_cb(n, id, up, reason, w->ud);
 	if (--n->node_watch_depth == 0)

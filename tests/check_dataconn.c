@@ -455,6 +455,42 @@ START_TEST(unresolved_function)
 }
 END_TEST
 
+/* Functions unregistered from the head, middle and end of the list go. */
+START_TEST(unregistered_function)
+{
+	static const char *const names[] = { "Test::one", "Test::two",
+	    "Test::three" };
+	char *r, want[128];
+	size_t i;
+
+	net_up(0, 0);
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(aemp_register_dataconn(nb, names[i],
+		    close_target, NULL), 0);
+	/* newest first: three, two, one; two is in the middle */
+	ck_assert_int_eq(aemp_register_dataconn(nb, "Test::two", NULL, NULL),
+	    0);
+	r = failing(na, "B#whatever", 5, "Test::two", 10);
+	ck_assert_str_eq(r, "[\"AnyEvent::MP::DataConn\",\"unable to resolve "
+	    "function 'Test::two'\"]");
+	free(r);
+	transfer(na, nb, 1 * MIB, 30);	/* Test::sink at the head, then out */
+	ck_assert_int_eq(aemp_register_dataconn(nb, "Test::one", NULL, NULL),
+	    0);
+	ck_assert_int_eq(aemp_register_dataconn(nb, "Test::three", NULL, NULL),
+	    0);
+	for (i = 0; i < 3; i++) {
+		r = failing(na, "B#whatever", 5, names[i], 10);
+		snprintf(want, sizeof want, "[\"AnyEvent::MP::DataConn\","
+		    "\"unable to resolve function '%s'\"]", names[i]);
+		ck_assert_str_eq(r, want);
+		free(r);
+	}
+	still_connected();
+	net_down();
+}
+END_TEST
+
 START_TEST(local_socketpair)
 {
 	net_up(0, 0);
@@ -873,7 +909,7 @@ conn_count(aemp_node *n)
 	struct aemp_conn *c;
 	int count = 0;
 
-	for (c = n->conns; c != NULL; c = c->next)
+	LIST_FOREACH(c, &n->conns, entry)
 		count++;
 	return count;
 }
@@ -980,6 +1016,7 @@ dataconn_suite(void)
 	tcase_add_test(fail, initiator_timeout);
 	tcase_add_test(fail, connection_refused);
 	tcase_add_test(fail, unresolved_function);
+	tcase_add_test(fail, unregistered_function);
 	tcase_add_test(fail, target_timeout);
 	tcase_add_test(fail, no_listeners_found);
 	tcase_set_timeout(raw, 60);

@@ -335,6 +335,96 @@ START_TEST(group_api)
 }
 END_TEST
 
+/* One of several group monitors that note, in turn, who was called. */
+struct order_mon {
+	char		 name;
+	char		*calls;		/* shared: the names, in call order */
+	aemp_watch	*self;
+	aemp_watch	*cancel;	/* on a change: cancels this one */
+	int		 cancel_self;	/* on a change: and itself */
+	struct order_mon *start;	/* on a change: starts this one */
+	const char	*group;
+};
+
+static void
+order_change(aemp_node *n, const char *group, json_t *all, json_t *added,
+    json_t *removed, void *ud)
+{
+	struct order_mon *m = ud;
+	size_t len = strlen(m->calls);
+
+	(void)group; (void)all; (void)added; (void)removed;
+	ck_assert_uint_lt(len, 31);
+	m->calls[len] = m->name;
+	m->calls[len + 1] = '\0';
+	if (json_array_size(all) < 2)
+		return;		/* the first call, on start */
+	if (m->cancel != NULL)
+		aemp_watch_cancel(n, m->cancel);
+	if (m->cancel_self)
+		aemp_watch_cancel(n, m->self);
+	if (m->start != NULL)
+		m->start->self = aemp_grp_mon(n, m->group, order_change,
+		    m->start);
+	m->cancel = NULL;
+	m->cancel_self = 0;
+	m->start = NULL;
+}
+
+/*
+ * Group monitors are called in the order they were made, also one made
+ * from a callback (after the others); one cancelled during a walk, by
+ * another or by itself, is not called again.
+ */
+START_TEST(group_monitors_in_order)
+{
+	aemp_node *n = tn_node(base, "one", NULL);
+	char *p = strdup(aemp_port(n, NULL, NULL));
+	char *q = strdup(aemp_port(n, NULL, NULL));
+	char *r = strdup(aemp_port(n, NULL, NULL));
+	char calls[32] = "";
+	struct order_mon m[4];
+	aemp_grp *g1, *g2, *g3;
+	int i;
+
+	memset(m, 0, sizeof m);
+	for (i = 0; i < 4; i++) {
+		m[i].name = (char)('A' + i);
+		m[i].calls = calls;
+		m[i].group = "g";
+	}
+	g1 = aemp_grp_reg(n, "g", p);
+	for (i = 0; i < 3; i++)
+		m[i].self = aemp_grp_mon(n, "g", order_change, &m[i]);
+	tn_run_for(base, 0.05);
+	ck_assert_str_eq(calls, "ABC");
+
+	/* A cancels C (later in the walk) and starts D; B cancels itself */
+	m[0].cancel = m[2].self;
+	m[0].start = &m[3];
+	m[1].cancel_self = 1;
+	calls[0] = '\0';
+	g2 = aemp_grp_reg(n, "g", q);
+	ck_assert_str_eq(calls, "AB");
+	tn_run_for(base, 0.05);
+	ck_assert_str_eq(calls, "ABD");	/* D's start, with the members */
+
+	calls[0] = '\0';
+	g3 = aemp_grp_reg(n, "g", r);
+	ck_assert_str_eq(calls, "AD");
+
+	aemp_watch_cancel(n, m[0].self);
+	aemp_watch_cancel(n, m[3].self);
+	aemp_grp_unreg(n, g1);
+	aemp_grp_unreg(n, g2);
+	aemp_grp_unreg(n, g3);
+	aemp_free(n);
+	free(p);
+	free(q);
+	free(r);
+}
+END_TEST
+
 /* --- bad input and faults ------------------------------------------------ */
 
 START_TEST(connect_version_mismatch)
@@ -947,6 +1037,7 @@ global_suite(void)
 	tcase_set_timeout(net, 30);
 	tcase_add_test(groups, mesh_groups_and_master);
 	tcase_add_test(groups, group_api);
+	tcase_add_test(groups, group_monitors_in_order);
 	tcase_add_test(faults, connect_version_mismatch);
 	tcase_add_test(faults, bad_nodes_and_addresses);
 	tcase_add_test(faults, empty_address_lists_are_silent);
