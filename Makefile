@@ -255,10 +255,10 @@ CHAOS_ARGS ?=
 CHAOS_BIN := $(B)/tests/chaos/chaos $(B)/tests/chaos/chaos_node
 $(B)/tests/chaos/chaos: $(B)/obj/tests/chaos/chaos.o $(TESTLIB_OBJ) $(B)/lib/libaemp.a
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $< $(TESTLIB_OBJ) $(B)/lib/libaemp.a $(LDFLAGS) $(LIBS)
+	$(CC) -o $@ $< $(TESTLIB_OBJ) $(B)/lib/libaemp.a $(LDFLAGS) $(CHECKLIBS) $(LIBS)
 $(B)/tests/chaos/chaos_node: $(B)/obj/tests/chaos/chaos_node.o $(TESTLIB_OBJ) $(B)/lib/libaemp.a
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $< $(TESTLIB_OBJ) $(B)/lib/libaemp.a $(LDFLAGS) $(LIBS)
+	$(CC) -o $@ $< $(TESTLIB_OBJ) $(B)/lib/libaemp.a $(LDFLAGS) $(CHECKLIBS) $(LIBS)
 chaos-build: $(CHAOS_BIN) $(B)/bin/aempd
 chaos: chaos-build
 	AEMP_BUILD=$(CURDIR)/$(B) ./$(B)/tests/chaos/chaos --duration $(CHAOS_TIME) \
