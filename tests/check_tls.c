@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "testutil.h"
@@ -477,6 +478,46 @@ START_TEST(ordered_stream_inside_tls)
 	ck_assert(tn_run_until(base, &box.got, 60));
 	ck_assert_int_eq(box.next, STREAM_COUNT);
 	ck_assert_int_eq(box.disorder, 0);
+	box_clear(&box);
+	aemp_free(b);
+	aemp_free(a);
+}
+END_TEST
+
+/*
+ * An OpenSSL error that something else in the program left in this
+ * thread's queue is no failure of a TLS connection: not in the
+ * handshake, not in the data phase (the stream reads "would block" and
+ * close_notify from the SSL object, not from the error queue).
+ */
+START_TEST(stale_openssl_error_is_no_tls_failure)
+{
+	aemp_node *a = node_with("alpha", SELF1, NULL, NULL, NULL);
+	aemp_node *b = node_with("beta", SELF1, NULL, a, NULL);
+	struct box box = { 0 };
+	const char *pa = aemp_port(a, keep_msg, &box);
+	char *big;
+	int i;
+
+	ERR_raise(ERR_LIB_USER, 1);
+	comes_up(a, b);
+	/* 200 KB messages: records split across reads, "would block" inside */
+	big = malloc(200000);
+	ck_assert_ptr_nonnull(big);
+	memset(big, 'x', 199999);
+	big[199999] = '\0';
+	for (i = 0; i < 20; i++) {
+		ERR_raise(ERR_LIB_USER, 2);
+		aemp_sndf(b, pa, "is", i, i % 2 ? big : "small");
+		ck_assert(tn_run_until(base, &box.got, 10));
+		ck_assert_int_eq(json_integer_value(json_array_get(box.msg, 0)),
+		    i);
+		box.got = 0;
+	}
+	free(big);
+	ck_assert(aemp_node_is_up(a, "beta"));
+	ck_assert(aemp_node_is_up(b, "alpha"));
+	ERR_clear_error();
 	box_clear(&box);
 	aemp_free(b);
 	aemp_free(a);
@@ -1084,6 +1125,7 @@ tls_suite(void)
 	tcase_add_test(nodes, both_tls_roles_as_connector);
 	tcase_add_test(nodes, ca_issued_certificates);
 	tcase_add_test(nodes, ordered_stream_inside_tls);
+	tcase_add_test(nodes, stale_openssl_error_is_no_tls_failure);
 	tcase_add_test(refuse, different_self_signed_certs_refused);
 	tcase_add_test(refuse, pem_without_ca_refused);
 	tcase_add_test(refuse, server_auth_only_cert_refused_as_client);
