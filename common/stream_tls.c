@@ -189,9 +189,11 @@ ae_tls_ctx_free(struct ssl_ctx_st *ctx)
  * SSL_get_error(): that needs an empty error queue before the call, and
  * even looking at the queue costs ~200 instructions in OpenSSL 3 (the
  * thread's error state is looked up), twice per round trip. OpenSSL
- * says "would block" in the SSL object itself (SSL_want_read/_write),
- * and a close_notify in its shutdown state; anything else is fatal. An
- * error that something else in this thread left queued changes nothing.
+ * says "would block" in the SSL object itself (SSL_want_read/_write):
+ * an error that something else in this thread left queued changes
+ * nothing there. Only at an end is the queue looked at: a fatal alert
+ * from the peer marks the shutdown state as a close_notify does, but
+ * queues its error.
  */
 enum { TLS_WANT, TLS_CLOSED, TLS_FATAL };
 
@@ -200,7 +202,8 @@ tls_result(SSL *ssl)
 {
 	if (SSL_want_read(ssl) || SSL_want_write(ssl))
 		return TLS_WANT;
-	if (SSL_get_shutdown(ssl) & SSL_RECEIVED_SHUTDOWN)
+	if ((SSL_get_shutdown(ssl) & SSL_RECEIVED_SHUTDOWN) &&
+	    ERR_peek_error() == 0)
 		return TLS_CLOSED;
 	return TLS_FATAL;
 }
