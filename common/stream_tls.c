@@ -124,9 +124,14 @@ ae_tls_ctx_new(const char *pem, size_t len, char **err)
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_num_tickets(ctx, 0);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-	/* idle connections give their record buffers back: 67 -> 48 KB each */
-	SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-	    SSL_MODE_RELEASE_BUFFERS);
+	/*
+	 * No SSL_MODE_RELEASE_BUFFERS: giving the record buffers back when
+	 * idle (~15 KB less per peer) frees and allocates both of them on
+	 * every record of a ping-pong, ~1,350 instructions per round trip
+	 * on each side (callgrind, bench/rtt echo); bench conn_mem_tls
+	 * reports the memory.
+	 */
+	SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	store = SSL_CTX_get_cert_store(ctx);
 	if ((b = BIO_new_mem_buf(pem, (int)len)) == NULL)
 		return (*err = ctx_error(ctx, "cert: out of memory")), NULL;
@@ -180,15 +185,27 @@ ae_tls_ctx_free(struct ssl_ctx_st *ctx)
 /* --- the stream ----------------------------------------------------------- */
 
 /*
- * SSL_get_error() needs an empty error queue. Emptying one is dear in
- * OpenSSL 3 (some hundred instructions: every slot is cleared), and it
- * is all but always empty already: look first.
+ * What an SSL_read() or SSL_write() that returned r <= 0 means, without
+ * SSL_get_error(): that needs an empty error queue before the call, and
+ * even looking at the queue costs ~200 instructions in OpenSSL 3 (the
+ * thread's error state is looked up), twice per round trip. OpenSSL
+ * says "would block" in the SSL object itself (SSL_want_read/_write):
+ * an error that something else in this thread left queued changes
+ * nothing there. Only at an end is the queue looked at: a fatal alert
+ * from the peer marks the shutdown state as a close_notify does, but
+ * queues its error.
  */
-static void
-err_clear(void)
+enum { TLS_WANT, TLS_CLOSED, TLS_FATAL };
+
+static int
+tls_result(SSL *ssl)
 {
-	if (ERR_peek_error() != 0)
-		ERR_clear_error();
+	if (SSL_want_read(ssl) || SSL_want_write(ssl))
+		return TLS_WANT;
+	if ((SSL_get_shutdown(ssl) & SSL_RECEIVED_SHUTDOWN) &&
+	    ERR_peek_error() == 0)
+		return TLS_CLOSED;
+	return TLS_FATAL;
 }
 
 /* The first OpenSSL error, as the reference logs it (10.8). */
@@ -326,7 +343,6 @@ tls_read(struct aemp_stream *s, void *buf, size_t len)
 		errno = EPROTO;
 		return -1;
 	}
-	err_clear();
 	while (got < len) {
 		size_t want = len - got > INT_MAX ? INT_MAX : len - got;
 		int r, e;
@@ -336,8 +352,8 @@ tls_read(struct aemp_stream *s, void *buf, size_t len)
 		 * Nothing for OpenSSL to work on once the handshake is done:
 		 * an SSL_read() that only says so is left out.
 		 */
-		if (SSL_is_init_finished(t->ssl) && !SSL_has_pending(t->ssl) &&
-		    t->cin.len == 0 && t->rlen == 0) {
+		if (t->cin.len == 0 && t->rlen == 0 &&
+		    SSL_is_init_finished(t->ssl) && !SSL_has_pending(t->ssl)) {
 			if (drained || t->eof)
 				break;
 			goto lower;
@@ -347,12 +363,12 @@ tls_read(struct aemp_stream *s, void *buf, size_t len)
 			got += (size_t)r;
 			continue;
 		}
-		e = SSL_get_error(t->ssl, r);
-		if (e == SSL_ERROR_ZERO_RETURN) {
+		e = tls_result(t->ssl);
+		if (e == TLS_CLOSED) {
 			t->eof = 1;	/* close_notify */
 			break;
 		}
-		if (e != SSL_ERROR_WANT_READ) {
+		if (e != TLS_WANT) {
 			keep_rest(t);
 			tls_fail(t);	/* errno last */
 			if (got == 0)
@@ -419,12 +435,11 @@ tls_write(struct aemp_stream *s, const void *buf, size_t len)
 		}
 		return -1;
 	}
-	err_clear();
 	r = SSL_write(t->ssl, buf, (int)(len > TLS_WRITE_MAX ? TLS_WRITE_MAX :
 	    len));
 	if (r <= 0) {
-		e = SSL_get_error(t->ssl, r);
-		if (e != SSL_ERROR_WANT_READ) {
+		e = tls_result(t->ssl);
+		if (e != TLS_WANT) {
 			tls_fail(t);
 			return -1;
 		}

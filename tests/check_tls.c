@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "testutil.h"
@@ -483,6 +484,46 @@ START_TEST(ordered_stream_inside_tls)
 }
 END_TEST
 
+/*
+ * An OpenSSL error that something else in the program left in this
+ * thread's queue is no failure of a TLS connection: not in the
+ * handshake, not in the data phase (the stream reads "would block" and
+ * close_notify from the SSL object, not from the error queue).
+ */
+START_TEST(stale_openssl_error_is_no_tls_failure)
+{
+	aemp_node *a = node_with("alpha", SELF1, NULL, NULL, NULL);
+	aemp_node *b = node_with("beta", SELF1, NULL, a, NULL);
+	struct box box = { 0 };
+	const char *pa = aemp_port(a, keep_msg, &box);
+	char *big;
+	int i;
+
+	ERR_raise(ERR_LIB_USER, 1);
+	comes_up(a, b);
+	/* 200 KB messages: records split across reads, "would block" inside */
+	big = malloc(200000);
+	ck_assert_ptr_nonnull(big);
+	memset(big, 'x', 199999);
+	big[199999] = '\0';
+	for (i = 0; i < 20; i++) {
+		ERR_raise(ERR_LIB_USER, 2);
+		aemp_sndf(b, pa, "is", i, i % 2 ? big : "small");
+		ck_assert(tn_run_until(base, &box.got, 10));
+		ck_assert_int_eq(json_integer_value(json_array_get(box.msg, 0)),
+		    i);
+		box.got = 0;
+	}
+	free(big);
+	ck_assert(aemp_node_is_up(a, "beta"));
+	ck_assert(aemp_node_is_up(b, "alpha"));
+	ERR_clear_error();
+	box_clear(&box);
+	aemp_free(b);
+	aemp_free(a);
+}
+END_TEST
+
 /* Three nodes through one seed: the global service meshes them and a
    group registered on one is found on another, all inside TLS. */
 START_TEST(global_mesh_inside_tls)
@@ -871,9 +912,10 @@ END_TEST
  * way 10.4 allows), authenticates with tls_anon and sends "before"; then
  * KEYUPDATE: 20 key updates (each asking for the node's), "after"
  * behind every one; RENEGOTIATE (TLS 1.2): a renegotiation the node must
- * refuse, then "after".
+ * refuse, then "after"; ALERT: with another certificate, it rejects the
+ * node's and says so in a fatal alert.
  */
-enum cpeer_mode { KEYUPDATE, RENEGOTIATE };
+enum cpeer_mode { KEYUPDATE, RENEGOTIATE, ALERT };
 
 static void
 cpeer(const char *addr, const char *target, enum cpeer_mode mode)
@@ -900,8 +942,8 @@ cpeer(const char *addr, const char *target, enum cpeer_mode mode)
 		_exit(11);
 	while (lfs < 2 && read(fd, g, 1) == 1)
 		lfs += g[0] == '\n';
-	if ((ctx = ae_tls_ctx_new(pems[SELF1], strlen(pems[SELF1]), &err)) ==
-	    NULL)
+	i = mode == ALERT ? SELF2 : SELF1;
+	if ((ctx = ae_tls_ctx_new(pems[i], strlen(pems[i]), &err)) == NULL)
 		_exit(12);
 	if (mode == RENEGOTIATE) {
 		SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
@@ -910,7 +952,7 @@ cpeer(const char *addr, const char *target, enum cpeer_mode mode)
 	ssl = SSL_new(ctx);
 	SSL_set_fd(ssl, fd);
 	if (SSL_connect(ssl) != 1)
-		_exit(13);
+		_exit(mode == ALERT ? 0 : 13);
 	SSL_write(ssl, "tls_anon;;json\n", 15);
 	while (len < sizeof line - 1 && memchr(line, '\n', len) == NULL) {
 		int r = SSL_read(ssl, line + len, (int)(sizeof line - 1 - len));
@@ -1007,6 +1049,34 @@ START_TEST(hostile_renegotiation)
 }
 END_TEST
 
+/*
+ * A fatal alert from the peer is a TLS failure, logged with the alert,
+ * not an ordinary end of the stream (OpenSSL marks both alike in the
+ * shutdown state).
+ */
+START_TEST(peer_fatal_alert_is_a_tls_failure)
+{
+	struct tn_log la = { 0 };
+	aemp_node *a = node_with("alpha", SELF1, NULL, NULL, &la);
+	pid_t pid;
+	int st = 0, i;
+
+	fflush(NULL);
+	if ((pid = fork()) == 0)
+		cpeer(tn_addr(a), "none", ALERT);
+	ck_assert_int_gt(pid, 0);
+	for (i = 0; i < 250 && !tn_log_has(&la, "alert unknown ca"); i++)
+		tn_run_for(base, 0.02);
+	ck_assert_msg(tn_log_has(&la, "alert unknown ca"), "log: %s",
+	    la.text ? la.text : "");
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	still_admits(a, SELF1, NULL);
+	aemp_free(a);
+	log_free(&la);
+}
+END_TEST
+
 /* --- the stream layer ------------------------------------------------------ */
 
 /*
@@ -1084,6 +1154,7 @@ tls_suite(void)
 	tcase_add_test(nodes, both_tls_roles_as_connector);
 	tcase_add_test(nodes, ca_issued_certificates);
 	tcase_add_test(nodes, ordered_stream_inside_tls);
+	tcase_add_test(nodes, stale_openssl_error_is_no_tls_failure);
 	tcase_add_test(refuse, different_self_signed_certs_refused);
 	tcase_add_test(refuse, pem_without_ca_refused);
 	tcase_add_test(refuse, server_auth_only_cert_refused_as_client);
@@ -1103,6 +1174,7 @@ tls_suite(void)
 	tcase_add_test(foreign, hmac_inside_tls_rejected);
 	tcase_add_test(nodes, global_mesh_inside_tls);
 	tcase_add_test(foreign, hostile_renegotiation);
+	tcase_add_test(foreign, peer_fatal_alert_is_a_tls_failure);
 	suite_add_tcase(s, foreign);
 	suite_add_tcase(s, unit);
 	suite_add_tcase(s, nodes);
