@@ -43,7 +43,11 @@ ae_codec_plain_name(const char *name, size_t *len)
 	return 1;
 }
 
-/* Writes v in decimal as jansson does into p (FAST_INT bytes at least). */
+/*
+ * Writes v in decimal as jansson does into p (FAST_INT bytes at least):
+ * the digits are counted first and then written in place, two a
+ * division, with no copy.
+ */
 size_t
 ae_fast_int(json_int_t v, char *p)
 {
@@ -52,26 +56,28 @@ ae_fast_int(json_int_t v, char *p)
 	    "25262728293031323334353637383940414243444546474849"
 	    "50515253545556575859606162636465666768697071727374"
 	    "75767778798081828384858687888990919293949596979899";
-	char digits[FAST_INT];
-	unsigned long long u = (unsigned long long)v;
-	size_t i = sizeof digits, n;
+	unsigned long long u = (unsigned long long)v, t;
+	size_t neg = 0, n = 1, i;
 
-	if (v < 0)
+	if (v < 0) {
 		u = 0 - u;
-	/* two digits a division */
+		p[0] = '-';
+		neg = 1;
+	}
+	for (t = u; t >= 100; t /= 100)
+		n += 2;
+	if (t >= 10)
+		n++;
+	i = neg + n;
 	while (u >= 100) {
-		memcpy(digits + (i -= 2), pairs + 2 * (u % 100), 2);
+		memcpy(p + (i -= 2), pairs + 2 * (u % 100), 2);
 		u /= 100;
 	}
 	if (u >= 10)
-		memcpy(digits + (i -= 2), pairs + 2 * u, 2);
+		memcpy(p + i - 2, pairs + 2 * u, 2);
 	else
-		digits[--i] = (char)('0' + u);
-	if (v < 0)
-		digits[--i] = '-';
-	n = sizeof digits - i;
-	memcpy(p, digits + i, n);
-	return n;
+		p[i - 1] = (char)('0' + u);
+	return neg + n;
 }
 
 /*
