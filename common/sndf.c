@@ -91,6 +91,16 @@ pack_plain(const char *fmt, va_list ap, const char **why)
 	return msg;
 }
 
+/*
+ * A plain format that starts with the tag, what sndf_local() takes: looked
+ * at only for a local port.
+ */
+static int
+tagged_format(const char *fmt)
+{
+	return fmt[0] == 's' && plain_format(fmt);
+}
+
 #define DIRECT_STRINGS	16	/* "s" items the direct path takes */
 
 /*
@@ -301,11 +311,10 @@ aemp_sndf(aemp_node *n, const char *port, const char *fmt, ...)
 	json_error_t jerr;
 	const char *why;
 	char buf[128];
-	size_t len = strlen(fmt);
-	int plain, rc;
+	size_t len;
+	int rc;
 
 	va_start(ap, fmt);
-	plain = plain_format(fmt);
 	/*
 	 * The port ID is split once: a live local port (the one used last
 	 * is known by its pointer, as ae_port_live() knows it) takes
@@ -315,10 +324,10 @@ aemp_sndf(aemp_node *n, const char *port, const char *fmt, ...)
 		struct aemp_port *p = n->last_port;
 		const char *name;
 		size_t nodelen;
-		int tagged = plain && fmt[0] == 's';
 
 		if (p != NULL && port == p->id && !p->dead) {
-			if (tagged && (rc = sndf_local(n, p, fmt, ap)) != 0)
+			if (tagged_format(fmt) &&
+			    (rc = sndf_local(n, p, fmt, ap)) != 0)
 				goto sent;
 		} else {
 			name = id_split(port, &nodelen);
@@ -329,13 +338,13 @@ aemp_sndf(aemp_node *n, const char *port, const char *fmt, ...)
 					rc = 0;
 					goto sent;
 				}
-			} else if (tagged && *name != '\0' &&
+			} else if (*name != '\0' && tagged_format(fmt) &&
 			    (p = ae_dict_get(&n->ports, name)) != NULL &&
 			    !p->dead && (rc = sndf_local(n, p, fmt, ap)) != 0)
 				goto sent;
 		}
 	}
-	if (plain) {
+	if (plain_format(fmt)) {
 		msg = pack_plain(fmt, ap, &why);
 		va_end(ap);
 		if (msg == NULL)
@@ -343,6 +352,7 @@ aemp_sndf(aemp_node *n, const char *port, const char *fmt, ...)
 		return aemp_snd(n, port, msg);
 	}
 	/* formats are short: build "[fmt]" without a malloc() */
+	len = strlen(fmt);
 	if (len + 3 <= sizeof buf) {
 		buf[0] = '[';
 		memcpy(buf + 1, fmt, len);
