@@ -578,7 +578,9 @@ aemp_snd(aemp_node *n, const char *port, json_t *msg)
 		d->msg = msg;
 		return 0;
 	}
-	if (ae_is_local(n, port, &name)) {
+	/* split once: ae_is_local() and the remote's name alike */
+	name = id_split(port, &nodelen);
+	if (nodelen == n->idlen && memcmp(port, n->id, nodelen) == 0) {
 		struct aemp_port *p = *name ? ae_dict_get(&n->ports, name) : NULL;
 		struct defer *d = ae_node_defer(n, DEFER_DELIVER);
 		if (p != NULL)
@@ -595,7 +597,6 @@ aemp_snd(aemp_node *n, const char *port, json_t *msg)
 		d->msg = msg;
 		return 0;
 	}
-	name = id_split(port, &nodelen);
 	ae_remote_send_name(ae_remote_of(n, port, nodelen), name, msg);
 	return 0;
 }
