@@ -6,6 +6,10 @@
  * SIZE bytes. Modes:
  *   aemp   aemp_sndf() behind an application window of acks
  *   snd    the same with aemp_snd() of an array built per message
+ *   sndfloor the messages of "snd" built with json_pack() and freed with
+ *          json_decref(), in one process, with no aemp and no socket:
+ *          what the sender's own jansson calls cost, the most "snd"
+ *          could reach (its ceiling, as local's "floor")
  *   naive  aemp_sndf() of all COUNT messages before the loop runs
  *          (no window): also prints the sender's peak RSS
  *   raw    the same bytes through a blocking TCP_NODELAY socket pair,
@@ -25,7 +29,8 @@
  * (certificate and trust from $AEMP_BENCH_CERT, TLS 1.2+, the default
  * cipher, as the nodes have), the baseline of the TLS row.
  *
- * usage: tput aemp|snd|naive|scraped|raw|rawtls|bp|bpnaive COUNT [SIZE]
+ * usage: tput aemp|snd|sndfloor|naive|scraped|raw|rawtls|bp|bpnaive
+ *            COUNT [SIZE]
  *        prints "rate MSGS_PER_SECOND", "lost N" (messages out of order
  *        or changed), and more as said above
  */
@@ -257,6 +262,28 @@ tx_ack(aemp_node *n, const char *self, json_t *msg, void *ud)
 		bench_finish(n, &tx->done);
 	else if (!tx->t->spin)
 		tx_pump(tx);
+	return 0;
+}
+
+/*
+ * sndfloor: tx_one()'s json_pack() of "snd", each message freed as the
+ * receiving side of aemp_snd() would once it is written: the part of
+ * "snd" that is the program's, not aemp's.
+ */
+static int
+run_sndfloor(struct tput *t)
+{
+	long i, got = 0;
+	double t0 = bench_now();
+
+	for (i = 0; i < t->total; i++) {
+		json_t *msg = json_pack("[sIs]", "test", (json_int_t)i,
+		    t->payload);
+		got += json_array_size(msg) == 3;
+		json_decref(msg);
+	}
+	printf("rate %.0f\nlost %ld\n", (double)got / (bench_now() - t0),
+	    t->total - got);
 	return 0;
 }
 
@@ -499,8 +526,8 @@ main(int argc, char **argv)
 	const char *mode;
 
 	if (argc != 3 && argc != 4) {
-		fprintf(stderr, "usage: tput aemp|snd|naive|scraped|raw|"
-		    "rawtls|bp|bpnaive COUNT [SIZE]\n");
+		fprintf(stderr, "usage: tput aemp|snd|sndfloor|naive|scraped|"
+		    "raw|rawtls|bp|bpnaive COUNT [SIZE]\n");
 		return 2;
 	}
 	bench_isolate();
@@ -533,6 +560,8 @@ main(int argc, char **argv)
 		return run_aemp(&t, 0, 0);
 	if (strcmp(mode, "snd") == 0)
 		return run_aemp(&t, 1, 0);
+	if (strcmp(mode, "sndfloor") == 0)
+		return run_sndfloor(&t);
 	if (strcmp(mode, "naive") == 0)
 		return run_aemp(&t, 0, 1);
 	if (strcmp(mode, "bp") == 0 || strcmp(mode, "bpnaive") == 0) {

@@ -17,13 +17,11 @@
 #define BYTES_SHRINK	(4 * BYTES_KEEP) /* shrunk when little is left */
 
 char *
-ae_bytes_reserve(struct bytes *b, size_t n)
+ae_bytes_reserve_grow(struct bytes *b, size_t n)
 {
 	size_t cap;
 	char *p;
 
-	if (b->start + b->len + n <= b->cap)
-		return b->data + b->start + b->len;
 	/*
 	 * Moving what is left to the front may be enough; only when no more
 	 * is moved than was consumed, or a long queue that is written from
@@ -42,12 +40,6 @@ ae_bytes_reserve(struct bytes *b, size_t n)
 	b->data = p;
 	b->cap = cap;
 	return b->data + b->start + b->len;
-}
-
-void
-ae_bytes_commit(struct bytes *b, size_t n)
-{
-	b->len += n;
 }
 
 void

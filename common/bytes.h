@@ -18,9 +18,26 @@ struct bytes {
 
 #define bytes_ptr(b)	((b)->data + (b)->start)
 
-/* Room for n more bytes after the last; ae_bytes_commit() says how many. */
-char	*ae_bytes_reserve(struct bytes *, size_t n);
-void	 ae_bytes_commit(struct bytes *, size_t n);
+/* ae_bytes_reserve() when the room is not there yet: moves or grows. */
+char	*ae_bytes_reserve_grow(struct bytes *, size_t n);
+
+/*
+ * Room for n more bytes after the last; ae_bytes_commit() says how many.
+ * Inline: every packet sent asks it, and mostly the room is there.
+ */
+static inline char *
+ae_bytes_reserve(struct bytes *b, size_t n)
+{
+	if (b->start + b->len + n <= b->cap)
+		return b->data + b->start + b->len;
+	return ae_bytes_reserve_grow(b, n);
+}
+
+static inline void
+ae_bytes_commit(struct bytes *b, size_t n)
+{
+	b->len += n;
+}
 void	 ae_bytes_add(struct bytes *, const void *, size_t);
 /* Appends all of from to to, leaving from empty. */
 void	 ae_bytes_move(struct bytes *to, struct bytes *from);

@@ -43,7 +43,11 @@ ae_codec_plain_name(const char *name, size_t *len)
 	return 1;
 }
 
-/* Writes v in decimal as jansson does into p (FAST_INT bytes at least). */
+/*
+ * Writes v in decimal as jansson does into p (FAST_INT bytes at least):
+ * the digits are counted first and then written in place, two a
+ * division, with no copy.
+ */
 size_t
 ae_fast_int(json_int_t v, char *p)
 {
@@ -52,26 +56,79 @@ ae_fast_int(json_int_t v, char *p)
 	    "25262728293031323334353637383940414243444546474849"
 	    "50515253545556575859606162636465666768697071727374"
 	    "75767778798081828384858687888990919293949596979899";
-	char digits[FAST_INT];
+	static const unsigned long long pow10[20] = {
+		1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL,
+		10000000ULL, 100000000ULL, 1000000000ULL, 10000000000ULL,
+		100000000000ULL, 1000000000000ULL, 10000000000000ULL,
+		100000000000000ULL, 1000000000000000ULL,
+		10000000000000000ULL, 100000000000000000ULL,
+		1000000000000000000ULL, 10000000000000000000ULL
+	};
 	unsigned long long u = (unsigned long long)v;
-	size_t i = sizeof digits, n;
+	size_t neg = 0, n, i;
 
-	if (v < 0)
+	if (v < 0) {
 		u = 0 - u;
-	/* two digits a division */
+		p[0] = '-';
+		neg = 1;
+	}
+	/*
+	 * The digits from the bits: 1233 / 4096 is just under log10(2), so
+	 * n is the count or one short of it (1 to 20 digits).
+	 */
+	n = (size_t)(64 - __builtin_clzll(u | 1)) * 1233 >> 12;
+	n += u >= pow10[n];
+	if (n == 0)
+		n = 1;
+	i = neg + n;
 	while (u >= 100) {
-		memcpy(digits + (i -= 2), pairs + 2 * (u % 100), 2);
+		memcpy(p + (i -= 2), pairs + 2 * (u % 100), 2);
 		u /= 100;
 	}
 	if (u >= 10)
-		memcpy(digits + (i -= 2), pairs + 2 * u, 2);
+		memcpy(p + i - 2, pairs + 2 * u, 2);
 	else
-		digits[--i] = (char)('0' + u);
-	if (v < 0)
-		digits[--i] = '-';
-	n = sizeof digits - i;
-	memcpy(p, digits + i, n);
-	return n;
+		p[i - 1] = (char)('0' + u);
+	return neg + n;
+}
+
+/*
+ * A string of plain bytes or an integer, what messages are mostly made
+ * of, written as ae_fast_dump() writes it, inline where an array's
+ * elements are written: -1 when it does not fit, -2 when it is another
+ * value (ae_fast_dump() then takes it).
+ */
+static inline ssize_t
+dump_scalar(json_t *v, char *p, size_t size)
+{
+	const char *str;
+	char digits[FAST_INT];
+	size_t n;
+
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		str = json_string_value(v);
+		n = json_string_length(v);
+		/* too long even as it is: no need to look at its bytes */
+		if (n + 2 > size)
+			return -1;
+		if (ae_plain_span(str, n) < n)
+			return -2;
+		p[0] = '"';
+		memcpy(p + 1, str, n);
+		p[n + 1] = '"';
+		return (ssize_t)(n + 2);
+	case JSON_INTEGER:
+		if (size >= FAST_INT)
+			return (ssize_t)ae_fast_int(json_integer_value(v), p);
+		n = ae_fast_int(json_integer_value(v), digits);
+		if (n > size)
+			return -1;
+		memcpy(p, digits, n);
+		return (ssize_t)n;
+	default:
+		return -2;
+	}
 }
 
 /*
@@ -89,7 +146,6 @@ ae_fast_dump(json_t *v, char *p, size_t size, int depth)
 	size_t len = 0, i, n;
 	ssize_t got;
 	const char *str;
-	char digits[FAST_INT];
 
 	switch (json_typeof(v)) {
 	case JSON_ARRAY:
@@ -100,13 +156,15 @@ ae_fast_dump(json_t *v, char *p, size_t size, int depth)
 			return -1;
 		p[len++] = '[';
 		for (i = 0; i < n; i++) {
+			json_t *e = json_array_get(v, i);
 			if (i > 0) {
 				if (len >= size)
 					return -1;
 				p[len++] = ',';
 			}
-			got = ae_fast_dump(json_array_get(v, i), p + len,
-			    size - len, depth + 1);
+			if ((got = dump_scalar(e, p + len, size - len)) == -2)
+				got = ae_fast_dump(e, p + len, size - len,
+				    depth + 1);
 			if (got < 0)
 				return -1;
 			len += (size_t)got;
@@ -116,25 +174,11 @@ ae_fast_dump(json_t *v, char *p, size_t size, int depth)
 		p[len++] = ']';
 		return (ssize_t)len;
 	case JSON_STRING:
-		str = json_string_value(v);
-		n = json_string_length(v);
-		/* too long even as it is: no need to look at its bytes */
-		if (n + 2 > size)
-			return -1;
-		if (ae_plain_span(str, n) < n)
-			break;
-		p[0] = '"';
-		memcpy(p + 1, str, n);
-		p[n + 1] = '"';
-		return (ssize_t)(n + 2);
 	case JSON_INTEGER:
-		if (size >= FAST_INT)
-			return (ssize_t)ae_fast_int(json_integer_value(v), p);
-		n = ae_fast_int(json_integer_value(v), digits);
-		if (n > size)
-			return -1;
-		memcpy(p, digits, n);
-		return (ssize_t)n;
+		/* a string that needs escapes is jansson's, below */
+		if ((got = dump_scalar(v, p, size)) != -2)
+			return got;
+		break;
 	case JSON_TRUE:
 		str = "true";
 		goto literal;

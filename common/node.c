@@ -356,6 +356,7 @@ node_apply_config(aemp_node *n, char **err)
 		free(r);
 	} else
 		n->id = ae_xstrdup(id);
+	n->idlen = strlen(n->id);
 
 	v = json_object_get(c, "secret");
 	n->secret = json_is_string(v) ? ae_xstrdup(json_string_value(v)) : NULL;

@@ -120,6 +120,7 @@ struct aemp_node {
 	int		 own_base;
 	json_t		*config;
 	char		*id;
+	size_t		 idlen;		/* strlen(id): every send compares it */
 	char		*uniq;		/* prefix of local port names */
 	char		*runiq;		/* prefix of names of spawned ports */
 	uint64_t	 counter;	/* port name suffix, never reused */

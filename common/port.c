@@ -28,7 +28,7 @@ ae_is_local(aemp_node *n, const char *id, const char **name)
 	size_t len;
 
 	*name = id_split(id, &len);
-	return len == strlen(n->id) && memcmp(id, n->id, len) == 0;
+	return len == n->idlen && memcmp(id, n->id, len) == 0;
 }
 
 /*
@@ -539,8 +539,8 @@ ae_remote_of(aemp_node *n, const char *port, size_t nodelen)
 {
 	struct aemp_remote *r = n->last_remote;
 
-	if (r == NULL || strncmp(r->id, port, nodelen) != 0 ||
-	    r->id[nodelen] != '\0') {
+	if (r == NULL || r->idlen != nodelen ||
+	    memcmp(r->id, port, nodelen) != 0) {
 		/* most node IDs are short: no malloc() for them */
 		char buf[128], *nodeid = nodelen < sizeof buf ? buf :
 		    ae_xmalloc(nodelen + 1);
@@ -578,7 +578,9 @@ aemp_snd(aemp_node *n, const char *port, json_t *msg)
 		d->msg = msg;
 		return 0;
 	}
-	if (ae_is_local(n, port, &name)) {
+	/* split once: ae_is_local() and the remote's name alike */
+	name = id_split(port, &nodelen);
+	if (nodelen == n->idlen && memcmp(port, n->id, nodelen) == 0) {
 		struct aemp_port *p = *name ? ae_dict_get(&n->ports, name) : NULL;
 		struct defer *d = ae_node_defer(n, DEFER_DELIVER);
 		if (p != NULL)
@@ -595,7 +597,6 @@ aemp_snd(aemp_node *n, const char *port, json_t *msg)
 		d->msg = msg;
 		return 0;
 	}
-	name = id_split(port, &nodelen);
 	ae_remote_send_name(ae_remote_of(n, port, nodelen), name, msg);
 	return 0;
 }

@@ -35,6 +35,7 @@ ae_remote_get(aemp_node *n, const char *id, int create)
 		abort();
 	r->node = n;
 	r->id = strdup(id);
+	r->idlen = strlen(id);
 	r->addrs = json_array();
 	r->idle_since = ae_node_now();
 	ae_dict_init(&r->lmon, mon_list_key);

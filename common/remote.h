@@ -16,6 +16,7 @@
 struct aemp_remote {
 	aemp_node	*node;
 	char		*id;
+	size_t		 idlen;		/* strlen(id) */
 	struct aemp_conn *conn;		/* established connection, or NULL */
 	struct bytes	 queue;		/* packets waiting for a connection */
 	json_t		*addrs;		/* known "host:port" strings */

@@ -91,6 +91,16 @@ pack_plain(const char *fmt, va_list ap, const char **why)
 	return msg;
 }
 
+/*
+ * A plain format that starts with the tag, what sndf_local() takes: looked
+ * at only for a local port.
+ */
+static int
+tagged_format(const char *fmt)
+{
+	return fmt[0] == 's' && plain_format(fmt);
+}
+
 #define DIRECT_STRINGS	16	/* "s" items the direct path takes */
 
 /*
@@ -106,12 +116,13 @@ pack_plain(const char *fmt, va_list ap, const char **why)
  * not connected, a name that needs escapes).
  */
 static int
-sndf_direct(aemp_node *n, const char *port, const char *fmt, va_list ap)
+sndf_direct(aemp_node *n, const char *port, const char *name, size_t nodelen,
+    const char *fmt, va_list ap)
 {
 	struct aemp_remote *r;
 	struct bytes *out;
-	const char *name, *f, *s;
-	size_t nodelen, namelen, need, before, lens[DIRECT_STRINGS], ns = 0;
+	const char *f, *s;
+	size_t namelen, need, before, lens[DIRECT_STRINGS], ns = 0;
 	size_t at, room[DIRECT_STRINGS], nv = 0;
 	ssize_t got;
 	char *p;
@@ -119,13 +130,11 @@ sndf_direct(aemp_node *n, const char *port, const char *fmt, va_list ap)
 	va_list aq;
 	int steals = 0;
 
-	if (n->trace || port == NULL || *port == '\0')
+	if (n->trace)
 		return 0;
-	/* not ae_is_local() and ae_codec_plain_name(): one pass of each */
-	name = id_split(port, &nodelen);
+	/* the caller split port and found it remote */
 	namelen = strlen(name);
-	if ((strncmp(port, n->id, nodelen) == 0 && n->id[nodelen] == '\0') ||
-	    ae_plain_span(name, namelen) != namelen ||
+	if (ae_plain_span(name, namelen) != namelen ||
 	    (r = ae_remote_of(n, port, nodelen))->conn == NULL)
 		return 0;
 	need = namelen + 4;
@@ -160,7 +169,9 @@ sndf_direct(aemp_node *n, const char *port, const char *fmt, va_list ap)
 			if ((v = va_arg(aq, json_t *)) == NULL ||
 			    nv == DIRECT_STRINGS)
 				goto general;
-			room[nv] = ae_dump_estimate(v, 1);
+			/* an integer (a counter, an ID) is written here */
+			room[nv] = json_is_integer(v) ? FAST_INT :
+			    ae_dump_estimate(v, 1);
 			need += room[nv++] + 1;
 			break;
 		case ' ': case '\t': case '\n': case ',': case ':':
@@ -210,8 +221,13 @@ sndf_direct(aemp_node *n, const char *port, const char *fmt, va_list ap)
 		case 'o':
 		case 'O':
 			p[at++] = ',';
-			got = ae_fast_dump(va_arg(aq, json_t *), p + at,
-			    room[nv++], 1);
+			v = va_arg(aq, json_t *);
+			if (json_is_integer(v)) {
+				nv++;
+				at += ae_fast_int(json_integer_value(v), p + at);
+				break;
+			}
+			got = ae_fast_dump(v, p + at, room[nv++], 1);
 			if (got < 0)
 				goto general;
 			at += (size_t)got;
@@ -261,17 +277,14 @@ general:
  * used), 0 with ap untouched when the general path takes it.
  */
 static int
-sndf_local(aemp_node *n, const char *port, const char *fmt, va_list ap)
+sndf_local(aemp_node *n, struct aemp_port *p, const char *fmt, va_list ap)
 {
-	struct aemp_port *p;
 	const struct tagname *tag;
 	const char *s, *why;
 	struct defer *d;
 	json_t *msg;
 	va_list aq;
 
-	if (fmt[0] != 's' || port == NULL || (p = ae_port_live(n, port)) == NULL)
-		return 0;
 	va_copy(aq, ap);
 	s = va_arg(aq, const char *);
 	va_end(aq);
@@ -298,20 +311,40 @@ aemp_sndf(aemp_node *n, const char *port, const char *fmt, ...)
 	json_error_t jerr;
 	const char *why;
 	char buf[128];
-	size_t len = strlen(fmt);
-	int plain, rc;
+	size_t len;
+	int rc;
 
 	va_start(ap, fmt);
-	plain = plain_format(fmt);
-	if (plain && (rc = sndf_local(n, port, fmt, ap)) != 0) {
-		va_end(ap);
-		return rc < 0 ? -1 : 0;
+	/*
+	 * The port ID is split once: a live local port (the one used last
+	 * is known by its pointer, as ae_port_live() knows it) takes
+	 * sndf_local(), a remote one sndf_direct().
+	 */
+	if (port != NULL && *port != '\0') {
+		struct aemp_port *p = n->last_port;
+		const char *name;
+		size_t nodelen;
+
+		if (p != NULL && port == p->id && !p->dead) {
+			if (tagged_format(fmt) &&
+			    (rc = sndf_local(n, p, fmt, ap)) != 0)
+				goto sent;
+		} else {
+			name = id_split(port, &nodelen);
+			if (nodelen != n->idlen ||
+			    memcmp(port, n->id, nodelen) != 0) {
+				if ((rc = sndf_direct(n, port, name, nodelen,
+				    fmt, ap)) != 0) {
+					rc = 0;
+					goto sent;
+				}
+			} else if (*name != '\0' && tagged_format(fmt) &&
+			    (p = ae_dict_get(&n->ports, name)) != NULL &&
+			    !p->dead && (rc = sndf_local(n, p, fmt, ap)) != 0)
+				goto sent;
+		}
 	}
-	if (sndf_direct(n, port, fmt, ap)) {
-		va_end(ap);
-		return 0;
-	}
-	if (plain) {
+	if (plain_format(fmt)) {
 		msg = pack_plain(fmt, ap, &why);
 		va_end(ap);
 		if (msg == NULL)
@@ -319,6 +352,7 @@ aemp_sndf(aemp_node *n, const char *port, const char *fmt, ...)
 		return aemp_snd(n, port, msg);
 	}
 	/* formats are short: build "[fmt]" without a malloc() */
+	len = strlen(fmt);
 	if (len + 3 <= sizeof buf) {
 		buf[0] = '[';
 		memcpy(buf + 1, fmt, len);
@@ -334,4 +368,7 @@ aemp_sndf(aemp_node *n, const char *port, const char *fmt, ...)
 	if (msg == NULL)
 		return ae_node_error(n, "sndf: %s", jerr.text);
 	return aemp_snd(n, port, msg);
+sent:
+	va_end(ap);
+	return rc < 0 ? -1 : 0;
 }

@@ -11,6 +11,7 @@
 
 #include "testutil.h"
 #include "bytes.h"
+#include "codec.h"
 #include "wire.h"
 
 /* Line 1 of each greeting in protocol/vectors/handshake.txt, verbatim. */
@@ -796,6 +797,83 @@ START_TEST(scan_big)
 }
 END_TEST
 
+/* --- the send path's own formatting (codec.c) ------------------------------ */
+
+/*
+ * ae_fast_int() counts its digits from the bits before it writes them in
+ * place: each side of every power of ten, and the ends of the range,
+ * come out as printf writes them, with the length returned.
+ */
+START_TEST(fast_int_every_width)
+{
+	json_int_t p = 1, v;
+	char mine[FAST_INT + 1], want[32];
+	size_t n;
+	int e, d, s;
+
+	for (e = 0; e <= 18; e++, p = e <= 18 ? p * 10 : p)
+		for (d = -1; d <= 1; d++)
+			for (s = -1; s <= 1; s += 2) {
+				v = s * (p + d);
+				n = ae_fast_int(v, mine);
+				mine[n] = '\0';
+				snprintf(want, sizeof want, "%lld", (long long)v);
+				ck_assert_str_eq(mine, want);
+				ck_assert_uint_eq(n, strlen(want));
+			}
+	for (v = -12; v <= 12; v++) {
+		n = ae_fast_int(v, mine);
+		mine[n] = '\0';
+		snprintf(want, sizeof want, "%lld", (long long)v);
+		ck_assert_str_eq(mine, want);
+	}
+	n = ae_fast_int(INT64_MAX, mine);
+	mine[n] = '\0';
+	ck_assert_str_eq(mine, "9223372036854775807");
+	n = ae_fast_int(INT64_MIN, mine);
+	mine[n] = '\0';
+	ck_assert_str_eq(mine, "-9223372036854775808");
+}
+END_TEST
+
+/*
+ * ae_fast_dump() writes an array's strings and integers itself: what
+ * jansson writes, in every room from none to enough (too little is -1,
+ * never a cut packet), escapes and nesting handed to jansson.
+ */
+START_TEST(fast_dump_elements)
+{
+	const char *docs[] = {
+		"[\"test\",1,\"payload\"]",
+		"[\"a\\\"b\",-7,[1,\"x\",[]],null,true,false,\"\"]",
+		"[9223372036854775807,-9223372036854775808,\"caf\\u00e9\"]",
+		"[[[[\"deep\",10]]],{\"k\":1},1.5]",
+	};
+	char mine[256];
+	size_t k, room, wn;
+	ssize_t got;
+
+	for (k = 0; k < sizeof docs / sizeof *docs; k++) {
+		json_t *v = json_loads(docs[k], 0, NULL);
+		char *want;
+		ck_assert_ptr_nonnull(v);
+		want = json_dumps(v, JSON_COMPACT);
+		wn = strlen(want);
+		for (room = 0; room <= wn + FAST_INT; room++) {
+			got = ae_fast_dump(v, mine, room, 0);
+			if (room < wn) {
+				ck_assert_int_eq(got, -1);
+				continue;
+			}
+			ck_assert_int_eq(got, (ssize_t)wn);
+			ck_assert_int_eq(memcmp(mine, want, wn), 0);
+		}
+		free(want);
+		json_decref(v);
+	}
+}
+END_TEST
+
 /* --- the data phase's byte queue (bytes.c) --------------------------------- */
 
 /* Bytes come out in the order they went in, across moves and regrowth */
@@ -891,6 +969,11 @@ wire_suite(void)
 	tcase_add_test(tc, scan_errors);
 	tcase_add_test(tc, scan_cap);
 	tcase_add_test(tc, scan_big);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("codec");
+	tcase_add_test(tc, fast_int_every_width);
+	tcase_add_test(tc, fast_dump_elements);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("bytes");
