@@ -5,9 +5,9 @@
 PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
-PKGS    := libevent jansson sqlite3 openssl
+PKGS    := libevent jansson sqlite3 openssl libsodium
 DEBS    := build-essential pkg-config libevent-dev libjansson-dev libsqlite3-dev check groff-base valgrind clang \
-	   libssl-dev openssl chromium
+	   libssl-dev libsodium-dev openssl chromium
 
 ifeq ($(SANITIZE),1)
 B       := build/asan

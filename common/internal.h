@@ -21,7 +21,8 @@
  *                up and down                                    remote.h
  *   transport    transport.c (handshake, framing), authfail.c: struct
  *                aemp_conn in conn.h, theirs only; others see transport.h
- *                stream_tcp.c stream_tls.c                      stream.h
+ *                stream_tcp.c stream_tls.c (tls13.c: its TLS 1.3
+ *                records, tls13.h)                              stream.h
  *   node record  struct aemp_node, the upcalls, deferred work: node.h;
  *                timers.c, loglimit.c
  *   base         this header; dict.c bytes.c words.c names.c xmalloc.c

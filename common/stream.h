@@ -63,10 +63,13 @@ struct aemp_stream *ae_stream_tcp_new(int fd, const char *peer);
 struct ssl_ctx_st;
 struct ssl_ctx_st *ae_tls_ctx_new(const char *pem, size_t len, char **err);
 void	 ae_tls_ctx_free(struct ssl_ctx_st *);
+/* For tests: OpenSSL's record layer after the handshake, not tls13.c. */
+void	 ae_tls_ctx_openssl_records(struct ssl_ctx_st *);
 struct aemp_stream *ae_stream_tls_new(struct aemp_stream *lower,
 	    struct ssl_ctx_st *, int client, const void *early,
 	    size_t early_len);
-/* "client, TLSv1.3 TLS_AES_256_GCM_SHA384" into buf, for the log. */
+/* "client, TLSv1.3 TLS_AES_256_GCM_SHA384, records by aemp" into buf,
+   for the log ("by OpenSSL" where tls13.c does not take them over). */
 void	 ae_stream_tls_describe(struct aemp_stream *, char *buf, size_t size);
 
 static inline ssize_t

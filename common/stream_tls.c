@@ -31,6 +31,7 @@
 
 #include "bytes.h"
 #include "stream.h"
+#include "tls13.h"
 
 #define TLS_SCRATCH	(32 * 1024)	/* ciphertext per lower read */
 #define TLS_WRITE_MAX	(256 * 1024)	/* plaintext per SSL_write */
@@ -48,9 +49,21 @@ struct tls_stream {
 	int		 unreported;	/* failed behind data: say so next */
 	int		 eof;		/* the lower stream ended */
 	int		 more;		/* the last read filled the buffer */
+	/*
+	 * Once a TLS 1.3 handshake is done the records are ours (tls13.c):
+	 * the traffic secrets come from OpenSSL's key log callback, and
+	 * OpenSSL is not asked to read or write again.
+	 */
+	int		 own;
+	struct tls13_dir tx, rx;
+	struct bytes	 pin;		/* plaintext a read had no room for */
+	unsigned char	 csecret[EVP_MAX_MD_SIZE], ssecret[EVP_MAX_MD_SIZE];
+	size_t		 cslen, sslen;
 };
 
 /* --- the context ----------------------------------------------------------- */
+
+static void keylog(const SSL *, const char *);
 
 /* Encrypted keys are not supported: never prompt for a passphrase. */
 static int
@@ -132,6 +145,8 @@ ae_tls_ctx_new(const char *pem, size_t len, char **err)
 	 * reports the memory.
 	 */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/* the traffic secrets of our own records (see struct tls_stream) */
+	SSL_CTX_set_keylog_callback(ctx, keylog);
 	store = SSL_CTX_get_cert_store(ctx);
 	if ((b = BIO_new_mem_buf(pem, (int)len)) == NULL)
 		return (*err = ctx_error(ctx, "cert: out of memory")), NULL;
@@ -180,6 +195,12 @@ void
 ae_tls_ctx_free(struct ssl_ctx_st *ctx)
 {
 	SSL_CTX_free(ctx);
+}
+
+void
+ae_tls_ctx_openssl_records(struct ssl_ctx_st *ctx)
+{
+	SSL_CTX_set_keylog_callback(ctx, NULL);
 }
 
 /* --- the stream ----------------------------------------------------------- */
@@ -330,6 +351,270 @@ tls_push(struct tls_stream *t)
 	return 0;
 }
 
+/* --- our own records after a TLS 1.3 handshake ------------------------------- */
+
+/*
+ * OpenSSL hands every secret of a handshake to the key log callback as
+ * "LABEL CLIENT_RANDOM SECRET" in hex; the two application traffic
+ * secrets are kept until the handshake is done (own_start()).
+ */
+static void
+keylog(const SSL *ssl, const char *line)
+{
+	struct tls_stream *t = SSL_get_app_data(ssl);
+	unsigned char *to;
+	size_t *len;
+	const char *hex;
+
+	if (t == NULL)
+		return;
+	if (strncmp(line, "CLIENT_TRAFFIC_SECRET_0 ", 24) == 0) {
+		to = t->csecret;
+		len = &t->cslen;
+	} else if (strncmp(line, "SERVER_TRAFFIC_SECRET_0 ", 24) == 0) {
+		to = t->ssecret;
+		len = &t->sslen;
+	} else
+		return;
+	if ((hex = strchr(line + 24, ' ')) == NULL ||
+	    OPENSSL_hexstr2buf_ex(to, EVP_MAX_MD_SIZE, len, hex + 1, '\0') != 1)
+		*len = 0;
+	ERR_clear_error();
+}
+
+/*
+ * Takes the records over from OpenSSL when the handshake that just
+ * finished is TLS 1.3 with a suite tls13.c knows and OpenSSL holds no
+ * record of the data phase: it reads a record at a time (no read-ahead)
+ * and, with no session tickets, has written none. 1 when it did.
+ */
+static int
+own_start(struct tls_stream *t)
+{
+	const SSL_CIPHER *c = SSL_get_current_cipher(t->ssl);
+	const EVP_CIPHER *aead = NULL;
+	const EVP_MD *md = NULL;
+	int client = !SSL_is_server(t->ssl);
+
+	if (c != NULL) {
+		aead = ae_tls13_aead(SSL_CIPHER_get_protocol_id(c));
+		md = SSL_CIPHER_get_handshake_digest(c);
+	}
+	if (SSL_version(t->ssl) == TLS1_3_VERSION && aead != NULL &&
+	    md != NULL && t->cslen > 0 && t->sslen > 0 &&
+	    !SSL_has_pending(t->ssl) &&
+	    ae_tls13_dir_init(&t->tx, aead, md, client ? t->csecret :
+	    t->ssecret, client ? t->cslen : t->sslen, 1) == 0 &&
+	    ae_tls13_dir_init(&t->rx, aead, md, client ? t->ssecret :
+	    t->csecret, client ? t->sslen : t->cslen, 0) == 0) {
+		t->own = 1;
+		/* OpenSSL's record buffers are not needed any more */
+		SSL_free_buffers(t->ssl);
+	} else {
+		ae_tls13_dir_clear(&t->tx);
+		ae_tls13_dir_clear(&t->rx);
+	}
+	OPENSSL_cleanse(t->csecret, sizeof t->csecret);
+	OPENSSL_cleanse(t->ssecret, sizeof t->ssecret);
+	t->cslen = t->sslen = 0;
+	ERR_clear_error();
+	return t->own;
+}
+
+static ssize_t
+own_fail(struct tls_stream *t, const char *why)
+{
+	t->failed = 1;
+	snprintf(t->s.err, sizeof t->s.err, "%s", why);
+	errno = EPROTO;
+	return -1;
+}
+
+/* Plaintext a read had no room for comes first. */
+static size_t
+take_pin(struct tls_stream *t, char *buf, size_t len)
+{
+	size_t n = t->pin.len < len ? t->pin.len : len;
+
+	if (n > 0) {
+		memcpy(buf, bytes_ptr(&t->pin), n);
+		ae_bytes_consume(&t->pin, n);
+	}
+	return n;
+}
+
+/*
+ * A KeyUpdate moves the peer's key on and, if it asks, ours after we
+ * said so under the old one (4.6.3).
+ */
+static int
+own_handshake(struct tls_stream *t, const unsigned char *p, size_t n)
+{
+	static const unsigned char our_update[5] = { 24, 0, 0, 1, 0 };
+	const char *why;
+	int asks = ae_tls13_post_handshake(p, n, &why);
+
+	if (asks < 0)
+		return (int)own_fail(t, why);
+	if (asks > 0 && ae_tls13_dir_next(&t->rx) < 0)
+		return (int)own_fail(t, "TLS: KeyUpdate failed");
+	if (asks == 2 && (ae_tls13_seal(&t->tx, &t->cout, TLS13_HANDSHAKE,
+	    our_update, sizeof our_update) < 0 ||
+	    ae_tls13_dir_next(&t->tx) < 0))
+		return (int)own_fail(t, "TLS: KeyUpdate failed");
+	return 0;
+}
+
+static int
+own_control(struct tls_stream *t, int type, const unsigned char *p,
+    size_t n)
+{
+	char why[128];
+
+	if (type == TLS13_HANDSHAKE)
+		return own_handshake(t, p, n);
+	if (type != TLS13_ALERT || n != 2)
+		return (int)own_fail(t, "TLS: unexpected record type");
+	if (p[1] == 0) {		/* close_notify */
+		t->eof = 1;
+		return 0;
+	}
+	if (p[1] == 90)			/* user_canceled: a close follows */
+		return 0;
+	snprintf(why, sizeof why, "TLS alert from the peer: %s",
+	    SSL_alert_desc_string_long(p[1]));
+	return (int)own_fail(t, why);
+}
+
+/*
+ * Opens the next record, in cin or else in the rest of the lower read
+ * (rp), its content straight into buf when it fits, else into pin: the
+ * content bytes put into buf (0 for a control record), *starved when no
+ * whole record is there, -1 failed.
+ */
+static ssize_t
+own_record(struct tls_stream *t, char *buf, size_t room, int *starved)
+{
+	int in_cin = t->cin.len > 0, type;
+	const unsigned char *rec = (const unsigned char *)(in_cin ?
+	    bytes_ptr(&t->cin) : t->rp);
+	ssize_t len = ae_tls13_record_len(rec, in_cin ? t->cin.len : t->rlen),
+	    n;
+	unsigned char *out;
+	size_t plain;
+
+	if (len < 0)
+		return own_fail(t, "TLS: malformed record");
+	if (len == 0) {
+		*starved = 1;
+		return 0;
+	}
+	plain = (size_t)len - TLS13_HEADER - TLS13_TAG;
+	out = plain <= room ? (unsigned char *)buf :
+	    (unsigned char *)ae_bytes_reserve(&t->pin, plain);
+	n = ae_tls13_open(&t->rx, rec, (size_t)len, out, &type);
+	if (in_cin)
+		ae_bytes_consume(&t->cin, (size_t)len);
+	else {
+		t->rp += len;
+		t->rlen -= (size_t)len;
+	}
+	if (n < 0)
+		return own_fail(t, "TLS: decryption failed or bad record mac");
+	if (type != TLS13_APPDATA)
+		return own_control(t, type, out, (size_t)n) < 0 ? -1 : 0;
+	if (out == (unsigned char *)buf)
+		return n;
+	ae_bytes_commit(&t->pin, (size_t)n);
+	return (ssize_t)take_pin(t, buf, room);
+}
+
+/*
+ * tls_read() once the records are ours. A lower read goes to the stack
+ * when cin is empty (a connection at rest holds no buffer), or behind
+ * the piece of a record that cin holds (no copy of a stream of large
+ * records); records are opened where they lie.
+ */
+static ssize_t
+own_read(struct tls_stream *t, char *buf, size_t len)
+{
+	char scratch[TLS_SCRATCH], *p;
+	size_t got = take_pin(t, buf, len);
+	int drained = 0;
+
+	while (got < len && !t->eof) {
+		int starved = 0;
+		ssize_t n = own_record(t, buf + got, len - got, &starved);
+
+		if (n < 0) {
+			keep_rest(t);
+			if (got == 0)
+				return -1;
+			t->unreported = 1;	/* what came before, first */
+			return (ssize_t)got;
+		}
+		got += (size_t)n;
+		if (!starved)
+			continue;
+		keep_rest(t);		/* a piece of a record */
+		if (drained)
+			break;
+		p = t->cin.len > 0 ? ae_bytes_reserve(&t->cin, TLS_SCRATCH) :
+		    scratch;
+		n = stream_read(t->lower, p, TLS_SCRATCH);
+		if (n > 0 && p != scratch)
+			ae_bytes_commit(&t->cin, (size_t)n);
+		else if (n > 0) {
+			t->rp = scratch;
+			t->rlen = (size_t)n;
+		}
+		if (n > 0)
+			/* as in tls_read(): short means the socket is empty */
+			drained = (size_t)n < TLS_SCRATCH;
+		else if (n == 0)
+			t->eof = 1;
+		else if (errno == EAGAIN || errno == EWOULDBLOCK ||
+		    errno == EINTR)
+			drained = 1;
+		else {
+			lower_fail(t, errno);
+			return -1;
+		}
+	}
+	keep_rest(t);
+	t->more = got == len || t->pin.len > 0;
+	/* the client's Finished, KeyUpdate answers */
+	if (tls_push(t) < 0)
+		return -1;
+	if (got > 0)
+		return (ssize_t)got;
+	if (t->eof)
+		return 0;
+	t->s.want = EV_READ;
+	errno = EAGAIN;
+	return -1;
+}
+
+/* tls_write() once the records are ours: one record per 16 KiB. */
+static ssize_t
+own_write(struct tls_stream *t, const char *buf, size_t len)
+{
+	size_t n = len > TLS_WRITE_MAX ? TLS_WRITE_MAX : len, off, k;
+
+	for (off = 0; off < n; off += k) {
+		k = n - off > TLS13_MAX_PLAIN ? TLS13_MAX_PLAIN : n - off;
+		if (ae_tls13_seal(&t->tx, &t->cout, TLS13_APPDATA, buf + off,
+		    k) < 0)
+			return own_fail(t, "TLS: record protection failed");
+	}
+	if (tls_push(t) < 0)
+		return -1;
+	t->s.want = t->cout.len > 0 ? EV_WRITE : 0;
+	return (ssize_t)n;
+}
+
+/* --- the stream, either way ------------------------------------------------- */
+
 static ssize_t
 tls_read(struct aemp_stream *s, void *buf, size_t len)
 {
@@ -343,6 +628,8 @@ tls_read(struct aemp_stream *s, void *buf, size_t len)
 		errno = EPROTO;
 		return -1;
 	}
+	if (t->own)
+		return own_read(t, buf, len);
 	while (got < len) {
 		size_t want = len - got > INT_MAX ? INT_MAX : len - got;
 		int r, e;
@@ -358,7 +645,17 @@ tls_read(struct aemp_stream *s, void *buf, size_t len)
 				break;
 			goto lower;
 		}
-		r = SSL_read(t->ssl, (char *)buf + got, (int)want);
+		if (!SSL_is_init_finished(t->ssl)) {
+			/* no SSL_read(): it would read the first records */
+			r = SSL_do_handshake(t->ssl);
+			if (r == 1 && own_start(t)) {
+				keep_rest(t);	/* ciphertext of the data phase */
+				return own_read(t, buf, len);
+			}
+			if (r == 1)
+				continue;
+		} else
+			r = SSL_read(t->ssl, (char *)buf + got, (int)want);
 		if (r > 0) {
 			got += (size_t)r;
 			continue;
@@ -435,6 +732,11 @@ tls_write(struct aemp_stream *s, const void *buf, size_t len)
 		}
 		return -1;
 	}
+	if (t->own)
+		return own_write(t, buf, len);
+	if (!SSL_is_init_finished(t->ssl) &&
+	    (r = SSL_do_handshake(t->ssl)) == 1 && own_start(t))
+		return own_write(t, buf, len);
 	r = SSL_write(t->ssl, buf, (int)(len > TLS_WRITE_MAX ? TLS_WRITE_MAX :
 	    len));
 	if (r <= 0) {
@@ -478,7 +780,13 @@ tls_shutdown(struct aemp_stream *s)
 {
 	struct tls_stream *t = (struct tls_stream *)s;
 
-	if (!t->failed) {
+	static const unsigned char close_notify[2] = { 1, 0 };
+
+	if (!t->failed && t->own) {
+		if (ae_tls13_seal(&t->tx, &t->cout, TLS13_ALERT, close_notify,
+		    sizeof close_notify) == 0)
+			tls_push(t);
+	} else if (!t->failed) {
 		ERR_clear_error();
 		SSL_shutdown(t->ssl);
 		ERR_clear_error();
@@ -495,8 +803,13 @@ tls_close(struct aemp_stream *s)
 	SSL_free(t->ssl);
 	BIO_meth_free(t->meth);
 	ERR_clear_error();
+	ae_tls13_dir_clear(&t->tx);
+	ae_tls13_dir_clear(&t->rx);
+	OPENSSL_cleanse(t->csecret, sizeof t->csecret);
+	OPENSSL_cleanse(t->ssecret, sizeof t->ssecret);
 	ae_bytes_free(&t->cout);
 	ae_bytes_free(&t->cin);
+	ae_bytes_free(&t->pin);
 	stream_close(t->lower);
 	free(s->peer);
 	free(t);
@@ -529,6 +842,7 @@ ae_stream_tls_new(struct aemp_stream *lower, struct ssl_ctx_st *ctx, int client,
 		abort();
 	BIO_set_data(b, t);
 	BIO_set_init(b, 1);
+	SSL_set_app_data(t->ssl, t);	/* for keylog() */
 	/* one BIO both ways: SSL_set_bio() takes the one reference */
 	SSL_set_bio(t->ssl, b, b);
 	if (client)
@@ -550,7 +864,8 @@ ae_stream_tls_describe(struct aemp_stream *s, char *buf, size_t size)
 		snprintf(buf, size, "none");
 		return;
 	}
-	snprintf(buf, size, "%s, %s %s", SSL_is_server(t->ssl) ? "server" :
-	    "client", SSL_get_version(t->ssl),
-	    SSL_CIPHER_get_name(SSL_get_current_cipher(t->ssl)));
+	snprintf(buf, size, "%s, %s %s, records by %s", SSL_is_server(t->ssl) ?
+	    "server" : "client", SSL_get_version(t->ssl),
+	    SSL_CIPHER_get_name(SSL_get_current_cipher(t->ssl)),
+	    t->own ? "aemp" : "OpenSSL");
 }

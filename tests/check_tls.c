@@ -26,7 +26,10 @@
 #include "testutil.h"
 #include "nodeutil.h"
 #include "md6.h"
+#include "node.h"
 #include "stream.h"
+#include "tls13.h"
+#include "bytes.h"
 
 static struct event_base *base;
 static char *certdir;
@@ -306,6 +309,157 @@ configure_error(const char *pem)
 }
 
 /* Key blocks in both formats, blocks in any order; clear errors. */
+/* --- tls13.c: the records of the data phase ------------------------------- */
+
+static void
+dir_pair(struct tls13_dir *tx, struct tls13_dir *rx, int rx_small)
+{
+	unsigned char secret[48];
+	int i;
+
+	for (i = 0; i < 48; i++)
+		secret[i] = (unsigned char)(i * 7 + 1);
+	ck_assert_int_eq(ae_tls13_dir_init(tx, EVP_aes_256_gcm(),
+	    EVP_sha384(), secret, sizeof secret, 1), 0);
+	ck_assert_int_eq(ae_tls13_dir_init(rx, EVP_aes_256_gcm(),
+	    EVP_sha384(), secret, sizeof secret, 0), 0);
+	rx->has_small &= rx_small;
+}
+
+/* Seals one record, opens it, and says what came out (-1: did not). */
+static ssize_t
+round_trip(struct tls13_dir *tx, struct tls13_dir *rx, const char *p,
+    size_t n, unsigned char *out, int *type)
+{
+	struct bytes b = { 0 };
+	ssize_t len, got;
+
+	ck_assert_int_eq(ae_tls13_seal(tx, &b, TLS13_APPDATA, p, n), 0);
+	len = ae_tls13_record_len((unsigned char *)bytes_ptr(&b), b.len);
+	ck_assert_int_eq(len, (ssize_t)b.len);
+	ck_assert_int_eq(len, (ssize_t)(n + TLS13_HEADER + 1 + TLS13_TAG));
+	got = ae_tls13_open(rx, (unsigned char *)bytes_ptr(&b), b.len, out,
+	    type);
+	ae_bytes_free(&b);
+	return got;
+}
+
+/*
+ * Small records (libsodium) and large ones (EVP) open with either
+ * implementation, in order; every changed byte, a replay, a record
+ * under the wrong key, all-zero content and a header beyond 2^14 + 256
+ * are refused; padding is no content.
+ */
+START_TEST(records_seal_open_and_refuse)
+{
+	static unsigned char out[TLS13_MAX_BODY];
+	static char big[TLS13_MAX_PLAIN + 1];
+	struct tls13_dir tx, rx;
+	struct bytes b = { 0 };
+	unsigned char hdr[5] = { 23, 3, 3, 0x41, 0x00 }, *rec;
+	size_t sizes[] = { 0, 1, 40, 511, 512, 513, 4000, TLS13_MAX_PLAIN };
+	size_t i, k;
+	int type, small;
+
+	memset(big, 'x', sizeof big);
+	for (small = 0; small <= 1; small++) {
+		dir_pair(&tx, &rx, small);
+		ck_assert(tx.has_small);	/* AES-NI on this machine */
+		for (i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+			big[0] = (char)('a' + i);
+			ck_assert_int_eq(round_trip(&tx, &rx, big, sizes[i],
+			    out, &type), (ssize_t)sizes[i]);
+			ck_assert_int_eq(type, TLS13_APPDATA);
+			ck_assert(memcmp(out, big, sizes[i]) == 0);
+		}
+		ck_assert_int_eq(ae_tls13_seal(&tx, &b, TLS13_APPDATA, big,
+		    TLS13_MAX_PLAIN + 1), -1);
+		ae_tls13_dir_clear(&tx);
+		ae_tls13_dir_clear(&rx);
+	}
+	/* every byte of a small record, header included, is authenticated */
+	dir_pair(&tx, &rx, 1);
+	ck_assert_int_eq(ae_tls13_seal(&tx, &b, TLS13_APPDATA, "ping", 4), 0);
+	rec = (unsigned char *)bytes_ptr(&b);
+	for (k = 0; k < b.len; k++) {
+		rec[k] ^= 0x20;
+		rx.seq = 0;
+		ck_assert_int_lt(ae_tls13_open(&rx, rec, b.len, out, &type), 0);
+		rec[k] ^= 0x20;
+	}
+	rx.seq = 0;
+	ck_assert_int_eq(ae_tls13_open(&rx, rec, b.len, out, &type), 4);
+	/* the same record again is under the next nonce: refused */
+	ck_assert_int_lt(ae_tls13_open(&rx, rec, b.len, out, &type), 0);
+	ae_bytes_free(&b);
+	/* padding is not content; a record of zeros has no type */
+	ck_assert_int_eq(ae_tls13_seal(&tx, &b, TLS13_APPDATA, "ab\0\0", 4),
+	    0);
+	rx.seq = tx.seq - 1;
+	ck_assert_int_eq(ae_tls13_open(&rx, (unsigned char *)bytes_ptr(&b),
+	    b.len, out, &type), 4);
+	ae_bytes_free(&b);
+	ck_assert_int_eq(ae_tls13_seal(&tx, &b, 0, "\0\0", 2), 0);
+	rx.seq = tx.seq - 1;
+	ck_assert_int_lt(ae_tls13_open(&rx, (unsigned char *)bytes_ptr(&b),
+	    b.len, out, &type), 0);
+	ae_bytes_free(&b);
+	/* after a KeyUpdate on one side only, nothing opens */
+	ck_assert_int_eq(ae_tls13_dir_next(&tx), 0);
+	rx.seq = 0;
+	ck_assert_int_lt(round_trip(&tx, &rx, "ping", 4, out, &type), 0);
+	ck_assert_int_eq(ae_tls13_dir_next(&rx), 0);
+	rx.seq = 0;
+	tx.seq = 0;
+	ck_assert_int_eq(round_trip(&tx, &rx, "ping", 4, out, &type), 4);
+	ae_tls13_dir_clear(&tx);
+	ae_tls13_dir_clear(&rx);
+	/* headers: 2^14 + 256 is the most; not application_data: refused */
+	ck_assert_int_eq(ae_tls13_record_len(hdr, 4), 0);
+	ck_assert_int_eq(ae_tls13_record_len(hdr, 5), 0);	/* 16,640 */
+	hdr[4] = 0x01;
+	ck_assert_int_eq(ae_tls13_record_len(hdr, 5), -1);
+	hdr[3] = 0;
+	hdr[4] = 16;
+	ck_assert_int_eq(ae_tls13_record_len(hdr, 5), -1);	/* no type */
+	hdr[4] = 17;
+	ck_assert_int_eq(ae_tls13_record_len(hdr, 5), 0);
+	hdr[0] = 22;
+	hdr[4] = 40;
+	ck_assert_int_eq(ae_tls13_record_len(hdr, 5), -1);
+}
+END_TEST
+
+/* The post-handshake messages a peer may send, and what is refused. */
+START_TEST(post_handshake_messages)
+{
+	static const unsigned char ticket_and_update[] = {
+		4, 0, 0, 3, 'a', 'b', 'c', 24, 0, 0, 1, 1 };
+	static const unsigned char update_not_last[] = {
+		24, 0, 0, 1, 0, 4, 0, 0, 0 };
+	static const unsigned char split[] = { 4, 0, 0, 9, 'a' };
+	static const unsigned char finished[] = { 20, 0, 0, 1, 0 };
+	static const unsigned char bad_update[] = { 24, 0, 0, 1, 2 };
+	const char *why;
+
+	ck_assert_int_eq(ae_tls13_post_handshake(ticket_and_update, 7, &why),
+	    0);
+	ck_assert_int_eq(ae_tls13_post_handshake(ticket_and_update,
+	    sizeof ticket_and_update, &why), 2);
+	ck_assert_int_eq(ae_tls13_post_handshake(ticket_and_update + 7, 5,
+	    &why), 2);
+	ck_assert_int_eq(ae_tls13_post_handshake(update_not_last,
+	    sizeof update_not_last, &why), -1);
+	ck_assert_ptr_nonnull(why);
+	ck_assert_int_eq(ae_tls13_post_handshake(split, sizeof split, &why),
+	    -1);
+	ck_assert_int_eq(ae_tls13_post_handshake(finished, sizeof finished,
+	    &why), -1);
+	ck_assert_int_eq(ae_tls13_post_handshake(bad_update,
+	    sizeof bad_update, &why), -1);
+}
+END_TEST
+
 START_TEST(cert_key_is_checked_at_configure)
 {
 	char *err;
@@ -419,6 +573,75 @@ START_TEST(both_tls_roles_as_connector)
 	ck_assert(client && server);
 	aemp_free(a);
 	log_free(&la);
+}
+END_TEST
+
+/*
+ * A node whose records tls13.c protects and one that keeps OpenSSL's
+ * record layer understand each other in each suite tls13.c takes, in
+ * both TLS roles: small records (libsodium's AES-256-GCM where that is
+ * the suite) and large ones (OpenSSL's EVP), both ways.
+ */
+START_TEST(own_records_meet_openssl_records)
+{
+	static const char *suites[] = { "TLS_AES_256_GCM_SHA384",
+	    "TLS_AES_128_GCM_SHA256", "TLS_CHACHA20_POLY1305_SHA256" };
+	char *big = malloc(100001);
+	size_t s;
+	int i, k;
+
+	ck_assert_ptr_nonnull(big);
+	memset(big, 'z', 100000);
+	big[100000] = '\0';
+	for (s = 0; s < sizeof suites / sizeof suites[0]; s++) {
+		struct tn_log la = { 0 };
+		aemp_node *a = node_with("alpha", SELF1, NULL, NULL, &la);
+		int client = 0, server = 0;
+
+		ck_assert_int_eq(SSL_CTX_set_ciphersuites(a->tls_ctx,
+		    suites[s]), 1);
+		for (i = 0; i < 40 && !(client && server); i++) {
+			struct tn_log lb = { 0 };
+			aemp_node *b = node_with("beta", SELF1, NULL, a, &lb);
+			struct box ma = { 0 }, mb = { 0 };
+			const char *pa = aemp_port(a, keep_msg, &ma);
+			const char *pb = aemp_port(b, keep_msg, &mb);
+
+			ae_tls_ctx_openssl_records(b->tls_ctx);
+			ck_assert_int_eq(SSL_CTX_set_ciphersuites(b->tls_ctx,
+			    suites[s]), 1);
+			comes_up(a, b);
+			ck_assert(tn_log_has(&lb, suites[s]));
+			ck_assert(tn_log_has(&lb, "records by OpenSSL"));
+			aemp_sndf(b, pa, "s", "small");
+			aemp_sndf(b, pa, "s", big);
+			aemp_sndf(a, pb, "s", "small");
+			aemp_sndf(a, pb, "s", big);
+			for (k = 0; k < 250 && (ma.count < 2 || mb.count < 2);
+			    k++)
+				tn_run_for(base, 0.02);
+			ck_assert_int_eq(ma.count, 2);
+			ck_assert_int_eq(mb.count, 2);
+			ck_assert_str_eq(json_string_value(json_array_get(
+			    ma.msg, 0)), big);
+			ck_assert_str_eq(json_string_value(json_array_get(
+			    mb.msg, 0)), big);
+			client |= tn_log_has(&lb, "TLS client,");
+			server |= tn_log_has(&lb, "TLS server,");
+			aemp_free(b);
+			aemp_kil(a, pa, NULL);
+			tn_run_for(base, 0.05);
+			box_clear(&ma);
+			box_clear(&mb);
+			log_free(&lb);
+		}
+		ck_assert(client && server);
+		ck_assert(tn_log_has(&la, "records by aemp"));
+		ck_assert(!tn_log_has(&la, "records by OpenSSL"));
+		aemp_free(a);
+		log_free(&la);
+	}
+	free(big);
 }
 END_TEST
 
@@ -975,14 +1198,21 @@ cpeer(const char *addr, const char *target, enum cpeer_mode mode)
 		SSL_do_handshake(ssl);	/* refused: it fails */
 		SSL_write(ssl, pkt, (int)strlen(pkt));
 	}
-	/* read until the node closes or 3 s pass */
+	/*
+	 * Read until the node closes or 3 s pass; after the key updates,
+	 * the node's "reply" must come through under its updated key.
+	 */
 	{
 		struct timeval tv = { 3, 0 };
+		int r;
+
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-		while (SSL_read(ssl, line, sizeof line) > 0)
-			;
+		while ((r = SSL_read(ssl, line, sizeof line)) > 0)
+			if (mode == KEYUPDATE && memmem(line, (size_t)r,
+			    "reply", 5) != NULL)
+				_exit(0);
 	}
-	_exit(0);
+	_exit(mode == KEYUPDATE ? 17 : 0);
 }
 
 static int
@@ -1026,6 +1256,13 @@ cpeer_case(enum cpeer_mode mode)
 	if (mode == KEYUPDATE) {
 		/* every message behind a key update arrived */
 		ck_assert_int_eq(b[1].count, 20);
+		/* and the peer reads ours behind the answers to them */
+		aemp_sndf(a, "cpeer#done", "s", "reply");
+		for (i = 0; i < 250 && waitpid(pid, &st, WNOHANG) != pid; i++)
+			tn_run_for(base, 0.02);
+		ck_assert_msg(i < 250 && WIFEXITED(st) &&
+		    WEXITSTATUS(st) == 0, "the peer did not read the reply "
+		    "(status %d)", st);
 	} else {
 		/* no renegotiation; the connection is closed or goes on */
 		ck_assert_int_le(b[1].count, 1);
@@ -1153,6 +1390,9 @@ tls_suite(void)
 	tcase_add_test(nodes, shared_cert_messages_monitors_kill);
 	tcase_add_test(nodes, both_tls_roles_as_connector);
 	tcase_add_test(nodes, ca_issued_certificates);
+	tcase_add_test(nodes, own_records_meet_openssl_records);
+	tcase_add_test(unit, records_seal_open_and_refuse);
+	tcase_add_test(unit, post_handshake_messages);
 	tcase_add_test(nodes, ordered_stream_inside_tls);
 	tcase_add_test(nodes, stale_openssl_error_is_no_tls_failure);
 	tcase_add_test(refuse, different_self_signed_certs_refused);
