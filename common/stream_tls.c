@@ -55,6 +55,7 @@ struct tls_stream {
 	 * OpenSSL is not asked to read or write again.
 	 */
 	int		 own;
+	int		 update_due;	/* the peer asked for our KeyUpdate */
 	struct tls13_dir tx, rx;
 	struct bytes	 pin;		/* plaintext a read had no room for */
 	unsigned char	 csecret[EVP_MAX_MD_SIZE], ssecret[EVP_MAX_MD_SIZE];
@@ -135,6 +136,7 @@ ae_tls_ctx_new(const char *pem, size_t len, char **err)
 	    SSL_OP_NO_SSLv3 | SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_TICKET |
 	    SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	/* also what lets own_start() begin our records at number 0 */
 	SSL_CTX_set_num_tickets(ctx, 0);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	/*
@@ -227,6 +229,33 @@ tls_result(SSL *ssl)
 	    ERR_peek_error() == 0)
 		return TLS_CLOSED;
 	return TLS_FATAL;
+}
+
+/*
+ * The same for an SSL_do_handshake() that returned r <= 0, which (unlike
+ * SSL_read() and SSL_write()) leaves SSL_want() as an earlier call set it
+ * when it fails: SSL_get_error(), with the error queue emptied before
+ * the call (hs_step()). Once per flight, the cost does not matter.
+ */
+static int
+hs_result(SSL *ssl, int r)
+{
+	switch (SSL_get_error(ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+	case SSL_ERROR_WANT_WRITE:
+		return TLS_WANT;
+	case SSL_ERROR_ZERO_RETURN:
+		return TLS_CLOSED;
+	default:
+		return TLS_FATAL;
+	}
+}
+
+static int
+hs_step(SSL *ssl)
+{
+	ERR_clear_error();
+	return SSL_do_handshake(ssl);
 }
 
 /* The first OpenSSL error, as the reference logs it (10.8). */
@@ -400,9 +429,11 @@ own_start(struct tls_stream *t)
 		aead = ae_tls13_aead(SSL_CIPHER_get_protocol_id(c));
 		md = SSL_CIPHER_get_handshake_digest(c);
 	}
+	/* a server that sent tickets sealed them under our first numbers */
 	if (SSL_version(t->ssl) == TLS1_3_VERSION && aead != NULL &&
 	    md != NULL && t->cslen > 0 && t->sslen > 0 &&
 	    !SSL_has_pending(t->ssl) &&
+	    (client || SSL_get_num_tickets(t->ssl) == 0) &&
 	    ae_tls13_dir_init(&t->tx, aead, md, client ? t->csecret :
 	    t->ssecret, client ? t->cslen : t->sslen, 1) == 0 &&
 	    ae_tls13_dir_init(&t->rx, aead, md, client ? t->ssecret :
@@ -444,23 +475,36 @@ take_pin(struct tls_stream *t, char *buf, size_t len)
 }
 
 /*
- * A KeyUpdate moves the peer's key on and, if it asks, ours after we
- * said so under the old one (4.6.3).
+ * A KeyUpdate moves the peer's key on and, if it asks, ours: one answer
+ * for any number of requests, before what we send next (4.6.3), so a
+ * peer that asks and asks without reading queues nothing here.
  */
 static int
 own_handshake(struct tls_stream *t, const unsigned char *p, size_t n)
 {
-	static const unsigned char our_update[5] = { 24, 0, 0, 1, 0 };
 	const char *why;
-	int asks = ae_tls13_post_handshake(p, n, &why);
+	int asks = ae_tls13_post_handshake(p, n, !SSL_is_server(t->ssl),
+	    &why);
 
 	if (asks < 0)
 		return (int)own_fail(t, why);
 	if (asks > 0 && ae_tls13_dir_next(&t->rx) < 0)
 		return (int)own_fail(t, "TLS: KeyUpdate failed");
-	if (asks == 2 && (ae_tls13_seal(&t->tx, &t->cout, TLS13_HANDSHAKE,
-	    our_update, sizeof our_update) < 0 ||
-	    ae_tls13_dir_next(&t->tx) < 0))
+	t->update_due |= asks == 2;
+	return 0;
+}
+
+/* Our KeyUpdate, under the old key, when the peer asked for one. */
+static int
+own_answer_update(struct tls_stream *t)
+{
+	static const unsigned char our_update[5] = { 24, 0, 0, 1, 0 };
+
+	if (!t->update_due)
+		return 0;
+	t->update_due = 0;
+	if (ae_tls13_seal(&t->tx, &t->cout, TLS13_HANDSHAKE, our_update,
+	    sizeof our_update) < 0 || ae_tls13_dir_next(&t->tx) < 0)
 		return (int)own_fail(t, "TLS: KeyUpdate failed");
 	return 0;
 }
@@ -473,8 +517,10 @@ own_control(struct tls_stream *t, int type, const unsigned char *p,
 
 	if (type == TLS13_HANDSHAKE)
 		return own_handshake(t, p, n);
-	if (type != TLS13_ALERT || n != 2)
+	if (type != TLS13_ALERT)
 		return (int)own_fail(t, "TLS: unexpected record type");
+	if (n != 2)
+		return (int)own_fail(t, "TLS: malformed alert");
 	if (p[1] == 0) {		/* close_notify */
 		t->eof = 1;
 		return 0;
@@ -583,8 +629,8 @@ own_read(struct tls_stream *t, char *buf, size_t len)
 	}
 	keep_rest(t);
 	t->more = got == len || t->pin.len > 0;
-	/* the client's Finished, KeyUpdate answers */
-	if (tls_push(t) < 0)
+	/* the client's Finished, our KeyUpdate */
+	if ((!t->failed && own_answer_update(t) < 0) || tls_push(t) < 0)
 		return -1;
 	if (got > 0)
 		return (ssize_t)got;
@@ -601,6 +647,8 @@ own_write(struct tls_stream *t, const char *buf, size_t len)
 {
 	size_t n = len > TLS_WRITE_MAX ? TLS_WRITE_MAX : len, off, k;
 
+	if (own_answer_update(t) < 0)
+		return -1;
 	for (off = 0; off < n; off += k) {
 		k = n - off > TLS13_MAX_PLAIN ? TLS13_MAX_PLAIN : n - off;
 		if (ae_tls13_seal(&t->tx, &t->cout, TLS13_APPDATA, buf + off,
@@ -647,20 +695,22 @@ tls_read(struct aemp_stream *s, void *buf, size_t len)
 		}
 		if (!SSL_is_init_finished(t->ssl)) {
 			/* no SSL_read(): it would read the first records */
-			r = SSL_do_handshake(t->ssl);
+			r = hs_step(t->ssl);
 			if (r == 1 && own_start(t)) {
 				keep_rest(t);	/* ciphertext of the data phase */
 				return own_read(t, buf, len);
 			}
 			if (r == 1)
 				continue;
-		} else
+			e = hs_result(t->ssl, r);
+		} else {
 			r = SSL_read(t->ssl, (char *)buf + got, (int)want);
-		if (r > 0) {
-			got += (size_t)r;
-			continue;
+			if (r > 0) {
+				got += (size_t)r;
+				continue;
+			}
+			e = tls_result(t->ssl);
 		}
-		e = tls_result(t->ssl);
 		if (e == TLS_CLOSED) {
 			t->eof = 1;	/* close_notify */
 			break;
@@ -734,13 +784,22 @@ tls_write(struct aemp_stream *s, const void *buf, size_t len)
 	}
 	if (t->own)
 		return own_write(t, buf, len);
-	if (!SSL_is_init_finished(t->ssl) &&
-	    (r = SSL_do_handshake(t->ssl)) == 1 && own_start(t))
-		return own_write(t, buf, len);
-	r = SSL_write(t->ssl, buf, (int)(len > TLS_WRITE_MAX ? TLS_WRITE_MAX :
-	    len));
-	if (r <= 0) {
+	r = 1;
+	e = TLS_WANT;
+	if (!SSL_is_init_finished(t->ssl)) {
+		r = hs_step(t->ssl);
+		if (r == 1 && own_start(t)) {
+			/* records of the peer's that came with its last flight */
+			t->more |= t->cin.len > 0;
+			return own_write(t, buf, len);
+		}
+		if (r <= 0)
+			e = hs_result(t->ssl, r);
+	}
+	if (r == 1 && (r = SSL_write(t->ssl, buf, (int)(len > TLS_WRITE_MAX ?
+	    TLS_WRITE_MAX : len))) <= 0)
 		e = tls_result(t->ssl);
+	if (r <= 0) {
 		if (e != TLS_WANT) {
 			tls_fail(t);
 			return -1;

@@ -238,12 +238,17 @@ ae_tls13_record_len(const unsigned char *p, size_t n)
 }
 
 int
-ae_tls13_post_handshake(const unsigned char *p, size_t n, const char **why)
+ae_tls13_post_handshake(const unsigned char *p, size_t n, int client,
+    const char **why)
 {
 	size_t off = 0, mlen;
 	int asks = 0;
 
 	*why = NULL;
+	if (n == 0) {
+		*why = "TLS: an empty handshake record";
+		return -1;
+	}
 	while (off < n) {
 		if (n - off < 4 || (mlen = (size_t)p[off + 1] << 16 |
 		    (size_t)p[off + 2] << 8 | p[off + 3]) > n - off - 4) {
@@ -257,7 +262,7 @@ ae_tls13_post_handshake(const unsigned char *p, size_t n, const char **why)
 				return -1;
 			}
 			asks = 1 + p[off + 4];
-		} else if (p[off] != 4) {	/* NewSessionTicket */
+		} else if (p[off] != 4 || !client) {	/* NewSessionTicket */
 			*why = "TLS: unexpected handshake message after the "
 			    "handshake";
 			return -1;
@@ -265,6 +270,14 @@ ae_tls13_post_handshake(const unsigned char *p, size_t n, const char **why)
 		off += 4 + mlen;
 	}
 	return asks;
+}
+
+/* What a record that did not authenticate decrypted to is not left. */
+static ssize_t
+forged(unsigned char *out, size_t n)
+{
+	OPENSSL_cleanse(out, n);
+	return -1;
 }
 
 /* TLSInnerPlaintext: the type is the last byte that is not padding. */
@@ -293,7 +306,7 @@ ae_tls13_open(struct tls13_dir *d, const unsigned char *rec, size_t len,
 		    crypto_aead_aes256gcm_decrypt_detached_afternm(out, NULL,
 		    rec + TLS13_HEADER, plain, rec + len - TLS13_TAG, rec,
 		    TLS13_HEADER, nonce, &d->small) != 0)
-			return -1;
+			return forged(out, plain);
 		return inner_type(out, plain, type);
 	}
 	memcpy(tag, rec + len - TLS13_TAG, TLS13_TAG);
@@ -302,6 +315,6 @@ ae_tls13_open(struct tls13_dir *d, const unsigned char *rec, size_t len,
 	    EVP_Cipher(d->aead, out, rec + TLS13_HEADER,
 	    (unsigned int)plain) < 0 ||
 	    dir_final(d, scratch) < 0)
-		return -1;
+		return forged(out, plain);
 	return inner_type(out, plain, type);
 }

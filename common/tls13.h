@@ -24,8 +24,11 @@ struct bytes;
 #define TLS13_TAG	16
 #define TLS13_IV	12
 #define TLS13_MAX_PLAIN	16384		/* content of one record, 2^14 */
-/* TLSInnerPlaintext (content, type, no padding) and the tag */
-#define TLS13_MAX_BODY	(TLS13_MAX_PLAIN + 256)
+/*
+ * A record's body: TLSInnerPlaintext (content, type, padding) of at most
+ * 2^14 + 1 bytes (5.4) and the tag of each of the three AEADs.
+ */
+#define TLS13_MAX_BODY	(TLS13_MAX_PLAIN + 1 + TLS13_TAG)
 
 /* Content types (5.1). */
 #define TLS13_ALERT	21
@@ -80,8 +83,8 @@ int	 ae_tls13_seal(struct tls13_dir *, struct bytes *out, int type,
 /*
  * The length of the whole record that starts p (n bytes there): 0 when
  * its header or body is not all there yet, -1 when the header is not one
- * of a protected TLS 1.3 record (its length beyond 2^14 + 256, or under
- * a tag and a type).
+ * of a protected TLS 1.3 record (its body beyond TLS13_MAX_BODY, or
+ * under a tag and a type).
  */
 ssize_t	 ae_tls13_record_len(const unsigned char *p, size_t n);
 
@@ -96,12 +99,12 @@ ssize_t	 ae_tls13_open(struct tls13_dir *, const unsigned char *rec,
 
 /*
  * What the content of a handshake record after the handshake asks
- * (4.6): 0 nothing (NewSessionTicket: no resumption here), 1 a
- * KeyUpdate, 2 a KeyUpdate that asks for ours; -1 with *why for what
- * must end the connection (a message over several records: OpenSSL and
- * the reference never send one).
+ * (4.6): 0 nothing (a NewSessionTicket, which only a client may get: no
+ * resumption here), 1 a KeyUpdate, 2 a KeyUpdate that asks for ours; -1
+ * with *why for what must end the connection (an empty record, a
+ * message over several records: OpenSSL and the reference send none).
  */
 int	 ae_tls13_post_handshake(const unsigned char *p, size_t n,
-	    const char **why);
+	    int client, const char **why);
 
 #endif

@@ -356,7 +356,7 @@ START_TEST(records_seal_open_and_refuse)
 	static char big[TLS13_MAX_PLAIN + 1];
 	struct tls13_dir tx, rx;
 	struct bytes b = { 0 };
-	unsigned char hdr[5] = { 23, 3, 3, 0x41, 0x00 }, *rec;
+	unsigned char hdr[5] = { 23, 3, 3, 0x40, 0x11 }, *rec;
 	size_t sizes[] = { 0, 1, 40, 511, 512, 513, 4000, TLS13_MAX_PLAIN };
 	size_t i, k;
 	int type, small;
@@ -414,10 +414,10 @@ START_TEST(records_seal_open_and_refuse)
 	ck_assert_int_eq(round_trip(&tx, &rx, "ping", 4, out, &type), 4);
 	ae_tls13_dir_clear(&tx);
 	ae_tls13_dir_clear(&rx);
-	/* headers: 2^14 + 256 is the most; not application_data: refused */
+	/* a body of 2^14 + 1 + 16 is the most; not application_data: no */
 	ck_assert_int_eq(ae_tls13_record_len(hdr, 4), 0);
-	ck_assert_int_eq(ae_tls13_record_len(hdr, 5), 0);	/* 16,640 */
-	hdr[4] = 0x01;
+	ck_assert_int_eq(ae_tls13_record_len(hdr, 5), 0);	/* 16,401 */
+	hdr[4] = 0x12;
 	ck_assert_int_eq(ae_tls13_record_len(hdr, 5), -1);
 	hdr[3] = 0;
 	hdr[4] = 16;
@@ -442,21 +442,25 @@ START_TEST(post_handshake_messages)
 	static const unsigned char bad_update[] = { 24, 0, 0, 1, 2 };
 	const char *why;
 
-	ck_assert_int_eq(ae_tls13_post_handshake(ticket_and_update, 7, &why),
-	    0);
+	ck_assert_int_eq(ae_tls13_post_handshake(ticket_and_update, 7, 1,
+	    &why), 0);
+	/* a server gets no ticket */
+	ck_assert_int_eq(ae_tls13_post_handshake(ticket_and_update, 7, 0,
+	    &why), -1);
 	ck_assert_int_eq(ae_tls13_post_handshake(ticket_and_update,
-	    sizeof ticket_and_update, &why), 2);
-	ck_assert_int_eq(ae_tls13_post_handshake(ticket_and_update + 7, 5,
+	    sizeof ticket_and_update, 1, &why), 2);
+	ck_assert_int_eq(ae_tls13_post_handshake(ticket_and_update + 7, 5, 0,
 	    &why), 2);
 	ck_assert_int_eq(ae_tls13_post_handshake(update_not_last,
-	    sizeof update_not_last, &why), -1);
+	    sizeof update_not_last, 1, &why), -1);
 	ck_assert_ptr_nonnull(why);
-	ck_assert_int_eq(ae_tls13_post_handshake(split, sizeof split, &why),
-	    -1);
-	ck_assert_int_eq(ae_tls13_post_handshake(finished, sizeof finished,
+	ck_assert_int_eq(ae_tls13_post_handshake(split, sizeof split, 1,
+	    &why), -1);
+	ck_assert_int_eq(ae_tls13_post_handshake(finished, sizeof finished, 1,
 	    &why), -1);
 	ck_assert_int_eq(ae_tls13_post_handshake(bad_update,
-	    sizeof bad_update, &why), -1);
+	    sizeof bad_update, 1, &why), -1);
+	ck_assert_int_eq(ae_tls13_post_handshake(split, 0, 1, &why), -1);
 }
 END_TEST
 

@@ -91,7 +91,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    memcmp(out, data + off, n) != 0)
 			abort();
 		if (got >= 0 && got_type == TLS13_HANDSHAKE)
-			(void)ae_tls13_post_handshake(out, (size_t)got, &why);
+			(void)ae_tls13_post_handshake(out, (size_t)got,
+			    round & 1, &why);
 		ae_tls13_dir_clear(&rx);
 		off += n;
 	}
