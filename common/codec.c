@@ -521,42 +521,112 @@ fast_value(const char *p, const char *end, json_t **out, int depth)
 	return q;
 }
 
+/* --- filling the spare message ------------------------------------------- */
+
 /*
- * fast_value() into old, a value of a spare message (or NULL): a string or
- * an integer that nothing else holds takes the new value in place (a
- * string that already holds it is left as it is), *out then being old;
- * anything else is made anew.
+ * The spare message (ae_fast_packet_done()) is filled value by value:
+ * what a value in it that nothing else holds can take (an integer the
+ * integer, a string the string) it takes in place; anything else is made
+ * anew in its slot.
+ */
+void
+ae_refill_start(struct refill *r, json_t **spare)
+{
+	r->i = r->n = 0;
+	if (spare != NULL && *spare != NULL) {
+		r->msg = *spare;
+		*spare = NULL;
+		r->n = json_array_size(r->msg);
+	} else
+		r->msg = json_array();
+}
+
+/* The next value of the spare, when it may change in place; else NULL. */
+static json_t *
+refill_old(const struct refill *r)
+{
+	json_t *old = r->i < r->n ? json_array_get(r->msg, r->i) : NULL;
+
+	return old != NULL && old->refcount == 1 ? old : NULL;
+}
+
+void
+ae_refill_put(struct refill *r, json_t *v)
+{
+	if (r->i < r->n)
+		json_array_set_new(r->msg, r->i, v);
+	else
+		json_array_append_new(r->msg, v);
+	r->i++;
+}
+
+void
+ae_refill_int(struct refill *r, json_int_t v)
+{
+	json_t *old = refill_old(r);
+
+	if (old != NULL && json_is_integer(old)) {
+		json_integer_set(old, v);
+		r->i++;
+	} else
+		ae_refill_put(r, json_integer(v));
+}
+
+int
+ae_refill_string(struct refill *r, const char *s, size_t len)
+{
+	json_t *old = refill_old(r);
+
+	if (old != NULL && json_is_string(old)) {
+		/* a reply port, a key: the same string comes again and again */
+		if ((json_string_length(old) != len ||
+		    memcmp(json_string_value(old), s, len) != 0) &&
+		    json_string_setn_nocheck(old, s, len) != 0)
+			return -1;
+		r->i++;
+		return 0;
+	}
+	ae_refill_put(r, json_stringn_nocheck(s, len));
+	return 0;
+}
+
+json_t *
+ae_refill_end(struct refill *r)
+{
+	while (r->n > r->i)
+		json_array_remove(r->msg, --r->n);
+	return r->msg;
+}
+
+/*
+ * fast_value() into r's next value: a string or an integer goes where
+ * ae_refill_string() and ae_refill_int() put it.
  */
 static const char *
-refill_value(const char *p, const char *end, json_t *old, json_t **out)
+refill_value(const char *p, const char *end, struct refill *r)
 {
 	const char *q;
 	json_int_t num;
-	size_t len;
+	json_t *v;
 
-	if (old == NULL || old->refcount != 1 || p >= end)
-		return fast_value(p, end, out, 1);
-	if (*p == '"' && json_is_string(old)) {
+	if (p >= end)
+		return NULL;
+	if (*p == '"') {
 		q = p + 1 + ae_plain_span(p + 1, (size_t)(end - p - 1));
-		len = (size_t)(q - p - 1);
-		if (q >= end || *q != '"')
+		if (q >= end || *q != '"' ||
+		    ae_refill_string(r, p + 1, (size_t)(q - p - 1)) != 0)
 			return NULL;
-		/* a reply port, a key: the same string comes again and again */
-		if ((json_string_length(old) != len ||
-		    memcmp(json_string_value(old), p + 1, len) != 0) &&
-		    json_string_setn_nocheck(old, p + 1, len) != 0)
-			return NULL;
-		*out = old;
 		return q + 1;
 	}
-	if (((*p >= '0' && *p <= '9') || *p == '-') && json_is_integer(old)) {
+	if ((*p >= '0' && *p <= '9') || *p == '-') {
 		if ((q = read_int(p, end, &num)) == NULL)
 			return NULL;
-		json_integer_set(old, num);
-		*out = old;
+		ae_refill_int(r, num);
 		return q;
 	}
-	return fast_value(p, end, out, 1);
+	if ((q = fast_value(p, end, &v, 1)) != NULL)
+		ae_refill_put(r, v);
+	return q;
 }
 
 /*
@@ -575,8 +645,7 @@ ae_fast_packet(const char *p, size_t len, size_t max, char name[FAST_NAME],
     const char **tag, size_t *taglen, json_t **msg, json_t **spare)
 {
 	const char *end = p + len, *q, *at;
-	json_t *v, *old;
-	size_t i = 0, n = 0;
+	struct refill r;
 
 	if (len < 4 || p[0] != '[' || p[1] != '"')
 		return 0;
@@ -596,34 +665,17 @@ ae_fast_packet(const char *p, size_t len, size_t max, char name[FAST_NAME],
 		*taglen = (size_t)(q - at - 2);
 		at = q + 1;
 	}
-	if (spare != NULL && *spare != NULL) {
-		*msg = *spare;
-		*spare = NULL;
-		n = json_array_size(*msg);
-	} else
-		*msg = json_array();
-	for (; *at == ','; i++) {
-		old = i < n ? json_array_get(*msg, i) : NULL;
-		if ((at = refill_value(at + 1, end, old, &v)) == NULL ||
-		    at >= end) {
-			if (at != NULL && v != old)
-				json_decref(v);
-			json_decref(*msg);
+	ae_refill_start(&r, spare);
+	while (*at == ',')
+		if ((at = refill_value(at + 1, end, &r)) == NULL || at >= end) {
+			json_decref(r.msg);
 			return 0;
 		}
-		if (v == old)
-			continue;
-		if (old != NULL)
-			json_array_set_new(*msg, i, v);
-		else
-			json_array_append_new(*msg, v);
-	}
 	if (*at != ']' || (max != 0 && (size_t)(at + 1 - p) > max)) {
-		json_decref(*msg);
+		json_decref(r.msg);
 		return 0;
 	}
-	while (n > i)
-		json_array_remove(*msg, --n);
+	*msg = ae_refill_end(&r);
 	return (size_t)(at + 1 - p);
 }
 

@@ -118,6 +118,22 @@ size_t	 ae_fast_packet(const char *p, size_t len, size_t max,
  * the next ae_fast_packet() to fill (spare NULL there: none is used).
  */
 void	 ae_fast_packet_done(json_t **spare, json_t *msg);
+/*
+ * A message made as ae_fast_packet() makes it, value by value, in *spare
+ * when that holds one: ae_refill_start(), then each value in order
+ * (ae_refill_put() steals v; ae_refill_string() takes plain bytes and
+ * returns -1 when out of memory), then ae_refill_end() returns it.
+ * A value of the spare that anything else holds is never changed.
+ */
+struct refill {
+	json_t	*msg;
+	size_t	 i, n;		/* values filled; values the spare had */
+};
+void	 ae_refill_start(struct refill *, json_t **spare);
+void	 ae_refill_put(struct refill *, json_t *v);
+void	 ae_refill_int(struct refill *, json_int_t v);
+int	 ae_refill_string(struct refill *, const char *s, size_t len);
+json_t	*ae_refill_end(struct refill *);
 
 /*
  * What a Perl node sends that jansson refuses (libaemp(3), VALUES FROM
