@@ -284,139 +284,126 @@ general:
  * record holds (8 bytes each); n nothing.
  */
 
-#define RECORD_STRINGS	16	/* "s" items a record takes */
-
 /*
- * The bytes the record of fmt's values takes, with the lengths of its
- * strings in lens; 0 when it does not take them (too many strings, ones
- * NULL or not of plain bytes, reals that are not finite, NULL values,
- * items other than plain ones).
+ * Appends the record of fmt's values to out, what record_take() takes:
+ * strings of plain bytes (which are UTF-8: they need no check), reals
+ * that are finite, values that are not NULL, plain items. Returns its
+ * length; 0, with out and ap as they were, when it does not take them.
+ * "O" values are not held yet: record_hold() does that once all is well.
  */
 static size_t
-record_room(const char *fmt, va_list ap, size_t lens[RECORD_STRINGS])
+record_add(struct bytes *out, const char *fmt, va_list ap, int *holds)
 {
-	size_t need = 0, ns = 0;
+	size_t before = out->len, len;
 	const char *s;
+	json_int_t num;
+	double f;
+	json_t *v;
+	char *p;
 	va_list aq;
 
 	va_copy(aq, ap);
 	for (; *fmt != '\0'; fmt++) {
 		switch (*fmt) {
 		case 's':
-			/* plain bytes are UTF-8: they need no check */
-			if ((s = va_arg(aq, const char *)) == NULL ||
-			    ns == RECORD_STRINGS)
+			if ((s = va_arg(aq, const char *)) == NULL)
 				goto refused;
-			lens[ns] = strlen(s);
-			if (ae_plain_span(s, lens[ns]) != lens[ns])
+			len = strlen(s);
+			if (ae_plain_span(s, len) != len)
 				goto refused;
-			need += 1 + sizeof(size_t) + lens[ns++];
+			p = ae_bytes_reserve(out, 1 + sizeof len + len);
+			p[0] = 's';
+			memcpy(p + 1, &len, sizeof len);
+			memcpy(p + 1 + sizeof len, s, len);
+			ae_bytes_commit(out, 1 + sizeof len + len);
 			continue;
 		case 'i':
 		case 'b':
-			(void)va_arg(aq, int);
+			num = va_arg(aq, int);
 			break;
 		case 'I':
-			(void)va_arg(aq, json_int_t);
+			num = va_arg(aq, json_int_t);
 			break;
 		case 'f':
-			if (!isfinite(va_arg(aq, double)))
+			if (!isfinite(f = va_arg(aq, double)))
 				goto refused;
+			memcpy(&num, &f, 8);
 			break;
 		case 'o':
 		case 'O':
-			if (va_arg(aq, json_t *) == NULL)
+			if ((v = va_arg(aq, json_t *)) == NULL)
 				goto refused;
+			*holds |= *fmt == 'O';
+			num = (json_int_t)(intptr_t)v;
 			break;
 		case 'n':
-			need++;
+			*ae_bytes_reserve(out, 1) = 'n';
+			ae_bytes_commit(out, 1);
 			continue;
 		case ' ': case '\t': case '\n': case ',': case ':':
 			continue;
 		default:
 			goto refused;
 		}
-		need += 1 + 8;	/* json_int_t, double and pointer alike */
+		/* json_int_t, double and pointer alike: 8 bytes */
+		p = ae_bytes_reserve(out, 1 + 8);
+		p[0] = *fmt;
+		memcpy(p + 1, &num, 8);
+		ae_bytes_commit(out, 1 + 8);
 	}
 	va_end(aq);
-	return need;
+	return out->len - before;
 refused:
 	va_end(aq);
+	out->len = before;
 	return 0;
 }
 
-/* Writes the record of fmt's values, which record_room() took, at p. */
-static size_t
-record_write(char *p, const char *fmt, va_list ap,
-    const size_t lens[RECORD_STRINGS])
+/* Takes the reference to each "O" value of the record at rec (len bytes). */
+static void
+record_hold(const char *rec, size_t len)
 {
-	size_t at = 0, ns = 0;
+	const char *end = rec + len;
 	json_int_t num;
-	double f;
-	json_t *v;
-	va_list aq;
+	size_t slen;
 
-	va_copy(aq, ap);
-	for (; *fmt != '\0'; fmt++) {
-		switch (*fmt) {
+	while (rec < end)
+		switch (*rec++) {
 		case 's':
-			p[at] = 's';
-			memcpy(p + at + 1, &lens[ns], sizeof(size_t));
-			memcpy(p + at + 1 + sizeof(size_t), va_arg(aq,
-			    const char *), lens[ns]);
-			at += 1 + sizeof(size_t) + lens[ns++];
-			continue;
-		case 'i':
-		case 'b':
-			num = va_arg(aq, int);
-			memcpy(p + at + 1, &num, 8);
-			break;
-		case 'I':
-			num = va_arg(aq, json_int_t);
-			memcpy(p + at + 1, &num, 8);
-			break;
-		case 'f':
-			f = va_arg(aq, double);
-			memcpy(p + at + 1, &f, 8);
-			break;
-		case 'o':
-		case 'O':
-			v = va_arg(aq, json_t *);
-			if (*fmt == 'O')
-				json_incref(v);
-			memcpy(p + at + 1, &v, 8);
+			memcpy(&slen, rec, sizeof slen);
+			rec += sizeof slen + slen;
 			break;
 		case 'n':
-			p[at++] = 'n';
-			continue;
+			break;
+		case 'O':
+			memcpy(&num, rec, 8);
+			json_incref((json_t *)(intptr_t)num);
+			/* FALLTHROUGH */
 		default:
-			continue;	/* what the format skips */
+			rec += 8;
+			break;
 		}
-		p[at] = *fmt;
-		at += 1 + 8;
-	}
-	va_end(aq);
-	return at;
 }
 
 /*
- * aemp_sndf() to p, a live local port, as a record (see record_room()
+ * aemp_sndf() to p, a live local port, as a record (see record_add()
  * for what it takes). Returns 1 when queued; 0 with ap untouched when
  * another path takes it.
  */
 static int
 sndf_record(aemp_node *n, struct aemp_port *p, const char *fmt, va_list ap)
 {
-	size_t lens[RECORD_STRINGS], need, len;
+	struct bytes *out = &n->local_pkts;
 	struct defer *d;
+	size_t len;
+	int holds = 0;
 
 	_Static_assert(sizeof(json_int_t) == 8 && sizeof(double) == 8 &&
-	    sizeof(json_t *) <= 8, "record values take 8 bytes");
-	if ((need = record_room(fmt, ap, lens)) == 0)
+	    sizeof(intptr_t) <= 8, "record values take 8 bytes");
+	if ((len = record_add(out, fmt, ap, &holds)) == 0)
 		return 0;
-	len = record_write(ae_bytes_reserve(&n->local_pkts, need), fmt, ap,
-	    lens);
-	ae_bytes_commit(&n->local_pkts, len);
+	if (holds)
+		record_hold(bytes_ptr(out) + out->len - len, len);
 	d = ae_node_defer(n, DEFER_PACKET);
 	d->to = n->last_port = p;
 	d->pktlen = len;
@@ -436,7 +423,6 @@ ae_sndf_deliver(aemp_node *n, struct aemp_port *p, const char *rec,
 	struct refill r;
 	json_int_t num;
 	double f;
-	json_t *v;
 
 	/* the tag goes as ae_fast_packet()'s goes: made only when needed */
 	if (!drop && rec < end && *rec == 's') {
@@ -472,9 +458,9 @@ ae_sndf_deliver(aemp_node *n, struct aemp_port *p, const char *rec,
 			break;
 		case 'o':
 		case 'O':
-			memcpy(&v, rec, sizeof v);
+			memcpy(&num, rec, 8);
 			rec += 8;
-			ae_refill_put(&r, v);
+			ae_refill_put(&r, (json_t *)(intptr_t)num);
 			break;
 		default:
 			ae_refill_put(&r, json_null());
