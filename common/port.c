@@ -527,7 +527,7 @@ ae_port_deliver_tag(aemp_node *n, struct aemp_port *p,
  * the next packet. Returns 0 when p has no receiver for it (dead or
  * NULL: none), having put the tag back in front of msg.
  */
-static int
+static inline int
 deliver_fast_tagged(aemp_node *n, struct aemp_port *p, const char *tag,
     size_t len, json_t *msg)
 {
