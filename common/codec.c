@@ -522,41 +522,34 @@ fast_value(const char *p, const char *end, json_t **out, int depth)
 }
 
 /*
- * fast_value() into old, a value of a spare message (or NULL): a string or
- * an integer that nothing else holds takes the new value in place (a
- * string that already holds it is left as it is), *out then being old;
- * anything else is made anew.
+ * fast_value() into r's next value: a string or an integer goes where
+ * ae_refill_string() and ae_refill_int() put it.
  */
 static const char *
-refill_value(const char *p, const char *end, json_t *old, json_t **out)
+refill_value(const char *p, const char *end, struct refill *r)
 {
 	const char *q;
 	json_int_t num;
-	size_t len;
+	json_t *v;
 
-	if (old == NULL || old->refcount != 1 || p >= end)
-		return fast_value(p, end, out, 1);
-	if (*p == '"' && json_is_string(old)) {
+	if (p >= end)
+		return NULL;
+	if (*p == '"') {
 		q = p + 1 + ae_plain_span(p + 1, (size_t)(end - p - 1));
-		len = (size_t)(q - p - 1);
-		if (q >= end || *q != '"')
+		if (q >= end || *q != '"' ||
+		    ae_refill_string(r, p + 1, (size_t)(q - p - 1)) != 0)
 			return NULL;
-		/* a reply port, a key: the same string comes again and again */
-		if ((json_string_length(old) != len ||
-		    memcmp(json_string_value(old), p + 1, len) != 0) &&
-		    json_string_setn_nocheck(old, p + 1, len) != 0)
-			return NULL;
-		*out = old;
 		return q + 1;
 	}
-	if (((*p >= '0' && *p <= '9') || *p == '-') && json_is_integer(old)) {
+	if ((*p >= '0' && *p <= '9') || *p == '-') {
 		if ((q = read_int(p, end, &num)) == NULL)
 			return NULL;
-		json_integer_set(old, num);
-		*out = old;
+		ae_refill_int(r, num);
 		return q;
 	}
-	return fast_value(p, end, out, 1);
+	if ((q = fast_value(p, end, &v, 1)) != NULL)
+		ae_refill_put(r, v);
+	return q;
 }
 
 /*
@@ -575,8 +568,7 @@ ae_fast_packet(const char *p, size_t len, size_t max, char name[FAST_NAME],
     const char **tag, size_t *taglen, json_t **msg, json_t **spare)
 {
 	const char *end = p + len, *q, *at;
-	json_t *v, *old;
-	size_t i = 0, n = 0;
+	struct refill r;
 
 	if (len < 4 || p[0] != '[' || p[1] != '"')
 		return 0;
@@ -596,34 +588,17 @@ ae_fast_packet(const char *p, size_t len, size_t max, char name[FAST_NAME],
 		*taglen = (size_t)(q - at - 2);
 		at = q + 1;
 	}
-	if (spare != NULL && *spare != NULL) {
-		*msg = *spare;
-		*spare = NULL;
-		n = json_array_size(*msg);
-	} else
-		*msg = json_array();
-	for (; *at == ','; i++) {
-		old = i < n ? json_array_get(*msg, i) : NULL;
-		if ((at = refill_value(at + 1, end, old, &v)) == NULL ||
-		    at >= end) {
-			if (at != NULL && v != old)
-				json_decref(v);
-			json_decref(*msg);
+	ae_refill_start(&r, spare);
+	while (*at == ',')
+		if ((at = refill_value(at + 1, end, &r)) == NULL || at >= end) {
+			json_decref(r.msg);
 			return 0;
 		}
-		if (v == old)
-			continue;
-		if (old != NULL)
-			json_array_set_new(*msg, i, v);
-		else
-			json_array_append_new(*msg, v);
-	}
 	if (*at != ']' || (max != 0 && (size_t)(at + 1 - p) > max)) {
-		json_decref(*msg);
+		json_decref(r.msg);
 		return 0;
 	}
-	while (n > i)
-		json_array_remove(*msg, --n);
+	*msg = ae_refill_end(&r);
 	return (size_t)(at + 1 - p);
 }
 

@@ -118,6 +118,89 @@ size_t	 ae_fast_packet(const char *p, size_t len, size_t max,
  * the next ae_fast_packet() to fill (spare NULL there: none is used).
  */
 void	 ae_fast_packet_done(json_t **spare, json_t *msg);
+/*
+ * A message made as ae_fast_packet() makes it, value by value, in *spare
+ * when that holds one: ae_refill_start(), then each value in order
+ * (ae_refill_put() steals v; ae_refill_string() takes plain bytes and
+ * returns -1 when out of memory), then ae_refill_end() returns it.
+ * What a value of the spare that nothing else holds can take (an integer
+ * the integer, a string the string) it takes in place; anything else is
+ * made anew in its slot: a value that anything else holds never changes.
+ * Inline: every packet received and every local aemp_sndf() calls them.
+ */
+struct refill {
+	json_t	*msg;
+	size_t	 i, n;		/* values filled; values the spare had */
+};
+
+static inline void
+ae_refill_start(struct refill *r, json_t **spare)
+{
+	r->i = r->n = 0;
+	if (spare != NULL && *spare != NULL) {
+		r->msg = *spare;
+		*spare = NULL;
+		r->n = json_array_size(r->msg);
+	} else
+		r->msg = json_array();
+}
+
+/* The next value of the spare, when it may change in place; else NULL. */
+static inline json_t *
+ae_refill_old(const struct refill *r)
+{
+	json_t *old = r->i < r->n ? json_array_get(r->msg, r->i) : NULL;
+
+	return old != NULL && old->refcount == 1 ? old : NULL;
+}
+
+static inline void
+ae_refill_put(struct refill *r, json_t *v)
+{
+	if (r->i < r->n)
+		json_array_set_new(r->msg, r->i, v);
+	else
+		json_array_append_new(r->msg, v);
+	r->i++;
+}
+
+static inline void
+ae_refill_int(struct refill *r, json_int_t v)
+{
+	json_t *old = ae_refill_old(r);
+
+	if (old != NULL && json_is_integer(old)) {
+		json_integer_set(old, v);
+		r->i++;
+	} else
+		ae_refill_put(r, json_integer(v));
+}
+
+static inline int
+ae_refill_string(struct refill *r, const char *s, size_t len)
+{
+	json_t *old = ae_refill_old(r);
+
+	if (old != NULL && json_is_string(old)) {
+		/* a reply port, a key: the same string comes again and again */
+		if ((json_string_length(old) != len ||
+		    memcmp(json_string_value(old), s, len) != 0) &&
+		    json_string_setn_nocheck(old, s, len) != 0)
+			return -1;
+		r->i++;
+		return 0;
+	}
+	ae_refill_put(r, json_stringn_nocheck(s, len));
+	return 0;
+}
+
+static inline json_t *
+ae_refill_end(struct refill *r)
+{
+	while (r->n > r->i)
+		json_array_remove(r->msg, --r->n);
+	return r->msg;
+}
 
 /*
  * What a Perl node sends that jansson refuses (libaemp(3), VALUES FROM

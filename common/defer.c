@@ -28,6 +28,14 @@ ae_kernel_run_defer(aemp_node *n, struct defer *d)
 		if (d->tag != NULL)
 			ae_tagname_put(n, d->tag);
 		break;
+	case DEFER_PACKET:
+		/* killed since? then whoever has its name now */
+		ae_sndf_deliver(n, n->freeing || !d->to->dead ? d->to :
+		    ae_dict_get(&n->ports, PORT_NAME(d->to)),
+		    bytes_ptr(&n->local_pkts), d->pktlen, n->freeing);
+		/* read before its receiver ran, which may have added more */
+		ae_bytes_consume(&n->local_pkts, d->pktlen);
+		break;
 	case DEFER_KILL:
 		ae_dict_del(&n->ports, PORT_NAME(d->dead));
 		if (!n->freeing)

@@ -180,6 +180,10 @@ void	 ae_mon_unlink(struct aemp_mon *);
 char	*ae_kernel_port_name(aemp_node *, int remote);
 
 
+/* sndf.c: a DEFER_PACKET's record (dropped: only released) */
+void	 ae_sndf_deliver(aemp_node *, struct aemp_port *, const char *rec,
+	    size_t len, int drop);
+
 /* port.c */
 int	 ae_is_local(aemp_node *, const char *id, const char **name);
 struct aemp_port *ae_port_new(aemp_node *, const char *name);
@@ -188,6 +192,8 @@ void	 ae_port_free(aemp_node *, struct aemp_port *);
 void	 ae_port_deliver(aemp_node *, struct aemp_port *, json_t *msg);
 void	 ae_port_deliver_tag(aemp_node *, struct aemp_port *,
 	    const struct tagname *, json_t *msg);
+void	 ae_port_deliver_fast(aemp_node *, struct aemp_port *,
+	    const char *tag, size_t len, json_t *msg);
 struct aemp_port *ae_port_live(aemp_node *, const char *id);
 const struct tagname *ae_port_tag_for(aemp_node *, struct aemp_port *,
 	    const char *tag);

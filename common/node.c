@@ -223,12 +223,12 @@ ae_node_trace(aemp_node *n, const char *dir, const char *nodeid, json_t *pkt,
 /* --- deferred work ------------------------------------------------------ */
 
 /*
- * Queues deferred work: returns a zeroed entry for the caller to fill at
- * once (it moves when the ring grows). The queue is a ring of entries,
- * not a list of allocations, so that a local message costs no malloc().
+ * Queues deferred work (see ae_node_defer()): grows the ring, and the
+ * first entry schedules the run. The queue is a ring of entries, not a
+ * list of allocations, so that a local message costs no malloc().
  */
 struct defer *
-ae_node_defer(aemp_node *n, enum defer_kind kind)
+ae_node_defer_grow(aemp_node *n, enum defer_kind kind)
 {
 	struct defer *d;
 
@@ -568,6 +568,7 @@ aemp_free(aemp_node *n)
 	free(n->die_msg);
 	free(n->read_buf);
 	json_decref(n->spare_msg);
+	ae_bytes_free(&n->local_pkts);
 	free(n->errmsg);
 	ae_authfail_free(n);
 	free(n);

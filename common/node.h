@@ -15,6 +15,7 @@
 
 enum defer_kind {
 	DEFER_DELIVER,		/* local message */
+	DEFER_PACKET,		/* local message, as sndf.c's record */
 	DEFER_KILL,		/* fire a dead port's monitors and free it */
 	DEFER_MON_FIRE,		/* fire one detached monitor */
 	DEFER_SPAWN,		/* run a local spawn */
@@ -37,6 +38,7 @@ struct defer {
 		char	*func;		/* SPAWN */
 		void	*ud;		/* CALL, FREE */
 		const struct tagname *tag;	/* DELIVER: msg is untagged */
+		size_t	 pktlen;	/* PACKET: its record's bytes */
 	};
 };
 
@@ -142,6 +144,8 @@ struct aemp_node {
 	size_t		 queued_total;		/* their bytes now */
 	char		*read_buf;	/* what each read goes into first */
 	json_t		*spare_msg;	/* ae_fast_packet()'s next message */
+	/* DEFER_PACKET's records (sndf.c), in the ring's order */
+	struct bytes	 local_pkts;
 	/* the next port aemp_port() makes, named ahead (kernel.c) */
 	char		 next_port[PORT_NAME_MAX];
 	uint64_t	 next_counter;
@@ -214,7 +218,25 @@ struct aemp_node {
 	int		 log_busy;	/* inside log_fn: no recursion */
 };
 
-/* node.c: a slot at the end of the deferred ring */
-struct defer *ae_node_defer(aemp_node *, enum defer_kind);
+/* node.c: ae_node_defer() when the ring is full or empty */
+struct defer *ae_node_defer_grow(aemp_node *, enum defer_kind);
+
+/*
+ * A slot at the end of the deferred ring, zeroed for the caller to fill
+ * at once (it moves when the ring grows). Inline: every local message
+ * takes one, and mostly the ring has room and its run is scheduled.
+ */
+static inline struct defer *
+ae_node_defer(aemp_node *n, enum defer_kind kind)
+{
+	struct defer *d;
+
+	if (n->defer_len == n->defer_cap || n->defer_len == 0)
+		return ae_node_defer_grow(n, kind);
+	d = &n->defer_ring[(n->defer_first + n->defer_len++) &
+	    (n->defer_cap - 1)];
+	*d = (struct defer){ .kind = kind };
+	return d;
+}
 
 #endif

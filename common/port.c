@@ -4,6 +4,7 @@
  * snd and kill (AEMP.md section 4).
  */
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -370,26 +371,57 @@ call_receiver(aemp_node *n, struct aemp_port *p, void *arg)
 	return d->cb(n, p->id, d->msg, d->ud);
 }
 
-/* p's receiver for tag (len bytes), or NULL. */
+/* Whether a and b (len bytes) are equal: tags are short, no memcmp(). */
+static inline int
+tag_eq(const char *a, const char *b, size_t len)
+{
+	uint64_t x, y;
+	uint32_t u, v;
+
+	for (; len >= 8; a += 8, b += 8, len -= 8) {
+		memcpy(&x, a, 8);
+		memcpy(&y, b, 8);
+		if (x != y)
+			return 0;
+	}
+	if (len >= 4) {
+		memcpy(&u, a, 4);
+		memcpy(&v, b, 4);
+		if (u != v)
+			return 0;
+		a += 4;
+		b += 4;
+		len -= 4;
+	}
+	while (len-- > 0)
+		if (*a++ != *b++)
+			return 0;
+	return 1;
+}
+
+/* tag_find() of the tags beside the port. */
 static struct rcv *
-tag_find(struct aemp_port *p, const char *tag, size_t len)
+tag_find_ext(struct aemp_port *p, const char *tag, size_t len)
 {
 	struct rcv_tag *t;
 
-	if (p->tag != NULL && p->tag->len == len) {
-		/* tags are short: no memcmp() call for them */
-		size_t i = 0;
-		while (i < len && p->tag->s[i] == tag[i])
-			i++;
-		if (i == len)
-			return &p->first;
-	}
 	if (p->ext == NULL)
 		return NULL;
 	for (t = p->ext->tags; t != NULL; t = t->next)
 		if (strlen(t->tag) == len && memcmp(t->tag, tag, len) == 0)
 			return &t->r;
 	return NULL;
+}
+
+/* p's receiver for tag (len bytes), or NULL. */
+static inline struct rcv *
+tag_find(struct aemp_port *p, const char *tag, size_t len)
+{
+	/* the tag in the port, the one most ports have, without a call */
+	if (p->tag != NULL && p->tag->len == len && tag_eq(p->tag->s, tag,
+	    len))
+		return &p->first;
+	return tag_find_ext(p, tag, len);
 }
 
 /* p's default receiver (its cb may be NULL). */
@@ -489,6 +521,42 @@ ae_port_deliver_tag(aemp_node *n, struct aemp_port *p,
 	ae_port_deliver(n, p, msg);
 }
 
+/*
+ * Delivers msg (stolen), which ae_fast_packet() made, to p's receiver for
+ * tag (len bytes that need no escaping), then keeps it as the spare for
+ * the next packet. Returns 0 when p has no receiver for it (dead or
+ * NULL: none), having put the tag back in front of msg.
+ */
+static inline int
+deliver_fast_tagged(aemp_node *n, struct aemp_port *p, const char *tag,
+    size_t len, json_t *msg)
+{
+	struct rcv *t;
+
+	if (p != NULL && !p->dead && (t = tag_find(p, tag, len)) != NULL &&
+	    t->cb != NULL) {
+		struct delivery d = { t->cb, t->ud, msg };
+		ae_run_as(n, p, call_receiver, &d);
+		ae_fast_packet_done(&n->spare_msg, msg);
+		return 1;
+	}
+	json_array_insert_new(msg, 0, json_stringn_nocheck(tag, len));
+	return 0;
+}
+
+/*
+ * Delivers msg (stolen), made as ae_fast_packet() makes it, to p, which
+ * may be dead or NULL: with tag (len bytes that need no escaping; NULL:
+ * none) in front, the tag not made when p has a receiver for it.
+ */
+void
+ae_port_deliver_fast(aemp_node *n, struct aemp_port *p, const char *tag,
+    size_t len, json_t *msg)
+{
+	if (tag == NULL || !deliver_fast_tagged(n, p, tag, len, msg))
+		ae_port_deliver(n, p, msg);
+}
+
 /* Delivers msg (stolen) to local port name; "" is the node port. */
 void
 ae_kernel_deliver(aemp_node *n, const char *name, json_t *msg,
@@ -512,21 +580,12 @@ ae_kernel_deliver_tagged(aemp_node *n, const char *name, const char *tag,
     size_t len, json_t *msg, struct aemp_remote *from)
 {
 	struct aemp_port *p = n->last_rcv;
-	struct rcv *t;
 
 	/* a stream of packets mostly goes to one port: no lookup for it */
 	if (p == NULL || strcmp(PORT_NAME(p), name) != 0)
 		p = n->last_rcv = *name ? ae_dict_get(&n->ports, name) : NULL;
-
-	if (p != NULL && !p->dead && (t = tag_find(p, tag, len)) != NULL &&
-	    t->cb != NULL) {
-		struct delivery d = { t->cb, t->ud, msg };
-		ae_run_as(n, p, call_receiver, &d);
-		ae_fast_packet_done(&n->spare_msg, msg);
-		return;
-	}
-	json_array_insert_new(msg, 0, json_stringn_nocheck(tag, len));
-	ae_kernel_deliver(n, name, msg, from);
+	if (!deliver_fast_tagged(n, p, tag, len, msg))
+		ae_kernel_deliver(n, name, msg, from);
 }
 
 /*

@@ -269,6 +269,173 @@ START_TEST(local_sndf_without_the_tag)
 }
 END_TEST
 
+/*
+ * What reuse_rcv() saw: each message as text and its pointer, and what it
+ * was told to keep: the message (keep_msg) or its value keep_at.
+ */
+struct seen {
+	int	 count;
+	char	*text[8];
+	json_t	*ptr[8];
+	int	 keep_at;	/* -1: none */
+	json_t	*kept_msg, *kept_value;
+	char	*kept_text;	/* kept_msg or kept_value as it was */
+	int	 keep_msg;
+	const char *self;	/* sends ["a",100] here from the receiver */
+};
+
+static int
+reuse_rcv(aemp_node *n, const char *self, json_t *msg, void *ud)
+{
+	struct seen *s = ud;
+
+	if (s->count < 8) {
+		s->text[s->count] = json_dumps(msg, JSON_COMPACT);
+		s->ptr[s->count] = msg;
+	}
+	s->count++;
+	if (s->keep_msg) {
+		s->keep_msg = 0;
+		s->kept_msg = json_incref(msg);
+		s->kept_text = json_dumps(msg, JSON_COMPACT);
+	}
+	if (s->keep_at >= 0) {
+		s->kept_value = json_incref(json_array_get(msg, s->keep_at));
+		s->kept_text = json_dumps(s->kept_value, JSON_COMPACT |
+		    JSON_ENCODE_ANY);
+		s->keep_at = -1;
+	}
+	if (s->self != NULL) {
+		/* a send from the receiver goes behind what is queued */
+		aemp_sndf(n, self, "si", "a", 100);
+		s->self = NULL;
+	}
+	return 0;
+}
+
+static void
+seen_clear(struct seen *s)
+{
+	for (int i = 0; i < 8; i++)
+		free(s->text[i]);
+	json_decref(s->kept_msg);
+	json_decref(s->kept_value);
+	free(s->kept_text);
+	memset(s, 0, sizeof *s);
+	s->keep_at = -1;
+}
+
+/* the text of what s kept, now */
+static char *
+kept_now(struct seen *s)
+{
+	return json_dumps(s->kept_msg != NULL ? s->kept_msg : s->kept_value,
+	    JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+/*
+ * aemp_sndf() to a local port makes the message at delivery in the one the
+ * last receiver let go: it is used again only when nothing holds it, and
+ * a value of it only when nothing holds that; whatever a receiver keeps
+ * never changes.
+ */
+START_TEST(local_sndf_reuses_only_released_messages)
+{
+	aemp_node *n = tn_node(base, "one", NULL);
+	struct seen s = { .keep_at = -1 };
+	const char *p = aemp_port(n, NULL, NULL);
+	json_t *obj = json_pack("{si}", "k", 1);
+	char *now;
+
+	aemp_rcv(n, p, "a", reuse_rcv, &s);
+	/* released: the next message is the same one, refilled */
+	aemp_sndf(n, p, "sis", "a", 1, "x");
+	aemp_sndf(n, p, "sis", "a", 2, "y");
+	tn_run_for(base, 0.05);
+	ck_assert_int_eq(s.count, 2);
+	ck_assert_str_eq(s.text[0], "[1,\"x\"]");
+	ck_assert_str_eq(s.text[1], "[2,\"y\"]");
+	ck_assert_ptr_eq(s.ptr[0], s.ptr[1]);
+	seen_clear(&s);
+
+	/* kept by the receiver: later ones are new, it stays as it was */
+	s.keep_msg = 1;
+	aemp_sndf(n, p, "sisb", "a", 3, "z", 1);
+	aemp_sndf(n, p, "sis", "a", 4, "w");
+	aemp_sndf(n, p, "siI", "a", 5, (json_int_t)1 << 40);
+	tn_run_for(base, 0.05);
+	ck_assert_int_eq(s.count, 3);
+	ck_assert_str_eq(s.kept_text, "[3,\"z\",true]");
+	now = kept_now(&s);
+	ck_assert_str_eq(now, "[3,\"z\",true]");
+	free(now);
+	ck_assert_ptr_ne(s.ptr[0], s.ptr[1]);
+	ck_assert_str_eq(s.text[2], "[5,1099511627776]");
+	seen_clear(&s);
+
+	/* a value kept, of each shape: the message is reused, not the value */
+	for (int at = 0; at < 6; at++) {
+		s.keep_at = at;
+		aemp_sndf(n, p, "sisIbnf", "a", 10, "str", (json_int_t)-7, 0,
+		    0.5);
+		aemp_sndf(n, p, "sisIbnf", "a", 11, "other", (json_int_t)8, 1,
+		    1.5);
+		aemp_sndf(n, p, "sfsinI", "a", 2.5, "s", 3, (json_int_t)9);
+		aemp_sndf(n, p, "s", "a");
+		aemp_sndf(n, p, "siiiiiii", "a", 1, 2, 3, 4, 5, 6, 7);
+		tn_run_for(base, 0.05);
+		ck_assert_int_eq(s.count, 5);
+		ck_assert_str_eq(s.text[0], "[10,\"str\",-7,false,null,0.5]");
+		ck_assert_str_eq(s.text[1], "[11,\"other\",8,true,null,1.5]");
+		ck_assert_str_eq(s.text[2], "[2.5,\"s\",3,null,9]");
+		ck_assert_str_eq(s.text[3], "[]");
+		ck_assert_str_eq(s.text[4], "[1,2,3,4,5,6,7]");
+		now = kept_now(&s);
+		ck_assert_str_eq(now, s.kept_text);
+		free(now);
+		seen_clear(&s);
+	}
+
+	/* nested values, o and O: the receiver gets them themselves */
+	s.keep_at = 1;
+	aemp_sndf(n, p, "siO", "a", 1, obj);
+	aemp_sndf(n, p, "sio", "a", 2, json_pack("[i[i]]", 3, 4));
+	aemp_sndf(n, p, "sii", "a", 5, 6);
+	tn_run_for(base, 0.05);
+	ck_assert_int_eq(s.count, 3);
+	ck_assert_ptr_eq(s.kept_value, obj);
+	ck_assert_str_eq(s.text[1], "[2,[3,[4]]]");
+	ck_assert_str_eq(s.text[2], "[5,6]");
+	ck_assert_str_eq(s.kept_text, "{\"k\":1}");
+	now = kept_now(&s);
+	ck_assert_str_eq(now, "{\"k\":1}");
+	free(now);
+	seen_clear(&s);
+	ck_assert_int_eq(obj->refcount, 1);
+
+	/* in order with aemp_snd(), and behind a send from the receiver */
+	s.self = p;
+	aemp_sndf(n, p, "si", "a", 1);
+	aemp_snd(n, p, json_pack("[si]", "a", 2));
+	aemp_sndf(n, p, "si", "a", 3);
+	tn_run_for(base, 0.05);
+	ck_assert_int_eq(s.count, 4);
+	ck_assert_str_eq(s.text[0], "[1]");
+	ck_assert_str_eq(s.text[1], "[2]");
+	ck_assert_str_eq(s.text[2], "[3]");
+	ck_assert_str_eq(s.text[3], "[100]");
+	seen_clear(&s);
+
+	/* queued at free: what the records hold is let go */
+	aemp_sndf(n, p, "siO", "a", 1, obj);
+	aemp_sndf(n, p, "so", "a", json_pack("[s]", "x"));
+	ck_assert_int_eq(obj->refcount, 2);
+	aemp_free(n);
+	ck_assert_int_eq(obj->refcount, 1);
+	json_decref(obj);
+}
+END_TEST
+
 /* aemp_sndf builds plain formats itself: the messages must be jansson's */
 START_TEST(sndf_builds_what_json_pack_builds)
 {
@@ -1097,6 +1264,42 @@ note_up(aemp_node *n, const char *id, int up, json_t *reason, void *ud)
 		b->count++;
 }
 
+/*
+ * The spare message is shared by packets from the network and local
+ * sends: a nested value a receiver keeps of a remote message stays as it
+ * was when a local send refills that message.
+ */
+START_TEST(spare_shared_by_remote_and_local)
+{
+	aemp_node *a = tn_node(base, "alpha", NULL);
+	aemp_node *b = seeded("beta", a, NULL);
+	struct seen s = { .keep_at = 1 };
+	const char *pa;
+	char *now;
+
+	pa = aemp_port(a, NULL, NULL);
+	aemp_rcv(a, pa, "a", reuse_rcv, &s);
+	aemp_snd(b, pa, json_pack("[si[is]s]", "a", 1, 2, "in", "x"));
+	ck_assert(tn_run_until(base, &s.count, 5));
+	ck_assert_int_eq(s.count, 1);
+	ck_assert_str_eq(s.kept_text, "[2,\"in\"]");
+	aemp_sndf(a, pa, "siis", "a", 3, 4, "y");
+	aemp_sndf(a, pa, "sisi", "a", 5, "z", 6);
+	tn_run_for(base, 0.05);
+	ck_assert_int_eq(s.count, 3);
+	ck_assert_str_eq(s.text[0], "[1,[2,\"in\"],\"x\"]");
+	ck_assert_str_eq(s.text[1], "[3,4,\"y\"]");
+	ck_assert_str_eq(s.text[2], "[5,\"z\",6]");
+	/* a refilled message (kernel packets take the spare too) or not */
+	now = kept_now(&s);
+	ck_assert_str_eq(now, "[2,\"in\"]");
+	free(now);
+	seen_clear(&s);
+	aemp_free(b);
+	aemp_free(a);
+}
+END_TEST
+
 START_TEST(two_nodes_connect_and_message)
 {
 	aemp_node *a = tn_node(base, "alpha", NULL);
@@ -1855,6 +2058,7 @@ kernel_suite(void)
 	tcase_add_test(one, default_and_tag_receivers);
 	tcase_add_test(one, receivers_in_and_beside_the_port);
 	tcase_add_test(one, local_sndf_without_the_tag);
+	tcase_add_test(one, local_sndf_reuses_only_released_messages);
 	tcase_add_test(one, sndf_builds_what_json_pack_builds);
 	tcase_add_test(one, receiver_failure_kills_port);
 	tcase_add_test(one, monitor_nonexistent_port);
@@ -1885,6 +2089,7 @@ kernel_suite(void)
 	tcase_add_test(two, cancel_while_connecting_sends_mon0);
 	tcase_add_test(two, unencodable_message_fires_monitors);
 	tcase_add_test(two, two_nodes_connect_and_message);
+	tcase_add_test(two, spare_shared_by_remote_and_local);
 	tcase_add_test(two, remote_tags_reach_the_right_receiver);
 	tcase_add_test(two, remote_messages_reused_only_when_released);
 	tcase_add_test(two, remote_sndf_of_values);
