@@ -196,7 +196,7 @@ echo "{\"bench\": \"rtt_xcpu\", \"placement\": \"two cpus\", \"value\": $xm, \"u
 e=$(err tput_local)
 echo "{\"bench\": \"tput_local\", \"value\": $tl, \"unit\": \"msg/s\", \"baseline\": $tlf, \"baseline_is\": \"the same messages built and freed without aemp\", \"ratio\": $rtl, \"target\": \">= 20000000\", \"met\": $(met "$tl" ">=" 20000000), \"runs\": $(all tput_local rate)${e:+, \"error\": $e}}"
 e=$(err tput_local_sndf)
-echo "{\"bench\": \"tput_local_sndf\", \"value\": $tls_, \"unit\": \"msg/s\", \"baseline\": $tlf, \"baseline_is\": \"the aemp_snd messages built and freed without aemp\", \"ratio\": $rtls, \"runs\": $(all tput_local_sndf rate)${e:+, \"error\": $e}}"
+echo "{\"bench\": \"tput_local_sndf\", \"value\": $tls_, \"unit\": \"msg/s\", \"baseline\": $tlf, \"baseline_is\": \"the aemp_snd messages built and freed without aemp\", \"ratio\": $rtls, \"target\": \">= 20000000\", \"met\": $(met "$tls_" ">=" 20000000), \"runs\": $(all tput_local_sndf rate)${e:+, \"error\": $e}}"
 e=$(err port_mem)
 pm=$(met "$pb" "<=" 100); pm2=$(met "$pu" "<=" 0.4)
 [ "$pm2" = false ] && pm=false
@@ -246,7 +246,7 @@ printf '%-12s %16s %16s %8s  %-22s %s\n' "  loop floor" "$fm us" "$wm us" "$rf" 
 printf '%-12s %16s %16s %8s  %-22s %s\n' rtt_xcpu "$xm us" "$xw us" "$rx" "<= 1.3 x raw" "$(yn "$(met "$rx" "<=" 1.3)")"
 printf '%-12s %16s %16s %8s  %-22s %s\n' "  loop floor" "$xf us" "$xw us" "$rxf" "(bare libevent)" ""
 printf '%-12s %16s %16s %8s  %-22s %s\n' tput_local "$tl msg/s" "$tlf msg/s" "$rtl" ">= 20,000,000 msg/s" "$(yn "$(met "$tl" ">=" 20000000)")"
-printf '%-12s %16s %16s %8s  %-22s %s\n' "  _sndf" "$tls_ msg/s" "$tlf msg/s" "$rtls" "(baseline: snd's msgs)" ""
+printf '%-12s %16s %16s %8s  %-22s %s\n' "  _sndf" "$tls_ msg/s" "$tlf msg/s" "$rtls" ">= 20,000,000 msg/s" "$(yn "$(met "$tls_" ">=" 20000000)")"
 printf '%-12s %16s %16s %8s  %-22s %s\n' port_mem "$pb B/port" "" "" "<= 100 B/port" "$(yn "$(met "$pb" "<=" 100)")"
 printf '%-12s %16s %16s %8s  %-22s %s\n' "port create" "$pu us" "" "" "<= 0.4 us/port" "$(yn "$pm2")"
 printf '%-12s %16s %16s %8s  %-22s %s\n' "  (CPU time)" "$pc us" "" "" "" ""
