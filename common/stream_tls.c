@@ -347,6 +347,29 @@ bio_ctrl(BIO *b, int cmd, long num, void *ptr)
 	}
 }
 
+/*
+ * What a lower read that returned n for a buffer of size says: the end
+ * (t->eof), or *drained when the socket is empty for now: less than
+ * asked for, or "would block" (a read that says so would be a syscall
+ * per message; if more came meanwhile, the socket is readable). -1 when
+ * it failed.
+ */
+static int
+lower_read_done(struct tls_stream *t, ssize_t n, size_t size, int *drained)
+{
+	if (n > 0)
+		*drained = (size_t)n < size;
+	else if (n == 0)
+		t->eof = 1;
+	else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		*drained = 1;
+	else {
+		lower_fail(t, errno);
+		return -1;
+	}
+	return 0;
+}
+
 /* What tls_read() has not handed OpenSSL yet outlives its buffer. */
 static void
 keep_rest(struct tls_stream *t)
@@ -614,18 +637,8 @@ own_read(struct tls_stream *t, char *buf, size_t len)
 			t->rp = scratch;
 			t->rlen = (size_t)n;
 		}
-		if (n > 0)
-			/* as in tls_read(): short means the socket is empty */
-			drained = (size_t)n < TLS_SCRATCH;
-		else if (n == 0)
-			t->eof = 1;
-		else if (errno == EAGAIN || errno == EWOULDBLOCK ||
-		    errno == EINTR)
-			drained = 1;
-		else {
-			lower_fail(t, errno);
+		if (lower_read_done(t, n, TLS_SCRATCH, &drained) < 0)
 			return -1;
-		}
 	}
 	keep_rest(t);
 	t->more = got == len || t->pin.len > 0;
@@ -733,22 +746,9 @@ lower:
 			/* OpenSSL reads it from here (bio_read) */
 			t->rp = scratch;
 			t->rlen = (size_t)n;
-			/*
-			 * Less than asked for: the socket is empty, and a
-			 * read that says so would be a syscall per message.
-			 * If more came meanwhile, the socket is readable.
-			 */
-			if ((size_t)n < sizeof scratch)
-				drained = 1;
-		} else if (n == 0)
-			t->eof = 1;
-		else if (errno == EAGAIN || errno == EWOULDBLOCK ||
-		    errno == EINTR)
-			drained = 1;
-		else {
-			lower_fail(t, errno);
-			return -1;
 		}
+		if (lower_read_done(t, n, sizeof scratch, &drained) < 0)
+			return -1;
 	}
 	keep_rest(t);
 	t->more = got == len;
