@@ -1335,6 +1335,46 @@ START_TEST(remote_sndf_of_values)
 END_TEST
 
 /*
+ * aemp_sndf() to a remote port writes each item into the queue as it
+ * reads it: an item that the general path must take, or an error, after
+ * others were written leaves nothing of them, and the packets queued
+ * before and after arrive whole.
+ */
+START_TEST(remote_sndf_given_up_midway)
+{
+	aemp_node *a = tn_node(base, "alpha", NULL);
+	aemp_node *b = seeded("beta", a, NULL);
+	json_t *copies = json_array(), *want;
+	const char *pa = aemp_port(a, NULL, NULL);
+	double t0;
+
+	aemp_rcv(a, pa, "v", copy_msg, copies);
+	for (t0 = test_now(); !aemp_node_is_up(b, "alpha") &&
+	    test_now() - t0 < 5;)
+		tn_run_for(base, 0.01);
+	ck_assert(aemp_node_is_up(b, "alpha"));
+	ck_assert_int_eq(aemp_sndf(b, pa, "si", "v", 1), 0);
+	ck_assert_int_eq(aemp_sndf(b, pa, "sisi", "v", 2, "needs \"escapes\"",
+	    3), 0);
+	ck_assert_int_eq(aemp_sndf(b, pa, "ssO", "v", "x", NULL), -1);
+	ck_assert_int_eq(aemp_sndf(b, pa, "sis", "v", 4, NULL), -1);
+	ck_assert_int_eq(aemp_sndf(b, pa, "sis[i]", "v", 5, "y", 6), 0);
+	ck_assert_int_eq(aemp_sndf(b, pa, "sI", "v", (json_int_t)7), 0);
+	for (t0 = test_now(); json_array_size(copies) < 4 &&
+	    test_now() - t0 < 5;)
+		tn_run_for(base, 0.01);
+	tn_run_for(base, 0.05);
+	want = json_pack("[[i][isi][is[i]][I]]", 1, 2, "needs \"escapes\"", 3,
+	    5, "y", 6, (json_int_t)7);
+	ck_assert(json_equal(copies, want));
+	json_decref(want);
+	json_decref(copies);
+	aemp_free(b);
+	aemp_free(a);
+}
+END_TEST
+
+/*
  * A timer that sets itself again at once runs once per pass of the loop:
  * messages between nodes still move.
  */
@@ -1888,6 +1928,7 @@ kernel_suite(void)
 	tcase_add_test(two, remote_tags_reach_the_right_receiver);
 	tcase_add_test(two, remote_messages_reused_only_when_released);
 	tcase_add_test(two, remote_sndf_of_values);
+	tcase_add_test(two, remote_sndf_given_up_midway);
 	tcase_add_test(two, timer_rearming_at_once_does_not_starve_io);
 	tcase_add_test(two, node_timers_leave_polls_without_timeout);
 	tcase_add_test(two, remote_monitor_and_kill);
