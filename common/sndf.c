@@ -116,10 +116,9 @@ tagged_format(const char *fmt)
  * not connected, a name that needs escapes).
  */
 static int
-sndf_direct(aemp_node *n, const char *port, const char *name, size_t nodelen,
-    const char *fmt, va_list ap)
+sndf_direct(aemp_node *n, struct aemp_remote *r, const char *port,
+    const char *name, size_t nodelen, const char *fmt, va_list ap)
 {
-	struct aemp_remote *r;
 	struct bytes *out;
 	const char *f, *s;
 	size_t len, before, room;
@@ -131,10 +130,13 @@ sndf_direct(aemp_node *n, const char *port, const char *name, size_t nodelen,
 
 	if (n->trace)
 		return 0;
-	/* the caller split port and found it remote */
+	/* the caller split port and found it remote (r: the last one) */
 	len = strlen(name);
-	if (ae_plain_span(name, len) != len ||
-	    (r = ae_remote_of(n, port, nodelen))->conn == NULL)
+	if (ae_plain_span(name, len) != len)
+		return 0;
+	if (r == NULL)
+		r = ae_remote_of(n, port, nodelen);
+	if (r->conn == NULL)
 		return 0;
 	out = ae_transport_out(r->conn);
 	before = out->len;
@@ -304,6 +306,7 @@ aemp_sndf(aemp_node *n, const char *port, const char *fmt, ...)
 	 */
 	if (port != NULL && *port != '\0') {
 		struct aemp_port *p = n->last_port;
+		struct aemp_remote *r = n->last_remote;
 		const char *name;
 		size_t nodelen;
 
@@ -313,10 +316,18 @@ aemp_sndf(aemp_node *n, const char *port, const char *fmt, ...)
 				goto sent;
 		} else {
 			name = id_split(port, &nodelen);
-			if (nodelen != n->idlen ||
+			/*
+			 * The node sent to last is never this one (it is
+			 * looked up past this test), so a port on it needs
+			 * no comparison with our ID nor a lookup.
+			 */
+			if (r != NULL && (r->idlen != nodelen ||
+			    memcmp(r->id, port, nodelen) != 0))
+				r = NULL;
+			if (r != NULL || nodelen != n->idlen ||
 			    memcmp(port, n->id, nodelen) != 0) {
-				if ((rc = sndf_direct(n, port, name, nodelen,
-				    fmt, ap)) != 0) {
+				if ((rc = sndf_direct(n, r, port, name,
+				    nodelen, fmt, ap)) != 0) {
 					rc = 0;
 					goto sent;
 				}
