@@ -306,7 +306,7 @@ aemp_sndf(aemp_node *n, const char *port, const char *fmt, ...)
 	 */
 	if (port != NULL && *port != '\0') {
 		struct aemp_port *p = n->last_port;
-		struct aemp_remote *r = n->last_remote;
+		struct aemp_remote *r;
 		const char *name;
 		size_t nodelen;
 
@@ -316,14 +316,7 @@ aemp_sndf(aemp_node *n, const char *port, const char *fmt, ...)
 				goto sent;
 		} else {
 			name = id_split(port, &nodelen);
-			/*
-			 * The node sent to last is never this one (it is
-			 * looked up past this test), so a port on it needs
-			 * no comparison with our ID nor a lookup.
-			 */
-			if (r != NULL && (r->idlen != nodelen ||
-			    memcmp(r->id, port, nodelen) != 0))
-				r = NULL;
+			r = ae_remote_last(n, port, nodelen);
 			if (r != NULL || nodelen != n->idlen ||
 			    memcmp(port, n->id, nodelen) != 0) {
 				if ((rc = sndf_direct(n, r, port, name,
