@@ -34,9 +34,13 @@ plain_mask(uint64_t w)
 	const uint64_t ones = 0x0101010101010101ULL, high = ones * 0x80;
 	uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
 
-	/* below 0x20; 0x7f and above; a '"'; a '\\' */
-	return (((w - ones * 0x20) & ~w) | w | (w + ones) |
-	    ((q - ones) & ~q) | ((b - ones) & ~b)) & high;
+	/*
+	 * below 0x20; 0x7f and above; a '"'; a '\\'. No "& ~x" as in the
+	 * usual zero-byte test: what it keeps out are bytes with the high
+	 * bit set, flagged by "| w" anyway.
+	 */
+	return ((w - ones * 0x20) | w | (w + ones) | (q - ones) | (b - ones)) &
+	    high;
 }
 
 size_t	 ae_plain_span_long(const char *p, size_t n);

@@ -804,6 +804,37 @@ END_TEST
  * place: each side of every power of ten, and the ends of the range,
  * come out as printf writes them, with the length returned.
  */
+/*
+ * ae_plain_span() stops at the first byte that is not plain, whatever
+ * its value, wherever it is (in a word, in the tail, in the overlapping
+ * last bytes) and whatever follows it.
+ */
+START_TEST(plain_span_every_byte_everywhere)
+{
+	static const unsigned char after[] = { 'a', 0x00, 0x1f, '"', '\\',
+	    0x7f, 0x80, 0xff };
+	char buf[80];
+	size_t len, pos, a, want;
+	unsigned c;
+
+	for (len = 1; len <= 72; len++)
+		for (pos = 0; pos < len; pos++)
+			for (c = 0; c < 256; c++)
+				for (a = 0; a < sizeof after; a++) {
+					memset(buf, 'a', sizeof buf);
+					buf[pos] = (char)c;
+					if (pos + 1 < len)
+						buf[pos + 1] = (char)after[a];
+					for (want = 0; want < len &&
+					    plain_byte((unsigned char)buf[want]);
+					    want++)
+						;
+					ck_assert_uint_eq(ae_plain_span(buf, len),
+					    want);
+				}
+}
+END_TEST
+
 START_TEST(fast_int_every_width)
 {
 	json_int_t p = 1, v;
@@ -972,6 +1003,7 @@ wire_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("codec");
+	tcase_add_test(tc, plain_span_every_byte_everywhere);
 	tcase_add_test(tc, fast_int_every_width);
 	tcase_add_test(tc, fast_dump_elements);
 	suite_add_tcase(s, tc);
