@@ -378,11 +378,23 @@ tag_find(struct aemp_port *p, const char *tag, size_t len)
 
 	if (p->tag != NULL && p->tag->len == len) {
 		/* tags are short: no memcmp() call for them */
+		const char *s = p->tag->s;
 		size_t i = 0;
-		while (i < len && p->tag->s[i] == tag[i])
-			i++;
-		if (i == len)
-			return &p->first;
+		uint32_t a, b, c, d;
+		if (len >= 4 && len <= 8) {
+			/* 4 to 8 bytes: the first 4 and the last 4 */
+			memcpy(&a, s, 4);
+			memcpy(&b, tag, 4);
+			memcpy(&c, s + len - 4, 4);
+			memcpy(&d, tag + len - 4, 4);
+			if (a == b && c == d)
+				return &p->first;
+		} else {
+			while (i < len && s[i] == tag[i])
+				i++;
+			if (i == len)
+				return &p->first;
+		}
 	}
 	if (p->ext == NULL)
 		return NULL;

@@ -1335,6 +1335,52 @@ START_TEST(remote_sndf_of_values)
 END_TEST
 
 /*
+ * A tag receiver gets its tag only: a tag of the same length that differs
+ * in any one byte goes to the default receiver, whatever the length (a
+ * port's first tag is compared in words, not byte by byte), from a
+ * remote node.
+ */
+START_TEST(remote_tags_differing_in_one_byte)
+{
+	aemp_node *a = tn_node(base, "alpha", NULL);
+	aemp_node *b = seeded("beta", a, NULL);
+	struct box def = { 0 }, tag = { 0 };
+	char want[16], other[16];
+	const char *pa;
+	size_t len, i;
+	int sent = 0;
+	double t0;
+
+	for (len = 1; len <= 12; len++) {
+		/* the tag first, the default after: the port's first tag */
+		pa = aemp_port(a, NULL, NULL);
+		memset(want, 'a' + (int)len, len);
+		want[len] = '\0';
+		aemp_rcv(a, pa, want, keep_msg, &tag);
+		aemp_rcv(a, pa, NULL, keep_msg, &def);
+		for (i = 0; i < len; i++) {
+			memcpy(other, want, len + 1);
+			other[i] = 'Z';
+			aemp_sndf(b, pa, "si", other, (int)i);
+			sent++;
+		}
+		aemp_sndf(b, pa, "si", want, (int)len);
+		for (t0 = test_now(); (def.count < sent ||
+		    tag.count < (int)len) && test_now() - t0 < 5;)
+			tn_run_for(base, 0.01);
+		ck_assert_int_eq(def.count, sent);
+		ck_assert_int_eq(tag.count, (int)len);
+		ck_assert_int_eq(json_integer_value(json_array_get(tag.msg, 0)),
+		    (json_int_t)len);
+	}
+	box_clear(&def);
+	box_clear(&tag);
+	aemp_free(b);
+	aemp_free(a);
+}
+END_TEST
+
+/*
  * aemp_sndf() to a remote port writes each item into the queue as it
  * reads it: an item that the general path must take, or an error, after
  * others were written leaves nothing of them, and the packets queued
@@ -1929,6 +1975,7 @@ kernel_suite(void)
 	tcase_add_test(two, remote_messages_reused_only_when_released);
 	tcase_add_test(two, remote_sndf_of_values);
 	tcase_add_test(two, remote_sndf_given_up_midway);
+	tcase_add_test(two, remote_tags_differing_in_one_byte);
 	tcase_add_test(two, timer_rearming_at_once_does_not_starve_io);
 	tcase_add_test(two, node_timers_leave_polls_without_timeout);
 	tcase_add_test(two, remote_monitor_and_kill);
