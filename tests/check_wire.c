@@ -811,6 +811,7 @@ END_TEST
  */
 START_TEST(plain_span_every_byte_everywhere)
 {
+	/* what may follow the first byte that is not plain */
 	static const unsigned char after[] = { 'a', 0x00, 0x1f, '"', '\\',
 	    0x7f, 0x80, 0xff };
 	char buf[80];
@@ -821,6 +822,10 @@ START_TEST(plain_span_every_byte_everywhere)
 		for (pos = 0; pos < len; pos++)
 			for (c = 0; c < 256; c++)
 				for (a = 0; a < sizeof after; a++) {
+					/* every byte; the followers after some */
+					if (a > 0 && memchr(after, (int)c,
+					    sizeof after) == NULL)
+						break;
 					memset(buf, 'a', sizeof buf);
 					buf[pos] = (char)c;
 					if (pos + 1 < len)
@@ -832,6 +837,79 @@ START_TEST(plain_span_every_byte_everywhere)
 					ck_assert_uint_eq(ae_plain_span(buf, len),
 					    want);
 				}
+}
+END_TEST
+
+/*
+ * Integers in a packet, read by ae_fast_packet() (into a new message and
+ * into a spare one): every width, at the packet's end or not, as near its
+ * start as a value can be, with a sign; what is no JSON integer or has more than 18 digits is left to the
+ * general path (0), the rest reads as jansson reads it.
+ */
+static void
+check_fast_int(const char *num, int tail, json_t **spare)
+{
+	char pkt[96], name[FAST_NAME];
+	const char *tag;
+	size_t taglen, len, got, digits;
+	json_t *msg = NULL, *want;
+	int ok;
+
+	/* tail 2: the shortest start a value has, no tag */
+	len = tail == 2 ? (size_t)snprintf(pkt, sizeof pkt, "[\"\",%s]", num) :
+	    (size_t)snprintf(pkt, sizeof pkt, "[\"p\",\"t\",%s%s]", num,
+	    tail ? ",1" : "");
+	digits = strspn(num + (num[0] == '-'), "0123456789");
+	ok = digits > 0 && digits <= 18 && num[(num[0] == '-') + digits] ==
+	    '\0' && (digits == 1 || num[num[0] == '-'] != '0');
+	got = ae_fast_packet(pkt, len, 0, name, &tag, &taglen, &msg, spare);
+	if (!ok) {
+		ck_assert_msg(got == 0, "%s taken", pkt);
+		return;
+	}
+	ck_assert_msg(got == len, "%s: %zu", pkt, got);
+	want = json_loadb(pkt, len, 0, NULL);
+	ck_assert_ptr_nonnull(want);
+	json_array_remove(want, 0);
+	if (tail != 2)
+		json_array_remove(want, 0);
+	ck_assert_msg(json_equal(msg, want), "%s", pkt);
+	json_decref(want);
+	if (spare != NULL)
+		ae_fast_packet_done(spare, msg);
+	else
+		json_decref(msg);
+}
+
+START_TEST(fast_packet_integers)
+{
+	static const char *odd[] = { "0", "-0", "-", "00", "01", "-01", "1.5",
+	    "1e3", "12a", "+1", "--1", "0x1", "" };
+	char num[32];
+	json_t *spare = NULL;
+	int width, sign, tail, d, i;
+
+	for (width = 1; width <= 20; width++)
+		for (d = 0; d < 10; d++)
+			for (sign = 0; sign <= 1; sign++)
+				for (tail = 0; tail <= 2; tail++) {
+					char *p = num;
+					if (sign)
+						*p++ = '-';
+					for (i = 0; i < width; i++)
+						*p++ = (char)('1' + (d + i * 7) % 9);
+					if (d == 9)
+						p[-1] = '0';	/* ends in 0 */
+					*p = '\0';
+					check_fast_int(num, tail, NULL);
+					check_fast_int(num, tail, &spare);
+				}
+	for (i = 0; i < (int)(sizeof odd / sizeof *odd); i++)
+		for (tail = 0; tail <= 2; tail++) {
+			check_fast_int(odd[i], tail, NULL);
+			check_fast_int(odd[i], tail, &spare);
+		}
+	json_decref(spare);
 }
 END_TEST
 
@@ -1005,6 +1083,7 @@ wire_suite(void)
 	tc = tcase_create("codec");
 	tcase_add_test(tc, plain_span_every_byte_everywhere);
 	tcase_add_test(tc, fast_int_every_width);
+	tcase_add_test(tc, fast_packet_integers);
 	tcase_add_test(tc, fast_dump_elements);
 	suite_add_tcase(s, tc);
 
