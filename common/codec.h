@@ -9,6 +9,9 @@
 
 #include <stdint.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include <jansson.h>
 
@@ -34,23 +37,23 @@ plain_mask(uint64_t w)
 	const uint64_t ones = 0x0101010101010101ULL, high = ones * 0x80;
 	uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
 
-	/* below 0x20; 0x7f and above; a '"'; a '\\' */
-	return (((w - ones * 0x20) & ~w) | w | (w + ones) |
-	    ((q - ones) & ~q) | ((b - ones) & ~b)) & high;
+	/*
+	 * below 0x20; 0x7f and above; a '"'; a '\\'. No "& ~x" as in the
+	 * usual zero-byte test: what it keeps out are bytes with the high
+	 * bit set, flagged by "| w" anyway.
+	 */
+	return ((w - ones * 0x20) | w | (w + ones) | (q - ones) | (b - ones)) &
+	    high;
 }
 
 size_t	 ae_plain_span_long(const char *p, size_t n);
 
-/*
- * The length of the run of plain bytes at the start of p (n bytes): eight
- * at a time, names, tags and short strings inline, longer runs with the
- * vectors of ae_plain_span_long().
- */
 /* ae_plain_span() of the last n - i bytes, fewer than 8, of p. */
 size_t	 ae_plain_tail(const char *p, size_t i, size_t n);
 
+/* ae_plain_span() eight bytes at a time: what is shorter than a vector. */
 static inline size_t
-ae_plain_span(const char *p, size_t n)
+ae_plain_span_words(const char *p, size_t n)
 {
 	size_t i = 0;
 	uint64_t w, m;
@@ -69,6 +72,48 @@ ae_plain_span(const char *p, size_t n)
 	}
 	return i == n ? n : ae_plain_tail(p, i, n);
 }
+
+#ifdef __SSE2__
+/* The bytes of p[0..16) that are not plain, as bits (compared signed,
+   0x80 and above are below 0x20). */
+static inline unsigned
+plain_mask16(const char *p)
+{
+	const __m128i a = _mm_loadu_si128((const __m128i *)(const void *)p);
+
+	return (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(
+	    _mm_cmplt_epi8(a, _mm_set1_epi8(0x20)),
+	    _mm_cmpeq_epi8(a, _mm_set1_epi8(0x7f))),
+	    _mm_or_si128(_mm_cmpeq_epi8(a, _mm_set1_epi8('"')),
+	    _mm_cmpeq_epi8(a, _mm_set1_epi8('\\')))));
+}
+#endif
+
+/*
+ * The length of the run of plain bytes at the start of p (n bytes), inline
+ * for names, tags and short strings: a string in a packet, whose end is
+ * further on, 16 bytes a test; fewer bytes eight at a time; longer runs
+ * with the vectors of ae_plain_span_long().
+ */
+static inline size_t
+ae_plain_span(const char *p, size_t n)
+{
+#ifdef __SSE2__
+	unsigned v;
+
+	if (n >= 16) {
+		if ((v = plain_mask16(p)) != 0)
+			return (size_t)__builtin_ctz(v);
+		if (n < 32)
+			return 16 + ae_plain_span_words(p + 16, n - 16);
+		if ((v = plain_mask16(p + 16)) != 0)
+			return 16 + (size_t)__builtin_ctz(v);
+		return 32 + ae_plain_span_long(p + 32, n - 32);
+	}
+#endif
+	return ae_plain_span_words(p, n);
+}
+
 /* json_string(s), faster for ASCII; NULL when s is not UTF-8. */
 json_t	*ae_json_string_fast(const char *s);
 /* Port names that go into JSON as they are: printable ASCII, no escapes. */

@@ -205,6 +205,20 @@ void	 ae_run_kill(aemp_node *, struct aemp_port *, json_t *reason);
 struct aemp_remote *ae_remote_of(aemp_node *, const char *port,
 	    size_t nodelen);
 
+/*
+ * The node sent to last when port (its first nodelen bytes) is on it,
+ * else NULL. It is never this node (ae_remote_of() is asked only past
+ * that test), so a port on it needs no comparison with our ID.
+ */
+static inline struct aemp_remote *
+ae_remote_last(aemp_node *n, const char *port, size_t nodelen)
+{
+	struct aemp_remote *r = n->last_remote;
+
+	return r != NULL && r->idlen == nodelen &&
+	    memcmp(r->id, port, nodelen) == 0 ? r : NULL;
+}
+
 /* mon.c */
 void	 ae_mon_link(struct mon_list *, struct aemp_mon *);
 struct aemp_mon *ae_mon_new(enum mon_kind);

@@ -615,6 +615,7 @@ ae_remote_of(aemp_node *n, const char *port, size_t nodelen)
 int
 aemp_snd(aemp_node *n, const char *port, json_t *msg)
 {
+	struct aemp_remote *r;
 	const char *name;
 	size_t nodelen;
 
@@ -639,6 +640,10 @@ aemp_snd(aemp_node *n, const char *port, json_t *msg)
 	}
 	/* split once: ae_is_local() and the remote's name alike */
 	name = id_split(port, &nodelen);
+	if ((r = ae_remote_last(n, port, nodelen)) != NULL) {
+		ae_remote_send_name(r, name, msg);
+		return 0;
+	}
 	if (nodelen == n->idlen && memcmp(port, n->id, nodelen) == 0) {
 		struct aemp_port *p = *name ? ae_dict_get(&n->ports, name) : NULL;
 		struct defer *d = ae_node_defer(n, DEFER_DELIVER);

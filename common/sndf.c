@@ -102,29 +102,27 @@ tagged_format(const char *fmt)
 	return fmt[0] == 's' && plain_format(fmt);
 }
 
-#define DIRECT_STRINGS	16	/* "s" items the direct path takes */
-
 /*
  * aemp_sndf() to a port on a connected node, with a format of s, i, I, b,
- * n, o and O items (up to 16 s items, 16 o and O) whose strings are plain
- * bytes (what a tag and most payloads are): the packet is written
- * straight into the connection's queue, the bytes the message would have
- * been dumped as, without a message built and freed again, which was
- * most of the cost of sending.
+ * n, o and O items whose strings are plain bytes (what a tag and most
+ * payloads are): the packet is written straight into the connection's
+ * queue, the bytes the message would have been dumped as, without a
+ * message built and freed again, which was most of the cost of sending.
+ * One pass over the format: each item is written as it is read, and an
+ * item the general path must take drops what was written (the queue is
+ * cut back to where it was; nothing is sent before the packet is whole).
  * Returns 1 when sent; 0, with ap untouched, when the general path takes
  * it (tracing, other items, strings that need escapes or may not be
  * UTF-8, values that ae_fast_dump() cannot write in the room guessed, a node
  * not connected, a name that needs escapes).
  */
 static int
-sndf_direct(aemp_node *n, const char *port, const char *name, size_t nodelen,
-    const char *fmt, va_list ap)
+sndf_direct(aemp_node *n, struct aemp_remote *r, const char *port,
+    const char *name, size_t nodelen, const char *fmt, va_list ap)
 {
-	struct aemp_remote *r;
 	struct bytes *out;
 	const char *f, *s;
-	size_t namelen, need, before, lens[DIRECT_STRINGS], ns = 0;
-	size_t at, room[DIRECT_STRINGS], nv = 0;
+	size_t len, before, room;
 	ssize_t got;
 	char *p;
 	json_t *v;
@@ -133,47 +131,86 @@ sndf_direct(aemp_node *n, const char *port, const char *name, size_t nodelen,
 
 	if (n->trace)
 		return 0;
-	/* the caller split port and found it remote */
-	namelen = strlen(name);
-	if (ae_plain_span(name, namelen) != namelen ||
-	    (r = ae_remote_of(n, port, nodelen))->conn == NULL)
+	/* the caller split port and found it remote (r: the last one) */
+	len = strlen(name);
+	if (ae_plain_span(name, len) != len)
 		return 0;
-	need = namelen + 4;
+	if (r == NULL)
+		r = ae_remote_of(n, port, nodelen);
+	if (r->conn == NULL)
+		return 0;
+	out = ae_transport_out(r->conn);
+	before = out->len;
+	p = ae_bytes_reserve(out, len + 3);
+	p[0] = '[';
+	p[1] = '"';
+	memcpy(p + 2, name, len);
+	p[len + 2] = '"';
+	ae_bytes_commit(out, len + 3);
+	/* ap is left as it was until the packet is whole */
 	va_copy(aq, ap);
 	for (f = fmt; *f != '\0'; f++) {
 		switch (*f) {
 		case 's':
 			s = va_arg(aq, const char *);
-			if (s == NULL || ns == DIRECT_STRINGS)
+			if (s == NULL)
 				goto general;
-			lens[ns] = strlen(s);
-			if (ae_plain_span(s, lens[ns]) != lens[ns])
+			len = strlen(s);
+			if (ae_plain_span(s, len) != len)
 				goto general;
-			need += lens[ns++] + 3;
+			p = ae_bytes_reserve(out, len + 3);
+			p[0] = ',';
+			p[1] = '"';
+			memcpy(p + 2, s, len);
+			p[len + 2] = '"';
+			ae_bytes_commit(out, len + 3);
 			break;
 		case 'i':
-		case 'b':
-			(void)va_arg(aq, int);
-			need += FAST_INT + 1;
+			p = ae_bytes_reserve(out, FAST_INT + 1);
+			p[0] = ',';
+			ae_bytes_commit(out, 1 + ae_fast_int(va_arg(aq, int),
+			    p + 1));
 			break;
 		case 'I':
-			(void)va_arg(aq, json_int_t);
-			need += FAST_INT + 1;
+			p = ae_bytes_reserve(out, FAST_INT + 1);
+			p[0] = ',';
+			ae_bytes_commit(out, 1 +
+			    ae_fast_int(va_arg(aq, json_int_t), p + 1));
+			break;
+		case 'b':
+			p = ae_bytes_reserve(out, 6);
+			if (va_arg(aq, int)) {
+				memcpy(p, ",true", 5);
+				ae_bytes_commit(out, 5);
+			} else {
+				memcpy(p, ",false", 6);
+				ae_bytes_commit(out, 6);
+			}
 			break;
 		case 'n':
-			need += 5;
+			memcpy(ae_bytes_reserve(out, 5), ",null", 5);
+			ae_bytes_commit(out, 5);
 			break;
 		case 'o':
 			steals = 1;
 			/* FALLTHROUGH */
 		case 'O':
-			if ((v = va_arg(aq, json_t *)) == NULL ||
-			    nv == DIRECT_STRINGS)
+			if ((v = va_arg(aq, json_t *)) == NULL)
 				goto general;
 			/* an integer (a counter, an ID) is written here */
-			room[nv] = json_is_integer(v) ? FAST_INT :
-			    ae_dump_estimate(v, 1);
-			need += room[nv++] + 1;
+			if (json_is_integer(v)) {
+				p = ae_bytes_reserve(out, FAST_INT + 1);
+				p[0] = ',';
+				ae_bytes_commit(out, 1 +
+				    ae_fast_int(json_integer_value(v), p + 1));
+				break;
+			}
+			room = ae_dump_estimate(v, 1);
+			p = ae_bytes_reserve(out, room + 1);
+			p[0] = ',';
+			if ((got = ae_fast_dump(v, p + 1, room, 1)) < 0)
+				goto general;
+			ae_bytes_commit(out, 1 + (size_t)got);
 			break;
 		case ' ': case '\t': case '\n': case ',': case ':':
 			break;
@@ -182,62 +219,8 @@ sndf_direct(aemp_node *n, const char *port, const char *name, size_t nodelen,
 		}
 	}
 	va_end(aq);
-	out = ae_transport_out(r->conn);
-	before = out->len;
-	p = ae_bytes_reserve(out, need);
-	p[0] = '[';
-	p[1] = '"';
-	memcpy(p + 2, name, namelen);
-	p[namelen + 2] = '"';
-	at = namelen + 3;
-	/* ap is left as it was until the packet is whole */
-	va_copy(aq, ap);
-	for (f = fmt, ns = nv = 0; *f != '\0'; f++) {
-		switch (*f) {
-		case 's':
-			s = va_arg(aq, const char *);
-			p[at++] = ',';
-			p[at++] = '"';
-			memcpy(p + at, s, lens[ns]);
-			at += lens[ns++];
-			p[at++] = '"';
-			break;
-		case 'i':
-			p[at++] = ',';
-			at += ae_fast_int(va_arg(aq, int), p + at);
-			break;
-		case 'I':
-			p[at++] = ',';
-			at += ae_fast_int(va_arg(aq, json_int_t), p + at);
-			break;
-		case 'b':
-			p[at++] = ',';
-			at += va_arg(aq, int) ? (memcpy(p + at, "true", 4), 4) :
-			    (memcpy(p + at, "false", 5), 5);
-			break;
-		case 'n':
-			memcpy(p + at, ",null", 5);
-			at += 5;
-			break;
-		case 'o':
-		case 'O':
-			p[at++] = ',';
-			v = va_arg(aq, json_t *);
-			if (json_is_integer(v)) {
-				nv++;
-				at += ae_fast_int(json_integer_value(v), p + at);
-				break;
-			}
-			got = ae_fast_dump(v, p + at, room[nv++], 1);
-			if (got < 0)
-				goto general;
-			at += (size_t)got;
-			break;
-		}
-	}
-	va_end(aq);
-	p[at++] = ']';
-	ae_bytes_commit(out, at);
+	*ae_bytes_reserve(out, 1) = ']';
+	ae_bytes_commit(out, 1);
 	if (steals) {
 		/* sent: what "o" gave us is released, as json_pack() would */
 		va_copy(aq, ap);
@@ -267,6 +250,7 @@ sndf_direct(aemp_node *n, const char *port, const char *name, size_t nodelen,
 	return 1;
 general:
 	va_end(aq);
+	out->len = before;	/* nothing of it was sent */
 	return 0;
 }
 
@@ -525,6 +509,7 @@ aemp_sndf(aemp_node *n, const char *port, const char *fmt, ...)
 	 */
 	if (port != NULL && *port != '\0') {
 		struct aemp_port *p = n->last_port;
+		struct aemp_remote *r;
 		const char *name;
 		size_t nodelen;
 
@@ -535,10 +520,11 @@ aemp_sndf(aemp_node *n, const char *port, const char *fmt, ...)
 				goto sent;
 		} else {
 			name = id_split(port, &nodelen);
-			if (nodelen != n->idlen ||
+			r = ae_remote_last(n, port, nodelen);
+			if (r != NULL || nodelen != n->idlen ||
 			    memcmp(port, n->id, nodelen) != 0) {
-				if ((rc = sndf_direct(n, port, name, nodelen,
-				    fmt, ap)) != 0) {
+				if ((rc = sndf_direct(n, r, port, name,
+				    nodelen, fmt, ap)) != 0) {
 					rc = 0;
 					goto sent;
 				}

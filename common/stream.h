@@ -32,8 +32,9 @@ struct stream_ops {
 	ssize_t	(*read)(struct aemp_stream *, void *, size_t);
 	ssize_t	(*write)(struct aemp_stream *, const void *, size_t);
 	/* Sends bytes the stream holds itself: 0 all gone, 1 some left,
-	   -1 failed. */
+	   -1 failed. NULL: it holds none (no call per read and write). */
 	int	(*flush)(struct aemp_stream *);
+	/* STREAM_HAS_INPUT and STREAM_HAS_OUTPUT; NULL: never any. */
 	int	(*pending)(struct aemp_stream *);
 	/* No more writes from us (the peer reads an end of stream). */
 	void	(*shutdown)(struct aemp_stream *);
@@ -87,13 +88,13 @@ stream_write(struct aemp_stream *s, const void *buf, size_t len)
 static inline int
 stream_flush(struct aemp_stream *s)
 {
-	return s->ops->flush(s);
+	return s->ops->flush != NULL ? s->ops->flush(s) : 0;
 }
 
 static inline int
 stream_pending(struct aemp_stream *s)
 {
-	return s->ops->pending(s);
+	return s->ops->pending != NULL ? s->ops->pending(s) : 0;
 }
 
 static inline void

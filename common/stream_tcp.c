@@ -35,20 +35,6 @@ tcp_write(struct aemp_stream *s, const void *buf, size_t len)
 	return got;
 }
 
-static int
-tcp_flush(struct aemp_stream *s)
-{
-	(void)s;
-	return 0;
-}
-
-static int
-tcp_pending(struct aemp_stream *s)
-{
-	(void)s;
-	return 0;
-}
-
 static void
 tcp_shutdown(struct aemp_stream *s)
 {
@@ -65,8 +51,8 @@ tcp_close(struct aemp_stream *s)
 }
 
 static const struct stream_ops tcp_ops = {
-	"tcp", tcp_read, tcp_write, tcp_flush, tcp_pending, tcp_shutdown,
-	tcp_close
+	/* a socket holds nothing of its own to flush or to read */
+	"tcp", tcp_read, tcp_write, NULL, NULL, tcp_shutdown, tcp_close
 };
 
 struct aemp_stream *

@@ -1538,6 +1538,92 @@ START_TEST(remote_sndf_of_values)
 END_TEST
 
 /*
+ * A tag receiver gets its tag only: a tag of the same length that differs
+ * in any one byte goes to the default receiver, whatever the length (a
+ * port's first tag is compared in words, not byte by byte), from a
+ * remote node.
+ */
+START_TEST(remote_tags_differing_in_one_byte)
+{
+	aemp_node *a = tn_node(base, "alpha", NULL);
+	aemp_node *b = seeded("beta", a, NULL);
+	struct box def = { 0 }, tag = { 0 };
+	char want[16], other[16];
+	const char *pa;
+	size_t len, i;
+	int sent = 0;
+	double t0;
+
+	for (len = 1; len <= 12; len++) {
+		/* the tag first, the default after: the port's first tag */
+		pa = aemp_port(a, NULL, NULL);
+		memset(want, 'a' + (int)len, len);
+		want[len] = '\0';
+		aemp_rcv(a, pa, want, keep_msg, &tag);
+		aemp_rcv(a, pa, NULL, keep_msg, &def);
+		for (i = 0; i < len; i++) {
+			memcpy(other, want, len + 1);
+			other[i] = 'Z';
+			aemp_sndf(b, pa, "si", other, (int)i);
+			sent++;
+		}
+		aemp_sndf(b, pa, "si", want, (int)len);
+		for (t0 = test_now(); (def.count < sent ||
+		    tag.count < (int)len) && test_now() - t0 < 5;)
+			tn_run_for(base, 0.01);
+		ck_assert_int_eq(def.count, sent);
+		ck_assert_int_eq(tag.count, (int)len);
+		ck_assert_int_eq(json_integer_value(json_array_get(tag.msg, 0)),
+		    (json_int_t)len);
+	}
+	box_clear(&def);
+	box_clear(&tag);
+	aemp_free(b);
+	aemp_free(a);
+}
+END_TEST
+
+/*
+ * aemp_sndf() to a remote port writes each item into the queue as it
+ * reads it: an item that the general path must take, or an error, after
+ * others were written leaves nothing of them, and the packets queued
+ * before and after arrive whole.
+ */
+START_TEST(remote_sndf_given_up_midway)
+{
+	aemp_node *a = tn_node(base, "alpha", NULL);
+	aemp_node *b = seeded("beta", a, NULL);
+	json_t *copies = json_array(), *want;
+	const char *pa = aemp_port(a, NULL, NULL);
+	double t0;
+
+	aemp_rcv(a, pa, "v", copy_msg, copies);
+	for (t0 = test_now(); !aemp_node_is_up(b, "alpha") &&
+	    test_now() - t0 < 5;)
+		tn_run_for(base, 0.01);
+	ck_assert(aemp_node_is_up(b, "alpha"));
+	ck_assert_int_eq(aemp_sndf(b, pa, "si", "v", 1), 0);
+	ck_assert_int_eq(aemp_sndf(b, pa, "sisi", "v", 2, "needs \"escapes\"",
+	    3), 0);
+	ck_assert_int_eq(aemp_sndf(b, pa, "ssO", "v", "x", NULL), -1);
+	ck_assert_int_eq(aemp_sndf(b, pa, "sis", "v", 4, NULL), -1);
+	ck_assert_int_eq(aemp_sndf(b, pa, "sis[i]", "v", 5, "y", 6), 0);
+	ck_assert_int_eq(aemp_sndf(b, pa, "sI", "v", (json_int_t)7), 0);
+	for (t0 = test_now(); json_array_size(copies) < 4 &&
+	    test_now() - t0 < 5;)
+		tn_run_for(base, 0.01);
+	tn_run_for(base, 0.05);
+	want = json_pack("[[i][isi][is[i]][I]]", 1, 2, "needs \"escapes\"", 3,
+	    5, "y", 6, (json_int_t)7);
+	ck_assert(json_equal(copies, want));
+	json_decref(want);
+	json_decref(copies);
+	aemp_free(b);
+	aemp_free(a);
+}
+END_TEST
+
+/*
  * A timer that sets itself again at once runs once per pass of the loop:
  * messages between nodes still move.
  */
@@ -2093,6 +2179,8 @@ kernel_suite(void)
 	tcase_add_test(two, remote_tags_reach_the_right_receiver);
 	tcase_add_test(two, remote_messages_reused_only_when_released);
 	tcase_add_test(two, remote_sndf_of_values);
+	tcase_add_test(two, remote_sndf_given_up_midway);
+	tcase_add_test(two, remote_tags_differing_in_one_byte);
 	tcase_add_test(two, timer_rearming_at_once_does_not_starve_io);
 	tcase_add_test(two, node_timers_leave_polls_without_timeout);
 	tcase_add_test(two, remote_monitor_and_kill);

@@ -804,6 +804,115 @@ END_TEST
  * place: each side of every power of ten, and the ends of the range,
  * come out as printf writes them, with the length returned.
  */
+/*
+ * ae_plain_span() stops at the first byte that is not plain, whatever
+ * its value, wherever it is (in a word, in the tail, in the overlapping
+ * last bytes) and whatever follows it.
+ */
+START_TEST(plain_span_every_byte_everywhere)
+{
+	/* what may follow the first byte that is not plain */
+	static const unsigned char after[] = { 'a', 0x00, 0x1f, '"', '\\',
+	    0x7f, 0x80, 0xff };
+	char buf[80];
+	size_t len, pos, a, want;
+	unsigned c;
+
+	for (len = 1; len <= 72; len++)
+		for (pos = 0; pos < len; pos++)
+			for (c = 0; c < 256; c++)
+				for (a = 0; a < sizeof after; a++) {
+					/* every byte; the followers after some */
+					if (a > 0 && memchr(after, (int)c,
+					    sizeof after) == NULL)
+						break;
+					memset(buf, 'a', sizeof buf);
+					buf[pos] = (char)c;
+					if (pos + 1 < len)
+						buf[pos + 1] = (char)after[a];
+					for (want = 0; want < len &&
+					    plain_byte((unsigned char)buf[want]);
+					    want++)
+						;
+					ck_assert_uint_eq(ae_plain_span(buf, len),
+					    want);
+				}
+}
+END_TEST
+
+/*
+ * Integers in a packet, read by ae_fast_packet() (into a new message and
+ * into a spare one): every width, at the packet's end or not, as near its
+ * start as a value can be, with a sign; what is no JSON integer or has more than 18 digits is left to the
+ * general path (0), the rest reads as jansson reads it.
+ */
+static void
+check_fast_int(const char *num, int tail, json_t **spare)
+{
+	char pkt[96], name[FAST_NAME];
+	const char *tag;
+	size_t taglen, len, got, digits;
+	json_t *msg = NULL, *want;
+	int ok;
+
+	/* tail 2: the shortest start a value has, no tag */
+	len = tail == 2 ? (size_t)snprintf(pkt, sizeof pkt, "[\"\",%s]", num) :
+	    (size_t)snprintf(pkt, sizeof pkt, "[\"p\",\"t\",%s%s]", num,
+	    tail ? ",1" : "");
+	digits = strspn(num + (num[0] == '-'), "0123456789");
+	ok = digits > 0 && digits <= 18 && num[(num[0] == '-') + digits] ==
+	    '\0' && (digits == 1 || num[num[0] == '-'] != '0');
+	got = ae_fast_packet(pkt, len, 0, name, &tag, &taglen, &msg, spare);
+	if (!ok) {
+		ck_assert_msg(got == 0, "%s taken", pkt);
+		return;
+	}
+	ck_assert_msg(got == len, "%s: %zu", pkt, got);
+	want = json_loadb(pkt, len, 0, NULL);
+	ck_assert_ptr_nonnull(want);
+	json_array_remove(want, 0);
+	if (tail != 2)
+		json_array_remove(want, 0);
+	ck_assert_msg(json_equal(msg, want), "%s", pkt);
+	json_decref(want);
+	if (spare != NULL)
+		ae_fast_packet_done(spare, msg);
+	else
+		json_decref(msg);
+}
+
+START_TEST(fast_packet_integers)
+{
+	static const char *odd[] = { "0", "-0", "-", "00", "01", "-01", "1.5",
+	    "1e3", "12a", "+1", "--1", "0x1", "" };
+	char num[32];
+	json_t *spare = NULL;
+	int width, sign, tail, d, i;
+
+	for (width = 1; width <= 20; width++)
+		for (d = 0; d < 10; d++)
+			for (sign = 0; sign <= 1; sign++)
+				for (tail = 0; tail <= 2; tail++) {
+					char *p = num;
+					if (sign)
+						*p++ = '-';
+					for (i = 0; i < width; i++)
+						*p++ = (char)('1' + (d + i * 7) % 9);
+					if (d == 9)
+						p[-1] = '0';	/* ends in 0 */
+					*p = '\0';
+					check_fast_int(num, tail, NULL);
+					check_fast_int(num, tail, &spare);
+				}
+	for (i = 0; i < (int)(sizeof odd / sizeof *odd); i++)
+		for (tail = 0; tail <= 2; tail++) {
+			check_fast_int(odd[i], tail, NULL);
+			check_fast_int(odd[i], tail, &spare);
+		}
+	json_decref(spare);
+}
+END_TEST
+
 START_TEST(fast_int_every_width)
 {
 	json_int_t p = 1, v;
@@ -972,7 +1081,9 @@ wire_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("codec");
+	tcase_add_test(tc, plain_span_every_byte_everywhere);
 	tcase_add_test(tc, fast_int_every_width);
+	tcase_add_test(tc, fast_packet_integers);
 	tcase_add_test(tc, fast_dump_elements);
 	suite_add_tcase(s, tc);
 
