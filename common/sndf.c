@@ -102,6 +102,19 @@ tagged_format(const char *fmt)
 	return fmt[0] == 's' && plain_format(fmt);
 }
 
+/* Appends lead and s, len plain bytes, as a JSON string. */
+static inline void
+put_plain(struct bytes *out, char lead, const char *s, size_t len)
+{
+	char *p = ae_bytes_reserve(out, len + 3);
+
+	p[0] = lead;
+	p[1] = '"';
+	memcpy(p + 2, s, len);
+	p[len + 2] = '"';
+	ae_bytes_commit(out, len + 3);
+}
+
 /*
  * aemp_sndf() to a port on a connected node, with a format of s, i, I, b,
  * n, o and O items whose strings are plain bytes (what a tag and most
@@ -141,12 +154,7 @@ sndf_direct(aemp_node *n, struct aemp_remote *r, const char *port,
 		return 0;
 	out = ae_transport_out(r->conn);
 	before = out->len;
-	p = ae_bytes_reserve(out, len + 3);
-	p[0] = '[';
-	p[1] = '"';
-	memcpy(p + 2, name, len);
-	p[len + 2] = '"';
-	ae_bytes_commit(out, len + 3);
+	put_plain(out, '[', name, len);
 	/* ap is left as it was until the packet is whole */
 	va_copy(aq, ap);
 	for (f = fmt; *f != '\0'; f++) {
@@ -158,12 +166,7 @@ sndf_direct(aemp_node *n, struct aemp_remote *r, const char *port,
 			len = strlen(s);
 			if (ae_plain_span(s, len) != len)
 				goto general;
-			p = ae_bytes_reserve(out, len + 3);
-			p[0] = ',';
-			p[1] = '"';
-			memcpy(p + 2, s, len);
-			p[len + 2] = '"';
-			ae_bytes_commit(out, len + 3);
+			put_plain(out, ',', s, len);
 			break;
 		case 'i':
 			p = ae_bytes_reserve(out, FAST_INT + 1);

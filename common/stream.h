@@ -12,6 +12,7 @@
 #define AEMP_STREAM_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct aemp_stream;
@@ -66,6 +67,10 @@ struct ssl_ctx_st *ae_tls_ctx_new(const char *pem, size_t len, char **err);
 void	 ae_tls_ctx_free(struct ssl_ctx_st *);
 /* For tests: OpenSSL's record layer after the handshake, not tls13.c. */
 void	 ae_tls_ctx_openssl_records(struct ssl_ctx_st *);
+/* For tests: our KeyUpdate after this many records (not 2^23), and how
+   many we sent. */
+void	 ae_stream_tls_rekey_every(struct aemp_stream *, uint64_t records);
+uint64_t ae_stream_tls_key_updates(struct aemp_stream *);
 struct aemp_stream *ae_stream_tls_new(struct aemp_stream *lower,
 	    struct ssl_ctx_st *, int client, const void *early,
 	    size_t early_len);

@@ -56,6 +56,8 @@ struct tls_stream {
 	 */
 	int		 own;
 	int		 update_due;	/* the peer asked for our KeyUpdate */
+	uint64_t	 rekey_at;	/* records under one key of ours */
+	uint64_t	 updates;	/* KeyUpdates we sent */
 	struct tls13_dir tx, rx;
 	struct bytes	 pin;		/* plaintext a read had no room for */
 	unsigned char	 csecret[EVP_MAX_MD_SIZE], ssecret[EVP_MAX_MD_SIZE];
@@ -517,15 +519,21 @@ own_handshake(struct tls_stream *t, const unsigned char *p, size_t n)
 	return 0;
 }
 
-/* Our KeyUpdate, under the old key, when the peer asked for one. */
+/*
+ * Our KeyUpdate, under the old key: when the peer asked for one, and
+ * before a key of ours has protected rekey_at records (RFC 8446 5.5:
+ * about 2^24.5 full-size records for AES-GCM; OpenSSL 3.0 never updates
+ * by itself).
+ */
 static int
-own_answer_update(struct tls_stream *t)
+own_update(struct tls_stream *t)
 {
 	static const unsigned char our_update[5] = { 24, 0, 0, 1, 0 };
 
-	if (!t->update_due)
+	if (!t->update_due && t->tx.seq < t->rekey_at)
 		return 0;
 	t->update_due = 0;
+	t->updates++;
 	if (ae_tls13_seal(&t->tx, &t->cout, TLS13_HANDSHAKE, our_update,
 	    sizeof our_update) < 0 || ae_tls13_dir_next(&t->tx) < 0)
 		return (int)own_fail(t, "TLS: KeyUpdate failed");
@@ -643,7 +651,7 @@ own_read(struct tls_stream *t, char *buf, size_t len)
 	keep_rest(t);
 	t->more = got == len || t->pin.len > 0;
 	/* the client's Finished, our KeyUpdate */
-	if ((!t->failed && own_answer_update(t) < 0) || tls_push(t) < 0)
+	if ((!t->failed && own_update(t) < 0) || tls_push(t) < 0)
 		return -1;
 	if (got > 0)
 		return (ssize_t)got;
@@ -660,7 +668,7 @@ own_write(struct tls_stream *t, const char *buf, size_t len)
 {
 	size_t n = len > TLS_WRITE_MAX ? TLS_WRITE_MAX : len, off, k;
 
-	if (own_answer_update(t) < 0)
+	if (own_update(t) < 0)
 		return -1;
 	for (off = 0; off < n; off += k) {
 		k = n - off > TLS13_MAX_PLAIN ? TLS13_MAX_PLAIN : n - off;
@@ -911,7 +919,20 @@ ae_stream_tls_new(struct aemp_stream *lower, struct ssl_ctx_st *ctx, int client,
 	ae_bytes_add(&t->cin, early, early_len);
 	/* read at once: the early bytes, or the client's first flight */
 	t->more = 1;
+	t->rekey_at = TLS13_REKEY;
 	return &t->s;
+}
+
+void
+ae_stream_tls_rekey_every(struct aemp_stream *s, uint64_t records)
+{
+	((struct tls_stream *)s)->rekey_at = records;
+}
+
+uint64_t
+ae_stream_tls_key_updates(struct aemp_stream *s)
+{
+	return ((struct tls_stream *)s)->updates;
 }
 
 void

@@ -45,6 +45,9 @@ struct bytes;
  */
 #define TLS13_SMALL	512
 
+/* Records under one key of ours before we update it (7.2, 5.5). */
+#define TLS13_REKEY	((uint64_t)1 << 23)
+
 struct tls13_dir {
 	crypto_aead_aes256gcm_state small; /* when has_small */
 	int		 has_small;

@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1325,6 +1326,85 @@ END_TEST
  * with EPIPE instead of killing the process (send(MSG_NOSIGNAL)), and
  * aemp_configure() leaves the disposition alone.
  */
+/* Reads from s until want bytes came (or 200 tries): how many. */
+static size_t
+stream_read_all(struct aemp_stream *s, char *buf, size_t want)
+{
+	size_t got = 0;
+	int i;
+
+	for (i = 0; i < 200 && got < want; i++) {
+		ssize_t r = stream_read(s, buf + got, want - got);
+
+		if (r > 0)
+			got += (size_t)r;
+		else if (r == 0 || errno != EAGAIN)
+			break;
+	}
+	return got;
+}
+
+/*
+ * Our records update their key by themselves (every 2^23 records; every
+ * 10 here), and a peer with aemp's records or with OpenSSL's reads on:
+ * 100 records, each its own write, then the other way.
+ */
+START_TEST(own_records_update_their_key)
+{
+	int mode;
+
+	for (mode = 0; mode < 2; mode++) {
+		struct ssl_ctx_st *cs, *cc;
+		struct aemp_stream *srv, *cli;
+		char *err = NULL, buf[64], want[64], d1[160], d2[160];
+		int fd[2], i;
+
+		cs = ae_tls_ctx_new(pems[SELF1], strlen(pems[SELF1]), &err);
+		cc = ae_tls_ctx_new(pems[SELF1], strlen(pems[SELF1]), &err);
+		ck_assert(cs != NULL && cc != NULL);
+		if (mode == 1)
+			ae_tls_ctx_openssl_records(cc);
+		ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, fd), 0);
+		ck_assert_int_eq(fcntl(fd[0], F_SETFL, O_NONBLOCK), 0);
+		ck_assert_int_eq(fcntl(fd[1], F_SETFL, O_NONBLOCK), 0);
+		srv = ae_stream_tls_new(ae_stream_tcp_new(fd[0], "s"), cs, 0,
+		    NULL, 0);
+		cli = ae_stream_tls_new(ae_stream_tcp_new(fd[1], "c"), cc, 1,
+		    NULL, 0);
+		for (i = 0; i < 20; i++) {
+			(void)stream_read(cli, buf, sizeof buf);
+			(void)stream_read(srv, buf, sizeof buf);
+			ae_stream_tls_describe(srv, d1, sizeof d1);
+			ae_stream_tls_describe(cli, d2, sizeof d2);
+			if (strstr(d1, "by aemp") && strstr(d2, mode ?
+			    "AES_256_GCM_SHA384, records by OpenSSL" :
+			    "by aemp"))
+				break;
+		}
+		ck_assert_msg(strstr(d1, "by aemp") != NULL, "%s", d1);
+		ck_assert_msg(strstr(d2, mode ? "by OpenSSL" : "by aemp") !=
+		    NULL, "%s", d2);
+		ae_stream_tls_rekey_every(srv, 10);
+		for (i = 0; i < 100; i++) {
+			snprintf(want, sizeof want, "record %03d;", i);
+			ck_assert_int_eq(stream_write(srv, want, strlen(want)),
+			    (ssize_t)strlen(want));
+			ck_assert_uint_eq(stream_read_all(cli, buf,
+			    strlen(want)), strlen(want));
+			ck_assert(memcmp(buf, want, strlen(want)) == 0);
+		}
+		ck_assert_uint_ge(ae_stream_tls_key_updates(srv), 9);
+		ck_assert_int_eq(stream_write(cli, "back", 4), 4);
+		ck_assert_uint_eq(stream_read_all(srv, buf, 4), 4);
+		ck_assert(memcmp(buf, "back", 4) == 0);
+		stream_close(srv);
+		stream_close(cli);
+		ae_tls_ctx_free(cs);
+		ae_tls_ctx_free(cc);
+	}
+}
+END_TEST
+
 START_TEST(peer_closing_mid_write_does_not_kill)
 {
 	int sv[2], i, st;
@@ -1383,6 +1463,7 @@ tls_suite(void)
 	tcase_add_unchecked_fixture(unit, make_certs, drop_certs);
 	tcase_add_unchecked_fixture(nodes, make_certs, drop_certs);
 	tcase_add_unchecked_fixture(refuse, make_certs, drop_certs);
+	tcase_add_unchecked_fixture(stream, make_certs, drop_certs);
 	tcase_add_checked_fixture(unit, setup, teardown);
 	tcase_add_checked_fixture(nodes, setup, teardown);
 	tcase_add_checked_fixture(refuse, setup, teardown);
@@ -1408,6 +1489,7 @@ tls_suite(void)
 	tcase_add_test(refuse, different_secrets_under_tls);
 	tcase_add_test(refuse, tls_anon_and_hmac_first);
 	tcase_add_test(stream, peer_closing_mid_write_does_not_kill);
+	tcase_add_test(stream, own_records_update_their_key);
 	tcase_add_test(foreign, foreign_peer_as_tls_client_in_one_write);
 	tcase_add_test(foreign, foreign_peer_as_tls_server);
 	tcase_add_test(foreign, foreign_peer_drops_without_close_notify);
