@@ -430,10 +430,12 @@ keylog(const SSL *ssl, const char *line)
 		len = &t->sslen;
 	} else
 		return;
+	/* inside the handshake: only what this adds leaves the error queue */
+	ERR_set_mark();
 	if ((hex = strchr(line + 24, ' ')) == NULL ||
 	    OPENSSL_hexstr2buf_ex(to, EVP_MAX_MD_SIZE, len, hex + 1, '\0') != 1)
 		*len = 0;
-	ERR_clear_error();
+	ERR_pop_to_mark();
 }
 
 /*
